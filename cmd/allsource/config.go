@@ -1,0 +1,128 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/allsource/allsource/wal"
+)
+
+// Config is the server's configuration. Defaults are in registerFlags; every
+// flag can also come from the environment (ALLSOURCE_<FLAG>).
+type Config struct {
+	DataDir  string
+	HTTPAddr string
+	PGAddr   string
+
+	Fsync         string
+	FsyncInterval time.Duration
+	SegmentSize   int64
+
+	FlushRows       int
+	FlushBytes      int64
+	FlushAge        time.Duration
+	CompactMinFiles int
+	CompactInterval time.Duration
+
+	MaxBodyBytes    int64
+	MaxBatchEvents  int
+	MaxPayloadBytes int
+	DedupWindow     int
+	QueryTimeout    time.Duration
+	ReadTimeout     time.Duration
+	MemoryLimit     string
+
+	LogLevel  string
+	LogFormat string
+}
+
+// registerStorageFlags adds the flags that shape the data directory, shared
+// by serve and import --data-dir.
+func (c *Config) registerStorageFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.DataDir, "data-dir", "./data", "data directory (WAL, warehouse, catalog)")
+	fs.StringVar(&c.Fsync, "fsync", "always", "WAL durability: always (ack after fsync), interval, off")
+	fs.DurationVar(&c.FsyncInterval, "fsync-interval", 100*time.Millisecond, "fsync period in --fsync interval mode")
+	fs.Int64Var(&c.SegmentSize, "wal-segment-bytes", 64<<20, "WAL segment size")
+	fs.IntVar(&c.FlushRows, "flush-rows", 1_000_000, "flush the hot tier to Parquet at this many events")
+	fs.Int64Var(&c.FlushBytes, "flush-bytes", 256<<20, "... or at this many bytes")
+	fs.DurationVar(&c.FlushAge, "flush-age", 30*time.Second, "... or when its oldest event is this old")
+	fs.IntVar(&c.CompactMinFiles, "compact-min-files", 8, "merge a partition's Parquet files once it has this many")
+	fs.DurationVar(&c.CompactInterval, "compact-interval", 30*time.Second, "how often to look for compaction work")
+	fs.IntVar(&c.MaxBatchEvents, "max-batch-events", 100_000, "most events in one batch")
+	fs.IntVar(&c.MaxPayloadBytes, "max-payload-bytes", 1<<20, "most bytes of payload+metadata in one event")
+	fs.IntVar(&c.DedupWindow, "dedup-window", 1_000_000, "how many recent client-supplied event ids are remembered for duplicate detection")
+	fs.StringVar(&c.MemoryLimit, "memory-limit", "", "query engine memory limit, e.g. 8GB (default: 80% of RAM)")
+	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn, error")
+	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
+}
+
+func (c *Config) registerServeFlags(fs *flag.FlagSet) {
+	c.registerStorageFlags(fs)
+	fs.StringVar(&c.HTTPAddr, "http-addr", "127.0.0.1:8080", "HTTP API listen address")
+	fs.StringVar(&c.PGAddr, "pg-addr", "127.0.0.1:5433", "Postgres wire protocol listen address (reserved; the pgwire front end is not part of this release)")
+	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", 64<<20, "largest accepted request body")
+	fs.DurationVar(&c.QueryTimeout, "query-timeout", 5*time.Minute, "longest a query may run")
+	fs.DurationVar(&c.ReadTimeout, "read-timeout", 60*time.Second, "longest a client may take to send a request")
+}
+
+// applyEnv sets every flag not given on the command line from its
+// environment variable, if present.
+func applyEnv(fs *flag.FlagSet) error {
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	var errs []error
+	fs.VisitAll(func(f *flag.Flag) {
+		if given[f.Name] {
+			return
+		}
+		env := "ALLSOURCE_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v, ok := os.LookupEnv(env); ok {
+			if err := fs.Set(f.Name, v); err != nil {
+				errs = append(errs, fmt.Errorf("%s=%q: %w", env, v, err))
+			}
+		}
+	})
+	return errors.Join(errs...)
+}
+
+// Validate checks values that flags cannot check by type.
+func (c *Config) Validate() error {
+	if _, err := wal.ParseSyncMode(c.Fsync); err != nil {
+		return fmt.Errorf("--fsync: %w", err)
+	}
+	if c.DataDir == "" {
+		return errors.New("--data-dir must not be empty")
+	}
+	if c.FlushRows <= 0 || c.FlushBytes <= 0 || c.FlushAge <= 0 {
+		return errors.New("--flush-rows, --flush-bytes and --flush-age must be positive")
+	}
+	if c.CompactMinFiles < 2 {
+		return errors.New("--compact-min-files must be at least 2")
+	}
+	if c.MaxBatchEvents <= 0 || c.MaxPayloadBytes <= 0 || c.DedupWindow <= 0 {
+		return errors.New("--max-batch-events, --max-payload-bytes and --dedup-window must be positive")
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		return fmt.Errorf("--log-format must be text or json, got %q", c.LogFormat)
+	}
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	return nil
+}
+
+func (c *Config) logger(w *os.File) *slog.Logger {
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(c.LogLevel))
+	opts := &slog.HandlerOptions{Level: lvl}
+	if c.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

@@ -1,0 +1,138 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/allsource/allsource/ingest"
+	"github.com/allsource/allsource/internal/source"
+)
+
+func (m *Main) runImport(ctx context.Context, args []string) error {
+	var cfg Config
+	fs := flag.NewFlagSet("import", flag.ContinueOnError)
+	fs.SetOutput(m.Stderr)
+	cfg.registerStorageFlags(fs)
+	server := fs.String("server", "", "load through a running server at this URL (default http://127.0.0.1:8080 unless --data-dir is given)")
+	format := fs.String("format", "", "ndjson, json or csv (default: from the file name and content)")
+	var mp source.Mapping
+	fs.StringVar(&mp.EntityField, "entity-field", "", "source field or column holding entity_id")
+	fs.StringVar(&mp.TypeField, "type-field", "", "source field or column holding event_type")
+	fs.StringVar(&mp.TimeField, "time-field", "", "source field or column holding the timestamp")
+	fs.StringVar(&mp.IDField, "id-field", "", "source field or column holding the event id (UUID)")
+	fs.StringVar(&mp.TenantField, "tenant-field", "", "source field or column holding the tenant")
+	fs.StringVar(&mp.Tenant, "tenant", "", "tenant for every event without a tenant field")
+	fs.StringVar(&mp.TimeFormat, "time-format", "", "Go time layout of the time field (default: RFC 3339, 'YYYY-MM-DD hh:mm:ss', or epoch seconds/millis)")
+	payload := fs.String("payload-fields", "", "comma-separated fields that form the payload (default: all unmapped fields)")
+	fs.StringVar(&mp.TypePrefix, "type-prefix", "", "prefix added to every event type")
+	batch := fs.Int("batch", 10_000, "events per batch")
+	skipBad := fs.Bool("skip-bad", false, "skip records that cannot be mapped (reported) instead of stopping")
+	fs.Usage = func() {
+		fmt.Fprintln(m.Stderr, `Usage: allsource import [flags] FILE...
+
+Bulk-loads NDJSON, JSON (an array of objects) or CSV files, optionally gzipped.
+Records already in the event input format load as they are; others are mapped
+with the --*-field flags, e.g. for GitHub events:
+
+  allsource import --entity-field actor_login --type-field type --time-field time github.json
+
+By default it loads through the server at http://127.0.0.1:8080; with --data-dir
+(and no --server) it writes into that data directory directly (the server must
+not be running on it). Batches are atomic: a bad record stops the import with
+its file and line, and nothing of its batch is stored.
+
+Flags:`)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := applyEnv(fs); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		fs.Usage()
+		return &exitError{code: 2, err: errors.New("no files given")}
+	}
+	if *payload != "" {
+		mp.PayloadFields = strings.Split(*payload, ",")
+	}
+	if err := mp.Validate(); err != nil {
+		return err
+	}
+	fmtOverride, err := source.ParseFormat(*format)
+	if err != nil {
+		return err
+	}
+	if *batch <= 0 {
+		return errors.New("--batch must be positive")
+	}
+	dataDirGiven := false
+	fs.Visit(func(f *flag.Flag) { dataDirGiven = dataDirGiven || f.Name == "data-dir" })
+	if os.Getenv("ALLSOURCE_DATA_DIR") != "" && *server == "" {
+		dataDirGiven = true
+	}
+
+	var snk sink
+	if *server != "" || !dataDirGiven {
+		if *server == "" {
+			*server = "http://127.0.0.1:8080"
+		}
+		snk = newHTTPSink(*server)
+	} else {
+		if err := cfg.Validate(); err != nil {
+			return err
+		}
+		st, err := openStore(ctx, &cfg, cfg.logger(os.Stderr), nil)
+		if err != nil {
+			return err
+		}
+		snk = &storeSink{st: st, limits: ingest.Limits{MaxPayloadBytes: cfg.MaxPayloadBytes, MaxBatchEvents: cfg.MaxBatchEvents}}
+	}
+	var total int64
+	for _, path := range fs.Args() {
+		st, err := os.Stat(path)
+		if err != nil {
+			snk.close(ctx)
+			return err
+		}
+		total += st.Size()
+	}
+	prog := newProgress(os.Stderr, total)
+	l := &loader{sink: snk, batch: *batch, skipBad: *skipBad, progress: prog}
+	for _, path := range fs.Args() {
+		if err = m.importFile(ctx, l, path, fmtOverride, mp); err != nil {
+			break
+		}
+	}
+	prog.finish()
+	if cerr := snk.close(context.Background()); cerr != nil && err == nil {
+		err = cerr
+	}
+	fmt.Fprintf(m.Stdout, "imported %d events (%d duplicates skipped, %d bad records skipped)\n", l.stored.Load(), l.dups.Load(), l.skipped.Load())
+	return err
+}
+
+func (m *Main) importFile(ctx context.Context, l *loader, path string, format source.Format, mp source.Mapping) error {
+	if format == "" {
+		format = source.DetectFormat(path)
+		if format == "" {
+			return fmt.Errorf("%s: cannot tell the format; give --format ndjson, json or csv", path)
+		}
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	r, err := source.NewReader(countingReader{r: f, n: &l.progress.read}, path, format, mp)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	return l.loadReader(ctx, r, path)
+}

@@ -1,0 +1,110 @@
+package main
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/allsource/allsource"
+)
+
+// metrics are the Prometheus metrics of one server. They implement the
+// observer interfaces of ingest and warehouse.
+type metrics struct {
+	reg *prometheus.Registry
+
+	eventsIngested  prometheus.Counter
+	batchesIngested prometheus.Counter
+	rejected        *prometheus.CounterVec
+	commitLatency   prometheus.Histogram
+	fsyncLatency    prometheus.Histogram
+	flushes         prometheus.Counter
+	flushDuration   prometheus.Histogram
+	flushedRows     prometheus.Counter
+	compactions     prometheus.Counter
+	compactDuration prometheus.Histogram
+	queryDuration   prometheus.Histogram
+	httpRequests    *prometheus.CounterVec
+	httpDuration    *prometheus.HistogramVec
+}
+
+func newMetrics() *metrics {
+	lat := prometheus.ExponentialBuckets(0.0001, 2, 18) // 100µs .. ~13s
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		eventsIngested: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "allsource_events_ingested_total", Help: "Events stored (acknowledged)."}),
+		batchesIngested: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "allsource_batches_ingested_total", Help: "Batches stored (acknowledged)."}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "allsource_batches_rejected_total", Help: "Batches rejected, by error code."}, []string{"code"}),
+		commitLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "allsource_group_commit_seconds", Help: "Time from WAL write to acknowledgement of a group commit (fsync + hot-tier append).", Buckets: lat}),
+		fsyncLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "allsource_wal_fsync_seconds", Help: "WAL fsync duration.", Buckets: lat}),
+		flushes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "allsource_flushes_total", Help: "Hot-tier generations flushed to Parquet."}),
+		flushDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "allsource_flush_seconds", Help: "Flush duration.", Buckets: lat}),
+		flushedRows: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "allsource_flushed_events_total", Help: "Events written to Parquet by flushes."}),
+		compactions: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "allsource_compactions_total", Help: "Partitions compacted."}),
+		compactDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "allsource_compaction_seconds", Help: "Compaction duration.", Buckets: lat}),
+		queryDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "allsource_query_seconds", Help: "Query duration, from start to the end of streaming.", Buckets: lat}),
+		httpRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "allsource_http_requests_total", Help: "HTTP requests by route and status."}, []string{"route", "status"}),
+		httpDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "allsource_http_request_seconds", Help: "HTTP request duration by route.", Buckets: lat}, []string{"route"}),
+	}
+	m.reg.MustRegister(m.eventsIngested, m.batchesIngested, m.rejected, m.commitLatency, m.fsyncLatency,
+		m.flushes, m.flushDuration, m.flushedRows, m.compactions, m.compactDuration, m.queryDuration,
+		m.httpRequests, m.httpDuration,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// registerStore adds gauges read from the open store.
+func (m *metrics) registerStore(s *store) {
+	gauge := func(name, help string, f func() float64) {
+		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f))
+	}
+	gauge("allsource_hot_rows", "Events in the in-memory hot tier.", func() float64 { return float64(s.wh.Stats().HotRows) })
+	gauge("allsource_hot_bytes", "Approximate bytes in the hot tier.", func() float64 { return float64(s.wh.Stats().HotBytes) })
+	gauge("allsource_parquet_files", "Parquet files in the manifest.", func() float64 { return float64(s.wh.Stats().Files) })
+	gauge("allsource_parquet_bytes", "Bytes of Parquet files in the manifest.", func() float64 { return float64(s.wh.Stats().FileBytes) })
+	gauge("allsource_flushed_seq", "Highest seq stored in Parquet.", func() float64 { return float64(s.wh.Stats().FlushedSeq) })
+	gauge("allsource_wal_bytes", "Size of the WAL segments on disk.", func() float64 { return float64(s.wal.Size()) })
+	gauge("allsource_wal_segments", "WAL segments on disk.", func() float64 { return float64(len(s.wal.Segments())) })
+}
+
+func (m *metrics) observeFsync(d time.Duration) { m.fsyncLatency.Observe(d.Seconds()) }
+
+// Committed implements ingest.Observer.
+func (m *metrics) Committed(events, batches int, d time.Duration) {
+	m.eventsIngested.Add(float64(events))
+	m.batchesIngested.Add(float64(batches))
+	m.commitLatency.Observe(d.Seconds())
+}
+
+// Rejected implements ingest.Observer.
+func (m *metrics) Rejected(code allsource.Code) { m.rejected.WithLabelValues(string(code)).Inc() }
+
+// Flushed implements warehouse.Observer.
+func (m *metrics) Flushed(rows int, bytes int64, d time.Duration) {
+	m.flushes.Inc()
+	m.flushedRows.Add(float64(rows))
+	m.flushDuration.Observe(d.Seconds())
+}
+
+// Compacted implements warehouse.Observer.
+func (m *metrics) Compacted(files int, rows int64, d time.Duration) {
+	m.compactions.Inc()
+	m.compactDuration.Observe(d.Seconds())
+}
+
+// Queried implements warehouse.Observer.
+func (m *metrics) Queried(d time.Duration) { m.queryDuration.Observe(d.Seconds()) }

@@ -1,0 +1,149 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/allsource/allsource/ingest"
+	"github.com/allsource/allsource/internal/httpx"
+	"github.com/allsource/allsource/warehouse"
+)
+
+func (m *Main) runServe(ctx context.Context, args []string) error {
+	var cfg Config
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(m.Stderr)
+	cfg.registerServeFlags(fs)
+	fs.Usage = func() {
+		fmt.Fprintln(m.Stderr, "Usage: allsource serve [flags]\n\nRuns the server. Every flag can also be set as ALLSOURCE_<FLAG> (e.g. ALLSOURCE_DATA_DIR).\n\nFlags:")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := applyEnv(fs); err != nil {
+		return err
+	}
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	log := cfg.logger(os.Stderr)
+	return serve(ctx, &cfg, log)
+}
+
+// serve runs the server until ctx is cancelled, then shuts down cleanly:
+// stop accepting requests, finish the ones in flight, flush the hot tier
+// to Parquet, close.
+func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
+	start := time.Now()
+	m := newMetrics()
+	st, err := openStore(ctx, cfg, log, m)
+	if err != nil {
+		return err
+	}
+	m.registerStore(st)
+
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		st.Close(context.Background())
+		return fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
+	}
+	srv := &http.Server{
+		Handler:           newRouter(cfg, st, m, log),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       cfg.ReadTimeout,
+		IdleTimeout:       2 * time.Minute,
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info("allsource serving", "http", ln.Addr().String(), "data_dir", cfg.DataDir, "fsync", cfg.Fsync, "startup", time.Since(start))
+
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+		log.Error("HTTP server stopped", "err", err)
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	shutErr := srv.Shutdown(sctx)
+	closeErr := st.Close(sctx)
+	if closeErr != nil {
+		log.Error("close", "err", closeErr)
+	} else {
+		log.Info("stopped cleanly")
+	}
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return errors.Join(shutErr, closeErr)
+}
+
+func newRouter(cfg *Config, st *store, m *metrics, log *slog.Logger) http.Handler {
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	r.Use(accessLog(log, m), recoverJSON(log))
+	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
+	r.GET("/readyz", func(c *gin.Context) {
+		if err := st.ingest.Healthy(); err != nil {
+			httpx.WriteError(c, err)
+			return
+		}
+		s := st.wh.Stats()
+		c.JSON(http.StatusOK, gin.H{"status": "ready", "hot_rows": s.HotRows, "parquet_files": s.Files, "flushed_seq": s.FlushedSeq})
+	})
+	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})))
+	st.ingest.RegisterRoutes(r, ingest.HTTPOptions{MaxBodyBytes: cfg.MaxBodyBytes})
+	st.wh.RegisterRoutes(r, warehouse.HTTPOptions{QueryTimeout: cfg.QueryTimeout})
+	r.NoRoute(func(c *gin.Context) {
+		c.JSON(http.StatusNotFound, gin.H{"error": gin.H{"code": "not_found", "message": "no such endpoint: " + c.Request.Method + " " + c.Request.URL.Path}})
+	})
+	return r
+}
+
+func accessLog(log *slog.Logger, m *metrics) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		start := time.Now()
+		c.Next()
+		d := time.Since(start)
+		route := c.FullPath()
+		if route == "" {
+			route = "unmatched"
+		}
+		status := c.Writer.Status()
+		m.httpRequests.WithLabelValues(route, strconv.Itoa(status)).Inc()
+		m.httpDuration.WithLabelValues(route).Observe(d.Seconds())
+		lvl := slog.LevelDebug
+		if status >= 500 {
+			lvl = slog.LevelError
+		}
+		attrs := []any{"method", c.Request.Method, "path", c.Request.URL.Path, "status", status, "took", d}
+		if len(c.Errors) > 0 {
+			attrs = append(attrs, "err", c.Errors.String())
+		}
+		log.Log(c.Request.Context(), lvl, "http", attrs...)
+	}
+}
+
+func recoverJSON(log *slog.Logger) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		defer func() {
+			if p := recover(); p != nil {
+				log.Error("panic in handler", "path", c.Request.URL.Path, "panic", p)
+				c.AbortWithStatusJSON(http.StatusInternalServerError, gin.H{"error": gin.H{"code": "internal", "message": "internal error"}})
+			}
+		}()
+		c.Next()
+	}
+}

@@ -1,0 +1,107 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"syscall"
+
+	"github.com/allsource/allsource/ingest"
+	"github.com/allsource/allsource/wal"
+	"github.com/allsource/allsource/warehouse"
+)
+
+// store is an open data directory: WAL, warehouse and the ingest pipeline.
+type store struct {
+	wal     *wal.Log
+	wh      *warehouse.Warehouse
+	ingest  *ingest.Service
+	metrics *metrics
+}
+
+// faultEnv names the environment variable that makes the process kill itself
+// (SIGKILL) at a named step of flush or compaction, for crash tests. See
+// warehouse.FaultPoints.
+const faultEnv = "ALLSOURCE_FAULT"
+
+func openStore(ctx context.Context, cfg *Config, log *slog.Logger, m *metrics) (*store, error) {
+	mode, err := wal.ParseSyncMode(cfg.Fsync)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return nil, err
+	}
+	wopts := wal.Options{SegmentSize: cfg.SegmentSize, Sync: mode, SyncInterval: cfg.FsyncInterval, Logger: log}
+	if m != nil {
+		wopts.OnSync = m.observeFsync
+	}
+	wl, err := wal.Open(filepath.Join(cfg.DataDir, "wal"), wopts)
+	if err != nil {
+		return nil, fmt.Errorf("open WAL: %w", err)
+	}
+	var svc atomic.Pointer[ingest.Service]
+	hopts := warehouse.Options{
+		DataDir:         cfg.DataDir,
+		FlushRows:       cfg.FlushRows,
+		FlushBytes:      cfg.FlushBytes,
+		FlushAge:        cfg.FlushAge,
+		CompactMinFiles: cfg.CompactMinFiles,
+		CompactInterval: cfg.CompactInterval,
+		MemLimit:        cfg.MemoryLimit,
+		Logger:          log,
+		OnFlushed: func(watermark uint64) {
+			if s := svc.Load(); s != nil {
+				s.Checkpoint(watermark)
+			}
+		},
+	}
+	if m != nil {
+		hopts.Observe = m
+	}
+	if point := os.Getenv(faultEnv); point != "" {
+		log.Warn("fault injection armed: the process kills itself at this point", "point", point)
+		hopts.Fault = func(p string) {
+			if p == point {
+				log.Warn("fault injection: SIGKILL", "point", p)
+				syscall.Kill(os.Getpid(), syscall.SIGKILL)
+				select {}
+			}
+		}
+	}
+	wh, err := warehouse.Open(ctx, hopts)
+	if err != nil {
+		wl.Close()
+		return nil, fmt.Errorf("open warehouse: %w", err)
+	}
+	iopts := ingest.Options{
+		Limits:      ingest.Limits{MaxPayloadBytes: cfg.MaxPayloadBytes, MaxBatchEvents: cfg.MaxBatchEvents},
+		DedupWindow: cfg.DedupWindow,
+		Logger:      log,
+	}
+	if m != nil {
+		iopts.Observe = m
+	}
+	s, err := ingest.Open(ctx, wl, wh, iopts)
+	if err != nil {
+		wh.Close()
+		wl.Close()
+		return nil, fmt.Errorf("recover: %w", err)
+	}
+	svc.Store(s)
+	if wm := wh.FlushedSeq(); wm > 0 {
+		s.Checkpoint(wm)
+	}
+	return &store{wal: wl, wh: wh, ingest: s, metrics: m}, nil
+}
+
+// Close finishes in-flight batches, flushes the hot tier to Parquet and
+// closes everything.
+func (s *store) Close(ctx context.Context) error {
+	err := s.ingest.Close(ctx, true)
+	return errors.Join(err, s.wh.Close(), s.wal.Close())
+}

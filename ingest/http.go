@@ -1,0 +1,91 @@
+package ingest
+
+import (
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/allsource/allsource"
+	"github.com/allsource/allsource/internal/httpx"
+)
+
+// HTTPOptions configures the ingest endpoint.
+type HTTPOptions struct {
+	MaxBodyBytes int64 // default 64 MiB
+}
+
+// RegisterRoutes adds POST /v1/events.
+//
+// The body is one event object, a JSON array of events, or NDJSON
+// (Content-Type application/x-ndjson). 200 returns Result; 400 names the
+// event (index or line) and field; 409 is an expected_version conflict with
+// the entity's current version; 413 a body, batch or payload over its limit;
+// 503 a server that is shutting down or whose storage failed.
+func (s *Service) RegisterRoutes(r gin.IRouter, o HTTPOptions) {
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = 64 << 20
+	}
+	r.POST("/v1/events", func(c *gin.Context) { s.handleAppend(c, o) })
+}
+
+func (s *Service) handleAppend(c *gin.Context, o HTTPOptions) {
+	format := FormatJSON
+	if ct := c.GetHeader("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil {
+			httpx.WriteError(c, allsource.Errorf(allsource.CodeInvalid, "bad Content-Type %q", ct))
+			return
+		}
+		switch {
+		case mt == "application/x-ndjson" || mt == "application/ndjson" || mt == "application/jsonl" || mt == "application/jsonlines":
+			format = FormatNDJSON
+		case mt == "application/json" || strings.HasSuffix(mt, "+json") || mt == "text/plain" ||
+			mt == "application/x-www-form-urlencoded": // curl -d's default; the body is still JSON
+		default:
+			httpx.WriteError(c, allsource.Errorf(allsource.CodeInvalid, "unsupported Content-Type %q: send application/json or application/x-ndjson", mt))
+			return
+		}
+	}
+	if c.Request.ContentLength > o.MaxBodyBytes {
+		httpx.WriteError(c, allsource.Errorf(allsource.CodeTooLarge, "the body is %d bytes, over the limit of %d", c.Request.ContentLength, o.MaxBodyBytes))
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, o.MaxBodyBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			httpx.WriteError(c, allsource.Errorf(allsource.CodeTooLarge, "the body is over the limit of %d bytes", o.MaxBodyBytes))
+			return
+		}
+		httpx.WriteError(c, allsource.Errorf(allsource.CodeInvalid, "reading the body: %v", err))
+		return
+	}
+	inputs, err := ParseBatch(body, format, s.opts.Limits)
+	if err != nil {
+		if s.opts.Observe != nil {
+			s.opts.Observe.Rejected(allsource.ErrorCode(err))
+		}
+		httpx.WriteError(c, err)
+		return
+	}
+	tenant := c.Query("tenant")
+	if tenant != "" {
+		if err := CheckTenant(tenant); err != nil {
+			httpx.WriteError(c, allsource.Errorf(allsource.CodeInvalid, "query parameter tenant: %v", err))
+			return
+		}
+	}
+	res, err := s.Append(c.Request.Context(), tenant, inputs)
+	if err != nil {
+		httpx.WriteError(c, err)
+		return
+	}
+	if res.Duplicates == nil {
+		res.Duplicates = []Duplicate{}
+	}
+	c.JSON(http.StatusOK, res)
+}

@@ -1,0 +1,598 @@
+// Package ingest validates, orders and appends events.
+//
+// Handlers parse and validate request bodies concurrently (ParseBatch). A
+// batch then goes to one writer goroutine, which owns seq and version
+// assignment, the duplicate-id window and expected_version checks, and writes
+// each accepted batch as one WAL record. An applier goroutine makes the
+// written records durable (WAL group commit: every batch written while an
+// fsync runs shares the next one), appends them to the warehouse hot tier and
+// only then acknowledges, so an acknowledged event is durable and visible to
+// the next query. Writer and applier form a pipeline: the writer prepares the
+// next group while the applier waits for the fsync of the previous one.
+//
+// A batch is atomic: it is rejected whole (nothing stored, no seq used) or
+// stored whole in one WAL record.
+//
+// Duplicate ids: an event whose client-supplied id was stored within the
+// dedup window (by default the most recent 1,000,000 events with
+// client-supplied ids, tenant-scoped; rebuilt from storage on start) is not
+// stored again; the response lists it with the original seq.
+package ingest
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/allsource/allsource"
+	"github.com/allsource/allsource/wal"
+	"github.com/allsource/allsource/warehouse"
+)
+
+// Options configures a Service.
+type Options struct {
+	Limits      Limits
+	DedupWindow int // ids remembered for duplicate detection; default 1,000,000
+	// MaxGroupEvents caps the events the writer gathers into one group
+	// commit; default 200,000.
+	MaxGroupEvents int
+	Logger         *slog.Logger
+	Observe        Observer // may be nil
+}
+
+// Observer receives ingest figures for metrics.
+type Observer interface {
+	Committed(events, batches int, d time.Duration)
+	Rejected(code allsource.Code)
+}
+
+func (o *Options) validate() {
+	o.Limits.setDefaults()
+	if o.DedupWindow <= 0 {
+		o.DedupWindow = 1_000_000
+	}
+	if o.MaxGroupEvents <= 0 {
+		o.MaxGroupEvents = 200_000
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Result is what an accepted batch reports.
+type Result struct {
+	Count      int         `json:"count"`
+	FirstSeq   uint64      `json:"first_seq"`
+	LastSeq    uint64      `json:"last_seq"`
+	Duplicates []Duplicate `json:"duplicates"`
+}
+
+// Duplicate is an input event that was not stored because its id was.
+type Duplicate struct {
+	Index int    `json:"index"`
+	ID    string `json:"id"`
+	Seq   uint64 `json:"seq"`
+}
+
+type request struct {
+	inputs []Input
+	tenant string // default tenant for inputs without one
+	start  time.Time
+	done   chan struct{}
+
+	events []allsource.Event // assigned by the writer
+	res    Result
+	err    error
+}
+
+type group struct {
+	reqs   []*request
+	events []allsource.Event // all accepted events, seq order
+}
+
+// Service is the ingest pipeline. It is safe for concurrent use.
+type Service struct {
+	opts Options
+	log  *slog.Logger
+	wal  *wal.Log
+	wh   *warehouse.Warehouse
+
+	reqs    chan *request
+	applied chan *group
+
+	// Writer goroutine state.
+	nextSeq  uint64
+	versions map[entityKey]uint64
+	dedup    *dedupWindow
+	recBuf   []byte
+
+	segMu  sync.Mutex
+	segMax map[uint64]uint64 // WAL segment -> highest seq written to it
+
+	stopOnce  sync.Once
+	stopping  chan struct{}
+	writerEnd chan struct{}
+	applyEnd  chan struct{}
+
+	errMu sync.Mutex
+	err   error // set when storage failed; every later Append fails
+}
+
+type entityKey struct{ tenant, entity string }
+
+// Open rebuilds the ordering state from the warehouse, replays the WAL
+// records not yet in Parquet into the hot tier, and starts the pipeline. The
+// WAL must be freshly opened (nothing written yet).
+func Open(ctx context.Context, wl *wal.Log, wh *warehouse.Warehouse, opts Options) (*Service, error) {
+	opts.validate()
+	s := &Service{
+		opts:      opts,
+		log:       opts.Logger.With("component", "ingest"),
+		wal:       wl,
+		wh:        wh,
+		reqs:      make(chan *request, 1024),
+		applied:   make(chan *group, 4),
+		versions:  map[entityKey]uint64{},
+		dedup:     newDedupWindow(opts.DedupWindow),
+		segMax:    map[uint64]uint64{},
+		stopping:  make(chan struct{}),
+		writerEnd: make(chan struct{}),
+		applyEnd:  make(chan struct{}),
+		nextSeq:   1,
+	}
+	if err := s.recover(ctx); err != nil {
+		return nil, err
+	}
+	go s.writer()
+	go s.applier()
+	return s, nil
+}
+
+// recover loads versions, the dedup window and the next seq from the
+// warehouse, then replays the WAL.
+func (s *Service) recover(ctx context.Context) error {
+	start := time.Now()
+	watermark := s.wh.FlushedSeq()
+	if watermark >= s.nextSeq {
+		s.nextSeq = watermark + 1
+	}
+	rows, err := s.wh.QueryInternal(ctx, `SELECT tenant_id, entity_id, max(version) FROM events GROUP BY ALL`)
+	if err != nil {
+		return fmt.Errorf("ingest: load entity versions: %w", err)
+	}
+	for rows.Next() {
+		var k entityKey
+		var v uint64
+		if err := rows.Scan(&k.tenant, &k.entity, &v); err != nil {
+			rows.Close()
+			return err
+		}
+		s.versions[k] = v
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	rows, err = s.wh.QueryInternal(ctx, `SELECT id, tenant_id, seq FROM (SELECT id, tenant_id, seq FROM events ORDER BY seq DESC LIMIT ?) ORDER BY seq`, s.opts.DedupWindow)
+	if err != nil {
+		return fmt.Errorf("ingest: load recent ids: %w", err)
+	}
+	for rows.Next() {
+		var id, tenant string
+		var seq uint64
+		if err := rows.Scan(&id, &tenant, &seq); err != nil {
+			rows.Close()
+			return err
+		}
+		if u, err := uuid.Parse(id); err == nil {
+			s.dedup.add(u, tenant, seq)
+		}
+		if seq >= s.nextSeq {
+			s.nextSeq = seq + 1
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+
+	// Replay: records are whole batches in seq order; those at or below the
+	// watermark are already in Parquet.
+	var pending []allsource.Event
+	replayed := 0
+	flush := func() error {
+		if len(pending) == 0 {
+			return nil
+		}
+		if err := s.wh.Append(pending); err != nil {
+			return err
+		}
+		replayed += len(pending)
+		pending = pending[:0]
+		if s.wh.ShouldFreeze() {
+			return s.wh.Freeze(ctx)
+		}
+		return nil
+	}
+	err = s.wal.Replay(func(seg uint64, rec []byte) error {
+		evs, err := decodeBatchRecord(rec)
+		if err != nil {
+			return fmt.Errorf("segment %d: %w", seg, err)
+		}
+		for _, e := range evs {
+			if e.Seq > s.segMax[seg] {
+				s.segMax[seg] = e.Seq
+			}
+			if e.Seq <= watermark {
+				continue
+			}
+			if e.Seq < s.nextSeq {
+				return fmt.Errorf("segment %d: seq %d is not above %d: WAL and warehouse disagree", seg, e.Seq, s.nextSeq-1)
+			}
+			s.nextSeq = e.Seq + 1
+			k := entityKey{e.Tenant, e.EntityID}
+			if e.Version > s.versions[k] {
+				s.versions[k] = e.Version
+			}
+			if u, err := uuid.Parse(e.ID); err == nil {
+				s.dedup.add(u, e.Tenant, e.Seq)
+			}
+			pending = append(pending, e)
+		}
+		if len(pending) >= 100_000 {
+			return flush()
+		}
+		return nil
+	})
+	if err == nil {
+		err = flush()
+	}
+	if err != nil {
+		return fmt.Errorf("ingest: replay WAL: %w", err)
+	}
+	s.log.Info("recovered", "next_seq", s.nextSeq, "entities", len(s.versions), "replayed", replayed, "took", time.Since(start))
+	return nil
+}
+
+// Append stores one atomic batch. Inputs without a tenant get tenant.
+func (s *Service) Append(ctx context.Context, tenant string, inputs []Input) (Result, error) {
+	if err := s.failed(); err != nil {
+		return Result{}, err
+	}
+	if len(inputs) == 0 {
+		return Result{}, allsource.Errorf(allsource.CodeInvalid, "the batch is empty")
+	}
+	if tenant == "" {
+		tenant = allsource.DefaultTenant
+	}
+	r := &request{inputs: inputs, tenant: tenant, start: time.Now(), done: make(chan struct{})}
+	select {
+	case s.reqs <- r:
+	case <-s.stopping:
+		return Result{}, errClosing
+	case <-ctx.Done():
+		return Result{}, ctx.Err()
+	}
+	// Once queued the batch is decided by the pipeline; waiting for it even
+	// if the client goes away keeps the outcome well defined.
+	<-r.done
+	if r.err != nil && s.opts.Observe != nil {
+		s.opts.Observe.Rejected(allsource.ErrorCode(r.err))
+	}
+	return r.res, r.err
+}
+
+var errClosing = allsource.Errorf(allsource.CodeUnavailable, "the server is shutting down")
+
+// writer owns ordering: it assigns seq and version, applies the dedup window
+// and expected_version, and writes accepted batches to the WAL.
+func (s *Service) writer() {
+	defer close(s.writerEnd)
+	defer close(s.applied)
+	for {
+		var first *request
+		select {
+		case first = <-s.reqs:
+		case <-s.stopping:
+			s.drainRejected()
+			return
+		}
+		g := &group{reqs: []*request{first}}
+		n := len(first.inputs)
+	gather:
+		for n < s.opts.MaxGroupEvents {
+			select {
+			case r := <-s.reqs:
+				g.reqs = append(g.reqs, r)
+				n += len(r.inputs)
+			default:
+				break gather
+			}
+		}
+		s.writeGroup(g)
+		s.applied <- g
+	}
+}
+
+func (s *Service) drainRejected() {
+	for {
+		select {
+		case r := <-s.reqs:
+			r.err = errClosing
+			close(r.done)
+		default:
+			return
+		}
+	}
+}
+
+func (s *Service) writeGroup(g *group) {
+	if err := s.failed(); err != nil {
+		for _, r := range g.reqs {
+			r.err = err
+		}
+		return
+	}
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	recs := make([][]byte, 0, len(g.reqs))
+	s.recBuf = s.recBuf[:0]
+	var offs []int
+	for _, r := range g.reqs {
+		if err := s.assign(r, now); err != nil {
+			r.err = err
+			continue
+		}
+		if len(r.events) == 0 {
+			continue // all duplicates
+		}
+		offs = append(offs, len(s.recBuf))
+		s.recBuf = appendBatchRecord(s.recBuf, r.events)
+		g.events = append(g.events, r.events...)
+	}
+	for i, off := range offs {
+		end := len(s.recBuf)
+		if i+1 < len(offs) {
+			end = offs[i+1]
+		}
+		recs = append(recs, s.recBuf[off:end])
+	}
+	if len(recs) == 0 {
+		return
+	}
+	seg, err := s.wal.Write(recs...)
+	if err != nil {
+		s.setFailed(fmt.Errorf("ingest: WAL write: %w", err))
+		for _, r := range g.reqs {
+			if r.err == nil {
+				r.err = s.failed()
+			}
+		}
+		g.events = nil
+		return
+	}
+	s.segMu.Lock()
+	s.segMax[seg] = g.events[len(g.events)-1].Seq
+	s.segMu.Unlock()
+}
+
+// assign checks one batch against the ordering state and, if it is
+// accepted, gives its events seq and version and updates the state.
+func (s *Service) assign(r *request, now time.Time) error {
+	// First pass: duplicates and expected versions, without changing state.
+	local := map[entityKey]uint64{} // versions as the batch advances them
+	batchIDs := map[uuid.UUID]int{} // id -> index of its first input in the batch
+	dup := make([]bool, len(r.inputs))
+	var inBatch []int // indexes into r.res.Duplicates of in-batch duplicates
+	for i := range r.inputs {
+		in := &r.inputs[i]
+		tenant := in.Tenant
+		if tenant == "" {
+			tenant = r.tenant
+		}
+		if in.ID != "" {
+			u := uuid.MustParse(in.ID)
+			if seq, ok := s.dedup.lookup(u, tenant); ok {
+				dup[i] = true
+				r.res.Duplicates = append(r.res.Duplicates, Duplicate{Index: i, ID: in.ID, Seq: seq})
+				continue
+			}
+			if _, ok := batchIDs[u]; ok {
+				dup[i] = true
+				inBatch = append(inBatch, len(r.res.Duplicates))
+				r.res.Duplicates = append(r.res.Duplicates, Duplicate{Index: i, ID: in.ID})
+				continue
+			}
+			batchIDs[u] = i
+		}
+		k := entityKey{tenant, in.EntityID}
+		cur, ok := local[k]
+		if !ok {
+			cur = s.versions[k]
+		}
+		if in.ExpectedVersion >= 0 && uint64(in.ExpectedVersion) != cur {
+			e := allsource.Errorf(allsource.CodeConflict,
+				"event %d: entity %q is at version %d, expected_version was %d; nothing in the batch was stored",
+				i, in.EntityID, cur, in.ExpectedVersion)
+			e.Index = i
+			e.Field = "expected_version"
+			e.Details = map[string]any{"entity_id": in.EntityID, "current_version": cur, "expected_version": in.ExpectedVersion}
+			r.res.Duplicates = nil
+			return e
+		}
+		local[k] = cur + 1
+	}
+	// Second pass: assign.
+	r.events = make([]allsource.Event, 0, len(r.inputs))
+	seqOf := make([]uint64, len(r.inputs))
+	for i := range r.inputs {
+		if dup[i] {
+			continue
+		}
+		in := &r.inputs[i]
+		tenant := in.Tenant
+		if tenant == "" {
+			tenant = r.tenant
+		}
+		k := entityKey{tenant, in.EntityID}
+		ver := s.versions[k] + 1
+		s.versions[k] = ver
+		seq := s.nextSeq
+		s.nextSeq++
+		ts := in.Timestamp
+		if ts.IsZero() {
+			ts = now
+		} else {
+			ts = ts.Truncate(time.Microsecond)
+		}
+		id := in.ID
+		if id == "" {
+			id = newID()
+		} else {
+			s.dedup.add(uuid.MustParse(id), tenant, seq)
+		}
+		seqOf[i] = seq
+		r.events = append(r.events, allsource.Event{
+			Seq: seq, ID: id, Tenant: tenant, EntityID: in.EntityID, EventType: in.EventType,
+			Version: ver, Timestamp: ts, IngestedAt: now, Payload: in.Payload, Metadata: in.Metadata,
+		})
+	}
+	// In-batch duplicates point at the seq their first occurrence got.
+	for _, j := range inBatch {
+		d := &r.res.Duplicates[j]
+		d.Seq = seqOf[batchIDs[uuid.MustParse(d.ID)]]
+	}
+	r.res.Count = len(r.events)
+	if len(r.events) > 0 {
+		r.res.FirstSeq = r.events[0].Seq
+		r.res.LastSeq = r.events[len(r.events)-1].Seq
+	}
+	return nil
+}
+
+// applier makes written groups durable, appends them to the hot tier and
+// acknowledges them, in order.
+func (s *Service) applier() {
+	defer close(s.applyEnd)
+	ctx := context.Background()
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case g, ok := <-s.applied:
+			if !ok {
+				return
+			}
+			s.apply(ctx, g)
+		case <-tick.C:
+			if s.failed() == nil && s.wh.ShouldFreeze() {
+				if err := s.wh.Freeze(ctx); err != nil {
+					s.setFailed(err)
+				}
+			}
+		}
+	}
+}
+
+func (s *Service) apply(ctx context.Context, g *group) {
+	start := time.Now()
+	if len(g.events) > 0 {
+		err := s.wal.Commit()
+		if err != nil {
+			err = fmt.Errorf("ingest: WAL commit: %w", err)
+		} else if err = s.wh.Append(g.events); err == nil && s.wh.ShouldFreeze() {
+			err = s.wh.Freeze(ctx)
+		}
+		if err != nil {
+			s.setFailed(err)
+			for _, r := range g.reqs {
+				if r.err == nil {
+					r.err = s.failed()
+				}
+			}
+		}
+	}
+	batches := 0
+	for _, r := range g.reqs {
+		if r.err == nil {
+			batches++
+		}
+		close(r.done)
+	}
+	if s.opts.Observe != nil && batches > 0 {
+		s.opts.Observe.Committed(len(g.events), batches, time.Since(start))
+	}
+}
+
+// Checkpoint removes WAL segments whose every event is at or below the
+// flushed watermark. Called after each flush.
+func (s *Service) Checkpoint(watermark uint64) {
+	s.segMu.Lock()
+	var keepFrom uint64
+	var newest uint64
+	for seg, hi := range s.segMax {
+		newest = max(newest, seg)
+		if hi > watermark && (keepFrom == 0 || seg < keepFrom) {
+			keepFrom = seg
+		}
+	}
+	if keepFrom == 0 {
+		keepFrom = newest
+	}
+	for seg := range s.segMax {
+		if seg < keepFrom {
+			delete(s.segMax, seg)
+		}
+	}
+	s.segMu.Unlock()
+	if keepFrom == 0 {
+		return
+	}
+	if err := s.wal.RemoveBefore(keepFrom); err != nil {
+		s.log.Error("remove WAL segments", "before", keepFrom, "err", err)
+	}
+}
+
+// Close stops taking batches, finishes the ones in flight, and, when flush is
+// true, writes the hot tier to Parquet. It does not close the WAL or the
+// warehouse.
+func (s *Service) Close(ctx context.Context, flush bool) error {
+	s.stopOnce.Do(func() { close(s.stopping) })
+	<-s.writerEnd
+	<-s.applyEnd
+	if flush && s.failed() == nil {
+		if err := s.wh.FlushAll(ctx); err != nil {
+			return fmt.Errorf("ingest: final flush: %w", err)
+		}
+	}
+	return nil
+}
+
+func (s *Service) setFailed(err error) {
+	s.errMu.Lock()
+	defer s.errMu.Unlock()
+	if s.err == nil {
+		s.log.Error("storage failed; refusing writes until restart", "err", err)
+		s.err = &allsource.Error{Code: allsource.CodeUnavailable, Message: "storage failed; the server refuses writes until it is restarted", Index: -1, Err: err}
+	}
+}
+
+func (s *Service) failed() error {
+	s.errMu.Lock()
+	defer s.errMu.Unlock()
+	return s.err
+}
+
+// Healthy reports whether the pipeline accepts writes.
+func (s *Service) Healthy() error { return s.failed() }
+
+func newID() string {
+	u, err := uuid.NewV7()
+	if err != nil {
+		return uuid.NewString()
+	}
+	return u.String()
+}

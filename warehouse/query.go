@@ -1,0 +1,216 @@
+package warehouse
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/allsource/allsource"
+)
+
+// queryConn is one engine connection with the events view it last defined.
+type queryConn struct {
+	conn        *sql.Conn
+	viewVersion uint64
+}
+
+// Rows is a streaming query result. Close must be called; it releases the
+// connection and the pinned version.
+type Rows struct {
+	*sql.Rows
+	release func()
+}
+
+// Close closes the result and releases what the query held.
+func (r *Rows) Close() error {
+	err := r.Rows.Close()
+	if r.release != nil {
+		r.release()
+		r.release = nil
+	}
+	return err
+}
+
+// Query runs user SQL after CheckReadOnly. Errors in the statement are
+// *allsource.Error with CodeInvalid and DuckDB's message.
+func (w *Warehouse) Query(ctx context.Context, q string, args ...any) (*Rows, error) {
+	return w.query(ctx, true, q, args...)
+}
+
+// QueryInternal runs trusted SQL (from this program, not from a user) over
+// the same events view.
+func (w *Warehouse) QueryInternal(ctx context.Context, q string, args ...any) (*Rows, error) {
+	return w.query(ctx, false, q, args...)
+}
+
+func (w *Warehouse) query(ctx context.Context, check bool, q string, args ...any) (*Rows, error) {
+	start := time.Now()
+	var qc *queryConn
+	select {
+	case qc = <-w.conns:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	v := w.pin()
+	released := false
+	release := func() {
+		if released {
+			return
+		}
+		released = true
+		w.unpin(v)
+		w.conns <- qc
+		if w.opts.Observe != nil {
+			w.opts.Observe.Queried(time.Since(start))
+		}
+	}
+	fail := func(err error) (*Rows, error) {
+		release()
+		return nil, err
+	}
+	if qc.conn == nil {
+		c, err := w.engine.Conn(ctx)
+		if err != nil {
+			return fail(fmt.Errorf("warehouse: engine connection: %w", err))
+		}
+		qc.conn = c
+	}
+	if check {
+		if err := checkReadOnly(ctx, qc.conn, q); err != nil {
+			return fail(err)
+		}
+	}
+	if qc.viewVersion != v.id {
+		if _, err := qc.conn.ExecContext(ctx, "CREATE OR REPLACE TEMP VIEW events AS "+w.viewSQL(v)); err != nil {
+			return fail(fmt.Errorf("warehouse: define events view: %w", err))
+		}
+		qc.viewVersion = v.id
+	}
+	rows, err := qc.conn.QueryContext(ctx, q, args...)
+	if err != nil {
+		if ctx.Err() != nil {
+			return fail(ctx.Err())
+		}
+		return fail(&allsource.Error{Code: allsource.CodeInvalid, Message: cleanDuckDBError(err), Index: -1, Err: err})
+	}
+	return &Rows{Rows: rows, release: release}, nil
+}
+
+// viewSQL is the SELECT that defines events for version v: its Parquet files
+// and its live generations. Built once per version.
+func (w *Warehouse) viewSQL(v *version) string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if v.viewSQL != "" {
+		return v.viewSQL
+	}
+	var parts []string
+	if len(v.files) > 0 {
+		paths := make([]string, len(v.files))
+		for i, f := range v.files {
+			paths[i] = sqlString(filepath.Join(w.whDir, filepath.FromSlash(f.Path)))
+		}
+		parts = append(parts, fmt.Sprintf("SELECT %s FROM read_parquet([%s])", columns, strings.Join(paths, ", ")))
+	}
+	for _, g := range v.gens {
+		parts = append(parts, `SELECT seq, id, tenant_id, entity_id, event_type, version, "timestamp", ingested_at,
+			payload::JSON AS payload, metadata::JSON AS metadata FROM `+g.table)
+	}
+	v.viewSQL = strings.Join(parts, " UNION ALL ")
+	return v.viewSQL
+}
+
+// Functions that read files or run other SQL; refused in user queries even
+// though the engine's sandbox would stop most of them, so the user gets a
+// clear message.
+var deniedFunctions = map[string]bool{
+	"glob": true, "sniff_csv": true, "query": true, "query_table": true,
+	"parquet_scan": true, "parquet_metadata": true, "parquet_schema": true, "parquet_file_metadata": true,
+	"parquet_kv_metadata": true, "parquet_bloom_probe": true, "iceberg_scan": true, "delta_scan": true,
+	"duckdb_secrets": true, "which_secret": true, "getenv": true,
+}
+
+func deniedFunction(name string) bool {
+	name = strings.ToLower(name)
+	return deniedFunctions[name] || strings.HasPrefix(name, "read_") || strings.HasPrefix(name, "scan_")
+}
+
+// checkReadOnly refuses anything but one SELECT that reads only tables: no
+// writes, no settings, no file access. It uses DuckDB's own parser
+// (json_serialize_sql), so what is checked is what would run.
+func checkReadOnly(ctx context.Context, conn *sql.Conn, q string) error {
+	var out string
+	if err := conn.QueryRowContext(ctx, "SELECT CAST(json_serialize_sql("+sqlString(q)+") AS VARCHAR)").Scan(&out); err != nil {
+		return fmt.Errorf("warehouse: check statement: %w", err)
+	}
+	var res struct {
+		Error      bool              `json:"error"`
+		ErrorType  string            `json:"error_type"`
+		Message    string            `json:"error_message"`
+		Statements []json.RawMessage `json:"statements"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		return fmt.Errorf("warehouse: check statement: %w", err)
+	}
+	if res.Error {
+		msg := res.Message
+		if strings.Contains(msg, "Only SELECT statements") {
+			msg = "only SELECT queries are allowed here; the statement would write, change settings or reach the file system"
+		}
+		return allsource.Errorf(allsource.CodeInvalid, "%s", cleanMessage(msg))
+	}
+	if len(res.Statements) != 1 {
+		return allsource.Errorf(allsource.CodeInvalid, "send exactly one statement per query, got %d", len(res.Statements))
+	}
+	var tree any
+	if err := json.Unmarshal(res.Statements[0], &tree); err != nil {
+		return fmt.Errorf("warehouse: check statement: %w", err)
+	}
+	return walkTree(tree)
+}
+
+func walkTree(n any) error {
+	switch x := n.(type) {
+	case map[string]any:
+		if name, ok := x["function_name"].(string); ok && deniedFunction(name) {
+			return allsource.Errorf(allsource.CodeInvalid, "function %s is not allowed: queries may not read files", name)
+		}
+		if t, _ := x["type"].(string); t == "BASE_TABLE" {
+			table, _ := x["table_name"].(string)
+			schema, _ := x["schema_name"].(string)
+			catalog, _ := x["catalog_name"].(string)
+			if strings.ContainsAny(table, `/\`) || strings.Contains(table, ".") {
+				return allsource.Errorf(allsource.CodeInvalid, "table %q is not allowed: queries may not read files", table)
+			}
+			if strings.EqualFold(schema, "_hot") || strings.EqualFold(catalog, "_hot") {
+				return allsource.Errorf(allsource.CodeInvalid, "schema _hot is internal; query the events table")
+			}
+		}
+		for _, v := range x {
+			if err := walkTree(v); err != nil {
+				return err
+			}
+		}
+	case []any:
+		for _, v := range x {
+			if err := walkTree(v); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// cleanDuckDBError keeps DuckDB's message but drops internal file paths.
+func cleanDuckDBError(err error) string {
+	return cleanMessage(err.Error())
+}
+
+func cleanMessage(s string) string {
+	s = strings.TrimSpace(s)
+	return s
+}

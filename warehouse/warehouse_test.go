@@ -1,0 +1,187 @@
+package warehouse
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/allsource/allsource"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+func openTest(t *testing.T, dir string, mod func(*Options)) *Warehouse {
+	t.Helper()
+	opts := Options{DataDir: dir, FlushAge: time.Hour, CompactInterval: time.Hour, CompactMinFiles: 5}
+	if mod != nil {
+		mod(&opts)
+	}
+	w, err := Open(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+// mkEvents returns n events with seqs from, spread over days days.
+func mkEvents(from uint64, n int, days int) []allsource.Event {
+	base := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	out := make([]allsource.Event, n)
+	for i := range out {
+		seq := from + uint64(i)
+		out[i] = allsource.Event{
+			Seq: seq, ID: fmt.Sprintf("00000000-0000-7000-8000-%012d", seq), Tenant: "default",
+			EntityID: fmt.Sprintf("user-%d", seq%7), EventType: []string{"a.b", "Order Completed"}[seq%2],
+			Version: seq, Timestamp: base.Add(time.Duration(int(seq)%days) * 24 * time.Hour),
+			IngestedAt: base, Payload: []byte(fmt.Sprintf(`{"n":%d}`, seq)), Metadata: []byte(`{}`),
+		}
+	}
+	return out
+}
+
+func queryInt(t *testing.T, w *Warehouse, q string) int64 {
+	t.Helper()
+	rows, err := w.Query(context.Background(), q)
+	if err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	defer rows.Close()
+	var n int64
+	if !rows.Next() {
+		t.Fatalf("%s: no row (%v)", q, rows.Err())
+	}
+	if err := rows.Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestAppendFlushCompactReopen(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	w := openTest(t, dir, nil)
+	if err := w.Append(mkEvents(1, 100, 3)); err != nil {
+		t.Fatal(err)
+	}
+	if n := queryInt(t, w, "SELECT count(*) FROM events"); n != 100 {
+		t.Fatalf("hot count = %d", n)
+	}
+	// Four flushes of 100 events over 3 days: 3 partitions × 4 files.
+	for i := 1; i < 4; i++ {
+		if err := w.FlushAll(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Append(mkEvents(uint64(i*100+1), 100, 3)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.FlushAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := w.FlushedSeq(); got != 400 {
+		t.Fatalf("watermark = %d", got)
+	}
+	if n := queryInt(t, w, "SELECT count(DISTINCT seq) FROM events"); n != 400 {
+		t.Fatalf("distinct after flush = %d", n)
+	}
+	if s := w.Stats(); s.Files != 12 {
+		t.Fatalf("files = %d", s.Files)
+	}
+	// A query pinned before compaction keeps its files.
+	rows, err := w.Query(ctx, "SELECT seq FROM events ORDER BY seq")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := w.compact(ctx, 2)
+	if err != nil || n != 3 {
+		t.Fatalf("compact = %d, %v", n, err)
+	}
+	count := 0
+	for rows.Next() {
+		count++
+	}
+	rows.Close()
+	if count != 400 {
+		t.Fatalf("pinned query saw %d rows", count)
+	}
+	if s := w.Stats(); s.Files != 3 {
+		t.Fatalf("files after compaction = %d", s.Files)
+	}
+	if n := queryInt(t, w, "SELECT count(*) FROM events"); n != 400 {
+		t.Fatalf("count after compaction = %d", n)
+	}
+	var onDisk int
+	filepath.WalkDir(filepath.Join(dir, "warehouse"), func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			onDisk++
+		}
+		return nil
+	})
+	if onDisk != 3 {
+		t.Fatalf("files on disk after compaction = %d", onDisk)
+	}
+	// Payload round-trips as JSON and is queryable.
+	if n := queryInt(t, w, "SELECT sum(CAST(payload->>'n' AS BIGINT)) FROM events"); n != 400*401/2 {
+		t.Fatalf("payload sum = %d", n)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// An orphan (a crash between rename and manifest) is removed on open.
+	orphan := filepath.Join(dir, "warehouse", "tenant=default", "date=2026-03-01", "x.parquet")
+	if err := os.WriteFile(orphan, []byte("junk"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	w = openTest(t, dir, nil)
+	defer w.Close()
+	if _, err := os.Stat(orphan); !os.IsNotExist(err) {
+		t.Fatalf("orphan survived open: %v", err)
+	}
+	if got := w.FlushedSeq(); got != 400 {
+		t.Fatalf("watermark after reopen = %d", got)
+	}
+	if n := queryInt(t, w, "SELECT count(*) FROM events"); n != 400 {
+		t.Fatalf("count after reopen = %d", n)
+	}
+}
+
+func TestReadOnlyChecks(t *testing.T) {
+	w := openTest(t, t.TempDir(), nil)
+	defer w.Close()
+	ctx := context.Background()
+	for _, tc := range []struct{ q, want string }{
+		{"DELETE FROM events", "only SELECT"},
+		{"COPY (SELECT 1) TO '/tmp/x.csv'", "only SELECT"},
+		{"SET threads = 1", "only SELECT"},
+		{"CREATE TABLE t (a INT)", "only SELECT"},
+		{"SELECT * FROM read_csv('/etc/passwd')", "read_csv is not allowed"},
+		{"SELECT * FROM '/etc/passwd'", "not allowed"},
+		{"SELECT * FROM read_parquet('x/**/*.parquet')", "not allowed"},
+		{"SELECT 1; SELECT 2", "exactly one statement"},
+		{"SELECT * FROM _hot.gen_1", "internal"},
+		{"SELEC 1", "syntax error"},
+		{"SELECT * FROM glob('/*')", "not allowed"},
+	} {
+		rows, err := w.Query(ctx, tc.q)
+		if err == nil {
+			rows.Close()
+			t.Errorf("%q: accepted", tc.q)
+			continue
+		}
+		if !strings.Contains(err.Error(), tc.want) || allsource.ErrorCode(err) != allsource.CodeInvalid {
+			t.Errorf("%q: error %v, want %q (invalid)", tc.q, err, tc.want)
+		}
+	}
+	if n := queryInt(t, w, "WITH x AS (SELECT count(*) AS c FROM events) SELECT c FROM x"); n != 0 {
+		t.Fatalf("count = %d", n)
+	}
+}
