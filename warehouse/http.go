@@ -431,4 +431,3 @@ func uintParam(c *gin.Context, name string, def uint64) (uint64, error) {
 	}
 	return v, nil
 }
-

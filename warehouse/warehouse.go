@@ -170,7 +170,7 @@ type Warehouse struct {
 	catalog   *sql.DB
 	engine    *sql.DB
 	connector *duckdb.Connector
-	conns   chan *queryConn
+	conns     chan *queryConn
 
 	mu      sync.Mutex
 	cur     *version
@@ -376,13 +376,13 @@ func (w *Warehouse) FlushedSeq() uint64 {
 
 // Stats is a snapshot for metrics and status pages.
 type Stats struct {
-	HotRows      int64
-	HotBytes     int64
-	Generations  int
-	Files        int
-	FileBytes    int64
-	FileRows     int64
-	FlushedSeq   uint64
+	HotRows       int64
+	HotBytes      int64
+	Generations   int
+	Files         int
+	FileBytes     int64
+	FileRows      int64
+	FlushedSeq    uint64
 	PinnedQueries int
 }
 

@@ -63,8 +63,8 @@ func (m *Main) runQuery(ctx context.Context, args []string) error {
 			Name string `json:"name"`
 			Type string `json:"type"`
 		} `json:"columns"`
-		Rows     [][]json.RawMessage     `json:"rows"`
-		RowCount int                     `json:"row_count"`
+		Rows     [][]json.RawMessage    `json:"rows"`
+		RowCount int                    `json:"row_count"`
 		Error    *allsource.ErrorDetail `json:"error"`
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&res); err != nil {
