@@ -102,7 +102,8 @@ type Service struct {
 	wh   *warehouse.Warehouse
 
 	reqs    chan *request
-	applied chan *group
+	written chan *group // writer -> syncer
+	synced  chan *group // syncer -> applier
 
 	// Writer goroutine state.
 	nextSeq  uint64
@@ -116,6 +117,7 @@ type Service struct {
 	stopOnce  sync.Once
 	stopping  chan struct{}
 	writerEnd chan struct{}
+	syncEnd   chan struct{}
 	applyEnd  chan struct{}
 
 	errMu sync.Mutex
@@ -135,12 +137,14 @@ func Open(ctx context.Context, wl *wal.Log, wh *warehouse.Warehouse, opts Option
 		wal:       wl,
 		wh:        wh,
 		reqs:      make(chan *request, 1024),
-		applied:   make(chan *group, 4),
+		written:   make(chan *group, 4),
+		synced:    make(chan *group, 4),
 		versions:  map[entityKey]uint64{},
 		dedup:     newDedupWindow(opts.DedupWindow),
 		segMax:    map[uint64]uint64{},
 		stopping:  make(chan struct{}),
 		writerEnd: make(chan struct{}),
+		syncEnd:   make(chan struct{}),
 		applyEnd:  make(chan struct{}),
 		nextSeq:   1,
 	}
@@ -148,6 +152,7 @@ func Open(ctx context.Context, wl *wal.Log, wh *warehouse.Warehouse, opts Option
 		return nil, err
 	}
 	go s.writer()
+	go s.syncer()
 	go s.applier()
 	return s, nil
 }
@@ -292,7 +297,7 @@ var errClosing = allsource.Errorf(allsource.CodeUnavailable, "the server is shut
 // and expected_version, and writes accepted batches to the WAL.
 func (s *Service) writer() {
 	defer close(s.writerEnd)
-	defer close(s.applied)
+	defer close(s.written)
 	for {
 		var first *request
 		select {
@@ -314,7 +319,7 @@ func (s *Service) writer() {
 			}
 		}
 		s.writeGroup(g)
-		s.applied <- g
+		s.written <- g
 	}
 }
 
@@ -473,8 +478,33 @@ func (s *Service) assign(r *request, now time.Time) error {
 	return nil
 }
 
-// applier makes written groups durable, appends them to the hot tier and
-// acknowledges them, in order.
+// syncer makes written groups durable. While it waits for one fsync the
+// writer prepares the next group and the applier appends the previous one.
+func (s *Service) syncer() {
+	defer close(s.syncEnd)
+	defer close(s.synced)
+	for g := range s.written {
+		if len(g.events) > 0 {
+			if err := s.wal.Commit(); err != nil {
+				s.setFailed(fmt.Errorf("ingest: WAL commit: %w", err))
+				s.failGroup(g)
+			}
+		}
+		s.synced <- g
+	}
+}
+
+func (s *Service) failGroup(g *group) {
+	for _, r := range g.reqs {
+		if r.err == nil {
+			r.err = s.failed()
+		}
+	}
+	g.events = nil
+}
+
+// applier appends durable groups to the hot tier and acknowledges them, in
+// order, and freezes the hot tier's generation when it is due for a flush.
 func (s *Service) applier() {
 	defer close(s.applyEnd)
 	ctx := context.Background()
@@ -482,7 +512,7 @@ func (s *Service) applier() {
 	defer tick.Stop()
 	for {
 		select {
-		case g, ok := <-s.applied:
+		case g, ok := <-s.synced:
 			if !ok {
 				return
 			}
@@ -500,19 +530,13 @@ func (s *Service) applier() {
 func (s *Service) apply(ctx context.Context, g *group) {
 	start := time.Now()
 	if len(g.events) > 0 {
-		err := s.wal.Commit()
-		if err != nil {
-			err = fmt.Errorf("ingest: WAL commit: %w", err)
-		} else if err = s.wh.Append(g.events); err == nil && s.wh.ShouldFreeze() {
+		err := s.wh.Append(g.events)
+		if err == nil && s.wh.ShouldFreeze() {
 			err = s.wh.Freeze(ctx)
 		}
 		if err != nil {
 			s.setFailed(err)
-			for _, r := range g.reqs {
-				if r.err == nil {
-					r.err = s.failed()
-				}
-			}
+			s.failGroup(g)
 		}
 	}
 	batches := 0
@@ -562,6 +586,7 @@ func (s *Service) Checkpoint(watermark uint64) {
 func (s *Service) Close(ctx context.Context, flush bool) error {
 	s.stopOnce.Do(func() { close(s.stopping) })
 	<-s.writerEnd
+	<-s.syncEnd
 	<-s.applyEnd
 	if flush && s.failed() == nil {
 		if err := s.wh.FlushAll(ctx); err != nil {

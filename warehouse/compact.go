@@ -92,7 +92,7 @@ func (w *Warehouse) compactPartition(ctx context.Context, in []fileEntry) error 
 	out.Path = fileName(out.Tenant, out.Date, out.SeqLo, out.SeqHi)
 	tmp := filepath.Join(w.tmpDir, fmt.Sprintf("compact-%s-%s-%d.parquet", out.Tenant, out.Date, out.SeqHi))
 	defer os.Remove(tmp)
-	q := fmt.Sprintf(`COPY (SELECT %s FROM read_parquet([%s]) ORDER BY entity_id, "timestamp", seq)
+	q := fmt.Sprintf(`COPY (SELECT %s, day FROM read_parquet([%s]) ORDER BY entity_id, "timestamp", seq)
 		TO %s (FORMAT PARQUET, COMPRESSION ZSTD)`, columns, strings.Join(paths, ", "), sqlString(tmp))
 	if _, err := w.engine.ExecContext(ctx, q); err != nil {
 		return fmt.Errorf("compact %s/%s: %w", out.Tenant, out.Date, err)

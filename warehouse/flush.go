@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -38,79 +39,46 @@ func backoff(attempt int) time.Duration {
 	return min(d, 10*time.Second)
 }
 
-type partition struct {
-	tenant       string
-	date         string
-	seqLo, seqHi uint64
-	rows         int64
-}
+// parquetColumns is what every Parquet file holds: the events columns, with
+// payload and metadata typed JSON, plus day.
+const parquetColumns = `seq, id, tenant_id, entity_id, event_type, version, "timestamp", ingested_at,
+	payload::JSON AS payload, metadata::JSON AS metadata, day`
 
-// partitionExpr is the UTC day of an event, as the partition directory names it.
-const partitionExpr = `strftime(timezone('UTC', "timestamp"), '%Y-%m-%d')`
-
-// flushGen writes one sealed generation: one Parquet file per (tenant, day),
-// then records them and the new watermark in one catalog transaction.
+// flushGen writes one sealed generation in one partitioned COPY (one file
+// per tenant and day, sorted by entity_id, timestamp, seq), then records the
+// files and the new watermark in one catalog transaction.
 func (w *Warehouse) flushGen(ctx context.Context, g *gen) error {
 	w.maint.Lock()
 	defer w.maint.Unlock()
 	start := time.Now()
-
-	rows, err := w.engine.QueryContext(ctx, `SELECT tenant_id, `+partitionExpr+` AS d, min(seq), max(seq), count(*)
-		FROM `+g.table+` GROUP BY ALL ORDER BY ALL`)
+	out := filepath.Join(w.tmpDir, fmt.Sprintf("flush-%d", g.id))
+	defer os.RemoveAll(out)
+	q := fmt.Sprintf(`COPY (SELECT %s FROM %s ORDER BY tenant_id, day, entity_id, "timestamp", seq)
+		TO %s (FORMAT PARQUET, COMPRESSION ZSTD, PARTITION_BY (tenant_id, day), WRITE_PARTITION_COLUMNS true, OVERWRITE)`,
+		parquetColumns, g.table, sqlString(out))
+	if _, err := w.engine.ExecContext(ctx, q); err != nil {
+		return fmt.Errorf("write %s: %w", g.table, err)
+	}
+	tmps, entries, err := w.describeWritten(ctx, out)
 	if err != nil {
-		return fmt.Errorf("partitions of %s: %w", g.table, err)
-	}
-	var parts []partition
-	for rows.Next() {
-		var p partition
-		if err := rows.Scan(&p.tenant, &p.date, &p.seqLo, &p.seqHi, &p.rows); err != nil {
-			rows.Close()
-			return err
-		}
-		parts = append(parts, p)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return err
 	}
-
-	tmps := make([]string, len(parts))
-	var entries []fileEntry
-	defer func() {
-		for _, t := range tmps {
-			if t != "" {
-				os.Remove(t)
-			}
-		}
-	}()
-	var total int64
-	for i, p := range parts {
-		tmp := filepath.Join(w.tmpDir, fmt.Sprintf("flush-%d-%d.parquet", g.id, i))
-		q := fmt.Sprintf(`COPY (SELECT seq, id, tenant_id, entity_id, event_type, version, "timestamp", ingested_at,
-				payload::JSON AS payload, metadata::JSON AS metadata
-			FROM %s WHERE tenant_id = %s AND %s = %s ORDER BY entity_id, "timestamp", seq)
-			TO %s (FORMAT PARQUET, COMPRESSION ZSTD)`,
-			g.table, sqlString(p.tenant), partitionExpr, sqlString(p.date), sqlString(tmp))
-		if _, err := w.engine.ExecContext(ctx, q); err != nil {
-			return fmt.Errorf("write %s: %w", tmp, err)
-		}
-		tmps[i] = tmp
-		size, err := syncFile(tmp)
+	var total, rowsWritten int64
+	for i, t := range tmps {
+		size, err := syncFile(t)
 		if err != nil {
 			return err
 		}
+		entries[i].Bytes = size
 		total += size
-		entries = append(entries, fileEntry{
-			Path:   fileName(p.tenant, p.date, p.seqLo, p.seqHi),
-			Tenant: p.tenant, Date: p.date, SeqLo: p.seqLo, SeqHi: p.seqHi, Rows: p.rows, Bytes: size,
-		})
+		rowsWritten += entries[i].Rows
+	}
+	if rowsWritten != g.rowCount() {
+		return fmt.Errorf("flush of %s wrote %d rows, the generation has %d", g.table, rowsWritten, g.rowCount())
 	}
 	w.fault("flush:after-write")
 	if err := w.install(tmps, entries); err != nil {
 		return err
-	}
-	for i := range tmps {
-		tmps[i] = ""
 	}
 	w.fault("flush:after-rename")
 
@@ -145,6 +113,53 @@ func (w *Warehouse) flushGen(ctx context.Context, g *gen) error {
 	}
 	w.kickCompaction()
 	return nil
+}
+
+// describeWritten lists the files a partitioned COPY wrote under dir
+// (tenant_id=<t>/day=<d>/*.parquet) with their seq range and row count.
+func (w *Warehouse) describeWritten(ctx context.Context, dir string) ([]string, []fileEntry, error) {
+	var tmps []string
+	var entries []fileEntry
+	tenants, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, td := range tenants {
+		tenant, ok := strings.CutPrefix(td.Name(), "tenant_id=")
+		if !ok {
+			return nil, nil, fmt.Errorf("unexpected %s in %s", td.Name(), dir)
+		}
+		days, err := os.ReadDir(filepath.Join(dir, td.Name()))
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, dd := range days {
+			day, ok := strings.CutPrefix(dd.Name(), "day=")
+			if !ok {
+				return nil, nil, fmt.Errorf("unexpected %s in %s", dd.Name(), dir)
+			}
+			files, err := os.ReadDir(filepath.Join(dir, td.Name(), dd.Name()))
+			if err != nil {
+				return nil, nil, err
+			}
+			for i, f := range files {
+				path := filepath.Join(dir, td.Name(), dd.Name(), f.Name())
+				e := fileEntry{Tenant: tenant, Date: day}
+				err := w.engine.QueryRowContext(ctx, `SELECT min(seq), max(seq), count(*) FROM read_parquet(`+sqlString(path)+`)`).
+					Scan(&e.SeqLo, &e.SeqHi, &e.Rows)
+				if err != nil {
+					return nil, nil, fmt.Errorf("read back %s: %w", path, err)
+				}
+				e.Path = fileName(tenant, day, e.SeqLo, e.SeqHi)
+				if len(files) > 1 {
+					e.Path = strings.TrimSuffix(e.Path, ".parquet") + fmt.Sprintf("-%d.parquet", i)
+				}
+				tmps = append(tmps, path)
+				entries = append(entries, e)
+			}
+		}
+	}
+	return tmps, entries, nil
 }
 
 // fileName is a data file's path relative to the warehouse dir. Zero-padded

@@ -17,9 +17,12 @@ import (
 // events view.
 const columns = `seq, id, tenant_id, entity_id, event_type, version, "timestamp", ingested_at, payload, metadata`
 
+// The hot tables and Parquet files also carry day, the event's UTC date as
+// yyyy-mm-dd: the partition key. The events view leaves it out.
 const hotTableDDL = `(
 	seq BIGINT, id VARCHAR, tenant_id VARCHAR, entity_id VARCHAR, event_type VARCHAR,
-	version BIGINT, "timestamp" TIMESTAMPTZ, ingested_at TIMESTAMPTZ, payload VARCHAR, metadata VARCHAR)`
+	version BIGINT, "timestamp" TIMESTAMPTZ, ingested_at TIMESTAMPTZ, payload VARCHAR, metadata VARCHAR,
+	day VARCHAR)`
 
 // gen is one hot-tier generation: an in-memory table. Only the applier
 // goroutine appends; after freeze it is read-only.
@@ -41,6 +44,23 @@ type hotWriter struct {
 	g    *gen
 	conn driver.Conn
 	app  *duckdb.Appender
+
+	// The last day string made, reused while events fall on the same day.
+	lastDay    int64 // Unix day number
+	lastDayStr string
+}
+
+// day returns t's UTC date as yyyy-mm-dd.
+func (h *hotWriter) day(t time.Time) string {
+	d := t.Unix() / 86400
+	if t.Unix() < 0 && t.Unix()%86400 != 0 {
+		d--
+	}
+	if d != h.lastDay || h.lastDayStr == "" {
+		h.lastDay = d
+		h.lastDayStr = t.UTC().Format("2006-01-02")
+	}
+	return h.lastDayStr
 }
 
 func (h *hotWriter) close() error {
@@ -101,7 +121,7 @@ func (w *Warehouse) Append(evs []allsource.Event) error {
 	for i := range evs {
 		e := &evs[i]
 		err := h.app.AppendRow(int64(e.Seq), e.ID, e.Tenant, e.EntityID, e.EventType, int64(e.Version),
-			e.Timestamp, e.IngestedAt, bytesString(e.Payload), bytesString(e.Metadata))
+			e.Timestamp, e.IngestedAt, bytesString(e.Payload), bytesString(e.Metadata), h.day(e.Timestamp))
 		if err != nil {
 			return w.fail(fmt.Errorf("warehouse: append seq %d: %w", e.Seq, err))
 		}

@@ -39,6 +39,7 @@ type Config struct {
 
 	LogLevel  string
 	LogFormat string
+	Pprof     bool
 }
 
 // registerStorageFlags adds the flags that shape the data directory, shared
@@ -68,6 +69,7 @@ func (c *Config) registerServeFlags(fs *flag.FlagSet) {
 	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", 64<<20, "largest accepted request body")
 	fs.DurationVar(&c.QueryTimeout, "query-timeout", 5*time.Minute, "longest a query may run")
 	fs.DurationVar(&c.ReadTimeout, "read-timeout", 60*time.Second, "longest a client may take to send a request")
+	fs.BoolVar(&c.Pprof, "pprof", false, "serve Go profiling endpoints under /debug/pprof/ on the HTTP address")
 }
 
 // applyEnv sets every flag not given on the command line from its

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	_ "net/http/pprof" // registers on http.DefaultServeMux, served only with --pprof
 	"os"
 	"strconv"
 	"time"
@@ -104,6 +105,9 @@ func newRouter(cfg *Config, st *store, m *metrics, log *slog.Logger) http.Handle
 		c.JSON(http.StatusOK, gin.H{"status": "ready", "hot_rows": s.HotRows, "parquet_files": s.Files, "flushed_seq": s.FlushedSeq})
 	})
 	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})))
+	if cfg.Pprof {
+		r.Any("/debug/pprof/*any", gin.WrapH(http.DefaultServeMux))
+	}
 	st.ingest.RegisterRoutes(r, ingest.HTTPOptions{MaxBodyBytes: cfg.MaxBodyBytes})
 	st.wh.RegisterRoutes(r, warehouse.HTTPOptions{QueryTimeout: cfg.QueryTimeout})
 	r.NoRoute(func(c *gin.Context) {

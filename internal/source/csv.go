@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 )
 
@@ -50,7 +51,7 @@ func newCSVSource(br *bufio.Reader, name string, mp *mapper) (*csvSource, error)
 		return nil, fmt.Errorf("%s:%d: %w", name, s.p.line, err)
 	}
 	if tooBig {
-		return nil, fmt.Errorf("%s:%d: the header is longer than %d bytes", name, line, MaxRecordBytes)
+		return nil, fmt.Errorf("%s:%d: the header is longer than %d bytes", name, line, maxRecord)
 	}
 	if msg != "" {
 		return nil, fmt.Errorf("%s:%d: header: %s", name, line, msg)
@@ -114,7 +115,7 @@ func (s *csvSource) next() (Record, error) {
 		return Record{}, fmt.Errorf("%s:%d: %w", s.name, line, err)
 	}
 	if tooBig {
-		return Record{}, &RecordError{File: s.name, Line: line, Msg: fmt.Sprintf("record is longer than %d bytes", MaxRecordBytes)}
+		return Record{}, &RecordError{File: s.name, Line: line, Msg: fmt.Sprintf("record is longer than %d bytes", maxRecord)}
 	}
 	if msg != "" {
 		return Record{}, &RecordError{File: s.name, Line: line, Msg: msg}
@@ -131,7 +132,7 @@ func (s *csvSource) next() (Record, error) {
 		start := len(s.vals)
 		if !col.skip && len(cell) > 0 {
 			switch c := string(cell); {
-			case c == "true" || c == "false" || isJSONNumber(c):
+			case c == "true" || c == "false" || isFiniteNumber(c):
 				s.vals = append(s.vals, cell...)
 			case col.object && cell[0] == '{' && json.Valid(cell):
 				s.cb.Reset()
@@ -198,7 +199,7 @@ func (p *csvParser) read() (startLine int, msg string, tooBig bool, err error) {
 	size := 0
 	add := func(c byte) {
 		size++
-		if size > MaxRecordBytes {
+		if size > maxRecord {
 			if !tooBig {
 				tooBig = true
 				p.buf, p.ends = p.buf[:0], p.ends[:0]
@@ -326,4 +327,14 @@ func (p *csvParser) read() (startLine int, msg string, tooBig bool, err error) {
 			return startLine, msg, tooBig, nil
 		}
 	}
+}
+
+// isFiniteNumber reports a JSON number that also fits a float64, so that
+// "1e999" stays a string.
+func isFiniteNumber(s string) bool {
+	if !isJSONNumber(s) {
+		return false
+	}
+	_, err := strconv.ParseFloat(s, 64)
+	return err == nil
 }

@@ -67,7 +67,9 @@ func checkReader(t *testing.T, data []byte, format Format) {
 func checkEvent(t *testing.T, ev []byte) {
 	t.Helper()
 	var e map[string]any
-	if err := json.Unmarshal(ev, &e); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(ev))
+	dec.UseNumber()
+	if err := dec.Decode(&e); err != nil {
 		t.Fatalf("event %q is not a JSON object: %v", ev, err)
 	}
 	var compact bytes.Buffer
@@ -89,7 +91,7 @@ func checkEvent(t *testing.T, ev []byte) {
 				if _, err := time.Parse(time.RFC3339, v); err != nil {
 					t.Fatalf("event %s: timestamp: %v", ev, err)
 				}
-			case float64:
+			case json.Number:
 			default:
 				t.Fatalf("event %s: timestamp of type %T", ev, v)
 			}
@@ -97,12 +99,16 @@ func checkEvent(t *testing.T, ev []byte) {
 			if _, ok := v.(map[string]any); !ok && v != nil {
 				t.Fatalf("event %s: %s is not an object", ev, k)
 			}
-		case "id", "tenant":
+		case "id":
+			if s, ok := v.(string); (!ok || !isUUID(s)) && v != nil {
+				t.Fatalf("event %s: id is not a UUID", ev)
+			}
+		case "tenant":
 			if _, ok := v.(string); !ok && v != nil {
-				t.Fatalf("event %s: %s is not a string", ev, k)
+				t.Fatalf("event %s: tenant is not a string", ev)
 			}
 		case "expected_version":
-			if _, ok := v.(float64); !ok && v != nil {
+			if _, ok := v.(json.Number); !ok && v != nil {
 				t.Fatalf("event %s: expected_version is not a number", ev)
 			}
 		default:

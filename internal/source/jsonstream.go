@@ -121,7 +121,7 @@ func (s *jsonSource) next() (Record, error) {
 			s.needSep, s.afterComma = true, false
 		}
 		if tooBig {
-			return Record{}, s.mp.fail(s.elem, "", "record is longer than %d bytes (it starts on line %d)", MaxRecordBytes, startLine)
+			return Record{}, s.mp.fail(s.elem, "", "record is longer than %d bytes (it starts on line %d)", maxRecord, startLine)
 		}
 		ev, err := compactObject(&s.cb, s.buf, s.mp, s.elem, startLine)
 		if err != nil {
@@ -215,7 +215,7 @@ func (s *jsonSource) readValue() (tooBig bool, err error) {
 			}
 		}
 		size += i
-		if size > MaxRecordBytes {
+		if size > maxRecord {
 			tooBig = true
 			s.buf = s.buf[:0]
 		} else {

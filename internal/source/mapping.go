@@ -17,7 +17,9 @@ type mapper struct {
 	elem bool // Line counts JSON elements
 
 	entity, typ, tim, id string
+	idExplicit           bool   // IDField was given
 	tenant               string // field holding the tenant; "" for none
+	tenantExplicit       bool   // TenantField was given
 	dropTenant           bool   // a fixed tenant replaces the records' "tenant"
 	fixedTenant          string // fixed tenant, or fallback when tenant is set
 	timeRequired         bool
@@ -56,6 +58,7 @@ func newMapper(m Mapping, file string, elem bool) *mapper {
 		tim:          or(m.TimeField, "timestamp"),
 		id:           or(m.IDField, "id"),
 		timeRequired: m.TimeField != "",
+		idExplicit:   m.IDField != "",
 		timeFormat:   m.TimeFormat,
 		prefix:       m.TypePrefix,
 		passThrough:  m.empty(),
@@ -63,6 +66,7 @@ func newMapper(m Mapping, file string, elem bool) *mapper {
 	switch {
 	case m.TenantField != "":
 		mp.tenant = m.TenantField
+		mp.tenantExplicit = true
 		mp.fixedTenant = m.Tenant
 	case m.Tenant != "":
 		mp.fixedTenant = m.Tenant
@@ -123,7 +127,9 @@ func isInputFormat(members []member) bool {
 			ok = c == '"' || c == 'n' || isNumber(m.raw)
 		case "payload", "metadata":
 			ok = c == '{' || c == 'n'
-		case "id", "tenant":
+		case "id":
+			ok = c == 'n' || (c == '"' && isUUID(unquote(m.raw)))
+		case "tenant":
 			ok = c == '"' || c == 'n'
 		case "expected_version":
 			ok = c == 'n' || isInteger(m.raw)
@@ -210,6 +216,47 @@ func checkType(s string) error {
 
 func isNull(raw []byte) bool { return string(raw) == "null" }
 
+// isUUID reports a UUID in its canonical 36-character form.
+func isUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		switch i {
+		case 8, 13, 18, 23:
+			if s[i] != '-' {
+				return false
+			}
+		default:
+			if !isHex(s[i]) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func isHex(c byte) bool {
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')
+}
+
+// uuidText returns s as a canonical UUID: s itself when it is one, s with
+// hyphens added when it is 32 hex digits, and "" otherwise.
+func uuidText(s string) string {
+	if isUUID(s) {
+		return s
+	}
+	if len(s) != 32 {
+		return ""
+	}
+	for i := 0; i < len(s); i++ {
+		if !isHex(s[i]) {
+			return ""
+		}
+	}
+	return s[:8] + "-" + s[8:12] + "-" + s[12:16] + "-" + s[16:20] + "-" + s[20:]
+}
+
 // mapMembers builds an event from the fields of one record.
 func (mp *mapper) mapMembers(members []member, line int) ([]byte, error) {
 	var entityRaw, typeRaw, timeRaw, idRaw, tenantRaw, payloadObj, metaRaw, evRaw []byte
@@ -226,10 +273,12 @@ func (mp *mapper) mapMembers(members []member, line int) ([]byte, error) {
 		if string(k) == mp.tim {
 			timeRaw, used = mb.raw, true
 		}
-		if string(k) == mp.id {
+		// The input format's own id and tenant are taken only when they
+		// fit; otherwise, say a numeric row id, they are ordinary fields.
+		if string(k) == mp.id && (mp.idExplicit || isNull(mb.raw) || (mb.raw[0] == '"' && uuidText(unquote(mb.raw)) != "")) {
 			idRaw, used = mb.raw, true
 		}
-		if mp.tenant != "" && string(k) == mp.tenant {
+		if mp.tenant != "" && string(k) == mp.tenant && (mp.tenantExplicit || mb.raw[0] == '"' || isNull(mb.raw)) {
 			tenantRaw, used = mb.raw, true
 		}
 		if mp.dropTenant && string(k) == "tenant" {
@@ -346,8 +395,13 @@ func (mp *mapper) mapMembers(members []member, line int) ([]byte, error) {
 		if idRaw[0] != '"' {
 			return nil, mp.fail(line, mp.id, "must be a string, not %s", kind(idRaw))
 		}
-		out = append(out, `,"id":`...)
-		out = append(out, idRaw...)
+		id := uuidText(unquote(idRaw))
+		if id == "" {
+			return nil, mp.fail(line, mp.id, "is not a UUID")
+		}
+		out = append(out, `,"id":"`...)
+		out = append(out, id...)
+		out = append(out, '"')
 	}
 	tenant := mp.fixedTenant
 	if tenantRaw != nil && !isNull(tenantRaw) {

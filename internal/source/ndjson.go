@@ -25,7 +25,7 @@ type ndjsonSource struct {
 func (s *ndjsonSource) readLine() (line []byte, tooLong bool, err error) {
 	chunk, err := s.br.ReadSlice('\n')
 	if err == nil || (err == io.EOF && len(chunk) > 0) {
-		return chunk, false, nil
+		return chunk, len(chunk) > maxRecord+2, nil
 	}
 	if err != bufio.ErrBufferFull {
 		return nil, false, err
@@ -34,7 +34,7 @@ func (s *ndjsonSource) readLine() (line []byte, tooLong bool, err error) {
 	for {
 		chunk, err = s.br.ReadSlice('\n')
 		if !tooLong {
-			if len(s.buf)+len(chunk) > MaxRecordBytes+2 {
+			if len(s.buf)+len(chunk) > maxRecord+2 {
 				tooLong = true
 				s.buf = s.buf[:0]
 			} else {
@@ -63,7 +63,7 @@ func (s *ndjsonSource) next() (Record, error) {
 		}
 		s.line++
 		if tooLong {
-			return Record{}, &RecordError{File: s.name, Line: s.line, Msg: fmt.Sprintf("record is longer than %d bytes", MaxRecordBytes)}
+			return Record{}, &RecordError{File: s.name, Line: s.line, Msg: fmt.Sprintf("record is longer than %d bytes", maxRecord)}
 		}
 		if len(bytes.TrimSpace(raw)) == 0 {
 			continue

@@ -11,9 +11,11 @@
 //     objects or arrays one after another (.json). Records are numbered by
 //     element: the first object is element 1.
 //   - csv: a header row naming the columns, then one record per row (.csv).
-//     Cells that are JSON numbers become numbers, true and false become
-//     booleans, empty cells are left out and everything else is a string.
-//     Quoted cells may span lines; a record's line is the line it starts on.
+//     Cells that are JSON numbers (within float64 range) become numbers, true
+//     and false become booleans, empty cells are left out and everything else
+//     is a string; a payload or metadata cell holding a JSON object stays an
+//     object. Quoted cells may span lines; a record's line is the line it
+//     starts on. A header that lacks a mapped column makes NewReader fail.
 //
 // Any file may be gzip-compressed (it is recognised by its first bytes, and a
 // trailing .gz is ignored when the format is guessed from the name). A UTF-8
@@ -23,14 +25,22 @@
 // # Mapping
 //
 // A record that already is in the input format (it has entity_id and
-// event_type and no other keys than the input format's) passes through
-// unchanged, apart from being compacted, when the Mapping is empty. Any other
-// record is mapped: the Mapping names the source fields that hold the entity
-// id, the event type, the time, the event id and the tenant; times are
-// normalised to RFC 3339 in UTC; the remaining fields (or those listed in
-// PayloadFields) become the payload. A source field named payload or metadata
-// that holds an object is used as the payload's base or as the metadata, and
-// an integer expected_version is kept.
+// event_type, no keys the input format lacks, and values of the right types)
+// passes through unchanged, apart from being compacted, when the Mapping is
+// empty; only a timestamp string that is not RFC 3339 is rewritten. Its
+// entity_id, event_type and tenant are checked against the input format's
+// limits.
+//
+// Any other record is mapped: the Mapping names the source fields that hold
+// the entity id (required), the event type (required), the time, the event id
+// and the tenant. Numbers are accepted as entity ids and event types. Times
+// are normalised to RFC 3339 in UTC, keeping fractions of a second. The
+// remaining fields (or only those listed in PayloadFields) become the
+// payload, in their order in the source. A field named payload that holds an
+// object is the base of the payload, one named metadata that holds an object
+// becomes the metadata, and an integer expected_version is kept. A field
+// named id that is not a UUID, or one named tenant that is not a string, is an
+// ordinary payload field unless the Mapping names it.
 //
 // # Errors
 //
@@ -69,6 +79,9 @@ const (
 // or a CSV row) that a Reader accepts; a larger one is a *RecordError and is
 // skipped without being held in memory.
 const MaxRecordBytes = 16 << 20
+
+// maxRecord is MaxRecordBytes, lowered by tests.
+var maxRecord = MaxRecordBytes
 
 // bufSize is the size of the read buffer; sniffing looks at most this far.
 const bufSize = 256 << 10
@@ -129,7 +142,7 @@ type Mapping struct {
 	EntityField string // source of entity_id (required in every record)
 	TypeField   string // source of event_type (required in every record)
 	TimeField   string // source of timestamp; when set, required in every record
-	IDField     string // source of id (optional)
+	IDField     string // source of id (optional; a UUID, 32 hex digits are accepted)
 	TenantField string // source of tenant (optional; Tenant is the fallback)
 
 	// Tenant is the tenant of every event when TenantField is empty (a

@@ -692,3 +692,111 @@ func readMem(ms *runtime.MemStats) {
 	runtime.GC()
 	runtime.ReadMemStats(ms)
 }
+
+func TestIDsAndTenants(t *testing.T) {
+	runCases(t, []readCase{
+		{
+			name:   "implicit id and tenant that do not fit are payload",
+			format: FormatNDJSON,
+			in: `{"entity_id":"a","event_type":"x","id":42,"tenant":7}` + "\n" +
+				`{"entity_id":"a","event_type":"x","id":"row-1"}` + "\n" +
+				`{"entity_id":"a","event_type":"x","id":"0190C7A46B1E7CC0A2A53C1F2C9D0E11","tenant":null}`,
+			events: []string{
+				`1: {"entity_id":"a","event_type":"x","payload":{"id":42,"tenant":7}}`,
+				`2: {"entity_id":"a","event_type":"x","payload":{"id":"row-1"}}`,
+				`3: {"entity_id":"a","event_type":"x","id":"0190C7A4-6B1E-7CC0-A2A5-3C1F2C9D0E11"}`,
+			},
+		},
+		{
+			name:    "explicit id and tenant must fit",
+			file:    "x.ndjson",
+			format:  FormatNDJSON,
+			mapping: Mapping{IDField: "uuid", TenantField: "org"},
+			in: `{"entity_id":"a","event_type":"x","uuid":"nope"}` + "\n" +
+				`{"entity_id":"a","event_type":"x","uuid":1}` + "\n" +
+				`{"entity_id":"a","event_type":"x","org":["a"]}` + "\n" +
+				`{"entity_id":"a","event_type":"x","org":"` + strings.Repeat("o", 65) + `"}`,
+			errs: []string{
+				`x.ndjson:1: field "uuid" is not a UUID`,
+				`x.ndjson:2: field "uuid" must be a string, not a number`,
+				`x.ndjson:3: field "org" must be a string, not an array`,
+				`x.ndjson:4: field "org" is longer than 64 bytes`,
+			},
+		},
+		{
+			name:   "CSV row ids and huge numbers",
+			format: FormatCSV,
+			in:     "id,entity_id,event_type,big,tenant\n7,u,x,1e999,acme\n",
+			events: []string{`2: {"entity_id":"u","event_type":"x","payload":{"id":7,"big":"1e999"},"tenant":"acme"}`},
+		},
+		{
+			name:   "pass-through checks values",
+			file:   "x.ndjson",
+			format: FormatNDJSON,
+			in: `{"entity_id":"","event_type":"x"}` + "\n" +
+				`{"entity_id":"a","event_type":"x\u0007"}` + "\n" +
+				`{"entity_id":"a","event_type":"x","tenant":"` + strings.Repeat("t", 65) + `"}` + "\n" +
+				`{"entity_id":"a","event_type":"x","timestamp":"2026-03-01T10:15:00+01:00","payload":null}` + "\n" +
+				`{"entity_id":"a","event_type":"x","timestamp":"2026-03-01T10:15:00.1","payload":{}}`,
+			events: []string{
+				`4: {"entity_id":"a","event_type":"x","timestamp":"2026-03-01T10:15:00+01:00","payload":null}`,
+				`5: {"entity_id":"a","event_type":"x","timestamp":"2026-03-01T10:15:00.1Z","payload":{}}`,
+			},
+			errs: []string{
+				`x.ndjson:1: field "entity_id" is empty`,
+				`x.ndjson:2: field "event_type" contains a control character`,
+				`x.ndjson:3: field "tenant" is longer than 64 bytes`,
+			},
+		},
+	})
+}
+
+func TestTooLong(t *testing.T) {
+	defer func(m int) { maxRecord = m }(maxRecord)
+	maxRecord = 100
+	long := `{"entity_id":"a","event_type":"x","payload":{"s":"` + strings.Repeat("x", 100) + `"}}`
+	huge := `{"entity_id":"a","event_type":"x","payload":{"s":"` + strings.Repeat("x", 300<<10) + `"}}`
+	runCases(t, []readCase{
+		{
+			name:   "ndjson",
+			file:   "x.ndjson",
+			format: FormatNDJSON,
+			in:     long + "\n" + huge + "\n" + `{"entity_id":"b","event_type":"x"}`,
+			events: []string{`3: {"entity_id":"b","event_type":"x"}`},
+			errs: []string{
+				`x.ndjson:1: record is longer than 100 bytes`,
+				`x.ndjson:2: record is longer than 100 bytes`,
+			},
+		},
+		{
+			name:   "json",
+			file:   "x.json",
+			format: FormatJSON,
+			in:     "[\n" + long + ",\n" + huge + ",\n" + `{"entity_id":"b","event_type":"x"}]`,
+			events: []string{`3: {"entity_id":"b","event_type":"x"}`},
+			errs: []string{
+				`x.json: element 1: record is longer than 100 bytes (it starts on line 2)`,
+				`x.json: element 2: record is longer than 100 bytes (it starts on line 3)`,
+			},
+		},
+		{
+			name:   "csv",
+			file:   "x.csv",
+			format: FormatCSV,
+			in:     "entity_id,event_type,s\na,x," + strings.Repeat("y", 100) + "\nb,x,\"" + strings.Repeat("z\n", 300<<10) + "\"\nc,x,\n",
+			events: []string{fmt.Sprintf(`%d: {"entity_id":"c","event_type":"x"}`, 4+300<<10)},
+			errs: []string{
+				`x.csv:2: record is longer than 100 bytes`,
+				`x.csv:3: record is longer than 100 bytes`,
+			},
+		},
+	})
+	maxRecord = MaxRecordBytes
+	r, err := NewReader(strings.NewReader(huge+"\n"), "x.ndjson", "", Mapping{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := readAll(t, r); len(got.events) != 1 || len(got.events[0]) != len(huge)+3 {
+		t.Errorf("a 300 KB line: %d events, errors %v", len(got.events), got.errs)
+	}
+}

@@ -1,0 +1,47 @@
+# AllSource: `make run` builds and starts the server on embedded defaults,
+# `make test` runs every test, `make bench` runs the benchmarks.
+
+GO       ?= go
+BIN      := bin/allsource
+PKGS     := ./...
+DATA_DIR ?= ./data
+
+.PHONY: all build run test test-short vet fmt bench bench-go fuzz clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/allsource
+
+run: build
+	./$(BIN) serve --data-dir $(DATA_DIR)
+
+vet:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet $(PKGS)
+
+# Every test, including the process-level crash tests and the real-dataset
+# import. The race detector runs on the packages without cgo in their hot path.
+test: vet
+	$(GO) test -count=1 -timeout 20m $(PKGS)
+	$(GO) test -count=1 -race -timeout 10m ./wal/ ./internal/source/ ./internal/demo/
+
+test-short: vet
+	$(GO) test -short -count=1 $(PKGS)
+
+# Go micro-benchmarks, then the end-to-end ingest benchmark against DuckDB's
+# Appender and PostgreSQL COPY, and the query comparison over 10M events.
+bench: build
+	$(GO) test -run '^$$' -bench . -benchtime 2x ./wal/ ./ingest/
+	./$(BIN) bench ingest --query-events $${QUERY_EVENTS:-10000000}
+
+# A short run of every fuzzer.
+fuzz:
+	@for f in $$(grep -rhoE '^func (Fuzz[A-Za-z0-9_]+)' --include='*_test.go' . | sed 's/func //' | sort -u); do \
+		pkg=$$(grep -rlE "^func $$f\(" --include='*_test.go' . | head -1 | xargs dirname); \
+		echo "fuzz $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $${FUZZTIME:-20s} $$pkg || exit 1; \
+	done
+
+clean:
+	rm -rf bin

@@ -1,0 +1,180 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/allsource/allsource/internal/bench"
+)
+
+func (m *Main) runBench(ctx context.Context, args []string) error {
+	if len(args) == 0 || args[0] != "ingest" {
+		fmt.Fprintln(m.Stderr, "Usage: allsource bench ingest [flags]")
+		return &exitError{code: 2, err: errors.New("bench: the only benchmark is 'ingest'")}
+	}
+	fs := flag.NewFlagSet("bench ingest", flag.ContinueOnError)
+	fs.SetOutput(m.Stderr)
+	server := fs.String("server", "", "a running server to drive (default: start one on a temporary data dir)")
+	dataDir := fs.String("data-dir", "", "with --server: its data dir, for the query comparison over its Parquet files")
+	events := fs.Int("events", bench.DefaultEvents, "events sent per batch size")
+	batches := fs.String("batch-sizes", "1,100,10000", "comma-separated batch sizes")
+	clients := fs.Int("clients", bench.DefaultClients, "concurrent HTTP clients (and PostgreSQL connections)")
+	maxReq := fs.Int("max-requests", bench.DefaultMaxRequests, "cap on requests per batch size (batch 1 sends at most this many events)")
+	pgDSN := fs.String("pg-dsn", "", "PostgreSQL to load as the peer (default: start a throwaway one from the Debian packages)")
+	noPG := fs.Bool("no-postgres", false, "skip the PostgreSQL COPY peer")
+	noApp := fs.Bool("no-appender", false, "skip the DuckDB Appender baseline")
+	queryEvents := fs.Int("query-events", 0, "for the query comparison, load this many events (e.g. 10000000), flush them to Parquet and compare queries with DuckDB reading the same files; 0 skips it")
+	fsync := fs.String("fsync", "always", "fsync mode of the server it starts")
+	scratch := fs.String("scratch-dir", "", "where temporary data goes (default: the system temp dir)")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	sizes, err := parseInts(*batches)
+	if err != nil {
+		return fmt.Errorf("--batch-sizes: %w", err)
+	}
+	opts := bench.Options{
+		ServerURL: *server, Events: *events, BatchSizes: sizes, Clients: *clients, MaxRequests: *maxReq,
+		PostgresDSN: *pgDSN, SkipPostgres: *noPG, SkipAppender: *noApp, ScratchDir: *scratch, Progress: m.Stderr,
+	}
+	var srv *benchServer
+	if *server == "" {
+		base := *scratch
+		if base == "" {
+			base = os.TempDir()
+		}
+		dir, err := os.MkdirTemp(base, "allsource-bench-server-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		srv = &benchServer{dir: dir, args: []string{"--fsync", *fsync}, stderr: m.Stderr}
+		if err := srv.start(ctx); err != nil {
+			return err
+		}
+		defer srv.stop()
+		opts.ServerURL = srv.url
+		fmt.Fprintf(m.Stderr, "bench: started allsource serve on %s (data dir %s, --fsync %s)\n", srv.url, dir, *fsync)
+	}
+	if err := bench.Run(ctx, opts, m.Stdout); err != nil {
+		return err
+	}
+	if *queryEvents <= 0 {
+		return nil
+	}
+	if srv == nil && *dataDir == "" {
+		return errors.New("--query-events with --server needs --data-dir (the server's data directory)")
+	}
+	fmt.Fprintf(m.Stderr, "bench: loading %d events for the query comparison\n", *queryEvents)
+	url := opts.ServerURL
+	const chunk = 1_000_000
+	for done := 0; done < *queryEvents; done += chunk {
+		n := min(chunk, *queryEvents-done)
+		if _, err := bench.IngestHTTP(ctx, bench.Config{URL: url, Batch: 10_000, Clients: 4, Data: bench.GenEvents(n, int64(1000+done/chunk))}); err != nil {
+			return fmt.Errorf("loading query events: %w", err)
+		}
+		fmt.Fprintf(m.Stderr, "bench: loaded %d/%d\n", done+n, *queryEvents)
+	}
+	whDir := filepath.Join(*dataDir, "warehouse")
+	if srv != nil {
+		// A clean restart flushes the hot tier, so both sides read the same
+		// Parquet files and nothing else.
+		srv.stop()
+		if err := srv.start(ctx); err != nil {
+			return err
+		}
+		url = srv.url
+		whDir = filepath.Join(srv.dir, "warehouse")
+	}
+	qs, err := bench.QueryOverheadRuns(ctx, url, whDir, bench.StandardQueries, bench.DefaultQueryRuns)
+	if err != nil {
+		return err
+	}
+	rep := bench.NewReport(*clients, 0)
+	rep.Queries = qs
+	return rep.Print(m.Stdout)
+}
+
+func parseInts(s string) ([]int, error) {
+	var out []int
+	for _, p := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(p))
+		if err != nil || n <= 0 {
+			return nil, fmt.Errorf("%q is not a positive integer", p)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// benchServer is an allsource serve child process on a scratch data dir.
+type benchServer struct {
+	dir    string
+	args   []string
+	url    string
+	cmd    *exec.Cmd
+	stderr interface{ Write([]byte) (int, error) }
+}
+
+func (b *benchServer) start(ctx context.Context) error {
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	logf, err := os.Create(filepath.Join(b.dir, "server.log"))
+	if err != nil {
+		return err
+	}
+	args := append([]string{"serve", "--data-dir", b.dir, "--http-addr", addr}, b.args...)
+	b.cmd = exec.CommandContext(ctx, exe, args...)
+	b.cmd.Stdout, b.cmd.Stderr = logf, logf
+	b.cmd.Env = os.Environ()
+	if err := b.cmd.Start(); err != nil {
+		return err
+	}
+	b.url = "http://" + addr
+	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		resp, err := http.Get(b.url + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+	}
+	b.stop()
+	return fmt.Errorf("the bench server did not become ready; see %s", logf.Name())
+}
+
+func (b *benchServer) stop() {
+	if b.cmd == nil || b.cmd.Process == nil {
+		return
+	}
+	b.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { b.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Minute):
+		b.cmd.Process.Kill()
+		<-done
+	}
+	b.cmd = nil
+}

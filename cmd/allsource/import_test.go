@@ -1,0 +1,139 @@
+package main
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// sharedDataset finds ../shared/data/<name> beside the repository. It skips
+// the test where the repository is cloned alone, but fails under CI=true.
+func sharedDataset(t *testing.T, name string) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for d := dir; ; d = filepath.Dir(d) {
+		p := filepath.Join(d, "..", "shared", "data", name)
+		if st, err := os.Stat(p); err == nil && st.IsDir() {
+			return p
+		}
+		if filepath.Dir(d) == d {
+			break
+		}
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("dataset %s not found beside the repository (../shared/data); CI must provide it", name)
+	}
+	t.Skipf("SKIPPED: dataset ../shared/data/%s not found beside the repository", name)
+	return ""
+}
+
+func unzipOne(t *testing.T, zipPath, member, dst string) {
+	t.Helper()
+	zr, err := zip.OpenReader(zipPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zr.Close()
+	for _, f := range zr.File {
+		if filepath.Base(f.Name) != member {
+			continue
+		}
+		rc, err := f.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rc.Close()
+		out, err := os.Create(dst)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer out.Close()
+		if _, err := io.Copy(out, rc); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	t.Fatalf("%s not in %s", member, zipPath)
+}
+
+// TestImportGitHubDataset loads the real GitHub events through `allsource
+// import` into a running server and checks the count of every event type
+// against the source file, then that a second import is all duplicates-free
+// appends (no ids in the source) and that a clean restart keeps them.
+func TestImportGitHubDataset(t *testing.T) {
+	if testing.Short() {
+		t.Skip("imports 198,024 events")
+	}
+	ds := sharedDataset(t, "github-events-2015")
+	file := filepath.Join(t.TempDir(), "github_data.json")
+	unzipOne(t, filepath.Join(ds, "github_data.zip"), "github_data.json", file)
+
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var src []struct {
+		Type string `json:"type"`
+	}
+	if err := json.Unmarshal(raw, &src); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int{}
+	for _, e := range src {
+		want[e.Type]++
+	}
+	if len(src) != 198024 {
+		t.Fatalf("source has %d events, the dataset documents 198,024", len(src))
+	}
+
+	dir := t.TempDir()
+	p := startProc(t, dir, nil, "--flush-rows", "50000")
+	var out, errOut bytes.Buffer
+	m := NewMain(&out, &errOut)
+	err = m.Run(context.Background(), []string{"import", "--server", p.url, "--tenant", "github",
+		"--entity-field", "actor_login", "--type-field", "type", "--time-field", "time", file})
+	if err != nil {
+		t.Fatalf("import: %v\n%s", err, errOut.String())
+	}
+	if !strings.Contains(out.String(), "imported 198024 events") {
+		t.Fatalf("import output: %q", out.String())
+	}
+	check := func(url string) {
+		t.Helper()
+		rows := queryCSV(t, url, "SELECT event_type, count(*) FROM events WHERE tenant_id = 'github' GROUP BY 1 ORDER BY 1")
+		got := map[string]int{}
+		for _, r := range rows {
+			n, _ := strconv.Atoi(r[1])
+			got[r[0]] = n
+		}
+		if len(got) != len(want) {
+			t.Errorf("event types: got %d, want %d", len(got), len(want))
+		}
+		for typ, n := range want {
+			if got[typ] != n {
+				t.Errorf("%s: %d stored, %d in the source", typ, got[typ], n)
+			}
+		}
+		// Payload keeps the unmapped fields; timestamps are the source's.
+		r := queryCSV(t, url, `SELECT count(*) FILTER (WHERE payload->>'repo_name' IS NULL),
+			min("timestamp") >= TIMESTAMPTZ '2015-01-01', max("timestamp") < TIMESTAMPTZ '2015-07-02' FROM events`)
+		if r[0][0] != "0" || r[0][1] != "true" || r[0][2] != "true" {
+			t.Errorf("payload/timestamps: %v", r[0])
+		}
+	}
+	check(p.url)
+	t.Logf("per type: %v", want)
+	p.stop(t)
+	p2 := startProc(t, dir, nil)
+	check(p2.url)
+}
