@@ -29,7 +29,7 @@ func ParseBatch(body []byte, format string, lim Limits) ([]Input, error) {
 		if err != nil {
 			return nil, batchError(err, 0, 0)
 		}
-		if s.peek() != 0 {
+		if !s.atEnd() {
 			return nil, batchError(s.fail("unexpected data after the event object (send several events as a JSON array or NDJSON)"), 0, 0)
 		}
 		return []Input{in}, nil
@@ -60,7 +60,7 @@ func ParseBatch(body []byte, format string, lim Limits) ([]Input, error) {
 				return nil, batchError(s.fail("expected ',' or ']' after an event"), len(out)-1, 0)
 			}
 		}
-		if s.peek() != 0 {
+		if !s.atEnd() {
 			return nil, batchError(s.fail("unexpected data after the JSON array"), -1, 0)
 		}
 		if len(out) == 0 {
@@ -68,7 +68,10 @@ func ParseBatch(body []byte, format string, lim Limits) ([]Input, error) {
 		}
 		return out, nil
 	case 0:
-		return nil, allsource.Errorf(allsource.CodeInvalid, "the request body is empty")
+		if s.atEnd() {
+			return nil, allsource.Errorf(allsource.CodeInvalid, "the request body is empty")
+		}
+		return nil, batchError(s.fail("unexpected NUL byte"), -1, 0)
 	default:
 		return nil, batchError(s.fail("the body must be an event object, a JSON array of events, or NDJSON"), -1, 0)
 	}
@@ -86,7 +89,7 @@ func parseNDJSON(body []byte, lim *Limits) ([]Input, error) {
 			l, body = body, nil
 		}
 		s := &scanner{b: l}
-		if s.peek() == 0 {
+		if s.atEnd() {
 			continue
 		}
 		if len(out) >= lim.MaxBatchEvents {
@@ -96,7 +99,7 @@ func parseNDJSON(body []byte, lim *Limits) ([]Input, error) {
 		if err != nil {
 			return nil, batchError(err, -1, line)
 		}
-		if s.peek() != 0 {
+		if !s.atEnd() {
 			return nil, batchError(s.fail("unexpected data after the event object"), -1, line)
 		}
 		out = append(out, in)

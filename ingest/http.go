@@ -37,7 +37,7 @@ func (s *Service) handleAppend(c *gin.Context, o HTTPOptions) {
 	if ct := c.GetHeader("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil {
-			httpx.WriteError(c, allsource.Errorf(allsource.CodeInvalid, "bad Content-Type %q", ct))
+			s.reject(c, allsource.Errorf(allsource.CodeInvalid, "bad Content-Type %q", ct))
 			return
 		}
 		switch {
@@ -46,46 +46,51 @@ func (s *Service) handleAppend(c *gin.Context, o HTTPOptions) {
 		case mt == "application/json" || strings.HasSuffix(mt, "+json") || mt == "text/plain" ||
 			mt == "application/x-www-form-urlencoded": // curl -d's default; the body is still JSON
 		default:
-			httpx.WriteError(c, allsource.Errorf(allsource.CodeInvalid, "unsupported Content-Type %q: send application/json or application/x-ndjson", mt))
+			s.reject(c, allsource.Errorf(allsource.CodeInvalid, "unsupported Content-Type %q: send application/json or application/x-ndjson", mt))
 			return
 		}
 	}
 	if c.Request.ContentLength > o.MaxBodyBytes {
-		httpx.WriteError(c, allsource.Errorf(allsource.CodeTooLarge, "the body is %d bytes, over the limit of %d", c.Request.ContentLength, o.MaxBodyBytes))
+		s.reject(c, allsource.Errorf(allsource.CodeTooLarge, "the body is %d bytes, over the limit of %d", c.Request.ContentLength, o.MaxBodyBytes))
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, o.MaxBodyBytes))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			httpx.WriteError(c, allsource.Errorf(allsource.CodeTooLarge, "the body is over the limit of %d bytes", o.MaxBodyBytes))
+			s.reject(c, allsource.Errorf(allsource.CodeTooLarge, "the body is over the limit of %d bytes", o.MaxBodyBytes))
 			return
 		}
-		httpx.WriteError(c, allsource.Errorf(allsource.CodeInvalid, "reading the body: %v", err))
+		s.reject(c, allsource.Errorf(allsource.CodeInvalid, "the request body could not be read completely (the client was too slow or closed the connection)"))
 		return
 	}
 	inputs, err := ParseBatch(body, format, s.opts.Limits)
 	if err != nil {
-		if s.opts.Observe != nil {
-			s.opts.Observe.Rejected(allsource.ErrorCode(err))
-		}
-		httpx.WriteError(c, err)
+		s.reject(c, err)
 		return
 	}
 	tenant := c.Query("tenant")
 	if tenant != "" {
 		if err := CheckTenant(tenant); err != nil {
-			httpx.WriteError(c, allsource.Errorf(allsource.CodeInvalid, "query parameter tenant: %v", err))
+			s.reject(c, allsource.Errorf(allsource.CodeInvalid, "query parameter tenant: %v", err))
 			return
 		}
 	}
 	res, err := s.Append(c.Request.Context(), tenant, inputs)
 	if err != nil {
-		httpx.WriteError(c, err)
+		s.reject(c, err)
 		return
 	}
 	if res.Duplicates == nil {
 		res.Duplicates = []Duplicate{}
 	}
 	c.JSON(http.StatusOK, res)
+}
+
+// reject answers a refused batch and counts it.
+func (s *Service) reject(c *gin.Context, err error) {
+	if s.opts.Observe != nil {
+		s.opts.Observe.Rejected(allsource.ErrorCode(err))
+	}
+	httpx.WriteError(c, err)
 }

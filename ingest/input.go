@@ -105,15 +105,15 @@ func decodeInput(s *scanner, lim *Limits) (Input, error) {
 	if in.EventType == "" {
 		return in, invalidField("event_type", "is required")
 	}
+	if n := len(in.Payload) + len(in.Metadata); n > lim.MaxPayloadBytes {
+		return in, &fieldError{field: "payload", code: allsource.CodeTooLarge,
+			msg: fmt.Sprintf("payload and metadata are %d bytes, over the limit of %d", n, lim.MaxPayloadBytes)}
+	}
 	if in.Payload == nil {
 		in.Payload = emptyObject
 	}
 	if in.Metadata == nil {
 		in.Metadata = emptyObject
-	}
-	if len(in.Payload)+len(in.Metadata) > lim.MaxPayloadBytes {
-		return in, &fieldError{field: "payload", code: allsource.CodeTooLarge,
-			msg: fmt.Sprintf("payload and metadata are %d bytes, over the limit of %d", len(in.Payload)+len(in.Metadata), lim.MaxPayloadBytes)}
 	}
 	return in, nil
 }

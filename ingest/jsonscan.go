@@ -35,7 +35,14 @@ func (s *scanner) skipSpace() {
 	}
 }
 
-// peek returns the next non-space byte, or 0 at the end.
+// atEnd reports whether only white space is left.
+func (s *scanner) atEnd() bool {
+	s.skipSpace()
+	return s.pos >= len(s.b)
+}
+
+// peek returns the next non-space byte, or 0 at the end (a NUL byte in the
+// input also reads as 0; atEnd tells the two apart).
 func (s *scanner) peek() byte {
 	s.skipSpace()
 	if s.pos >= len(s.b) {
@@ -341,7 +348,10 @@ func (s *scanner) skipValue(depth int) error {
 	case 'n':
 		return s.literal("null")
 	case 0:
-		return s.fail("unexpected end of input")
+		if s.pos >= len(s.b) {
+			return s.fail("unexpected end of input")
+		}
+		return s.fail("unexpected NUL byte")
 	default:
 		if c := s.b[s.pos]; c == '-' || (c >= '0' && c <= '9') {
 			_, err := s.number()

@@ -285,9 +285,6 @@ func (s *Service) Append(ctx context.Context, tenant string, inputs []Input) (Re
 	// Once queued the batch is decided by the pipeline; waiting for it even
 	// if the client goes away keeps the outcome well defined.
 	<-r.done
-	if r.err != nil && s.opts.Observe != nil {
-		s.opts.Observe.Rejected(allsource.ErrorCode(r.err))
-	}
 	return r.res, r.err
 }
 

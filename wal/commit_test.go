@@ -243,10 +243,27 @@ func TestGroupCommitShared(t *testing.T) {
 	<-entered // the first fsync is running
 
 	const waiters = 6
-	for i := range waiters {
-		if _, err := l.Write([]byte(fmt.Sprint("waiter ", i))); err != nil {
+	wrote := make(chan error, 1)
+	go func() {
+		for i := range waiters {
+			if _, err := l.Write([]byte(fmt.Sprint("waiter ", i))); err != nil {
+				wrote <- err
+				return
+			}
+		}
+		wrote <- nil
+	}()
+	select {
+	case err := <-wrote:
+		if err != nil {
 			t.Fatal(err)
 		}
+	case <-time.After(5 * time.Second):
+		close(release)
+		<-first
+		<-wrote
+		l.Close()
+		t.Fatal("Write blocked while an fsync was running")
 	}
 	var wg sync.WaitGroup
 	errs := make(chan error, waiters)

@@ -367,7 +367,10 @@ func (l *Log) Commit() error {
 		if err := l.usableLocked(); err != nil {
 			return err
 		}
-		return l.syncFileLocked()
+		if !l.syncing {
+			return l.groupSyncLocked()
+		}
+		l.cond.Wait()
 	}
 	return nil
 }

@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/allsource/allsource"
 )
@@ -151,6 +153,7 @@ func checkReadOnly(ctx context.Context, conn *sql.Conn, q string) error {
 		Error      bool              `json:"error"`
 		ErrorType  string            `json:"error_type"`
 		Message    string            `json:"error_message"`
+		Position   string            `json:"position"`
 		Statements []json.RawMessage `json:"statements"`
 	}
 	if err := json.Unmarshal([]byte(out), &res); err != nil {
@@ -160,6 +163,9 @@ func checkReadOnly(ctx context.Context, conn *sql.Conn, q string) error {
 		msg := res.Message
 		if strings.Contains(msg, "Only SELECT statements") {
 			msg = "only SELECT queries are allowed here; the statement would write, change settings or reach the file system"
+		} else if pos, err := strconv.Atoi(res.Position); err == nil && pos >= 0 && pos <= len(q) {
+			line, col := lineColumn(q, pos)
+			msg = fmt.Sprintf("%s (line %d, column %d)", msg, line, col)
 		}
 		return allsource.Errorf(allsource.CodeInvalid, "%s", cleanMessage(msg))
 	}
@@ -203,6 +209,14 @@ func walkTree(n any) error {
 		}
 	}
 	return nil
+}
+
+// lineColumn turns a 0-based byte offset into a 1-based line and column
+// (in characters).
+func lineColumn(q string, off int) (line, col int) {
+	line = 1 + strings.Count(q[:off], "\n")
+	start := strings.LastIndexByte(q[:off], '\n') + 1
+	return line, 1 + utf8.RuneCountInString(q[start:off])
 }
 
 // cleanDuckDBError keeps DuckDB's message but drops internal file paths.

@@ -94,6 +94,9 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 func newRouter(cfg *Config, st *store, m *metrics, log *slog.Logger) http.Handler {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
+	// Entity ids may contain '/': route on the escaped path, then unescape.
+	r.UseRawPath = true
+	r.UnescapePathValues = true
 	r.Use(accessLog(log, m), recoverJSON(log))
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	r.GET("/readyz", func(c *gin.Context) {

@@ -17,10 +17,15 @@ import (
 
 // Defaults for Config and Options.
 const (
-	DefaultBatch   = 100
+	// DefaultBatch is the number of events per request.
+	DefaultBatch = 100
+	// DefaultClients is the number of concurrent HTTP clients (and
+	// PostgreSQL connections in Run).
 	DefaultClients = 8
-	DefaultEvents  = 1_000_000
-	DefaultSeed    = 1
+	// DefaultEvents is the number of events sent.
+	DefaultEvents = 1_000_000
+	// DefaultSeed seeds the event generator.
+	DefaultSeed = 1
 )
 
 // Config drives IngestHTTP.

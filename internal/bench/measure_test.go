@@ -10,7 +10,9 @@ import (
 )
 
 // TestMeasurePeers measures the peers on a large event set; it runs only
-// when BENCH_PEERS_EVENTS is set, e.g.
+// when BENCH_PEERS_EVENTS is set. BENCH_PEERS_CLIENTS sets the PostgreSQL
+// connections, BENCH_PEERS_ROUNDS repeats the Appender runs (JSON and VARCHAR
+// alternately), BENCH_PEERS_SKIP_PG leaves PostgreSQL out. E.g.
 //
 //	BENCH_PEERS_EVENTS=1000000 go test -run TestMeasurePeers -v -timeout 30m ./internal/bench/
 func TestMeasurePeers(t *testing.T) {
@@ -28,7 +30,15 @@ func TestMeasurePeers(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	for _, o := range []AppenderOptions{{}, {VarcharJSON: true}} {
+	rounds := 1
+	if r, _ := strconv.Atoi(os.Getenv("BENCH_PEERS_ROUNDS")); r > 0 {
+		rounds = r
+	}
+	var appenderRuns []AppenderOptions
+	for range rounds {
+		appenderRuns = append(appenderRuns, AppenderOptions{}, AppenderOptions{VarcharJSON: true})
+	}
+	for _, o := range appenderRuns {
 		r, err := AppenderBaselineWith(ctx, stored, dir, o)
 		if err != nil {
 			t.Fatal(err)
@@ -36,6 +46,9 @@ func TestMeasurePeers(t *testing.T) {
 		st, _ := os.Stat(dir + "/" + AppenderDBName)
 		t.Logf("DuckDB Appender, %s: %d events in %s = %s events/s (CPU %s, file %d MB)",
 			r.Note, r.Events, fmtDur(r.Elapsed), fmtRate(r.EventsPerSec), fmtDur(r.ClientCPU), st.Size()>>20)
+	}
+	if os.Getenv("BENCH_PEERS_SKIP_PG") != "" {
+		return
 	}
 	pg := pgtest.Require(t)
 	for _, batch := range DefaultBatchSizes {

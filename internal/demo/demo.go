@@ -20,18 +20,19 @@
 //     every user.
 //   - session.started: session_id, device, os, platform (web or app),
 //     country, source, referrer, landing_page.
-//   - page.viewed: session_id, path, title, load_ms, scroll_pct.
+//   - page.viewed: session_id, path, title, referrer_path, load_ms,
+//     scroll_pct.
 //   - product.viewed: session_id, product_id, name, category, price,
 //     position, list.
 //   - cart.item_added: session_id, product_id, category, quantity, price,
 //     cart_items.
-//   - checkout.started: session_id, cart_value, items, shipping_method and,
-//     sometimes, coupon.
+//   - checkout.started: session_id, cart_value, items, currency,
+//     shipping_method and, sometimes, coupon.
 //   - order.placed: session_id, order_id, subtotal, discount, tax,
 //     shipping, total, currency (USD), items, payment_method (which
 //     depends on the country).
 //   - order.refunded: order_id, amount, currency, reason, items; 2 to 21
-//     days after about 7% of orders.
+//     days after about 7% of orders (if that is still within the period).
 //
 // Every session event carries its session_id. Metadata says which SDK sent
 // the event ({"source":"demo","sdk":"ios-5.2.0"}).
@@ -41,14 +42,14 @@
 // The funnel within a session: about 60% of sessions view a product, about
 // 30% of those add to the cart, about half of those start a checkout and
 // about 70% of checkouts end in an order. Desktop converts better than
-// mobile at every step, and the checkout and order steps vary by country (NL
-// and DE convert best, IN and BR worst). Plus members and returning buyers
-// convert better.
+// mobile at every step, and the checkout and order steps vary by country
+// (Germany, the Netherlands and Australia convert best, India and Brazil
+// worst). Plus members and returning buyers convert better.
 //
 // Retention: about 40% of a signup cohort is active in week 1 (days 7–13
 // after signing up), falling to about 15% by week 8. Users from referrals
 // and email come back most, users from social ads least. Each user also has
-// a favourite category that most of their product views fall in, and
+// a favourite category that half of their product views fall in, and
 // products have Zipf-like popularity.
 //
 // With the default Options (2,000 users over 90 days) the history holds

@@ -12,20 +12,23 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/allsource/allsource/internal/source"
 )
 
 // event is a parsed line of the output.
 type event struct {
-	EntityID  string         `json:"entity_id"`
-	EventType string         `json:"event_type"`
-	Timestamp string         `json:"timestamp"`
-	Payload   map[string]any `json:"payload"`
-	Metadata  map[string]any `json:"metadata"`
-	Tenant    *string        `json:"tenant"`
-	ID        *string        `json:"id"`
+	EntityID   string          `json:"entity_id"`
+	EventType  string          `json:"event_type"`
+	Timestamp  string          `json:"timestamp"`
+	RawPayload json.RawMessage `json:"payload"`
+	Metadata   map[string]any  `json:"metadata"`
+	Tenant     *string         `json:"tenant"`
+	ID         *string         `json:"id"`
 
-	time time.Time
-	size int // bytes of the payload
+	Payload map[string]any `json:"-"` // decoded with numbers as json.Number
+	time    time.Time
+	size    int // bytes of the payload
 }
 
 // generated holds the output for the default options, made once.
@@ -64,32 +67,31 @@ func parse(data []byte) ([]event, error) {
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(nil, 1<<20)
 	for line := 1; sc.Scan(); line++ {
-		var keys map[string]json.RawMessage
-		if err := json.Unmarshal(sc.Bytes(), &keys); err != nil {
-			return nil, fmt.Errorf("line %d: %v", line, err)
-		}
-		for k := range keys {
-			switch k {
-			case "entity_id", "event_type", "timestamp", "payload", "metadata", "tenant":
-			default:
-				return nil, fmt.Errorf("line %d: unexpected key %q", line, k)
-			}
-		}
+		// One strict decode checks the keys and types; the payload is
+		// decoded on its own to keep its size.
 		var e event
 		dec := json.NewDecoder(bytes.NewReader(sc.Bytes()))
-		dec.UseNumber()
+		dec.DisallowUnknownFields()
 		if err := dec.Decode(&e); err != nil {
 			return nil, fmt.Errorf("line %d: %v", line, err)
 		}
-		if e.EntityID == "" || len(e.EntityID) > 256 || e.EventType == "" || len(e.EventType) > 128 || e.Payload == nil || e.Metadata == nil {
+		if dec.More() {
+			return nil, fmt.Errorf("line %d: more than one value", line)
+		}
+		if e.EntityID == "" || len(e.EntityID) > 256 || e.EventType == "" || len(e.EventType) > 128 || e.RawPayload == nil || e.Metadata == nil {
 			return nil, fmt.Errorf("line %d: missing or bad required field: %s", line, sc.Bytes())
+		}
+		e.size = len(e.RawPayload)
+		pdec := json.NewDecoder(bytes.NewReader(e.RawPayload))
+		pdec.UseNumber()
+		if err := pdec.Decode(&e.Payload); err != nil || e.Payload == nil {
+			return nil, fmt.Errorf("line %d: payload: %v", line, err)
 		}
 		t, err := time.Parse(timeLayout, e.Timestamp)
 		if err != nil {
 			return nil, fmt.Errorf("line %d: timestamp: %v", line, err)
 		}
 		e.time = t
-		e.size = len(keys["payload"])
 		out = append(out, e)
 	}
 	return out, sc.Err()
@@ -471,4 +473,34 @@ type countWriter struct{ n int64 }
 func (w *countWriter) Write(p []byte) (int, error) {
 	w.n += int64(len(p))
 	return len(p), nil
+}
+
+func TestImportable(t *testing.T) {
+	// The import reader takes the events as they are.
+	var buf bytes.Buffer
+	n, err := Generate(&buf, Options{Users: 100, Days: 20, Tenant: "demo"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := bytes.Split(bytes.TrimSuffix(buf.Bytes(), []byte("\n")), []byte("\n"))
+	r, err := source.NewReader(&buf, "demo.ndjson", "", source.Mapping{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	for i := 0; ; i++ {
+		rec, err := r.Next()
+		if err == io.EOF {
+			if i != n {
+				t.Fatalf("read %d events, generated %d", i, n)
+			}
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(rec.Event, lines[i]) {
+			t.Fatalf("line %d changed on import:\n%s\n%s", rec.Line, lines[i], rec.Event)
+		}
+	}
 }

@@ -12,6 +12,10 @@
 // initdb and postgres refuse to run as root. When the calling process is root,
 // pgtest runs them as the "postgres" OS user by setting the child processes'
 // credentials, in a temporary directory owned by that user.
+//
+// On Linux the server is also started with a parent-death signal, so a test
+// binary killed before it could call Stop (a timeout, a crash) does not leave
+// a server running.
 package pgtest
 
 import "time"

@@ -60,10 +60,6 @@ func newCSVSource(br *bufio.Reader, name string, mp *mapper) (*csvSource, error)
 	for i := range s.p.fields() {
 		h := strings.TrimSpace(string(s.p.field(i)))
 		col := csvColumn{name: h, skip: h == ""}
-		if i == 0 {
-			h = strings.TrimPrefix(h, "\ufeff")
-			col.name = h
-		}
 		if h != "" {
 			if seen[h] {
 				return nil, fmt.Errorf("%s:%d: duplicate column %q", name, line, h)
@@ -80,15 +76,13 @@ func newCSVSource(br *bufio.Reader, name string, mp *mapper) (*csvSource, error)
 	if mp.timeRequired {
 		need = append(need, mp.tim)
 	}
-	if mp.id != "id" {
+	if mp.idExplicit {
 		need = append(need, mp.id)
 	}
-	if mp.tenant != "" && mp.tenant != "tenant" {
+	if mp.tenantExplicit {
 		need = append(need, mp.tenant)
 	}
-	for f := range mp.payload {
-		need = append(need, f)
-	}
+	need = append(need, mp.payloadList...)
 	for _, f := range need {
 		if !seen[f] {
 			names := make([]string, 0, len(s.cols))

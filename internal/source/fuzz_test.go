@@ -128,8 +128,33 @@ func FuzzNDJSON(f *testing.F) {
 func FuzzJSONArray(f *testing.F) {
 	f.Add([]byte("[" + githubRecord + ",\n" + githubRecord + "]"))
 	f.Add([]byte(`{"entity_id":"a","event_type":"x","payload":{"s":"]}"}} [1,"x",[{}]] {`))
+	f.Add([]byte(" null"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		checkReader(t, data, FormatJSON)
+		// A valid JSON array yields one record or record error per element.
+		var arr []json.RawMessage
+		if lead := bytes.TrimLeft(data, " \t\r\n"); len(lead) == 0 || lead[0] != '[' || json.Unmarshal(data, &arr) != nil {
+			return
+		}
+		r, err := NewReader(bytes.NewReader(data), "fuzz", FormatJSON, Mapping{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for {
+			_, err := r.Next()
+			if err == io.EOF {
+				break
+			}
+			var re *RecordError
+			if err != nil && !errors.As(err, &re) {
+				t.Fatalf("valid array: %v", err)
+			}
+			n++
+		}
+		if n != len(arr) {
+			t.Fatalf("valid array of %d elements gave %d records", len(arr), n)
+		}
 	})
 }
 

@@ -177,9 +177,6 @@ func (s *jsonSource) readValue() (tooBig bool, err error) {
 				}
 				continue
 			}
-			if c == '\n' {
-				s.line++
-			}
 			if inStr {
 				switch {
 				case esc:
@@ -193,10 +190,17 @@ func (s *jsonSource) readValue() (tooBig bool, err error) {
 						done = true
 						break scan
 					}
+				default:
+					// Skip plain string bytes in one go.
+					n := plainString(chunk[i:])
+					s.line += bytes.Count(chunk[i:i+n], newline)
+					i += n - 1
 				}
 				continue
 			}
 			switch c {
+			case '\n':
+				s.line++
 			case '"':
 				inStr = true
 			case '{', '[':
@@ -226,4 +230,19 @@ func (s *jsonSource) readValue() (tooBig bool, err error) {
 			return tooBig, nil
 		}
 	}
+}
+
+var newline = []byte{'\n'}
+
+// plainString returns how many bytes at the start of b hold neither a quote
+// nor a backslash.
+func plainString(b []byte) int {
+	n := bytes.IndexByte(b, '"')
+	if n < 0 {
+		n = len(b)
+	}
+	if k := bytes.IndexByte(b[:n], '\\'); k >= 0 {
+		return k
+	}
+	return n
 }

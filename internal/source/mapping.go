@@ -24,8 +24,9 @@ type mapper struct {
 	fixedTenant          string // fixed tenant, or fallback when tenant is set
 	timeRequired         bool
 	timeFormat           string
-	epochUnit            int64 // for the unix* time formats: nanoseconds per unit
-	payload              map[string]bool
+	epochUnit            int64           // for the unix* time formats: nanoseconds per unit
+	payload              map[string]bool // PayloadFields as a set; nil for all
+	payloadList          []string        // PayloadFields
 	prefix               string
 	passThrough          bool
 
@@ -85,6 +86,7 @@ func newMapper(m Mapping, file string, elem bool) *mapper {
 		mp.epochUnit = 1
 	}
 	if len(m.PayloadFields) > 0 {
+		mp.payloadList = m.PayloadFields
 		mp.payload = make(map[string]bool, len(m.PayloadFields))
 		for _, f := range m.PayloadFields {
 			mp.payload[f] = true
