@@ -217,7 +217,7 @@ func (s *Service) recover(ctx context.Context) error {
 			return err
 		}
 		replayed += len(pending)
-		pending = pending[:0]
+		pending = nil // the warehouse keeps the slice
 		if s.wh.ShouldFreeze() {
 			return s.wh.Freeze(ctx)
 		}

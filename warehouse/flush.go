@@ -5,8 +5,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
+	"sort"
 	"time"
+
+	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/compress/zstd"
+
+	"github.com/allsource/allsource"
 )
 
 // flushLoop is the one goroutine that writes sealed generations to Parquet,
@@ -39,47 +44,91 @@ func backoff(attempt int) time.Duration {
 	return min(d, 10*time.Second)
 }
 
-// parquetColumns is what every Parquet file holds: the events columns, with
-// payload and metadata typed JSON, plus day.
-const parquetColumns = `seq, id, tenant_id, entity_id, event_type, version, "timestamp", ingested_at,
-	payload::JSON AS payload, metadata::JSON AS metadata, day`
+// parquetRow is one event as a Parquet file stores it: the events columns
+// (payload and metadata with the JSON logical type, times as UTC
+// microseconds, which DuckDB reads as TIMESTAMPTZ) plus day.
+type parquetRow struct {
+	Seq        int64     `parquet:"seq"`
+	ID         string    `parquet:"id"`
+	TenantID   string    `parquet:"tenant_id,dict"`
+	EntityID   string    `parquet:"entity_id"`
+	EventType  string    `parquet:"event_type,dict"`
+	Version    int64     `parquet:"version"`
+	Timestamp  time.Time `parquet:"timestamp,timestamp(microsecond)"`
+	IngestedAt time.Time `parquet:"ingested_at,timestamp(microsecond)"`
+	Payload    []byte    `parquet:"payload,json"`
+	Metadata   []byte    `parquet:"metadata,json"`
+	Day        string    `parquet:"day,dict"`
+}
 
-// flushGen writes one sealed generation in one partitioned COPY (one file
-// per tenant and day, sorted by entity_id, timestamp, seq), then records the
-// files and the new watermark in one catalog transaction.
+// rowGroupRows bounds a row group, so that min/max statistics on entity_id
+// and timestamp let DuckDB skip most of a large file.
+const rowGroupRows = 128 * 1024
+
+// flushGen writes one sealed generation straight from memory: one Parquet
+// file per tenant and day, sorted by (entity_id, timestamp, seq); then it
+// records the files and the new watermark in one catalog transaction.
 func (w *Warehouse) flushGen(ctx context.Context, g *gen) error {
 	w.maint.Lock()
 	defer w.maint.Unlock()
 	start := time.Now()
-	out := filepath.Join(w.tmpDir, fmt.Sprintf("flush-%d", g.id))
-	defer os.RemoveAll(out)
-	q := fmt.Sprintf(`COPY (SELECT %s FROM %s ORDER BY tenant_id, day, entity_id, "timestamp", seq)
-		TO %s (FORMAT PARQUET, COMPRESSION ZSTD, PARTITION_BY (tenant_id, day), WRITE_PARTITION_COLUMNS true, OVERWRITE)`,
-		parquetColumns, g.table, sqlString(out))
-	if _, err := w.engine.ExecContext(ctx, q); err != nil {
-		return fmt.Errorf("write %s: %w", g.table, err)
+
+	type partKey struct{ tenant, day string }
+	parts := map[partKey][]*allsource.Event{}
+	var days dayCache
+	for _, c := range g.snapshot() {
+		for i := range c {
+			e := &c[i]
+			k := partKey{e.Tenant, days.day(e.Timestamp)}
+			parts[k] = append(parts[k], e)
+		}
 	}
-	tmps, entries, err := w.describeWritten(ctx, out)
-	if err != nil {
-		return err
+	keys := make([]partKey, 0, len(parts))
+	for k := range parts {
+		keys = append(keys, k)
 	}
+	sort.Slice(keys, func(i, j int) bool {
+		if keys[i].tenant != keys[j].tenant {
+			return keys[i].tenant < keys[j].tenant
+		}
+		return keys[i].day < keys[j].day
+	})
+
+	var tmps []string
+	var entries []fileEntry
+	defer func() {
+		for _, t := range tmps {
+			os.Remove(t)
+		}
+	}()
 	var total, rowsWritten int64
-	for i, t := range tmps {
-		size, err := syncFile(t)
+	for i, k := range keys {
+		evs := parts[k]
+		sortEvents(evs)
+		tmp := filepath.Join(w.tmpDir, fmt.Sprintf("flush-%d-%d.parquet", g.id, i))
+		tmps = append(tmps, tmp)
+		size, err := writeParquet(tmp, evs, k.day)
 		if err != nil {
 			return err
 		}
-		entries[i].Bytes = size
+		e := fileEntry{Tenant: k.tenant, Date: k.day, SeqLo: evs[0].Seq, SeqHi: evs[0].Seq, Rows: int64(len(evs)), Bytes: size}
+		for _, ev := range evs {
+			e.SeqLo = min(e.SeqLo, ev.Seq)
+			e.SeqHi = max(e.SeqHi, ev.Seq)
+		}
+		e.Path = fileName(e.Tenant, e.Date, e.SeqLo, e.SeqHi)
+		entries = append(entries, e)
 		total += size
-		rowsWritten += entries[i].Rows
+		rowsWritten += e.Rows
 	}
 	if rowsWritten != g.rowCount() {
-		return fmt.Errorf("flush of %s wrote %d rows, the generation has %d", g.table, rowsWritten, g.rowCount())
+		return fmt.Errorf("flush of generation %d wrote %d rows, it has %d", g.id, rowsWritten, g.rowCount())
 	}
 	w.fault("flush:after-write")
 	if err := w.install(tmps, entries); err != nil {
 		return err
 	}
+	tmps = nil
 	w.fault("flush:after-rename")
 
 	watermark := g.seqHi
@@ -98,11 +147,7 @@ func (w *Warehouse) flushGen(ctx context.Context, g *gen) error {
 		}
 		v.gens = gens
 		v.watermark = watermark
-	}, func() {
-		if _, err := w.engine.Exec("DROP TABLE IF EXISTS " + g.table); err != nil {
-			w.log.Warn("drop flushed generation", "table", g.table, "err", err)
-		}
-	})
+	}, func() { w.dropGen(g) })
 	d := time.Since(start)
 	w.log.Info("flushed", "gen", g.id, "rows", g.rowCount(), "files", len(entries), "bytes", total, "watermark", watermark, "took", d)
 	if w.opts.Observe != nil {
@@ -115,51 +160,55 @@ func (w *Warehouse) flushGen(ctx context.Context, g *gen) error {
 	return nil
 }
 
-// describeWritten lists the files a partitioned COPY wrote under dir
-// (tenant_id=<t>/day=<d>/*.parquet) with their seq range and row count.
-func (w *Warehouse) describeWritten(ctx context.Context, dir string) ([]string, []fileEntry, error) {
-	var tmps []string
-	var entries []fileEntry
-	tenants, err := os.ReadDir(dir)
+// sortEvents orders a partition's events by (entity_id, timestamp, seq).
+func sortEvents(evs []*allsource.Event) {
+	sort.Slice(evs, func(i, j int) bool {
+		a, b := evs[i], evs[j]
+		if a.EntityID != b.EntityID {
+			return a.EntityID < b.EntityID
+		}
+		if !a.Timestamp.Equal(b.Timestamp) {
+			return a.Timestamp.Before(b.Timestamp)
+		}
+		return a.Seq < b.Seq
+	})
+}
+
+// writeParquet writes evs to path (zstd) and fsyncs it; it returns the size.
+func writeParquet(path string, evs []*allsource.Event, day string) (int64, error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
 	if err != nil {
-		return nil, nil, err
+		return 0, err
 	}
-	for _, td := range tenants {
-		tenant, ok := strings.CutPrefix(td.Name(), "tenant_id=")
-		if !ok {
-			return nil, nil, fmt.Errorf("unexpected %s in %s", td.Name(), dir)
-		}
-		days, err := os.ReadDir(filepath.Join(dir, td.Name()))
-		if err != nil {
-			return nil, nil, err
-		}
-		for _, dd := range days {
-			day, ok := strings.CutPrefix(dd.Name(), "day=")
-			if !ok {
-				return nil, nil, fmt.Errorf("unexpected %s in %s", dd.Name(), dir)
+	defer f.Close()
+	pw := parquet.NewGenericWriter[parquetRow](f,
+		parquet.Compression(&zstd.Codec{Level: zstd.SpeedDefault}),
+		parquet.MaxRowsPerRowGroup(rowGroupRows))
+	buf := make([]parquetRow, 0, 4096)
+	for i, e := range evs {
+		buf = append(buf, parquetRow{
+			Seq: int64(e.Seq), ID: e.ID, TenantID: e.Tenant, EntityID: e.EntityID, EventType: e.EventType,
+			Version: int64(e.Version), Timestamp: e.Timestamp, IngestedAt: e.IngestedAt,
+			Payload: e.Payload, Metadata: e.Metadata, Day: day,
+		})
+		if len(buf) == cap(buf) || i == len(evs)-1 {
+			if _, err := pw.Write(buf); err != nil {
+				return 0, fmt.Errorf("write %s: %w", path, err)
 			}
-			files, err := os.ReadDir(filepath.Join(dir, td.Name(), dd.Name()))
-			if err != nil {
-				return nil, nil, err
-			}
-			for i, f := range files {
-				path := filepath.Join(dir, td.Name(), dd.Name(), f.Name())
-				e := fileEntry{Tenant: tenant, Date: day}
-				err := w.engine.QueryRowContext(ctx, `SELECT min(seq), max(seq), count(*) FROM read_parquet(`+sqlString(path)+`)`).
-					Scan(&e.SeqLo, &e.SeqHi, &e.Rows)
-				if err != nil {
-					return nil, nil, fmt.Errorf("read back %s: %w", path, err)
-				}
-				e.Path = fileName(tenant, day, e.SeqLo, e.SeqHi)
-				if len(files) > 1 {
-					e.Path = strings.TrimSuffix(e.Path, ".parquet") + fmt.Sprintf("-%d.parquet", i)
-				}
-				tmps = append(tmps, path)
-				entries = append(entries, e)
-			}
+			buf = buf[:0]
 		}
 	}
-	return tmps, entries, nil
+	if err := pw.Close(); err != nil {
+		return 0, fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		return 0, fmt.Errorf("fsync %s: %w", path, err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		return 0, err
+	}
+	return st.Size(), f.Close()
 }
 
 // fileName is a data file's path relative to the warehouse dir. Zero-padded
@@ -224,8 +273,8 @@ func (w *Warehouse) recordFlush(ctx context.Context, entries []fileEntry, waterm
 // appended so far is in Parquet. Applier goroutine only (or after the
 // applier stopped).
 func (w *Warehouse) FlushAll(ctx context.Context) error {
-	target := w.hot.g.seqHi
-	if w.hot.g.rowCount() == 0 {
+	target := w.active.seqHi
+	if w.active.rowCount() == 0 {
 		// Everything appended is in an older generation, if anywhere.
 		w.mu.Lock()
 		for _, g := range w.cur.gens {

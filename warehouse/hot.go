@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql/driver"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -13,132 +14,186 @@ import (
 	"github.com/allsource/allsource"
 )
 
-// columns is the table layout shared by the hot tier, Parquet files and the
-// events view.
+// columns is the column list of the events view.
 const columns = `seq, id, tenant_id, entity_id, event_type, version, "timestamp", ingested_at, payload, metadata`
 
-// The hot tables and Parquet files also carry day, the event's UTC date as
-// yyyy-mm-dd: the partition key. The events view leaves it out.
+// hotTableDDL is the layout of a generation's query mirror. Mirrors and
+// Parquet files also carry day, the event's UTC date as yyyy-mm-dd: the
+// partition key. The events view leaves it out.
 const hotTableDDL = `(
 	seq BIGINT, id VARCHAR, tenant_id VARCHAR, entity_id VARCHAR, event_type VARCHAR,
 	version BIGINT, "timestamp" TIMESTAMPTZ, ingested_at TIMESTAMPTZ, payload VARCHAR, metadata VARCHAR,
 	day VARCHAR)`
 
-// gen is one hot-tier generation: an in-memory table. Only the applier
-// goroutine appends; after freeze it is read-only.
+// gen is one hot-tier generation: committed events in Go memory, in seq
+// order. The applier appends whole batches; after freeze it is immutable.
+//
+// Queries see a generation through its mirror, a DuckDB table that is
+// brought up to date lazily, when a query that pins the generation starts.
+// Ingest therefore never waits on DuckDB, and events that are flushed before
+// any query asks for them never enter DuckDB's memory at all.
 type gen struct {
-	id      int
-	table   string // qualified name
+	id    int
+	table string // the mirror's qualified name
+
+	mu     sync.Mutex
+	chunks [][]allsource.Event // guarded by mu; chunks are immutable
+
 	rows    atomic.Int64
 	bytes   atomic.Int64
-	seqLo   uint64
+	seqLo   uint64 // written by the applier before the rows counter rises
 	seqHi   uint64
 	firstAt time.Time
+
+	mirrorMu sync.Mutex
+	mirror   *mirror // nil until a query needs it; guarded by mirrorMu
+	dropped  bool    // guarded by mirrorMu
+}
+
+type mirror struct {
+	conn  driver.Conn
+	app   *duckdb.Appender
+	rows  int64 // rows copied so far
+	chunk int   // position of the next row: chunks[chunk][off]
+	off   int
+	days  dayCache
 }
 
 func (g *gen) rowCount() int64  { return g.rows.Load() }
 func (g *gen) byteCount() int64 { return g.bytes.Load() }
 
-// hotWriter appends to the active generation.
-type hotWriter struct {
-	g    *gen
-	conn driver.Conn
-	app  *duckdb.Appender
-
-	// The last day string made, reused while events fall on the same day.
-	lastDay    int64 // Unix day number
-	lastDayStr string
+// snapshot returns the chunks appended so far.
+func (g *gen) snapshot() [][]allsource.Event {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.chunks[:len(g.chunks):len(g.chunks)]
 }
 
-// day returns t's UTC date as yyyy-mm-dd.
-func (h *hotWriter) day(t time.Time) string {
-	d := t.Unix() / 86400
-	if t.Unix() < 0 && t.Unix()%86400 != 0 {
-		d--
-	}
-	if d != h.lastDay || h.lastDayStr == "" {
-		h.lastDay = d
-		h.lastDayStr = t.UTC().Format("2006-01-02")
-	}
-	return h.lastDayStr
-}
-
-func (h *hotWriter) close() error {
-	var err error
-	if h.app != nil {
-		err = h.app.Close()
-		h.app = nil
-	}
-	if h.conn != nil {
-		if cerr := h.conn.Close(); err == nil {
-			err = cerr
-		}
-		h.conn = nil
-	}
-	return err
-}
-
-// newGen creates the next generation table and makes it the append target.
-func (w *Warehouse) newGen(ctx context.Context) (*gen, error) {
+// newGen makes the next generation the append target. Applier goroutine (or
+// Open) only.
+func (w *Warehouse) newGen() *gen {
 	w.nextGen++
 	g := &gen{id: w.nextGen, table: fmt.Sprintf("_hot.gen_%d", w.nextGen)}
-	if _, err := w.engine.ExecContext(ctx, "CREATE TABLE "+g.table+" "+hotTableDDL); err != nil {
-		return nil, fmt.Errorf("warehouse: create %s: %w", g.table, err)
-	}
-	conn, err := w.rawConn(ctx)
-	if err != nil {
-		return nil, err
-	}
-	app, err := duckdb.NewAppender(conn, "", "_hot", fmt.Sprintf("gen_%d", g.id))
-	if err != nil {
-		conn.Close()
-		return nil, fmt.Errorf("warehouse: appender for %s: %w", g.table, err)
-	}
-	w.hot = &hotWriter{g: g, conn: conn, app: app}
-	return g, nil
-}
-
-func (w *Warehouse) rawConn(ctx context.Context) (driver.Conn, error) {
-	c, err := w.connector.Connect(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("warehouse: engine connection: %w", err)
-	}
-	return c, nil
+	w.active = g
+	return g
 }
 
 // Append adds committed events to the active generation; they are visible to
-// queries that start after it returns. Events must come in seq order.
-// Applier goroutine only.
+// queries that start after it returns. Events must come in seq order, and
+// evs must not be modified afterwards. Applier goroutine only.
 func (w *Warehouse) Append(evs []allsource.Event) error {
 	if err := w.failed(); err != nil {
 		return err
 	}
-	h := w.hot
 	if len(evs) == 0 {
 		return nil
 	}
 	var nbytes int64
 	for i := range evs {
 		e := &evs[i]
-		err := h.app.AppendRow(int64(e.Seq), e.ID, e.Tenant, e.EntityID, e.EventType, int64(e.Version),
-			e.Timestamp, e.IngestedAt, bytesString(e.Payload), bytesString(e.Metadata), h.day(e.Timestamp))
-		if err != nil {
-			return w.fail(fmt.Errorf("warehouse: append seq %d: %w", e.Seq, err))
-		}
-		nbytes += int64(len(e.Payload) + len(e.Metadata) + len(e.EntityID) + len(e.EventType) + 80)
+		nbytes += int64(len(e.Payload) + len(e.Metadata) + len(e.EntityID) + len(e.EventType) + len(e.ID) + 96)
 	}
-	if err := h.app.Flush(); err != nil {
-		return w.fail(fmt.Errorf("warehouse: flush appender: %w", err))
-	}
-	g := h.g
+	g := w.active
 	if g.rows.Load() == 0 {
 		g.seqLo = evs[0].Seq
 		g.firstAt = time.Now()
 	}
 	g.seqHi = evs[len(evs)-1].Seq
-	g.rows.Add(int64(len(evs)))
+	g.mu.Lock()
+	g.chunks = append(g.chunks, evs)
+	g.mu.Unlock()
 	g.bytes.Add(nbytes)
+	g.rows.Add(int64(len(evs)))
 	return nil
+}
+
+// syncMirror brings g's mirror table up to at least upto rows, creating it
+// on first use.
+func (w *Warehouse) syncMirror(ctx context.Context, g *gen, upto int64) error {
+	g.mirrorMu.Lock()
+	defer g.mirrorMu.Unlock()
+	if g.dropped {
+		return fmt.Errorf("warehouse: generation %d was dropped while pinned", g.id)
+	}
+	m := g.mirror
+	if m == nil {
+		if _, err := w.engine.ExecContext(ctx, "CREATE TABLE IF NOT EXISTS "+g.table+" "+hotTableDDL); err != nil {
+			return fmt.Errorf("warehouse: create %s: %w", g.table, err)
+		}
+		conn, err := w.connector.Connect(ctx)
+		if err != nil {
+			return fmt.Errorf("warehouse: engine connection: %w", err)
+		}
+		app, err := duckdb.NewAppender(conn, "", "_hot", fmt.Sprintf("gen_%d", g.id))
+		if err != nil {
+			conn.Close()
+			return fmt.Errorf("warehouse: appender for %s: %w", g.table, err)
+		}
+		m = &mirror{conn: conn, app: app}
+		g.mirror = m
+	}
+	if m.rows >= upto {
+		return nil
+	}
+	chunks := g.snapshot()
+	for m.rows < upto && m.chunk < len(chunks) {
+		c := chunks[m.chunk]
+		for ; m.off < len(c) && m.rows < upto; m.off++ {
+			e := &c[m.off]
+			err := m.app.AppendRow(int64(e.Seq), e.ID, e.Tenant, e.EntityID, e.EventType, int64(e.Version),
+				e.Timestamp, e.IngestedAt, bytesString(e.Payload), bytesString(e.Metadata), m.days.day(e.Timestamp))
+			if err != nil {
+				return fmt.Errorf("warehouse: mirror seq %d: %w", e.Seq, err)
+			}
+			m.rows++
+		}
+		if m.off == len(c) {
+			m.chunk++
+			m.off = 0
+		}
+	}
+	if err := m.app.Flush(); err != nil {
+		return fmt.Errorf("warehouse: mirror flush: %w", err)
+	}
+	return nil
+}
+
+// dropGen releases a flushed generation: its mirror and its events.
+func (w *Warehouse) dropGen(g *gen) {
+	g.mirrorMu.Lock()
+	defer g.mirrorMu.Unlock()
+	g.dropped = true
+	if m := g.mirror; m != nil {
+		m.app.Close()
+		m.conn.Close()
+		g.mirror = nil
+		if _, err := w.engine.Exec("DROP TABLE IF EXISTS " + g.table); err != nil {
+			w.log.Warn("drop flushed generation", "table", g.table, "err", err)
+		}
+	}
+	g.mu.Lock()
+	g.chunks = nil
+	g.mu.Unlock()
+}
+
+// dayCache formats UTC dates, reusing the last string while events fall on
+// the same day.
+type dayCache struct {
+	last    int64
+	lastStr string
+}
+
+func (d *dayCache) day(t time.Time) string {
+	u := t.Unix()
+	n := u / 86400
+	if u < 0 && u%86400 != 0 {
+		n--
+	}
+	if n != d.last || d.lastStr == "" {
+		d.last = n
+		d.lastStr = t.UTC().Format("2006-01-02")
+	}
+	return d.lastStr
 }
 
 // bytesString views b as a string without copying; the appender copies it.
@@ -152,7 +207,7 @@ func bytesString(b []byte) string {
 // ShouldFreeze reports whether the active generation is due for a flush.
 // Applier goroutine only.
 func (w *Warehouse) ShouldFreeze() bool {
-	g := w.hot.g
+	g := w.active
 	n := g.rows.Load()
 	if n == 0 {
 		return false
@@ -168,22 +223,16 @@ func (w *Warehouse) Freeze(ctx context.Context) error {
 	if err := w.failed(); err != nil {
 		return err
 	}
-	old := w.hot
-	if old.g.rows.Load() == 0 {
+	old := w.active
+	if old.rows.Load() == 0 {
 		return nil
 	}
-	if err := old.close(); err != nil {
-		return w.fail(fmt.Errorf("warehouse: seal %s: %w", old.g.table, err))
-	}
-	g, err := w.newGen(ctx)
-	if err != nil {
-		return w.fail(err)
-	}
+	g := w.newGen()
 	w.publish(func(v *version) {
 		v.gens = append(append([]*gen(nil), v.gens...), g)
 	})
 	select {
-	case w.frozen <- old.g:
+	case w.frozen <- old:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()

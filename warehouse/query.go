@@ -86,6 +86,11 @@ func (w *Warehouse) query(ctx context.Context, check bool, q string, args ...any
 			return fail(err)
 		}
 	}
+	for _, g := range v.gens {
+		if err := w.syncMirror(ctx, g, g.rowCount()); err != nil {
+			return fail(err)
+		}
+	}
 	if qc.viewVersion != v.id {
 		if _, err := qc.conn.ExecContext(ctx, "CREATE OR REPLACE TEMP VIEW events AS "+w.viewSQL(v)); err != nil {
 			return fail(fmt.Errorf("warehouse: define events view: %w", err))

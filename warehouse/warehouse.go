@@ -178,8 +178,8 @@ type Warehouse struct {
 	pending []pending
 	nextGen int
 
-	hot    *hotWriter // active generation's appender; applier goroutine only
-	frozen chan *gen  // to the flusher
+	active *gen      // takes appends; applier goroutine only
+	frozen chan *gen // to the flusher
 
 	maint       sync.Mutex // serialises flush and compaction
 	compactKick chan struct{}
@@ -238,10 +238,7 @@ func Open(ctx context.Context, opts Options) (*Warehouse, error) {
 	if err := w.openEngine(ctx); err != nil {
 		return nil, err
 	}
-	g, err := w.newGen(ctx)
-	if err != nil {
-		return nil, err
-	}
+	g := w.newGen()
 	w.cur = &version{id: 1, files: files, gens: []*gen{g}, watermark: watermark}
 	w.done.Add(2)
 	go w.flushLoop()
@@ -488,8 +485,11 @@ func (w *Warehouse) Close() error {
 	w.closeMu.Unlock()
 	close(w.stop)
 	w.done.Wait()
-	if w.hot != nil {
-		w.hot.close()
+	w.mu.Lock()
+	gens := w.cur.gens
+	w.mu.Unlock()
+	for _, g := range gens {
+		w.dropGen(g)
 	}
 	return w.closeDBs()
 }

@@ -132,7 +132,7 @@ func AppenderBaselineWith(ctx context.Context, events []allsource.Event, dir str
 		Requests:  1,
 		Elapsed:   elapsed,
 		ClientCPU: cpu,
-		Note:      fmt.Sprintf("payload/metadata as %s columns; CHECKPOINT %s of it", jsonType, fmtDur(checkpoint)),
+		Note:      fmt.Sprintf("payload/metadata as %s columns; final CHECKPOINT %s", jsonType, fmtDur(checkpoint)),
 	}
 	res.finish(nil)
 	return res, nil
