@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -54,7 +55,7 @@ func (s *Service) handleAppend(c *gin.Context, o HTTPOptions) {
 		s.reject(c, allsource.Errorf(allsource.CodeTooLarge, "the body is %d bytes, over the limit of %d", c.Request.ContentLength, o.MaxBodyBytes))
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, o.MaxBodyBytes))
+	body, err := readBody(http.MaxBytesReader(c.Writer, c.Request.Body, o.MaxBodyBytes), c.Request.ContentLength)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
@@ -93,4 +94,27 @@ func (s *Service) reject(c *gin.Context, err error) {
 		s.opts.Observe.Rejected(allsource.ErrorCode(err))
 	}
 	httpx.WriteError(c, err)
+}
+
+// readBody reads the whole body, sized from Content-Length when given, so a
+// large batch is read without repeated growing and copying.
+func readBody(r io.Reader, length int64) ([]byte, error) {
+	if length <= 0 || length > 1<<30 {
+		return io.ReadAll(r)
+	}
+	buf := make([]byte, length+1) // +1 to see EOF without another allocation
+	n, err := io.ReadFull(r, buf)
+	switch err {
+	case io.ErrUnexpectedEOF, io.EOF:
+		if int64(n) == length {
+			return buf[:n], nil
+		}
+		return nil, fmt.Errorf("the body ended after %d of %d bytes", n, length)
+	case nil:
+		// More than Content-Length: read the rest to let MaxBytesReader judge.
+		rest, err := io.ReadAll(r)
+		return append(buf, rest...), err
+	default:
+		return nil, err
+	}
 }

@@ -90,8 +90,9 @@ type request struct {
 }
 
 type group struct {
-	reqs   []*request
-	events []allsource.Event // all accepted events, seq order
+	reqs    []*request
+	events  int    // accepted events in all reqs
+	lastSeq uint64 // the highest seq assigned in the group
 }
 
 // Service is the ingest pipeline. It is safe for concurrent use.
@@ -107,7 +108,7 @@ type Service struct {
 
 	// Writer goroutine state.
 	nextSeq  uint64
-	versions map[entityKey]uint64
+	versions versionMap
 	dedup    *dedupWindow
 	recBuf   []byte
 
@@ -126,6 +127,28 @@ type Service struct {
 
 type entityKey struct{ tenant, entity string }
 
+// versionMap holds each entity's current version, per tenant. Writer
+// goroutine only.
+type versionMap map[string]map[string]uint64
+
+// tenant returns the entity map of a tenant, creating it.
+func (m versionMap) tenant(t string) map[string]uint64 {
+	em := m[t]
+	if em == nil {
+		em = map[string]uint64{}
+		m[t] = em
+	}
+	return em
+}
+
+func (m versionMap) entities() int {
+	n := 0
+	for _, em := range m {
+		n += len(em)
+	}
+	return n
+}
+
 // Open rebuilds the ordering state from the warehouse, replays the WAL
 // records not yet in Parquet into the hot tier, and starts the pipeline. The
 // WAL must be freshly opened (nothing written yet).
@@ -139,7 +162,7 @@ func Open(ctx context.Context, wl *wal.Log, wh *warehouse.Warehouse, opts Option
 		reqs:      make(chan *request, 1024),
 		written:   make(chan *group, 4),
 		synced:    make(chan *group, 4),
-		versions:  map[entityKey]uint64{},
+		versions:  versionMap{},
 		dedup:     newDedupWindow(opts.DedupWindow),
 		segMax:    map[uint64]uint64{},
 		stopping:  make(chan struct{}),
@@ -176,7 +199,7 @@ func (s *Service) recover(ctx context.Context) error {
 			rows.Close()
 			return err
 		}
-		s.versions[k] = v
+		s.versions.tenant(k.tenant)[k.entity] = v
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
@@ -239,9 +262,8 @@ func (s *Service) recover(ctx context.Context) error {
 				return fmt.Errorf("segment %d: seq %d is not above %d: WAL and warehouse disagree", seg, e.Seq, s.nextSeq-1)
 			}
 			s.nextSeq = e.Seq + 1
-			k := entityKey{e.Tenant, e.EntityID}
-			if e.Version > s.versions[k] {
-				s.versions[k] = e.Version
+			if em := s.versions.tenant(e.Tenant); e.Version > em[e.EntityID] {
+				em[e.EntityID] = e.Version
 			}
 			if u, err := uuid.Parse(e.ID); err == nil {
 				s.dedup.add(u, e.Tenant, e.Seq)
@@ -259,7 +281,7 @@ func (s *Service) recover(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("ingest: replay WAL: %w", err)
 	}
-	s.log.Info("recovered", "next_seq", s.nextSeq, "entities", len(s.versions), "replayed", replayed, "took", time.Since(start))
+	s.log.Info("recovered", "next_seq", s.nextSeq, "entities", s.versions.entities(), "replayed", replayed, "took", time.Since(start))
 	return nil
 }
 
@@ -353,7 +375,8 @@ func (s *Service) writeGroup(g *group) {
 		}
 		offs = append(offs, len(s.recBuf))
 		s.recBuf = appendBatchRecord(s.recBuf, r.events)
-		g.events = append(g.events, r.events...)
+		g.events += len(r.events)
+		g.lastSeq = r.events[len(r.events)-1].Seq
 	}
 	for i, off := range offs {
 		end := len(s.recBuf)
@@ -373,65 +396,87 @@ func (s *Service) writeGroup(g *group) {
 				r.err = s.failed()
 			}
 		}
-		g.events = nil
+		g.events = 0
 		return
 	}
 	s.segMu.Lock()
-	s.segMax[seg] = g.events[len(g.events)-1].Seq
+	s.segMax[seg] = g.lastSeq
 	s.segMu.Unlock()
 }
 
 // assign checks one batch against the ordering state and, if it is
 // accepted, gives its events seq and version and updates the state.
 func (s *Service) assign(r *request, now time.Time) error {
-	// First pass: duplicates and expected versions, without changing state.
-	local := map[entityKey]uint64{} // versions as the batch advances them
-	batchIDs := map[uuid.UUID]int{} // id -> index of its first input in the batch
-	dup := make([]bool, len(r.inputs))
-	var inBatch []int // indexes into r.res.Duplicates of in-batch duplicates
+	// First pass, only when the batch needs it: duplicates and expected
+	// versions, checked without changing state so a rejected batch leaves
+	// nothing behind.
+	var dup []bool
+	var inBatch []int              // indexes into r.res.Duplicates of in-batch duplicates
+	var batchIDs map[uuid.UUID]int // id -> index of its first input in the batch
+	checkIDs, checkVersions := false, false
 	for i := range r.inputs {
-		in := &r.inputs[i]
-		tenant := in.Tenant
-		if tenant == "" {
-			tenant = r.tenant
+		checkIDs = checkIDs || r.inputs[i].ID != ""
+		checkVersions = checkVersions || r.inputs[i].ExpectedVersion >= 0
+	}
+	if checkIDs || checkVersions {
+		dup = make([]bool, len(r.inputs))
+		batchIDs = map[uuid.UUID]int{}
+		var local map[entityKey]uint64 // versions as the batch advances them
+		if checkVersions {
+			local = map[entityKey]uint64{}
 		}
-		if in.ID != "" {
-			u := uuid.MustParse(in.ID)
-			if seq, ok := s.dedup.lookup(u, tenant); ok {
-				dup[i] = true
-				r.res.Duplicates = append(r.res.Duplicates, Duplicate{Index: i, ID: in.ID, Seq: seq})
+		for i := range r.inputs {
+			in := &r.inputs[i]
+			tenant := in.Tenant
+			if tenant == "" {
+				tenant = r.tenant
+			}
+			if in.ID != "" {
+				u := uuid.MustParse(in.ID)
+				if seq, ok := s.dedup.lookup(u, tenant); ok {
+					dup[i] = true
+					r.res.Duplicates = append(r.res.Duplicates, Duplicate{Index: i, ID: in.ID, Seq: seq})
+					continue
+				}
+				if _, ok := batchIDs[u]; ok {
+					dup[i] = true
+					inBatch = append(inBatch, len(r.res.Duplicates))
+					r.res.Duplicates = append(r.res.Duplicates, Duplicate{Index: i, ID: in.ID})
+					continue
+				}
+				batchIDs[u] = i
+			}
+			if !checkVersions {
 				continue
 			}
-			if _, ok := batchIDs[u]; ok {
-				dup[i] = true
-				inBatch = append(inBatch, len(r.res.Duplicates))
-				r.res.Duplicates = append(r.res.Duplicates, Duplicate{Index: i, ID: in.ID})
-				continue
+			k := entityKey{tenant, in.EntityID}
+			cur, ok := local[k]
+			if !ok {
+				cur = s.versions[tenant][in.EntityID]
 			}
-			batchIDs[u] = i
+			if in.ExpectedVersion >= 0 && uint64(in.ExpectedVersion) != cur {
+				e := allsource.Errorf(allsource.CodeConflict,
+					"event %d: entity %q is at version %d, expected_version was %d; nothing in the batch was stored",
+					i, in.EntityID, cur, in.ExpectedVersion)
+				e.Index = i
+				e.Field = "expected_version"
+				e.Details = map[string]any{"entity_id": in.EntityID, "current_version": cur, "expected_version": in.ExpectedVersion}
+				r.res.Duplicates = nil
+				return e
+			}
+			local[k] = cur + 1
 		}
-		k := entityKey{tenant, in.EntityID}
-		cur, ok := local[k]
-		if !ok {
-			cur = s.versions[k]
-		}
-		if in.ExpectedVersion >= 0 && uint64(in.ExpectedVersion) != cur {
-			e := allsource.Errorf(allsource.CodeConflict,
-				"event %d: entity %q is at version %d, expected_version was %d; nothing in the batch was stored",
-				i, in.EntityID, cur, in.ExpectedVersion)
-			e.Index = i
-			e.Field = "expected_version"
-			e.Details = map[string]any{"entity_id": in.EntityID, "current_version": cur, "expected_version": in.ExpectedVersion}
-			r.res.Duplicates = nil
-			return e
-		}
-		local[k] = cur + 1
 	}
 	// Second pass: assign.
 	r.events = make([]allsource.Event, 0, len(r.inputs))
-	seqOf := make([]uint64, len(r.inputs))
+	var seqOf []uint64
+	if len(inBatch) > 0 {
+		seqOf = make([]uint64, len(r.inputs))
+	}
+	var curTenant string
+	var em map[string]uint64
 	for i := range r.inputs {
-		if dup[i] {
+		if dup != nil && dup[i] {
 			continue
 		}
 		in := &r.inputs[i]
@@ -439,9 +484,11 @@ func (s *Service) assign(r *request, now time.Time) error {
 		if tenant == "" {
 			tenant = r.tenant
 		}
-		k := entityKey{tenant, in.EntityID}
-		ver := s.versions[k] + 1
-		s.versions[k] = ver
+		if em == nil || tenant != curTenant {
+			curTenant, em = tenant, s.versions.tenant(tenant)
+		}
+		ver := em[in.EntityID] + 1
+		em[in.EntityID] = ver
 		seq := s.nextSeq
 		s.nextSeq++
 		ts := in.Timestamp
@@ -456,7 +503,9 @@ func (s *Service) assign(r *request, now time.Time) error {
 		} else {
 			s.dedup.add(uuid.MustParse(id), tenant, seq)
 		}
-		seqOf[i] = seq
+		if seqOf != nil {
+			seqOf[i] = seq
+		}
 		r.events = append(r.events, allsource.Event{
 			Seq: seq, ID: id, Tenant: tenant, EntityID: in.EntityID, EventType: in.EventType,
 			Version: ver, Timestamp: ts, IngestedAt: now, Payload: in.Payload, Metadata: in.Metadata,
@@ -481,7 +530,7 @@ func (s *Service) syncer() {
 	defer close(s.syncEnd)
 	defer close(s.synced)
 	for g := range s.written {
-		if len(g.events) > 0 {
+		if g.events > 0 {
 			if err := s.wal.Commit(); err != nil {
 				s.setFailed(fmt.Errorf("ingest: WAL commit: %w", err))
 				s.failGroup(g)
@@ -497,7 +546,7 @@ func (s *Service) failGroup(g *group) {
 			r.err = s.failed()
 		}
 	}
-	g.events = nil
+	g.events = 0
 }
 
 // applier appends durable groups to the hot tier and acknowledges them, in
@@ -526,8 +575,15 @@ func (s *Service) applier() {
 
 func (s *Service) apply(ctx context.Context, g *group) {
 	start := time.Now()
-	if len(g.events) > 0 {
-		err := s.wh.Append(g.events)
+	if g.events > 0 {
+		var err error
+		for _, r := range g.reqs {
+			if r.err == nil && len(r.events) > 0 {
+				if err = s.wh.Append(r.events); err != nil {
+					break
+				}
+			}
+		}
 		if err == nil && s.wh.ShouldFreeze() {
 			err = s.wh.Freeze(ctx)
 		}
@@ -544,7 +600,7 @@ func (s *Service) apply(ctx context.Context, g *group) {
 		close(r.done)
 	}
 	if s.opts.Observe != nil && batches > 0 {
-		s.opts.Observe.Committed(len(g.events), batches, time.Since(start))
+		s.opts.Observe.Committed(g.events, batches, time.Since(start))
 	}
 }
 
@@ -610,6 +666,12 @@ func (s *Service) failed() error {
 
 // Healthy reports whether the pipeline accepts writes.
 func (s *Service) Healthy() error { return s.failed() }
+
+func init() {
+	// Generated ids draw their random bits from a pool refilled in blocks
+	// instead of one read per id.
+	uuid.EnableRandPool()
+}
 
 func newID() string {
 	u, err := uuid.NewV7()

@@ -1,11 +1,14 @@
 package warehouse
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/parquet-go/parquet-go"
@@ -162,15 +165,14 @@ func (w *Warehouse) flushGen(ctx context.Context, g *gen) error {
 
 // sortEvents orders a partition's events by (entity_id, timestamp, seq).
 func sortEvents(evs []*allsource.Event) {
-	sort.Slice(evs, func(i, j int) bool {
-		a, b := evs[i], evs[j]
-		if a.EntityID != b.EntityID {
-			return a.EntityID < b.EntityID
+	slices.SortFunc(evs, func(a, b *allsource.Event) int {
+		if c := strings.Compare(a.EntityID, b.EntityID); c != 0 {
+			return c
 		}
-		if !a.Timestamp.Equal(b.Timestamp) {
-			return a.Timestamp.Before(b.Timestamp)
+		if c := a.Timestamp.Compare(b.Timestamp); c != 0 {
+			return c
 		}
-		return a.Seq < b.Seq
+		return cmp.Compare(a.Seq, b.Seq)
 	})
 }
 
@@ -182,7 +184,7 @@ func writeParquet(path string, evs []*allsource.Event, day string) (int64, error
 	}
 	defer f.Close()
 	pw := parquet.NewGenericWriter[parquetRow](f,
-		parquet.Compression(&zstd.Codec{Level: zstd.SpeedDefault}),
+		parquet.Compression(&zstd.Codec{Level: zstd.SpeedFastest}),
 		parquet.MaxRowsPerRowGroup(rowGroupRows))
 	buf := make([]parquetRow, 0, 4096)
 	for i, e := range evs {
