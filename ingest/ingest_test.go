@@ -2,12 +2,15 @@ package ingest
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/google/uuid"
 
 	"github.com/allsource/allsource"
 )
@@ -219,4 +222,27 @@ func FuzzDecodeRecord(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestIDGen(t *testing.T) {
+	g := newIDGen()
+	now := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
+	seen := map[string]bool{}
+	prev := ""
+	for i := 0; i < 20000; i++ {
+		id := g.next(now) // all in one millisecond: the counter and then the clock borrow keep order
+		u, err := uuid.Parse(id)
+		if err != nil || u.Version() != 7 || u.Variant() != uuid.RFC4122 || u.String() != id {
+			t.Fatalf("%q: not a canonical UUIDv7 (%v)", id, err)
+		}
+		if seen[id] || id <= prev {
+			t.Fatalf("id %d %q is not new and increasing after %q", i, id, prev)
+		}
+		seen[id] = true
+		prev = id
+	}
+	last := uuid.MustParse(prev)
+	if ms := time.UnixMilli(int64(binary.BigEndian.Uint64(append(make([]byte, 2), last[:6]...)))); ms.Before(now) {
+		t.Fatalf("timestamp went back: %v", ms)
+	}
 }

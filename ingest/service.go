@@ -110,6 +110,7 @@ type Service struct {
 	nextSeq  uint64
 	versions versionMap
 	dedup    *dedupWindow
+	ids      *idGen
 	recBuf   []byte
 
 	segMu  sync.Mutex
@@ -129,16 +130,35 @@ type entityKey struct{ tenant, entity string }
 
 // versionMap holds each entity's current version, per tenant. Writer
 // goroutine only.
-type versionMap map[string]map[string]uint64
+// The values are pointers so that advancing a version costs one lookup.
+type versionMap map[string]map[string]*uint64
 
 // tenant returns the entity map of a tenant, creating it.
-func (m versionMap) tenant(t string) map[string]uint64 {
+func (m versionMap) tenant(t string) map[string]*uint64 {
 	em := m[t]
 	if em == nil {
-		em = map[string]uint64{}
+		em = map[string]*uint64{}
 		m[t] = em
 	}
 	return em
+}
+
+// get returns an entity's current version (0 for a new entity).
+func (m versionMap) get(tenant, entity string) uint64 {
+	if p := m[tenant][entity]; p != nil {
+		return *p
+	}
+	return 0
+}
+
+// raise sets an entity's version to v if that is higher.
+func (m versionMap) raise(tenant, entity string, v uint64) {
+	em := m.tenant(tenant)
+	if p := em[entity]; p != nil {
+		*p = max(*p, v)
+		return
+	}
+	em[entity] = &v
 }
 
 func (m versionMap) entities() int {
@@ -164,6 +184,7 @@ func Open(ctx context.Context, wl *wal.Log, wh *warehouse.Warehouse, opts Option
 		synced:    make(chan *group, 4),
 		versions:  versionMap{},
 		dedup:     newDedupWindow(opts.DedupWindow),
+		ids:       newIDGen(),
 		segMax:    map[uint64]uint64{},
 		stopping:  make(chan struct{}),
 		writerEnd: make(chan struct{}),
@@ -199,7 +220,7 @@ func (s *Service) recover(ctx context.Context) error {
 			rows.Close()
 			return err
 		}
-		s.versions.tenant(k.tenant)[k.entity] = v
+		s.versions.raise(k.tenant, k.entity, v)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
@@ -262,9 +283,7 @@ func (s *Service) recover(ctx context.Context) error {
 				return fmt.Errorf("segment %d: seq %d is not above %d: WAL and warehouse disagree", seg, e.Seq, s.nextSeq-1)
 			}
 			s.nextSeq = e.Seq + 1
-			if em := s.versions.tenant(e.Tenant); e.Version > em[e.EntityID] {
-				em[e.EntityID] = e.Version
-			}
+			s.versions.raise(e.Tenant, e.EntityID, e.Version)
 			if u, err := uuid.Parse(e.ID); err == nil {
 				s.dedup.add(u, e.Tenant, e.Seq)
 			}
@@ -452,7 +471,7 @@ func (s *Service) assign(r *request, now time.Time) error {
 			k := entityKey{tenant, in.EntityID}
 			cur, ok := local[k]
 			if !ok {
-				cur = s.versions[tenant][in.EntityID]
+				cur = s.versions.get(tenant, in.EntityID)
 			}
 			if in.ExpectedVersion >= 0 && uint64(in.ExpectedVersion) != cur {
 				e := allsource.Errorf(allsource.CodeConflict,
@@ -474,7 +493,7 @@ func (s *Service) assign(r *request, now time.Time) error {
 		seqOf = make([]uint64, len(r.inputs))
 	}
 	var curTenant string
-	var em map[string]uint64
+	var em map[string]*uint64
 	for i := range r.inputs {
 		if dup != nil && dup[i] {
 			continue
@@ -487,8 +506,13 @@ func (s *Service) assign(r *request, now time.Time) error {
 		if em == nil || tenant != curTenant {
 			curTenant, em = tenant, s.versions.tenant(tenant)
 		}
-		ver := em[in.EntityID] + 1
-		em[in.EntityID] = ver
+		p := em[in.EntityID]
+		if p == nil {
+			p = new(uint64)
+			em[in.EntityID] = p
+		}
+		*p++
+		ver := *p
 		seq := s.nextSeq
 		s.nextSeq++
 		ts := in.Timestamp
@@ -499,7 +523,7 @@ func (s *Service) assign(r *request, now time.Time) error {
 		}
 		id := in.ID
 		if id == "" {
-			id = newID()
+			id = s.ids.next(now)
 		} else {
 			s.dedup.add(uuid.MustParse(id), tenant, seq)
 		}
@@ -666,17 +690,3 @@ func (s *Service) failed() error {
 
 // Healthy reports whether the pipeline accepts writes.
 func (s *Service) Healthy() error { return s.failed() }
-
-func init() {
-	// Generated ids draw their random bits from a pool refilled in blocks
-	// instead of one read per id.
-	uuid.EnableRandPool()
-}
-
-func newID() string {
-	u, err := uuid.NewV7()
-	if err != nil {
-		return uuid.NewString()
-	}
-	return u.String()
-}
