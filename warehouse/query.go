@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -82,7 +83,7 @@ func (w *Warehouse) query(ctx context.Context, check bool, q string, args ...any
 		qc.conn = c
 	}
 	if check {
-		if err := checkReadOnly(ctx, qc.conn, q); err != nil {
+		if err := w.checked.check(ctx, qc.conn, q); err != nil {
 			return fail(err)
 		}
 	}
@@ -144,6 +145,35 @@ var deniedFunctions = map[string]bool{
 func deniedFunction(name string) bool {
 	name = strings.ToLower(name)
 	return deniedFunctions[name] || strings.HasPrefix(name, "read_") || strings.HasPrefix(name, "scan_")
+}
+
+// checkCache remembers the verdict of checkReadOnly per statement text, so
+// the statements dashboards repeat are parsed once.
+type checkCache struct {
+	mu      sync.Mutex
+	verdict map[string]error
+}
+
+const checkCacheSize = 4096
+
+func (c *checkCache) check(ctx context.Context, conn *sql.Conn, q string) error {
+	c.mu.Lock()
+	err, ok := c.verdict[q]
+	c.mu.Unlock()
+	if ok {
+		return err
+	}
+	err = checkReadOnly(ctx, conn, q)
+	if err != nil && allsource.ErrorCode(err) != allsource.CodeInvalid {
+		return err // a failure to check, not a verdict
+	}
+	c.mu.Lock()
+	if c.verdict == nil || len(c.verdict) >= checkCacheSize {
+		c.verdict = make(map[string]error) // simple reset; the working set refills it
+	}
+	c.verdict[q] = err
+	c.mu.Unlock()
+	return err
 }
 
 // checkReadOnly refuses anything but one SELECT that reads only tables: no

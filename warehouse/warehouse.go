@@ -167,6 +167,8 @@ type Warehouse struct {
 	whDir  string
 	tmpDir string
 
+	checked checkCache
+
 	catalog   *sql.DB
 	engine    *sql.DB
 	connector *duckdb.Connector

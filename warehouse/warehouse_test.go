@@ -95,6 +95,9 @@ func TestAppendFlushCompactReopen(t *testing.T) {
 	if s := w.Stats(); s.Files != 12 {
 		t.Fatalf("files = %d", s.Files)
 	}
+	if err := checkSorted(w); err != nil {
+		t.Fatal(err)
+	}
 	// A query pinned before compaction keeps its files.
 	rows, err := w.Query(ctx, "SELECT seq FROM events ORDER BY seq")
 	if err != nil {
@@ -128,9 +131,29 @@ func TestAppendFlushCompactReopen(t *testing.T) {
 	if onDisk != 3 {
 		t.Fatalf("files on disk after compaction = %d", onDisk)
 	}
+	if err := checkSorted(w); err != nil {
+		t.Fatal(err)
+	}
 	// Payload round-trips as JSON and is queryable.
 	if n := queryInt(t, w, "SELECT sum(CAST(payload->>'n' AS BIGINT)) FROM events"); n != 400*401/2 {
 		t.Fatalf("payload sum = %d", n)
+	}
+	// Files written by the flush (parquet-go) and by compaction (DuckDB) are
+	// read together in one view with the same types.
+	if err := w.Append(mkEvents(401, 100, 3)); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.FlushAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if s := w.Stats(); s.Files != 6 || s.HotRows != 0 {
+		t.Fatalf("files = %d, hot rows = %d", s.Files, s.HotRows)
+	}
+	if n := queryInt(t, w, `SELECT count(*) FROM events WHERE typeof(payload) = 'JSON' AND typeof("timestamp") = 'TIMESTAMP WITH TIME ZONE'`); n != 500 {
+		t.Fatalf("typed rows over mixed files = %d", n)
+	}
+	if n := queryInt(t, w, "SELECT sum(CAST(payload->>'n' AS BIGINT)) FROM events"); n != 500*501/2 {
+		t.Fatalf("payload sum over mixed files = %d", n)
 	}
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
@@ -146,10 +169,10 @@ func TestAppendFlushCompactReopen(t *testing.T) {
 	if _, err := os.Stat(orphan); !os.IsNotExist(err) {
 		t.Fatalf("orphan survived open: %v", err)
 	}
-	if got := w.FlushedSeq(); got != 400 {
+	if got := w.FlushedSeq(); got != 500 {
 		t.Fatalf("watermark after reopen = %d", got)
 	}
-	if n := queryInt(t, w, "SELECT count(*) FROM events"); n != 400 {
+	if n := queryInt(t, w, "SELECT count(*) FROM events"); n != 500 {
 		t.Fatalf("count after reopen = %d", n)
 	}
 }
@@ -184,4 +207,28 @@ func TestReadOnlyChecks(t *testing.T) {
 	if n := queryInt(t, w, "WITH x AS (SELECT count(*) AS c FROM events) SELECT c FROM x"); n != 0 {
 		t.Fatalf("count = %d", n)
 	}
+}
+
+// checkSorted verifies every Parquet file is sorted by (entity_id,
+// timestamp, seq), as funnels and compaction rely on.
+func checkSorted(w *Warehouse) error {
+	w.mu.Lock()
+	files := w.cur.files
+	w.mu.Unlock()
+	for _, f := range files {
+		path := filepath.Join(w.whDir, filepath.FromSlash(f.Path))
+		var bad int
+		err := w.engine.QueryRow(`SELECT count(*) FROM (
+			SELECT entity_id, "timestamp", seq,
+				lag(entity_id) OVER () AS pe, lag("timestamp") OVER () AS pt, lag(seq) OVER () AS ps
+			FROM read_parquet(` + sqlString(path) + `))
+			WHERE pe IS NOT NULL AND (entity_id < pe OR (entity_id = pe AND ("timestamp" < pt OR ("timestamp" = pt AND seq < ps))))`).Scan(&bad)
+		if err != nil {
+			return err
+		}
+		if bad > 0 {
+			return fmt.Errorf("%s: %d rows out of (entity_id, timestamp, seq) order", f.Path, bad)
+		}
+	}
+	return nil
 }
