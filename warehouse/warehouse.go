@@ -334,13 +334,13 @@ func (w *Warehouse) removeOrphans(files []fileEntry) error {
 
 func (w *Warehouse) openEngine(ctx context.Context) error {
 	init := []string{
-		fmt.Sprintf("SET threads = %d", w.opts.Threads),
-		"SET parquet_metadata_cache = true",
-		"SET TimeZone = 'UTC'",
+		fmt.Sprintf("SET GLOBAL threads = %d", w.opts.Threads),
+		"SET GLOBAL parquet_metadata_cache = true",
+		"SET GLOBAL TimeZone = 'UTC'",
 		"CREATE SCHEMA IF NOT EXISTS _hot",
 	}
 	if w.opts.MemLimit != "" {
-		init = append(init, fmt.Sprintf("SET memory_limit = %s", sqlString(w.opts.MemLimit)))
+		init = append(init, fmt.Sprintf("SET GLOBAL memory_limit = %s", sqlString(w.opts.MemLimit)))
 	}
 	init = append(init,
 		fmt.Sprintf("SET allowed_directories = [%s, %s]", sqlString(w.whDir+"/"), sqlString(w.tmpDir+"/")),

@@ -232,3 +232,31 @@ func checkSorted(w *Warehouse) error {
 	}
 	return nil
 }
+
+// Every query connection runs in UTC, whatever the machine's zone.
+func TestSessionsAreUTC(t *testing.T) {
+	t.Setenv("TZ", "America/New_York")
+	w := openTest(t, t.TempDir(), nil)
+	defer w.Close()
+	ctx := context.Background()
+	// Hold several connections at once so the pool opens more than one.
+	var held []*Rows
+	for i := 0; i < 4; i++ {
+		rows, err := w.Query(ctx, "SELECT current_setting('TimeZone')")
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, rows)
+	}
+	for _, rows := range held {
+		var tz string
+		if !rows.Next() {
+			t.Fatal(rows.Err())
+		}
+		rows.Scan(&tz)
+		rows.Close()
+		if tz != "UTC" {
+			t.Fatalf("TimeZone = %q", tz)
+		}
+	}
+}
