@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 
-	"github.com/allsource/allsource/ingest"
 	"github.com/allsource/allsource/internal/demo"
 	"github.com/allsource/allsource/internal/source"
 )
@@ -66,23 +65,9 @@ Flags:`)
 		fmt.Fprintf(m.Stderr, "wrote %d events\n", n)
 		return nil
 	}
-	dataDirGiven := false
-	fs.Visit(func(f *flag.Flag) { dataDirGiven = dataDirGiven || f.Name == "data-dir" })
-	var snk sink
-	if *server != "" || !dataDirGiven {
-		if *server == "" {
-			*server = "http://127.0.0.1:8080"
-		}
-		snk = newHTTPSink(*server)
-	} else {
-		if err := cfg.Validate(); err != nil {
-			return err
-		}
-		st, err := openStore(ctx, &cfg, cfg.logger(os.Stderr), nil)
-		if err != nil {
-			return err
-		}
-		snk = &storeSink{st: st, limits: ingest.Limits{MaxPayloadBytes: cfg.MaxPayloadBytes, MaxBatchEvents: cfg.MaxBatchEvents}}
+	snk, err := openSink(ctx, fs, &cfg, *server)
+	if err != nil {
+		return err
 	}
 	pr, pw := io.Pipe()
 	go func() {

@@ -8,7 +8,6 @@ import (
 	"os"
 	"strings"
 
-	"github.com/allsource/allsource/ingest"
 	"github.com/allsource/allsource/internal/source"
 )
 
@@ -71,27 +70,9 @@ Flags:`)
 	if *batch <= 0 {
 		return errors.New("--batch must be positive")
 	}
-	dataDirGiven := false
-	fs.Visit(func(f *flag.Flag) { dataDirGiven = dataDirGiven || f.Name == "data-dir" })
-	if os.Getenv("ALLSOURCE_DATA_DIR") != "" && *server == "" {
-		dataDirGiven = true
-	}
-
-	var snk sink
-	if *server != "" || !dataDirGiven {
-		if *server == "" {
-			*server = "http://127.0.0.1:8080"
-		}
-		snk = newHTTPSink(*server)
-	} else {
-		if err := cfg.Validate(); err != nil {
-			return err
-		}
-		st, err := openStore(ctx, &cfg, cfg.logger(os.Stderr), nil)
-		if err != nil {
-			return err
-		}
-		snk = &storeSink{st: st, limits: ingest.Limits{MaxPayloadBytes: cfg.MaxPayloadBytes, MaxBatchEvents: cfg.MaxBatchEvents}}
+	snk, err := openSink(ctx, fs, &cfg, *server)
+	if err != nil {
+		return err
 	}
 	var total int64
 	for _, path := range fs.Args() {

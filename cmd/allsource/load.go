@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -87,6 +88,30 @@ func (s *storeSink) send(ctx context.Context, body []byte, n int) (int, int, err
 }
 
 func (s *storeSink) close(ctx context.Context) error { return s.st.Close(ctx) }
+
+// openSink picks where import and demo load: a server at serverURL, or,
+// when a data dir was asked for and no server, that data dir directly.
+func openSink(ctx context.Context, fs *flag.FlagSet, cfg *Config, serverURL string) (sink, error) {
+	dataDir := false
+	fs.Visit(func(f *flag.Flag) { dataDir = dataDir || f.Name == "data-dir" })
+	if os.Getenv("ALLSOURCE_DATA_DIR") != "" {
+		dataDir = true
+	}
+	if serverURL != "" || !dataDir {
+		if serverURL == "" {
+			serverURL = "http://127.0.0.1:8080"
+		}
+		return newHTTPSink(serverURL), nil
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	st, err := openStore(ctx, cfg, cfg.logger(os.Stderr), nil)
+	if err != nil {
+		return nil, err
+	}
+	return &storeSink{st: st, limits: ingest.Limits{MaxPayloadBytes: cfg.MaxPayloadBytes, MaxBatchEvents: cfg.MaxBatchEvents}}, nil
+}
 
 // loader reads records and sends them in batches, one batch in flight, so
 // events keep their file order (versions follow it).
