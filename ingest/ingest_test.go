@@ -246,3 +246,25 @@ func TestIDGen(t *testing.T) {
 		t.Fatalf("timestamp went back: %v", ms)
 	}
 }
+
+// BenchmarkParseBatch measures parsing and validation of NDJSON batches of
+// ~200-byte events, in events/s.
+func BenchmarkParseBatch(b *testing.B) {
+	for _, n := range []int{100, 10000} {
+		b.Run(fmt.Sprintf("batch=%d", n), func(b *testing.B) {
+			var body bytes.Buffer
+			for i := 0; i < n; i++ {
+				fmt.Fprintf(&body, `{"entity_id":"user-%06d","event_type":"order.placed","timestamp":"2026-01-%02dT10:%02d:00.123Z","payload":{"order_id":"o-%d","total":%d.99,"currency":"EUR","items":[{"sku":"A-1","qty":2}]}}`+"\n",
+					i%100000, 1+i%28, i%60, i, i%500)
+			}
+			b.SetBytes(int64(body.Len()))
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, err := ParseBatch(body.Bytes(), FormatNDJSON, Limits{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "events/s")
+		})
+	}
+}
