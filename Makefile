@@ -33,7 +33,7 @@ test-short: vet
 # Go micro-benchmarks, then the end-to-end ingest benchmark against DuckDB's
 # Appender and PostgreSQL COPY, and the query comparison over 10M events.
 bench: build
-	$(GO) test -run '^$$' -bench . -benchtime 2x ./wal/ ./ingest/
+	$(GO) test -run '^$$' -bench . ./wal/ ./ingest/
 	./$(BIN) bench ingest --query-events $${QUERY_EVENTS:-10000000}
 
 # A short run of every fuzzer.
