@@ -102,6 +102,7 @@ func parseNDJSON(body []byte, lim *Limits) ([]Input, error) {
 		if !s.atEnd() {
 			return nil, batchError(s.fail("unexpected data after the event object"), -1, line)
 		}
+		in.Line = line
 		out = append(out, in)
 	}
 	if len(out) == 0 {

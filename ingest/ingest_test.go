@@ -47,6 +47,9 @@ func TestParseBatchErrors(t *testing.T) {
 		{"bad tenant", `{"entity_id":"a","event_type":"b","tenant":"a/b"}`, FormatJSON, allsource.CodeInvalid, `may contain only letters`, 0, 0, "tenant"},
 		{"payload too large", `{"entity_id":"a","event_type":"b","payload":{"x":"` + strings.Repeat("y", 2000) + `"}}`, FormatJSON, allsource.CodeTooLarge, `over the limit of 1024`, 0, 0, "payload"},
 		{"not an object", `"hello"`, FormatJSON, allsource.CodeInvalid, "must be an event object", -1, 0, ""},
+		{"lone high surrogate in payload", `{"entity_id":"a","event_type":"b","payload":{"a":"\ud800"}}`, FormatJSON, allsource.CodeInvalid, `unpaired surrogate \uD800`, 0, 0, ""},
+		{"lone low surrogate in entity", `{"entity_id":"\udc00x","event_type":"b"}`, FormatJSON, allsource.CodeInvalid, `unpaired surrogate \uDC00`, 0, 0, ""},
+		{"high then non-low", `{"entity_id":"a","event_type":"b","payload":{"a":"\ud800\u0041"}}`, FormatJSON, allsource.CodeInvalid, `unpaired surrogate`, 0, 0, ""},
 		{"bad escape", `{"entity_id":"a\q","event_type":"b"}`, FormatJSON, allsource.CodeInvalid, "invalid escape", 0, 0, ""},
 		{"deep nesting", `{"entity_id":"a","event_type":"b","payload":{"a":` + strings.Repeat("[", 600) + strings.Repeat("]", 600) + `}}`, FormatJSON, allsource.CodeInvalid, "nesting too deep", 0, 0, ""},
 	} {
@@ -169,6 +172,9 @@ func FuzzScanner(f *testing.F) {
 				t.Fatalf("scanner accepted invalid UTF-8: %q", b)
 			}
 			return
+		}
+		if err != nil && strings.Contains(err.Error(), "unpaired surrogate") {
+			return // stricter than encoding/json on purpose
 		}
 		if ok != json.Valid(b) && !(strings.Count(string(b), "[")+strings.Count(string(b), "{") > maxDepth) {
 			t.Fatalf("scanner says %v (%v), encoding/json says %v for %q", ok, err, json.Valid(b), b)

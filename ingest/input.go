@@ -24,6 +24,8 @@ type Input struct {
 	Metadata  []byte    // raw JSON object
 	// ExpectedVersion is the entity's required current version, or -1.
 	ExpectedVersion int64
+	// Line is the event's line in an NDJSON body (1-based), or 0.
+	Line int
 }
 
 // Limits bound what one input event and one batch may hold.

@@ -127,25 +127,8 @@ func (s *scanner) strEscaped(start int) ([]byte, error) {
 				if err != nil {
 					return nil, err
 				}
-				if r >= 0xD800 && r < 0xDC00 {
-					// High surrogate: a low one must follow.
-					if s.pos+1 < len(s.b) && s.b[s.pos] == '\\' && s.b[s.pos+1] == 'u' {
-						s.pos += 2
-						r2, err := s.hex4()
-						if err != nil {
-							return nil, err
-						}
-						if r2 >= 0xDC00 && r2 < 0xE000 {
-							r = (r-0xD800)<<10 + (r2 - 0xDC00) + 0x10000
-						} else {
-							out = utf8.AppendRune(out, utf8.RuneError)
-							r = r2
-						}
-					} else {
-						r = utf8.RuneError
-					}
-				} else if r >= 0xDC00 && r < 0xE000 {
-					r = utf8.RuneError
+				if r, err = s.surrogate(r); err != nil {
+					return nil, err
 				}
 				out = utf8.AppendRune(out, r)
 			default:
@@ -191,6 +174,30 @@ func (s *scanner) hex4() (rune, error) {
 	return r, nil
 }
 
+// surrogate completes a \u escape: a high surrogate must be followed by a
+// \u escape of a low one, and a low one may not stand alone. JSON allows
+// unpaired surrogates, but they are not Unicode and DuckDB refuses them, so
+// one stored event would make every query over its payload fail.
+func (s *scanner) surrogate(r rune) (rune, error) {
+	switch {
+	case r >= 0xDC00 && r < 0xE000:
+		return 0, s.fail(fmt.Sprintf("unpaired surrogate \\u%04X in string", r))
+	case r < 0xD800 || r >= 0xDC00:
+		return r, nil
+	}
+	if s.pos+1 < len(s.b) && s.b[s.pos] == '\\' && s.b[s.pos+1] == 'u' {
+		s.pos += 2
+		r2, err := s.hex4()
+		if err != nil {
+			return 0, err
+		}
+		if r2 >= 0xDC00 && r2 < 0xE000 {
+			return (r-0xD800)<<10 + (r2 - 0xDC00) + 0x10000, nil
+		}
+	}
+	return 0, s.fail(fmt.Sprintf("unpaired surrogate \\u%04X in string", r))
+}
+
 // skipString validates a string without unquoting it.
 func (s *scanner) skipString() error {
 	s.pos++ // opening quote
@@ -209,7 +216,11 @@ func (s *scanner) skipString() error {
 				s.pos += 2
 			case 'u':
 				s.pos += 2
-				if _, err := s.hex4(); err != nil {
+				r, err := s.hex4()
+				if err != nil {
+					return err
+				}
+				if _, err := s.surrogate(r); err != nil {
 					return err
 				}
 			default:

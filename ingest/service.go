@@ -116,11 +116,17 @@ type Service struct {
 	segMu  sync.Mutex
 	segMax map[uint64]uint64 // WAL segment -> highest seq written to it
 
-	stopOnce  sync.Once
-	stopping  chan struct{}
-	writerEnd chan struct{}
-	syncEnd   chan struct{}
-	applyEnd  chan struct{}
+	closeMu  sync.RWMutex
+	closed   bool
+	stopOnce sync.Once
+	stopping chan struct{}
+	// applyCtx is cancelled when Close gives up waiting, so an applier
+	// blocked on the warehouse (Freeze with the flusher stuck) returns.
+	applyCtx    context.Context
+	applyCancel context.CancelFunc
+	writerEnd   chan struct{}
+	syncEnd     chan struct{}
+	applyEnd    chan struct{}
 
 	errMu sync.Mutex
 	err   error // set when storage failed; every later Append fails
@@ -195,6 +201,7 @@ func Open(ctx context.Context, wl *wal.Log, wh *warehouse.Warehouse, opts Option
 	if err := s.recover(ctx); err != nil {
 		return nil, err
 	}
+	s.applyCtx, s.applyCancel = context.WithCancel(context.Background())
 	go s.writer()
 	go s.syncer()
 	go s.applier()
@@ -340,11 +347,18 @@ func (s *Service) Append(ctx context.Context, tenant string, inputs []Input) (Re
 		tenant = allsource.DefaultTenant
 	}
 	r := &request{inputs: inputs, tenant: tenant, start: time.Now(), done: make(chan struct{})}
+	// The read lock keeps Close from closing the pipeline between the check
+	// and the send, so a queued batch is always answered.
+	s.closeMu.RLock()
+	if s.closed {
+		s.closeMu.RUnlock()
+		return Result{}, errClosing
+	}
 	select {
 	case s.reqs <- r:
-	case <-s.stopping:
-		return Result{}, errClosing
+		s.closeMu.RUnlock()
 	case <-ctx.Done():
+		s.closeMu.RUnlock()
 		return Result{}, ctx.Err()
 	}
 	// Once queued the batch is decided by the pipeline; waiting for it even
@@ -454,8 +468,8 @@ func (s *Service) assign(r *request, now time.Time) error {
 	// versions, checked without changing state so a rejected batch leaves
 	// nothing behind.
 	var dup []bool
-	var inBatch []int              // indexes into r.res.Duplicates of in-batch duplicates
-	var batchIDs map[uuid.UUID]int // id -> index of its first input in the batch
+	var inBatch []int             // indexes into r.res.Duplicates of in-batch duplicates
+	var batchIDs map[dedupKey]int // id -> index of its first input in the batch
 	checkIDs, checkVersions := false, false
 	for i := range r.inputs {
 		checkIDs = checkIDs || r.inputs[i].ID != ""
@@ -463,7 +477,7 @@ func (s *Service) assign(r *request, now time.Time) error {
 	}
 	if checkIDs || checkVersions {
 		dup = make([]bool, len(r.inputs))
-		batchIDs = map[uuid.UUID]int{}
+		batchIDs = map[dedupKey]int{}
 		var local map[entityKey]uint64 // versions as the batch advances them
 		if checkVersions {
 			local = map[entityKey]uint64{}
@@ -481,13 +495,13 @@ func (s *Service) assign(r *request, now time.Time) error {
 					r.res.Duplicates = append(r.res.Duplicates, Duplicate{Index: i, ID: in.ID, Seq: seq})
 					continue
 				}
-				if _, ok := batchIDs[u]; ok {
+				if _, ok := batchIDs[dedupKey{u, tenant}]; ok {
 					dup[i] = true
 					inBatch = append(inBatch, len(r.res.Duplicates))
 					r.res.Duplicates = append(r.res.Duplicates, Duplicate{Index: i, ID: in.ID})
 					continue
 				}
-				batchIDs[u] = i
+				batchIDs[dedupKey{u, tenant}] = i
 			}
 			if !checkVersions {
 				continue
@@ -498,10 +512,15 @@ func (s *Service) assign(r *request, now time.Time) error {
 				cur = s.versions.get(tenant, in.EntityID)
 			}
 			if in.ExpectedVersion >= 0 && uint64(in.ExpectedVersion) != cur {
+				where := fmt.Sprintf("event %d", i)
+				if in.Line > 0 {
+					where = fmt.Sprintf("line %d", in.Line)
+				}
 				e := allsource.Errorf(allsource.CodeConflict,
-					"event %d: entity %q is at version %d, expected_version was %d; nothing in the batch was stored",
-					i, in.EntityID, cur, in.ExpectedVersion)
+					"%s: entity %q is at version %d, expected_version was %d; nothing in the batch was stored",
+					where, in.EntityID, cur, in.ExpectedVersion)
 				e.Index = i
+				e.Line = in.Line
 				e.Field = "expected_version"
 				e.Details = map[string]any{"entity_id": in.EntityID, "current_version": cur, "expected_version": in.ExpectedVersion}
 				r.res.Duplicates = nil
@@ -548,6 +567,7 @@ func (s *Service) assign(r *request, now time.Time) error {
 		id := in.ID
 		if id == "" {
 			id = s.ids.next(now)
+			s.dedup.skip() // the window counts events, not only client ids
 		} else {
 			s.dedup.add(uuid.MustParse(id), tenant, seq)
 		}
@@ -562,7 +582,11 @@ func (s *Service) assign(r *request, now time.Time) error {
 	// In-batch duplicates point at the seq their first occurrence got.
 	for _, j := range inBatch {
 		d := &r.res.Duplicates[j]
-		d.Seq = seqOf[batchIDs[uuid.MustParse(d.ID)]]
+		tenant := r.inputs[d.Index].Tenant
+		if tenant == "" {
+			tenant = r.tenant
+		}
+		d.Seq = seqOf[batchIDs[dedupKey{uuid.MustParse(d.ID), tenant}]]
 	}
 	r.res.Count = len(r.events)
 	if len(r.events) > 0 {
@@ -581,8 +605,12 @@ func (s *Service) syncer() {
 		if g.events > 0 {
 			if err := s.wal.Commit(); err != nil {
 				s.setFailed(fmt.Errorf("ingest: WAL commit: %w", err))
-				s.failGroup(g)
 			}
+		}
+		if s.failed() != nil {
+			// Including groups of only duplicates: after a failure the
+			// originals they point at may not be durable.
+			s.failGroup(g)
 		}
 		s.synced <- g
 	}
@@ -601,7 +629,7 @@ func (s *Service) failGroup(g *group) {
 // order, and freezes the hot tier's generation when it is due for a flush.
 func (s *Service) applier() {
 	defer close(s.applyEnd)
-	ctx := context.Background()
+	ctx := s.applyCtx
 	tick := time.NewTicker(500 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -623,6 +651,9 @@ func (s *Service) applier() {
 
 func (s *Service) apply(ctx context.Context, g *group) {
 	start := time.Now()
+	if s.failed() != nil {
+		s.failGroup(g)
+	}
 	if g.events > 0 {
 		var err error
 		for _, r := range g.reqs {
@@ -685,10 +716,22 @@ func (s *Service) Checkpoint(watermark uint64) {
 // true, writes the hot tier to Parquet. It does not close the WAL or the
 // warehouse.
 func (s *Service) Close(ctx context.Context, flush bool) error {
+	s.closeMu.Lock()
+	s.closed = true
+	s.closeMu.Unlock()
 	s.stopOnce.Do(func() { close(s.stopping) })
+	defer s.applyCancel()
+	select {
+	case <-s.applyEnd:
+	case <-ctx.Done():
+		// The applier is stuck on the warehouse; release it and fail what
+		// is still in flight rather than hang the shutdown.
+		s.setFailed(fmt.Errorf("ingest: shutdown gave up waiting: %w", ctx.Err()))
+		s.applyCancel()
+		<-s.applyEnd
+	}
 	<-s.writerEnd
 	<-s.syncEnd
-	<-s.applyEnd
 	if flush && s.failed() == nil {
 		if err := s.wh.FlushAll(ctx); err != nil {
 			return fmt.Errorf("ingest: final flush: %w", err)

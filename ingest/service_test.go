@@ -24,6 +24,11 @@ type testStore struct {
 
 func openTestStore(t *testing.T, dir string) *testStore {
 	t.Helper()
+	return openTestStoreWith(t, dir, Options{})
+}
+
+func openTestStoreWith(t *testing.T, dir string, opts Options) *testStore {
+	t.Helper()
 	wl, err := wal.Open(filepath.Join(dir, "wal"), wal.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -32,7 +37,7 @@ func openTestStore(t *testing.T, dir string) *testStore {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := Open(context.Background(), wl, wh, Options{})
+	svc, err := Open(context.Background(), wl, wh, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,5 +123,103 @@ func TestReplayAfterCrash(t *testing.T) {
 	}
 	if res2.FirstSeq != res.LastSeq+1 {
 		t.Fatalf("seq after replay = %d, want %d", res2.FirstSeq, res.LastSeq+1)
+	}
+}
+
+func withID(in Input, id, tenant string) Input {
+	in.ID, in.Tenant = id, tenant
+	return in
+}
+
+// The duplicate window is the last N events, before and after a restart.
+func TestDedupWindowIsTheSameAfterRestart(t *testing.T) {
+	ctx := context.Background()
+	const x = "0190a6d2-0000-7000-8000-00000000000a"
+	for _, tc := range []struct {
+		name      string
+		window    int
+		wantCount int // stored by the retry of x, before and after restart
+	}{
+		{"inside the window", 10, 0},
+		{"outside the window", 3, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			s := openTestStoreWith(t, dir, Options{DedupWindow: tc.window})
+			if _, err := s.svc.Append(ctx, "", []Input{withID(inputs(1, "a")[0], x, "")}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.svc.Append(ctx, "", inputs(5, "b")); err != nil {
+				t.Fatal(err)
+			}
+			s.close(t, true)
+			for _, phase := range []string{"after restart", "after a second restart"} {
+				s = openTestStoreWith(t, dir, Options{DedupWindow: tc.window})
+				res, err := s.svc.Append(ctx, "", []Input{withID(inputs(1, "a")[0], x, "")})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if phase == "after restart" && res.Count != tc.wantCount {
+					t.Fatalf("%s: retry stored %d, want %d", phase, res.Count, tc.wantCount)
+				}
+				s.close(t, true)
+			}
+		})
+	}
+	// And without a restart, the same answer.
+	s := openTestStoreWith(t, t.TempDir(), Options{DedupWindow: 3})
+	defer s.close(t, false)
+	s.svc.Append(ctx, "", []Input{withID(inputs(1, "a")[0], x, "")})
+	s.svc.Append(ctx, "", inputs(5, "b"))
+	if res, _ := s.svc.Append(ctx, "", []Input{withID(inputs(1, "a")[0], x, "")}); res.Count != 1 {
+		t.Fatalf("retry outside the window stored %d, want 1", res.Count)
+	}
+}
+
+// One batch may carry the same id for two tenants: two events.
+func TestInBatchDuplicateIsPerTenant(t *testing.T) {
+	s := openTestStore(t, t.TempDir())
+	defer s.close(t, false)
+	const x = "0190a6d2-0000-7000-8000-00000000000b"
+	in := inputs(3, "e")
+	res, err := s.svc.Append(context.Background(), "", []Input{withID(in[0], x, "ta"), withID(in[1], x, "tb"), withID(in[2], x, "ta")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Count != 2 || len(res.Duplicates) != 1 || res.Duplicates[0].Index != 2 || res.Duplicates[0].Seq != res.FirstSeq {
+		t.Fatalf("result %+v", res)
+	}
+}
+
+// Appends racing Close all return.
+func TestAppendCloseRace(t *testing.T) {
+	for i := 0; i < 20; i++ {
+		s := openTestStore(t, t.TempDir())
+		done := make(chan struct{})
+		for w := 0; w < 8; w++ {
+			go func() {
+				defer func() { done <- struct{}{} }()
+				for j := 0; j < 50; j++ {
+					if _, err := s.svc.Append(context.Background(), "", inputs(2, fmt.Sprintf("w%d", w))); err != nil {
+						return
+					}
+				}
+			}()
+		}
+		time.Sleep(time.Duration(i%5) * time.Millisecond)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := s.svc.Close(ctx, false); err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+		for w := 0; w < 8; w++ {
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				t.Fatal("an Append racing Close never returned")
+			}
+		}
+		s.wh.Close()
+		s.wal.Close()
 	}
 }

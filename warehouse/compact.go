@@ -2,6 +2,7 @@ package warehouse
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -42,25 +43,30 @@ func (w *Warehouse) Compact(ctx context.Context) (int, error) {
 
 func (w *Warehouse) compact(ctx context.Context, minFiles int) (int, error) {
 	n := 0
+	skip := map[[2]string]bool{} // partitions that failed in this pass
+	var errs []error
 	for {
 		select {
 		case <-w.stop:
-			return n, nil
+			return n, errors.Join(errs...)
 		default:
 		}
-		group := w.nextCompaction(minFiles)
+		group := w.nextCompaction(minFiles, skip)
 		if group == nil {
-			return n, nil
+			return n, errors.Join(errs...)
 		}
 		if err := w.compactPartition(ctx, group); err != nil {
-			return n, err
+			// One bad partition must not hold back the others.
+			skip[[2]string{group[0].Tenant, group[0].Date}] = true
+			errs = append(errs, err)
+			continue
 		}
 		n++
 	}
 }
 
 // nextCompaction picks the first partition with enough files.
-func (w *Warehouse) nextCompaction(minFiles int) []fileEntry {
+func (w *Warehouse) nextCompaction(minFiles int, skip map[[2]string]bool) []fileEntry {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	files := w.cur.files // sorted by tenant, date, seq_lo
@@ -69,7 +75,7 @@ func (w *Warehouse) nextCompaction(minFiles int) []fileEntry {
 		for j < len(files) && files[j].Tenant == files[i].Tenant && files[j].Date == files[i].Date {
 			j++
 		}
-		if j-i >= minFiles {
+		if j-i >= minFiles && !skip[[2]string{files[i].Tenant, files[i].Date}] {
 			return append([]fileEntry(nil), files[i:j]...)
 		}
 		i = j
@@ -80,6 +86,9 @@ func (w *Warehouse) nextCompaction(minFiles int) []fileEntry {
 func (w *Warehouse) compactPartition(ctx context.Context, in []fileEntry) error {
 	w.maint.Lock()
 	defer w.maint.Unlock()
+	if !w.allCurrent(in) {
+		return nil // another compaction took them meanwhile
+	}
 	start := time.Now()
 	out := fileEntry{Tenant: in[0].Tenant, Date: in[0].Date, SeqLo: in[0].SeqLo, SeqHi: in[0].SeqHi}
 	paths := make([]string, len(in))
@@ -107,22 +116,9 @@ func (w *Warehouse) compactPartition(ctx context.Context, in []fileEntry) error 
 	}
 	w.fault("compact:after-rename")
 
-	tx, err := w.catalog.BeginTx(ctx, nil)
-	if err != nil {
+	if err := w.recordCompaction(ctx, in, out); err != nil {
+		w.uninstall([]fileEntry{out})
 		return err
-	}
-	defer tx.Rollback()
-	for _, f := range in {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM parquet_files WHERE path = ?`, f.Path); err != nil {
-			return err
-		}
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO parquet_files (path, tenant_id, date, seq_lo, seq_hi, rows, bytes)
-		VALUES (?, ?, CAST(? AS DATE), ?, ?, ?, ?)`, out.Path, out.Tenant, out.Date, out.SeqLo, out.SeqHi, out.Rows, out.Bytes); err != nil {
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit compaction: %w", err)
 	}
 	w.fault("compact:after-manifest")
 
@@ -151,4 +147,41 @@ func (w *Warehouse) compactPartition(ctx context.Context, in []fileEntry) error 
 		w.opts.Observe.Compacted(len(in), out.Rows, d)
 	}
 	return nil
+}
+
+func (w *Warehouse) recordCompaction(ctx context.Context, in []fileEntry, out fileEntry) error {
+	tx, err := w.catalog.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	for _, f := range in {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM parquet_files WHERE path = ?`, f.Path); err != nil {
+			return err
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO parquet_files (path, tenant_id, date, seq_lo, seq_hi, rows, bytes)
+		VALUES (?, ?, CAST(? AS DATE), ?, ?, ?, ?)`, out.Path, out.Tenant, out.Date, out.SeqLo, out.SeqHi, out.Rows, out.Bytes); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit compaction: %w", err)
+	}
+	return nil
+}
+
+// allCurrent reports whether every file is still in the current version.
+func (w *Warehouse) allCurrent(files []fileEntry) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	cur := make(map[string]bool, len(w.cur.files))
+	for _, f := range w.cur.files {
+		cur[f.Path] = true
+	}
+	for _, f := range files {
+		if !cur[f.Path] {
+			return false
+		}
+	}
+	return true
 }

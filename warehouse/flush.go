@@ -32,6 +32,11 @@ func (w *Warehouse) flushLoop() {
 					break
 				}
 				w.log.Error("flush failed; will retry", "gen", g.id, "attempt", attempt+1, "err", err)
+				if attempt+1 == flushAttemptsBeforeFail {
+					// The events are safe in the WAL, but memory would grow
+					// without bound: refuse writes until an operator looks.
+					w.fail(fmt.Errorf("warehouse: flush failed %d times: %w", attempt+1, err))
+				}
 				select {
 				case <-w.stop:
 					return
@@ -41,6 +46,11 @@ func (w *Warehouse) flushLoop() {
 		}
 	}
 }
+
+// flushAttemptsBeforeFail is how many failed flushes of one generation put
+// the warehouse into the failed state (writes refused; the flusher keeps
+// trying, and a restart replays the WAL).
+const flushAttemptsBeforeFail = 5
 
 func backoff(attempt int) time.Duration {
 	d := 100 * time.Millisecond << min(attempt, 7)
@@ -136,6 +146,9 @@ func (w *Warehouse) flushGen(ctx context.Context, g *gen) error {
 
 	watermark := g.seqHi
 	if err := w.recordFlush(ctx, entries, watermark); err != nil {
+		// Not in the manifest: take the files back out so a retry can
+		// install them again.
+		w.uninstall(entries)
 		return err
 	}
 	w.fault("flush:after-manifest")
@@ -219,9 +232,24 @@ func fileName(tenant, date string, lo, hi uint64) string {
 	return fmt.Sprintf("tenant=%s/date=%s/%020d-%020d.parquet", tenant, date, lo, hi)
 }
 
+// uninstall removes installed files that the manifest does not name.
+func (w *Warehouse) uninstall(entries []fileEntry) {
+	for _, e := range entries {
+		if err := os.Remove(filepath.Join(w.whDir, filepath.FromSlash(e.Path))); err != nil && !os.IsNotExist(err) {
+			w.log.Warn("remove unrecorded file", "path", e.Path, "err", err)
+		}
+	}
+}
+
 // install renames written files into the warehouse and makes the renames
-// durable.
-func (w *Warehouse) install(tmps []string, entries []fileEntry) error {
+// durable. On error, the files it renamed are removed again.
+func (w *Warehouse) install(tmps []string, entries []fileEntry) (err error) {
+	installed := 0
+	defer func() {
+		if err != nil {
+			w.uninstall(entries[:installed])
+		}
+	}()
 	dirs := map[string]bool{}
 	for i, e := range entries {
 		dst := filepath.Join(w.whDir, filepath.FromSlash(e.Path))
@@ -238,6 +266,7 @@ func (w *Warehouse) install(tmps []string, entries []fileEntry) error {
 		if err := os.Rename(tmps[i], dst); err != nil {
 			return fmt.Errorf("install %s: %w", e.Path, err)
 		}
+		installed++
 	}
 	for dir := range dirs {
 		if err := syncDir(dir); err != nil {

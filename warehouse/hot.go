@@ -135,6 +135,21 @@ func (w *Warehouse) syncMirror(ctx context.Context, g *gen, upto int64) error {
 	if m.rows >= upto {
 		return nil
 	}
+	if err := w.fillMirror(g, m, upto); err != nil {
+		// The appender may be unusable and the table may lack rows that
+		// m.rows counts: start the mirror over on the next query.
+		m.app.Close()
+		m.conn.Close()
+		g.mirror = nil
+		if _, derr := w.engine.ExecContext(ctx, "DROP TABLE IF EXISTS "+g.table); derr != nil {
+			w.log.Warn("drop broken mirror", "table", g.table, "err", derr)
+		}
+		return err
+	}
+	return nil
+}
+
+func (w *Warehouse) fillMirror(g *gen, m *mirror, upto int64) error {
 	chunks := g.snapshot()
 	for m.rows < upto && m.chunk < len(chunks) {
 		c := chunks[m.chunk]
@@ -236,6 +251,8 @@ func (w *Warehouse) Freeze(ctx context.Context) error {
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
+	case <-w.failCh:
+		return w.failed()
 	case <-w.stop:
 		return allsource.Errorf(allsource.CodeUnavailable, "the warehouse is closing")
 	}
@@ -245,6 +262,7 @@ func (w *Warehouse) fail(err error) error {
 	w.mu.Lock()
 	if w.failErr == nil {
 		w.failErr = err
+		close(w.failCh)
 		w.log.Error("warehouse failed; refusing further writes", "err", err)
 	}
 	w.mu.Unlock()

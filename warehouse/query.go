@@ -132,19 +132,28 @@ func (w *Warehouse) viewSQL(v *version) string {
 	return v.viewSQL
 }
 
-// Functions that read files or run other SQL; refused in user queries even
-// though the engine's sandbox would stop most of them, so the user gets a
-// clear message.
+// Table functions a query may use. Everything else that produces rows
+// (read_*, glob, duckdb_settings, pragma_*, enable_logging, query, …) is
+// refused: table functions can read files, run SQL the check did not see,
+// or change engine state.
+var allowedTableFunctions = map[string]bool{
+	"range": true, "generate_series": true, "unnest": true,
+	"json_each": true, "json_tree": true,
+}
+
+// Scalar functions refused even though the engine's sandbox would stop
+// most of them, so the user gets a clear message.
 var deniedFunctions = map[string]bool{
 	"glob": true, "sniff_csv": true, "query": true, "query_table": true,
-	"parquet_scan": true, "parquet_metadata": true, "parquet_schema": true, "parquet_file_metadata": true,
-	"parquet_kv_metadata": true, "parquet_bloom_probe": true, "iceberg_scan": true, "delta_scan": true,
-	"duckdb_secrets": true, "which_secret": true, "getenv": true,
+	"json_execute_serialized_sql": true, "json_serialize_sql": true, "json_deserialize_sql": true,
+	"getenv": true, "enable_logging": true, "disable_logging": true, "truncate_duckdb_logs": true,
+	"checkpoint": true, "force_checkpoint": true, "current_setting": false,
 }
 
 func deniedFunction(name string) bool {
 	name = strings.ToLower(name)
-	return deniedFunctions[name] || strings.HasPrefix(name, "read_") || strings.HasPrefix(name, "scan_")
+	return deniedFunctions[name] || strings.HasPrefix(name, "read_") || strings.HasPrefix(name, "parquet_") ||
+		strings.HasPrefix(name, "scan_") || strings.Contains(name, "logging") || strings.HasPrefix(name, "pragma_")
 }
 
 // checkCache remembers the verdict of checkReadOnly per statement text, so
@@ -217,8 +226,16 @@ func checkReadOnly(ctx context.Context, conn *sql.Conn, q string) error {
 func walkTree(n any) error {
 	switch x := n.(type) {
 	case map[string]any:
+		if t, _ := x["type"].(string); t == "TABLE_FUNCTION" {
+			if fn, ok := x["function"].(map[string]any); ok {
+				name, _ := fn["function_name"].(string)
+				if !allowedTableFunctions[strings.ToLower(name)] {
+					return allsource.Errorf(allsource.CodeInvalid, "table function %s is not allowed here (allowed: generate_series, json_each, json_tree, range, unnest)", name)
+				}
+			}
+		}
 		if name, ok := x["function_name"].(string); ok && deniedFunction(name) {
-			return allsource.Errorf(allsource.CodeInvalid, "function %s is not allowed: queries may not read files", name)
+			return allsource.Errorf(allsource.CodeInvalid, "function %s is not allowed: queries may not read files, run other SQL or change settings", name)
 		}
 		if t, _ := x["type"].(string); t == "BASE_TABLE" {
 			table, _ := x["table_name"].(string)

@@ -190,7 +190,8 @@ type Warehouse struct {
 	done    sync.WaitGroup
 	closeMu sync.Mutex
 	closed  bool
-	failErr error // first background failure; further appends fail
+	failErr error         // first background failure; further appends fail
+	failCh  chan struct{} // closed when failErr is set
 }
 
 // Open opens (creating if needed) the warehouse in opts.DataDir.
@@ -208,6 +209,7 @@ func Open(ctx context.Context, opts Options) (*Warehouse, error) {
 		stop:   make(chan struct{}),
 
 		compactKick: make(chan struct{}, 1),
+		failCh:      make(chan struct{}),
 	}
 	var err error
 	for _, d := range []string{w.whDir, w.tmpDir} {

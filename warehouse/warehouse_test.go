@@ -260,3 +260,115 @@ func TestSessionsAreUTC(t *testing.T) {
 		}
 	}
 }
+
+func TestSandboxRefusals(t *testing.T) {
+	w := openTest(t, t.TempDir(), nil)
+	defer w.Close()
+	ctx := context.Background()
+	for _, q := range []string{
+		"SELECT * FROM enable_logging(storage='file', storage_path='/var/tmp/x')",
+		"SELECT * FROM json_execute_serialized_sql(json_serialize_sql('SELECT 1'))",
+		"SELECT json_serialize_sql('SELECT 1')",
+		"SELECT * FROM duckdb_settings()",
+		"SELECT * FROM pragma_table_info('events')",
+		"SELECT * FROM glob('*')",
+		"SELECT * FROM read_text('/etc/hostname')",
+		"SELECT getenv('HOME')",
+		"SELECT * FROM query('SELECT 1')",
+		"SELECT * FROM parquet_metadata('x.parquet')",
+		"SELECT * FROM checkpoint()",
+	} {
+		rows, err := w.Query(ctx, q)
+		if err == nil {
+			rows.Close()
+			t.Errorf("%q: accepted", q)
+			continue
+		}
+		if !strings.Contains(err.Error(), "not allowed") && !strings.Contains(err.Error(), "only SELECT") {
+			t.Errorf("%q: %v", q, err)
+		}
+	}
+	// Allowed table functions still work, and the engine is unharmed.
+	if n := queryInt(t, w, "SELECT count(*) FROM range(10) CROSS JOIN generate_series(1, 3) CROSS JOIN unnest([1, 2]) AS u(x)"); n != 60 {
+		t.Fatalf("range × generate_series × unnest = %d", n)
+	}
+	if n := queryInt(t, w, `SELECT count(*) FROM json_each('{"a":1,"b":2}')`); n != 2 {
+		t.Fatalf("json_each = %d", n)
+	}
+}
+
+func mkTenantEvents(from uint64, tenants ...string) []allsource.Event {
+	evs := mkEvents(from, len(tenants), 1)
+	for i := range evs {
+		evs[i].Tenant = tenants[i]
+	}
+	return evs
+}
+
+// A flush that fails half-way takes its installed files back out, so it
+// succeeds once the cause is gone.
+func TestFlushRecoversFromTransientFailure(t *testing.T) {
+	dir := t.TempDir()
+	w := openTest(t, dir, nil)
+	defer w.Close()
+	ctx := context.Background()
+	blocker := filepath.Join(dir, "warehouse", "tenant=zz")
+	if err := os.WriteFile(blocker, []byte("not a directory"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Append(mkTenantEvents(1, "aa", "zz")); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Freeze(ctx); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(250 * time.Millisecond) // at least two failed attempts
+	if w.FlushedSeq() != 0 {
+		t.Fatal("flushed despite the blocker")
+	}
+	os.Remove(blocker)
+	deadline := time.Now().Add(10 * time.Second)
+	for w.FlushedSeq() != 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("the flush never recovered")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := queryInt(t, w, "SELECT count(*) FROM events"); n != 2 {
+		t.Fatalf("count = %d", n)
+	}
+}
+
+// A flush that keeps failing puts the warehouse in the failed state: writes
+// are refused and Freeze returns instead of blocking on the full queue.
+func TestFlushFailureFailsClosed(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for five flush attempts")
+	}
+	dir := t.TempDir()
+	w := openTest(t, dir, func(o *Options) { o.MaxFrozen = 1 })
+	defer w.Close()
+	ctx := context.Background()
+	if err := os.WriteFile(filepath.Join(dir, "warehouse", "tenant=zz"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for i := uint64(0); ; i++ {
+		err := w.Append(mkTenantEvents(1+2*i, "aa", "zz"))
+		if err == nil {
+			err = w.Freeze(ctx)
+		}
+		if err != nil {
+			if !strings.Contains(err.Error(), "flush failed 5 times") {
+				t.Fatalf("error %v", err)
+			}
+			break
+		}
+		if i > 1000 {
+			t.Fatal("never failed")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := w.Append(mkTenantEvents(9999, "aa")); err == nil {
+		t.Fatal("append accepted after the failure")
+	}
+}
