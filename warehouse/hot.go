@@ -269,6 +269,15 @@ func (w *Warehouse) fail(err error) error {
 	return err
 }
 
+// Healthy returns the error that put the warehouse in the failed state, or
+// nil.
+func (w *Warehouse) Healthy() error {
+	if err := w.failed(); err != nil {
+		return &allsource.Error{Code: allsource.CodeUnavailable, Message: "the warehouse failed to write Parquet; writes are refused until restart (see the server log)", Index: -1, Err: err}
+	}
+	return nil
+}
+
 func (w *Warehouse) failed() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()

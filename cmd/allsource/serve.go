@@ -100,9 +100,11 @@ func newRouter(cfg *Config, st *store, m *metrics, log *slog.Logger) http.Handle
 	r.Use(accessLog(log, m), recoverJSON(log))
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	r.GET("/readyz", func(c *gin.Context) {
-		if err := st.ingest.Healthy(); err != nil {
-			httpx.WriteError(c, err)
-			return
+		for _, err := range []error{st.ingest.Healthy(), st.wh.Healthy()} {
+			if err != nil {
+				httpx.WriteError(c, err)
+				return
+			}
 		}
 		s := st.wh.Stats()
 		c.JSON(http.StatusOK, gin.H{"status": "ready", "hot_rows": s.HotRows, "parquet_files": s.Files, "flushed_seq": s.FlushedSeq})
