@@ -13,10 +13,10 @@
 // A batch is atomic: it is rejected whole (nothing stored, no seq used) or
 // stored whole in one WAL record.
 //
-// Duplicate ids: an event whose client-supplied id was stored within the
-// dedup window (by default the most recent 1,000,000 events with
-// client-supplied ids, tenant-scoped; rebuilt from storage on start) is not
-// stored again; the response lists it with the original seq.
+// Duplicate ids: an event whose id was stored in the same tenant within the
+// dedup window (by default the latest 1,000,000 events; rebuilt from storage
+// on start, so it means the same after a restart) is not stored again; the
+// response lists it with the original seq.
 package ingest
 
 import (

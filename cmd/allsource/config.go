@@ -56,7 +56,7 @@ func (c *Config) registerStorageFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.CompactInterval, "compact-interval", 30*time.Second, "how often to look for compaction work")
 	fs.IntVar(&c.MaxBatchEvents, "max-batch-events", 100_000, "most events in one batch")
 	fs.IntVar(&c.MaxPayloadBytes, "max-payload-bytes", 1<<20, "most bytes of payload+metadata in one event")
-	fs.IntVar(&c.DedupWindow, "dedup-window", 1_000_000, "how many recent client-supplied event ids are remembered for duplicate detection")
+	fs.IntVar(&c.DedupWindow, "dedup-window", 1_000_000, "duplicate detection covers ids stored within this many of the latest events")
 	fs.StringVar(&c.MemoryLimit, "memory-limit", "", "query engine memory limit, e.g. 8GB (default: 80% of RAM)")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn, error")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
