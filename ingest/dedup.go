@@ -3,16 +3,17 @@ package ingest
 import "github.com/google/uuid"
 
 // dedupWindow remembers the ids of the most recent events (tenant-scoped)
-// and the seq they were stored at: a ring with one slot per event, so the
-// window is the last N events whether or not they carried a client id (a
-// generated id takes a slot but is not remembered: it cannot be re-sent).
-// On start the window is refilled from the newest N stored events, so it
-// means the same after a restart. Writer goroutine only.
+// and the seq they were stored at. The window is the last N events, whether
+// or not they carried a client id: a generated id only advances the event
+// count (it cannot be re-sent, so it is not remembered). On start the
+// window is refilled from the newest N stored events, so it means the same
+// after a restart. Writer goroutine only.
 type dedupWindow struct {
-	ids  map[dedupKey]uint64 // -> seq
-	ring []dedupKey
-	next int
-	full bool
+	ids   map[dedupKey]uint64 // -> seq
+	queue []dedupEntry        // remembered ids, oldest first, from head
+	head  int
+	seen  uint64 // events counted so far
+	size  uint64
 }
 
 // dedupKey scopes an id to its tenant: the same id in two tenants is two
@@ -22,8 +23,13 @@ type dedupKey struct {
 	tenant string
 }
 
+type dedupEntry struct {
+	key dedupKey
+	ord uint64 // the event's position in the count
+}
+
 func newDedupWindow(n int) *dedupWindow {
-	return &dedupWindow{ids: make(map[dedupKey]uint64), ring: make([]dedupKey, n)}
+	return &dedupWindow{ids: make(map[dedupKey]uint64), size: uint64(n)}
 }
 
 func (d *dedupWindow) lookup(id uuid.UUID, tenant string) (uint64, bool) {
@@ -31,34 +37,35 @@ func (d *dedupWindow) lookup(id uuid.UUID, tenant string) (uint64, bool) {
 	return seq, ok
 }
 
-// skip takes a slot for an event whose id was generated.
+// skip counts an event whose id was generated.
 func (d *dedupWindow) skip() {
-	if d.full {
-		delete(d.ids, d.ring[d.next])
-	}
-	d.ring[d.next] = dedupKey{}
-	d.next++
-	if d.next == len(d.ring) {
-		d.next = 0
-		d.full = true
-	}
+	d.seen++
+	d.evict()
 }
 
-// add remembers id at seq. An id already remembered keeps its first seq: the
-// original event is the one duplicates point at.
+// add counts an event and remembers its id at seq. An id already remembered
+// keeps its first seq: the original event is the one duplicates point at.
 func (d *dedupWindow) add(id uuid.UUID, tenant string, seq uint64) {
+	d.seen++
 	k := dedupKey{id, tenant}
-	if _, ok := d.ids[k]; ok {
-		return
+	if _, ok := d.ids[k]; !ok {
+		d.ids[k] = seq
+		d.queue = append(d.queue, dedupEntry{key: k, ord: d.seen})
 	}
-	if d.full {
-		delete(d.ids, d.ring[d.next])
+	d.evict()
+}
+
+// evict forgets ids that fell out of the last size events.
+func (d *dedupWindow) evict() {
+	for d.head < len(d.queue) && d.queue[d.head].ord+d.size <= d.seen {
+		delete(d.ids, d.queue[d.head].key)
+		d.queue[d.head] = dedupEntry{}
+		d.head++
 	}
-	d.ring[d.next] = k
-	d.ids[k] = seq
-	d.next++
-	if d.next == len(d.ring) {
-		d.next = 0
-		d.full = true
+	if d.head > 1024 && d.head > len(d.queue)/2 {
+		n := copy(d.queue, d.queue[d.head:])
+		clear(d.queue[n:])
+		d.queue = d.queue[:n]
+		d.head = 0
 	}
 }

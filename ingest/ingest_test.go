@@ -274,3 +274,30 @@ func BenchmarkParseBatch(b *testing.B) {
 		})
 	}
 }
+
+func TestDedupWindowEvicts(t *testing.T) {
+	d := newDedupWindow(3)
+	a, b := uuid.New(), uuid.New()
+	d.add(a, "t", 1)
+	d.skip()
+	d.add(b, "t", 3)
+	if _, ok := d.lookup(a, "t"); !ok {
+		t.Fatal("a forgotten inside the window")
+	}
+	if _, ok := d.lookup(a, "u"); ok {
+		t.Fatal("a found in another tenant")
+	}
+	d.skip() // a is now 4 events back
+	if _, ok := d.lookup(a, "t"); ok {
+		t.Fatal("a remembered outside the window")
+	}
+	if seq, ok := d.lookup(b, "t"); !ok || seq != 3 {
+		t.Fatalf("b: %d %v", seq, ok)
+	}
+	for i := 0; i < 5000; i++ {
+		d.add(uuid.New(), "t", uint64(10+i))
+	}
+	if len(d.ids) != 3 || len(d.queue)-d.head != 3 {
+		t.Fatalf("window holds %d ids, queue %d", len(d.ids), len(d.queue)-d.head)
+	}
+}
