@@ -20,6 +20,7 @@
 package ingest
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -578,6 +579,16 @@ func (s *Service) assign(r *request, now time.Time) error {
 			Seq: seq, ID: id, Tenant: tenant, EntityID: in.EntityID, EventType: in.EventType,
 			Version: ver, Timestamp: ts, IngestedAt: now, Payload: in.Payload, Metadata: in.Metadata,
 		})
+	}
+	// Payloads alias the request body, which the hot tier keeps alive until
+	// the flush. When duplicates leave most of a body unused, copy what is
+	// kept so the body can go (hot-tier byte accounting counts events).
+	if len(r.res.Duplicates) > 0 {
+		for i := range r.events {
+			e := &r.events[i]
+			e.Payload = bytes.Clone(e.Payload)
+			e.Metadata = bytes.Clone(e.Metadata)
+		}
 	}
 	// In-batch duplicates point at the seq their first occurrence got.
 	for _, j := range inBatch {
