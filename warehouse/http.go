@@ -137,9 +137,14 @@ func writeRows(c *gin.Context, rows *Rows, format string) error {
 	}
 	names := make([]string, len(cols))
 	types := make([]string, len(cols))
+	raw := make([]bool, len(cols)) // JSON text to embed as is
 	for i, ct := range cols {
 		names[i] = ct.Name()
 		types[i] = ct.DatabaseTypeName()
+		if i < len(rows.JSON) && rows.JSON[i] {
+			raw[i] = true
+			types[i] = "JSON"
+		}
 	}
 	h := c.Writer.Header()
 	switch format {
@@ -200,7 +205,7 @@ func writeRows(c *gin.Context, rows *Rows, format string) error {
 				}
 				buf = appendJSONString(buf, names[i])
 				buf = append(buf, ':')
-				buf = appendJSONValue(buf, v)
+				buf = appendCell(buf, v, raw[i])
 			}
 			buf = append(buf, "}\n"...)
 		default:
@@ -212,7 +217,7 @@ func writeRows(c *gin.Context, rows *Rows, format string) error {
 				if i > 0 {
 					buf = append(buf, ',')
 				}
-				buf = appendJSONValue(buf, v)
+				buf = appendCell(buf, v, raw[i])
 			}
 			buf = append(buf, ']')
 		}
@@ -262,6 +267,14 @@ func finishWithError(bw *bufio.Writer, cw *csv.Writer, format string, n int, err
 func appendJSONString(buf []byte, s string) []byte {
 	b, _ := json.Marshal(s)
 	return append(buf, b...)
+}
+
+// appendCell encodes one value; raw marks JSON text to embed unquoted.
+func appendCell(buf []byte, v any, raw bool) []byte {
+	if s, ok := v.(string); ok && raw {
+		return append(buf, s...)
+	}
+	return appendJSONValue(buf, v)
 }
 
 // appendJSONValue encodes one scanned DuckDB value.

@@ -3,6 +3,7 @@ package warehouse
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/json"
 	"fmt"
 	"path/filepath"
@@ -11,6 +12,8 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	duckdb "github.com/duckdb/duckdb-go/v2"
 
 	"github.com/allsource/allsource"
 )
@@ -25,6 +28,10 @@ type queryConn struct {
 // connection and the pinned version.
 type Rows struct {
 	*sql.Rows
+	// JSON marks columns of type JSON, delivered as their JSON text (the
+	// driver would decode them into Go values, losing key order and the
+	// precision of large numbers).
+	JSON    []bool
 	release func()
 }
 
@@ -98,6 +105,19 @@ func (w *Warehouse) query(ctx context.Context, check bool, q string, args ...any
 		}
 		qc.viewVersion = v.id
 	}
+	var jsonCols []bool
+	if check {
+		shape, err := w.shapes.get(ctx, qc.conn, q)
+		if err != nil {
+			if ctx.Err() != nil {
+				return fail(ctx.Err())
+			}
+			return fail(&allsource.Error{Code: allsource.CodeInvalid, Message: cleanDuckDBError(err), Index: -1, Err: err})
+		}
+		if shape.hasJSON {
+			q, jsonCols = shape.wrap(q), shape.json
+		}
+	}
 	rows, err := qc.conn.QueryContext(ctx, q, args...)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -105,7 +125,96 @@ func (w *Warehouse) query(ctx context.Context, check bool, q string, args ...any
 		}
 		return fail(&allsource.Error{Code: allsource.CodeInvalid, Message: cleanDuckDBError(err), Index: -1, Err: err})
 	}
-	return &Rows{Rows: rows, release: release}, nil
+	return &Rows{Rows: rows, JSON: jsonCols, release: release}, nil
+}
+
+// resultShape is what preparing a statement tells about its result columns.
+type resultShape struct {
+	names   []string
+	json    []bool
+	hasJSON bool
+}
+
+// wrap selects q's columns by position, casting JSON ones to their text.
+func (r *resultShape) wrap(q string) string {
+	var b strings.Builder
+	b.WriteString("SELECT ")
+	for i, name := range r.names {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		if r.json[i] {
+			fmt.Fprintf(&b, "CAST(#%d AS VARCHAR)", i+1)
+		} else {
+			fmt.Fprintf(&b, "#%d", i+1)
+		}
+		b.WriteString(" AS \"" + strings.ReplaceAll(name, `"`, `""`) + `"`)
+	}
+	b.WriteString(" FROM (\n")
+	b.WriteString(strings.TrimRight(strings.TrimSpace(q), "; \t\n"))
+	b.WriteString("\n) AS _q")
+	return b.String()
+}
+
+// shapeCache remembers result shapes per statement text; the events schema
+// does not change, so neither do they.
+type shapeCache struct {
+	mu     sync.Mutex
+	shapes map[string]*resultShape
+}
+
+func (c *shapeCache) get(ctx context.Context, conn *sql.Conn, q string) (*resultShape, error) {
+	c.mu.Lock()
+	r, ok := c.shapes[q]
+	c.mu.Unlock()
+	if ok {
+		return r, nil
+	}
+	r = &resultShape{}
+	err := conn.Raw(func(dc any) error {
+		pc, ok := dc.(driver.ConnPrepareContext)
+		if !ok {
+			return fmt.Errorf("warehouse: driver cannot prepare")
+		}
+		st, err := pc.PrepareContext(ctx, q)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		ds, ok := st.(*duckdb.Stmt)
+		if !ok {
+			return fmt.Errorf("warehouse: unexpected statement type %T", st)
+		}
+		n, err := ds.ColumnCount()
+		if err != nil {
+			return err
+		}
+		for i := 0; i < n; i++ {
+			name, err := ds.ColumnName(i)
+			if err != nil {
+				return err
+			}
+			info, err := ds.ColumnTypeInfo(i)
+			if err != nil {
+				return err
+			}
+			isJSON := info.Alias() == "JSON"
+			r.names = append(r.names, name)
+			r.json = append(r.json, isJSON)
+			r.hasJSON = r.hasJSON || isJSON
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if c.shapes == nil || len(c.shapes) >= checkCacheSize {
+		c.shapes = make(map[string]*resultShape)
+	}
+	c.shapes[q] = r
+	c.mu.Unlock()
+	return r, nil
 }
 
 // viewSQL is the SELECT that defines events for version v: its Parquet files

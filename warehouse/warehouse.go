@@ -168,6 +168,7 @@ type Warehouse struct {
 	tmpDir string
 
 	checked checkCache
+	shapes  shapeCache
 
 	catalog   *sql.DB
 	engine    *sql.DB
