@@ -98,6 +98,15 @@ func TestAppendFlushCompactReopen(t *testing.T) {
 	if err := checkSorted(w); err != nil {
 		t.Fatal(err)
 	}
+	// Flushed files carry a Bloom filter on entity_id that rules out an
+	// entity within the file's min/max range but absent from it.
+	w.mu.Lock()
+	first := filepath.Join(w.whDir, filepath.FromSlash(w.cur.files[0].Path))
+	w.mu.Unlock()
+	var excludes bool
+	if err := w.engine.QueryRow(`SELECT bool_and(bloom_filter_excludes) FROM parquet_bloom_probe(` + sqlString(first) + `, 'entity_id', 'user-1a')`).Scan(&excludes); err != nil || !excludes {
+		t.Fatalf("bloom filter probe: excludes=%v, %v", excludes, err)
+	}
 	// A query pinned before compaction keeps its files.
 	rows, err := w.Query(ctx, "SELECT seq FROM events ORDER BY seq")
 	if err != nil {
