@@ -216,26 +216,9 @@ func IngestHTTP(ctx context.Context, cfg Config) (Result, error) {
 
 // postBatch POSTs one NDJSON body and returns the acknowledged count.
 func postBatch(ctx context.Context, client *http.Client, url string, body []byte) (int, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
-	if err != nil {
-		return 0, err
-	}
-	req.Header.Set("Content-Type", "application/x-ndjson")
-	resp, err := client.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	b, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err != nil {
-		return 0, fmt.Errorf("reading response: %w", err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return 0, statusError(resp.StatusCode, b)
-	}
 	var ack ingestResponse
-	if err := json.Unmarshal(b, &ack); err != nil {
-		return 0, fmt.Errorf("decoding response %q: %w", truncate(b, 200), err)
+	if err := postJSON(ctx, client, url, "application/x-ndjson", body, &ack); err != nil {
+		return 0, err
 	}
 	if len(ack.Duplicates) > 0 {
 		// Generated events carry no ids, so duplicates mean the server and
@@ -260,4 +243,30 @@ func truncate(b []byte, n int) string {
 		return string(b[:n]) + "…"
 	}
 	return string(b)
+}
+
+// postJSON POSTs body and decodes a 200 answer into out; any other status
+// is an error carrying the server's message.
+func postJSON(ctx context.Context, client *http.Client, url, contentType string, body []byte, out any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", contentType)
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return fmt.Errorf("reading response: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return statusError(resp.StatusCode, b)
+	}
+	if err := json.Unmarshal(b, out); err != nil {
+		return fmt.Errorf("decoding response %q: %w", truncate(b, 200), err)
+	}
+	return nil
 }

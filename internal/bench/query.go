@@ -1,13 +1,11 @@
 package bench
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -156,26 +154,9 @@ func serverQuery(ctx context.Context, client *http.Client, url, q string) (int, 
 	if err != nil {
 		return 0, err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
-	if err != nil {
-		return 0, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := client.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	b, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err != nil {
-		return 0, fmt.Errorf("reading response: %w", err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return 0, statusError(resp.StatusCode, b)
-	}
 	var qr queryResponse
-	if err := json.Unmarshal(b, &qr); err != nil {
-		return 0, fmt.Errorf("decoding response %q: %w", truncate(b, 200), err)
+	if err := postJSON(ctx, client, url, "application/json", body, &qr); err != nil {
+		return 0, err
 	}
 	if qr.Columns == nil && qr.Rows == nil {
 		return 0, errors.New("response has neither columns nor rows")
