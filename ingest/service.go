@@ -82,7 +82,6 @@ type Duplicate struct {
 type request struct {
 	inputs []Input
 	tenant string // default tenant for inputs without one
-	start  time.Time
 	done   chan struct{}
 
 	events []allsource.Event // assigned by the writer
@@ -347,7 +346,7 @@ func (s *Service) Append(ctx context.Context, tenant string, inputs []Input) (Re
 	if tenant == "" {
 		tenant = allsource.DefaultTenant
 	}
-	r := &request{inputs: inputs, tenant: tenant, start: time.Now(), done: make(chan struct{})}
+	r := &request{inputs: inputs, tenant: tenant, done: make(chan struct{})}
 	// The read lock keeps Close from closing the pipeline between the check
 	// and the send, so a queued batch is always answered.
 	s.closeMu.RLock()
