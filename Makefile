@@ -22,10 +22,10 @@ vet:
 	$(GO) vet $(PKGS)
 
 # Every test, including the process-level crash tests and the real-dataset
-# import. The race detector runs on the packages without cgo in their hot path.
+# import. The race detector runs on the storage packages and the file readers.
 test: vet
 	$(GO) test -count=1 -timeout 20m $(PKGS)
-	$(GO) test -count=1 -race -timeout 10m ./wal/ ./internal/source/ ./internal/demo/
+	$(GO) test -count=1 -race -timeout 10m ./wal/ ./ingest/ ./warehouse/ ./internal/source/ ./internal/demo/
 
 test-short: vet
 	$(GO) test -short -count=1 $(PKGS)
