@@ -5,6 +5,8 @@ package main
 // client). Crash (kill -9) tests live elsewhere.
 
 import (
+	"github.com/allsource/allsource/warehouse"
+
 	"bufio"
 	"bytes"
 	"context"
@@ -176,18 +178,8 @@ type apiQueryResult struct {
 	Error    json.RawMessage `json:"error"`
 }
 
-type apiEntityEvent struct {
-	Seq        uint64          `json:"seq"`
-	ID         string          `json:"id"`
-	Tenant     string          `json:"tenant"`
-	EntityID   string          `json:"entity_id"`
-	EventType  string          `json:"event_type"`
-	Version    uint64          `json:"version"`
-	Timestamp  time.Time       `json:"timestamp"`
-	IngestedAt time.Time       `json:"ingested_at"`
-	Payload    json.RawMessage `json:"payload"`
-	Metadata   json.RawMessage `json:"metadata"`
-}
+// apiEntityEvent is the entity endpoint's event, as the server defines it.
+type apiEntityEvent = warehouse.EntityEvent
 
 type apiEntityResponse struct {
 	EntityID string           `json:"entity_id"`
