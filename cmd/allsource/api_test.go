@@ -5,8 +5,6 @@ package main
 // client). Crash (kill -9) tests live elsewhere.
 
 import (
-	"github.com/allsource/allsource/warehouse"
-
 	"bufio"
 	"bytes"
 	"context"
@@ -31,6 +29,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/allsource/allsource/warehouse"
 )
 
 // ---------------------------------------------------------------------------
