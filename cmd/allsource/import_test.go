@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -136,4 +137,29 @@ func TestImportGitHubDataset(t *testing.T) {
 	p.stop(t)
 	p2 := startProc(t, dir, nil)
 	check(p2.url)
+}
+
+// Importing straight into a data dir keeps every payload intact across
+// batches (each batch's events live on in the hot tier and its flush).
+func TestImportIntoDataDir(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(t.TempDir(), "events.ndjson")
+	var b strings.Builder
+	want := 0
+	for i := 1; i <= 95; i++ {
+		fmt.Fprintf(&b, `{"entity_id":"e%d","event_type":"t","payload":{"n":%d,"pad":"%s"}}`+"\n", i%7, i, strings.Repeat("x", i))
+		want += i
+	}
+	if err := os.WriteFile(file, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	if err := NewMain(&out, &errOut).Run(context.Background(), []string{"import", "--data-dir", dir, "--batch", "10", file}); err != nil {
+		t.Fatalf("import: %v\n%s", err, errOut.String())
+	}
+	p := startProc(t, dir, nil)
+	rows := queryCSV(t, p.url, `SELECT count(*), sum(CAST(payload->>'n' AS INTEGER)), bool_and(length(payload->>'pad') = CAST(payload->>'n' AS INTEGER)) FROM events`)
+	if rows[0][0] != "95" || rows[0][1] != strconv.Itoa(want) || rows[0][2] != "true" {
+		t.Fatalf("after import: %v, want 95 events summing to %d with intact payloads", rows[0], want)
+	}
 }

@@ -114,7 +114,8 @@ func openSink(ctx context.Context, fs *flag.FlagSet, cfg *Config, serverURL stri
 }
 
 // loader reads records and sends them in batches, one batch in flight, so
-// events keep their file order (versions follow it).
+// events keep their file order (versions follow it). Reading and encoding
+// the next batch overlaps the sending of the current one.
 type loader struct {
 	sink     sink
 	batch    int
@@ -124,31 +125,48 @@ type loader struct {
 	stored, dups, skipped atomic.Int64
 }
 
+// pendingBatch is one NDJSON body and the file line of each record in it.
+// Every batch has its own body: a store sink keeps slices of it.
+type pendingBatch struct {
+	body  []byte
+	lines []int
+}
+
 // loadReader sends every record of r. name is used in error messages.
 func (l *loader) loadReader(ctx context.Context, r source.Reader, name string) error {
-	var body []byte
-	var lines []int // file line of each record in body
-	flush := func() error {
-		if len(lines) == 0 {
-			return nil
-		}
-		stored, dups, err := l.sink.send(ctx, body, len(lines))
-		if err != nil {
-			var ae *allsource.Error
-			if errors.As(err, &ae) && ae.Line > 0 && ae.Line <= len(lines) {
-				msg := ae.Message
-				if i := strings.Index(msg, ": "); i >= 0 && strings.HasPrefix(msg, "line ") {
-					msg = msg[i+2:]
-				}
-				return fmt.Errorf("%s:%d: %s (nothing from this batch of %d was stored; %d events before it were)", name, lines[ae.Line-1], msg, len(lines), l.stored.Load())
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	batches := make(chan pendingBatch, 1)
+	readErr := make(chan error, 1)
+	go func() {
+		defer close(batches)
+		readErr <- l.readBatches(ctx, r, batches)
+	}()
+	for b := range batches {
+		if err := l.send(ctx, b, name); err != nil {
+			cancel()
+			for range batches { // let the reader stop
 			}
-			return fmt.Errorf("%s: batch ending at line %d: %w (%d events before it were stored)", name, lines[len(lines)-1], err, l.stored.Load())
+			<-readErr
+			return err
 		}
-		l.stored.Add(int64(stored))
-		l.dups.Add(int64(dups))
-		l.progress.add(int64(stored + dups))
-		body, lines = body[:0], lines[:0]
-		return nil
+	}
+	return <-readErr
+}
+
+func (l *loader) readBatches(ctx context.Context, r source.Reader, out chan<- pendingBatch) error {
+	b := pendingBatch{}
+	emit := func() bool {
+		if len(b.lines) == 0 {
+			return true
+		}
+		select {
+		case out <- b:
+			b = pendingBatch{body: make([]byte, 0, len(b.body)+len(b.body)/8)}
+			return true
+		case <-ctx.Done():
+			return false
+		}
 	}
 	for {
 		if err := ctx.Err(); err != nil {
@@ -156,7 +174,8 @@ func (l *loader) loadReader(ctx context.Context, r source.Reader, name string) e
 		}
 		rec, err := r.Next()
 		if err == io.EOF {
-			return flush()
+			emit()
+			return nil
 		}
 		if err != nil {
 			var re *source.RecordError
@@ -167,15 +186,32 @@ func (l *loader) loadReader(ctx context.Context, r source.Reader, name string) e
 			}
 			return err
 		}
-		body = append(body, rec.Event...)
-		body = append(body, '\n')
-		lines = append(lines, rec.Line)
-		if len(lines) >= l.batch {
-			if err := flush(); err != nil {
-				return err
-			}
+		b.body = append(b.body, rec.Event...)
+		b.body = append(b.body, '\n')
+		b.lines = append(b.lines, rec.Line)
+		if len(b.lines) >= l.batch && !emit() {
+			return ctx.Err()
 		}
 	}
+}
+
+func (l *loader) send(ctx context.Context, b pendingBatch, name string) error {
+	stored, dups, err := l.sink.send(ctx, b.body, len(b.lines))
+	if err != nil {
+		var ae *allsource.Error
+		if errors.As(err, &ae) && ae.Line > 0 && ae.Line <= len(b.lines) {
+			msg := ae.Message
+			if i := strings.Index(msg, ": "); i >= 0 && strings.HasPrefix(msg, "line ") {
+				msg = msg[i+2:]
+			}
+			return fmt.Errorf("%s:%d: %s (nothing from this batch of %d was stored; %d events before it were)", name, b.lines[ae.Line-1], msg, len(b.lines), l.stored.Load())
+		}
+		return fmt.Errorf("%s: batch ending at line %d: %w (%d events before it were stored)", name, b.lines[len(b.lines)-1], err, l.stored.Load())
+	}
+	l.stored.Add(int64(stored))
+	l.dups.Add(int64(dups))
+	l.progress.add(int64(stored + dups))
+	return nil
 }
 
 // countingReader counts bytes read, for progress.
