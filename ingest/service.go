@@ -116,10 +116,12 @@ type Service struct {
 	segMu  sync.Mutex
 	segMax map[uint64]uint64 // WAL segment -> highest seq written to it
 
-	closeMu  sync.RWMutex
-	closed   bool
-	stopOnce sync.Once
-	stopping chan struct{}
+	closeMu   sync.Mutex
+	closed    bool
+	sending   sync.WaitGroup // Appends between the closed check and the send
+	sendsDone chan struct{}  // closed once no Append can still send
+	stopOnce  sync.Once
+	stopping  chan struct{}
 	// applyCtx is cancelled when Close gives up waiting, so an applier
 	// blocked on the warehouse (Freeze with the flusher stuck) returns.
 	applyCtx    context.Context
@@ -193,6 +195,7 @@ func Open(ctx context.Context, wl *wal.Log, wh *warehouse.Warehouse, opts Option
 		ids:       newIDGen(),
 		segMax:    map[uint64]uint64{},
 		stopping:  make(chan struct{}),
+		sendsDone: make(chan struct{}),
 		writerEnd: make(chan struct{}),
 		syncEnd:   make(chan struct{}),
 		applyEnd:  make(chan struct{}),
@@ -347,18 +350,24 @@ func (s *Service) Append(ctx context.Context, tenant string, inputs []Input) (Re
 		tenant = allsource.DefaultTenant
 	}
 	r := &request{inputs: inputs, tenant: tenant, done: make(chan struct{})}
-	// The read lock keeps Close from closing the pipeline between the check
-	// and the send, so a queued batch is always answered.
-	s.closeMu.RLock()
+	// Senders register before Close marks the service closed; Close waits
+	// for registered senders before the writer drains the queue, so a
+	// queued batch is always answered. No lock is held while blocked.
+	s.closeMu.Lock()
 	if s.closed {
-		s.closeMu.RUnlock()
+		s.closeMu.Unlock()
 		return Result{}, errClosing
 	}
+	s.sending.Add(1)
+	s.closeMu.Unlock()
 	select {
 	case s.reqs <- r:
-		s.closeMu.RUnlock()
+		s.sending.Done()
+	case <-s.stopping:
+		s.sending.Done()
+		return Result{}, errClosing
 	case <-ctx.Done():
-		s.closeMu.RUnlock()
+		s.sending.Done()
 		return Result{}, ctx.Err()
 	}
 	// Once queued the batch is decided by the pipeline; waiting for it even
@@ -379,6 +388,7 @@ func (s *Service) writer() {
 		select {
 		case first = <-s.reqs:
 		case <-s.stopping:
+			<-s.sendsDone
 			s.drainRejected()
 			return
 		}
@@ -726,10 +736,14 @@ func (s *Service) Checkpoint(watermark uint64) {
 // true, writes the hot tier to Parquet. It does not close the WAL or the
 // warehouse.
 func (s *Service) Close(ctx context.Context, flush bool) error {
-	s.closeMu.Lock()
-	s.closed = true
-	s.closeMu.Unlock()
-	s.stopOnce.Do(func() { close(s.stopping) })
+	s.stopOnce.Do(func() {
+		s.closeMu.Lock()
+		s.closed = true
+		s.closeMu.Unlock()
+		close(s.stopping)
+		s.sending.Wait() // each registered sender sees stopping and returns
+		close(s.sendsDone)
+	})
 	defer s.applyCancel()
 	select {
 	case <-s.applyEnd:

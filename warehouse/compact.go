@@ -117,7 +117,7 @@ func (w *Warehouse) compactPartition(ctx context.Context, in []fileEntry) error 
 	w.fault("compact:after-rename")
 
 	if err := w.recordCompaction(ctx, in, out); err != nil {
-		w.uninstall([]fileEntry{out})
+		w.uninstallUnrecorded(ctx, []fileEntry{out})
 		return err
 	}
 	w.fault("compact:after-manifest")

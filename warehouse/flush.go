@@ -146,9 +146,9 @@ func (w *Warehouse) flushGen(ctx context.Context, g *gen) error {
 
 	watermark := g.seqHi
 	if err := w.recordFlush(ctx, entries, watermark); err != nil {
-		// Not in the manifest: take the files back out so a retry can
-		// install them again.
-		w.uninstall(entries)
+		// A failed commit may still have happened: only files the manifest
+		// does not name are taken back out (so a retry can install them).
+		w.uninstallUnrecorded(ctx, entries)
 		return err
 	}
 	w.fault("flush:after-manifest")
@@ -234,6 +234,27 @@ func writeParquet(path string, evs []*allsource.Event, day string) (int64, error
 // seqs sort by name in seq order.
 func fileName(tenant, date string, lo, hi uint64) string {
 	return fmt.Sprintf("tenant=%s/date=%s/%020d-%020d.parquet", tenant, date, lo, hi)
+}
+
+// uninstallUnrecorded removes the installed files after a failed catalog
+// transaction, unless the transaction did commit (then the manifest names
+// them and they must stay; the next flush attempt fails on "file exists"
+// and the restart that follows reconciles). When the catalog cannot be read
+// the files stay too: start-up removes what the manifest does not name.
+func (w *Warehouse) uninstallUnrecorded(ctx context.Context, entries []fileEntry) {
+	paths := make([]any, len(entries))
+	marks := make([]string, len(entries))
+	for i, e := range entries {
+		paths[i], marks[i] = e.Path, "?"
+	}
+	var n int
+	err := w.catalog.QueryRowContext(context.WithoutCancel(ctx),
+		`SELECT count(*) FROM parquet_files WHERE path IN (`+strings.Join(marks, ", ")+`)`, paths...).Scan(&n)
+	if err != nil || n > 0 {
+		w.log.Error("catalog state after a failed commit is unclear; leaving installed files for start-up to reconcile", "recorded", n, "err", err)
+		return
+	}
+	w.uninstall(entries)
 }
 
 // uninstall removes installed files that the manifest does not name.

@@ -117,7 +117,9 @@ func (w *Warehouse) syncMirror(ctx context.Context, g *gen, upto int64) error {
 	}
 	m := g.mirror
 	if m == nil {
-		if _, err := w.engine.ExecContext(ctx, "CREATE TABLE IF NOT EXISTS "+g.table+" "+hotTableDDL); err != nil {
+		// OR REPLACE: a mirror dropped after a failed fill may have left a
+		// partial table behind.
+		if _, err := w.engine.ExecContext(ctx, "CREATE OR REPLACE TABLE "+g.table+" "+hotTableDDL); err != nil {
 			return fmt.Errorf("warehouse: create %s: %w", g.table, err)
 		}
 		conn, err := w.connector.Connect(ctx)
@@ -141,7 +143,7 @@ func (w *Warehouse) syncMirror(ctx context.Context, g *gen, upto int64) error {
 		m.app.Close()
 		m.conn.Close()
 		g.mirror = nil
-		if _, derr := w.engine.ExecContext(ctx, "DROP TABLE IF EXISTS "+g.table); derr != nil {
+		if _, derr := w.engine.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+g.table); derr != nil {
 			w.log.Warn("drop broken mirror", "table", g.table, "err", derr)
 		}
 		return err

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -107,15 +108,10 @@ func (w *Warehouse) query(ctx context.Context, check bool, q string, args ...any
 	}
 	var jsonCols []bool
 	if check {
-		shape, err := w.shapes.get(ctx, qc.conn, q)
-		if err != nil {
-			if ctx.Err() != nil {
-				return fail(ctx.Err())
-			}
-			return fail(&allsource.Error{Code: allsource.CodeInvalid, Message: cleanDuckDBError(err), Index: -1, Err: err})
-		}
-		if shape.hasJSON {
-			q, jsonCols = shape.wrap(q), shape.json
+		// Best effort: a statement whose shape cannot be known without its
+		// arguments, or that cannot be wrapped, runs as written.
+		if shape := w.shapes.get(ctx, qc.conn, q); shape != nil && shape.wrapped != "" {
+			q, jsonCols = shape.wrapped, shape.json
 		}
 	}
 	rows, err := qc.conn.QueryContext(ctx, q, args...)
@@ -130,25 +126,24 @@ func (w *Warehouse) query(ctx context.Context, check bool, q string, args ...any
 
 // resultShape is what preparing a statement tells about its result columns.
 type resultShape struct {
-	names   []string
-	json    []bool
-	hasJSON bool
+	json    []bool // columns of type JSON
+	wrapped string // the statement selecting JSON columns as text, or ""
 }
 
 // wrap selects q's columns by position, casting JSON ones to their text.
-func (r *resultShape) wrap(q string) string {
+func wrap(q string, names []string, json []bool) string {
 	var b strings.Builder
 	b.WriteString("SELECT ")
-	for i, name := range r.names {
+	for i, name := range names {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		if r.json[i] {
+		if json[i] {
 			fmt.Fprintf(&b, "CAST(#%d AS VARCHAR)", i+1)
 		} else {
 			fmt.Fprintf(&b, "#%d", i+1)
 		}
-		b.WriteString(" AS \"" + strings.ReplaceAll(name, `"`, `""`) + `"`)
+		b.WriteString(` AS "` + strings.ReplaceAll(name, `"`, `""`) + `"`)
 	}
 	b.WriteString(" FROM (\n")
 	b.WriteString(strings.TrimRight(strings.TrimSpace(q), "; \t\n"))
@@ -163,15 +158,40 @@ type shapeCache struct {
 	shapes map[string]*resultShape
 }
 
-func (c *shapeCache) get(ctx context.Context, conn *sql.Conn, q string) (*resultShape, error) {
+// get returns q's shape, or nil when preparing it fails (an untyped
+// parameter, say); failures are not cached.
+func (c *shapeCache) get(ctx context.Context, conn *sql.Conn, q string) *resultShape {
 	c.mu.Lock()
 	r, ok := c.shapes[q]
 	c.mu.Unlock()
 	if ok {
-		return r, nil
+		return r
 	}
-	r = &resultShape{}
-	err := conn.Raw(func(dc any) error {
+	names, jsonCols, err := describe(ctx, conn, q)
+	if err != nil {
+		return nil
+	}
+	r = &resultShape{json: jsonCols}
+	if slices.Contains(jsonCols, true) {
+		// Use the wrapped form only if it prepares: odd endings (a ';'
+		// followed by a comment) run as written instead.
+		if w := wrap(q, names, jsonCols); func() error { _, _, err := describe(ctx, conn, w); return err }() == nil {
+			r.wrapped = w
+		}
+	}
+	c.mu.Lock()
+	if c.shapes == nil || len(c.shapes) >= checkCacheSize {
+		c.shapes = make(map[string]*resultShape)
+	}
+	c.shapes[q] = r
+	c.mu.Unlock()
+	return r
+}
+
+// describe prepares q and returns its result column names and which are
+// JSON.
+func describe(ctx context.Context, conn *sql.Conn, q string) (names []string, jsonCols []bool, err error) {
+	err = conn.Raw(func(dc any) error {
 		pc, ok := dc.(driver.ConnPrepareContext)
 		if !ok {
 			return fmt.Errorf("warehouse: driver cannot prepare")
@@ -198,23 +218,12 @@ func (c *shapeCache) get(ctx context.Context, conn *sql.Conn, q string) (*result
 			if err != nil {
 				return err
 			}
-			isJSON := info.Alias() == "JSON"
-			r.names = append(r.names, name)
-			r.json = append(r.json, isJSON)
-			r.hasJSON = r.hasJSON || isJSON
+			names = append(names, name)
+			jsonCols = append(jsonCols, info.Alias() == "JSON")
 		}
 		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	c.mu.Lock()
-	if c.shapes == nil || len(c.shapes) >= checkCacheSize {
-		c.shapes = make(map[string]*resultShape)
-	}
-	c.shapes[q] = r
-	c.mu.Unlock()
-	return r, nil
+	return names, jsonCols, err
 }
 
 // viewSQL is the SELECT that defines events for version v: its Parquet files

@@ -144,10 +144,8 @@ func (l *loader) loadReader(ctx context.Context, r source.Reader, name string) e
 	}()
 	for b := range batches {
 		if err := l.send(ctx, b, name); err != nil {
-			cancel()
-			for range batches { // let the reader stop
-			}
-			<-readErr
+			// The reader sees the cancelled context at its next record; it
+			// may be blocked reading a pipe, so do not wait for it.
 			return err
 		}
 	}
@@ -174,7 +172,9 @@ func (l *loader) readBatches(ctx context.Context, r source.Reader, out chan<- pe
 		}
 		rec, err := r.Next()
 		if err == io.EOF {
-			emit()
+			if !emit() {
+				return ctx.Err()
+			}
 			return nil
 		}
 		if err != nil {
