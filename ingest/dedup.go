@@ -9,8 +9,8 @@ import "github.com/google/uuid"
 // window is refilled from the newest N stored events, so it means the same
 // after a restart. Writer goroutine only.
 type dedupWindow struct {
-	ids   map[dedupKey]uint64 // -> seq
-	queue []dedupEntry        // remembered ids, oldest first, from head
+	ids   map[dedupKey]dedupSeen
+	queue []dedupEntry // remembered ids, oldest first, from head
 	head  int
 	seen  uint64 // events counted so far
 	size  uint64
@@ -28,13 +28,21 @@ type dedupEntry struct {
 	ord uint64 // the event's position in the count
 }
 
+// dedupSeen is what the window knows of an id: the seq of its first
+// occurrence, which duplicates point at, and the position of its latest one,
+// which decides when it leaves the window.
+type dedupSeen struct {
+	seq  uint64
+	last uint64
+}
+
 func newDedupWindow(n int) *dedupWindow {
-	return &dedupWindow{ids: make(map[dedupKey]uint64), size: uint64(n)}
+	return &dedupWindow{ids: make(map[dedupKey]dedupSeen), size: uint64(n)}
 }
 
 func (d *dedupWindow) lookup(id uuid.UUID, tenant string) (uint64, bool) {
-	seq, ok := d.ids[dedupKey{id, tenant}]
-	return seq, ok
+	e, ok := d.ids[dedupKey{id, tenant}]
+	return e.seq, ok
 }
 
 // skip counts an event whose id was generated.
@@ -43,22 +51,29 @@ func (d *dedupWindow) skip() {
 	d.evict()
 }
 
-// add counts an event and remembers its id at seq. An id already remembered
-// keeps its first seq: the original event is the one duplicates point at.
+// add counts an event and remembers its id at seq. An id seen again keeps
+// its first seq (duplicates point at the original) and stays until its
+// latest occurrence leaves the window.
 func (d *dedupWindow) add(id uuid.UUID, tenant string, seq uint64) {
 	d.seen++
 	k := dedupKey{id, tenant}
-	if _, ok := d.ids[k]; !ok {
-		d.ids[k] = seq
-		d.queue = append(d.queue, dedupEntry{key: k, ord: d.seen})
+	e, ok := d.ids[k]
+	if !ok {
+		e.seq = seq
 	}
+	e.last = d.seen
+	d.ids[k] = e
+	d.queue = append(d.queue, dedupEntry{key: k, ord: d.seen})
 	d.evict()
 }
 
 // evict forgets ids that fell out of the last size events.
 func (d *dedupWindow) evict() {
 	for d.head < len(d.queue) && d.queue[d.head].ord+d.size <= d.seen {
-		delete(d.ids, d.queue[d.head].key)
+		q := d.queue[d.head]
+		if e, ok := d.ids[q.key]; ok && e.last == q.ord {
+			delete(d.ids, q.key) // its latest occurrence left the window
+		}
 		d.queue[d.head] = dedupEntry{}
 		d.head++
 	}

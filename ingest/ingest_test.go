@@ -301,3 +301,22 @@ func TestDedupWindowEvicts(t *testing.T) {
 		t.Fatalf("window holds %d ids, queue %d", len(d.ids), len(d.queue)-d.head)
 	}
 }
+
+// An id stored twice (a re-send older than a smaller window) stays while its
+// later copy is inside the window, and keeps pointing at the first seq.
+func TestDedupWindowRepeatedID(t *testing.T) {
+	d := newDedupWindow(3)
+	a := uuid.New()
+	d.add(a, "t", 1)
+	d.skip()
+	d.add(a, "t", 3)
+	d.skip()
+	d.skip() // the first a left the window, the second has not
+	if seq, ok := d.lookup(a, "t"); !ok || seq != 1 {
+		t.Fatalf("lookup = %d, %v; want 1, true", seq, ok)
+	}
+	d.skip()
+	if _, ok := d.lookup(a, "t"); ok {
+		t.Fatal("still remembered after its latest occurrence left the window")
+	}
+}
