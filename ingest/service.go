@@ -219,66 +219,47 @@ func (s *Service) recover(ctx context.Context) error {
 	if watermark >= s.nextSeq {
 		s.nextSeq = watermark + 1
 	}
-	rows, err := s.wh.QueryInternal(ctx, `SELECT tenant_id, entity_id, max(version) FROM events GROUP BY ALL`)
+	err := s.eachRow(ctx, func(rows *warehouse.Rows) error {
+		var tenant, entity string
+		var v uint64
+		if err := rows.Scan(&tenant, &entity, &v); err != nil {
+			return err
+		}
+		s.versions.raise(tenant, entity, v)
+		return nil
+	}, `SELECT tenant_id, entity_id, max(version) FROM events GROUP BY ALL`)
 	if err != nil {
 		return fmt.Errorf("ingest: load entity versions: %w", err)
 	}
-	for rows.Next() {
-		var k entityKey
-		var v uint64
-		if err := rows.Scan(&k.tenant, &k.entity, &v); err != nil {
-			rows.Close()
-			return err
-		}
-		s.versions.raise(k.tenant, k.entity, v)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
-	}
 	versionsTook := time.Since(start)
-	// The newest events by seq: a range filter, which Parquet statistics
-	// prune to the newest files, rather than a sort of the whole history.
 	var maxSeq uint64
-	rows, err = s.wh.QueryInternal(ctx, `SELECT coalesce(max(seq), 0) FROM events`)
+	err = s.eachRow(ctx, func(rows *warehouse.Rows) error { return rows.Scan(&maxSeq) },
+		`SELECT coalesce(max(seq), 0) FROM events`)
 	if err != nil {
 		return fmt.Errorf("ingest: load the last seq: %w", err)
-	}
-	if rows.Next() {
-		err = rows.Scan(&maxSeq)
-	}
-	rows.Close()
-	if err != nil {
-		return err
 	}
 	if maxSeq >= s.nextSeq {
 		s.nextSeq = maxSeq + 1
 	}
+	// The newest events by seq: a range filter, which Parquet statistics
+	// prune to the newest files, rather than a sort of the whole history.
 	from := uint64(0)
 	if maxSeq > uint64(s.opts.DedupWindow) {
 		from = maxSeq - uint64(s.opts.DedupWindow)
 	}
-	rows, err = s.wh.QueryInternal(ctx, `SELECT id, tenant_id, seq FROM events WHERE seq > ? ORDER BY seq`, from)
-	if err != nil {
-		return fmt.Errorf("ingest: load recent ids: %w", err)
-	}
-	for rows.Next() {
+	err = s.eachRow(ctx, func(rows *warehouse.Rows) error {
 		var id, tenant string
 		var seq uint64
 		if err := rows.Scan(&id, &tenant, &seq); err != nil {
-			rows.Close()
 			return err
 		}
 		if u, err := uuid.Parse(id); err == nil {
 			s.dedup.add(u, tenant, seq)
 		}
-		if seq >= s.nextSeq {
-			s.nextSeq = seq + 1
-		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
+		return nil
+	}, `SELECT id, tenant_id, seq FROM events WHERE seq > ? ORDER BY seq`, from)
+	if err != nil {
+		return fmt.Errorf("ingest: load recent ids: %w", err)
 	}
 
 	idsTook := time.Since(start) - versionsTook
@@ -336,6 +317,21 @@ func (s *Service) recover(ctx context.Context) error {
 	s.log.Info("recovered", "next_seq", s.nextSeq, "entities", s.versions.entities(), "replayed", replayed,
 		"versions_took", versionsTook, "ids_took", idsTook, "took", time.Since(start))
 	return nil
+}
+
+// eachRow runs a trusted query and calls scan for every row.
+func (s *Service) eachRow(ctx context.Context, scan func(*warehouse.Rows) error, q string, args ...any) error {
+	rows, err := s.wh.QueryInternal(ctx, q, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := scan(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
 }
 
 // Append stores one atomic batch. Inputs without a tenant get tenant.
@@ -422,10 +418,8 @@ func (s *Service) drainRejected() {
 }
 
 func (s *Service) writeGroup(g *group) {
-	if err := s.failed(); err != nil {
-		for _, r := range g.reqs {
-			r.err = err
-		}
+	if s.failed() != nil {
+		s.failGroup(g)
 		return
 	}
 	now := time.Now().UTC().Truncate(time.Microsecond)
@@ -458,12 +452,7 @@ func (s *Service) writeGroup(g *group) {
 	seg, err := s.wal.Write(recs...)
 	if err != nil {
 		s.setFailed(fmt.Errorf("ingest: WAL write: %w", err))
-		for _, r := range g.reqs {
-			if r.err == nil {
-				r.err = s.failed()
-			}
-		}
-		g.events = 0
+		s.failGroup(g)
 		return
 	}
 	s.segMu.Lock()

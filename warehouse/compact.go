@@ -160,8 +160,7 @@ func (w *Warehouse) recordCompaction(ctx context.Context, in []fileEntry, out fi
 			return err
 		}
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO parquet_files (path, tenant_id, date, seq_lo, seq_hi, rows, bytes)
-		VALUES (?, ?, CAST(? AS DATE), ?, ?, ?, ?)`, out.Path, out.Tenant, out.Date, out.SeqLo, out.SeqHi, out.Rows, out.Bytes); err != nil {
+	if err := insertFile(ctx, tx, out); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {

@@ -3,6 +3,7 @@ package warehouse
 import (
 	"cmp"
 	"context"
+	"database/sql"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -311,9 +312,8 @@ func (w *Warehouse) recordFlush(ctx context.Context, entries []fileEntry, waterm
 	}
 	defer tx.Rollback()
 	for _, e := range entries {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO parquet_files (path, tenant_id, date, seq_lo, seq_hi, rows, bytes)
-			VALUES (?, ?, CAST(? AS DATE), ?, ?, ?, ?)`, e.Path, e.Tenant, e.Date, e.SeqLo, e.SeqHi, e.Rows, e.Bytes); err != nil {
-			return fmt.Errorf("record %s: %w", e.Path, err)
+		if err := insertFile(ctx, tx, e); err != nil {
+			return err
 		}
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE warehouse_state SET value = ? WHERE key = 'flushed_seq'`, watermark); err != nil {
@@ -321,6 +321,16 @@ func (w *Warehouse) recordFlush(ctx context.Context, entries []fileEntry, waterm
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit flush: %w", err)
+	}
+	return nil
+}
+
+// insertFile records one Parquet file in the manifest.
+func insertFile(ctx context.Context, tx *sql.Tx, e fileEntry) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO parquet_files (path, tenant_id, date, seq_lo, seq_hi, rows, bytes)
+		VALUES (?, ?, CAST(? AS DATE), ?, ?, ?, ?)`, e.Path, e.Tenant, e.Date, e.SeqLo, e.SeqHi, e.Rows, e.Bytes)
+	if err != nil {
+		return fmt.Errorf("record %s: %w", e.Path, err)
 	}
 	return nil
 }

@@ -70,7 +70,7 @@ func (w *Warehouse) handleQuery(c *gin.Context, o HTTPOptions) {
 	}
 	defer rows.Close()
 	format := negotiate(c.GetHeader("Accept"))
-	if err := writeRows(c, rows, format); err != nil && ctx.Err() == nil {
+	if err := w.writeRows(c, rows, format); err != nil && ctx.Err() == nil {
 		w.log.Warn("query stream ended with an error", "err", err)
 	}
 }
@@ -129,7 +129,7 @@ func negotiate(accept string) string {
 // writeRows streams a result. JSON: {"columns":[{"name","type"}],"rows":[[…]]};
 // an error after the first byte is sent as a final "error" member (JSON), an
 // {"error":…} line (NDJSON) or a last line "#error: …" (CSV).
-func writeRows(c *gin.Context, rows *Rows, format string) error {
+func (w *Warehouse) writeRows(c *gin.Context, rows *Rows, format string) error {
 	cols, err := rows.ColumnTypes()
 	if err != nil {
 		httpx.WriteError(c, err)
@@ -188,7 +188,7 @@ func writeRows(c *gin.Context, rows *Rows, format string) error {
 	record := make([]string, len(cols))
 	for rows.Next() {
 		if err := rows.Scan(ptrs...); err != nil {
-			return finishWithError(bw, cw, format, n, err)
+			return finishWithError(bw, cw, format, n, err, w.userMessage(err))
 		}
 		buf = buf[:0]
 		switch format {
@@ -234,7 +234,7 @@ func writeRows(c *gin.Context, rows *Rows, format string) error {
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return finishWithError(bw, cw, format, n, err)
+		return finishWithError(bw, cw, format, n, err, w.userMessage(err))
 	}
 	switch format {
 	case formatJSON:
@@ -245,8 +245,7 @@ func writeRows(c *gin.Context, rows *Rows, format string) error {
 	return bw.Flush()
 }
 
-func finishWithError(bw *bufio.Writer, cw *csv.Writer, format string, n int, err error) error {
-	msg := allsource.ErrorMessage(&allsource.Error{Code: allsource.CodeInvalid, Message: cleanDuckDBError(err)})
+func finishWithError(bw *bufio.Writer, cw *csv.Writer, format string, n int, err error, msg string) error {
 	switch format {
 	case formatJSON:
 		b, _ := json.Marshal(allsource.ErrorDetail{Code: allsource.CodeInvalid, Message: msg})

@@ -119,7 +119,7 @@ func (w *Warehouse) query(ctx context.Context, check bool, q string, args ...any
 		if ctx.Err() != nil {
 			return fail(ctx.Err())
 		}
-		return fail(&allsource.Error{Code: allsource.CodeInvalid, Message: cleanDuckDBError(err), Index: -1, Err: err})
+		return fail(&allsource.Error{Code: allsource.CodeInvalid, Message: w.userMessage(err), Index: -1, Err: err})
 	}
 	return &Rows{Rows: rows, JSON: jsonCols, release: release}, nil
 }
@@ -329,7 +329,7 @@ func checkReadOnly(ctx context.Context, conn *sql.Conn, q string) error {
 			line, col := lineColumn(q, pos)
 			msg = fmt.Sprintf("%s (line %d, column %d)", msg, line, col)
 		}
-		return allsource.Errorf(allsource.CodeInvalid, "%s", cleanMessage(msg))
+		return allsource.Errorf(allsource.CodeInvalid, "%s", strings.TrimSpace(msg))
 	}
 	if len(res.Statements) != 1 {
 		return allsource.Errorf(allsource.CodeInvalid, "send exactly one statement per query, got %d", len(res.Statements))
@@ -389,12 +389,12 @@ func lineColumn(q string, off int) (line, col int) {
 	return line, 1 + utf8.RuneCountInString(q[start:off])
 }
 
-// cleanDuckDBError keeps DuckDB's message but drops internal file paths.
-func cleanDuckDBError(err error) string {
-	return cleanMessage(err.Error())
-}
-
-func cleanMessage(s string) string {
-	s = strings.TrimSpace(s)
-	return s
+// userMessage is DuckDB's message for err without the server's absolute
+// directories (paths appear relative to the data directory).
+func (w *Warehouse) userMessage(err error) string {
+	msg := strings.TrimSpace(err.Error())
+	for _, dir := range []string{w.whDir, w.tmpDir} {
+		msg = strings.ReplaceAll(msg, dir, filepath.Base(dir))
+	}
+	return msg
 }

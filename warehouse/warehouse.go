@@ -378,14 +378,13 @@ func (w *Warehouse) FlushedSeq() uint64 {
 
 // Stats is a snapshot for metrics and status pages.
 type Stats struct {
-	HotRows       int64
-	HotBytes      int64
-	Generations   int
-	Files         int
-	FileBytes     int64
-	FileRows      int64
-	FlushedSeq    uint64
-	PinnedQueries int
+	HotRows     int64
+	HotBytes    int64
+	Generations int
+	Files       int
+	FileBytes   int64
+	FileRows    int64
+	FlushedSeq  uint64
 }
 
 // Stats returns the current sizes.
@@ -400,9 +399,6 @@ func (w *Warehouse) Stats() Stats {
 	for _, f := range w.cur.files {
 		s.FileBytes += f.Bytes
 		s.FileRows += f.Rows
-	}
-	for _, n := range w.pinned {
-		s.PinnedQueries += n
 	}
 	return s
 }

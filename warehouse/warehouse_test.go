@@ -381,3 +381,47 @@ func TestFlushFailureFailsClosed(t *testing.T) {
 		t.Fatal("append accepted after the failure")
 	}
 }
+
+// Errors a user sees name files relative to the data directory, never by
+// the server's absolute path.
+func TestErrorsHideServerPaths(t *testing.T) {
+	dir := t.TempDir()
+	w := openTest(t, dir, nil)
+	defer w.Close()
+	ctx := context.Background()
+	if err := w.Append(mkEvents(1, 10, 1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.FlushAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	w.mu.Lock()
+	victim := filepath.Join(w.whDir, filepath.FromSlash(w.cur.files[0].Path))
+	w.mu.Unlock()
+	if err := os.Remove(victim); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := w.Query(ctx, "SELECT count(*) FROM events")
+	if err == nil {
+		for rows.Next() {
+		}
+		err = rows.Err()
+		rows.Close()
+	}
+	if err == nil {
+		t.Fatal("query over a missing file succeeded")
+	}
+	if !strings.Contains(err.Error(), dir) {
+		t.Fatalf("the engine's error %q does not name the file; the test exercises nothing", err)
+	}
+	// What the HTTP layer shows: the error's user message, or, for an error
+	// while streaming, userMessage.
+	for _, msg := range []string{allsource.ErrorMessage(err), w.userMessage(err)} {
+		if strings.Contains(msg, dir) {
+			t.Fatalf("message %q shows the server path %s", msg, dir)
+		}
+	}
+	if !strings.Contains(w.userMessage(err), "warehouse/tenant=default/") {
+		t.Fatalf("userMessage %q lost the relative path", w.userMessage(err))
+	}
+}

@@ -7,7 +7,7 @@
 // never read without its yardstick.
 //
 // It is the engine of "allsource bench ingest": Run does the whole suite;
-// GenEvents, IngestHTTP, AppenderBaseline, PostgresCopy and QueryOverhead are
+// GenEvents, IngestHTTP, AppenderBaseline, PostgresCopy and QueryOverheadRuns are
 // its parts.
 package bench
 

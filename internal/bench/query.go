@@ -16,7 +16,7 @@ import (
 	"github.com/duckdb/duckdb-go/v2"
 )
 
-// The standard queries of QueryOverhead.
+// The standard queries of QueryOverheadRuns.
 const (
 	// QueryCountByType counts events per type: a full scan of one column.
 	QueryCountByType = `SELECT event_type, count(*) FROM events GROUP BY 1`
@@ -31,7 +31,7 @@ const (
 // StandardQueries are the queries Run measures by default.
 var StandardQueries = []string{QueryCountByType, QueryHourlyOrders}
 
-// DefaultQueryRuns is how many timed runs QueryOverhead makes per query and
+// DefaultQueryRuns is how many timed runs Run makes per query and
 // side.
 const DefaultQueryRuns = 5
 
@@ -56,14 +56,9 @@ type QueryResult struct {
 	Ratio float64
 }
 
-// QueryOverhead runs each query DefaultQueryRuns times through the server's
+// QueryOverheadRuns runs each query runs times through the server's
 // POST /v1/query and on a fresh embedded DuckDB in which events is a view
 // over read_parquet('<warehouseDir>/**/*.parquet'), and reports the medians.
-func QueryOverhead(ctx context.Context, serverURL, warehouseDir string, queries []string) ([]QueryResult, error) {
-	return QueryOverheadRuns(ctx, serverURL, warehouseDir, queries, DefaultQueryRuns)
-}
-
-// QueryOverheadRuns is QueryOverhead with a chosen number of timed runs.
 func QueryOverheadRuns(ctx context.Context, serverURL, warehouseDir string, queries []string, runs int) ([]QueryResult, error) {
 	if runs < 1 {
 		runs = 1

@@ -5,7 +5,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"sort"
-	"strings"
 )
 
 // The fixed tables that shape the data. They do not depend on Options, so
@@ -252,8 +251,3 @@ var hourCum = func() []float64 {
 	}
 	return cum
 }()
-
-// slug makes a lower-case path element.
-func slug(s string) string {
-	return strings.ReplaceAll(strings.ToLower(s), " ", "-")
-}

@@ -24,7 +24,6 @@ func Start(ctx context.Context, opts Options) (*Server, error) { return nil, err
 func (s *Server) DSN() string { return "" }
 
 // Port returns the TCP port of the server.
-func (s *Server) Port() int { return 0 }
 
 // Pid returns the process id of the postmaster.
 func (s *Server) Pid() int { return 0 }

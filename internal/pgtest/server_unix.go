@@ -355,8 +355,6 @@ func (s *Server) DSN() string {
 }
 
 // Port returns the loopback TCP port the server listens on.
-func (s *Server) Port() int { return s.port }
-
 // Pid returns the process id of the postmaster.
 func (s *Server) Pid() int { return s.cmd.Process.Pid }
 
