@@ -3,8 +3,8 @@ package ingest
 import (
 	"context"
 	"flag"
-	"os"
 	"fmt"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
