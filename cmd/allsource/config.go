@@ -19,6 +19,15 @@ type Config struct {
 	HTTPAddr string
 	PGAddr   string
 
+	PGUser             string
+	PGPassword         string
+	PGAuth             string
+	PGTLS              string
+	PGTLSCert          string
+	PGTLSKey           string
+	PGMaxConns         int
+	PGStatementTimeout time.Duration
+
 	Fsync         string
 	FsyncInterval time.Duration
 	SegmentSize   int64
@@ -65,7 +74,15 @@ func (c *Config) registerStorageFlags(fs *flag.FlagSet) {
 func (c *Config) registerServeFlags(fs *flag.FlagSet) {
 	c.registerStorageFlags(fs)
 	fs.StringVar(&c.HTTPAddr, "http-addr", "127.0.0.1:8080", "HTTP API listen address")
-	fs.StringVar(&c.PGAddr, "pg-addr", "127.0.0.1:5433", "Postgres wire protocol listen address (reserved; the pgwire front end is not part of this release)")
+	fs.StringVar(&c.PGAddr, "pg-addr", "127.0.0.1:5433", "Postgres wire protocol listen address (empty: off)")
+	fs.StringVar(&c.PGUser, "pg-user", "", "pgwire user name; with --pg-password, clients must authenticate (without: only loopback clients, any user name)")
+	fs.StringVar(&c.PGPassword, "pg-password", "", "pgwire password for --pg-user (prefer ALLSOURCE_PG_PASSWORD)")
+	fs.StringVar(&c.PGAuth, "pg-auth", "scram-sha-256", "pgwire authentication: scram-sha-256 or password (cleartext, TLS only)")
+	fs.StringVar(&c.PGTLS, "pg-tls", "off", "pgwire TLS: off, on (with --pg-tls-cert/--pg-tls-key) or auto (self-signed certificate kept in the data dir)")
+	fs.StringVar(&c.PGTLSCert, "pg-tls-cert", "", "pgwire TLS certificate (PEM)")
+	fs.StringVar(&c.PGTLSKey, "pg-tls-key", "", "pgwire TLS private key (PEM)")
+	fs.IntVar(&c.PGMaxConns, "pg-max-conns", 500, "most concurrent pgwire sessions")
+	fs.DurationVar(&c.PGStatementTimeout, "pg-statement-timeout", 0, "default statement_timeout of pgwire sessions (0: none; sessions may SET their own)")
 	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", 64<<20, "largest accepted request body")
 	fs.DurationVar(&c.QueryTimeout, "query-timeout", 5*time.Minute, "longest a query may run")
 	fs.DurationVar(&c.ReadTimeout, "read-timeout", 60*time.Second, "longest a client may take to send a request")
@@ -115,6 +132,24 @@ func (c *Config) Validate() error {
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(c.LogLevel)); err != nil {
 		return fmt.Errorf("--log-level: %w", err)
+	}
+	switch c.PGTLS {
+	case "off", "auto":
+	case "on":
+		if c.PGTLSCert == "" || c.PGTLSKey == "" {
+			return errors.New("--pg-tls on needs --pg-tls-cert and --pg-tls-key")
+		}
+	default:
+		return fmt.Errorf("--pg-tls must be off, on or auto, got %q", c.PGTLS)
+	}
+	if c.PGAuth != "scram-sha-256" && c.PGAuth != "password" {
+		return fmt.Errorf("--pg-auth must be scram-sha-256 or password, got %q", c.PGAuth)
+	}
+	if (c.PGUser == "") != (c.PGPassword == "") {
+		return errors.New("--pg-user and --pg-password go together")
+	}
+	if c.PGAuth == "password" && c.PGTLS == "off" && c.PGUser != "" {
+		return errors.New("--pg-auth password sends the password in clear text, so it needs --pg-tls on or auto")
 	}
 	return nil
 }

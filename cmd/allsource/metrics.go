@@ -27,6 +27,10 @@ type metrics struct {
 	queryDuration   prometheus.Histogram
 	httpRequests    *prometheus.CounterVec
 	httpDuration    *prometheus.HistogramVec
+	pgSessions      prometheus.Gauge
+	pgStatements    *prometheus.CounterVec
+	pgDuration      *prometheus.HistogramVec
+	pgAuthFailures  prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -59,10 +63,18 @@ func newMetrics() *metrics {
 			Name: "allsource_http_requests_total", Help: "HTTP requests by route and status."}, []string{"route", "status"}),
 		httpDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "allsource_http_request_seconds", Help: "HTTP request duration by route.", Buckets: lat}, []string{"route"}),
+		pgSessions: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "allsource_pg_sessions", Help: "Open pgwire sessions."}),
+		pgStatements: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "allsource_pg_statements_total", Help: "pgwire statements executed, by kind and outcome."}, []string{"kind", "outcome"}),
+		pgDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "allsource_pg_statement_seconds", Help: "pgwire statement duration by kind, until the last row is sent.", Buckets: lat}, []string{"kind"}),
+		pgAuthFailures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "allsource_pg_auth_failures_total", Help: "Refused pgwire logins."}),
 	}
 	m.reg.MustRegister(m.eventsIngested, m.batchesIngested, m.rejected, m.commitLatency, m.fsyncLatency,
 		m.flushes, m.flushDuration, m.flushedRows, m.compactions, m.compactDuration, m.queryDuration,
-		m.httpRequests, m.httpDuration,
+		m.httpRequests, m.httpDuration, m.pgSessions, m.pgStatements, m.pgDuration, m.pgAuthFailures,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -108,3 +120,22 @@ func (m *metrics) Compacted(files int, rows int64, d time.Duration) {
 
 // Queried implements warehouse.Observer.
 func (m *metrics) Queried(d time.Duration) { m.queryDuration.Observe(d.Seconds()) }
+
+// SessionStarted implements pgwire.Observer.
+func (m *metrics) SessionStarted() { m.pgSessions.Inc() }
+
+// SessionEnded implements pgwire.Observer.
+func (m *metrics) SessionEnded() { m.pgSessions.Dec() }
+
+// Statement implements pgwire.Observer.
+func (m *metrics) Statement(kind string, d time.Duration, failed bool) {
+	outcome := "ok"
+	if failed {
+		outcome = "error"
+	}
+	m.pgStatements.WithLabelValues(kind, outcome).Inc()
+	m.pgDuration.WithLabelValues(kind).Observe(d.Seconds())
+}
+
+// AuthFailed implements pgwire.Observer.
+func (m *metrics) AuthFailed() { m.pgAuthFailures.Inc() }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/allsource/allsource/ingest"
 	"github.com/allsource/allsource/internal/httpx"
+	"github.com/allsource/allsource/pgwire"
 	"github.com/allsource/allsource/warehouse"
 )
 
@@ -68,17 +69,35 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	log.Info("allsource serving", "http", ln.Addr().String(), "data_dir", cfg.DataDir, "fsync", cfg.Fsync, "startup", time.Since(start))
+	pgAddr := "off"
+	var pg *pgwire.Server
+	pgErrc := make(chan error, 1)
+	if cfg.PGAddr != "" {
+		var pln net.Listener
+		pg, pln, err = startPG(ctx, cfg, st, m, log, pgErrc)
+		if err != nil {
+			srv.Close()
+			st.Close(context.Background())
+			return err
+		}
+		pgAddr = pln.Addr().String()
+	}
+	log.Info("allsource serving", "http", ln.Addr().String(), "pg", pgAddr, "data_dir", cfg.DataDir, "fsync", cfg.Fsync, "startup", time.Since(start))
 
 	select {
 	case <-ctx.Done():
 	case err = <-errc:
 		log.Error("HTTP server stopped", "err", err)
+	case err = <-pgErrc:
+		log.Error("pgwire server stopped", "err", err)
 	}
 	log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	shutErr := srv.Shutdown(sctx)
+	if pg != nil {
+		shutErr = errors.Join(shutErr, pg.Close(sctx))
+	}
 	closeErr := st.Close(sctx)
 	if closeErr != nil {
 		log.Error("close", "err", closeErr)

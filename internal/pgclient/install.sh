@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs the real clients that internal/pgclient drives: psql, Debian's
+# python3 with psycopg2 and SQLAlchemy 1.4, node and npm, then the locked
+# node-postgres modules into testdata/node. Idempotent and non-interactive;
+# installing Debian packages needs root on Debian or Ubuntu. CI calls it
+# before the tests.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+
+# Each capability is checked by what the runners use, not by package name: a
+# node from another repository (which bundles npm) must not be replaced.
+missing=()
+[ -x /usr/bin/psql ] || missing+=(postgresql-client)
+/usr/bin/python3 -c 'import psycopg2' >/dev/null 2>&1 || missing+=(python3-psycopg2)
+/usr/bin/python3 -c 'import sqlalchemy' >/dev/null 2>&1 || missing+=(python3-sqlalchemy)
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
+
+if [ ${#missing[@]} -gt 0 ]; then
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "pgclient/install.sh: must run as root to install: ${missing[*]}" >&2
+		exit 1
+	fi
+	if ! command -v apt-get >/dev/null 2>&1; then
+		echo "pgclient/install.sh: apt-get not found; install by hand: ${missing[*]}" >&2
+		exit 1
+	fi
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update
+	apt-get install -y --no-install-recommends "${missing[@]}"
+else
+	echo "pgclient/install.sh: psql, psycopg2, SQLAlchemy, node and npm already installed"
+fi
+
+# npm ls fails when a dependency is missing or does not match package.json.
+cd "$here/testdata/node"
+if npm ls --depth=0 >/dev/null 2>&1; then
+	echo "pgclient/install.sh: node modules already installed: $(npm ls --depth=0 --parseable 2>/dev/null | tail -n +2 | xargs -n1 basename | tr '\n' ' ')"
+else
+	npm ci --no-audit --no-fund
+fi
+
+/usr/bin/python3 -c 'import sqlalchemy; v = sqlalchemy.__version__; v.startswith("1.4") or print("pgclient/install.sh: warning: SQLAlchemy " + v + " is not the 1.4 the checks were written for")'
+echo "pgclient/install.sh: $(psql --version); node $(node --version); $(/usr/bin/python3 -c 'import psycopg2, sqlalchemy; print("psycopg2", psycopg2.__version__.split()[0], "SQLAlchemy", sqlalchemy.__version__)')"

@@ -1,0 +1,226 @@
+package pgclient
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/allsource/allsource/internal/pgtest"
+)
+
+// scriptTimeout bounds one client script run.
+const scriptTimeout = 90 * time.Second
+
+// exitMissing is the exit status with which the Python and Node scripts
+// report that a module they need is not installed.
+const exitMissing = 3
+
+// missing skips the test loudly because a client is not installed, or fails
+// it under CI (CI=true), where every client must be present.
+func missing(t testing.TB, what string) {
+	t.Helper()
+	if pgtest.InCI() {
+		t.Fatalf("%s is required in CI but missing; run internal/pgclient/install.sh as root", what)
+		return
+	}
+	t.Skipf("SKIPPING: %s is missing; install the clients with internal/pgclient/install.sh as root. This skip is a failure when CI=true.", what)
+}
+
+var (
+	pkgDirOnce sync.Once
+	pkgDir     string
+	pkgDirErr  error
+)
+
+// packageDir returns the directory of this package's source, which holds
+// testdata/. Callers run with the working directory of their own package,
+// so relative paths would not do.
+func packageDir() (string, error) {
+	pkgDirOnce.Do(func() {
+		if _, file, _, ok := runtime.Caller(0); ok && filepath.IsAbs(file) {
+			dir := filepath.Dir(file)
+			if _, err := os.Stat(filepath.Join(dir, "testdata")); err == nil {
+				pkgDir = dir
+				return
+			}
+		}
+		// Built with -trimpath: ask the go command.
+		out, err := exec.Command("go", "list", "-f", "{{.Dir}}", "github.com/allsource/allsource/internal/pgclient").Output()
+		if err != nil {
+			pkgDirErr = fmt.Errorf("pgclient: locating package directory: %w", err)
+			return
+		}
+		pkgDir = strings.TrimSpace(string(out))
+	})
+	return pkgDir, pkgDirErr
+}
+
+// testdataPath returns the absolute path of a file under testdata/.
+func testdataPath(t testing.TB, elem ...string) string {
+	t.Helper()
+	dir, err := packageDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(append([]string{dir, "testdata"}, elem...)...)
+}
+
+// clientEnv is the environment of a client process: the caller's without
+// libpq variables (the DSN says everything), with the session time zone set
+// to UTC through the startup packet (libpq sends PGTZ as "timezone") and a
+// UTF-8 locale.
+func clientEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if strings.HasPrefix(kv, "PG") || strings.HasPrefix(kv, "LC_") || strings.HasPrefix(kv, "LANG=") || strings.HasPrefix(kv, "PSQL") {
+			continue
+		}
+		env = append(env, kv)
+	}
+	return append(env, "PGTZ=UTC", "PGCLIENTENCODING=UTF8", "LANG=C.UTF-8", "LC_ALL=C.UTF-8")
+}
+
+// result is what a finished client process left behind.
+type result struct {
+	cmd            string
+	stdout, stderr string
+	exit           int // -1 if the process could not run or was killed
+	err            error
+}
+
+// report formats the result for a failure message.
+func (r result) report() string {
+	return fmt.Sprintf("command: %s\nexit: %d (%v)\n--- stdout ---\n%s\n--- stderr ---\n%s", r.cmd, r.exit, r.err, r.stdout, r.stderr)
+}
+
+// run runs a client to completion within timeout.
+func run(ctx context.Context, timeout time.Duration, dir, name string, args ...string) result {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Dir = dir
+	cmd.Env = clientEnv()
+	cmd.WaitDelay = 5 * time.Second
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	r := result{cmd: strings.Join(append([]string{name}, args...), " "), stdout: stdout.String(), stderr: stderr.String(), exit: -1, err: err}
+	var ee *exec.ExitError
+	if err == nil {
+		r.exit = 0
+	} else if errors.As(err, &ee) && ee.Exited() {
+		r.exit = ee.ExitCode()
+	}
+	if ctx.Err() != nil {
+		r.err = fmt.Errorf("%w (timeout %s)", ctx.Err(), timeout)
+	}
+	return r
+}
+
+// writeFixture writes the fixture for the scripts into a temporary file
+// and returns its path.
+func writeFixture(t testing.TB) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "fixture.json")
+	if err := os.WriteFile(path, fixtureJSON(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// runScript runs a check script that takes the DSN and the fixture path,
+// prints one "FAIL:" line per failed check and exits non-zero if any
+// failed, or with exitMissing if a module it needs is missing.
+func runScript(t testing.TB, what, dir, interpreter, script, dsn string) {
+	t.Helper()
+	r := run(context.Background(), scriptTimeout, dir, interpreter, script, dsn, writeFixture(t))
+	switch {
+	case r.exit == exitMissing:
+		missing(t, what+" ("+strings.TrimSpace(r.stdout+r.stderr)+")")
+	case r.exit != 0:
+		var fails []string
+		for _, line := range strings.Split(r.stdout, "\n") {
+			if strings.HasPrefix(line, "FAIL") {
+				fails = append(fails, line)
+			}
+		}
+		t.Fatalf("%s check failed:\n%s\n\n%s", what, strings.Join(fails, "\n"), r.report())
+	default:
+		t.Logf("%s: %s", what, lastLine(r.stdout))
+	}
+}
+
+func lastLine(s string) string {
+	s = strings.TrimRight(s, "\n")
+	return s[strings.LastIndexByte(s, '\n')+1:]
+}
+
+// pythonPath is Debian's Python, which has the apt-installed psycopg2 and
+// SQLAlchemy (a pyenv python3 on PATH would not).
+const pythonPath = "/usr/bin/python3"
+
+// RunPsycopg runs testdata/psycopg_check.py with Debian's Python against dsn:
+// psycopg2 (parameters, types, errors and recovery, COPY TO) and SQLAlchemy
+// 1.4 (inspection of events, Core statements). The server must hold the
+// fixture.
+func RunPsycopg(t testing.TB, dsn string) {
+	t.Helper()
+	if _, err := os.Stat(pythonPath); err != nil {
+		missing(t, pythonPath)
+	}
+	script := testdataPath(t, "psycopg_check.py")
+	runScript(t, "psycopg2/SQLAlchemy", filepath.Dir(script), pythonPath, script, dsn)
+}
+
+// RunNode runs testdata/node/check.js with node-postgres against dsn,
+// installing the locked node modules first if they are missing. The server
+// must hold the fixture.
+func RunNode(t testing.TB, dsn string) {
+	t.Helper()
+	node, err := exec.LookPath("node")
+	if err != nil {
+		missing(t, "node")
+	}
+	dir := testdataPath(t, "node")
+	if err := ensureNodeModules(dir); err != nil {
+		if errors.Is(err, errNoNpm) {
+			missing(t, "npm (to install node-postgres)")
+		}
+		t.Fatal(err)
+	}
+	runScript(t, "node-postgres", dir, node, filepath.Join(dir, "check.js"), dsn)
+}
+
+var errNoNpm = errors.New("pgclient: npm not found")
+
+// ensureNodeModules runs npm ci in dir unless node_modules/pg is there.
+// Test binaries of several packages may call it at once: a lock on
+// package.json serialises them.
+func ensureNodeModules(dir string) error {
+	unlock, err := lockFile(filepath.Join(dir, "package.json"))
+	if err != nil {
+		return fmt.Errorf("pgclient: locking %s: %w", dir, err)
+	}
+	defer unlock()
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "pg", "package.json")); err == nil {
+		return nil
+	}
+	npm, err := exec.LookPath("npm")
+	if err != nil {
+		return errNoNpm
+	}
+	r := run(context.Background(), 5*time.Minute, dir, npm, "ci", "--no-audit", "--no-fund")
+	if r.exit != 0 {
+		return fmt.Errorf("pgclient: npm ci failed:\n%s", r.report())
+	}
+	return nil
+}

@@ -1,0 +1,227 @@
+package pgwire
+
+import (
+	"crypto/hmac"
+	"crypto/pbkdf2"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgproto3"
+)
+
+// scramIterations is the PBKDF2 work factor, PostgreSQL's default.
+const scramIterations = 4096
+
+// scramVerifier is what the server keeps of a password (RFC 5802): the
+// salt, the iteration count, StoredKey and ServerKey.
+type scramVerifier struct {
+	salt       []byte
+	iters      int
+	storedKey  []byte
+	serverKey  []byte
+	unknownUsr bool // a decoy for a user that does not exist
+}
+
+func newScramVerifier(password string) (*scramVerifier, error) {
+	salt := make([]byte, 16)
+	if _, err := rand.Read(salt); err != nil {
+		return nil, err
+	}
+	return scramFromSalt(password, salt, scramIterations)
+}
+
+func scramFromSalt(password string, salt []byte, iters int) (*scramVerifier, error) {
+	salted, err := pbkdf2.Key(sha256.New, password, salt, iters, sha256.Size)
+	if err != nil {
+		return nil, err
+	}
+	clientKey := hmacSHA256(salted, "Client Key")
+	stored := sha256.Sum256(clientKey)
+	return &scramVerifier{salt: salt, iters: iters, storedKey: stored[:], serverKey: hmacSHA256(salted, "Server Key")}, nil
+}
+
+func hmacSHA256(key []byte, msg string) []byte {
+	h := hmac.New(sha256.New, key)
+	h.Write([]byte(msg))
+	return h.Sum(nil)
+}
+
+// authError is a failed login; the client gets SQLSTATE code and message
+// and the connection is closed without ReadyForQuery.
+type authError struct {
+	code, msg string
+}
+
+func (e *authError) Error() string { return e.msg }
+
+func passwordFailed(user string) error {
+	return &authError{code: "28P01", msg: fmt.Sprintf("password authentication failed for user %q", user)}
+}
+
+// authenticate runs the configured exchange. It returns nil once the client
+// proved who it is.
+func (c *conn) authenticate(user string) error {
+	s := c.srv
+	if len(s.opts.Users) == 0 {
+		if !isLoopback(c.nc.RemoteAddr()) {
+			return &authError{code: "28000", msg: fmt.Sprintf("no credentials are configured, so only loopback clients may connect; %s is not loopback (start the server with --pg-user and --pg-password)", c.nc.RemoteAddr())}
+		}
+		return nil
+	}
+	if s.opts.Auth == "password" {
+		return c.authCleartext(user)
+	}
+	return c.authSCRAM(user)
+}
+
+func (c *conn) authCleartext(user string) error {
+	if !c.tls {
+		return &authError{code: "28000", msg: "password authentication requires an SSL connection (connect with sslmode=require)"}
+	}
+	c.be.Send(&pgproto3.AuthenticationCleartextPassword{})
+	if err := c.flush(); err != nil {
+		return err
+	}
+	if err := c.be.SetAuthType(pgproto3.AuthTypeCleartextPassword); err != nil {
+		return err
+	}
+	msg, err := c.be.Receive()
+	if err != nil {
+		return err
+	}
+	pm, ok := msg.(*pgproto3.PasswordMessage)
+	if !ok {
+		return &authError{code: "08P01", msg: fmt.Sprintf("expected a password message, got %T", msg)}
+	}
+	want, known := c.srv.opts.Users[user]
+	if !known || subtle.ConstantTimeCompare([]byte(want), []byte(pm.Password)) != 1 {
+		return passwordFailed(user)
+	}
+	return nil
+}
+
+func (c *conn) authSCRAM(user string) error {
+	v := c.srv.scram[user]
+	if v == nil {
+		// Run the whole exchange with a decoy so an unknown user looks
+		// like a wrong password.
+		d, err := scramFromSalt(randomString(16), []byte("allsource-decoy:"+user), scramIterations)
+		if err != nil {
+			return err
+		}
+		d.unknownUsr = true
+		v = d
+	}
+	c.be.Send(&pgproto3.AuthenticationSASL{AuthMechanisms: []string{"SCRAM-SHA-256"}})
+	if err := c.flush(); err != nil {
+		return err
+	}
+	if err := c.be.SetAuthType(pgproto3.AuthTypeSASL); err != nil {
+		return err
+	}
+	msg, err := c.be.Receive()
+	if err != nil {
+		return err
+	}
+	init, ok := msg.(*pgproto3.SASLInitialResponse)
+	if !ok {
+		return &authError{code: "08P01", msg: fmt.Sprintf("expected SASLInitialResponse, got %T", msg)}
+	}
+	if init.AuthMechanism != "SCRAM-SHA-256" {
+		return &authError{code: "28000", msg: fmt.Sprintf("SASL mechanism %q is not supported (use SCRAM-SHA-256)", init.AuthMechanism)}
+	}
+	clientFirst := string(init.Data)
+	gs2, bare, ok := splitGS2(clientFirst)
+	if !ok {
+		return &authError{code: "08P01", msg: "malformed SCRAM client-first-message"}
+	}
+	if strings.HasPrefix(gs2, "p") {
+		return &authError{code: "28000", msg: "SCRAM channel binding is not supported; connect with channel_binding=disable or prefer"}
+	}
+	clientNonce := scramAttr(bare, 'r')
+	if clientNonce == "" {
+		return &authError{code: "08P01", msg: "SCRAM client-first-message has no nonce"}
+	}
+	nonce := clientNonce + randomString(18)
+	serverFirst := "r=" + nonce + ",s=" + base64.StdEncoding.EncodeToString(v.salt) + ",i=" + strconv.Itoa(v.iters)
+	c.be.Send(&pgproto3.AuthenticationSASLContinue{Data: []byte(serverFirst)})
+	if err := c.flush(); err != nil {
+		return err
+	}
+	if err := c.be.SetAuthType(pgproto3.AuthTypeSASLContinue); err != nil {
+		return err
+	}
+	msg, err = c.be.Receive()
+	if err != nil {
+		return err
+	}
+	resp, ok := msg.(*pgproto3.SASLResponse)
+	if !ok {
+		return &authError{code: "08P01", msg: fmt.Sprintf("expected SASLResponse, got %T", msg)}
+	}
+	final := string(resp.Data)
+	i := strings.LastIndex(final, ",p=")
+	if i < 0 {
+		return &authError{code: "08P01", msg: "SCRAM client-final-message has no proof"}
+	}
+	withoutProof, proofB64 := final[:i], final[i+3:]
+	if scramAttr(withoutProof, 'r') != nonce {
+		return &authError{code: "08P01", msg: "SCRAM nonce mismatch"}
+	}
+	if cb := scramAttr(withoutProof, 'c'); cb != base64.StdEncoding.EncodeToString([]byte(gs2)) {
+		return &authError{code: "08P01", msg: "SCRAM channel binding data mismatch"}
+	}
+	proof, err := base64.StdEncoding.DecodeString(proofB64)
+	if err != nil || len(proof) != sha256.Size {
+		return &authError{code: "08P01", msg: "malformed SCRAM proof"}
+	}
+	authMsg := bare + "," + serverFirst + "," + withoutProof
+	sig := hmacSHA256(v.storedKey, authMsg)
+	clientKey := make([]byte, len(proof))
+	for k := range proof {
+		clientKey[k] = proof[k] ^ sig[k]
+	}
+	got := sha256.Sum256(clientKey)
+	if subtle.ConstantTimeCompare(got[:], v.storedKey) != 1 || v.unknownUsr {
+		return passwordFailed(user)
+	}
+	serverSig := hmacSHA256(v.serverKey, authMsg)
+	c.be.Send(&pgproto3.AuthenticationSASLFinal{Data: []byte("v=" + base64.StdEncoding.EncodeToString(serverSig))})
+	return nil
+}
+
+// splitGS2 splits "n,,n=user,r=nonce" into the GS2 header ("n,,") and the
+// bare message.
+func splitGS2(msg string) (gs2, bare string, ok bool) {
+	first := strings.IndexByte(msg, ',')
+	if first < 0 {
+		return "", "", false
+	}
+	second := strings.IndexByte(msg[first+1:], ',')
+	if second < 0 {
+		return "", "", false
+	}
+	cut := first + 1 + second + 1
+	return msg[:cut], msg[cut:], true
+}
+
+// scramAttr returns attribute name's value from "a=x,b=y".
+func scramAttr(msg string, name byte) string {
+	for _, part := range strings.Split(msg, ",") {
+		if len(part) >= 2 && part[0] == name && part[1] == '=' {
+			return part[2:]
+		}
+	}
+	return ""
+}
+
+func randomString(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return base64.RawStdEncoding.EncodeToString(b)
+}

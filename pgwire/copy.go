@@ -1,0 +1,559 @@
+package pgwire
+
+import (
+	"bytes"
+	"context"
+	"database/sql/driver"
+	"encoding/binary"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/allsource/allsource"
+	"github.com/allsource/allsource/ingest"
+	"github.com/allsource/allsource/pgwire/pgsql"
+	"github.com/allsource/allsource/warehouse"
+)
+
+// copyOpts are a COPY's format options with defaults filled in.
+type copyOpts struct {
+	format    string // text, csv, binary
+	header    bool
+	delimiter byte
+	null      string
+	quote     byte
+	escape    byte
+}
+
+func copyOptions(cp *pgsql.Copy) (copyOpts, error) {
+	o := copyOpts{format: strings.ToLower(cp.Format)}
+	if o.format == "" {
+		o.format = "text"
+	}
+	switch o.format {
+	case "text":
+		o.delimiter, o.null = '\t', `\N`
+	case "csv":
+		o.delimiter, o.null, o.quote, o.escape = ',', "", '"', '"'
+	case "binary":
+	default:
+		return o, &pgsql.Error{Code: "22023", Message: fmt.Sprintf("COPY format %q not recognized", cp.Format)}
+	}
+	o.header = cp.Header
+	one := func(name, v string, dst *byte) error {
+		if v == "" {
+			return nil
+		}
+		if len(v) != 1 {
+			return &pgsql.Error{Code: "22023", Message: fmt.Sprintf("COPY %s must be a single one-byte character", name)}
+		}
+		*dst = v[0]
+		return nil
+	}
+	if err := one("delimiter", cp.Delimiter, &o.delimiter); err != nil {
+		return o, err
+	}
+	if err := one("quote", cp.Quote, &o.quote); err != nil {
+		return o, err
+	}
+	if err := one("escape", cp.Escape, &o.escape); err != nil {
+		return o, err
+	}
+	if cp.Null != "" {
+		o.null = cp.Null
+	}
+	return o, nil
+}
+
+var binaryCopySignature = []byte("PGCOPY\n\xff\r\n\x00")
+
+// copyOut runs COPY (query) TO STDOUT.
+func (c *conn) copyOut(ctx context.Context, pt *portal) error {
+	o, err := copyOptions(pt.ps.stmt.Copy)
+	if err != nil {
+		return err
+	}
+	cols := pt.ps.sh.cols
+	overall := byte(0)
+	colFormats := make([]uint16, len(cols))
+	if o.format == "binary" {
+		overall = 1
+		for i := range colFormats {
+			colFormats[i] = 1
+		}
+	}
+	n := 0
+	var buf []byte
+	err = c.srv.opts.Warehouse.Stream(ctx, pt.ps.sh.engine, pt.args, func(_ []warehouse.Column, next func([]driver.Value) error) error {
+		c.be.Send(&pgproto3.CopyOutResponse{OverallFormat: overall, ColumnFormatCodes: colFormats})
+		if err := c.be.Flush(); err != nil {
+			return err
+		}
+		emit := func(data []byte) error {
+			// CopyData framing: 'd', length, data.
+			var hdr [5]byte
+			hdr[0] = 'd'
+			binary.BigEndian.PutUint32(hdr[1:], uint32(len(data)+4))
+			if _, err := c.out.Write(hdr[:]); err != nil {
+				return err
+			}
+			_, err := c.out.Write(data)
+			return err
+		}
+		switch o.format {
+		case "binary":
+			h := append([]byte(nil), binaryCopySignature...)
+			h = binary.BigEndian.AppendUint32(h, 0)
+			h = binary.BigEndian.AppendUint32(h, 0)
+			if err := emit(h); err != nil {
+				return err
+			}
+		default:
+			if o.header {
+				buf = buf[:0]
+				for i, col := range cols {
+					if i > 0 {
+						buf = append(buf, o.delimiter)
+					}
+					buf = appendCopyField(buf, []byte(col.name), &o)
+				}
+				buf = append(buf, '\n')
+				if err := emit(buf); err != nil {
+					return err
+				}
+			}
+		}
+		dest := make([]driver.Value, len(cols))
+		for {
+			if err := next(dest); err != nil {
+				if errors.Is(err, io.EOF) {
+					break
+				}
+				return err
+			}
+			buf = buf[:0]
+			if o.format == "binary" {
+				buf = binary.BigEndian.AppendUint16(buf, uint16(len(cols)))
+			}
+			for i, v := range dest {
+				if o.format == "binary" {
+					if v == nil {
+						buf = binary.BigEndian.AppendUint32(buf, math.MaxUint32)
+						continue
+					}
+					at := len(buf)
+					buf = append(buf, 0, 0, 0, 0)
+					var err error
+					if buf, err = appendBinary(buf, v, cols[i].oid); err != nil {
+						return err
+					}
+					binary.BigEndian.PutUint32(buf[at:], uint32(len(buf)-at-4))
+					continue
+				}
+				if i > 0 {
+					buf = append(buf, o.delimiter)
+				}
+				if v == nil {
+					buf = append(buf, o.null...)
+					continue
+				}
+				text, err := appendText(nil, v, cols[i].oid, &c.sess.env)
+				if err != nil {
+					return err
+				}
+				buf = appendCopyField(buf, text, &o)
+			}
+			if o.format != "binary" {
+				buf = append(buf, '\n')
+			}
+			if err := emit(buf); err != nil {
+				return err
+			}
+			n++
+			if n%1024 == 0 {
+				c.nc.SetWriteDeadline(time.Now().Add(c.srv.opts.WriteTimeout))
+			}
+		}
+		if o.format == "binary" {
+			if err := emit([]byte{0xff, 0xff}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	c.be.Send(&pgproto3.CopyDone{})
+	c.be.Send(&pgproto3.CommandComplete{CommandTag: []byte("COPY " + strconv.Itoa(n))})
+	return nil
+}
+
+// appendCopyField writes one non-null field in text or CSV format.
+func appendCopyField(buf, v []byte, o *copyOpts) []byte {
+	if o.format == "csv" {
+		quote := len(v) == 0 && o.null == "" || string(v) == o.null
+		for _, ch := range v {
+			if ch == o.delimiter || ch == o.quote || ch == '\n' || ch == '\r' {
+				quote = true
+				break
+			}
+		}
+		if !quote {
+			return append(buf, v...)
+		}
+		buf = append(buf, o.quote)
+		for _, ch := range v {
+			if ch == o.quote || ch == o.escape {
+				buf = append(buf, o.escape)
+			}
+			buf = append(buf, ch)
+		}
+		return append(buf, o.quote)
+	}
+	for _, ch := range v {
+		switch ch {
+		case '\\':
+			buf = append(buf, '\\', '\\')
+		case '\n':
+			buf = append(buf, '\\', 'n')
+		case '\r':
+			buf = append(buf, '\\', 'r')
+		case '\t':
+			buf = append(buf, '\\', 't')
+		default:
+			if ch == o.delimiter {
+				buf = append(buf, '\\')
+			}
+			buf = append(buf, ch)
+		}
+	}
+	return buf
+}
+
+// eventColumns are the events table's columns in order, for COPY FROM
+// without a column list. seq, version and ingested_at are assigned by the
+// server; values given for them are ignored.
+var eventColumns = []string{"seq", "id", "tenant_id", "entity_id", "event_type", "version", "timestamp", "ingested_at", "payload", "metadata"}
+
+var copyColumns = map[string]bool{"seq": true, "id": true, "tenant_id": true, "entity_id": true, "event_type": true,
+	"version": true, "timestamp": true, "ingested_at": true, "payload": true, "metadata": true}
+
+// copyIn runs COPY events FROM STDIN: it reads every row, validates all of
+// them as one batch the way POST /v1/events does, then appends.
+func (c *conn) copyIn(ctx context.Context, st *pgsql.Statement) error {
+	cp := st.Copy
+	o, err := copyOptions(cp)
+	if err != nil {
+		return err
+	}
+	if o.format == "binary" {
+		return &pgsql.Error{Code: "0A000", Message: "COPY events FROM STDIN supports text and CSV formats, not binary"}
+	}
+	cols := cp.Columns
+	if len(cols) == 0 {
+		cols = eventColumns
+	}
+	seen := map[string]bool{}
+	for _, col := range cols {
+		col = strings.ToLower(col)
+		if !copyColumns[col] {
+			return &pgsql.Error{Code: "42703", Message: fmt.Sprintf("column %q of relation \"events\" does not exist", col)}
+		}
+		if seen[col] {
+			return &pgsql.Error{Code: "42701", Message: fmt.Sprintf("column %q specified more than once", col)}
+		}
+		seen[col] = true
+	}
+	for _, need := range []string{"entity_id", "event_type"} {
+		if !seen[need] {
+			return &pgsql.Error{Code: "23502", Message: fmt.Sprintf("COPY into events needs column %q", need),
+				Hint: "Name the columns: COPY events (entity_id, event_type, \"timestamp\", payload) FROM STDIN"}
+		}
+	}
+	if c.srv.opts.Ingest == nil {
+		return &pgsql.Error{Code: "25006", Message: "this server does not accept writes"}
+	}
+	c.be.Send(&pgproto3.CopyInResponse{OverallFormat: 0, ColumnFormatCodes: make([]uint16, len(cols))})
+	if err := c.flush(); err != nil {
+		return err
+	}
+	// Read the whole stream first; a failure leaves nothing stored.
+	var data bytes.Buffer
+	var readErr error
+	for {
+		msg, err := c.be.Receive()
+		if err != nil {
+			c.fatal = true
+			if pe := receiveError(err); pe != nil {
+				return pe
+			}
+			return err
+		}
+		switch m := msg.(type) {
+		case *pgproto3.CopyData:
+			if int64(data.Len()+len(m.Data)) > c.srv.opts.MaxResultBytes && readErr == nil {
+				readErr = &pgsql.Error{Code: "54000", Message: fmt.Sprintf("COPY FROM data is larger than the server's limit of %d bytes", c.srv.opts.MaxResultBytes),
+					Hint: "Split the load into several COPY commands."}
+			}
+			if readErr == nil {
+				data.Write(m.Data)
+			}
+			continue
+		case *pgproto3.CopyDone:
+		case *pgproto3.CopyFail:
+			return &pgsql.Error{Code: "57014", Message: "COPY from stdin failed: " + m.Message}
+		case *pgproto3.Flush, *pgproto3.Sync:
+			continue // allowed during COPY in the extended protocol
+		default:
+			return &pgsql.Error{Code: "08P01", Message: fmt.Sprintf("unexpected message type %T during COPY from stdin", msg)}
+		}
+		break
+	}
+	if readErr != nil {
+		return readErr
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	inputs, err := c.parseCopy(data.Bytes(), cols, &o)
+	if err != nil {
+		return err
+	}
+	if len(inputs) == 0 {
+		c.be.Send(&pgproto3.CommandComplete{CommandTag: []byte("COPY 0")})
+		return nil
+	}
+	batch := c.srv.opts.Limits.MaxBatchEvents
+	if batch <= 0 {
+		batch = 100_000
+	}
+	stored := 0
+	for len(inputs) > 0 {
+		part := inputs[:min(batch, len(inputs))]
+		res, err := c.srv.opts.Ingest.Append(context.WithoutCancel(ctx), c.srv.opts.Tenant, part)
+		if err != nil {
+			if stored > 0 {
+				return &pgsql.Error{Code: sqlstateOf(err), Message: allsource.ErrorMessage(err),
+					Detail: fmt.Sprintf("%d rows were stored before the failure (COPY commits in batches of %d rows)", stored, batch)}
+			}
+			return err
+		}
+		stored += res.Count
+		inputs = inputs[len(part):]
+	}
+	c.be.Send(&pgproto3.CommandComplete{CommandTag: []byte("COPY " + strconv.Itoa(stored))})
+	return nil
+}
+
+// parseCopy turns COPY data into ingest inputs through the same parser and
+// validation as NDJSON over HTTP: each row becomes one JSON line, so errors
+// name the row (line) and field.
+func (c *conn) parseCopy(data []byte, cols []string, o *copyOpts) ([]ingest.Input, error) {
+	rows, err := splitCopyRows(data, o)
+	if err != nil {
+		return nil, err
+	}
+	if o.header && len(rows) > 0 {
+		rows = rows[1:]
+	}
+	var nd bytes.Buffer
+	for i, row := range rows {
+		if len(row) != len(cols) {
+			return nil, &pgsql.Error{Code: "22P04", Message: fmt.Sprintf("COPY events, line %d: expected %d columns, got %d", i+1+boolInt(o.header), len(cols), len(row))}
+		}
+		nd.WriteByte('{')
+		first := true
+		for j, col := range cols {
+			v := row[j]
+			switch col {
+			case "seq", "version", "ingested_at":
+				continue
+			}
+			if v == nil {
+				continue
+			}
+			if !first {
+				nd.WriteByte(',')
+			}
+			first = false
+			key, _ := json.Marshal(col)
+			nd.Write(key)
+			nd.WriteByte(':')
+			switch col {
+			case "payload", "metadata":
+				if len(bytes.TrimSpace([]byte(*v))) == 0 {
+					nd.WriteString("null")
+				} else {
+					// Raw JSON: the batch parser validates it and names the row.
+					nd.WriteString(strings.ReplaceAll(strings.ReplaceAll(*v, "\n", " "), "\r", " "))
+				}
+			case "timestamp":
+				ts, err := parseTimestamp(*v)
+				if err != nil {
+					return nil, &pgsql.Error{Code: "22007", Message: fmt.Sprintf("COPY events, line %d, column timestamp: %v", i+1+boolInt(o.header), err)}
+				}
+				s, _ := json.Marshal(ts.Format(time.RFC3339Nano))
+				nd.Write(s)
+			default:
+				s, _ := json.Marshal(*v)
+				nd.Write(s)
+			}
+		}
+		nd.WriteString("}\n")
+	}
+	lim := c.srv.opts.Limits
+	lim.MaxBatchEvents = len(rows) + 1
+	inputs, err := ingest.ParseBatch(nd.Bytes(), ingest.FormatNDJSON, lim)
+	if err != nil {
+		msg := allsource.ErrorMessage(err)
+		if o.header {
+			msg += " (line numbers count data rows after the header)"
+		}
+		return nil, &pgsql.Error{Code: "22P04", Message: "COPY events: " + msg}
+	}
+	return inputs, nil
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// parseTimestamp reads a timestamptz as Postgres prints or accepts it.
+func parseTimestamp(s string) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	layouts := []string{time.RFC3339Nano, "2006-01-02 15:04:05.999999999Z07:00", "2006-01-02 15:04:05.999999999Z07",
+		"2006-01-02 15:04:05.999999999Z07:00:00", "2006-01-02T15:04:05.999999999", "2006-01-02 15:04:05.999999999", "2006-01-02"}
+	for _, l := range layouts {
+		if t, err := time.Parse(l, s); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("invalid input syntax for type timestamp with time zone: %q", s)
+}
+
+// splitCopyRows splits COPY text or CSV data into rows of fields; nil is
+// NULL.
+func splitCopyRows(data []byte, o *copyOpts) ([][]*string, error) {
+	if o.format == "csv" {
+		// A line holding only \. ends the data, as in Postgres.
+		if bytes.HasPrefix(data, []byte("\\.\n")) || bytes.Equal(data, []byte("\\.")) {
+			data = nil
+		} else if i := bytes.Index(data, []byte("\n\\.\n")); i >= 0 {
+			data = data[:i+1]
+		} else if bytes.HasSuffix(data, []byte("\n\\.")) || bytes.HasSuffix(data, []byte("\n\\.\r\n")) {
+			data = data[:bytes.LastIndex(data, []byte("\n\\."))+1]
+		}
+		r := csv.NewReader(bytes.NewReader(data))
+		r.Comma = rune(o.delimiter)
+		r.FieldsPerRecord = -1
+		r.LazyQuotes = false
+		r.ReuseRecord = false
+		var rows [][]*string
+		for {
+			rec, err := r.Read()
+			if err == io.EOF {
+				return rows, nil
+			}
+			if err != nil {
+				return nil, &pgsql.Error{Code: "22P04", Message: fmt.Sprintf("COPY events, CSV: %v", err)}
+			}
+			row := make([]*string, len(rec))
+			for i := range rec {
+				if rec[i] == o.null {
+					// An unquoted empty field is NULL in Postgres CSV; the
+					// csv package cannot tell quoted "" apart, so both are.
+					continue
+				}
+				v := rec[i]
+				row[i] = &v
+			}
+			rows = append(rows, row)
+		}
+	}
+	var rows [][]*string
+	for lineNo, line := range bytes.Split(data, []byte{'\n'}) {
+		line = bytes.TrimSuffix(line, []byte{'\r'})
+		if len(line) == 0 {
+			continue
+		}
+		if string(line) == `\.` {
+			break
+		}
+		var row []*string
+		for _, f := range splitEscaped(line, o.delimiter) {
+			if string(f) == o.null {
+				row = append(row, nil)
+				continue
+			}
+			v, err := unescapeText(f)
+			if err != nil {
+				return nil, &pgsql.Error{Code: "22P04", Message: fmt.Sprintf("COPY events, line %d: %v", lineNo+1, err)}
+			}
+			row = append(row, &v)
+		}
+		rows = append(rows, row)
+	}
+	return rows, nil
+}
+
+// splitEscaped splits a text-format line at delimiters that are not
+// escaped with a backslash.
+func splitEscaped(line []byte, delim byte) [][]byte {
+	var out [][]byte
+	start := 0
+	for i := 0; i < len(line); i++ {
+		switch line[i] {
+		case '\\':
+			i++
+		case delim:
+			out = append(out, line[start:i])
+			start = i + 1
+		}
+	}
+	return append(out, line[start:])
+}
+
+// unescapeText undoes COPY text-format escapes.
+func unescapeText(f []byte) (string, error) {
+	if bytes.IndexByte(f, '\\') < 0 {
+		return string(f), nil
+	}
+	var b strings.Builder
+	for i := 0; i < len(f); i++ {
+		ch := f[i]
+		if ch != '\\' || i+1 == len(f) {
+			b.WriteByte(ch)
+			continue
+		}
+		i++
+		switch f[i] {
+		case 'n':
+			b.WriteByte('\n')
+		case 'r':
+			b.WriteByte('\r')
+		case 't':
+			b.WriteByte('\t')
+		case 'b':
+			b.WriteByte('\b')
+		case 'f':
+			b.WriteByte('\f')
+		case 'v':
+			b.WriteByte('\v')
+		default:
+			b.WriteByte(f[i])
+		}
+	}
+	return b.String(), nil
+}

@@ -1,0 +1,643 @@
+package pgwire
+
+import (
+	"context"
+	"database/sql/driver"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	duckdb "github.com/duckdb/duckdb-go/v2"
+	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/allsource/allsource/pgwire/pgsql"
+	"github.com/allsource/allsource/warehouse"
+)
+
+// shape is what the server knows of a rewritten statement's result: the
+// columns clients see and the statement the engine runs (JSON and nested
+// columns selected as text).
+type shape struct {
+	cols   []column
+	engine string
+	params []duckdb.Type
+}
+
+// shapeCache keeps shapes per engine statement text. The tables' columns
+// do not change while the server runs, so neither do shapes.
+type shapeCache struct {
+	mu sync.Mutex
+	m  map[string]*shape
+}
+
+const shapeCacheSize = 4096
+
+func (s *Server) shapeOf(ctx context.Context, engineSQL string) (*shape, error) {
+	s.shapes.mu.Lock()
+	sh, ok := s.shapes.m[engineSQL]
+	s.shapes.mu.Unlock()
+	if ok {
+		return sh, nil
+	}
+	d, err := s.opts.Warehouse.Describe(ctx, engineSQL)
+	if err != nil {
+		return nil, err
+	}
+	sh = &shape{engine: engineSQL, params: d.Params}
+	needWrap := false
+	for _, col := range d.Columns {
+		pc := pgColumn(col.Name, col.Type)
+		needWrap = needWrap || pc.cast != ""
+		sh.cols = append(sh.cols, pc)
+	}
+	if needWrap {
+		sh.engine = wrapColumns(engineSQL, sh.cols)
+	}
+	s.shapes.mu.Lock()
+	if s.shapes.m == nil || len(s.shapes.m) >= shapeCacheSize {
+		s.shapes.m = make(map[string]*shape)
+	}
+	s.shapes.m[engineSQL] = sh
+	s.shapes.mu.Unlock()
+	return sh, nil
+}
+
+// wrapColumns selects q's columns by position, JSON and nested ones as
+// JSON text.
+func wrapColumns(q string, cols []column) string {
+	var b strings.Builder
+	b.WriteString("SELECT ")
+	for i, c := range cols {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		switch c.cast {
+		case "json":
+			fmt.Fprintf(&b, "CAST(#%d AS VARCHAR)", i+1)
+		case "tojson":
+			fmt.Fprintf(&b, "CAST(to_json(#%d) AS VARCHAR)", i+1)
+		default:
+			fmt.Fprintf(&b, "#%d", i+1)
+		}
+		b.WriteString(` AS "` + strings.ReplaceAll(c.name, `"`, `""`) + `"`)
+	}
+	b.WriteString(" FROM (\n")
+	b.WriteString(strings.TrimRight(strings.TrimSpace(q), "; \t\n"))
+	b.WriteString("\n) AS _q")
+	return b.String()
+}
+
+// prepared is a parsed statement: from Parse, or one statement of a simple
+// Query.
+type prepared struct {
+	stmt      *pgsql.Statement
+	sh        *shape   // statements returning rows from the engine
+	paramOIDs []uint32 // as announced in ParameterDescription
+}
+
+// portal is a bound statement ready to execute.
+type portal struct {
+	ps      *prepared
+	args    []driver.NamedValue
+	formats []int16 // result formats, one per column (or empty: text)
+
+	// A portal read in parts (Execute with a row limit) holds its rows.
+	started bool
+	rows    [][]byte // encoded DataRow messages
+	next    int
+}
+
+// rowStatement reports whether a statement kind returns rows computed by
+// the engine.
+func rowStatement(k pgsql.Kind) bool {
+	return k == pgsql.KindSelect || k == pgsql.KindExplain
+}
+
+// prepare rewrites and describes a statement. paramOIDs are the types the
+// client gave (0 = infer).
+func (c *conn) prepare(ctx context.Context, st *pgsql.Statement, paramOIDs []uint32) (*prepared, error) {
+	ps := &prepared{stmt: st}
+	var q *pgsql.Statement
+	switch {
+	case rowStatement(st.Kind):
+		q = st
+	case st.Kind == pgsql.KindCopyTo && st.Copy != nil && st.Copy.Query != nil:
+		q = st.Copy.Query
+	case st.Kind == pgsql.KindCopyTo:
+		return nil, &pgsql.Error{Code: "0A000", Message: "COPY table TO is not supported; use COPY (SELECT ...) TO STDOUT"}
+	}
+	if q != nil {
+		engineSQL, err := q.Rewrite(c.sess)
+		if err != nil {
+			return nil, err
+		}
+		sh, err := c.srv.shapeOf(ctx, engineSQL)
+		if err != nil {
+			return nil, err
+		}
+		ps.sh = sh
+	}
+	n := max(st.Params, len(paramOIDs))
+	if ps.sh != nil {
+		n = max(n, len(ps.sh.params))
+	}
+	ps.paramOIDs = make([]uint32, n)
+	var casts map[int]uint32
+	if n > 0 {
+		casts = castParamTypes(st.Text)
+	}
+	for i := range ps.paramOIDs {
+		if i < len(paramOIDs) && paramOIDs[i] != 0 {
+			ps.paramOIDs[i] = paramOIDs[i]
+		} else if oid, ok := casts[i+1]; ok {
+			ps.paramOIDs[i] = oid
+		} else if ps.sh != nil && i < len(ps.sh.params) && ps.sh.params[i] != duckdb.TYPE_INVALID {
+			ps.paramOIDs[i] = paramOID(ps.sh.params[i])
+		} else {
+			ps.paramOIDs[i] = oidText
+		}
+	}
+	return ps, nil
+}
+
+// rowDescription describes ps's result columns in the given formats.
+func rowDescription(cols []column, formats []int16) *pgproto3.RowDescription {
+	rd := &pgproto3.RowDescription{Fields: make([]pgproto3.FieldDescription, len(cols))}
+	for i, col := range cols {
+		rd.Fields[i] = pgproto3.FieldDescription{Name: []byte(col.name), DataTypeOID: col.oid,
+			DataTypeSize: typeSize(col.oid), TypeModifier: -1, Format: formatOf(formats, i)}
+	}
+	return rd
+}
+
+func formatOf(formats []int16, i int) int16 {
+	switch len(formats) {
+	case 0:
+		return 0
+	case 1:
+		return formats[0]
+	}
+	if i < len(formats) {
+		return formats[i]
+	}
+	return 0
+}
+
+// describeResult queues the RowDescription (or NoData) of a statement.
+func (c *conn) describeResult(ps *prepared, formats []int16) {
+	switch {
+	case ps.sh != nil && ps.stmt.Kind != pgsql.KindCopyTo:
+		c.be.Send(rowDescription(ps.sh.cols, formats))
+	case ps.stmt.Kind == pgsql.KindShow:
+		c.be.Send(rowDescription(showColumns(ps.stmt), formats))
+	default:
+		c.be.Send(&pgproto3.NoData{})
+	}
+}
+
+// simpleQuery runs every statement of a Query message, stopping at the
+// first error.
+func (c *conn) simpleQuery(text string) {
+	defer func() {
+		if c.fatal {
+			c.flush()
+		}
+	}()
+	stmts, err := pgsql.Parse(text)
+	if err != nil {
+		c.sendError(err)
+		return
+	}
+	for _, st := range stmts {
+		if st.Kind == pgsql.KindEmpty {
+			if len(stmts) == 1 {
+				c.be.Send(&pgproto3.EmptyQueryResponse{})
+			}
+			continue
+		}
+		if err := c.runSimple(st); err != nil {
+			c.sendError(err)
+			return
+		}
+	}
+}
+
+func (c *conn) runSimple(st *pgsql.Statement) error {
+	if err := c.checkAborted(st); err != nil {
+		return err
+	}
+	ctx, done := c.statementContext()
+	defer done()
+	ps, err := c.prepare(ctx, st, nil)
+	if err != nil {
+		return c.statementError(ctx, err)
+	}
+	if ps.sh != nil && len(ps.paramOIDs) > 0 {
+		return &pgsql.Error{Code: "42P02", Message: "there is no parameter $1",
+			Hint: "Parameters ($1, $2, ...) need the extended query protocol, which sends their values."}
+	}
+	pt := &portal{ps: ps}
+	return c.execute(ctx, pt, 0, true)
+}
+
+// checkAborted refuses statements in a failed transaction block.
+func (c *conn) checkAborted(st *pgsql.Statement) error {
+	if c.sess.txStatus != 'E' {
+		return nil
+	}
+	switch st.Kind {
+	case pgsql.KindRollback, pgsql.KindCommit:
+		return nil
+	}
+	return &pgsql.Error{Code: "25P02", Message: "current transaction is aborted, commands ignored until end of transaction block"}
+}
+
+// statementContext returns the context one statement runs under: it ends
+// at statement_timeout or on a cancel request.
+func (c *conn) statementContext() (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	var stop func() bool
+	if d := c.sess.statementTimeout(); d > 0 {
+		t := time.AfterFunc(d, func() { cancel(errStatementTimeout) })
+		stop = t.Stop
+	}
+	c.sess.mu.Lock()
+	c.sess.running = func() { cancel(errCanceled) }
+	c.sess.mu.Unlock()
+	return ctx, func() {
+		if stop != nil {
+			stop()
+		}
+		c.sess.mu.Lock()
+		c.sess.running = nil
+		c.sess.mu.Unlock()
+		cancel(nil)
+	}
+}
+
+var (
+	errStatementTimeout = &pgsql.Error{Code: "57014", Message: "canceling statement due to statement timeout"}
+	errCanceled         = &pgsql.Error{Code: "57014", Message: "canceling statement due to user request"}
+)
+
+// statementError prefers the reason a statement's context ended.
+func (c *conn) statementError(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		if cause := context.Cause(ctx); cause != nil && cause != ctx.Err() {
+			return cause
+		}
+		return errCanceled
+	}
+	return err
+}
+
+// execute runs a portal. describe queues a RowDescription first (simple
+// protocol). maxRows > 0 returns at most that many rows and suspends.
+func (c *conn) execute(ctx context.Context, pt *portal, maxRows int, describe bool) error {
+	st := pt.ps.stmt
+	start := time.Now()
+	kind := kindName(st.Kind)
+	err := c.executeKind(ctx, pt, maxRows, describe)
+	if err != nil {
+		err = c.statementError(ctx, err)
+	}
+	if o := c.srv.opts.Observe; o != nil {
+		o.Statement(kind, time.Since(start), err != nil)
+	}
+	return err
+}
+
+func (c *conn) executeKind(ctx context.Context, pt *portal, maxRows int, describe bool) error {
+	st := pt.ps.stmt
+	ss := c.sess
+	switch st.Kind {
+	case pgsql.KindSelect, pgsql.KindExplain:
+		if describe {
+			c.be.Send(rowDescription(pt.ps.sh.cols, pt.formats))
+		}
+		return c.sendRows(ctx, pt, maxRows, st.Kind == pgsql.KindExplain)
+	case pgsql.KindShow:
+		cols := showColumns(st)
+		if describe {
+			c.be.Send(rowDescription(cols, pt.formats))
+		}
+		rows, err := c.showRows(st)
+		if err != nil {
+			return err
+		}
+		for _, r := range rows {
+			vals := make([][]byte, len(r))
+			for i, v := range r {
+				vals[i] = []byte(v)
+			}
+			c.be.Send(&pgproto3.DataRow{Values: vals})
+		}
+		c.be.Send(&pgproto3.CommandComplete{CommandTag: []byte("SHOW")})
+	case pgsql.KindSet:
+		if st.Value == "" && st.Name != "" {
+			if err := c.reset(st.Name); err != nil {
+				return err
+			}
+		} else if err := c.set(st.Name, st.Value, st.Local); err != nil {
+			return err
+		}
+		c.complete(st, "SET")
+	case pgsql.KindReset:
+		if err := c.reset(st.Name); err != nil {
+			return err
+		}
+		c.complete(st, "RESET")
+	case pgsql.KindBegin:
+		if ss.txStatus == 'I' {
+			ss.txStatus = 'T'
+		} else {
+			c.be.Send(&pgproto3.NoticeResponse{Severity: "WARNING", SeverityUnlocalized: "WARNING", Code: "25001", Message: "there is already a transaction in progress"})
+		}
+		c.complete(st, "BEGIN")
+	case pgsql.KindCommit:
+		tag := "COMMIT"
+		switch ss.txStatus {
+		case 'E':
+			tag = "ROLLBACK"
+		case 'I':
+			c.be.Send(&pgproto3.NoticeResponse{Severity: "WARNING", SeverityUnlocalized: "WARNING", Code: "25P01", Message: "there is no transaction in progress"})
+		}
+		ss.txStatus = 'I'
+		c.endTransaction()
+		c.be.Send(&pgproto3.CommandComplete{CommandTag: []byte(tag)})
+	case pgsql.KindRollback:
+		if ss.txStatus == 'I' {
+			c.be.Send(&pgproto3.NoticeResponse{Severity: "WARNING", SeverityUnlocalized: "WARNING", Code: "25P01", Message: "there is no transaction in progress"})
+		}
+		ss.txStatus = 'I'
+		c.endTransaction()
+		c.complete(st, "ROLLBACK")
+	case pgsql.KindDiscard:
+		ss.settings = pgsql.DefaultSettings()
+		ss.settings["session_authorization"] = ss.user
+		ss.local = nil
+		ss.applySettings()
+		for _, name := range reportedSettings {
+			c.reportSetting(name)
+		}
+		for name := range ss.stmts {
+			delete(ss.stmts, name)
+		}
+		for name := range ss.portals {
+			delete(ss.portals, name)
+		}
+		c.complete(st, "DISCARD ALL")
+	case pgsql.KindDeallocate:
+		if st.Name == "" || strings.EqualFold(st.Name, "all") {
+			for name := range ss.stmts {
+				delete(ss.stmts, name)
+			}
+		} else if _, ok := ss.stmts[st.Name]; ok {
+			delete(ss.stmts, st.Name)
+		} else {
+			return &pgsql.Error{Code: "26000", Message: fmt.Sprintf("prepared statement %q does not exist", st.Name)}
+		}
+		c.complete(st, "DEALLOCATE")
+	case pgsql.KindCopyTo:
+		return c.copyOut(ctx, pt)
+	case pgsql.KindCopyFrom:
+		return c.copyIn(ctx, st)
+	case pgsql.KindEmpty:
+		c.be.Send(&pgproto3.EmptyQueryResponse{})
+	default:
+		c.complete(st, "")
+	}
+	return nil
+}
+
+func (c *conn) complete(st *pgsql.Statement, def string) {
+	tag := st.Tag
+	if tag == "" {
+		tag = def
+	}
+	c.be.Send(&pgproto3.CommandComplete{CommandTag: []byte(tag)})
+}
+
+// set changes a setting and reports it when clients track it.
+func (c *conn) set(name, value string, local bool) error {
+	if err := c.sess.SetSetting(name, value, local); err != nil {
+		return err
+	}
+	c.reportSetting(name)
+	return nil
+}
+
+func (c *conn) reset(name string) error {
+	defaults := pgsql.DefaultSettings()
+	if strings.EqualFold(name, "all") {
+		for k, v := range defaults {
+			if k == "session_authorization" {
+				continue
+			}
+			c.sess.settings[k] = v
+			c.reportSetting(k)
+		}
+		c.sess.applySettings()
+		return nil
+	}
+	name = strings.ToLower(name)
+	v, ok := defaults[name]
+	if !ok {
+		if _, custom := c.sess.settings[name]; !custom && !strings.Contains(name, ".") {
+			return &pgsql.Error{Code: "42704", Message: fmt.Sprintf("unrecognized configuration parameter %q", name)}
+		}
+		delete(c.sess.settings, name)
+		return nil
+	}
+	c.sess.settings[name] = v
+	c.sess.applySettings()
+	c.reportSetting(name)
+	return nil
+}
+
+func (c *conn) reportSetting(name string) {
+	name = strings.ToLower(name)
+	if canon, ok := reportedNames[name]; ok {
+		v, _ := c.sess.Setting(name)
+		c.be.Send(&pgproto3.ParameterStatus{Name: canon, Value: v})
+	}
+}
+
+// showColumns is SHOW's result: one text column named after the setting,
+// or name/setting/description for SHOW ALL.
+func showColumns(st *pgsql.Statement) []column {
+	if strings.EqualFold(st.Name, "all") {
+		return []column{{name: "name", oid: oidText}, {name: "setting", oid: oidText}, {name: "description", oid: oidText}}
+	}
+	return []column{{name: st.Name, oid: oidText}}
+}
+
+func (c *conn) showRows(st *pgsql.Statement) ([][]string, error) {
+	if strings.EqualFold(st.Name, "all") {
+		names := make([]string, 0, len(c.sess.settings))
+		for k := range c.sess.settings {
+			names = append(names, k)
+		}
+		slices.Sort(names)
+		rows := make([][]string, 0, len(names))
+		for _, k := range names {
+			v, _ := c.sess.Setting(k)
+			rows = append(rows, []string{k, v, ""})
+		}
+		return rows, nil
+	}
+	v, ok := c.sess.Setting(st.Name)
+	if !ok {
+		return nil, &pgsql.Error{Code: "42704", Message: fmt.Sprintf("unrecognized configuration parameter %q", st.Name)}
+	}
+	return [][]string{{v}}, nil
+}
+
+// sendRows streams a SELECT's rows as DataRow messages, or serves a portal
+// read in parts.
+func (c *conn) sendRows(ctx context.Context, pt *portal, maxRows int, explain bool) error {
+	if maxRows > 0 || pt.started {
+		return c.sendPortionOf(ctx, pt, maxRows)
+	}
+	n := 0
+	err := c.srv.opts.Warehouse.Stream(ctx, pt.ps.sh.engine, pt.args, func(_ []warehouse.Column, next func([]driver.Value) error) error {
+		if err := c.be.Flush(); err != nil {
+			return err
+		}
+		return c.eachRow(pt, next, explain, func(row []byte) error {
+			n++
+			if n%1024 == 0 {
+				c.nc.SetWriteDeadline(time.Now().Add(c.srv.opts.WriteTimeout))
+			}
+			_, err := c.out.Write(row)
+			return err
+		})
+	})
+	if err != nil {
+		return err
+	}
+	c.be.Send(&pgproto3.CommandComplete{CommandTag: selectTag(pt.ps.stmt, n)})
+	return nil
+}
+
+func selectTag(st *pgsql.Statement, n int) []byte {
+	if st.Kind == pgsql.KindExplain {
+		return []byte("EXPLAIN")
+	}
+	return []byte("SELECT " + strconv.Itoa(n))
+}
+
+// sendPortionOf runs the portal's statement on first use, keeping its
+// encoded rows, then sends up to maxRows of them.
+func (c *conn) sendPortionOf(ctx context.Context, pt *portal, maxRows int) error {
+	if !pt.started {
+		pt.started = true
+		var size int64
+		err := c.srv.opts.Warehouse.Stream(ctx, pt.ps.sh.engine, pt.args, func(_ []warehouse.Column, next func([]driver.Value) error) error {
+			return c.eachRow(pt, next, pt.ps.stmt.Kind == pgsql.KindExplain, func(row []byte) error {
+				size += int64(len(row))
+				if size > c.srv.opts.MaxResultBytes {
+					return &pgsql.Error{Code: "54000", Message: fmt.Sprintf("a portal read in parts may hold at most %d bytes of rows", c.srv.opts.MaxResultBytes),
+						Hint: "Fetch without a row limit to stream the result, or narrow the query."}
+				}
+				pt.rows = append(pt.rows, append([]byte(nil), row...))
+				return nil
+			})
+		})
+		if err != nil {
+			return err
+		}
+	}
+	if err := c.be.Flush(); err != nil {
+		return err
+	}
+	end := len(pt.rows)
+	if maxRows > 0 && pt.next+maxRows < end {
+		end = pt.next + maxRows
+	}
+	sent := end - pt.next
+	for ; pt.next < end; pt.next++ {
+		if _, err := c.out.Write(pt.rows[pt.next]); err != nil {
+			return err
+		}
+		pt.rows[pt.next] = nil
+	}
+	if pt.next < len(pt.rows) {
+		c.be.Send(&pgproto3.PortalSuspended{})
+		return nil
+	}
+	c.be.Send(&pgproto3.CommandComplete{CommandTag: selectTag(pt.ps.stmt, sent)})
+	return nil
+}
+
+// eachRow encodes every row of a result as a DataRow message and passes it
+// to emit (the slice is reused).
+func (c *conn) eachRow(pt *portal, next func([]driver.Value) error, explain bool, emit func([]byte) error) error {
+	cols := pt.ps.sh.cols
+	dest := make([]driver.Value, len(cols))
+	formats := make([]int16, len(cols))
+	for i := range cols {
+		formats[i] = formatOf(pt.formats, i)
+	}
+	for {
+		if err := next(dest); err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		}
+		buf := c.rowBuf[:0]
+		buf = append(buf, 'D', 0, 0, 0, 0)
+		buf = binary.BigEndian.AppendUint16(buf, uint16(len(cols)))
+		for i, v := range dest {
+			if v == nil {
+				buf = binary.BigEndian.AppendUint32(buf, math.MaxUint32)
+				continue
+			}
+			at := len(buf)
+			buf = append(buf, 0, 0, 0, 0)
+			var err error
+			if formats[i] == 1 {
+				buf, err = appendBinary(buf, v, cols[i].oid)
+			} else {
+				buf, err = appendText(buf, v, cols[i].oid, &c.sess.env)
+			}
+			if err != nil {
+				return &pgsql.Error{Code: "22000", Message: fmt.Sprintf("column %q: %v", cols[i].name, err)}
+			}
+			binary.BigEndian.PutUint32(buf[at:], uint32(len(buf)-at-4))
+		}
+		binary.BigEndian.PutUint32(buf[1:], uint32(len(buf)-1))
+		c.rowBuf = buf
+		if err := emit(buf); err != nil {
+			return err
+		}
+	}
+}
+
+func kindName(k pgsql.Kind) string {
+	switch k {
+	case pgsql.KindSelect:
+		return "select"
+	case pgsql.KindExplain:
+		return "explain"
+	case pgsql.KindCopyTo:
+		return "copy_out"
+	case pgsql.KindCopyFrom:
+		return "copy_in"
+	case pgsql.KindShow:
+		return "show"
+	case pgsql.KindSet, pgsql.KindReset:
+		return "set"
+	case pgsql.KindBegin, pgsql.KindCommit, pgsql.KindRollback:
+		return "transaction"
+	}
+	return "other"
+}

@@ -1,0 +1,188 @@
+package warehouse
+
+import (
+	"context"
+	"database/sql/driver"
+	"fmt"
+	"time"
+
+	duckdb "github.com/duckdb/duckdb-go/v2"
+
+	"github.com/allsource/allsource"
+)
+
+// Column is one result column of a described statement.
+type Column struct {
+	Name string
+	Type duckdb.TypeInfo
+}
+
+// Described is what preparing a statement tells about it, without running
+// it: its result columns and the types of its $n parameters (TYPE_INVALID
+// where the engine could not infer one).
+type Described struct {
+	Columns []Column
+	Params  []duckdb.Type
+}
+
+// Describe prepares trusted SQL (already checked by the caller) over the
+// events view and reports its columns and parameters.
+func (w *Warehouse) Describe(ctx context.Context, q string) (*Described, error) {
+	var d *Described
+	err := w.withConn(ctx, func(qc *queryConn) error {
+		return qc.conn.Raw(func(dc any) error {
+			st, err := prepare(ctx, dc, q)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			d, err = describeStmt(st)
+			return err
+		})
+	})
+	if err != nil {
+		return nil, w.engineError(ctx, err)
+	}
+	return d, nil
+}
+
+func prepare(ctx context.Context, dc any, q string) (*duckdb.Stmt, error) {
+	pc, ok := dc.(driver.ConnPrepareContext)
+	if !ok {
+		return nil, fmt.Errorf("warehouse: driver cannot prepare")
+	}
+	st, err := pc.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	ds, ok := st.(*duckdb.Stmt)
+	if !ok {
+		st.Close()
+		return nil, fmt.Errorf("warehouse: unexpected statement type %T", st)
+	}
+	return ds, nil
+}
+
+func describeStmt(st *duckdb.Stmt) (*Described, error) {
+	d := &Described{}
+	n, err := st.ColumnCount()
+	if err != nil {
+		return nil, err
+	}
+	for i := 0; i < n; i++ {
+		name, err := st.ColumnName(i)
+		if err != nil {
+			return nil, err
+		}
+		info, err := st.ColumnTypeInfo(i)
+		if err != nil {
+			return nil, err
+		}
+		d.Columns = append(d.Columns, Column{Name: name, Type: info})
+	}
+	for i := 1; i <= st.NumInput(); i++ {
+		t, err := st.ParamType(i)
+		if err != nil {
+			t = duckdb.TYPE_INVALID
+		}
+		d.Params = append(d.Params, t)
+	}
+	return d, nil
+}
+
+// Stream runs trusted SQL (already checked by the caller) over the events
+// view and hands its rows to fn through next, which fills dest (one value
+// per column, valid until the next call) and returns io.EOF after the last
+// row. Values are the engine driver's: JSON columns arrive decoded, so
+// callers wanting JSON text select them cast to VARCHAR. The connection and
+// the pinned version are held until fn returns.
+func (w *Warehouse) Stream(ctx context.Context, q string, args []driver.NamedValue,
+	fn func(cols []Column, next func(dest []driver.Value) error) error) error {
+	var fnErr error
+	err := w.withConn(ctx, func(qc *queryConn) error {
+		return qc.conn.Raw(func(dc any) error {
+			st, err := prepare(ctx, dc, q)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			d, err := describeStmt(st)
+			if err != nil {
+				return err
+			}
+			rows, err := st.QueryContext(ctx, args)
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			fnErr = fn(d.Columns, rows.Next)
+			return nil
+		})
+	})
+	if err != nil {
+		return w.engineError(ctx, err)
+	}
+	return fnErr
+}
+
+// withConn borrows a query connection whose events view shows the current
+// version (pinned until fn returns).
+func (w *Warehouse) withConn(ctx context.Context, fn func(qc *queryConn) error) error {
+	start := time.Now()
+	var qc *queryConn
+	select {
+	case qc = <-w.conns:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	v := w.pin()
+	defer func() {
+		w.unpin(v)
+		w.conns <- qc
+		if w.opts.Observe != nil {
+			w.opts.Observe.Queried(time.Since(start))
+		}
+	}()
+	if qc.conn == nil {
+		c, err := w.engine.Conn(ctx)
+		if err != nil {
+			return fmt.Errorf("warehouse: engine connection: %w", err)
+		}
+		qc.conn = c
+	}
+	for _, g := range v.gens {
+		if err := w.syncMirror(ctx, g, g.rowCount()); err != nil {
+			return err
+		}
+	}
+	if qc.viewVersion != v.id {
+		if _, err := qc.conn.ExecContext(ctx, "CREATE OR REPLACE TEMP VIEW events AS "+w.viewSQL(v)); err != nil {
+			return fmt.Errorf("warehouse: define events view: %w", err)
+		}
+		qc.viewVersion = v.id
+	}
+	return fn(qc)
+}
+
+// engineError turns an engine failure into an *allsource.Error with the
+// engine's message (server paths removed), or ctx's error when it ended.
+func (w *Warehouse) engineError(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if _, ok := err.(*allsource.Error); ok {
+		return err
+	}
+	return &allsource.Error{Code: allsource.CodeInvalid, Message: w.userMessage(err), Index: -1, Err: err}
+}
+
+// Exec runs trusted DDL on the engine (for example catalog tables that
+// protocol front ends answer from). It must not touch the events view.
+func (w *Warehouse) Exec(ctx context.Context, stmts ...string) error {
+	for _, s := range stmts {
+		if _, err := w.engine.ExecContext(ctx, s); err != nil {
+			return fmt.Errorf("warehouse: exec %.60q: %w", s, err)
+		}
+	}
+	return nil
+}
