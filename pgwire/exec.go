@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
 	"github.com/jackc/pgx/v5/pgproto3"
@@ -223,6 +224,14 @@ func (c *conn) simpleQuery(text string) {
 			continue
 		}
 		if err := c.runSimple(st); err != nil {
+			// Rewrite errors point into the statement; clients expect
+			// positions in the whole query string.
+			var pe *pgsql.Error
+			if errors.As(err, &pe) && pe.Position > 0 && st.Offset > 0 && st.Offset <= len(text) {
+				moved := *pe
+				moved.Position += utf8.RuneCountInString(text[:st.Offset])
+				err = &moved
+			}
 			c.sendError(err)
 			return
 		}

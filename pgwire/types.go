@@ -103,6 +103,10 @@ type column struct {
 // pgColumn maps an engine column type to its Postgres form.
 func pgColumn(name string, t duckdb.TypeInfo) column {
 	c := column{name: name}
+	if t == nil {
+		c.oid = oidText // not known before binding: sent as text
+		return c
+	}
 	if t.Alias() == "JSON" {
 		c.oid, c.cast = oidJSON, "json"
 		return c

@@ -11,7 +11,8 @@ import (
 	"github.com/allsource/allsource"
 )
 
-// Column is one result column of a described statement.
+// Column is one result column of a described statement. Type is nil when
+// the engine cannot tell before the statement's parameters are bound.
 type Column struct {
 	Name string
 	Type duckdb.TypeInfo
@@ -76,7 +77,7 @@ func describeStmt(st *duckdb.Stmt) (*Described, error) {
 		}
 		info, err := st.ColumnTypeInfo(i)
 		if err != nil {
-			return nil, err
+			info = nil // unresolved until bound, e.g. depends on an untyped parameter
 		}
 		d.Columns = append(d.Columns, Column{Name: name, Type: info})
 	}
@@ -91,7 +92,7 @@ func describeStmt(st *duckdb.Stmt) (*Described, error) {
 }
 
 // Stream runs trusted SQL (already checked by the caller) over the events
-// view and hands its rows to fn through next, which fills dest (one value
+// view and hands its column names and rows to fn through next, which fills dest (one value
 // per column, valid until the next call) and returns io.EOF after the last
 // row. Values are the engine driver's: JSON columns arrive decoded, so
 // callers wanting JSON text select them cast to VARCHAR. The connection and
@@ -106,16 +107,17 @@ func (w *Warehouse) Stream(ctx context.Context, q string, args []driver.NamedVal
 				return err
 			}
 			defer st.Close()
-			d, err := describeStmt(st)
-			if err != nil {
-				return err
-			}
 			rows, err := st.QueryContext(ctx, args)
 			if err != nil {
 				return err
 			}
 			defer rows.Close()
-			fnErr = fn(d.Columns, rows.Next)
+			names := rows.Columns()
+			cols := make([]Column, len(names))
+			for i, n := range names {
+				cols[i].Name = n
+			}
+			fnErr = fn(cols, rows.Next)
 			return nil
 		})
 	})

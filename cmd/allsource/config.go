@@ -133,6 +133,9 @@ func (c *Config) Validate() error {
 	if err := lvl.UnmarshalText([]byte(c.LogLevel)); err != nil {
 		return fmt.Errorf("--log-level: %w", err)
 	}
+	if c.PGTLS == "" && c.PGAuth == "" {
+		return nil // a command without the pgwire flags (import)
+	}
 	switch c.PGTLS {
 	case "off", "auto":
 	case "on":

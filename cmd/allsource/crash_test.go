@@ -27,6 +27,7 @@ type proc struct {
 	t    *testing.T
 	cmd  *exec.Cmd
 	url  string
+	pg   string // pgwire address
 	logs *syncBuffer
 	done chan struct{}
 	err  error
@@ -63,11 +64,11 @@ func freeAddr(t *testing.T) string {
 // startProc starts a server on dir and waits until it is ready.
 func startProc(t *testing.T, dir string, env []string, flags ...string) *proc {
 	t.Helper()
-	addr := freeAddr(t)
-	args := append([]string{"serve", "--data-dir", dir, "--http-addr", addr, "--log-level", "debug"}, flags...)
+	addr, pgAddr := freeAddr(t), freeAddr(t)
+	args := append([]string{"serve", "--data-dir", dir, "--http-addr", addr, "--pg-addr", pgAddr, "--log-level", "debug"}, flags...)
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(append(os.Environ(), "ALLSOURCE_TEST_AS_BINARY=1"), env...)
-	p := &proc{t: t, cmd: cmd, url: "http://" + addr, logs: &syncBuffer{}, done: make(chan struct{})}
+	p := &proc{t: t, cmd: cmd, url: "http://" + addr, pg: pgAddr, logs: &syncBuffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.logs, p.logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -311,6 +311,14 @@ var castTypes = map[string]string{
 	"int2": "smallint", "int4": "integer", "int8": "bigint", "float4": "real", "float8": "double",
 }
 
+// deparsedAsKeyword are the pg_catalog types the deparser writes as SQL
+// keywords (bigint, timestamp with time zone, …) rather than qualified.
+var deparsedAsKeyword = map[string]bool{
+	"bpchar": true, "varchar": true, "numeric": true, "bool": true, "int2": true, "int4": true, "int8": true,
+	"float4": true, "float8": true, "time": true, "timetz": true, "timestamp": true, "timestamptz": true,
+	"interval": true, "bit": true, "varbit": true,
+}
+
 // duckNative are PostgreSQL type names DuckDB reads the same way.
 var duckNative = map[string]bool{
 	"text": true, "int2": true, "int4": true, "int8": true, "float4": true, "float8": true, "bpchar": true,
@@ -381,6 +389,12 @@ func (r *rewriter) typeCast(n *pg_query.Node, tc *pg_query.TypeCast) (*pg_query.
 		tc.TypeName = typeName(d)
 		r.changed = true
 		return nil, nil
+	}
+	// pg_catalog.json and the like: the deparser writes the schema for
+	// types it has no keyword for, which the engine does not know.
+	if qualified && !deparsedAsKeyword[name] {
+		tc.TypeName.Names = []*pg_query.Node{pg_query.MakeStrNode(name)}
+		r.changed = true
 	}
 	switch name {
 	case "timestamp", "timestamptz", "time", "timetz", "interval":
