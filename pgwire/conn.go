@@ -22,6 +22,7 @@ import (
 type conn struct {
 	srv  *Server
 	nc   net.Conn
+	w    *queuedWriter
 	out  *bufio.Writer
 	be   *pgproto3.Backend
 	tls  bool
@@ -168,8 +169,12 @@ func parseDuration(v string) (time.Duration, error) {
 }
 
 func (c *conn) setIO(nc net.Conn) {
+	if c.w != nil {
+		c.w.Close()
+	}
 	c.nc = nc
-	c.out = bufio.NewWriterSize(nc, 64<<10)
+	c.w = newQueuedWriter(nc, c.srv.opts.WriteTimeout)
+	c.out = bufio.NewWriterSize(c.w, 64<<10)
 	c.be = pgproto3.NewBackend(bufio.NewReaderSize(nc, 16<<10), c.out)
 	c.be.SetMaxBodyLen(c.srv.opts.MaxMessageBytes)
 }
@@ -179,7 +184,6 @@ func (c *conn) flush() error {
 	if err := c.be.Flush(); err != nil {
 		return err
 	}
-	c.nc.SetWriteDeadline(time.Now().Add(c.srv.opts.WriteTimeout))
 	return c.out.Flush()
 }
 
@@ -193,6 +197,7 @@ func (s *Server) handle(nc net.Conn) {
 			c.sendError(&pgsql.Error{Code: "XX000", Message: "internal error"})
 			c.flush()
 		}
+		c.w.Close()
 		c.nc.Close()
 	}()
 	nc.SetReadDeadline(time.Now().Add(30 * time.Second)) // for the startup phase

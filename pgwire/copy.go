@@ -178,9 +178,6 @@ func (c *conn) copyOut(ctx context.Context, pt *portal) error {
 				return err
 			}
 			n++
-			if n%1024 == 0 {
-				c.nc.SetWriteDeadline(time.Now().Add(c.srv.opts.WriteTimeout))
-			}
 		}
 		if o.format == "binary" {
 			if err := emit([]byte{0xff, 0xff}); err != nil {

@@ -191,11 +191,19 @@ func formatOf(formats []int16, i int) int16 {
 	return 0
 }
 
+// resultColumns are the columns a statement's rows have for the client.
+func resultColumns(ps *prepared) []column {
+	if ps.stmt.Kind == pgsql.KindExplain {
+		return explainColumns
+	}
+	return ps.sh.cols
+}
+
 // describeResult queues the RowDescription (or NoData) of a statement.
 func (c *conn) describeResult(ps *prepared, formats []int16) {
 	switch {
 	case ps.sh != nil && ps.stmt.Kind != pgsql.KindCopyTo:
-		c.be.Send(rowDescription(ps.sh.cols, formats))
+		c.be.Send(rowDescription(resultColumns(ps), formats))
 	case ps.stmt.Kind == pgsql.KindShow:
 		c.be.Send(rowDescription(showColumns(ps.stmt), formats))
 	default:
@@ -329,7 +337,7 @@ func (c *conn) executeKind(ctx context.Context, pt *portal, maxRows int, describ
 	switch st.Kind {
 	case pgsql.KindSelect, pgsql.KindExplain:
 		if describe {
-			c.be.Send(rowDescription(pt.ps.sh.cols, pt.formats))
+			c.be.Send(rowDescription(resultColumns(pt.ps), pt.formats))
 		}
 		return c.sendRows(ctx, pt, maxRows, st.Kind == pgsql.KindExplain)
 	case pgsql.KindShow:
@@ -522,9 +530,6 @@ func (c *conn) sendRows(ctx context.Context, pt *portal, maxRows int, explain bo
 		}
 		return c.eachRow(pt, next, explain, func(row []byte) error {
 			n++
-			if n%1024 == 0 {
-				c.nc.SetWriteDeadline(time.Now().Add(c.srv.opts.WriteTimeout))
-			}
 			_, err := c.out.Write(row)
 			return err
 		})
@@ -589,6 +594,9 @@ func (c *conn) sendPortionOf(ctx context.Context, pt *portal, maxRows int) error
 // eachRow encodes every row of a result as a DataRow message and passes it
 // to emit (the slice is reused).
 func (c *conn) eachRow(pt *portal, next func([]driver.Value) error, explain bool, emit func([]byte) error) error {
+	if explain {
+		return c.eachPlanLine(next, emit)
+	}
 	cols := pt.ps.sh.cols
 	dest := make([]driver.Value, len(cols))
 	formats := make([]int16, len(cols))
@@ -627,6 +635,35 @@ func (c *conn) eachRow(pt *portal, next func([]driver.Value) error, explain bool
 		c.rowBuf = buf
 		if err := emit(buf); err != nil {
 			return err
+		}
+	}
+}
+
+// explainColumns is EXPLAIN's result as Postgres shapes it.
+var explainColumns = []column{{name: "QUERY PLAN", oid: oidText}}
+
+// eachPlanLine sends the engine's plan (rows of key and text) as one
+// "QUERY PLAN" row per line, as Postgres does.
+func (c *conn) eachPlanLine(next func([]driver.Value) error, emit func([]byte) error) error {
+	dest := make([]driver.Value, 2)
+	for {
+		if err := next(dest); err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		}
+		text, _ := dest[len(dest)-1].(string)
+		for _, line := range strings.Split(strings.TrimRight(text, "\n"), "\n") {
+			buf := c.rowBuf[:0]
+			buf = append(buf, 'D', 0, 0, 0, 0, 0, 1)
+			buf = binary.BigEndian.AppendUint32(buf, uint32(len(line)))
+			buf = append(buf, line...)
+			binary.BigEndian.PutUint32(buf[1:], uint32(len(buf)-1))
+			c.rowBuf = buf
+			if err := emit(buf); err != nil {
+				return err
+			}
 		}
 	}
 }

@@ -646,3 +646,78 @@ type fakeAddrConn struct {
 }
 
 func (f fakeAddrConn) RemoteAddr() net.Addr { return f.addr }
+
+func TestExplain(t *testing.T) {
+	ts := startServer(t, nil)
+	ts.appendN(t, 10, 2)
+	c := ts.connect(t)
+	for _, mode := range []pgx.QueryExecMode{pgx.QueryExecModeSimpleProtocol, pgx.QueryExecModeCacheStatement} {
+		rows, err := c.Query(context.Background(), "EXPLAIN SELECT event_type, count(*) FROM events GROUP BY 1", mode)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if name := rows.FieldDescriptions()[0].Name; name != "QUERY PLAN" || len(rows.FieldDescriptions()) != 1 {
+			t.Errorf("columns = %v", rows.FieldDescriptions())
+		}
+		var lines []string
+		for rows.Next() {
+			var line string
+			if err := rows.Scan(&line); err != nil {
+				t.Fatal(err)
+			}
+			lines = append(lines, line)
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		if plan := strings.Join(lines, "\n"); len(lines) < 3 || !strings.Contains(strings.ToUpper(plan), "AGGREGATE") {
+			t.Errorf("%s: plan = %q", mode, plan)
+		}
+	}
+}
+
+// TestSlowClientsDoNotBlockOthers opens more sessions than the engine has
+// query connections, each sending a query with a few MB of result and
+// never reading it; another session's queries still run at once.
+func TestSlowClientsDoNotBlockOthers(t *testing.T) {
+	ts := startServer(t, nil)
+	ctx := context.Background()
+	var stalled []net.Conn
+	for i := 0; i < 12; i++ {
+		nc, err := net.Dial("tcp", ts.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nc.Close()
+		fe := pgproto3.NewFrontend(nc, nc)
+		fe.Send(&pgproto3.StartupMessage{ProtocolVersion: pgproto3.ProtocolVersion30, Parameters: map[string]string{"user": "slow", "database": "allsource"}})
+		if err := fe.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		for {
+			msg, err := fe.Receive()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, ok := msg.(*pgproto3.ReadyForQuery); ok {
+				break
+			}
+		}
+		fe.Send(&pgproto3.Query{String: "SELECT i, 'some padding text to make rows wider' AS pad FROM range(150000) t(i)"})
+		if err := fe.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		stalled = append(stalled, nc)
+	}
+	time.Sleep(500 * time.Millisecond)
+	c := ts.connect(t)
+	for i := 0; i < 5; i++ {
+		qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		var n int64
+		err := c.QueryRow(qctx, "SELECT count(*) FROM range(1000)").Scan(&n)
+		cancel()
+		if err != nil || n != 1000 {
+			t.Fatalf("query %d behind %d stalled clients: %v", i, len(stalled), err)
+		}
+	}
+}

@@ -321,27 +321,48 @@ func appendUUID(buf []byte, b []byte) []byte {
 func appendTime(buf []byte, t time.Time, oid uint32, env *textEnv) []byte {
 	switch oid {
 	case oidDate:
-		return t.AppendFormat(buf, "2006-01-02")
+		return appendDate(buf, t)
 	case oidTime:
-		buf = t.AppendFormat(buf, "15:04:05")
+		buf = appendClock(buf, t)
 		return appendMicros(buf, t)
 	case oidTimeTZ:
-		buf = t.AppendFormat(buf, "15:04:05")
+		buf = appendClock(buf, t)
 		buf = appendMicros(buf, t)
 		return appendOffset(buf, t)
 	case oidTimestampTZ:
-		if env != nil && env.loc != nil {
+		if env != nil && env.loc != nil && env.loc != time.UTC {
 			t = t.In(env.loc)
 		} else {
 			t = t.UTC()
 		}
-		buf = t.AppendFormat(buf, "2006-01-02 15:04:05")
+		buf = appendDate(buf, t)
+		buf = append(buf, ' ')
+		buf = appendClock(buf, t)
 		buf = appendMicros(buf, t)
 		return appendOffset(buf, t)
 	default:
-		buf = t.AppendFormat(buf, "2006-01-02 15:04:05")
+		buf = appendDate(buf, t)
+		buf = append(buf, ' ')
+		buf = appendClock(buf, t)
 		return appendMicros(buf, t)
 	}
+}
+
+// appendDate writes yyyy-mm-dd (years before 1 AD as Postgres does, with
+// " BC" left out: the engine's range starts at 1 AD for these values).
+func appendDate(buf []byte, t time.Time) []byte {
+	y, m, d := t.Date()
+	if y < 0 || y > 9999 {
+		return t.AppendFormat(buf, "2006-01-02")
+	}
+	return append(buf, byte('0'+y/1000), byte('0'+y/100%10), byte('0'+y/10%10), byte('0'+y%10), '-',
+		byte('0'+int(m)/10), byte('0'+int(m)%10), '-', byte('0'+d/10), byte('0'+d%10))
+}
+
+// appendClock writes hh:mm:ss.
+func appendClock(buf []byte, t time.Time) []byte {
+	h, mi, s := t.Clock()
+	return append(buf, byte('0'+h/10), byte('0'+h%10), ':', byte('0'+mi/10), byte('0'+mi%10), ':', byte('0'+s/10), byte('0'+s%10))
 }
 
 // appendMicros appends ".ffffff" without trailing zeros, or nothing.
@@ -350,10 +371,17 @@ func appendMicros(buf []byte, t time.Time) []byte {
 	if us == 0 {
 		return buf
 	}
-	s := strconv.Itoa(us + 1_000_000)[1:]
-	s = strings.TrimRight(s, "0")
+	var digits [6]byte
+	for i := 5; i >= 0; i-- {
+		digits[i] = byte('0' + us%10)
+		us /= 10
+	}
+	n := 6
+	for n > 0 && digits[n-1] == '0' {
+		n--
+	}
 	buf = append(buf, '.')
-	return append(buf, s...)
+	return append(buf, digits[:n]...)
 }
 
 // appendOffset appends a zone offset the way Postgres prints it: +00,
