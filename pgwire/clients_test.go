@@ -16,4 +16,5 @@ func TestRealClients(t *testing.T) {
 	t.Run("psql", func(t *testing.T) { pgclient.RunPsql(t, dsn) })
 	t.Run("psycopg", func(t *testing.T) { pgclient.RunPsycopg(t, dsn) })
 	t.Run("node", func(t *testing.T) { pgclient.RunNode(t, dsn) })
+	t.Run("jdbc", func(t *testing.T) { pgclient.RunJDBC(t, dsn) })
 }

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs the real clients that internal/pgclient drives: psql, Debian's
-# python3 with psycopg2 and SQLAlchemy 1.4, node and npm, then the locked
-# node-postgres modules into testdata/node. Idempotent and non-interactive;
-# installing Debian packages needs root on Debian or Ubuntu. CI calls it
-# before the tests.
+# python3 with psycopg2 and SQLAlchemy 1.4, node and npm, a JDK with Debian's
+# pgjdbc, then the locked node-postgres modules into testdata/node. Idempotent
+# and non-interactive; installing Debian packages needs root on Debian or
+# Ubuntu. CI calls it before the tests.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 
@@ -15,6 +15,10 @@ missing=()
 /usr/bin/python3 -c 'import sqlalchemy' >/dev/null 2>&1 || missing+=(python3-sqlalchemy)
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
+# RunJDBC launches Check.java as source, which needs the compiler (a JDK, not
+# a JRE); any JDK 11 or later on PATH will do.
+command -v javac >/dev/null 2>&1 || missing+=(default-jdk-headless)
+[ -f /usr/share/java/postgresql.jar ] || missing+=(libpostgresql-jdbc-java)
 
 if [ ${#missing[@]} -gt 0 ]; then
 	if [ "$(id -u)" -ne 0 ]; then
@@ -29,7 +33,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 	apt-get update
 	apt-get install -y --no-install-recommends "${missing[@]}"
 else
-	echo "pgclient/install.sh: psql, psycopg2, SQLAlchemy, node and npm already installed"
+	echo "pgclient/install.sh: psql, psycopg2, SQLAlchemy, node, npm, a JDK and pgjdbc already installed"
 fi
 
 # npm ls fails when a dependency is missing or does not match package.json.
@@ -42,3 +46,4 @@ fi
 
 /usr/bin/python3 -c 'import sqlalchemy; v = sqlalchemy.__version__; v.startswith("1.4") or print("pgclient/install.sh: warning: SQLAlchemy " + v + " is not the 1.4 the checks were written for")'
 echo "pgclient/install.sh: $(psql --version); node $(node --version); $(/usr/bin/python3 -c 'import psycopg2, sqlalchemy; print("psycopg2", psycopg2.__version__.split()[0], "SQLAlchemy", sqlalchemy.__version__)')"
+echo "pgclient/install.sh: $(javac -version 2>&1); $(java -jar /usr/share/java/postgresql.jar 2>&1 | grep -m1 'JDBC Driver')"

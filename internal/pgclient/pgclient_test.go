@@ -24,6 +24,7 @@ func TestClientsAgainstPostgres(t *testing.T) {
 	t.Run("psql", func(t *testing.T) { RunPsql(t, srv.DSN()) })
 	t.Run("psycopg", func(t *testing.T) { RunPsycopg(t, srv.DSN()) })
 	t.Run("node", func(t *testing.T) { RunNode(t, srv.DSN()) })
+	t.Run("jdbc", func(t *testing.T) { RunJDBC(t, srv.DSN()) })
 	// A second psql run on the same server still passes: COPY FROM adds
 	// rows under fresh entity ids and nothing else counts them.
 	if !*update {

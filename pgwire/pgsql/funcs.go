@@ -178,6 +178,11 @@ func (r *rewriter) funcCall(n *pg_query.Node, fc *pg_query.FuncCall) (*pg_query.
 		return funcCall(CatalogSchema+".regnamespace_oid", argAt(fc, 0)), nil
 	case "pg_get_keywords":
 		return nil, errorf(CodeFeatureNotSupported, pos, "pg_get_keywords() can only be used in FROM")
+	case "_pg_expandarray":
+		// information_schema._pg_expandarray(a): a row (x, n) per element,
+		// as pgjdbc's key and index metadata queries use it.
+		r.changed = true
+		return funcCall("unnest", funcCall(CatalogSchema+"._pg_expandarray", argAt(fc, 0))), nil
 	case "generate_series":
 		// A set-returning function in the select list: DuckDB's scalar
 		// generate_series returns a list; unnest it into rows.

@@ -85,6 +85,8 @@ var macroDDL = []string{
 			WHEN 'TIMESTAMP' THEN 'timestamp without time zone' WHEN 'TIMESTAMP WITH TIME ZONE' THEN 'timestamp with time zone'
 			WHEN 'INTERVAL' THEN 'interval' WHEN 'JSON' THEN 'json' WHEN 'UUID' THEN 'uuid' WHEN '"NULL"' THEN 'unknown'
 			ELSE CASE WHEN typeof(_x) LIKE 'DECIMAL%' THEN 'numeric' WHEN typeof(_x) LIKE '%[]' THEN 'anyarray' ELSE lower(typeof(_x)) END END)`,
+	`CREATE OR REPLACE MACRO pgcat._pg_expandarray(_a) AS (
+		list_transform(range(1, len(_a) + 1), _i -> {'x': _a[_i], 'n': _i}))`,
 	`CREATE OR REPLACE MACRO pgcat.pg_get_keywords() AS TABLE
 		SELECT word, catcode, barelabel, catdesc, baredesc FROM pgcat._keywords`,
 }
