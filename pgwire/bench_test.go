@@ -60,3 +60,29 @@ func BenchmarkStreamRows(b *testing.B) {
 }
 
 var _ = pgx.QueryExecModeExec
+
+// BenchmarkPointQueryParquet is BenchmarkPointQuery over the same events
+// flushed to Parquet.
+func BenchmarkPointQueryParquet(b *testing.B) {
+	ts := startServer(b, nil)
+	for i := 0; i < 10; i++ {
+		ts.appendN(b, 10_000, 5_000)
+	}
+	if err := ts.wh.FlushAll(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	c := ts.connect(b)
+	ctx := context.Background()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		rows, err := c.Query(ctx, `SELECT seq, entity_id, event_type, version, "timestamp", payload FROM events WHERE entity_id = $1`, fmt.Sprintf("e%d", i%5000))
+		if err != nil {
+			b.Fatal(err)
+		}
+		for rows.Next() {
+		}
+		if err := rows.Err(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -102,7 +102,7 @@ func (w *Warehouse) compactPartition(ctx context.Context, in []fileEntry) error 
 	tmp := filepath.Join(w.tmpDir, fmt.Sprintf("compact-%s-%s-%d.parquet", out.Tenant, out.Date, out.SeqHi))
 	defer os.Remove(tmp)
 	q := fmt.Sprintf(`COPY (SELECT %s, day FROM read_parquet([%s]) ORDER BY entity_id, "timestamp", seq)
-		TO %s (FORMAT PARQUET, COMPRESSION ZSTD)`, columns, strings.Join(paths, ", "), sqlString(tmp))
+		TO %s (FORMAT PARQUET, COMPRESSION ZSTD, ROW_GROUP_SIZE %d)`, columns, strings.Join(paths, ", "), sqlString(tmp), rowGroupRows)
 	if _, err := w.engine.ExecContext(ctx, q); err != nil {
 		return fmt.Errorf("compact %s/%s: %w", out.Tenant, out.Date, err)
 	}

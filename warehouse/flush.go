@@ -76,8 +76,11 @@ type parquetRow struct {
 }
 
 // rowGroupRows bounds a row group, so that min/max statistics on entity_id
-// and timestamp let DuckDB skip most of a large file.
-const rowGroupRows = 128 * 1024
+// and timestamp let DuckDB skip most of a file. Files are sorted by
+// entity_id, so a point query reads one row group: over 1 M events 32 K
+// rows took point queries from 13.6 ms (128 K) to 4.3 ms, cost full scans
+// ~0.8 ms and file size 0.2%; 16 K gained little more and cost scans more.
+const rowGroupRows = 32 * 1024
 
 // flushGen writes one sealed generation straight from memory: one Parquet
 // file per tenant and day, sorted by (entity_id, timestamp, seq); then it

@@ -19,10 +19,23 @@ import (
 	"github.com/allsource/allsource"
 )
 
-// queryConn is one engine connection with the events view it last defined.
+// queryConn is one engine connection with the events view it last defined
+// and the statements Stream prepared on it for that view.
 type queryConn struct {
 	conn        *sql.Conn
 	viewVersion uint64
+	stmts       map[string]*duckdb.Stmt
+}
+
+// maxCachedStmts bounds the prepared statements kept per connection.
+const maxCachedStmts = 256
+
+// dropStmts closes the connection's cached statements.
+func (qc *queryConn) dropStmts() {
+	for q, st := range qc.stmts {
+		st.Close()
+		delete(qc.stmts, q)
+	}
 }
 
 // Rows is a streaming query result. Close must be called; it releases the
@@ -101,6 +114,7 @@ func (w *Warehouse) query(ctx context.Context, check bool, q string, args ...any
 		}
 	}
 	if qc.viewVersion != v.id {
+		qc.dropStmts()
 		if _, err := qc.conn.ExecContext(ctx, "CREATE OR REPLACE TEMP VIEW events AS "+w.viewSQL(v)); err != nil {
 			return fail(fmt.Errorf("warehouse: define events view: %w", err))
 		}
@@ -393,6 +407,12 @@ func lineColumn(q string, off int) (line, col int) {
 // directories (paths appear relative to the data directory).
 func (w *Warehouse) userMessage(err error) string {
 	msg := strings.TrimSpace(err.Error())
+	// The engine quotes the failing statement ("LINE 1: ..." and a caret);
+	// when that is the generated events view, the quote is a truncated
+	// list of server paths, useless to the user.
+	if i := strings.Index(msg, "\nLINE "); i >= 0 && strings.Contains(msg[i:], "read_parquet(") {
+		msg = strings.TrimSpace(msg[:i])
+	}
 	for _, dir := range []string{w.whDir, w.tmpDir} {
 		msg = strings.ReplaceAll(msg, dir, filepath.Base(dir))
 	}

@@ -102,13 +102,30 @@ func (w *Warehouse) Stream(ctx context.Context, q string, args []driver.NamedVal
 	var fnErr error
 	err := w.withConn(ctx, func(qc *queryConn) error {
 		return qc.conn.Raw(func(dc any) error {
-			st, err := prepare(ctx, dc, q)
-			if err != nil {
-				return err
+			// Repeated statements (a dashboard's, a driver's prepared
+			// ones) skip planning: the prepared statement is kept per
+			// connection until the view changes.
+			st, cached := qc.stmts[q]
+			if !cached {
+				var err error
+				if st, err = prepare(ctx, dc, q); err != nil {
+					return err
+				}
+				if len(qc.stmts) < maxCachedStmts {
+					if qc.stmts == nil {
+						qc.stmts = map[string]*duckdb.Stmt{}
+					}
+					qc.stmts[q] = st
+				} else {
+					defer st.Close()
+				}
 			}
-			defer st.Close()
 			rows, err := st.QueryContext(ctx, args)
 			if err != nil {
+				if cached {
+					delete(qc.stmts, q)
+					st.Close()
+				}
 				return err
 			}
 			defer rows.Close()
@@ -158,6 +175,7 @@ func (w *Warehouse) withConn(ctx context.Context, fn func(qc *queryConn) error) 
 		}
 	}
 	if qc.viewVersion != v.id {
+		qc.dropStmts()
 		if _, err := qc.conn.ExecContext(ctx, "CREATE OR REPLACE TEMP VIEW events AS "+w.viewSQL(v)); err != nil {
 			return fmt.Errorf("warehouse: define events view: %w", err)
 		}

@@ -497,6 +497,23 @@ func (w *Warehouse) Close() error {
 
 func (w *Warehouse) closeDBs() error {
 	var errs []error
+	// Every query has ended (Close waits for the background work, and
+	// callers stop querying first); close the statements cached on the
+	// pool's connections.
+	if w.conns != nil {
+	drain:
+		for {
+			select {
+			case qc := <-w.conns:
+				qc.dropStmts()
+				if qc.conn != nil {
+					errs = append(errs, qc.conn.Close())
+				}
+			default:
+				break drain
+			}
+		}
+	}
 	if w.engine != nil {
 		errs = append(errs, w.engine.Close())
 	}
