@@ -31,10 +31,12 @@ test-short: vet
 	$(GO) test -short -count=1 $(PKGS)
 
 # Go micro-benchmarks, then the end-to-end ingest benchmark against DuckDB's
-# Appender and PostgreSQL COPY, and the query comparison over 10M events.
+# Appender and PostgreSQL COPY, the query comparison over 10M events, and
+# the pgwire front end against PostgreSQL (point queries, full reads).
 bench: build
 	$(GO) test -run '^$$' -bench . ./wal/ ./ingest/
 	./$(BIN) bench ingest --query-events $${QUERY_EVENTS:-10000000}
+	./$(BIN) bench pgwire --events $${PGWIRE_EVENTS:-1000000}
 
 # A short run of every fuzzer.
 fuzz:

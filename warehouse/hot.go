@@ -122,6 +122,11 @@ func (w *Warehouse) syncMirror(ctx context.Context, g *gen, upto int64) error {
 		if _, err := w.engine.ExecContext(ctx, "CREATE OR REPLACE TABLE "+g.table+" "+hotTableDDL); err != nil {
 			return fmt.Errorf("warehouse: create %s: %w", g.table, err)
 		}
+		// Point queries on entity_id (an entity's stream) use the index
+		// instead of scanning the generation; filling it costs little.
+		if _, err := w.engine.ExecContext(ctx, fmt.Sprintf("CREATE INDEX gen_%d_entity ON %s (entity_id)", g.id, g.table)); err != nil {
+			return fmt.Errorf("warehouse: index %s: %w", g.table, err)
+		}
 		conn, err := w.connector.Connect(ctx)
 		if err != nil {
 			return fmt.Errorf("warehouse: engine connection: %w", err)

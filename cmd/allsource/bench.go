@@ -19,10 +19,19 @@ import (
 )
 
 func (m *Main) runBench(ctx context.Context, args []string) error {
-	if len(args) == 0 || args[0] != "ingest" {
-		fmt.Fprintln(m.Stderr, "Usage: allsource bench ingest [flags]")
-		return &exitError{code: 2, err: errors.New("bench: the only benchmark is 'ingest'")}
+	if len(args) > 0 {
+		switch args[0] {
+		case "ingest":
+			return m.runBenchIngest(ctx, args[1:])
+		case "pgwire":
+			return m.runBenchPGWire(ctx, args[1:])
+		}
 	}
+	fmt.Fprintln(m.Stderr, "Usage: allsource bench ingest|pgwire [flags]")
+	return &exitError{code: 2, err: errors.New("bench: the benchmarks are 'ingest' and 'pgwire'")}
+}
+
+func (m *Main) runBenchIngest(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("bench ingest", flag.ContinueOnError)
 	fs.SetOutput(m.Stderr)
 	server := fs.String("server", "", "a running server to drive (default: start one on a temporary data dir)")
@@ -37,7 +46,7 @@ func (m *Main) runBench(ctx context.Context, args []string) error {
 	queryEvents := fs.Int("query-events", 0, "for the query comparison, load this many events (e.g. 10000000), flush them to Parquet and compare queries with DuckDB reading the same files; 0 skips it")
 	fsync := fs.String("fsync", "always", "fsync mode of the server it starts")
 	scratch := fs.String("scratch-dir", "", "where temporary data goes (default: the system temp dir)")
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	sizes, err := parseInts(*batches)
@@ -108,6 +117,46 @@ func (m *Main) runBench(ctx context.Context, args []string) error {
 	return rep.Print(m.Stdout)
 }
 
+// runBenchPGWire compares the pgwire front end with PostgreSQL: point
+// queries and full reads over the same events on both.
+func (m *Main) runBenchPGWire(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("bench pgwire", flag.ContinueOnError)
+	fs.SetOutput(m.Stderr)
+	server := fs.String("server", "", "a running server's HTTP URL to load and measure (default: start one on a temporary data dir)")
+	pgAddr := fs.String("pg-addr", "127.0.0.1:5433", "with --server: its pgwire address (loopback, no password)")
+	events := fs.Int("events", bench.DefaultEvents, "events loaded into both servers")
+	points := fs.Int("point-queries", bench.DefaultPointQueries, "timed point queries per server")
+	streamRuns := fs.Int("stream-runs", bench.DefaultStreamRuns, "runs of each full read per server (the fastest is reported)")
+	pgDSN := fs.String("pg-dsn", "", "PostgreSQL to compare with; its schema "+bench.PGSchema+" is replaced (default: start a throwaway one from the Debian packages)")
+	scratch := fs.String("scratch-dir", "", "where temporary data goes (default: the system temp dir)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	opts := bench.PGWireOptions{
+		ServerURL: *server, AllSourceDSN: bench.PGWireDSN(*pgAddr), PostgresDSN: *pgDSN, ScratchDir: *scratch,
+		Events: *events, PointQueries: *points, StreamRuns: *streamRuns, Progress: m.Stderr,
+	}
+	if *server == "" {
+		base := *scratch
+		if base == "" {
+			base = os.TempDir()
+		}
+		dir, err := os.MkdirTemp(base, "allsource-bench-server-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		srv := &benchServer{dir: dir, stderr: m.Stderr}
+		if err := srv.start(ctx); err != nil {
+			return err
+		}
+		defer srv.stop()
+		opts.ServerURL, opts.AllSourceDSN = srv.url, bench.PGWireDSN(srv.pgAddr)
+		fmt.Fprintf(m.Stderr, "bench: started allsource serve on %s, pgwire on %s (data dir %s, default settings)\n", srv.url, srv.pgAddr, dir)
+	}
+	return bench.RunPGWire(ctx, opts, m.Stdout)
+}
+
 func parseInts(s string) ([]int, error) {
 	var out []int
 	for _, p := range strings.Split(s, ",") {
@@ -120,11 +169,14 @@ func parseInts(s string) ([]int, error) {
 	return out, nil
 }
 
-// benchServer is an allsource serve child process on a scratch data dir.
+// benchServer is an allsource serve child process on a scratch data dir,
+// with its HTTP API at url and its pgwire front end at pgAddr, both on free
+// loopback ports.
 type benchServer struct {
 	dir    string
 	args   []string
 	url    string
+	pgAddr string
 	cmd    *exec.Cmd
 	stderr interface{ Write([]byte) (int, error) }
 }
@@ -134,17 +186,17 @@ func (b *benchServer) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addrs, err := freeAddrs(2)
 	if err != nil {
 		return err
 	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := addrs[0]
+	b.pgAddr = addrs[1]
 	logf, err := os.Create(filepath.Join(b.dir, "server.log"))
 	if err != nil {
 		return err
 	}
-	args := append([]string{"serve", "--data-dir", b.dir, "--http-addr", addr}, b.args...)
+	args := append([]string{"serve", "--data-dir", b.dir, "--http-addr", addr, "--pg-addr", b.pgAddr}, b.args...)
 	b.cmd = exec.CommandContext(ctx, exe, args...)
 	b.cmd.Stdout, b.cmd.Stderr = logf, logf
 	b.cmd.Env = os.Environ()
@@ -156,7 +208,8 @@ func (b *benchServer) start(ctx context.Context) error {
 		resp, err := http.Get(b.url + "/readyz")
 		if err == nil {
 			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
+			// The pgwire listener opens just after the HTTP one.
+			if resp.StatusCode == http.StatusOK && dialable(b.pgAddr) {
 				return nil
 			}
 		}
@@ -179,4 +232,29 @@ func (b *benchServer) stop() {
 		<-done
 	}
 	b.cmd = nil
+}
+
+// freeAddrs returns n distinct free loopback TCP addresses. They are free
+// when it returns; another process could take one before the server does.
+func freeAddrs(n int) ([]string, error) {
+	var out []string
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		defer ln.Close()
+		out = append(out, ln.Addr().String())
+	}
+	return out, nil
+}
+
+// dialable reports whether a TCP connection to addr can be opened.
+func dialable(addr string) bool {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
 }

@@ -74,6 +74,7 @@ Commands:
   query    run one SQL query and print the result as a table
   demo     generate a realistic e-commerce event history and load it
   bench    measure ingest and query throughput against DuckDB and PostgreSQL
+           (bench ingest; bench pgwire: the Postgres front end against PostgreSQL)
 
 Run 'allsource <command> -h' for the flags of a command.
 `

@@ -8,7 +8,9 @@
 //
 // It is the engine of "allsource bench ingest": Run does the whole suite;
 // GenEvents, IngestHTTP, AppenderBaseline, PostgresCopy and QueryOverheadRuns are
-// its parts.
+// its parts. It is also the engine of "allsource bench pgwire": RunPGWire
+// compares the Postgres wire-protocol front end with PostgreSQL 15 on the
+// same events, with PointQuery and StreamRows as its parts.
 package bench
 
 import (

@@ -164,6 +164,8 @@ func fmtRatio(a, b float64) string {
 		return fmt.Sprintf("%.0fx", r)
 	case r >= 10:
 		return fmt.Sprintf("%.1fx", r)
+	case r < 0.01:
+		return fmt.Sprintf("%.2gx", r)
 	default:
 		return fmt.Sprintf("%.2fx", r)
 	}
@@ -192,4 +194,114 @@ func trimFloat(v float64) string {
 	default:
 		return fmt.Sprintf("%.2f", v)
 	}
+}
+
+// Print writes the pgwire comparison as readable tables to w.
+func (r *PGWireReport) Print(w io.Writer) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "AllSource pgwire benchmark: %d CPU cores (runtime.NumCPU), shared by AllSource, PostgreSQL and the client; %s events; seed %d\n\n",
+		r.CPUs, fmtCount(r.Events), r.Seed)
+
+	b.WriteString("Servers (same generated events on both)\n")
+	for _, s := range []*PGWireSide{&r.AllSource, &r.Postgres} {
+		rows := "row count failed"
+		if s.Rows >= 0 {
+			rows = fmtCount(int(s.Rows)) + " rows"
+		}
+		how := "COPY"
+		if s == &r.AllSource {
+			how = "HTTP"
+		}
+		version := s.Version
+		if version == "" {
+			version = "?"
+		}
+		fmt.Fprintf(&b, "  %s (server_version %s): %s; loaded over %s in %s (%s events/s, batch %s, %d clients)\n",
+			s.Name, version, rows, how, fmtDur(s.Load.Elapsed), fmtRate(s.Load.EventsPerSec), fmtCount(s.Load.Batch), s.Load.Clients)
+		fmt.Fprintf(&b, "    state when measured: %s\n", s.State)
+	}
+	b.WriteString("\n")
+
+	a, p := r.AllSource.Point, r.Postgres.Point
+	if a != nil || p != nil {
+		q := a
+		if q == nil {
+			q = p
+		}
+		fmt.Fprintf(&b, "Point query (prepared statement over the extended protocol, one connection; %s timed runs after %d warm-up, cycling over %d real entity ids)\n",
+			fmtCount(q.Queries), min(PointWarmup, q.Queries), q.Entities)
+		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "latency\tAllSource\tPostgreSQL\tPG÷AS\t")
+		row := func(name string, f func(*PointResult) time.Duration) {
+			av, pv, ratio := "FAILED", "FAILED", "-"
+			if a != nil {
+				av = fmtDur(f(a))
+			}
+			if p != nil {
+				pv = fmtDur(f(p))
+			}
+			if a != nil && p != nil {
+				ratio = fmtRatio(float64(f(p)), float64(f(a)))
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\n", name, av, pv, ratio)
+		}
+		row("p50", func(x *PointResult) time.Duration { return x.P50 })
+		row("p99", func(x *PointResult) time.Duration { return x.P99 })
+		row("mean", func(x *PointResult) time.Duration { return x.Mean })
+		row("max", func(x *PointResult) time.Duration { return x.Max })
+		rowsPer := func(x *PointResult) string {
+			if x == nil {
+				return "FAILED"
+			}
+			return fmt.Sprintf("%.1f", float64(x.Rows)/float64(max(x.Queries, 1)))
+		}
+		fmt.Fprintf(tw, "rows/query\t%s\t%s\t\t\n", rowsPer(a), rowsPer(p))
+		tw.Flush()
+		b.WriteString("  PG÷AS is PostgreSQL's latency divided by AllSource's; above 1x AllSource is faster.\n")
+		fmt.Fprintf(&b, "  %s\n\n", QueryPoint)
+	}
+
+	fmt.Fprintf(&b, "Full read (one connection; fastest of %d runs; MB = column value bytes received, without protocol framing)\n", r.StreamRuns)
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "format\tAS rows\tAS rows/s\tAS MB/s\tAS first row\tPG rows\tPG rows/s\tPG MB/s\tPG first row\tAS÷PG\t")
+	cells := func(s *StreamResult) string {
+		if s == nil {
+			return "FAILED\t-\t-\t-"
+		}
+		mbs := 0.0
+		if s.Elapsed > 0 {
+			mbs = float64(s.Bytes) / 1e6 / s.Elapsed.Seconds()
+		}
+		return fmt.Sprintf("%s\t%s\t%.1f\t%s", fmtCount(int(s.Rows)), fmtRate(s.RowsPerSec), mbs, fmtDur(s.FirstRow))
+	}
+	for i, format := range StreamFormats {
+		var as, pg *StreamResult
+		if i < len(r.AllSource.Streams) {
+			as = r.AllSource.Streams[i]
+		}
+		if i < len(r.Postgres.Streams) {
+			pg = r.Postgres.Streams[i]
+		}
+		ratio := "-"
+		if as != nil && pg != nil {
+			ratio = fmtRatio(as.RowsPerSec, pg.RowsPerSec)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\n", format, cells(as), cells(pg), ratio)
+	}
+	tw.Flush()
+	b.WriteString("  AS÷PG is AllSource rows/s divided by PostgreSQL's; above 1x AllSource is faster.\n")
+	b.WriteString("  text, binary: raw values via pgconn ExecParams (unnamed statement), every column in that format, nothing decoded.\n")
+	b.WriteString("  decoded: pgx's default mode (cached prepared statement, binary where pgx supports it), each value scanned into a Go value (JSON as raw bytes).\n")
+	fmt.Fprintf(&b, "  %s\n\n", QueryStream)
+
+	for _, s := range []*PGWireSide{&r.AllSource, &r.Postgres} {
+		for _, e := range s.Errors {
+			fmt.Fprintf(&b, "FAILED on %s: %s\n", s.Name, e)
+		}
+	}
+	for _, n := range r.Notes {
+		fmt.Fprintf(&b, "Note: %s\n", n)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
 }
