@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"testing"
-
-	"github.com/jackc/pgx/v5"
 )
 
 // BenchmarkPointQuery is one round trip of a prepared point query over
@@ -59,7 +57,6 @@ func BenchmarkStreamRows(b *testing.B) {
 	}
 }
 
-var _ = pgx.QueryExecModeExec
 
 // BenchmarkPointQueryParquet is BenchmarkPointQuery over the same events
 // flushed to Parquet.

@@ -89,7 +89,6 @@ type Server struct {
 	log     *slog.Logger
 	scram   map[string]*scramVerifier
 	shapes  shapeCache
-	catalog catalogState
 
 	mu       sync.Mutex
 	ln       net.Listener
@@ -278,7 +277,8 @@ func (s *Server) cancel(pid uint32, secret []byte) {
 	ss.cancelRunning()
 }
 
-// Tables returns the relations the catalog describes.
+// tables returns the relations the catalog describes, with the columns
+// the engine reports for them.
 func (s *Server) tables(ctx context.Context) ([]pgsql.Table, error) {
 	d, err := s.opts.Warehouse.Describe(ctx, "SELECT * FROM events")
 	if err != nil {
@@ -307,22 +307,13 @@ func (s *Server) tables(ctx context.Context) ([]pgsql.Table, error) {
 	return []pgsql.Table{t}, nil
 }
 
-// catalogState remembers the installed catalog.
-type catalogState struct {
-	mu     sync.Mutex
-	tables []pgsql.Table
-}
-
 func (s *Server) installCatalog(ctx context.Context) error {
 	tables, err := s.tables(ctx)
 	if err != nil {
 		return fmt.Errorf("pgwire: describe tables: %w", err)
 	}
-	s.catalog.mu.Lock()
-	defer s.catalog.mu.Unlock()
 	if err := s.opts.Warehouse.Exec(ctx, pgsql.CatalogDDL(tables)...); err != nil {
 		return fmt.Errorf("pgwire: install catalog: %w", err)
 	}
-	s.catalog.tables = tables
 	return nil
 }
