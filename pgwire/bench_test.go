@@ -57,7 +57,6 @@ func BenchmarkStreamRows(b *testing.B) {
 	}
 }
 
-
 // BenchmarkPointQueryParquet is BenchmarkPointQuery over the same events
 // flushed to Parquet.
 func BenchmarkPointQueryParquet(b *testing.B) {

@@ -85,10 +85,10 @@ type Options struct {
 
 // Server is a running pgwire listener.
 type Server struct {
-	opts    Options
-	log     *slog.Logger
-	scram   map[string]*scramVerifier
-	shapes  shapeCache
+	opts   Options
+	log    *slog.Logger
+	scram  map[string]*scramVerifier
+	shapes shapeCache
 
 	mu       sync.Mutex
 	ln       net.Listener
