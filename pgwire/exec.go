@@ -654,7 +654,7 @@ func (c *conn) eachPlanLine(next func([]driver.Value) error, emit func([]byte) e
 			return err
 		}
 		text, _ := dest[len(dest)-1].(string)
-		for _, line := range strings.Split(strings.TrimRight(text, "\n"), "\n") {
+		for _, line := range hideFileNames(strings.Split(strings.TrimRight(text, "\n"), "\n")) {
 			buf := c.rowBuf[:0]
 			buf = append(buf, 'D', 0, 0, 0, 0, 0, 1)
 			buf = binary.BigEndian.AppendUint32(buf, uint32(len(line)))
@@ -666,6 +666,56 @@ func (c *conn) eachPlanLine(next func([]driver.Value) error, emit func([]byte) e
 			}
 		}
 	}
+}
+
+// hideFileNames blanks the file lists EXPLAIN ANALYZE prints in its plan
+// boxes ("Filename(s):" and the paths under it, cut across lines): they
+// name the server's directories. Each box is a column of the drawing, so
+// the cells below the label are cleared until an empty one.
+func hideFileNames(lines []string) []string {
+	rows := make([][]rune, len(lines))
+	for i, l := range lines {
+		rows[i] = []rune(l)
+	}
+	const label = "Filename(s):"
+	for i, r := range rows {
+		line := string(r)
+		at := strings.Index(line, label)
+		if at < 0 {
+			continue
+		}
+		start := utf8.RuneCountInString(line[:at])
+		left, right := start, start
+		for left > 0 && r[left-1] != '│' {
+			left--
+		}
+		for right < len(r) && r[right] != '│' {
+			right++
+		}
+		copy(r[left:right], []rune(centre("Filename(s): hidden", right-left)))
+		for j := i + 1; j < len(rows); j++ {
+			if right > len(rows[j]) || strings.TrimSpace(string(rows[j][left:right])) == "" {
+				break
+			}
+			for k := left; k < right; k++ {
+				rows[j][k] = ' '
+			}
+		}
+	}
+	out := make([]string, len(rows))
+	for i, r := range rows {
+		out[i] = string(r)
+	}
+	return out
+}
+
+// centre pads s with spaces to width n, centred (or cuts it).
+func centre(s string, n int) string {
+	if len(s) >= n {
+		return s[:n]
+	}
+	pad := n - len(s)
+	return strings.Repeat(" ", pad/2) + s + strings.Repeat(" ", pad-pad/2)
 }
 
 func kindName(k pgsql.Kind) string {
