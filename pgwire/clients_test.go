@@ -1,9 +1,16 @@
 package pgwire
 
 import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/allsource/allsource/internal/pgclient"
+	"github.com/allsource/allsource/internal/pgtest"
 )
 
 // TestRealClients drives psql, psycopg2 with SQLAlchemy, and node-postgres
@@ -17,4 +24,42 @@ func TestRealClients(t *testing.T) {
 	t.Run("psycopg", func(t *testing.T) { pgclient.RunPsycopg(t, dsn) })
 	t.Run("node", func(t *testing.T) { pgclient.RunNode(t, dsn) })
 	t.Run("jdbc", func(t *testing.T) { pgclient.RunJDBC(t, dsn) })
+}
+
+// TestPsqlSCRAMOverTLS logs in with libpq (psql) using SCRAM-SHA-256 over
+// TLS with the self-signed certificate --pg-tls auto makes, and checks a
+// wrong password is refused.
+func TestPsqlSCRAMOverTLS(t *testing.T) {
+	psql, err := exec.LookPath("psql")
+	if err != nil {
+		if pgtest.InCI() {
+			t.Fatal("psql is not installed (CI=true)")
+		}
+		t.Skip("SKIPPING: psql is not installed; run internal/pgclient/install.sh")
+	}
+	cfg, err := AutoTLS(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := startServerAuth(t, func(o *Options) {
+		o.Users = map[string]string{"ana": "correct-horse"}
+		o.TLS = cfg
+	})
+	run := func(password string) (string, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, psql, fmt.Sprintf("postgres://ana@%s/allsource?sslmode=require", ts.addr),
+			"-X", "-A", "-t", "-c", "SELECT count(*) FROM events", "-c", `\conninfo`)
+		cmd.Env = append(os.Environ(), "PGPASSWORD="+password, "PGCONNECT_TIMEOUT=10")
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	out, err := run("correct-horse")
+	if err != nil || !strings.HasPrefix(out, "0\n") || !strings.Contains(out, "SSL connection") {
+		t.Fatalf("psql with the right password: %v\n%s", err, out)
+	}
+	out, err = run("wrong")
+	if err == nil || !strings.Contains(out, `password authentication failed for user "ana"`) {
+		t.Fatalf("psql with a wrong password: %v\n%s", err, out)
+	}
 }
