@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"strings"
 	"sync"
@@ -45,9 +46,12 @@ type session struct {
 	user   string
 
 	settings map[string]string
+	defaults map[string]string // what RESET and DISCARD ALL return to: built-in, server, startup
 	local    map[string]string // SET LOCAL values, dropped at transaction end
-	txStatus byte              // 'I' idle, 'T' in a transaction block, 'E' failed block
-	env      textEnv
+	// savepoints are the open savepoints of the block, oldest first.
+	savepoints []string
+	txStatus   byte // 'I' idle, 'T' in a transaction block, 'E' failed block
+	env        textEnv
 
 	stmts   map[string]*prepared
 	portals map[string]*portal
@@ -324,6 +328,7 @@ func (c *conn) begin(sm *pgproto3.StartupMessage) bool {
 			}
 		}
 	}
+	ss.defaults = maps.Clone(ss.settings)
 	if !s.register(ss) {
 		return fail("53300", "sorry, too many clients already", "")
 	}
@@ -390,7 +395,9 @@ func (c *conn) loop() {
 		}
 		switch m := msg.(type) {
 		case *pgproto3.Query:
-			c.skipToSync = false
+			if c.skipToSync {
+				continue // after an extended-protocol error only Sync counts
+			}
 			c.simpleQuery(m.String)
 			if c.fatal {
 				return
@@ -423,13 +430,18 @@ func (c *conn) loop() {
 				c.skipToSync = true
 			}
 			if c.fatal {
+				c.flush()
 				return
 			}
 		case *pgproto3.CopyData, *pgproto3.CopyDone, *pgproto3.CopyFail:
 			// Outside COPY these are ignored, as Postgres does.
 		case *pgproto3.FunctionCall:
+			// Not part of the extended protocol: answered like a Query.
 			c.sendError(&pgsql.Error{Code: "0A000", Message: "the fast-path function call interface is not supported"})
-			c.skipToSync = true
+			c.be.Send(&pgproto3.ReadyForQuery{TxStatus: c.sess.txStatus})
+			if c.flush() != nil {
+				return
+			}
 		default:
 			c.sendFatal(&pgsql.Error{Code: "08P01", Message: fmt.Sprintf("unexpected message %T", msg)})
 			return
@@ -458,13 +470,17 @@ func (c *conn) closeUnnamed() {
 	}
 }
 
-// endTransaction drops transaction-scoped state.
+// endTransaction drops transaction-scoped state and tells the client about
+// reported settings that SET LOCAL had changed.
 func (c *conn) endTransaction() {
+	local := c.sess.local
 	c.sess.local = nil
+	c.sess.savepoints = nil
 	c.sess.applySettings()
-	for name := range c.sess.portals {
-		delete(c.sess.portals, name)
+	for name := range local {
+		c.reportSetting(name)
 	}
+	clear(c.sess.portals)
 }
 
 // sendFatal sends err as a FATAL error; the caller then closes the

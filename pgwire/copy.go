@@ -255,13 +255,17 @@ func (c *conn) copyIn(ctx context.Context, st *pgsql.Statement) error {
 	if o.format == "binary" {
 		return &pgsql.Error{Code: "0A000", Message: "COPY events FROM STDIN supports text and CSV formats, not binary"}
 	}
+	if o.format == "csv" && (o.quote != '"' || o.escape != '"') {
+		return &pgsql.Error{Code: "0A000", Message: "COPY events FROM STDIN supports CSV with the default QUOTE and ESCAPE (\") only"}
+	}
 	cols := cp.Columns
 	if len(cols) == 0 {
 		cols = eventColumns
 	}
 	seen := map[string]bool{}
 	for _, col := range cols {
-		col = strings.ToLower(col)
+		// Unquoted names arrive lower-cased; a quoted "Payload" is another
+		// column, as in Postgres.
 		if !copyColumns[col] {
 			return &pgsql.Error{Code: "42703", Message: fmt.Sprintf("column %q of relation \"events\" does not exist", col)}
 		}
@@ -394,7 +398,7 @@ func (c *conn) parseCopy(data []byte, cols []string, o *copyOpts) ([]ingest.Inpu
 					nd.WriteString(strings.ReplaceAll(strings.ReplaceAll(*v, "\n", " "), "\r", " "))
 				}
 			case "timestamp":
-				ts, err := parseTimestamp(*v)
+				ts, err := parseTimestamp(*v, c.sess.env.loc)
 				if err != nil {
 					return nil, &pgsql.Error{Code: "22007", Message: fmt.Sprintf("COPY events, line %d, column timestamp: %v", i+1+boolInt(o.header), err)}
 				}
@@ -427,13 +431,22 @@ func boolInt(b bool) int {
 	return 0
 }
 
-// parseTimestamp reads a timestamptz as Postgres prints or accepts it.
-func parseTimestamp(s string) (time.Time, error) {
+// parseTimestamp reads a timestamptz as Postgres prints or accepts it; a
+// value without a zone is in the session's TimeZone, as in Postgres.
+func parseTimestamp(s string, loc *time.Location) (time.Time, error) {
 	s = strings.TrimSpace(s)
-	layouts := []string{time.RFC3339Nano, "2006-01-02 15:04:05.999999999Z07:00", "2006-01-02 15:04:05.999999999Z07",
-		"2006-01-02 15:04:05.999999999Z07:00:00", "2006-01-02T15:04:05.999999999", "2006-01-02 15:04:05.999999999", "2006-01-02"}
-	for _, l := range layouts {
+	if loc == nil {
+		loc = time.UTC
+	}
+	zoned := []string{time.RFC3339Nano, "2006-01-02 15:04:05.999999999Z07:00", "2006-01-02 15:04:05.999999999Z07",
+		"2006-01-02 15:04:05.999999999Z07:00:00"}
+	for _, l := range zoned {
 		if t, err := time.Parse(l, s); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	for _, l := range []string{"2006-01-02T15:04:05.999999999", "2006-01-02 15:04:05.999999999", "2006-01-02"} {
+		if t, err := time.ParseInLocation(l, s, loc); err == nil {
 			return t.UTC(), nil
 		}
 	}
@@ -548,9 +561,45 @@ func unescapeText(f []byte) (string, error) {
 			b.WriteByte('\f')
 		case 'v':
 			b.WriteByte('\v')
+		case 'x':
+			// \xN or \xNN: a byte in hex.
+			n, v := 0, 0
+			for n < 2 && i+1+n < len(f) && isHex(f[i+1+n]) {
+				v = v*16 + hexVal(f[i+1+n])
+				n++
+			}
+			if n == 0 {
+				b.WriteByte('x')
+				continue
+			}
+			b.WriteByte(byte(v))
+			i += n
+		case '0', '1', '2', '3', '4', '5', '6', '7':
+			// \N, \NN or \NNN: a byte in octal.
+			v, n := int(f[i]-'0'), 1
+			for n < 3 && i+n < len(f) && f[i+n] >= '0' && f[i+n] <= '7' {
+				v = v*8 + int(f[i+n]-'0')
+				n++
+			}
+			b.WriteByte(byte(v))
+			i += n - 1
 		default:
 			b.WriteByte(f[i])
 		}
 	}
 	return b.String(), nil
+}
+
+func isHex(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
+}
+
+func hexVal(c byte) int {
+	switch {
+	case c >= 'a':
+		return int(c-'a') + 10
+	case c >= 'A':
+		return int(c-'A') + 10
+	}
+	return int(c - '0')
 }

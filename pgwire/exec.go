@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -112,7 +113,9 @@ type portal struct {
 	// A portal read in parts (Execute with a row limit) holds its rows.
 	started bool
 	rows    [][]byte // encoded DataRow messages
+	size    int64    // bytes held in rows
 	next    int
+	done    bool // ran to completion: a SELECT returns no more rows
 }
 
 // rowStatement reports whether a statement kind returns rows computed by
@@ -270,7 +273,7 @@ func (c *conn) checkAborted(st *pgsql.Statement) error {
 		return nil
 	}
 	switch st.Kind {
-	case pgsql.KindRollback, pgsql.KindCommit:
+	case pgsql.KindRollback, pgsql.KindCommit, pgsql.KindRollbackTo:
 		return nil
 	}
 	return &pgsql.Error{Code: "25P02", Message: "current transaction is aborted, commands ignored until end of transaction block"}
@@ -319,11 +322,20 @@ func (c *conn) statementError(ctx context.Context, err error) error {
 // protocol). maxRows > 0 returns at most that many rows and suspends.
 func (c *conn) execute(ctx context.Context, pt *portal, maxRows int, describe bool) error {
 	st := pt.ps.stmt
+	if pt.done {
+		if rowStatement(st.Kind) {
+			c.be.Send(&pgproto3.CommandComplete{CommandTag: selectTag(st, 0)})
+			return nil
+		}
+		return &pgsql.Error{Code: "55000", Message: "portal cannot be run: it has already run to completion"}
+	}
 	start := time.Now()
 	kind := kindName(st.Kind)
 	err := c.executeKind(ctx, pt, maxRows, describe)
 	if err != nil {
 		err = c.statementError(ctx, err)
+	} else if !pt.started || pt.next >= len(pt.rows) {
+		pt.done = true
 	}
 	if o := c.srv.opts.Observe; o != nil {
 		o.Statement(kind, time.Since(start), err != nil)
@@ -397,19 +409,22 @@ func (c *conn) executeKind(ctx context.Context, pt *portal, maxRows int, describ
 		c.endTransaction()
 		c.complete(st, "ROLLBACK")
 	case pgsql.KindDiscard:
-		ss.settings = pgsql.DefaultSettings()
-		ss.settings["session_authorization"] = ss.user
+		if !strings.EqualFold(st.Name, "all") && st.Name != "" {
+			c.complete(st, "DISCARD") // plans, sequences, temp: nothing is kept
+			return nil
+		}
+		if ss.txStatus != 'I' {
+			return &pgsql.Error{Code: "25001", Message: "DISCARD ALL cannot run inside a transaction block"}
+		}
+		ss.settings = maps.Clone(ss.defaults)
 		ss.local = nil
+		ss.savepoints = nil
 		ss.applySettings()
 		for _, name := range reportedSettings {
 			c.reportSetting(name)
 		}
-		for name := range ss.stmts {
-			delete(ss.stmts, name)
-		}
-		for name := range ss.portals {
-			delete(ss.portals, name)
-		}
+		clear(ss.stmts)
+		clear(ss.portals)
 		c.complete(st, "DISCARD ALL")
 	case pgsql.KindDeallocate:
 		if st.Name == "" || strings.EqualFold(st.Name, "all") {
@@ -422,6 +437,35 @@ func (c *conn) executeKind(ctx context.Context, pt *portal, maxRows int, describ
 			return &pgsql.Error{Code: "26000", Message: fmt.Sprintf("prepared statement %q does not exist", st.Name)}
 		}
 		c.complete(st, "DEALLOCATE")
+	case pgsql.KindSavepoint:
+		if ss.txStatus == 'I' {
+			return &pgsql.Error{Code: "25P01", Message: "SAVEPOINT can only be used in transaction blocks"}
+		}
+		ss.savepoints = append(ss.savepoints, strings.ToLower(st.Name))
+		c.complete(st, "SAVEPOINT")
+	case pgsql.KindRelease, pgsql.KindRollbackTo:
+		i := -1
+		if ss.txStatus == 'I' {
+			return &pgsql.Error{Code: "25P01", Message: fmt.Sprintf("%s can only be used in transaction blocks", map[bool]string{true: "RELEASE SAVEPOINT", false: "ROLLBACK TO SAVEPOINT"}[st.Kind == pgsql.KindRelease])}
+		}
+		// The newest savepoint of that name counts.
+		for k := len(ss.savepoints) - 1; k >= 0; k-- {
+			if ss.savepoints[k] == strings.ToLower(st.Name) {
+				i = k
+				break
+			}
+		}
+		if i < 0 {
+			return &pgsql.Error{Code: "3B001", Message: fmt.Sprintf("savepoint %q does not exist", st.Name)}
+		}
+		if st.Kind == pgsql.KindRelease {
+			ss.savepoints = ss.savepoints[:i]
+			c.complete(st, "RELEASE")
+		} else {
+			ss.savepoints = ss.savepoints[:i+1]
+			ss.txStatus = 'T' // the failed part is undone
+			c.complete(st, "ROLLBACK")
+		}
 	case pgsql.KindCopyTo:
 		return c.copyOut(ctx, pt)
 	case pgsql.KindCopyFrom:
@@ -452,29 +496,28 @@ func (c *conn) set(name, value string, local bool) error {
 }
 
 func (c *conn) reset(name string) error {
-	defaults := pgsql.DefaultSettings()
+	ss := c.sess
 	if strings.EqualFold(name, "all") {
-		for k, v := range defaults {
-			if k == "session_authorization" {
-				continue
-			}
-			c.sess.settings[k] = v
+		ss.settings = maps.Clone(ss.defaults)
+		ss.local = nil
+		ss.applySettings()
+		for _, k := range reportedSettings {
 			c.reportSetting(k)
 		}
-		c.sess.applySettings()
 		return nil
 	}
 	name = strings.ToLower(name)
-	v, ok := defaults[name]
+	v, ok := ss.defaults[name]
 	if !ok {
-		if _, custom := c.sess.settings[name]; !custom && !strings.Contains(name, ".") {
+		if !pgsql.KnownSetting(name) {
 			return &pgsql.Error{Code: "42704", Message: fmt.Sprintf("unrecognized configuration parameter %q", name)}
 		}
-		delete(c.sess.settings, name)
+		delete(ss.settings, name) // a custom setting: back to unset
 		return nil
 	}
-	c.sess.settings[name] = v
-	c.sess.applySettings()
+	ss.settings[name] = v
+	delete(ss.local, name)
+	ss.applySettings()
 	c.reportSetting(name)
 	return nil
 }
@@ -553,19 +596,26 @@ func selectTag(st *pgsql.Statement, n int) []byte {
 func (c *conn) sendPortionOf(ctx context.Context, pt *portal, maxRows int) error {
 	if !pt.started {
 		pt.started = true
-		var size int64
+		// The budget is the session's: other open portals' rows count.
+		var held int64
+		for _, other := range c.sess.portals {
+			if other != pt {
+				held += other.size
+			}
+		}
 		err := c.srv.opts.Warehouse.Stream(ctx, pt.ps.sh.engine, pt.args, func(_ []warehouse.Column, next func([]driver.Value) error) error {
 			return c.eachRow(pt, next, pt.ps.stmt.Kind == pgsql.KindExplain, func(row []byte) error {
-				size += int64(len(row))
-				if size > c.srv.opts.MaxResultBytes {
-					return &pgsql.Error{Code: "54000", Message: fmt.Sprintf("a portal read in parts may hold at most %d bytes of rows", c.srv.opts.MaxResultBytes),
-						Hint: "Fetch without a row limit to stream the result, or narrow the query."}
+				pt.size += int64(len(row)) + 32 // and the slice header
+				if held+pt.size > c.srv.opts.MaxResultBytes {
+					return &pgsql.Error{Code: "54000", Message: fmt.Sprintf("the portals of a session may hold at most %d bytes of rows", c.srv.opts.MaxResultBytes),
+						Hint: "Fetch without a row limit to stream the result, close other portals, or narrow the query."}
 				}
 				pt.rows = append(pt.rows, append([]byte(nil), row...))
 				return nil
 			})
 		})
 		if err != nil {
+			pt.rows, pt.size = nil, 0
 			return err
 		}
 	}
@@ -581,6 +631,7 @@ func (c *conn) sendPortionOf(ctx context.Context, pt *portal, maxRows int) error
 		if _, err := c.out.Write(pt.rows[pt.next]); err != nil {
 			return err
 		}
+		pt.size -= int64(len(pt.rows[pt.next])) + 32
 		pt.rows[pt.next] = nil
 	}
 	if pt.next < len(pt.rows) {

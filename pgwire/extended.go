@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math"
-	"math/big"
 	"strings"
 	"time"
 
@@ -217,7 +216,28 @@ func decodeParam(raw []byte, format int16, oid uint32) (driver.Value, error) {
 			return nil, err
 		}
 		us := int64(binary.BigEndian.Uint64(raw))
+		switch us {
+		case math.MaxInt64:
+			return "infinity", nil
+		case math.MinInt64:
+			return "-infinity", nil
+		}
+		if us > math.MaxInt64-pgEpochUnixMicros {
+			return nil, fmt.Errorf("timestamp out of range")
+		}
 		return time.UnixMicro(us + pgEpochUnixMicros).UTC(), nil
+	case oidTime:
+		if err := need(8); err != nil {
+			return nil, err
+		}
+		return clockText(int64(binary.BigEndian.Uint64(raw))), nil
+	case oidTimeTZ:
+		if err := need(12); err != nil {
+			return nil, err
+		}
+		west := int32(binary.BigEndian.Uint32(raw[8:])) // seconds west of UTC
+		t := time.Date(2000, 1, 1, 0, 0, 0, 0, time.FixedZone("", int(-west)))
+		return clockText(int64(binary.BigEndian.Uint64(raw))) + string(appendOffset(nil, t)), nil
 	case oidInterval:
 		if err := need(16); err != nil {
 			return nil, err
@@ -267,19 +287,30 @@ func decodeNumericBinary(raw []byte) (driver.Value, error) {
 	case 0xF000:
 		return math.Inf(-1), nil
 	}
-	v := new(big.Int)
-	for i := 0; i < n; i++ {
-		v.Mul(v, big.NewInt(10000))
-		v.Add(v, big.NewInt(int64(binary.BigEndian.Uint16(raw[8+2*i:]))))
+	if dscale > 0x3FFF {
+		return nil, fmt.Errorf("invalid numeric display scale %d", dscale)
 	}
-	// v * 10000^(weight-n+1), shown with dscale fraction digits.
+	// The digits as decimal text (linear in their number), then scaled
+	// by 10000^(weight-n+1) and shown with dscale fraction digits.
+	digits := make([]byte, 0, 4*n)
+	for i := 0; i < n; i++ {
+		d := binary.BigEndian.Uint16(raw[8+2*i:])
+		if d > 9999 {
+			return nil, fmt.Errorf("invalid numeric digit %d", d)
+		}
+		digits = append(digits, byte('0'+d/1000), byte('0'+d/100%10), byte('0'+d/10%10), byte('0'+d%10))
+	}
 	exp := 4 * (weight - n + 1)
-	s := v.String()
+	s := strings.TrimLeft(string(digits), "0")
+	if s == "" {
+		s = "0"
+		exp = 0
+	}
 	if exp >= 0 {
 		s += strings.Repeat("0", exp)
 	} else {
-		for len(s) <= -exp {
-			s = "0" + s
+		if len(s) <= -exp {
+			s = strings.Repeat("0", -exp-len(s)+1) + s
 		}
 		s = s[:len(s)+exp] + "." + s[len(s)+exp:]
 	}
@@ -297,6 +328,14 @@ func decodeNumericBinary(raw []byte) (driver.Value, error) {
 		s = "-" + s
 	}
 	return s, nil
+}
+
+// clockText formats microseconds since midnight as hh:mm:ss.ffffff.
+func clockText(us int64) string {
+	if us < 0 {
+		us = 0
+	}
+	return fmt.Sprintf("%02d:%02d:%02d.%06d", us/3_600_000_000, us/60_000_000%60, us/1_000_000%60, us%1_000_000)
 }
 
 // listLiteral renders array elements as the engine's list text, which it
@@ -387,17 +426,24 @@ func parsePGArray(s string) ([]any, string, error) {
 			out = append(out, b.String())
 			s = s[i+1:]
 		default:
-			end := strings.IndexAny(s, ",}")
-			if end < 0 {
+			var b strings.Builder
+			i := 0
+			for ; i < len(s) && s[i] != ',' && s[i] != '}'; i++ {
+				if s[i] == '\\' && i+1 < len(s) {
+					i++
+				}
+				b.WriteByte(s[i])
+			}
+			if i >= len(s) {
 				return nil, "", fmt.Errorf("malformed array literal: missing }")
 			}
-			el := strings.TrimSpace(s[:end])
-			if strings.EqualFold(el, "NULL") {
+			el := strings.TrimSpace(b.String())
+			if strings.EqualFold(el, "NULL") && !strings.Contains(s[:i], "\\") {
 				out = append(out, nil)
 			} else {
 				out = append(out, el)
 			}
-			s = s[end:]
+			s = s[i:]
 		}
 		s = strings.TrimLeft(s, " \t\n")
 		if strings.HasPrefix(s, ",") {

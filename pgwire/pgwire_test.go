@@ -725,3 +725,34 @@ func TestSlowClientsDoNotBlockOthers(t *testing.T) {
 		}
 	}
 }
+
+// TestStalledClientIsDropped: a client that stops reading a result larger
+// than the output queue is disconnected after the write timeout, which
+// frees its engine connection.
+func TestStalledClientIsDropped(t *testing.T) {
+	ts := startServer(t, func(o *Options) { o.WriteTimeout = 300 * time.Millisecond })
+	nc, err := net.Dial("tcp", ts.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	fe := pgproto3.NewFrontend(nc, nc)
+	fe.Send(&pgproto3.StartupMessage{ProtocolVersion: pgproto3.ProtocolVersion30, Parameters: map[string]string{"user": "stall", "database": "allsource"}})
+	fe.Send(&pgproto3.Query{String: "SELECT repeat('x', 1000) AS pad FROM range(40000)"})
+	if err := fe.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if tc, ok := nc.(*net.TCPConn); ok {
+		tc.SetReadBuffer(4096)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for ts.srv.Sessions() == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	for ts.srv.Sessions() > 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n := ts.srv.Sessions(); n != 0 {
+		t.Fatalf("stalled session still open after 15 s (%d sessions)", n)
+	}
+}

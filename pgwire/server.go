@@ -28,6 +28,10 @@ import (
 	"github.com/allsource/allsource/warehouse"
 )
 
+// preLoginMargin is how many connections beyond MaxConns may be in their
+// start-up phase at once.
+const preLoginMargin = 64
+
 // ServerVersion is what the server reports as server_version.
 const ServerVersion = "15.13"
 
@@ -85,10 +89,11 @@ type Options struct {
 
 // Server is a running pgwire listener.
 type Server struct {
-	opts   Options
-	log    *slog.Logger
-	scram  map[string]*scramVerifier
-	shapes shapeCache
+	opts     Options
+	log      *slog.Logger
+	scram    map[string]*scramVerifier
+	decoyKey []byte // derives the salts shown for unknown users
+	shapes   shapeCache
 
 	mu       sync.Mutex
 	ln       net.Listener
@@ -141,6 +146,8 @@ func New(opts Options) (*Server, error) {
 		}
 		s.scram[u] = v
 	}
+	s.decoyKey = make([]byte, 32)
+	rand.Read(s.decoyKey)
 	var seed [4]byte
 	rand.Read(seed[:])
 	s.nextPID.Store(binary.BigEndian.Uint32(seed[:]) % 1_000_000)
@@ -186,6 +193,14 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			s.mu.Unlock()
 			c.Close()
 			return nil
+		}
+		// Connections still logging in count too: beyond MaxConns plus a
+		// margin for logins in progress, new ones are closed at once.
+		if len(s.conns) >= s.opts.MaxConns+preLoginMargin {
+			s.mu.Unlock()
+			c.Close()
+			s.log.Warn("pgwire: connection refused: too many connections", "remote", c.RemoteAddr().String())
+			continue
 		}
 		s.conns[c] = struct{}{}
 		s.wg.Add(1)

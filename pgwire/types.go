@@ -405,9 +405,10 @@ func appendOffset(buf []byte, t time.Time) []byte {
 }
 
 // appendInterval writes Postgres's "postgres" interval style:
-// "1 year 2 mons 3 days 04:05:06.5".
+// "1 year 2 mons 3 days 04:05:06.5", "-1 days +02:00:00".
 func appendInterval(buf []byte, iv duckdb.Interval) []byte {
 	start := len(buf)
+	negative := false // a field so far was negative: later positive ones get '+'
 	part := func(n int64, unit string) {
 		if n == 0 {
 			return
@@ -415,10 +416,14 @@ func appendInterval(buf []byte, iv duckdb.Interval) []byte {
 		if len(buf) > start {
 			buf = append(buf, ' ')
 		}
+		if n > 0 && negative {
+			buf = append(buf, '+')
+		}
+		negative = negative || n < 0
 		buf = strconv.AppendInt(buf, n, 10)
 		buf = append(buf, ' ')
 		buf = append(buf, unit...)
-		if n != 1 && n != -1 {
+		if n != 1 {
 			buf = append(buf, 's')
 		}
 	}
@@ -434,12 +439,14 @@ func appendInterval(buf []byte, iv duckdb.Interval) []byte {
 		if us < 0 {
 			buf = append(buf, '-')
 			us = -us
+		} else if negative {
+			buf = append(buf, '+')
 		}
 		h := us / 3_600_000_000
 		m := us / 60_000_000 % 60
-		s := us / 1_000_000 % 60
+		sec := us / 1_000_000 % 60
 		frac := us % 1_000_000
-		buf = append(buf, fmt.Sprintf("%02d:%02d:%02d", h, m, s)...)
+		buf = append(buf, fmt.Sprintf("%02d:%02d:%02d", h, m, sec)...)
 		if frac != 0 {
 			f := strings.TrimRight(strconv.FormatInt(frac+1_000_000, 10)[1:], "0")
 			buf = append(buf, '.')
@@ -562,8 +569,12 @@ func appendBinary(buf []byte, v driver.Value, oid uint32) ([]byte, error) {
 	case oidDate:
 		if t, ok := v.(time.Time); ok {
 			y, m, d := t.Date()
-			days := time.Date(y, m, d, 0, 0, 0, 0, time.UTC).Sub(pgEpoch).Hours() / 24
-			return binary.BigEndian.AppendUint32(buf, uint32(int32(math.Round(days)))), nil
+			secs := time.Date(y, m, d, 0, 0, 0, 0, time.UTC).Unix() - pgEpoch.Unix()
+			days := secs / 86400
+			if secs%86400 != 0 && secs < 0 {
+				days--
+			}
+			return binary.BigEndian.AppendUint32(buf, uint32(int32(days))), nil
 		}
 	case oidTimestamp, oidTimestampTZ:
 		if t, ok := v.(time.Time); ok {
@@ -574,10 +585,15 @@ func appendBinary(buf []byte, v driver.Value, oid uint32) ([]byte, error) {
 			us := t.UnixMicro() - pgEpochUnixMicros
 			return binary.BigEndian.AppendUint64(buf, uint64(us)), nil
 		}
-	case oidTime:
+	case oidTime, oidTimeTZ:
 		if t, ok := v.(time.Time); ok {
 			us := int64(t.Hour())*3_600_000_000 + int64(t.Minute())*60_000_000 + int64(t.Second())*1_000_000 + int64(t.Nanosecond()/1000)
-			return binary.BigEndian.AppendUint64(buf, uint64(us)), nil
+			buf = binary.BigEndian.AppendUint64(buf, uint64(us))
+			if oid == oidTimeTZ {
+				_, off := t.Zone()
+				buf = binary.BigEndian.AppendUint32(buf, uint32(int32(-off))) // seconds west
+			}
+			return buf, nil
 		}
 	case oidInterval:
 		if iv, ok := v.(duckdb.Interval); ok {

@@ -1,6 +1,7 @@
 package pgwire
 
 import (
+	"errors"
 	"net"
 	"sync"
 	"time"
@@ -63,13 +64,34 @@ func (w *queuedWriter) Write(p []byte) (int, error) {
 	select {
 	case w.ch <- b:
 		return len(p), nil
+	default:
+	}
+	// The queue is full: the client reads slower than results come. Wait
+	// at most the write timeout for room, so a client that barely reads
+	// cannot hold the statement (and its engine connection) for long.
+	t := time.NewTimer(w.timeout)
+	defer t.Stop()
+	select {
+	case w.ch <- b:
+		return len(p), nil
 	case <-w.done:
 		if err := w.failed(); err != nil {
 			return 0, err
 		}
 		return 0, net.ErrClosed
+	case <-t.C:
+		w.mu.Lock()
+		if w.err == nil {
+			w.err = errStalled
+		}
+		w.mu.Unlock()
+		w.nc.Close()
+		return 0, errStalled
 	}
 }
+
+// errStalled ends a session whose client stopped reading its results.
+var errStalled = errors.New("pgwire: the client read no results for the write timeout; connection closed")
 
 // Close waits until everything queued is written (or writing failed).
 func (w *queuedWriter) Close() error {
