@@ -19,6 +19,7 @@ import (
 	duckdb "github.com/duckdb/duckdb-go/v2"
 	"github.com/jackc/pgx/v5/pgproto3"
 
+	"github.com/allsource/allsource/eventql"
 	"github.com/allsource/allsource/pgwire/pgsql"
 	"github.com/allsource/allsource/warehouse"
 )
@@ -118,6 +119,64 @@ type portal struct {
 	done    bool // ran to completion: a SELECT returns no more rows
 }
 
+// parseStatements splits and classifies a query string. A string that is
+// EventQL (it starts with FROM <name> IN) is one statement; EXPLAIN before
+// it shows the SQL it compiles to.
+func parseStatements(text string) ([]*pgsql.Statement, error) {
+	src := strings.TrimRight(strings.TrimSpace(text), "; \t\n")
+	if eventql.IsEventQL(src) {
+		return []*pgsql.Statement{{Kind: pgsql.KindSelect, Text: src}}, nil
+	}
+	if rest, ok := cutKeyword(src, "explain"); ok && eventql.IsEventQL(rest) {
+		sql, err := compileEventQL(rest)
+		if err != nil {
+			return nil, err
+		}
+		return pgsql.Parse(`SELECT ` + quoteLiteral(sql) + ` AS "QUERY PLAN"`)
+	}
+	return pgsql.Parse(text)
+}
+
+// compileEventQL compiles EventQL, turning its errors into SQLSTATE 42601
+// with the position of the line and column it names.
+func compileEventQL(src string) (string, error) {
+	q, err := eventql.CompileString(src)
+	if err != nil {
+		pe := &pgsql.Error{Code: "42601", Message: "EventQL: " + err.Error()}
+		var qe *eventql.Error
+		if errors.As(err, &qe) {
+			pe.Position = positionOf(src, qe.Line, qe.Col)
+			pe.Hint = qe.Hint
+		}
+		return "", pe
+	}
+	return q.SQL, nil
+}
+
+// positionOf turns a 1-based line and column into a 1-based character
+// position in src.
+func positionOf(src string, line, col int) int {
+	pos := 0
+	for l, text := range strings.SplitAfter(src, "\n") {
+		if l+1 == line {
+			return pos + col
+		}
+		pos += utf8.RuneCountInString(text)
+	}
+	return 0
+}
+
+// cutKeyword removes a leading keyword (case-insensitive) and the space
+// after it.
+func cutKeyword(s, kw string) (string, bool) {
+	if len(s) > len(kw) && strings.EqualFold(s[:len(kw)], kw) && (s[len(kw)] == ' ' || s[len(kw)] == '\t' || s[len(kw)] == '\n' || s[len(kw)] == '\r') {
+		return strings.TrimSpace(s[len(kw):]), true
+	}
+	return "", false
+}
+
+func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
 // rowStatement reports whether a statement kind returns rows computed by
 // the engine.
 func rowStatement(k pgsql.Kind) bool {
@@ -138,7 +197,14 @@ func (c *conn) prepare(ctx context.Context, st *pgsql.Statement, paramOIDs []uin
 		return nil, &pgsql.Error{Code: "0A000", Message: "COPY table TO is not supported; use COPY (SELECT ...) TO STDOUT"}
 	}
 	if q != nil {
-		engineSQL, err := q.Rewrite(c.sess)
+		var engineSQL string
+		var err error
+		if eventql.IsEventQL(q.Text) {
+			// EventQL compiles straight to engine SQL over events.
+			engineSQL, err = compileEventQL(q.Text)
+		} else {
+			engineSQL, err = q.Rewrite(c.sess)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -222,7 +288,7 @@ func (c *conn) simpleQuery(text string) {
 			c.flush()
 		}
 	}()
-	stmts, err := pgsql.Parse(text)
+	stmts, err := parseStatements(text)
 	if err != nil {
 		c.sendError(err)
 		return

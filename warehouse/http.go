@@ -24,6 +24,10 @@ import (
 // HTTPOptions configures the query endpoints.
 type HTTPOptions struct {
 	QueryTimeout time.Duration // default 5 minutes
+	// EventQL, when set, compiles {"eventql": "..."} requests to SQL.
+	EventQL func(src string) (string, error)
+	// DSL, when set, compiles {"dsl": {...}} requests to SQL.
+	DSL func(q json.RawMessage) (string, error)
 }
 
 // RegisterRoutes adds POST /v1/query and GET /v1/entities/:entity_id/events.
@@ -36,8 +40,10 @@ func (w *Warehouse) RegisterRoutes(r gin.IRouter, o HTTPOptions) {
 }
 
 type queryRequest struct {
-	SQL    string            `json:"sql"`
-	Params []json.RawMessage `json:"params"`
+	SQL     string            `json:"sql"`
+	EventQL string            `json:"eventql"`
+	DSL     json.RawMessage   `json:"dsl"`
+	Params  []json.RawMessage `json:"params"`
 }
 
 func (w *Warehouse) handleQuery(c *gin.Context, o HTTPOptions) {
@@ -45,11 +51,36 @@ func (w *Warehouse) handleQuery(c *gin.Context, o HTTPOptions) {
 	dec := json.NewDecoder(http.MaxBytesReader(c.Writer, c.Request.Body, 1<<20))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
-		httpx.WriteError(c, allsource.Errorf(allsource.CodeInvalid, "the body must be {\"sql\": \"...\", \"params\": [...]}: %v", err))
+		httpx.WriteError(c, allsource.Errorf(allsource.CodeInvalid, "the body must be {\"sql\": \"...\", \"params\": [...]} (or \"eventql\" or \"dsl\" instead of \"sql\"): %v", err))
 		return
 	}
-	if strings.TrimSpace(req.SQL) == "" {
-		httpx.WriteError(c, &allsource.Error{Code: allsource.CodeInvalid, Message: "sql is required", Field: "sql", Index: -1})
+	given := 0
+	for _, set := range []bool{strings.TrimSpace(req.SQL) != "", strings.TrimSpace(req.EventQL) != "", len(req.DSL) > 0} {
+		if set {
+			given++
+		}
+	}
+	if given != 1 {
+		httpx.WriteError(c, &allsource.Error{Code: allsource.CodeInvalid, Message: "give exactly one of sql, eventql and dsl", Field: "sql", Index: -1})
+		return
+	}
+	switch {
+	case req.EventQL != "" && o.EventQL != nil:
+		q, err := o.EventQL(req.EventQL)
+		if err != nil {
+			httpx.WriteError(c, &allsource.Error{Code: allsource.CodeInvalid, Message: "eventql: " + err.Error(), Field: "eventql", Index: -1})
+			return
+		}
+		req.SQL = q
+	case len(req.DSL) > 0 && o.DSL != nil:
+		q, err := o.DSL(req.DSL)
+		if err != nil {
+			httpx.WriteError(c, &allsource.Error{Code: allsource.CodeInvalid, Message: "dsl: " + err.Error(), Field: "dsl", Index: -1})
+			return
+		}
+		req.SQL = q
+	case req.SQL == "":
+		httpx.WriteError(c, &allsource.Error{Code: allsource.CodeInvalid, Message: "this server does not compile that query language", Field: "sql", Index: -1})
 		return
 	}
 	args := make([]any, len(req.Params))

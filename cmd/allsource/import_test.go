@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sort"
 	"strings"
 	"testing"
 )
@@ -133,6 +134,7 @@ func TestImportGitHubDataset(t *testing.T) {
 		}
 	}
 	check(p.url)
+	checkEventQLAgainstSQL(t, p.url)
 	t.Logf("per type: %v", want)
 	p.stop(t)
 	p2 := startProc(t, dir, nil)
@@ -161,5 +163,87 @@ func TestImportIntoDataDir(t *testing.T) {
 	rows := queryCSV(t, p.url, `SELECT count(*), sum(CAST(payload->>'n' AS INTEGER)), bool_and(length(payload->>'pad') = CAST(payload->>'n' AS INTEGER)) FROM events`)
 	if rows[0][0] != "95" || rows[0][1] != strconv.Itoa(want) || rows[0][2] != "true" {
 		t.Fatalf("after import: %v, want 95 events summing to %d with intact payloads", rows[0], want)
+	}
+}
+
+// checkEventQLAgainstSQL asks the same questions of the GitHub events in
+// EventQL (POST /v1/eventql) and in hand-written SQL and compares the
+// answers.
+func checkEventQLAgainstSQL(t *testing.T, url string) {
+	t.Helper()
+	docs := func(q string) []map[string]any {
+		t.Helper()
+		st, body := postEventQL(t, url, "/v1/eventql", q)
+		if st != 200 {
+			t.Fatalf("EventQL %q: %d %s", q, st, body)
+		}
+		var out []map[string]any
+		for _, line := range strings.Split(strings.TrimSpace(body), "\n") {
+			var m map[string]any
+			if err := json.Unmarshal([]byte(line), &m); err != nil {
+				t.Fatalf("EventQL %q: line %q: %v", q, line, err)
+			}
+			out = append(out, m)
+		}
+		return out
+	}
+	render := func(rows []map[string]any, keys ...string) []string {
+		var out []string
+		for _, r := range rows {
+			var parts []string
+			for _, k := range keys {
+				parts = append(parts, fmt.Sprint(r[k]))
+			}
+			out = append(out, strings.Join(parts, "|"))
+		}
+		return out
+	}
+	sqlRows := func(q string) []string {
+		var out []string
+		for _, r := range queryCSV(t, url, q) {
+			out = append(out, strings.Join(r, "|"))
+		}
+		return out
+	}
+	// The actor with the longest stream (ties: the first by name).
+	actor := queryCSV(t, url, `SELECT entity_id FROM events GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1`)[0][0]
+	cases := []struct {
+		name, eventql, sql string
+		keys               []string
+	}{
+		{"count per type",
+			`FROM e IN events WHERE e.tenant_id == "github" GROUP BY e.type ORDER BY e.type PROJECT INTO { type: e.type, n: COUNT() }`,
+			`SELECT event_type, count(*) FROM events WHERE tenant_id = 'github' GROUP BY 1 ORDER BY 1`,
+			[]string{"type", "n"}},
+		{"busiest repositories by pushes",
+			`FROM e IN events WHERE e.type == "PushEvent" GROUP BY e.data.repo_name ORDER BY COUNT() DESC TOP 10 PROJECT INTO { repo: e.data.repo_name, n: COUNT() }`,
+			`SELECT payload->>'repo_name', count(*) FROM events WHERE event_type = 'PushEvent' GROUP BY 1 ORDER BY 2 DESC LIMIT 10`,
+			[]string{"repo", "n"}},
+		{"one actor's stream",
+			`FROM e IN events WHERE e.subject == "` + actor + `" ORDER BY e.version PROJECT INTO { v: e.version, type: e.type }`,
+			`SELECT version, event_type FROM events WHERE entity_id = '` + actor + `' ORDER BY version`,
+			[]string{"v", "type"}},
+		{"joining two streams of one actor",
+			`FROM e IN events FROM f IN events WHERE e.subject == "` + actor + `" AND f.subject == e.subject AND f.version == e.version + 1 AND f.type != e.type ORDER BY e.version PROJECT INTO { from: e.type, to: f.type }`,
+			`SELECT e.event_type, f.event_type FROM events e JOIN events f ON f.entity_id = e.entity_id AND f.version = e.version + 1
+			 WHERE e.entity_id = '` + actor + `' AND f.event_type <> e.event_type ORDER BY e.version`,
+			[]string{"from", "to"}},
+		{"distinct actors per month",
+			`FROM e IN events GROUP BY MONTH(e.time) ORDER BY MONTH(e.time) PROJECT INTO { month: MONTH(e.time), actors: COUNT(e.subject) }`,
+			`SELECT month("timestamp"), count(entity_id) FROM events GROUP BY 1 ORDER BY 1`,
+			[]string{"month", "actors"}},
+	}
+	for _, c := range cases {
+		got := render(docs(c.eventql), c.keys...)
+		want := sqlRows(c.sql)
+		// Ties in ORDER BY … TOP may order differently; compare as sets
+		// of equal size when the counts agree.
+		if strings.Contains(c.name, "busiest") {
+			sort.Strings(got)
+			sort.Strings(want)
+		}
+		if strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Errorf("%s:\nEventQL %v\n    SQL %v", c.name, got, want)
+		}
 	}
 }

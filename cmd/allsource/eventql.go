@@ -1,0 +1,123 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/allsource/allsource"
+	"github.com/allsource/allsource/eventql"
+	"github.com/allsource/allsource/internal/httpx"
+	"github.com/allsource/allsource/warehouse"
+)
+
+// eventqlRequest is the body of POST /v1/eventql and of EventSourcingDB's
+// POST /api/v1/run-eventql-query.
+type eventqlRequest struct {
+	Query   string `json:"query"`
+	Explain bool   `json:"explain"`
+}
+
+// registerEventQL adds the EventQL endpoints. /v1/eventql streams one JSON
+// document per line; /api/v1/run-eventql-query frames each as
+// {"type":"row","payload":…}, as EventSourcingDB's clients expect.
+func registerEventQL(r gin.IRouter, wh *warehouse.Warehouse, timeout time.Duration) {
+	r.POST("/v1/eventql", func(c *gin.Context) { serveEventQL(c, wh, timeout, false) })
+	r.POST("/api/v1/run-eventql-query", func(c *gin.Context) { serveEventQL(c, wh, timeout, true) })
+}
+
+// compileEventQL is the compiler /v1/query and pgwire use.
+func compileEventQL(src string) (string, error) {
+	q, err := eventql.CompileString(src)
+	if err != nil {
+		return "", err
+	}
+	return q.SQL, nil
+}
+
+func serveEventQL(c *gin.Context, wh *warehouse.Warehouse, timeout time.Duration, framed bool) {
+	var req eventqlRequest
+	dec := json.NewDecoder(http.MaxBytesReader(c.Writer, c.Request.Body, 1<<20))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		httpx.WriteError(c, allsource.Errorf(allsource.CodeInvalid, `the body must be {"query": "FROM e IN events ... PROJECT INTO e"}: %v`, err))
+		return
+	}
+	if strings.TrimSpace(req.Query) == "" {
+		httpx.WriteError(c, &allsource.Error{Code: allsource.CodeInvalid, Message: "query is required", Field: "query", Index: -1})
+		return
+	}
+	compiled, err := eventql.CompileString(req.Query)
+	if err != nil {
+		e := &allsource.Error{Code: allsource.CodeInvalid, Message: err.Error(), Field: "query", Index: -1}
+		var qe *eventql.Error
+		if errors.As(err, &qe) {
+			e.Line = qe.Line
+			e.Details = map[string]any{"line": qe.Line, "column": qe.Col}
+			if qe.Hint != "" {
+				e.Details["hint"] = qe.Hint
+			}
+		}
+		httpx.WriteError(c, e)
+		return
+	}
+	if req.Explain {
+		c.JSON(http.StatusOK, gin.H{"sql": compiled.SQL, "doc_sql": compiled.DocSQL, "columns": compiled.Columns})
+		return
+	}
+	ctx, cancel := context.WithTimeout(c.Request.Context(), timeout)
+	defer cancel()
+	rows, err := wh.Query(ctx, compiled.DocSQL)
+	if err != nil {
+		httpx.WriteError(c, err)
+		return
+	}
+	defer rows.Close()
+	c.Header("Content-Type", "application/x-ndjson")
+	c.Status(http.StatusOK)
+	bw := bufio.NewWriterSize(c.Writer, 64<<10)
+	n := 0
+	for rows.Next() {
+		var doc *string
+		if err := rows.Scan(&doc); err != nil {
+			writeStreamError(bw, framed, err)
+			break
+		}
+		text := "null"
+		if doc != nil {
+			text = *doc
+		}
+		if framed {
+			bw.WriteString(`{"type":"row","payload":`)
+			bw.WriteString(text)
+			bw.WriteString("}\n")
+		} else {
+			bw.WriteString(text)
+			bw.WriteByte('\n')
+		}
+		if n++; n%4096 == 0 {
+			bw.Flush()
+			c.Writer.Flush()
+		}
+	}
+	if err := rows.Err(); err != nil {
+		writeStreamError(bw, framed, err)
+	}
+	bw.Flush()
+}
+
+// writeStreamError ends a stream that already began with an error line.
+func writeStreamError(bw *bufio.Writer, framed bool, err error) {
+	msg, _ := json.Marshal(allsource.ErrorMessage(err))
+	if framed {
+		bw.WriteString(`{"type":"error","payload":{"error":` + string(msg) + "}}\n")
+		return
+	}
+	bw.WriteString(`{"error":` + string(msg) + "}\n")
+}

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// postEventQL posts {"query": q} to path and returns the status and body.
+func postEventQL(t *testing.T, base, path, q string) (int, string) {
+	t.Helper()
+	body, _ := json.Marshal(map[string]string{"query": q})
+	st, _, b, err := apiRequest(http.MethodPost, base+path, map[string]string{"Content-Type": "application/json"}, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st, string(b)
+}
+
+func TestEventQLOverHTTP(t *testing.T) {
+	url, _ := startAPI(t)
+	mustAppendND(t, url,
+		`{"entity_id":"order-1","event_type":"order.placed","timestamp":"2026-01-02T10:00:00Z","payload":{"total":42.5,"items":["a","b"]}}`,
+		`{"entity_id":"order-1","event_type":"order.shipped","timestamp":"2026-01-03T10:00:00Z","payload":{"carrier":"dhl"}}`,
+		`{"entity_id":"order-2","event_type":"order.placed","timestamp":"2026-01-04T10:00:00Z","payload":{"total":7}}`)
+
+	// One JSON document per line.
+	st, body := postEventQL(t, url, "/v1/eventql", `FROM e IN events WHERE e.type == "order.placed" ORDER BY e.data.total DESC PROJECT INTO { order: e.subject, total: e.data.total }`)
+	if st != http.StatusOK || body != "{\"order\":\"order-1\",\"total\":42.5}\n{\"order\":\"order-2\",\"total\":7}\n" {
+		t.Fatalf("/v1/eventql: %d %q", st, body)
+	}
+	// EventSourcingDB's endpoint frames rows; PROJECT INTO e is the event
+	// document with the payload as stored.
+	st, body = postEventQL(t, url, "/api/v1/run-eventql-query", `FROM e IN events WHERE e.subject == "order-2" PROJECT INTO e`)
+	var line struct {
+		Type    string         `json:"type"`
+		Payload map[string]any `json:"payload"`
+	}
+	if st != http.StatusOK || json.Unmarshal([]byte(strings.TrimSpace(body)), &line) != nil || line.Type != "row" {
+		t.Fatalf("run-eventql-query: %d %q", st, body)
+	}
+	p := line.Payload
+	if p["subject"] != "order-2" || p["type"] != "order.placed" || p["time"] != "2026-01-04T10:00:00.000000Z" && p["time"] != "2026-01-04T10:00:00Z" ||
+		p["data"].(map[string]any)["total"] != 7.0 {
+		t.Fatalf("event document: %v", p)
+	}
+	// Aggregates and grouping.
+	st, body = postEventQL(t, url, "/v1/eventql", `FROM e IN events GROUP BY e.type ORDER BY e.type PROJECT INTO { type: e.type, n: COUNT() }`)
+	if st != http.StatusOK || body != "{\"type\":\"order.placed\",\"n\":2}\n{\"type\":\"order.shipped\",\"n\":1}\n" {
+		t.Fatalf("group: %d %q", st, body)
+	}
+	// POST /v1/query takes EventQL too, answering in columns.
+	st, _, b, err := apiRequest(http.MethodPost, url+"/v1/query", map[string]string{"Accept": "text/csv"},
+		strings.NewReader(`{"eventql": "FROM e IN events WHERE e.type == \"order.placed\" ORDER BY e.subject PROJECT INTO { order: e.subject, v: e.version }"}`))
+	if err != nil || st != http.StatusOK || string(b) != "order,v\norder-1,1\norder-2,1\n" {
+		t.Fatalf("/v1/query eventql: %d %q %v", st, b, err)
+	}
+	// Errors name the line and column and suggest a fix.
+	st, body = postEventQL(t, url, "/v1/eventql", "FROM e IN events\nWHERE e.dta.total > 1\nPROJECT INTO e")
+	var eb apiErrorBody
+	if st != http.StatusBadRequest || json.Unmarshal([]byte(body), &eb) != nil || !strings.Contains(eb.Error.Message, "line 2, column 7") ||
+		!strings.Contains(eb.Error.Message, "e.data") {
+		t.Fatalf("error: %d %s", st, body)
+	}
+	st, body = postEventQL(t, url, "/v1/eventql", "FROM e IN events WHERE COUNT() > 1 PROJECT INTO e")
+	if st != http.StatusBadRequest || !strings.Contains(body, "aggregate") {
+		t.Fatalf("aggregate in WHERE: %d %s", st, body)
+	}
+}

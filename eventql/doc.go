@@ -1,0 +1,128 @@
+// Package eventql compiles EventQL, the query language of EventSourcingDB,
+// into DuckDB SQL over AllSource's events view. It is pure: no I/O, standard
+// library only. Parse builds a positioned AST, Query.String prints it back
+// canonically (Parse(q.String()) yields an equal AST), and Compile runs the
+// static checks and emits two statements: Compiled.SQL (columns, for pgwire)
+// and Compiled.DocSQL (one JSON document per row in column "doc", for HTTP
+// NDJSON). Every error is an *Error with a 1-based line and column.
+//
+// # Grammar
+//
+//	query   = from { from } { clause } "PROJECT" "INTO" ["DISTINCT"] expr
+//	from    = "FROM" ident "IN" ( "events" | "subjects" | "eventtypes" | "(" query ")" ) { time }
+//	time    = "AT" t | "SINCE" t | "UNTIL" t | "BETWEEN" t "AND" t      (AllSource extension)
+//	clause  = "WHERE" expr | "GROUP" "BY" expr {"," expr} ["HAVING" expr]
+//	        | "ORDER" "BY" expr ["ASC"|"DESC"] {"," ...} | "SKIP" n | ("TOP"|"LIMIT") n
+//	expr    = precedence, loosest first: OR, XOR, AND, NOT, comparisons
+//	          (== != < <= > >= CONTAINS), x AS TYPE, + -, * /, unary -, primary
+//	primary = literal | ident | primary "." ident | NAME "(" args ")" | "(" expr ")"
+//	        | "[" exprs "]" | "{" key ":" expr, ... "}"
+//
+// Keywords, function and type names are case-insensitive. Comments are // and
+// /* */. Strings use double or single quotes with \" \' \\ \/ \n \t \r \uXXXX
+// escapes. Durations are an integer and one unit: 30s 5m 2h 7d 1w. The
+// clauses after FROM may come in any order (the vendor's reference lists ORDER
+// BY before GROUP BY, its examples the reverse), each at most once; the
+// printer emits WHERE, GROUP BY/HAVING, ORDER BY, SKIP, TOP. LIMIT is printed
+// as TOP.
+//
+// # Sources and fields
+//
+// events binds each event; its fields are ours (seq, id, tenant_id, entity_id,
+// event_type, version, timestamp, ingested_at, payload, metadata) and
+// EventSourcingDB's aliases (subject = entity_id, type = event_type, time =
+// timestamp, data = payload), plus the constants source = "allsource",
+// specversion = "1.0", datacontenttype = "application/json". The vendor's
+// hash, predecessorhash, traceparent, tracestate and signature do not exist
+// here and are unknown fields. subjects and eventtypes bind a string (the
+// distinct entity_id / event_type values). A subquery binds its projection: a
+// record's keys become fields, PROJECT INTO e makes the binding an event
+// again, and a scalar projection binds the value. Subqueries do not see the
+// outer bindings. Several FROMs form a cross join; WHERE restricts it.
+//
+// Time clauses restrict the events source they follow with plain predicates
+// on "timestamp" (so DuckDB can prune Parquet files): AT t and UNTIL t mean
+// timestamp <= t, SINCE t means >= t, BETWEEN a AND b means a <= ts <= b. The
+// bound must be constant: NOW() ± duration or a string in RFC 3339
+// (2024-01-02T15:04:05Z) or YYYY-MM-DD (midnight UTC), checked at compile time.
+//
+// # Types
+//
+// Expressions have a static type: NUMBER, STRING, BOOLEAN, DATETIME, DATE,
+// DURATION, ARRAY, RECORD, EVENT, NULL, or JSON for anything read from
+// payload/metadata (e.data.a.b, e.metadata.x) and for nested subquery
+// columns. A JSON value takes its SQL type from context, through
+// json_extract_string and TRY_CAST, so a missing field or a value of the
+// wrong shape is NULL, never an error:
+//
+//   - compared with a number, in arithmetic, in SUM/AVG/MEDIAN/STDDEV/
+//     VARIANCE/PERCENTILE/MIN/MAX and numeric functions: DOUBLE;
+//   - compared with a string or passed to a string function: its text
+//     (a JSON string unquoted, a number as written: 1 and 1.0 differ);
+//   - compared with a time: TIMESTAMPTZ; in a boolean context (WHERE,
+//     HAVING, AND/OR/XOR/NOT, IF's condition): BOOLEAN;
+//   - compared with another JSON value: both as text;
+//   - x == null / x != null: IS NULL / IS NOT NULL (a missing field and a
+//     JSON null are both null); other comparisons with null are errors;
+//   - projected, grouped or UNIQUE'd: the JSON value unchanged;
+//   - ORDER BY: numerically where it is a number, then as text.
+//
+// Other operands must match: comparing NUMBER with STRING or adding a STRING
+// is an error, except that a string literal compared with a DATETIME is a
+// time constant. WHERE and HAVING must be BOOLEAN (or JSON). Booleans compare
+// only with == and !=. Arithmetic is DOUBLE where a JSON value is involved;
+// "/" is real division. DATETIME ± DURATION is a DATETIME.
+//
+// x AS TYPE converts: STRING (times as RFC 3339 UTC), INT/INTEGER (truncated
+// toward zero), FLOAT/NUMBER (DOUBLE), BOOLEAN/BOOL, DATETIME (TIMESTAMPTZ),
+// DATE. Failed conversions give NULL.
+//
+// CONTAINS: [a, b] CONTAINS x tests membership in an array literal (elements
+// share one type; x is converted to it); field CONTAINS x tests a JSON array
+// in the payload, element-wise as text, DOUBLE or BOOLEAN after x's type.
+//
+// # Functions
+//
+// Math: ABS CEIL FLOOR ROUND(x[, digits]) POW SQRT EXP LN LOG10 SIGN PI RAND.
+// Strings: LOWER UPPER TRIM LTRIM RTRIM LEN SUBSTRING(s, start[, len])
+// (1-based, as in SQL) REPLACE STARTSWITH ENDSWITH CONCAT. Time: NOW (the
+// statement's start time), YEAR MONTH DAY HOUR MINUTE SECOND WEEKDAY, all in
+// UTC; WEEKDAY is 0 for Sunday to 6 for Saturday. IF(cond, a, b). Aliases:
+// LENGTH SUBSTR POWER CEILING STARTS_WITH ENDS_WITH LOWERCASE UPPERCASE.
+//
+// Aggregates: COUNT() counts rows; COUNT(bool) counts rows where it is true
+// (the vendor's COUNT(e.data.age > 30)); COUNT(x) otherwise counts non-null
+// x. SUM AVG MIN MAX MEDIAN, STDDEV and VARIANCE (sample), PERCENTILE(x, p)
+// with a constant p in [0, 1] (continuous interpolation). UNIQUE(x) is the
+// group's single distinct non-null value, or null when the group holds more
+// than one (the vendor uses it to project a grouped key; we do not fail the
+// query on ambiguity). MIN and MAX of a JSON value compare numerically; cast
+// AS STRING to compare text.
+//
+// # Static checks
+//
+// Unknown bindings, fields, functions, types and sources are reported with a
+// "did you mean" suggestion (edit distance with transpositions). Also
+// checked: WHERE/HAVING are boolean; aggregates appear only in the
+// projection, HAVING and ORDER BY, never nested; in an aggregating query
+// (GROUP BY, or an aggregate anywhere in projection, HAVING or ORDER BY) every
+// reference to a binding outside an aggregate must be, or lie inside, an
+// expression written exactly like a GROUP BY expression; function arity;
+// SKIP and TOP are non-negative integer literals; duplicate bindings and
+// record keys; PERCENTILE's fraction; time clause bounds.
+//
+// # Output
+//
+// SQL has one column per record key (in order), the events view's columns for
+// an event projection, or one column "value" for a scalar. Scalars keep their
+// SQL types (TIMESTAMPTZ stays a timestamp); records, arrays, events and
+// payload values are JSON. DocSQL returns the same rows as JSON text: a record
+// is an object, a scalar a JSON value (null as "null"), times are RFC 3339
+// strings in UTC with microseconds, and an event is the CloudEvents-style
+// object {"specversion","id","time","source","subject","type",
+// "datacontenttype","data"} plus AllSource's "seq","version","tenant",
+// "metadata", with payload JSON embedded as stored.
+//
+// All user text reaches SQL only as quoted string literals or quoted
+// identifiers; numbers are emitted as lexed digits.
+package eventql

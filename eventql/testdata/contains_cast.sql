@@ -1,0 +1,5 @@
+-- columns: s, d, y, w
+SELECT CAST("e"."seq" AS VARCHAR) AS "s", TRY_CAST(json_extract_string("e"."payload", '$.date') AS TIMESTAMPTZ) AS "d", year(timezone('UTC', "e"."timestamp")) AS "y", dayofweek(timezone('UTC', "e"."timestamp")) AS "w" FROM events AS "e" WHERE (list_contains([1, 2, 3], "e"."seq") OR (list_contains(json_extract_string("e"."payload", '$.tags[*]'), 'classic') <> (NOT (TRY_CAST(json_extract_string("e"."payload", '$.premium') AS BOOLEAN) = true))));
+
+-- doc
+SELECT CAST(json_object('s', to_json(CAST("e"."seq" AS VARCHAR)), 'd', to_json(strftime(timezone('UTC', TRY_CAST(json_extract_string("e"."payload", '$.date') AS TIMESTAMPTZ)), '%Y-%m-%dT%H:%M:%S.%fZ')), 'y', to_json(year(timezone('UTC', "e"."timestamp"))), 'w', to_json(dayofweek(timezone('UTC', "e"."timestamp")))) AS VARCHAR) AS doc FROM events AS "e" WHERE (list_contains([1, 2, 3], "e"."seq") OR (list_contains(json_extract_string("e"."payload", '$.tags[*]'), 'classic') <> (NOT (TRY_CAST(json_extract_string("e"."payload", '$.premium') AS BOOLEAN) = true))));
