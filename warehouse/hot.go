@@ -104,8 +104,13 @@ func (w *Warehouse) Append(evs []allsource.Event) error {
 	g.mu.Unlock()
 	g.bytes.Add(nbytes)
 	g.rows.Add(int64(len(evs)))
+	w.lastSeq.Store(evs[len(evs)-1].Seq)
 	return nil
 }
+
+// DataWatermark is the highest seq queries can see: it changes exactly
+// when new data becomes visible, so it keys caches of query results.
+func (w *Warehouse) DataWatermark() uint64 { return w.lastSeq.Load() }
 
 // syncMirror brings g's mirror table up to at least upto rows, creating it
 // on first use.

@@ -47,6 +47,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
@@ -181,8 +182,9 @@ type Warehouse struct {
 	pending []pending
 	nextGen int
 
-	active *gen      // takes appends; applier goroutine only
-	frozen chan *gen // to the flusher
+	active  *gen          // takes appends; applier goroutine only
+	lastSeq atomic.Uint64 // highest seq visible to queries
+	frozen  chan *gen     // to the flusher
 
 	maint       sync.Mutex // serialises flush and compaction
 	compactKick chan struct{}
@@ -245,6 +247,7 @@ func Open(ctx context.Context, opts Options) (*Warehouse, error) {
 	}
 	g := w.newGen()
 	w.cur = &version{id: 1, files: files, gens: []*gen{g}, watermark: watermark}
+	w.lastSeq.Store(watermark)
 	w.done.Add(2)
 	go w.flushLoop()
 	go w.compactLoop()

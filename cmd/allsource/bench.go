@@ -112,8 +112,13 @@ func (m *Main) runBenchIngest(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	eq, err := bench.EventQLOverheadRuns(ctx, url, bench.StandardEventQLPairs, bench.DefaultQueryRuns)
+	if err != nil {
+		return err
+	}
 	rep := bench.NewReport(*clients, 0)
 	rep.Queries = qs
+	rep.EventQL = eq
 	return rep.Print(m.Stdout)
 }
 

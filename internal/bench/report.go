@@ -38,6 +38,8 @@ type Report struct {
 	Appender *Result
 	// Queries are the query comparisons; empty when skipped.
 	Queries []QueryResult
+	// EventQL compares EventQL with hand-written SQL through the server.
+	EventQL []EventQLResult
 	// Skipped lists peers or parts not measured, each with the reason.
 	Skipped []string
 	// Notes are extra lines printed at the end.
@@ -115,6 +117,22 @@ func (r *Report) Print(w io.Writer) error {
 		for i, q := range r.Queries {
 			fmt.Fprintf(&b, "  Q%d: %s\n", i+1, q.SQL)
 		}
+		b.WriteString("\n")
+	}
+
+	if len(r.EventQL) > 0 {
+		b.WriteString("EventQL against hand-written SQL (median wall time of POST /v1/query with {\"eventql\"} and with {\"sql\"}, same answer format)\n")
+		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "question\truns\tEventQL\tSQL\tEventQL÷SQL\trows EventQL\trows SQL\t")
+		for _, q := range r.EventQL {
+			mark := ""
+			if q.EventQLRows != q.SQLRows {
+				mark = " MISMATCH"
+			}
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%d\t%d%s\t\n", q.Name, q.Runs, fmtDur(q.EventQL), fmtDur(q.SQL),
+				fmtRatio(float64(q.EventQL), float64(q.SQL)), q.EventQLRows, q.SQLRows, mark)
+		}
+		tw.Flush()
 		b.WriteString("\n")
 	}
 
