@@ -96,7 +96,8 @@
 // with a constant p in [0, 1] (continuous interpolation). UNIQUE(x) is the
 // group's single distinct non-null value, or null when the group holds more
 // than one (the vendor uses it to project a grouped key; we do not fail the
-// query on ambiguity). MIN and MAX of a JSON value compare numerically; cast
+// query on ambiguity). COUNT_DISTINCT(x) counts distinct non-null x (an
+// AllSource extension; payload values compare as text). MIN and MAX of a JSON value compare numerically; cast
 // AS STRING to compare text.
 //
 // # Static checks
@@ -125,4 +126,102 @@
 //
 // All user text reaches SQL only as quoted string literals or quoted
 // identifiers; numbers are emitted as lexed digits.
+//
+// # Query DSL
+//
+// The DSL is the JSON form of a query, for programs that build queries
+// rather than write them (POST /v1/query {"dsl": {...}}). ParseDSL turns it
+// into the same AST as Parse, so Compile applies the same checks and emits
+// the same SQL, and q.String() is the equivalent EventQL. CompileDSL does
+// both steps. A query is one JSON object; every key is optional, unknown
+// keys are errors:
+//
+//	{"from": "events",                                   // or "subjects", "eventtypes"
+//	 "since": time, "until": time,                       // SINCE / UNTIL
+//	 "where": expr,
+//	 "group_by": [item, ...],
+//	 "select": [item, ...],
+//	 "aggregate": {"name": expr, ...},                   // in order
+//	 "having": expr,                                     // needs group_by
+//	 "order_by": [key | [key] | [key, "asc"|"desc"], ...],
+//	 "offset": n, "limit": n,                            // SKIP / TOP
+//	 "distinct": true}
+//	item = "field" | {"as": "name", "expr": expr}
+//	expr = "field" | number | true | false | null | [operator, operand, ...]
+//
+// The binding is e for events, s for subjects and t for eventtypes. A field
+// name is an event field (event_type, entity_id, timestamp, seq, version, id,
+// tenant_id, ingested_at, or the aliases type, subject, time) or a path into
+// the payload or metadata with dots: "payload.a.b", "data.a.b",
+// "metadata.x" (each part letters, digits and _, as in EventQL); it becomes
+// e.<name>. Over subjects the only fields are "subject" and "entity_id",
+// over eventtypes "type" and "event_type", both meaning the value itself.
+//
+// Strings are the one ambiguity, settled by position: a string is a FIELD
+// NAME in field position and a string LITERAL everywhere else. Field
+// positions are the items of select and group_by, the order_by keys, a
+// bare where or having expression, every operand of and, or, xor and not,
+// and the first operand of every other operator and function (since and
+// until take a value: a time string is a literal). ["field", "x"]
+// and ["literal", "x"] force either reading. So ["=", "event_type",
+// "type"] compares the field with the text "type", and ["=", ["literal",
+// "a"], ["field", "entity_id"]] puts the field second. In having and
+// order_by a field-position string first names an output column (a select
+// or group_by item or an aggregate) and stands for its expression.
+// Numbers, booleans and null are literals; a negative number is a negated
+// literal.
+//
+// Operators (names are case-insensitive):
+//
+//	["=", a, b]  ["!=", a, b]  ["<", a, b]  ["<=", a, b]  [">", a, b]  [">=", a, b]
+//	["and", x, ...]  ["or", x, ...]  ["xor", x, y]  ["not", x]
+//	["+", a, b, ...]  ["-", a, b]  ["-", a]  ["*", a, b, ...]  ["/", a, b]
+//	["contains", field, value]       field CONTAINS value (a payload array)
+//	["in", x, [v1, v2, ...]]         [v1, v2, ...] CONTAINS x; [] is false
+//	["is_null", x]  ["is_not_null", x]    x == null / x != null
+//	["cast", x, "INT"]               x AS INT (any EventQL type name)
+//	["days_ago", n]  ["hours_ago", n]  ["minutes_ago", n]  ["weeks_ago", n]
+//	["ago", "7d"]                    NOW() - duration (units s m h d w)
+//	["field", "name"]  ["literal", v]
+//	["lower", x, ...] or ["fn", "lower", x, ...]   any EventQL function or aggregate
+//
+// Comparisons and everything else keep EventQL's typing: payload values take
+// their type from the other operand, and a string compared with a time is a
+// time constant ("2024-01-02T15:04:05Z" or "2024-01-02").
+//
+// The projection: with neither select, group_by nor aggregate the query
+// projects the binding (PROJECT INTO e, the whole event). Otherwise it is a
+// record of the select items (or, when select is absent, the group_by
+// items) followed by the aggregates; an item's column is named by its "as"
+// or, for a field name, the name as written ("payload.title"). Aggregates
+// are expressions too: {"n": ["count"]}, {"total": ["sum", "payload.amount"]},
+// {"users": ["count_distinct", "entity_id"]}, {"p95": ["percentile",
+// "payload.ms", 0.95]}, {"avg": ["/", ["sum", "x"], ["count", "x"]]}. The
+// usual checks apply: ungrouped fields, aggregates in where, duplicate
+// column names.
+//
+// An example and its EventQL:
+//
+//	{"where": ["and", ["=", "event_type", "user.created"],
+//	                  [">", "timestamp", ["days_ago", 7]],
+//	                  ["contains", "payload.tags", "premium"]],
+//	 "group_by": ["payload.plan"], "aggregate": {"users": ["count"]},
+//	 "order_by": [["users", "desc"]], "limit": 100}
+//
+//	FROM e IN events
+//	WHERE e.event_type == "user.created" AND e.timestamp > NOW() - 7d AND e.payload.tags CONTAINS "premium"
+//	GROUP BY e.payload.plan
+//	ORDER BY COUNT() DESC
+//	TOP 100
+//	PROJECT INTO { "payload.plan": e.payload.plan, users: COUNT() }
+//
+// Errors are *Error. Msg starts with the JSON path of the offending element
+// (where[2][1], aggregate.total, select[0].expr; keys that are not
+// identifiers as ["a b"]), and Line and Col are that element's position in
+// the JSON text (1-based, columns in characters), e.g. `line 1, column 36:
+// where[2]: unknown operator "==" (did you mean =?)`. Compile errors of a
+// DSL query are reported the same way by CompileDSL (Compile on a ParseDSL
+// result gives the position without the path). Malformed JSON, duplicate
+// keys, NUL characters in strings and nesting deeper than 64 levels are
+// errors; bad input never panics. More examples are in testdata/dsl.
 package eventql

@@ -101,6 +101,7 @@ var cases = []tcase{
 		rows: []string{"28.5|14.25|8.5|20|14.25|14.25|66.125|8.13173"}},
 	{name: "min max time", in: `FROM e IN events PROJECT INTO { first: MIN(e.time), last: MAX(e.time) }`, rows: []string{"2024-01-01T09:00:00Z|2024-01-10T10:00:00Z"},
 		docs: []string{`{"first":"2024-01-01T09:00:00.000000Z","last":"2024-01-10T10:00:00.000000Z"}`}},
+	{name: "count distinct", in: `FROM e IN events PROJECT INTO { readers: COUNT_DISTINCT(e.data.reader), types: COUNT_DISTINCT(e.type), none: COUNT_DISTINCT(null) }`, rows: []string{"1|4|0"}},
 	{name: "unique ambiguous", in: `FROM e IN events PROJECT INTO UNIQUE(e.subject)`, rows: []string{"NULL"}},
 	{name: "group by two", in: `FROM e IN events GROUP BY e.subject, e.type HAVING e.subject == "book-1" PROJECT INTO { t: e.type, n: COUNT() }`, rows: []string{"book.acquired|1", "book.borrowed|1", "book.returned|1"}},
 
@@ -295,5 +296,19 @@ func TestIsEventQL(t *testing.T) {
 		if got := IsEventQL(in); got != want {
 			t.Errorf("IsEventQL(%q) = %v, want %v", in, got, want)
 		}
+	}
+}
+
+// A real U+FFFD in a string literal is a character, not invalid UTF-8.
+func TestReplacementCharacterInString(t *testing.T) {
+	q, err := Parse("FROM e IN events WHERE e.data.s == \"a\uFFFDb\" PROJECT INTO e")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Parse(q.String()); err != nil {
+		t.Fatalf("printed query does not parse: %v", err)
+	}
+	if _, err := Parse("FROM e IN events WHERE e.data.s == \"a\xffb\" PROJECT INTO e"); err == nil {
+		t.Fatal("invalid UTF-8 accepted")
 	}
 }

@@ -9,7 +9,7 @@ import (
 // aggregates are the aggregate functions.
 var aggregates = map[string]bool{
 	"COUNT": true, "SUM": true, "AVG": true, "MIN": true, "MAX": true, "MEDIAN": true,
-	"STDDEV": true, "VARIANCE": true, "UNIQUE": true, "PERCENTILE": true,
+	"STDDEV": true, "VARIANCE": true, "UNIQUE": true, "PERCENTILE": true, "COUNT_DISTINCT": true,
 }
 
 // fn describes a scalar function: argument types, result type and SQL.
@@ -261,6 +261,11 @@ func (c *compiler) aggregate(e *Call, name string) (val, *Error) {
 			x, _ = c.coerce(x, tyString, p)
 		}
 		return out("count("+x.sql+")", tyNumber)
+	case "COUNT_DISTINCT":
+		if x.t == tyAny {
+			x, _ = c.coerce(x, tyString, p)
+		}
+		return out("count(DISTINCT "+x.sql+")", tyNumber)
 	case "SUM", "AVG", "MEDIAN", "STDDEV", "VARIANCE":
 		if x, err = numeric(); err != nil {
 			return val{}, err

@@ -190,6 +190,7 @@ func (l *lexer) str(p Pos, quote rune) (token, *Error) {
 		if l.off >= len(l.src) {
 			return token{}, errAt(p, "unterminated string literal")
 		}
+		_, size := utf8.DecodeRuneInString(l.src[l.off:])
 		r := l.advance()
 		switch r {
 		case quote:
@@ -237,7 +238,7 @@ func (l *lexer) str(p Pos, quote rune) (token, *Error) {
 		case 0:
 			return token{}, errAt(Pos{l.line, l.col - 1}, "NUL character in string literal")
 		default:
-			if r == utf8.RuneError {
+			if r == utf8.RuneError && size == 1 { // a real U+FFFD is 3 bytes
 				return token{}, errAt(Pos{l.line, l.col - 1}, "invalid UTF-8 in string literal")
 			}
 			b.WriteRune(r)

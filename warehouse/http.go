@@ -16,6 +16,7 @@ import (
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
 	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
 
 	"github.com/allsource/allsource"
 	"github.com/allsource/allsource/internal/httpx"
@@ -101,6 +102,10 @@ func (w *Warehouse) handleQuery(c *gin.Context, o HTTPOptions) {
 	}
 	defer rows.Close()
 	format := negotiate(c.GetHeader("Accept"))
+	if format == formatArrow {
+		w.ServeArrow(c, rows)
+		return
+	}
 	if err := w.writeRows(c, rows, format); err != nil && ctx.Err() == nil {
 		w.log.Warn("query stream ended with an error", "err", err)
 	}
@@ -140,6 +145,7 @@ const (
 	formatJSON   = "json"
 	formatNDJSON = "ndjson"
 	formatCSV    = "csv"
+	formatArrow  = "arrow"
 )
 
 func negotiate(accept string) string {
@@ -150,6 +156,8 @@ func negotiate(accept string) string {
 			return formatNDJSON
 		case "text/csv":
 			return formatCSV
+		case ArrowStreamType:
+			return formatArrow
 		case "application/json":
 			return formatJSON
 		}
@@ -220,6 +228,12 @@ func (w *Warehouse) writeRows(c *gin.Context, rows *Rows, format string) error {
 	for rows.Next() {
 		if err := rows.Scan(ptrs...); err != nil {
 			return finishWithError(bw, cw, format, n, err, w.userMessage(err))
+		}
+		for i, t := range types {
+			// The driver hands UUIDs over as their 16 bytes.
+			if b, ok := vals[i].([]byte); ok && t == "UUID" && len(b) == 16 {
+				vals[i] = uuid.UUID(b).String()
+			}
 		}
 		buf = buf[:0]
 		switch format {

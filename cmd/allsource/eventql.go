@@ -25,7 +25,9 @@ type eventqlRequest struct {
 }
 
 // registerEventQL adds the EventQL endpoints. /v1/eventql streams one JSON
-// document per line; /api/v1/run-eventql-query frames each as
+// document per line, or with Accept: application/vnd.apache.arrow.stream
+// the columns form (Compiled.SQL) as an Arrow IPC stream;
+// /api/v1/run-eventql-query frames each document as
 // {"type":"row","payload":…}, as EventSourcingDB's clients expect.
 func registerEventQL(r gin.IRouter, wh *warehouse.Warehouse, timeout time.Duration) {
 	r.POST("/v1/eventql", func(c *gin.Context) { serveEventQL(c, wh, timeout, false) })
@@ -39,6 +41,15 @@ func compileEventQL(src string) (string, error) {
 		return "", err
 	}
 	return q.SQL, nil
+}
+
+// compileDSL compiles a query DSL document (the "dsl" of /v1/query).
+func compileDSL(q json.RawMessage) (string, error) {
+	c, err := eventql.CompileDSL(q)
+	if err != nil {
+		return "", err
+	}
+	return c.SQL, nil
 }
 
 func serveEventQL(c *gin.Context, wh *warehouse.Warehouse, timeout time.Duration, framed bool) {
@@ -73,6 +84,16 @@ func serveEventQL(c *gin.Context, wh *warehouse.Warehouse, timeout time.Duration
 	}
 	ctx, cancel := context.WithTimeout(c.Request.Context(), timeout)
 	defer cancel()
+	if !framed && warehouse.WantsArrow(c.GetHeader("Accept")) {
+		rows, err := wh.Query(ctx, compiled.SQL)
+		if err != nil {
+			httpx.WriteError(c, err)
+			return
+		}
+		defer rows.Close()
+		wh.ServeArrow(c, rows)
+		return
+	}
 	rows, err := wh.Query(ctx, compiled.DocSQL)
 	if err != nil {
 		httpx.WriteError(c, err)

@@ -69,3 +69,54 @@ func TestEventQLOverHTTP(t *testing.T) {
 		t.Fatalf("aggregate in WHERE: %d %s", st, body)
 	}
 }
+
+func TestDSLOverHTTP(t *testing.T) {
+	url, _ := startAPI(t)
+	mustAppendND(t, url,
+		`{"entity_id":"order-1","event_type":"order.placed","timestamp":"2026-01-02T10:00:00Z","payload":{"total":42.5,"tags":["gift"]}}`,
+		`{"entity_id":"order-1","event_type":"order.shipped","timestamp":"2026-01-03T10:00:00Z","payload":{"carrier":"dhl"}}`,
+		`{"entity_id":"order-2","event_type":"order.placed","timestamp":"2026-01-04T10:00:00Z","payload":{"total":7}}`)
+
+	post := func(body string) (int, string) {
+		t.Helper()
+		st, _, b, err := apiRequest(http.MethodPost, url+"/v1/query", map[string]string{"Accept": "text/csv"}, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st, string(b)
+	}
+	st, body := post(`{"dsl": {"select": ["entity_id", {"as": "total", "expr": "payload.total"}],
+		"where": ["and", ["=", "event_type", "order.placed"], ["<", "timestamp", ["days_ago", 1]]],
+		"order_by": [["payload.total", "desc"]], "limit": 10}}`)
+	if st != http.StatusOK || body != "entity_id,total\norder-1,42.5\norder-2,7\n" {
+		t.Fatalf("select: %d %q", st, body)
+	}
+	st, body = post(`{"dsl": {"where": ["contains", "payload.tags", "gift"], "group_by": ["entity_id"],
+		"aggregate": {"n": ["count"], "types": ["count_distinct", "event_type"]}}}`)
+	if st != http.StatusOK || body != "entity_id,n,types\norder-1,1,1\n" {
+		t.Fatalf("aggregate: %d %q", st, body)
+	}
+	// Errors name the JSON path and suggest a fix.
+	st, body = post(`{"dsl": {"where": ["=", "evnt_type", "order.placed"]}}`)
+	var eb apiErrorBody
+	if st != http.StatusBadRequest || json.Unmarshal([]byte(body), &eb) != nil ||
+		!strings.Contains(eb.Error.Message, `where[1]: unknown field "evnt_type"`) || !strings.Contains(eb.Error.Message, "event_type") {
+		t.Fatalf("error: %d %s", st, body)
+	}
+	st, body = post(`{"dsl": {"where": [">", ["count"], 1]}}`)
+	if st != http.StatusBadRequest || !strings.Contains(body, "aggregate function COUNT is not allowed in WHERE") {
+		t.Fatalf("aggregate in where: %d %s", st, body)
+	}
+}
+
+// TestQueryUUIDText: UUID values read as their text in every format.
+func TestQueryUUIDText(t *testing.T) {
+	url, _ := startAPI(t)
+	const id = "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"
+	for _, accept := range []string{"application/json", "application/x-ndjson", "text/csv"} {
+		st, _, b, err := apiQueryRaw(url, accept, "SELECT '"+id+"'::UUID AS u")
+		if err != nil || st != http.StatusOK || !strings.Contains(string(b), id) {
+			t.Errorf("%s: %d %q %v", accept, st, b, err)
+		}
+	}
+}

@@ -133,7 +133,7 @@ func newRouter(cfg *Config, st *store, m *metrics, log *slog.Logger) http.Handle
 		r.Any("/debug/pprof/*any", gin.WrapH(http.DefaultServeMux))
 	}
 	st.ingest.RegisterRoutes(r, ingest.HTTPOptions{MaxBodyBytes: cfg.MaxBodyBytes})
-	st.wh.RegisterRoutes(r, warehouse.HTTPOptions{QueryTimeout: cfg.QueryTimeout, EventQL: compileEventQL})
+	st.wh.RegisterRoutes(r, warehouse.HTTPOptions{QueryTimeout: cfg.QueryTimeout, EventQL: compileEventQL, DSL: compileDSL})
 	registerEventQL(r, st.wh, cfg.QueryTimeout)
 	r.NoRoute(func(c *gin.Context) {
 		c.JSON(http.StatusNotFound, gin.H{"error": gin.H{"code": "not_found", "message": "no such endpoint: " + c.Request.Method + " " + c.Request.URL.Path}})
