@@ -43,6 +43,7 @@ type Config struct {
 	MaxPayloadBytes int
 	DedupWindow     int
 	QueryTimeout    time.Duration
+	QueryCacheBytes int64
 	ReadTimeout     time.Duration
 	MemoryLimit     string
 
@@ -85,6 +86,7 @@ func (c *Config) registerServeFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.PGStatementTimeout, "pg-statement-timeout", 0, "default statement_timeout of pgwire sessions (0: none; sessions may SET their own)")
 	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", 64<<20, "largest accepted request body")
 	fs.DurationVar(&c.QueryTimeout, "query-timeout", 5*time.Minute, "longest a query may run")
+	fs.Int64Var(&c.QueryCacheBytes, "query-cache-bytes", 64<<20, "memory for cached EventQL answers (0: off); new data invalidates them")
 	fs.DurationVar(&c.ReadTimeout, "read-timeout", 60*time.Second, "longest a client may take to send a request")
 	fs.BoolVar(&c.Pprof, "pprof", false, "serve Go profiling endpoints under /debug/pprof/ on the HTTP address")
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/allsource/allsource"
 	"github.com/allsource/allsource/eventql"
 	"github.com/allsource/allsource/internal/httpx"
+	"github.com/allsource/allsource/internal/qcache"
 	"github.com/allsource/allsource/warehouse"
 )
 
@@ -29,9 +30,9 @@ type eventqlRequest struct {
 // the columns form (Compiled.SQL) as an Arrow IPC stream;
 // /api/v1/run-eventql-query frames each document as
 // {"type":"row","payload":…}, as EventSourcingDB's clients expect.
-func registerEventQL(r gin.IRouter, wh *warehouse.Warehouse, timeout time.Duration) {
-	r.POST("/v1/eventql", func(c *gin.Context) { serveEventQL(c, wh, timeout, false) })
-	r.POST("/api/v1/run-eventql-query", func(c *gin.Context) { serveEventQL(c, wh, timeout, true) })
+func registerEventQL(r gin.IRouter, wh *warehouse.Warehouse, timeout time.Duration, cache *qcache.Cache) {
+	r.POST("/v1/eventql", func(c *gin.Context) { serveEventQL(c, wh, timeout, cache, false) })
+	r.POST("/api/v1/run-eventql-query", func(c *gin.Context) { serveEventQL(c, wh, timeout, cache, true) })
 }
 
 // compileEventQL is the compiler /v1/query and pgwire use.
@@ -52,7 +53,7 @@ func compileDSL(q json.RawMessage) (string, error) {
 	return c.SQL, nil
 }
 
-func serveEventQL(c *gin.Context, wh *warehouse.Warehouse, timeout time.Duration, framed bool) {
+func serveEventQL(c *gin.Context, wh *warehouse.Warehouse, timeout time.Duration, cache *qcache.Cache, framed bool) {
 	var req eventqlRequest
 	dec := json.NewDecoder(http.MaxBytesReader(c.Writer, c.Request.Body, 1<<20))
 	dec.DisallowUnknownFields()
@@ -94,6 +95,23 @@ func serveEventQL(c *gin.Context, wh *warehouse.Warehouse, timeout time.Duration
 		wh.ServeArrow(c, rows)
 		return
 	}
+	// Answers are cached by query text and data watermark (read before the
+	// query runs: an answer may include newer events, never miss older
+	// ones), so new data invalidates them.
+	format := "ndjson"
+	if framed {
+		format = "eventsourcingdb"
+	}
+	key := qcache.Key{Query: req.Query, Format: format, Watermark: wh.DataWatermark()}
+	if cache != nil {
+		if body, ok := cache.Get(key); ok {
+			c.Header("Content-Type", "application/x-ndjson")
+			c.Header("X-Allsource-Cache", "hit")
+			c.Status(http.StatusOK)
+			c.Writer.Write(body)
+			return
+		}
+	}
 	rows, err := wh.Query(ctx, compiled.DocSQL)
 	if err != nil {
 		httpx.WriteError(c, err)
@@ -103,24 +121,38 @@ func serveEventQL(c *gin.Context, wh *warehouse.Warehouse, timeout time.Duration
 	c.Header("Content-Type", "application/x-ndjson")
 	c.Status(http.StatusOK)
 	bw := bufio.NewWriterSize(c.Writer, 64<<10)
+	var kept []byte // the answer so far, while it may still be cached
+	keep := cache != nil
+	failed := false
 	n := 0
+	var line []byte
 	for rows.Next() {
 		var doc *string
 		if err := rows.Scan(&doc); err != nil {
 			writeStreamError(bw, framed, err)
+			failed = true
 			break
 		}
 		text := "null"
 		if doc != nil {
 			text = *doc
 		}
+		line = line[:0]
 		if framed {
-			bw.WriteString(`{"type":"row","payload":`)
-			bw.WriteString(text)
-			bw.WriteString("}\n")
+			line = append(line, `{"type":"row","payload":`...)
+			line = append(line, text...)
+			line = append(line, "}\n"...)
 		} else {
-			bw.WriteString(text)
-			bw.WriteByte('\n')
+			line = append(line, text...)
+			line = append(line, '\n')
+		}
+		bw.Write(line)
+		if keep {
+			if int64(len(kept)+len(line)) > cache.MaxEntry() {
+				keep, kept = false, nil
+			} else {
+				kept = append(kept, line...)
+			}
 		}
 		if n++; n%4096 == 0 {
 			bw.Flush()
@@ -129,8 +161,15 @@ func serveEventQL(c *gin.Context, wh *warehouse.Warehouse, timeout time.Duration
 	}
 	if err := rows.Err(); err != nil {
 		writeStreamError(bw, framed, err)
+		failed = true
 	}
 	bw.Flush()
+	if keep && !failed && ctx.Err() == nil {
+		if kept == nil {
+			kept = []byte{}
+		}
+		cache.Put(key, kept)
+	}
 }
 
 // writeStreamError ends a stream that already began with an error line.

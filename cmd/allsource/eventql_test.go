@@ -120,3 +120,34 @@ func TestQueryUUIDText(t *testing.T) {
 		}
 	}
 }
+
+// TestEventQLAnswerCache: a repeated EventQL query is answered from the
+// cache until new data arrives; the metrics count hits and misses.
+func TestEventQLAnswerCache(t *testing.T) {
+	url, _ := startAPI(t)
+	mustAppendND(t, url, `{"entity_id":"a","event_type":"x"}`)
+	q := `FROM e IN events PROJECT INTO COUNT()`
+	ask := func() (string, string) {
+		body, _ := json.Marshal(map[string]string{"query": q})
+		st, hdr, b, err := apiRequest(http.MethodPost, url+"/v1/eventql", nil, bytes.NewReader(body))
+		if err != nil || st != http.StatusOK {
+			t.Fatalf("%d %s %v", st, b, err)
+		}
+		return string(b), hdr.Get("X-Allsource-Cache")
+	}
+	if b, c := ask(); b != "1\n" || c != "" {
+		t.Fatalf("first: %q cache %q", b, c)
+	}
+	if b, c := ask(); b != "1\n" || c != "hit" {
+		t.Fatalf("second: %q cache %q", b, c)
+	}
+	mustAppendND(t, url, `{"entity_id":"b","event_type":"x"}`)
+	if b, c := ask(); b != "2\n" || c != "" {
+		t.Fatalf("after new data: %q cache %q", b, c)
+	}
+	st, _, metrics, err := apiRequest(http.MethodGet, url+"/metrics", nil, nil)
+	if err != nil || st != http.StatusOK || !strings.Contains(string(metrics), "allsource_query_cache_hits_total 1") ||
+		!strings.Contains(string(metrics), "allsource_query_cache_misses_total 2") {
+		t.Fatalf("metrics: %v\n%s", err, metrics)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/allsource/allsource"
+	"github.com/allsource/allsource/internal/qcache"
 )
 
 // metrics are the Prometheus metrics of one server. They implement the
@@ -139,3 +140,13 @@ func (m *metrics) Statement(kind string, d time.Duration, failed bool) {
 
 // AuthFailed implements pgwire.Observer.
 func (m *metrics) AuthFailed() { m.pgAuthFailures.Inc() }
+
+// registerCache exports the EventQL answer cache's hits, misses and size.
+func (m *metrics) registerCache(c *qcache.Cache) {
+	hits := prometheus.NewCounter(prometheus.CounterOpts{Name: "allsource_query_cache_hits_total", Help: "EventQL answers served from the cache."})
+	misses := prometheus.NewCounter(prometheus.CounterOpts{Name: "allsource_query_cache_misses_total", Help: "EventQL queries the cache could not answer."})
+	m.reg.MustRegister(hits, misses,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "allsource_query_cache_bytes", Help: "Bytes of cached EventQL answers."},
+			func() float64 { return float64(c.Bytes()) }))
+	c.OnHit, c.OnMiss = hits.Inc, misses.Inc
+}

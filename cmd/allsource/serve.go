@@ -18,6 +18,7 @@ import (
 
 	"github.com/allsource/allsource/ingest"
 	"github.com/allsource/allsource/internal/httpx"
+	"github.com/allsource/allsource/internal/qcache"
 	"github.com/allsource/allsource/pgwire"
 	"github.com/allsource/allsource/warehouse"
 )
@@ -134,7 +135,14 @@ func newRouter(cfg *Config, st *store, m *metrics, log *slog.Logger) http.Handle
 	}
 	st.ingest.RegisterRoutes(r, ingest.HTTPOptions{MaxBodyBytes: cfg.MaxBodyBytes})
 	st.wh.RegisterRoutes(r, warehouse.HTTPOptions{QueryTimeout: cfg.QueryTimeout, EventQL: compileEventQL, DSL: compileDSL})
-	registerEventQL(r, st.wh, cfg.QueryTimeout)
+	var cache *qcache.Cache
+	if cfg.QueryCacheBytes > 0 {
+		cache = qcache.New(cfg.QueryCacheBytes, max(cfg.QueryCacheBytes/16, 1<<10))
+		if m != nil {
+			m.registerCache(cache)
+		}
+	}
+	registerEventQL(r, st.wh, cfg.QueryTimeout, cache)
 	r.NoRoute(func(c *gin.Context) {
 		c.JSON(http.StatusNotFound, gin.H{"error": gin.H{"code": "not_found", "message": "no such endpoint: " + c.Request.Method + " " + c.Request.URL.Path}})
 	})
