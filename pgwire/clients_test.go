@@ -63,3 +63,23 @@ func TestPsqlSCRAMOverTLS(t *testing.T) {
 		t.Fatalf("psql with a wrong password: %v\n%s", err, out)
 	}
 }
+
+// TestPsqlEventQL runs EventQL from psql.
+func TestPsqlEventQL(t *testing.T) {
+	psql, err := exec.LookPath("psql")
+	if err != nil {
+		if pgtest.InCI() {
+			t.Fatal("psql is not installed (CI=true)")
+		}
+		t.Skip("SKIPPING: psql is not installed; run internal/pgclient/install.sh")
+	}
+	ts := startServer(t, nil)
+	ts.appendN(t, 9, 3)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, psql, ts.dsn("analyst", ""), "-X", "-A", "-F", ",",
+		"-c", `FROM e IN events GROUP BY e.subject ORDER BY e.subject PROJECT INTO { subject: e.subject, n: COUNT() }`).CombinedOutput()
+	if err != nil || string(out) != "subject,n\ne0,3\ne1,3\ne2,3\n(3 rows)\n" {
+		t.Fatalf("psql EventQL: %v\n%s", err, out)
+	}
+}
