@@ -22,10 +22,11 @@ vet:
 	$(GO) vet $(PKGS)
 
 # Every test, including the process-level crash tests and the real-dataset
-# import. The race detector runs on the storage packages and the file readers.
+# import. The race detector runs on the storage packages, the file readers,
+# the query cache, EventQL and the Postgres front end.
 test: vet
 	$(GO) test -count=1 -timeout 20m $(PKGS)
-	$(GO) test -count=1 -race -timeout 10m ./wal/ ./ingest/ ./warehouse/ ./internal/source/ ./internal/demo/
+	$(GO) test -count=1 -race -timeout 10m ./wal/ ./ingest/ ./warehouse/ ./internal/source/ ./internal/demo/ ./internal/qcache/ ./eventql/ ./pgwire/
 
 test-short: vet
 	$(GO) test -short -count=1 $(PKGS)
