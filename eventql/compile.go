@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Compiled is a query compiled to DuckDB SQL over the events view.
@@ -97,6 +98,10 @@ type compiler struct {
 	bindings map[string]*binding
 	names    []string
 	depth    int
+
+	// implicit names the event binding bare field names belong to
+	// (CompileCondition: "payload.amount > 10").
+	implicit string
 
 	noAggWhere string // non-empty: aggregates are forbidden here (clause name)
 	inAgg      bool
@@ -527,6 +532,11 @@ func (c *compiler) expr(e Expr) (val, *Error) {
 
 func (c *compiler) ident(e *Ident) (val, *Error) {
 	b := c.bindings[e.Name]
+	if b == nil && c.implicit != "" {
+		if _, ok := eventFields[e.Name]; ok {
+			return c.field(&Field{Pos: e.Pos, X: &Ident{Pos: e.Pos, Name: c.implicit}, Name: e.Name})
+		}
+	}
 	if b == nil {
 		err := errAt(e.Pos, "unknown binding %s", e.Name)
 		if m := suggest(e.Name, c.names); m != "" {
@@ -920,4 +930,50 @@ func timeLiteral(l *Literal, want typ) (val, *Error) {
 		t = d
 	}
 	return val{sql: "TIMESTAMPTZ '" + t.UTC().Format("2006-01-02 15:04:05.999999") + "+00'", t: tyTime}, nil
+}
+
+// CompileCondition compiles a boolean condition over one event, written
+// with bare field names ("payload.amount > 10 AND type == \"x\"") or
+// through the binding e, to a SQL expression over the events relation,
+// which the caller's SQL must name e ("FROM events AS e"). Analytics uses
+// it for step and cohort predicates. Aggregates are not allowed; errors
+// point into src.
+func CompileCondition(src string) (string, error) {
+	const head = "FROM e IN events WHERE "
+	q, err := Parse(head + src + " PROJECT INTO e")
+	if err != nil {
+		err = shiftError(err, len(head))
+		if e, ok := err.(*Error); ok && e.Line == 1 && e.Col > utf8.RuneCountInString(src) {
+			e.Msg = "the condition ends too early"
+		}
+		return "", err
+	}
+	if len(q.Sources) != 1 || q.Where == nil || q.GroupBy != nil || q.OrderBy != nil || q.Skip != nil || q.Top != nil {
+		return "", &Error{Line: 1, Col: 1, Msg: "a condition is one boolean expression"}
+	}
+	c := &compiler{bindings: map[string]*binding{}, implicit: "e", noAggWhere: "a condition"}
+	c.bindings["e"] = &binding{name: "e", kind: bindEvent, src: q.Sources[0]}
+	c.names = []string{"e"}
+	v, cerr := c.expr(q.Where)
+	if cerr == nil {
+		v, cerr = c.boolean(v, q.Where.Position(), "a condition")
+	}
+	if cerr != nil {
+		return "", shiftError(cerr, len(head))
+	}
+	return v.sql, nil
+}
+
+// shiftError moves an error on line 1 left by n columns (the text the
+// caller did not write).
+func shiftError(err error, n int) error {
+	e, ok := err.(*Error)
+	if !ok {
+		return err
+	}
+	out := *e
+	if out.Line == 1 {
+		out.Col = max(1, out.Col-n)
+	}
+	return &out
 }

@@ -312,3 +312,35 @@ func TestReplacementCharacterInString(t *testing.T) {
 		t.Fatal("invalid UTF-8 accepted")
 	}
 }
+
+func TestCompileCondition(t *testing.T) {
+	db := testDB(t)
+	for _, tc := range []struct {
+		cond string
+		want int
+		err  string
+	}{
+		{`payload.n > 1`, -1, ""},
+		{`type == "x" AND e.data.n >= 2`, -1, ""},
+		{`payload.n`, -1, ""},
+		{`payload.n +`, 0, "line 1, column 13: the condition ends too early"},
+		{`payloud.n > 1`, 0, "unknown binding payloud"},
+		{`COUNT() > 1`, 0, "aggregate"},
+	} {
+		sql, err := CompileCondition(tc.cond)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%s: %v, want %q", tc.cond, err, tc.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s: %v", tc.cond, err)
+			continue
+		}
+		var n int
+		if err := db.QueryRow("SELECT count(*) FROM events AS e WHERE " + sql).Scan(&n); err != nil {
+			t.Errorf("%s → %s: %v", tc.cond, sql, err)
+		}
+	}
+}
