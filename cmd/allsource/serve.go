@@ -16,6 +16,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/allsource/allsource/analytics"
 	"github.com/allsource/allsource/ingest"
 	"github.com/allsource/allsource/internal/httpx"
 	"github.com/allsource/allsource/internal/qcache"
@@ -143,6 +144,7 @@ func newRouter(cfg *Config, st *store, m *metrics, log *slog.Logger) http.Handle
 		}
 	}
 	registerEventQL(r, st.wh, cfg.QueryTimeout, cache)
+	analytics.RegisterRoutes(r, st.wh, analytics.HTTPOptions{QueryTimeout: cfg.QueryTimeout})
 	r.NoRoute(func(c *gin.Context) {
 		c.JSON(http.StatusNotFound, gin.H{"error": gin.H{"code": "not_found", "message": "no such endpoint: " + c.Request.Method + " " + c.Request.URL.Path}})
 	})

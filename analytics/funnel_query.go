@@ -1,0 +1,138 @@
+package analytics
+
+import (
+	"context"
+	"database/sql/driver"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/allsource/allsource"
+	"github.com/allsource/allsource/warehouse"
+)
+
+// FunnelSpec is a funnel question, as POST /v1/analytics/funnel takes it.
+type FunnelSpec struct {
+	Steps     []StepSpec `json:"steps"`
+	Exclude   []StepSpec `json:"exclude,omitempty"`
+	Window    string     `json:"window"`              // "24h", "7d"; default 24h
+	Mode      string     `json:"mode,omitempty"`      // default, strict_order, strict_increase, strict_deduplication, any_order
+	By        string     `json:"by,omitempty"`        // the funnel's unit: entity_id (default) or a field such as payload.user_id
+	Breakdown string     `json:"breakdown,omitempty"` // a field of the step-1 event
+	From      *time.Time `json:"from,omitempty"`
+	To        *time.Time `json:"to,omitempty"`
+}
+
+// FunnelSQL is the statement that feeds the evaluator: every event that is
+// a step or an exclusion, with its key, time (µs), step mask, exclusion
+// flag and breakdown value, sorted by key, time and seq.
+func FunnelSQL(spec FunnelSpec) (string, error) {
+	n := len(spec.Steps)
+	if n < 1 || n > MaxFunnelSteps {
+		return "", allsource.Errorf(allsource.CodeInvalid, "a funnel has 1 to %d steps, got %d", MaxFunnelSteps, n)
+	}
+	key, err := fieldSQL(spec.By)
+	if err != nil {
+		return "", err
+	}
+	bd := "NULL::VARCHAR"
+	if spec.Breakdown != "" {
+		if bd, err = fieldSQL(spec.Breakdown); err != nil {
+			return "", err
+		}
+	}
+	var mask, any []string
+	for i, st := range spec.Steps {
+		c, err := st.condition(fmt.Sprintf("steps[%d]", i))
+		if err != nil {
+			return "", err
+		}
+		mask = append(mask, fmt.Sprintf("CASE WHEN %s THEN %d::UBIGINT ELSE 0::UBIGINT END", c, uint64(1)<<i))
+		any = append(any, "("+c+")")
+	}
+	excl := "false"
+	var ex []string
+	for i, st := range spec.Exclude {
+		c, err := st.condition(fmt.Sprintf("exclude[%d]", i))
+		if err != nil {
+			return "", err
+		}
+		ex = append(ex, "("+c+")")
+	}
+	if len(ex) > 0 {
+		excl = strings.Join(ex, " OR ")
+		any = append(any, ex...)
+	}
+	where := "(" + strings.Join(any, " OR ") + ") AND " + key + " IS NOT NULL"
+	if r := timeRange(spec.From, spec.To); r != "" {
+		where += " AND " + r
+	}
+	return fmt.Sprintf(`SELECT %s AS k, epoch_us(e."timestamp") AS us, %s AS steps, %s AS excl, %s AS bd
+FROM events AS e
+WHERE %s
+ORDER BY k, e."timestamp", e.seq`, key, strings.Join(mask, " + "), excl, bd, where), nil
+}
+
+// RunFunnel answers spec over the warehouse's events.
+func RunFunnel(ctx context.Context, wh *warehouse.Warehouse, spec FunnelSpec) (FunnelResult, error) {
+	q, err := FunnelSQL(spec)
+	if err != nil {
+		return FunnelResult{}, err
+	}
+	window := 24 * time.Hour
+	if spec.Window != "" {
+		if window, err = ParseWindow(spec.Window); err != nil {
+			return FunnelResult{}, allsource.Errorf(allsource.CodeInvalid, "window: %v", err)
+		}
+	}
+	mode := FunnelDefault
+	if spec.Mode != "" {
+		if mode, err = ParseFunnelMode(spec.Mode); err != nil {
+			return FunnelResult{}, allsource.Errorf(allsource.CodeInvalid, "mode: %v", err)
+		}
+	}
+	f, err := NewFunnel(FunnelOptions{Steps: len(spec.Steps), Window: window, Mode: mode, Breakdown: spec.Breakdown != ""})
+	if err != nil {
+		return FunnelResult{}, allsource.Errorf(allsource.CodeInvalid, "%v", err)
+	}
+	var hits []Hit
+	err = scanKeyed(ctx, wh, q, func(key string, rows [][]driver.Value) error {
+		hits = hits[:0]
+		for _, r := range rows {
+			h := Hit{Micros: toInt64(r[0]), Steps: toUint64(r[1])}
+			h.Exclude, _ = r[2].(bool)
+			if s, ok := r[3].(string); ok {
+				h.Breakdown = &s
+			}
+			hits = append(hits, h)
+		}
+		f.Add(key, hits)
+		return nil
+	})
+	if err != nil {
+		return FunnelResult{}, err
+	}
+	return f.Result(), nil
+}
+
+func toInt64(v driver.Value) int64 {
+	switch x := v.(type) {
+	case int64:
+		return x
+	case int32:
+		return int64(x)
+	case uint64:
+		return int64(x)
+	}
+	return 0
+}
+
+func toUint64(v driver.Value) uint64 {
+	switch x := v.(type) {
+	case uint64:
+		return x
+	case int64:
+		return uint64(x)
+	}
+	return 0
+}

@@ -1,0 +1,137 @@
+package analytics
+
+import (
+	"context"
+	"database/sql/driver"
+	"fmt"
+	"time"
+
+	"github.com/allsource/allsource"
+	"github.com/allsource/allsource/warehouse"
+)
+
+// RetentionSpec is a retention question, as POST /v1/analytics/retention
+// takes it.
+type RetentionSpec struct {
+	StartEvent  StepSpec   `json:"start_event"`
+	ReturnEvent StepSpec   `json:"return_event"`
+	Period      string     `json:"period"`          // day, week (default), month
+	Periods     int        `json:"periods"`         // default 8
+	Mode        string     `json:"mode,omitempty"`  // classic (default) or unbounded
+	Start       string     `json:"start,omitempty"` // first (default) or any
+	TimeZone    string     `json:"time_zone,omitempty"`
+	WeekStart   string     `json:"week_start,omitempty"` // monday (default) or sunday …
+	By          string     `json:"by,omitempty"`
+	Breakdown   string     `json:"breakdown,omitempty"`
+	From        *time.Time `json:"from,omitempty"`
+	To          *time.Time `json:"to,omitempty"`
+}
+
+// retentionOptions turns the spec's strings into options.
+func (spec RetentionSpec) options() (RetentionOptions, error) {
+	o := RetentionOptions{Periods: spec.Periods, Location: time.UTC, Breakdown: spec.Breakdown != ""}
+	if o.Periods == 0 {
+		o.Periods = 8
+	}
+	if o.Periods < 1 || o.Periods > 1000 {
+		return o, allsource.Errorf(allsource.CodeInvalid, "periods must be 1 to 1000, got %d", spec.Periods)
+	}
+	p := spec.Period
+	if p == "" {
+		p = "week"
+	}
+	var err error
+	if o.Period, err = ParseRetentionPeriod(p); err != nil {
+		return o, allsource.Errorf(allsource.CodeInvalid, "period: %v", err)
+	}
+	if spec.TimeZone != "" {
+		if o.Location, err = time.LoadLocation(spec.TimeZone); err != nil {
+			return o, allsource.Errorf(allsource.CodeInvalid, "time_zone: unknown zone %q", spec.TimeZone)
+		}
+	}
+	if o.WeekStart, err = ParseRetentionWeekStart(spec.WeekStart); err != nil {
+		return o, allsource.Errorf(allsource.CodeInvalid, "week_start: %v", err)
+	}
+	switch spec.Mode {
+	case "", "classic":
+	case "unbounded", "rolling":
+		o.Unbounded = true
+	default:
+		return o, allsource.Errorf(allsource.CodeInvalid, "mode: %q (want classic or unbounded)", spec.Mode)
+	}
+	switch spec.Start {
+	case "", "first":
+	case "any":
+		o.AnyStart = true
+	default:
+		return o, allsource.Errorf(allsource.CodeInvalid, "start: %q (want first or any)", spec.Start)
+	}
+	return o, nil
+}
+
+// RetentionSQL is the statement that feeds the evaluator: every start or
+// return event with its key, time (µs), both flags and the breakdown value,
+// sorted by key, time and seq.
+func RetentionSQL(spec RetentionSpec) (string, error) {
+	key, err := fieldSQL(spec.By)
+	if err != nil {
+		return "", err
+	}
+	bd := "NULL::VARCHAR"
+	if spec.Breakdown != "" {
+		if bd, err = fieldSQL(spec.Breakdown); err != nil {
+			return "", err
+		}
+	}
+	start, err := spec.StartEvent.condition("start_event")
+	if err != nil {
+		return "", err
+	}
+	ret, err := spec.ReturnEvent.condition("return_event")
+	if err != nil {
+		return "", err
+	}
+	where := fmt.Sprintf("((%s) OR (%s)) AND %s IS NOT NULL", start, ret, key)
+	if r := timeRange(spec.From, spec.To); r != "" {
+		where += " AND " + r
+	}
+	return fmt.Sprintf(`SELECT %s AS k, epoch_us(e."timestamp") AS us, coalesce(%s, false) AS is_start, coalesce(%s, false) AS is_return, %s AS bd
+FROM events AS e
+WHERE %s
+ORDER BY k, e."timestamp", e.seq`, key, start, ret, bd, where), nil
+}
+
+// RunRetention answers spec over the warehouse's events.
+func RunRetention(ctx context.Context, wh *warehouse.Warehouse, spec RetentionSpec) (RetentionResult, error) {
+	o, err := spec.options()
+	if err != nil {
+		return RetentionResult{}, err
+	}
+	q, err := RetentionSQL(spec)
+	if err != nil {
+		return RetentionResult{}, err
+	}
+	r, err := NewRetention(o)
+	if err != nil {
+		return RetentionResult{}, allsource.Errorf(allsource.CodeInvalid, "%v", err)
+	}
+	var evs []RetentionEvent
+	err = scanKeyed(ctx, wh, q, func(key string, rows [][]driver.Value) error {
+		evs = evs[:0]
+		for _, row := range rows {
+			ev := RetentionEvent{Micros: toInt64(row[0])}
+			ev.Start, _ = row[1].(bool)
+			ev.Return, _ = row[2].(bool)
+			if s, ok := row[3].(string); ok {
+				ev.Breakdown = &s
+			}
+			evs = append(evs, ev)
+		}
+		r.Add(key, evs)
+		return nil
+	})
+	if err != nil {
+		return RetentionResult{}, err
+	}
+	return r.Result(), nil
+}
