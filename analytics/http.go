@@ -18,7 +18,8 @@ type HTTPOptions struct {
 	QueryTimeout time.Duration // default 5 minutes
 }
 
-// RegisterRoutes adds POST /v1/analytics/funnel and /v1/analytics/retention.
+// RegisterRoutes adds POST /v1/analytics/funnel, /retention, /timeseries
+// and /anomalies.
 func RegisterRoutes(r gin.IRouter, wh *warehouse.Warehouse, o HTTPOptions) {
 	if o.QueryTimeout <= 0 {
 		o.QueryTimeout = 5 * time.Minute
@@ -36,6 +37,34 @@ func RegisterRoutes(r gin.IRouter, wh *warehouse.Warehouse, o HTTPOptions) {
 			return
 		}
 		c.JSON(http.StatusOK, funnelJSON(spec, res))
+	})
+	r.POST("/v1/analytics/timeseries", func(c *gin.Context) {
+		var spec SeriesSpec
+		if !decode(c, &spec) {
+			return
+		}
+		ctx, cancel := context.WithTimeout(c.Request.Context(), o.QueryTimeout)
+		defer cancel()
+		res, err := RunSeries(ctx, wh, spec)
+		if err != nil {
+			httpx.WriteError(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, res)
+	})
+	r.POST("/v1/analytics/anomalies", func(c *gin.Context) {
+		var spec AnomalySpec
+		if !decode(c, &spec) {
+			return
+		}
+		ctx, cancel := context.WithTimeout(c.Request.Context(), o.QueryTimeout)
+		defer cancel()
+		res, err := RunAnomalies(ctx, wh, spec)
+		if err != nil {
+			httpx.WriteError(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, gin.H{"anomalies": res})
 	})
 	r.POST("/v1/analytics/retention", func(c *gin.Context) {
 		var spec RetentionSpec

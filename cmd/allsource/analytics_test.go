@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -112,4 +113,84 @@ func equalInts(a, b []int64) bool {
 		}
 	}
 	return true
+}
+
+func TestTimeSeriesAndAnomaliesOverHTTP(t *testing.T) {
+	url, _ := startAPI(t)
+	var lines []string
+	// Hourly clicks: 3 per hour for a day, then a burst of 30 in hour 20,
+	// none in hour 5; amounts for a percentile.
+	for h := 0; h < 24; h++ {
+		n := 3
+		switch h {
+		case 5:
+			n = 0
+		case 20:
+			n = 30
+		}
+		for i := 0; i < n; i++ {
+			ch := "web"
+			if i%3 == 0 {
+				ch = "app"
+			}
+			lines = append(lines, fmt.Sprintf(`{"entity_id":"u%d","event_type":"click","timestamp":"2024-03-30T%02d:%02d:00Z","payload":{"amount":%d,"channel":"%s"}}`, i, h, i%60, i+1, ch))
+		}
+	}
+	mustAppendND(t, url, lines...)
+
+	var ts struct {
+		Series []struct {
+			Group  *string `json:"group"`
+			Points []struct {
+				Time          string   `json:"time"`
+				Value         *float64 `json:"value"`
+				MovingAverage *float64 `json:"moving_average"`
+			} `json:"points"`
+		} `json:"series"`
+	}
+	st := postAnalytics(t, url, "/v1/analytics/timeseries", `{"event_type": "click", "interval": "1h",
+		"from": "2024-03-30T00:00:00Z", "to": "2024-03-31T00:00:00Z", "fill": "zero", "moving_average": 3}`, &ts)
+	if st != http.StatusOK || len(ts.Series) != 1 || len(ts.Series[0].Points) != 24 {
+		t.Fatalf("timeseries: %d %+v", st, ts)
+	}
+	pts := ts.Series[0].Points
+	if *pts[0].Value != 3 || *pts[5].Value != 0 || *pts[20].Value != 30 || pts[0].Time != "2024-03-30T00:00:00Z" ||
+		pts[2].MovingAverage == nil || *pts[2].MovingAverage != 3 {
+		t.Fatalf("points: %+v", pts[:3])
+	}
+	// Grouped, a percentile, and a zone with a DST change the next day.
+	st = postAnalytics(t, url, "/v1/analytics/timeseries", `{"event_type": "click", "metric": "p50", "field": "payload.amount",
+		"group_by": "payload.channel", "interval": "1d", "time_zone": "Europe/Berlin",
+		"from": "2024-03-30T00:00:00+01:00", "to": "2024-04-01T00:00:00+02:00", "fill": "null"}`, &ts)
+	if st != http.StatusOK || len(ts.Series) != 2 || *ts.Series[0].Group != "app" || len(ts.Series[0].Points) != 2 {
+		t.Fatalf("grouped: %d %+v", st, ts)
+	}
+	var an struct {
+		Anomalies []struct {
+			Time      string  `json:"time"`
+			Value     float64 `json:"value"`
+			Direction string  `json:"direction"`
+		} `json:"anomalies"`
+	}
+	st = postAnalytics(t, url, "/v1/analytics/anomalies", `{"event_type": "click", "interval": "1h",
+		"from": "2024-03-30T00:00:00Z", "to": "2024-03-31T00:00:00Z", "method": "mad", "window": 6, "threshold": 3}`, &an)
+	found := false
+	for _, a := range an.Anomalies {
+		if a.Time == "2024-03-30T20:00:00Z" && a.Value == 30 && a.Direction == "above" {
+			found = true
+		}
+	}
+	if st != http.StatusOK || !found {
+		t.Fatalf("anomalies: %d %+v", st, an)
+	}
+	for _, body := range []string{
+		`{"interval": "1h"}`,
+		`{"interval": "1fortnight", "from": "2024-03-30T00:00:00Z", "to": "2024-03-31T00:00:00Z"}`,
+		`{"interval": "1s", "from": "2020-01-01T00:00:00Z", "to": "2024-03-31T00:00:00Z"}`,
+		`{"interval": "1h", "metric": "sum", "from": "2024-03-30T00:00:00Z", "to": "2024-03-31T00:00:00Z"}`,
+	} {
+		if st := postAnalytics(t, url, "/v1/analytics/timeseries", body, nil); st != http.StatusBadRequest {
+			t.Errorf("%s: %d", body, st)
+		}
+	}
 }
