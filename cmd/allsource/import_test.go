@@ -135,6 +135,7 @@ func TestImportGitHubDataset(t *testing.T) {
 	}
 	check(p.url)
 	checkEventQLAgainstSQL(t, p.url)
+	checkAnalyticsOnGitHub(t, p.url)
 	t.Logf("per type: %v", want)
 	p.stop(t)
 	p2 := startProc(t, dir, nil)
@@ -245,5 +246,64 @@ func checkEventQLAgainstSQL(t *testing.T, url string) {
 		if strings.Join(got, "\n") != strings.Join(want, "\n") {
 			t.Errorf("%s:\nEventQL %v\n    SQL %v", c.name, got, want)
 		}
+	}
+}
+
+// checkAnalyticsOnGitHub runs a funnel and a weekly retention over the
+// GitHub events through the HTTP API and compares them with hand-written
+// SQL for the same definitions.
+func checkAnalyticsOnGitHub(t *testing.T, url string) {
+	t.Helper()
+	var f struct {
+		Steps []struct {
+			Entities int64 `json:"entities"`
+		} `json:"steps"`
+	}
+	if st := postAnalytics(t, url, "/v1/analytics/funnel", `{"steps": ["ForkEvent", "WatchEvent"], "window": "24h"}`, &f); st != 200 || len(f.Steps) != 2 {
+		t.Fatalf("funnel: %d %+v", st, f)
+	}
+	want := queryCSV(t, url, `SELECT
+		(SELECT count(DISTINCT entity_id) FROM events WHERE event_type = 'ForkEvent'),
+		(SELECT count(DISTINCT a.entity_id) FROM events a JOIN events b ON a.entity_id = b.entity_id
+		   AND a.event_type = 'ForkEvent' AND b.event_type = 'WatchEvent'
+		   AND (b."timestamp" > a."timestamp" OR (b."timestamp" = a."timestamp" AND b.seq > a.seq))
+		   AND b."timestamp" <= a."timestamp" + INTERVAL 24 HOUR)`)[0]
+	if got := fmt.Sprint(f.Steps[0].Entities, ",", f.Steps[1].Entities); got != want[0]+","+want[1] {
+		t.Errorf("funnel Fork→Watch in 24h: %s, SQL %v", got, want)
+	}
+	var r struct {
+		Cohorts []struct {
+			Cohort   string  `json:"cohort"`
+			Size     int64   `json:"size"`
+			Retained []int64 `json:"retained"`
+		} `json:"cohorts"`
+	}
+	if st := postAnalytics(t, url, "/v1/analytics/retention", `{"start_event": "PushEvent", "return_event": "PushEvent", "period": "week", "periods": 4}`, &r); st != 200 {
+		t.Fatalf("retention: %d", st)
+	}
+	var got []string
+	for _, c := range r.Cohorts {
+		for k, n := range c.Retained {
+			if n > 0 {
+				got = append(got, fmt.Sprintf("%s|%d|%d|%d", c.Cohort, c.Size, k, n))
+			}
+		}
+	}
+	rows := queryCSV(t, url, `WITH firsts AS (SELECT entity_id, min("timestamp") AS t0 FROM events WHERE event_type = 'PushEvent' GROUP BY 1),
+		cohort AS (SELECT entity_id, t0, date_trunc('week', t0) AS w FROM firsts),
+		sizes AS (SELECT w, count(*) AS size FROM cohort GROUP BY 1),
+		act AS (SELECT DISTINCT c.entity_id, c.w, datediff('week', c.w, date_trunc('week', e."timestamp")) AS k
+		        FROM cohort c JOIN events e ON e.entity_id = c.entity_id AND e.event_type = 'PushEvent' AND e."timestamp" >= c.t0)
+		SELECT strftime(a.w, '%Y-%m-%d'), s.size, a.k, count(*) FROM act a JOIN sizes s USING (w)
+		WHERE a.k < 4 GROUP BY ALL ORDER BY 1, 3`)
+	var want2 []string
+	for _, r := range rows {
+		want2 = append(want2, strings.Join(r, "|"))
+	}
+	if strings.Join(got, "\n") != strings.Join(want2, "\n") {
+		t.Errorf("weekly retention of pushers:\n API %v\n SQL %v", got, want2)
+	}
+	if len(got) < 4 {
+		t.Errorf("weekly retention has only %d cells: %v", len(got), got)
 	}
 }
