@@ -96,18 +96,17 @@ func RunFunnel(ctx context.Context, wh *warehouse.Warehouse, spec FunnelSpec) (F
 		return FunnelResult{}, allsource.Errorf(allsource.CodeInvalid, "%v", err)
 	}
 	var hits []Hit
-	err = scanKeyed(ctx, wh, q, func(key string, rows [][]driver.Value) error {
-		hits = hits[:0]
-		for _, r := range rows {
-			h := Hit{Micros: toInt64(r[0]), Steps: toUint64(r[1])}
-			h.Exclude, _ = r[2].(bool)
-			if s, ok := r[3].(string); ok {
-				h.Breakdown = &s
-			}
-			hits = append(hits, h)
+	// Breakdown values are kept per key only; Add copies what it keeps.
+	err = scanGrouped(ctx, wh, q, func(r []driver.Value) {
+		h := Hit{Micros: toInt64(r[1]), Steps: toUint64(r[2])}
+		h.Exclude, _ = r[3].(bool)
+		if s, ok := r[4].(string); ok {
+			h.Breakdown = &s
 		}
+		hits = append(hits, h)
+	}, func(key string) {
 		f.Add(key, hits)
-		return nil
+		hits = hits[:0]
 	})
 	if err != nil {
 		return FunnelResult{}, err

@@ -130,16 +130,15 @@ func ParseWindow(s string) (time.Duration, error) {
 	return d, nil
 }
 
-// scanKeyed runs q (whose first two columns are a text key and the event
-// time in µs) and calls each with one key's rows, in key order. The rows
-// of a key are the scanned values after the key.
-func scanKeyed(ctx context.Context, wh *warehouse.Warehouse, q string, each func(key string, rows [][]driver.Value) error) error {
+// scanGrouped runs q, whose first column is a text key and whose rows are
+// sorted by it: row sees every row (dest[0] is the key; the slice is
+// reused), and flush is called after the last row of each key.
+func scanGrouped(ctx context.Context, wh *warehouse.Warehouse, q string, row func(dest []driver.Value), flush func(key string)) error {
 	return wh.Stream(ctx, q, nil, func(cols []warehouse.Column, next func([]driver.Value) error) error {
+		dest := make([]driver.Value, len(cols))
 		var cur string
-		var have bool
-		var rows [][]driver.Value
+		have := false
 		for {
-			dest := make([]driver.Value, len(cols))
 			err := next(dest)
 			if errors.Is(err, io.EOF) {
 				break
@@ -149,16 +148,13 @@ func scanKeyed(ctx context.Context, wh *warehouse.Warehouse, q string, each func
 			}
 			key, _ := dest[0].(string)
 			if have && key != cur {
-				if err := each(cur, rows); err != nil {
-					return err
-				}
-				rows = rows[:0]
+				flush(cur)
 			}
 			cur, have = key, true
-			rows = append(rows, dest[1:])
+			row(dest)
 		}
 		if have {
-			return each(cur, rows)
+			flush(cur)
 		}
 		return nil
 	})

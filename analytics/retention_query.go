@@ -116,19 +116,17 @@ func RunRetention(ctx context.Context, wh *warehouse.Warehouse, spec RetentionSp
 		return RetentionResult{}, allsource.Errorf(allsource.CodeInvalid, "%v", err)
 	}
 	var evs []RetentionEvent
-	err = scanKeyed(ctx, wh, q, func(key string, rows [][]driver.Value) error {
-		evs = evs[:0]
-		for _, row := range rows {
-			ev := RetentionEvent{Micros: toInt64(row[0])}
-			ev.Start, _ = row[1].(bool)
-			ev.Return, _ = row[2].(bool)
-			if s, ok := row[3].(string); ok {
-				ev.Breakdown = &s
-			}
-			evs = append(evs, ev)
+	err = scanGrouped(ctx, wh, q, func(row []driver.Value) {
+		ev := RetentionEvent{Micros: toInt64(row[1])}
+		ev.Start, _ = row[2].(bool)
+		ev.Return, _ = row[3].(bool)
+		if s, ok := row[4].(string); ok {
+			ev.Breakdown = &s
 		}
+		evs = append(evs, ev)
+	}, func(key string) {
 		r.Add(key, evs)
-		return nil
+		evs = evs[:0]
 	})
 	if err != nil {
 		return RetentionResult{}, err
