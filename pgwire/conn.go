@@ -58,6 +58,10 @@ type session struct {
 
 	mu      sync.Mutex
 	running context.CancelFunc
+
+	// tables computes table functions (analytics) for the statement being
+	// prepared; set around Rewrite.
+	tables func(name string, args []string) (*pgsql.TableResult, bool, error)
 }
 
 func (ss *session) cancelRunning() {

@@ -103,6 +103,9 @@ type prepared struct {
 	stmt      *pgsql.Statement
 	sh        *shape   // statements returning rows from the engine
 	paramOIDs []uint32 // as announced in ParameterDescription
+	// dynamic statements embed computed tables (analytics functions):
+	// each execution computes them again, so new data shows.
+	dynamic bool
 }
 
 // portal is a bound statement ready to execute.
@@ -203,7 +206,15 @@ func (c *conn) prepare(ctx context.Context, st *pgsql.Statement, paramOIDs []uin
 			// EventQL compiles straight to engine SQL over events.
 			engineSQL, err = compileEventQL(q.Text)
 		} else {
+			c.sess.tables = func(name string, args []string) (*pgsql.TableResult, bool, error) {
+				res, handled, err := c.srv.analyticsTable(ctx, name, args)
+				if handled {
+					ps.dynamic = true
+				}
+				return res, handled, err
+			}
 			engineSQL, err = q.Rewrite(c.sess)
+			c.sess.tables = nil
 		}
 		if err != nil {
 			return nil, err
@@ -397,6 +408,13 @@ func (c *conn) execute(ctx context.Context, pt *portal, maxRows int, describe bo
 	}
 	start := time.Now()
 	kind := kindName(st.Kind)
+	if pt.ps.dynamic && !describe && !pt.started {
+		fresh, err := c.prepare(ctx, st, pt.ps.paramOIDs)
+		if err != nil {
+			return c.statementError(ctx, err)
+		}
+		pt = &portal{ps: fresh, args: pt.args, formats: pt.formats}
+	}
 	err := c.executeKind(ctx, pt, maxRows, describe)
 	if err != nil {
 		err = c.statementError(ctx, err)

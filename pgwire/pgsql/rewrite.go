@@ -1,9 +1,12 @@
 package pgsql
 
 import (
+	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	pg_query "github.com/pganalyze/pg_query_go/v6"
 	"google.golang.org/protobuf/proto"
@@ -487,6 +490,11 @@ func (r *rewriter) rangeFunction(rf *pg_query.RangeFunction) (*pg_query.Node, er
 	}
 	schema, name := funcName(fc)
 	pos := r.pos(fc.Location)
+	if tp, ok := r.sess.(TableFunctionProvider); ok && schema == "" {
+		if node, handled, err := r.providedTable(tp, name, fc, rf.Alias, pos); handled || err != nil {
+			return node, err
+		}
+	}
 	if err := checkFunction(schema, name, pos); err != nil {
 		return nil, err
 	}
@@ -691,3 +699,144 @@ func isNullConst(n *pg_query.Node) bool {
 }
 
 func itoa32(i int32) string { return strconv.Itoa(int(i)) }
+
+// TableFunctionProvider is implemented by sessions that compute table
+// functions themselves (analytics: funnel, retention, time_series). The
+// arguments are the call's constant text arguments.
+type TableFunctionProvider interface {
+	TableFunction(name string, args []string) (*TableResult, bool, error)
+}
+
+// TableResult is a computed table: column names, their engine types
+// (BIGINT, DOUBLE, VARCHAR, TIMESTAMPTZ, DATE, INTEGER, BOOLEAN) and rows of
+// nil, bool, int64, float64, string or time.Time values.
+type TableResult struct {
+	Columns []string
+	Types   []string
+	Rows    [][]any
+}
+
+// providedTable replaces a provider's table function call by the rows it
+// computed, as a VALUES subquery.
+func (r *rewriter) providedTable(tp TableFunctionProvider, name string, fc *pg_query.FuncCall, alias *pg_query.Alias, pos int) (*pg_query.Node, bool, error) {
+	var args []string
+	for _, a := range fc.Args {
+		c := a.GetAConst()
+		if c == nil || c.GetSval() == nil {
+			if tc := a.GetTypeCast(); tc != nil && tc.Arg.GetAConst().GetSval() != nil {
+				c = tc.Arg.GetAConst()
+			} else {
+				// Not a provider call with text arguments: leave it to
+				// the usual checks (the provider may not know the name).
+				if _, handled, _ := tp.TableFunction(name, nil); !handled {
+					return nil, false, nil
+				}
+				return nil, true, errorf(CodeInvalidParameter, pos, "%s takes its arguments as text constants, e.g. %s('{\"steps\": [\"a\", \"b\"]}')", name, name)
+			}
+		}
+		args = append(args, c.GetSval().Sval)
+	}
+	res, handled, err := tp.TableFunction(name, args)
+	if !handled {
+		return nil, false, nil
+	}
+	if err != nil {
+		e := errorf(CodeInvalidParameter, pos, "%s: %v", name, err)
+		return nil, true, e
+	}
+	r.changed, r.sessionDep = true, true
+	sql, err := valuesSQL(res)
+	if err != nil {
+		return nil, true, errorf(CodeInternal, pos, "%s: %v", name, err)
+	}
+	tree, perr := pg_query.Parse(sql)
+	if perr != nil {
+		return nil, true, errorf(CodeInternal, pos, "%s: %v", name, perr)
+	}
+	node := tree.Stmts[0].Stmt.GetSelectStmt().FromClause[0]
+	sub := node.GetRangeSubselect()
+	if alias != nil {
+		sub.Alias.Aliasname = alias.Aliasname
+		if len(alias.Colnames) > 0 {
+			sub.Alias.Colnames = alias.Colnames
+		}
+	} else {
+		sub.Alias.Aliasname = name
+	}
+	return node, true, nil
+}
+
+// valuesSQL renders a table as SELECT * FROM (VALUES …) AS t(columns), the
+// first row's values cast to the column types (an empty table is a typed
+// row filtered out).
+func valuesSQL(t *TableResult) (string, error) {
+	var b strings.Builder
+	b.WriteString("SELECT * FROM (")
+	rows := t.Rows
+	empty := len(rows) == 0
+	if empty {
+		rows = [][]any{make([]any, len(t.Columns))}
+	}
+	b.WriteString("VALUES ")
+	for i, row := range rows {
+		if len(row) != len(t.Columns) {
+			return "", fmt.Errorf("row %d has %d values for %d columns", i, len(row), len(t.Columns))
+		}
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteByte('(')
+		for j, v := range row {
+			if j > 0 {
+				b.WriteString(", ")
+			}
+			lit, err := sqlLiteral(v)
+			if err != nil {
+				return "", err
+			}
+			if i == 0 {
+				lit = "CAST(" + lit + " AS " + t.Types[j] + ")"
+			}
+			b.WriteString(lit)
+		}
+		b.WriteByte(')')
+	}
+	b.WriteString(") AS t(")
+	for j, c := range t.Columns {
+		if j > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(`"` + strings.ReplaceAll(c, `"`, `""`) + `"`)
+	}
+	b.WriteString(")")
+	if empty {
+		b.WriteString(" WHERE false")
+	}
+	return b.String(), nil
+}
+
+func sqlLiteral(v any) (string, error) {
+	switch x := v.(type) {
+	case nil:
+		return "NULL", nil
+	case bool:
+		if x {
+			return "true", nil
+		}
+		return "false", nil
+	case int:
+		return strconv.Itoa(x), nil
+	case int64:
+		return strconv.FormatInt(x, 10), nil
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return "NULL", nil
+		}
+		return strconv.FormatFloat(x, 'g', -1, 64), nil
+	case string:
+		return "'" + strings.ReplaceAll(x, "'", "''") + "'", nil
+	case time.Time:
+		return "'" + x.UTC().Format("2006-01-02 15:04:05.999999") + "+00'", nil
+	}
+	return "", fmt.Errorf("unsupported value %T", v)
+}

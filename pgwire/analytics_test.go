@@ -1,0 +1,101 @@
+package pgwire
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// TestAnalyticsTableFunctions: funnel, retention, time_series and
+// anomalies in FROM, with the HTTP endpoints' JSON as their argument,
+// composed with ordinary SQL.
+func TestAnalyticsTableFunctions(t *testing.T) {
+	ts := startServer(t, nil)
+	var b []byte
+	// Three users view; two of them order within the hour; one more view
+	// a week later.
+	for _, e := range []string{
+		`{"entity_id":"u1","event_type":"view","timestamp":"2024-01-01T10:00:00Z"}`,
+		`{"entity_id":"u1","event_type":"order","timestamp":"2024-01-01T10:30:00Z"}`,
+		`{"entity_id":"u2","event_type":"view","timestamp":"2024-01-01T11:00:00Z"}`,
+		`{"entity_id":"u2","event_type":"order","timestamp":"2024-01-01T11:20:00Z"}`,
+		`{"entity_id":"u3","event_type":"view","timestamp":"2024-01-02T09:00:00Z"}`,
+		`{"entity_id":"u1","event_type":"view","timestamp":"2024-01-09T09:00:00Z"}`,
+	} {
+		b = append(b, e...)
+		b = append(b, '\n')
+	}
+	ts.appendNDJSON(t, b)
+	c := ts.connect(t)
+	ctx := context.Background()
+	rows, err := c.Query(ctx, `SELECT step, name, entities, round(conversion_from_start, 3), median_seconds_to_convert
+		FROM funnel('{"steps": ["view", "order"], "window": "1h"}') ORDER BY step`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for rows.Next() {
+		var step int32
+		var name string
+		var n int64
+		var conv float64
+		var med *float64
+		if err := rows.Scan(&step, &name, &n, &conv, &med); err != nil {
+			t.Fatal(err)
+		}
+		m := "null"
+		if med != nil {
+			m = fmt.Sprint(*med)
+		}
+		got = append(got, fmt.Sprintf("%d %s %d %g %s", step, name, n, conv, m))
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if want := "1 view 3 1 null|2 order 2 0.667 1500"; strings.Join(got, "|") != want {
+		t.Fatalf("funnel rows %q, want %q", strings.Join(got, "|"), want)
+	}
+	var size, ret int64
+	err = c.QueryRow(ctx, `SELECT size, retained FROM retention('{"start_event": "view", "return_event": "view", "period": "week", "periods": 2}')
+		WHERE cohort = DATE '2024-01-01' AND period = 1`).Scan(&size, &ret)
+	if err != nil || size != 3 || ret != 1 {
+		t.Fatalf("retention: %d %d %v", size, ret, err)
+	}
+	var buckets int64
+	var total float64
+	err = c.QueryRow(ctx, `SELECT count(*), sum(value) FROM time_series('{"interval": "1d", "from": "2024-01-01T00:00:00Z", "to": "2024-01-10T00:00:00Z"}')`).Scan(&buckets, &total)
+	if err != nil || buckets != 9 || total != 6 {
+		t.Fatalf("time_series: %d %g %v", buckets, total, err)
+	}
+	var n int64
+	if err := c.QueryRow(ctx, `SELECT count(*) FROM anomalies('{"interval": "1d", "from": "2024-01-01T00:00:00Z", "to": "2024-01-10T00:00:00Z", "window": 3}')`).Scan(&n); err != nil {
+		t.Fatalf("anomalies: %v", err)
+	}
+	// Bad arguments are errors naming the function; data written later is
+	// seen by the next query.
+	if _, err := c.Exec(ctx, `SELECT * FROM funnel('{"steps": []}')`); err == nil || !strings.Contains(err.Error(), "funnel") {
+		t.Fatalf("bad funnel: %v", err)
+	}
+	ts.appendNDJSON(t, []byte(`{"entity_id":"u3","event_type":"order","timestamp":"2024-01-02T09:10:00Z"}`+"\n"))
+	var converted int64
+	if err := c.QueryRow(ctx, `SELECT entities FROM funnel('{"steps": ["view", "order"], "window": "1h"}') WHERE step = 2`).Scan(&converted); err != nil || converted != 3 {
+		t.Fatalf("after new data: %d %v", converted, err)
+	}
+}
+
+// TestAnalyticsPreparedSeesNewData: a prepared statement over a table
+// function computes it again on every execution.
+func TestAnalyticsPreparedSeesNewData(t *testing.T) {
+	ts := startServer(t, nil)
+	ts.appendNDJSON(t, []byte(`{"entity_id":"a","event_type":"view","timestamp":"2024-01-01T10:00:00Z"}`+"\n"))
+	c := ts.connect(t)
+	q := `SELECT entities FROM funnel('{"steps": ["view"]}') WHERE step = 1`
+	var n int64
+	for want := int64(1); want <= 3; want++ {
+		if err := c.QueryRow(context.Background(), q).Scan(&n); err != nil || n != want {
+			t.Fatalf("execution %d: %d %v", want, n, err)
+		}
+		ts.appendNDJSON(t, []byte(fmt.Sprintf(`{"entity_id":"b%d","event_type":"view","timestamp":"2024-01-01T10:00:00Z"}`+"\n", want)))
+	}
+}
