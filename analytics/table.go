@@ -1,0 +1,156 @@
+package analytics
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/allsource/allsource/warehouse"
+)
+
+// Table is an analytics answer as rows: the form the SQL table functions
+// funnel(), retention(), time_series() and anomalies() return.
+type Table struct {
+	Columns []string
+	Types   []string // engine types: VARCHAR, INTEGER, BIGINT, DOUBLE, DATE, TIMESTAMPTZ
+	Rows    [][]any  // nil, int64, float64, string or time.Time
+}
+
+// IsTableFunction reports whether name is an analytics table function.
+func IsTableFunction(name string) bool {
+	switch name {
+	case "funnel", "retention", "time_series", "anomalies":
+		return true
+	}
+	return false
+}
+
+// RunTable answers the table function name for question (the JSON body its
+// HTTP endpoint takes).
+func RunTable(ctx context.Context, wh *warehouse.Warehouse, name, question string) (*Table, error) {
+	if !IsTableFunction(name) {
+		return nil, fmt.Errorf("no analytics function %q", name)
+	}
+	decode := func(v any) error {
+		dec := json.NewDecoder(bytes.NewReader([]byte(question)))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(v); err != nil {
+			return fmt.Errorf("invalid JSON argument: %v", err)
+		}
+		return nil
+	}
+	f := func(p *float64) any {
+		if p == nil {
+			return nil
+		}
+		return *p
+	}
+	str := func(p *string) any {
+		if p == nil {
+			return nil
+		}
+		return *p
+	}
+	switch name {
+	case "funnel":
+		var spec FunnelSpec
+		if err := decode(&spec); err != nil {
+			return nil, err
+		}
+		res, err := RunFunnel(ctx, wh, spec)
+		if err != nil {
+			return nil, err
+		}
+		t := &Table{
+			Columns: []string{"breakdown", "step", "name", "entities", "conversion_from_start", "conversion_from_previous", "median_seconds_to_convert", "avg_seconds_to_convert"},
+			Types:   []string{"VARCHAR", "INTEGER", "VARCHAR", "BIGINT", "DOUBLE", "DOUBLE", "DOUBLE", "DOUBLE"},
+		}
+		add := func(bd any, steps []FunnelStep) {
+			for i, st := range steps {
+				name := ""
+				if i < len(spec.Steps) {
+					name = spec.Steps[i].EventType
+				}
+				t.Rows = append(t.Rows, []any{bd, int64(st.Step), name, st.Entities, st.ConversionFromStart,
+					st.ConversionFromPrevious, f(st.MedianSecondsToConvert), f(st.AvgSecondsToConvert)})
+			}
+		}
+		if spec.Breakdown != "" {
+			for _, b := range res.Breakdown {
+				add(str(b.Value), b.Steps)
+			}
+		} else {
+			add(nil, res.Steps)
+		}
+		return t, nil
+	case "retention":
+		var spec RetentionSpec
+		if err := decode(&spec); err != nil {
+			return nil, err
+		}
+		res, err := RunRetention(ctx, wh, spec)
+		if err != nil {
+			return nil, err
+		}
+		t := &Table{
+			Columns: []string{"breakdown", "cohort", "size", "period", "retained", "share"},
+			Types:   []string{"VARCHAR", "DATE", "BIGINT", "INTEGER", "BIGINT", "DOUBLE"},
+		}
+		add := func(bd any, cs []Cohort) {
+			for _, c := range cs {
+				for k, n := range c.Retained {
+					share := 0.0
+					if k < len(c.Share) {
+						share = c.Share[k]
+					}
+					t.Rows = append(t.Rows, []any{bd, c.Cohort, c.Size, int64(k), n, share})
+				}
+			}
+		}
+		if spec.Breakdown != "" {
+			for _, b := range res.Breakdown {
+				add(str(b.Value), b.Cohorts)
+			}
+		} else {
+			add(nil, res.Cohorts)
+		}
+		return t, nil
+	case "time_series":
+		var spec SeriesSpec
+		if err := decode(&spec); err != nil {
+			return nil, err
+		}
+		res, err := RunSeries(ctx, wh, spec)
+		if err != nil {
+			return nil, err
+		}
+		t := &Table{
+			Columns: []string{"time", "group", "value", "moving_average", "change", "change_percent", "rate"},
+			Types:   []string{"TIMESTAMPTZ", "VARCHAR", "DOUBLE", "DOUBLE", "DOUBLE", "DOUBLE", "DOUBLE"},
+		}
+		for _, g := range res.Series {
+			for _, p := range g.Points {
+				t.Rows = append(t.Rows, []any{p.Time, str(g.Group), f(p.Value), f(p.MovingAverage), f(p.Change), f(p.ChangePercent), f(p.Rate)})
+			}
+		}
+		return t, nil
+	default: // anomalies
+		var spec AnomalySpec
+		if err := decode(&spec); err != nil {
+			return nil, err
+		}
+		res, err := RunAnomalies(ctx, wh, spec)
+		if err != nil {
+			return nil, err
+		}
+		t := &Table{
+			Columns: []string{"time", "group", "value", "expected", "score", "direction"},
+			Types:   []string{"TIMESTAMPTZ", "VARCHAR", "DOUBLE", "DOUBLE", "DOUBLE", "VARCHAR"},
+		}
+		for _, a := range res {
+			t.Rows = append(t.Rows, []any{a.Time, str(a.Group), a.Value, a.Expected, f(a.Score), a.Direction})
+		}
+		return t, nil
+	}
+}
