@@ -5,6 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/allsource/allsource"
+	"github.com/allsource/allsource/eventql"
 
 	"github.com/allsource/allsource/warehouse"
 )
@@ -153,4 +160,97 @@ func RunTable(ctx context.Context, wh *warehouse.Warehouse, name, question strin
 		}
 		return t, nil
 	}
+}
+
+// ValuesSQL renders the table as SELECT * FROM (VALUES …) AS t(columns),
+// the first row's values cast to the column types (an empty table is one
+// typed row filtered out), so SQL can read it like any relation.
+func (t *Table) ValuesSQL() (string, error) {
+	var b strings.Builder
+	b.WriteString("SELECT * FROM (VALUES ")
+	rows := t.Rows
+	empty := len(rows) == 0
+	if empty {
+		rows = [][]any{make([]any, len(t.Columns))}
+	}
+	for i, row := range rows {
+		if len(row) != len(t.Columns) {
+			return "", fmt.Errorf("row %d has %d values for %d columns", i, len(row), len(t.Columns))
+		}
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteByte('(')
+		for j, v := range row {
+			if j > 0 {
+				b.WriteString(", ")
+			}
+			lit, err := sqlLiteral(v)
+			if err != nil {
+				return "", err
+			}
+			if i == 0 {
+				lit = "CAST(" + lit + " AS " + t.Types[j] + ")"
+			}
+			b.WriteString(lit)
+		}
+		b.WriteByte(')')
+	}
+	b.WriteString(") AS t(")
+	for j, c := range t.Columns {
+		if j > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(`"` + strings.ReplaceAll(c, `"`, `""`) + `"`)
+	}
+	b.WriteString(")")
+	if empty {
+		b.WriteString(" WHERE false")
+	}
+	return b.String(), nil
+}
+
+func sqlLiteral(v any) (string, error) {
+	switch x := v.(type) {
+	case nil:
+		return "NULL", nil
+	case bool:
+		if x {
+			return "true", nil
+		}
+		return "false", nil
+	case int:
+		return strconv.Itoa(x), nil
+	case int64:
+		return strconv.FormatInt(x, 10), nil
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return "NULL", nil
+		}
+		return strconv.FormatFloat(x, 'g', -1, 64), nil
+	case string:
+		return sqlString(x), nil
+	case time.Time:
+		return "'" + x.UTC().Format("2006-01-02 15:04:05.999999") + "+00'", nil
+	}
+	return "", fmt.Errorf("unsupported value %T", v)
+}
+
+// ExpandTables computes the analytics table functions an EventQL query
+// reads and puts their rows into its SQL in place of the placeholders.
+func ExpandTables(ctx context.Context, wh *warehouse.Warehouse, calls []eventql.TableCall, sqls ...*string) error {
+	for _, c := range calls {
+		t, err := RunTable(ctx, wh, c.Func, c.Arg)
+		if err != nil {
+			return allsource.Errorf(allsource.CodeInvalid, "%s: %v", c.Func, err)
+		}
+		v, err := t.ValuesSQL()
+		if err != nil {
+			return err
+		}
+		for _, s := range sqls {
+			*s = strings.ReplaceAll(*s, c.Placeholder, "("+v+")")
+		}
+	}
+	return nil
 }

@@ -28,6 +28,7 @@ const (
 	SourceSubjects
 	SourceEventTypes
 	SourceSubquery
+	SourceFunction // an analytics table function: funnel('{…}')
 )
 
 // Source is one FROM <Name> IN <source> clause with its time clauses.
@@ -37,6 +38,8 @@ type Source struct {
 	NamePos Pos
 	Kind    SourceKind
 	Sub     *Query // for SourceSubquery
+	Func    string // for SourceFunction: funnel, retention, time_series, anomalies
+	Arg     string // for SourceFunction: the JSON question
 	Times   []*TimeClause
 }
 
@@ -187,6 +190,11 @@ func (q *Query) print(b *strings.Builder, sep string) {
 		case SourceSubquery:
 			b.WriteString("(")
 			s.Sub.print(b, " ")
+			b.WriteString(")")
+		case SourceFunction:
+			b.WriteString(s.Func)
+			b.WriteString("(")
+			writeExpr(b, &Literal{Kind: LitString, Text: s.Arg}, precOr)
 			b.WriteString(")")
 		}
 		for _, t := range s.Times {

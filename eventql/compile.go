@@ -1,6 +1,8 @@
 package eventql
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"slices"
 	"strconv"
 	"strings"
@@ -21,6 +23,9 @@ type Compiled struct {
 	DocSQL string
 	// Columns are the column names of SQL.
 	Columns []string
+	// Tables are the analytics table functions the query reads; SQL and
+	// DocSQL run only after each placeholder is replaced by its rows.
+	Tables []TableCall
 }
 
 // CompileString parses and compiles src.
@@ -41,7 +46,40 @@ func Compile(q *Query) (*Compiled, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Compiled{SQL: r.sql(), DocSQL: r.docSQL(), Columns: r.cols}, nil
+	return &Compiled{SQL: r.sql(), DocSQL: r.docSQL(), Columns: r.cols, Tables: r.tables}, nil
+}
+
+// TableCall is an analytics table function a compiled query reads: the
+// caller computes it and puts its rows where Placeholder (a quoted
+// relation name, unique to this compilation) appears in SQL and DocSQL.
+type TableCall struct {
+	Placeholder string
+	Func, Arg   string
+}
+
+// tableFunctionColumns are the columns of the analytics table functions
+// and their types (the analytics package produces them).
+var tableFunctionColumns = map[string][]struct {
+	name string
+	t    typ
+}{
+	"funnel": {{"breakdown", tyString}, {"step", tyNumber}, {"name", tyString}, {"entities", tyNumber},
+		{"conversion_from_start", tyNumber}, {"conversion_from_previous", tyNumber},
+		{"median_seconds_to_convert", tyNumber}, {"avg_seconds_to_convert", tyNumber}},
+	"retention": {{"breakdown", tyString}, {"cohort", tyDate}, {"size", tyNumber}, {"period", tyNumber},
+		{"retained", tyNumber}, {"share", tyNumber}},
+	"time_series": {{"time", tyTime}, {"group", tyString}, {"value", tyNumber}, {"moving_average", tyNumber},
+		{"change", tyNumber}, {"change_percent", tyNumber}, {"rate", tyNumber}},
+	"anomalies": {{"time", tyTime}, {"group", tyString}, {"value", tyNumber}, {"expected", tyNumber},
+		{"score", tyNumber}, {"direction", tyString}},
+}
+
+// placeholderNonce makes placeholders unpredictable, so no text a user
+// writes can stand for one.
+func placeholderNonce() string {
+	var b [6]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 type shape int
@@ -61,6 +99,7 @@ type result struct {
 	doc      string
 	distinct bool
 	rest     string // " FROM ... [WHERE ...] ..."
+	tables   []TableCall
 }
 
 func (r *result) head() string {
@@ -124,6 +163,7 @@ func compileQuery(q *Query, depth int) (*result, *Error) {
 	c := &compiler{bindings: map[string]*binding{}, depth: depth}
 	var from []string
 	var where []string
+	var tables []TableCall
 	for _, s := range q.Sources {
 		if _, dup := c.bindings[s.Name]; dup {
 			return nil, errAt(s.NamePos, "binding %s is already declared", s.Name)
@@ -140,11 +180,20 @@ func compileQuery(q *Query, depth int) (*result, *Error) {
 		case SourceEventTypes:
 			b.kind, b.t = bindValue, tyString
 			from = append(from, "(SELECT DISTINCT event_type AS value FROM events) AS "+alias)
+		case SourceFunction:
+			call := TableCall{Placeholder: sqlIdent("__allsource_table_" + placeholderNonce()), Func: s.Func, Arg: s.Arg}
+			tables = append(tables, call)
+			from = append(from, call.Placeholder+" AS "+alias)
+			b.kind = bindRecord
+			for _, col := range tableFunctionColumns[s.Func] {
+				b.fields = append(b.fields, recField{key: col.name, v: val{sql: colRef(s.Name, col.name), t: col.t}})
+			}
 		case SourceSubquery:
 			sub, err := compileQuery(s.Sub, depth+1)
 			if err != nil {
 				return nil, err
 			}
+			tables = append(tables, sub.tables...)
 			from = append(from, "("+sub.sql()+") AS "+alias)
 			switch sub.shape {
 			case shapeEvent:
@@ -248,7 +297,7 @@ func compileQuery(q *Query, depth int) (*result, *Error) {
 		return nil, err
 	}
 
-	r := &result{distinct: q.Distinct}
+	r := &result{distinct: q.Distinct, tables: tables}
 	if err := c.projection(q.Project, r); err != nil {
 		return nil, err
 	}

@@ -205,6 +205,25 @@ func (p *parser) source() (*Source, *Error) {
 			return nil, err
 		}
 		s.Kind, s.Sub = SourceSubquery, sub
+	case p.tok.kind == tIdent && tableFunctionColumns[strings.ToLower(p.tok.text)] != nil:
+		// An analytics table function: funnel('{"steps": [...]}').
+		s.Kind, s.Func = SourceFunction, strings.ToLower(p.tok.text)
+		if err := p.advance(); err != nil {
+			return nil, err
+		}
+		if err := p.expectOp("("); err != nil {
+			return nil, err
+		}
+		if p.tok.kind != tString {
+			return nil, p.unexpected("the question as a JSON string, e.g. " + s.Func + "('{\"steps\": [\"a\", \"b\"]}')")
+		}
+		s.Arg = p.tok.text
+		if err := p.advance(); err != nil {
+			return nil, err
+		}
+		if err := p.expectOp(")"); err != nil {
+			return nil, err
+		}
 	case p.tok.kind == tIdent:
 		switch strings.ToLower(p.tok.text) {
 		case "events":

@@ -33,5 +33,9 @@ func (s *Server) analyticsTable(ctx context.Context, name string, args []string)
 	if err != nil {
 		return nil, true, err
 	}
-	return &pgsql.TableResult{Columns: t.Columns, Types: t.Types, Rows: t.Rows}, true, nil
+	sql, err := t.ValuesSQL()
+	if err != nil {
+		return nil, true, err
+	}
+	return &pgsql.TableResult{SQL: sql}, true, nil
 }

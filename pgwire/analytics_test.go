@@ -99,3 +99,36 @@ func TestAnalyticsPreparedSeesNewData(t *testing.T) {
 		ts.appendNDJSON(t, []byte(fmt.Sprintf(`{"entity_id":"b%d","event_type":"view","timestamp":"2024-01-01T10:00:00Z"}`+"\n", want)))
 	}
 }
+
+// TestAnalyticsInEventQL: EventQL reads the analytics functions as
+// sources, over pgwire too.
+func TestAnalyticsInEventQL(t *testing.T) {
+	ts := startServer(t, nil)
+	ts.appendNDJSON(t, []byte(`{"entity_id":"u1","event_type":"view","timestamp":"2024-01-01T10:00:00Z"}
+{"entity_id":"u1","event_type":"order","timestamp":"2024-01-01T10:10:00Z"}
+{"entity_id":"u2","event_type":"view","timestamp":"2024-01-01T11:00:00Z"}
+`))
+	c := ts.connect(t)
+	rows, err := c.Query(context.Background(), `FROM f IN funnel('{"steps": ["view", "order"], "window": "1h"}')
+		WHERE f.step > 1 PROJECT INTO { step: f.step, n: f.entities, pct: ROUND(f.conversion_from_start * 100) }`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for rows.Next() {
+		vals, err := rows.Values()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, fmt.Sprint(vals...))
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0] != "2 1 50" {
+		t.Fatalf("EventQL over funnel: %q", got)
+	}
+	if _, err := c.Exec(context.Background(), `FROM f IN funnel('{"steps": []}') PROJECT INTO f`); err == nil || !strings.Contains(err.Error(), "funnel") {
+		t.Fatalf("bad question: %v", err)
+	}
+}

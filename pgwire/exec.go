@@ -19,6 +19,7 @@ import (
 	duckdb "github.com/duckdb/duckdb-go/v2"
 	"github.com/jackc/pgx/v5/pgproto3"
 
+	"github.com/allsource/allsource/analytics"
 	"github.com/allsource/allsource/eventql"
 	"github.com/allsource/allsource/pgwire/pgsql"
 	"github.com/allsource/allsource/warehouse"
@@ -143,6 +144,14 @@ func parseStatements(text string) ([]*pgsql.Statement, error) {
 // compileEventQL compiles EventQL, turning its errors into SQLSTATE 42601
 // with the position of the line and column it names.
 func compileEventQL(src string) (string, error) {
+	q, err := compileEventQLFull(src)
+	if err != nil {
+		return "", err
+	}
+	return q.SQL, nil
+}
+
+func compileEventQLFull(src string) (*eventql.Compiled, error) {
 	q, err := eventql.CompileString(src)
 	if err != nil {
 		pe := &pgsql.Error{Code: "42601", Message: "EventQL: " + err.Error()}
@@ -151,9 +160,9 @@ func compileEventQL(src string) (string, error) {
 			pe.Position = positionOf(src, qe.Line, qe.Col)
 			pe.Hint = qe.Hint
 		}
-		return "", pe
+		return nil, pe
 	}
-	return q.SQL, nil
+	return q, nil
 }
 
 // positionOf turns a 1-based line and column into a 1-based character
@@ -203,8 +212,17 @@ func (c *conn) prepare(ctx context.Context, st *pgsql.Statement, paramOIDs []uin
 		var engineSQL string
 		var err error
 		if eventql.IsEventQL(q.Text) {
-			// EventQL compiles straight to engine SQL over events.
-			engineSQL, err = compileEventQL(q.Text)
+			// EventQL compiles straight to engine SQL over events; the
+			// analytics functions it reads are computed now (and again on
+			// each execution).
+			var comp *eventql.Compiled
+			if comp, err = compileEventQLFull(q.Text); err == nil {
+				engineSQL = comp.SQL
+				if len(comp.Tables) > 0 {
+					ps.dynamic = true
+					err = analytics.ExpandTables(ctx, c.srv.opts.Warehouse, comp.Tables, &engineSQL)
+				}
+			}
 		} else {
 			c.sess.tables = func(name string, args []string) (*pgsql.TableResult, bool, error) {
 				res, handled, err := c.srv.analyticsTable(ctx, name, args)

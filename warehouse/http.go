@@ -230,9 +230,16 @@ func (w *Warehouse) writeRows(c *gin.Context, rows *Rows, format string) error {
 			return finishWithError(bw, cw, format, n, err, w.userMessage(err))
 		}
 		for i, t := range types {
-			// The driver hands UUIDs over as their 16 bytes.
-			if b, ok := vals[i].([]byte); ok && t == "UUID" && len(b) == 16 {
-				vals[i] = uuid.UUID(b).String()
+			switch x := vals[i].(type) {
+			case []byte:
+				// The driver hands UUIDs over as their 16 bytes.
+				if t == "UUID" && len(x) == 16 {
+					vals[i] = uuid.UUID(x).String()
+				}
+			case time.Time:
+				if t == "DATE" {
+					vals[i] = x.Format("2006-01-02")
+				}
 			}
 		}
 		buf = buf[:0]

@@ -194,3 +194,23 @@ func TestTimeSeriesAndAnomaliesOverHTTP(t *testing.T) {
 		}
 	}
 }
+
+// TestAnalyticsInEventQLOverHTTP: an EventQL source that is an analytics
+// function, through /v1/eventql and /v1/query.
+func TestAnalyticsInEventQLOverHTTP(t *testing.T) {
+	url, _ := startAPI(t)
+	mustAppendND(t, url,
+		`{"entity_id":"u1","event_type":"view","timestamp":"2024-01-01T10:00:00Z"}`,
+		`{"entity_id":"u1","event_type":"view","timestamp":"2024-01-08T10:00:00Z"}`,
+		`{"entity_id":"u2","event_type":"view","timestamp":"2024-01-02T10:00:00Z"}`)
+	q := `FROM r IN retention('{"start_event": "view", "return_event": "view", "period": "week", "periods": 2}') WHERE r.period == 1 PROJECT INTO { cohort: r.cohort, retained: r.retained }`
+	st, body := postEventQL(t, url, "/v1/eventql", q)
+	if st != http.StatusOK || body != "{\"cohort\":\"2024-01-01\",\"retained\":1}\n" {
+		t.Fatalf("/v1/eventql: %d %q", st, body)
+	}
+	b, _ := json.Marshal(map[string]string{"eventql": q})
+	st, _, out, err := apiRequest(http.MethodPost, url+"/v1/query", map[string]string{"Accept": "text/csv"}, bytes.NewReader(b))
+	if err != nil || st != http.StatusOK || string(out) != "cohort,retained\n2024-01-01,1\n" {
+		t.Fatalf("/v1/query: %d %q %v", st, out, err)
+	}
+}

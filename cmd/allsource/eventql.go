@@ -12,6 +12,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/allsource/allsource"
+	"github.com/allsource/allsource/analytics"
 	"github.com/allsource/allsource/eventql"
 	"github.com/allsource/allsource/internal/httpx"
 	"github.com/allsource/allsource/internal/qcache"
@@ -35,13 +36,23 @@ func registerEventQL(r gin.IRouter, wh *warehouse.Warehouse, timeout time.Durati
 	r.POST("/api/v1/run-eventql-query", func(c *gin.Context) { serveEventQL(c, wh, timeout, cache, true) })
 }
 
-// compileEventQL is the compiler /v1/query and pgwire use.
-func compileEventQL(src string) (string, error) {
-	q, err := eventql.CompileString(src)
-	if err != nil {
-		return "", err
+// eventqlCompiler is the compiler /v1/query uses: the columns form, with
+// the analytics functions the query reads computed.
+func eventqlCompiler(wh *warehouse.Warehouse, timeout time.Duration) func(src string) (string, error) {
+	return func(src string) (string, error) {
+		q, err := eventql.CompileString(src)
+		if err != nil {
+			return "", err
+		}
+		if len(q.Tables) > 0 {
+			ctx, cancel := context.WithTimeout(context.Background(), timeout)
+			defer cancel()
+			if err := analytics.ExpandTables(ctx, wh, q.Tables, &q.SQL); err != nil {
+				return "", err
+			}
+		}
+		return q.SQL, nil
 	}
-	return q.SQL, nil
 }
 
 // compileDSL compiles a query DSL document (the "dsl" of /v1/query).
@@ -85,6 +96,10 @@ func serveEventQL(c *gin.Context, wh *warehouse.Warehouse, timeout time.Duration
 	}
 	ctx, cancel := context.WithTimeout(c.Request.Context(), timeout)
 	defer cancel()
+	if err := analytics.ExpandTables(ctx, wh, compiled.Tables, &compiled.SQL, &compiled.DocSQL); err != nil {
+		httpx.WriteError(c, err)
+		return
+	}
 	if !framed && warehouse.WantsArrow(c.GetHeader("Accept")) {
 		rows, err := wh.Query(ctx, compiled.SQL)
 		if err != nil {

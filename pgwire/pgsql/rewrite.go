@@ -1,12 +1,9 @@
 package pgsql
 
 import (
-	"fmt"
-	"math"
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	pg_query "github.com/pganalyze/pg_query_go/v6"
 	"google.golang.org/protobuf/proto"
@@ -707,13 +704,10 @@ type TableFunctionProvider interface {
 	TableFunction(name string, args []string) (*TableResult, bool, error)
 }
 
-// TableResult is a computed table: column names, their engine types
-// (BIGINT, DOUBLE, VARCHAR, TIMESTAMPTZ, DATE, INTEGER, BOOLEAN) and rows of
-// nil, bool, int64, float64, string or time.Time values.
+// TableResult is a computed table as a statement of the form
+// SELECT * FROM (VALUES …) AS t(columns): the call is replaced by it.
 type TableResult struct {
-	Columns []string
-	Types   []string
-	Rows    [][]any
+	SQL string
 }
 
 // providedTable replaces a provider's table function call by the rows it
@@ -745,10 +739,7 @@ func (r *rewriter) providedTable(tp TableFunctionProvider, name string, fc *pg_q
 		return nil, true, e
 	}
 	r.changed, r.sessionDep = true, true
-	sql, err := valuesSQL(res)
-	if err != nil {
-		return nil, true, errorf(CodeInternal, pos, "%s: %v", name, err)
-	}
+	sql := res.SQL
 	tree, perr := pg_query.Parse(sql)
 	if perr != nil {
 		return nil, true, errorf(CodeInternal, pos, "%s: %v", name, perr)
@@ -764,79 +755,4 @@ func (r *rewriter) providedTable(tp TableFunctionProvider, name string, fc *pg_q
 		sub.Alias.Aliasname = name
 	}
 	return node, true, nil
-}
-
-// valuesSQL renders a table as SELECT * FROM (VALUES …) AS t(columns), the
-// first row's values cast to the column types (an empty table is a typed
-// row filtered out).
-func valuesSQL(t *TableResult) (string, error) {
-	var b strings.Builder
-	b.WriteString("SELECT * FROM (")
-	rows := t.Rows
-	empty := len(rows) == 0
-	if empty {
-		rows = [][]any{make([]any, len(t.Columns))}
-	}
-	b.WriteString("VALUES ")
-	for i, row := range rows {
-		if len(row) != len(t.Columns) {
-			return "", fmt.Errorf("row %d has %d values for %d columns", i, len(row), len(t.Columns))
-		}
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteByte('(')
-		for j, v := range row {
-			if j > 0 {
-				b.WriteString(", ")
-			}
-			lit, err := sqlLiteral(v)
-			if err != nil {
-				return "", err
-			}
-			if i == 0 {
-				lit = "CAST(" + lit + " AS " + t.Types[j] + ")"
-			}
-			b.WriteString(lit)
-		}
-		b.WriteByte(')')
-	}
-	b.WriteString(") AS t(")
-	for j, c := range t.Columns {
-		if j > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(`"` + strings.ReplaceAll(c, `"`, `""`) + `"`)
-	}
-	b.WriteString(")")
-	if empty {
-		b.WriteString(" WHERE false")
-	}
-	return b.String(), nil
-}
-
-func sqlLiteral(v any) (string, error) {
-	switch x := v.(type) {
-	case nil:
-		return "NULL", nil
-	case bool:
-		if x {
-			return "true", nil
-		}
-		return "false", nil
-	case int:
-		return strconv.Itoa(x), nil
-	case int64:
-		return strconv.FormatInt(x, 10), nil
-	case float64:
-		if math.IsNaN(x) || math.IsInf(x, 0) {
-			return "NULL", nil
-		}
-		return strconv.FormatFloat(x, 'g', -1, 64), nil
-	case string:
-		return "'" + strings.ReplaceAll(x, "'", "''") + "'", nil
-	case time.Time:
-		return "'" + x.UTC().Format("2006-01-02 15:04:05.999999") + "+00'", nil
-	}
-	return "", fmt.Errorf("unsupported value %T", v)
 }
