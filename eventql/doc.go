@@ -40,6 +40,13 @@
 // again, and a scalar projection binds the value. Subqueries do not see the
 // outer bindings. Several FROMs form a cross join; WHERE restricts it.
 //
+// funnel, retention, time_series and anomalies with one string argument
+// (the JSON question of the matching analytics HTTP endpoint) are sources
+// too: each answer row binds a record with that function's columns
+// (tableFunctionColumns). The compiler leaves a placeholder relation per
+// call (Compiled.Tables); the caller computes the answer and puts its rows
+// there before running the SQL.
+//
 // Time clauses restrict the events source they follow with plain predicates
 // on "timestamp" (so DuckDB can prune Parquet files): AT t and UNTIL t mean
 // timestamp <= t, SINCE t means >= t, BETWEEN a AND b means a <= ts <= b. The
