@@ -591,14 +591,14 @@ func TestSeriesLinearFillLine(t *testing.T) {
 	}
 }
 
-// TestSeriesScenarios runs the scripts in testdata/series/*.test. A script
+// TestSeriesScenarios runs the scripts in testdata/series/*.txt. A script
 // sets the zone, interval and range of the bucket grid, lists sparse input
 // points under "in", and under each "eval PIPELINE" the expected output, one
 // "TIME VALUE" line per point ("_" is null). A pipeline is stages joined by
 // "|": fill MODE, movavg K [MIN_PERIODS], delta LAG, pct LAG, rate, cumsum.
 // Blank lines end a block; "#" starts a comment line.
 func TestSeriesScenarios(t *testing.T) {
-	files, err := filepath.Glob("testdata/series/*.test")
+	files, err := filepath.Glob("testdata/series/*.txt")
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no scenario files: %v", err)
 	}
