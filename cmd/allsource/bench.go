@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/allsource/allsource/internal/bench"
+	"github.com/allsource/allsource/internal/chtest"
 )
 
 func (m *Main) runBench(ctx context.Context, args []string) error {
@@ -25,10 +26,12 @@ func (m *Main) runBench(ctx context.Context, args []string) error {
 			return m.runBenchIngest(ctx, args[1:])
 		case "pgwire":
 			return m.runBenchPGWire(ctx, args[1:])
+		case "analytics":
+			return m.runBenchAnalytics(ctx, args[1:])
 		}
 	}
-	fmt.Fprintln(m.Stderr, "Usage: allsource bench ingest|pgwire [flags]")
-	return &exitError{code: 2, err: errors.New("bench: the benchmarks are 'ingest' and 'pgwire'")}
+	fmt.Fprintln(m.Stderr, "Usage: allsource bench ingest|pgwire|analytics [flags]")
+	return &exitError{code: 2, err: errors.New("bench: the benchmarks are 'ingest', 'pgwire' and 'analytics'")}
 }
 
 func (m *Main) runBenchIngest(ctx context.Context, args []string) error {
@@ -160,6 +163,83 @@ func (m *Main) runBenchPGWire(ctx context.Context, args []string) error {
 		fmt.Fprintf(m.Stderr, "bench: started allsource serve on %s, pgwire on %s (data dir %s, default settings)\n", srv.url, srv.pgAddr, dir)
 	}
 	return bench.RunPGWire(ctx, opts, m.Stdout)
+}
+
+// runBenchAnalytics compares the analytics endpoints (funnel, retention,
+// time series) with hand-written DuckDB SQL over the same Parquet files and
+// with ClickHouse over the same events.
+func (m *Main) runBenchAnalytics(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("bench analytics", flag.ContinueOnError)
+	fs.SetOutput(m.Stderr)
+	server := fs.String("server", "", "a running server to load and ask (default: start one on a temporary data dir); its events must be flushed to Parquet before the questions (restart it)")
+	dataDir := fs.String("data-dir", "", "with --server: its data dir, for DuckDB over its Parquet files")
+	events := fs.Int("events", bench.DefaultAnalyticsEvents, "events generated and loaded into every side")
+	entities := fs.Int("entities", bench.DefaultAnalyticsEntities, "entities the events belong to")
+	runs := fs.Int("runs", 3, "timed runs per question and side (after one warm-up); the median is reported")
+	noCH := fs.Bool("no-clickhouse", false, "leave ClickHouse out")
+	chURL := fs.String("clickhouse-url", "", "an existing ClickHouse HTTP interface to load (table "+bench.ClickHouseTable+" is replaced; default: start a throwaway one from the Debian package)")
+	skipLoad := fs.Bool("skip-load", false, "with --server: the server already holds these events (same --events, --entities); only ClickHouse is loaded")
+	scratch := fs.String("scratch-dir", "", "where temporary data goes (default: the system temp dir)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *server != "" && *dataDir == "" {
+		return errors.New("--server needs --data-dir (the server's data directory)")
+	}
+	base := *scratch
+	if base == "" {
+		base = os.TempDir()
+	}
+	opts := bench.AnalyticsOptions{
+		ServerURL: *server, Events: *events, Entities: *entities, Runs: *runs, SkipLoad: *skipLoad, Progress: m.Stderr,
+	}
+	if *server != "" {
+		opts.WarehouseDir = filepath.Join(*dataDir, "warehouse")
+	} else {
+		dir, err := os.MkdirTemp(base, "allsource-bench-server-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		srv := &benchServer{dir: dir, stderr: m.Stderr}
+		if err := srv.start(ctx); err != nil {
+			return err
+		}
+		defer srv.stop()
+		opts.ServerURL, opts.WarehouseDir = srv.url, filepath.Join(dir, "warehouse")
+		// A clean restart flushes the hot tier, so AllSource and DuckDB read
+		// the same Parquet files and nothing else.
+		opts.Flush = func(ctx context.Context) (string, error) {
+			srv.stop()
+			if err := srv.start(ctx); err != nil {
+				return "", err
+			}
+			return srv.url, nil
+		}
+		fmt.Fprintf(m.Stderr, "bench: started allsource serve on %s (data dir %s, default settings)\n", srv.url, dir)
+	}
+	switch {
+	case *noCH:
+		opts.SkipClickHouseReason = "skipped by request (--no-clickhouse)"
+	case *chURL != "":
+		opts.ClickHouseURL = *chURL
+	default:
+		if ok, why := chtest.Available(); !ok {
+			opts.SkipClickHouseReason = "unavailable: " + why
+			fmt.Fprintf(m.Stderr, "bench: ClickHouse skipped: %s\n", why)
+			break
+		}
+		ch, err := chtest.Start(ctx, chtest.Options{BaseDir: base})
+		if err != nil {
+			opts.SkipClickHouseReason = "could not start: " + err.Error()
+			fmt.Fprintf(m.Stderr, "bench: ClickHouse skipped: %v\n", err)
+			break
+		}
+		defer ch.Stop()
+		opts.ClickHouseURL = ch.HTTPURL()
+		fmt.Fprintf(m.Stderr, "bench: started ClickHouse on %s (dir %s)\n", ch.HTTPURL(), ch.Dir())
+	}
+	return bench.RunAnalytics(ctx, opts, m.Stdout)
 }
 
 func parseInts(s string) ([]int, error) {

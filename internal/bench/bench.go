@@ -10,7 +10,13 @@
 // GenEvents, IngestHTTP, AppenderBaseline, PostgresCopy and QueryOverheadRuns are
 // its parts. It is also the engine of "allsource bench pgwire": RunPGWire
 // compares the Postgres wire-protocol front end with PostgreSQL 15 on the
-// same events, with PointQuery and StreamRows as its parts.
+// same events, with PointQuery and StreamRows as its parts. And it is the
+// engine of "allsource bench analytics": RunAnalytics loads GenSessions'
+// shop sessions into the server and into ClickHouse (started with chtest)
+// and asks funnel, retention and time-series questions three ways: the
+// server's analytics endpoints, hand-written DuckDB SQL over the server's
+// Parquet files, and ClickHouse's windowFunnel and retention; it prints the
+// times, their ratios and whether the answers agree cell by cell.
 package bench
 
 import (
