@@ -3,6 +3,7 @@ package analytics
 import (
 	"context"
 	"database/sql/driver"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -24,9 +25,9 @@ type FunnelSpec struct {
 }
 
 // FunnelSQL is the statement that feeds the evaluator: every event that is
-// a step or an exclusion, with its key, time (µs), step mask, exclusion
-// flag and breakdown value, sorted by key, time and seq.
-func FunnelSQL(spec FunnelSpec) (string, error) {
+// a step or an exclusion, with its key (see groupColumns), time (µs), step
+// mask, exclusion flag and breakdown value, sorted by key, time and seq.
+func FunnelSQL(spec FunnelSpec, hashed bool) (string, error) {
 	n := len(spec.Steps)
 	if n < 1 || n > MaxFunnelSteps {
 		return "", allsource.Errorf(allsource.CodeInvalid, "a funnel has 1 to %d steps, got %d", MaxFunnelSteps, n)
@@ -67,18 +68,19 @@ func FunnelSQL(spec FunnelSpec) (string, error) {
 	if r := timeRange(spec.From, spec.To); r != "" {
 		where += " AND " + r
 	}
-	return fmt.Sprintf(`SELECT %s AS k, epoch_us(e."timestamp") AS us, %s AS steps, %s AS excl, %s AS bd
+	group, order := groupColumns(key, hashed)
+	return fmt.Sprintf(`SELECT %s, epoch_us(e."timestamp") AS us, %s AS steps, %s AS excl, %s AS bd
 FROM events AS e
 WHERE %s
-ORDER BY k, e."timestamp", e.seq`, key, strings.Join(mask, " + "), excl, bd, where), nil
+ORDER BY %s, e."timestamp", e.seq`, group, strings.Join(mask, " + "), excl, bd, where, order), nil
 }
 
 // RunFunnel answers spec over the warehouse's events.
 func RunFunnel(ctx context.Context, wh *warehouse.Warehouse, spec FunnelSpec) (FunnelResult, error) {
-	q, err := FunnelSQL(spec)
-	if err != nil {
+	if _, err := FunnelSQL(spec, true); err != nil {
 		return FunnelResult{}, err
 	}
+	var err error
 	window := 24 * time.Hour
 	if spec.Window != "" {
 		if window, err = ParseWindow(spec.Window); err != nil {
@@ -91,27 +93,34 @@ func RunFunnel(ctx context.Context, wh *warehouse.Warehouse, spec FunnelSpec) (F
 			return FunnelResult{}, allsource.Errorf(allsource.CodeInvalid, "mode: %v", err)
 		}
 	}
-	f, err := NewFunnel(FunnelOptions{Steps: len(spec.Steps), Window: window, Mode: mode, Breakdown: spec.Breakdown != ""})
-	if err != nil {
-		return FunnelResult{}, allsource.Errorf(allsource.CodeInvalid, "%v", err)
-	}
-	var hits []Hit
-	// Breakdown values are kept per key only; Add copies what it keeps.
-	err = scanGrouped(ctx, wh, q, func(r []driver.Value) {
-		h := Hit{Micros: toInt64(r[1]), Steps: toUint64(r[2])}
-		h.Exclude, _ = r[3].(bool)
-		if s, ok := r[4].(string); ok {
-			h.Breakdown = &s
+	opts := FunnelOptions{Steps: len(spec.Steps), Window: window, Mode: mode, Breakdown: spec.Breakdown != ""}
+	for _, hashed := range []bool{true, false} {
+		q, _ := FunnelSQL(spec, hashed)
+		f, err := NewFunnel(opts)
+		if err != nil {
+			return FunnelResult{}, allsource.Errorf(allsource.CodeInvalid, "%v", err)
 		}
-		hits = append(hits, h)
-	}, func(key string) {
-		f.Add(key, hits)
-		hits = hits[:0]
-	})
-	if err != nil {
-		return FunnelResult{}, err
+		var hits []Hit
+		err = scanGrouped(ctx, wh, q, func(r []driver.Value) {
+			h := Hit{Micros: toInt64(r[2]), Steps: toUint64(r[3])}
+			h.Exclude, _ = r[4].(bool)
+			if s, ok := r[5].(string); ok {
+				h.Breakdown = &s
+			}
+			hits = append(hits, h)
+		}, func() {
+			f.Add("", hits)
+			hits = hits[:0]
+		})
+		if errors.Is(err, errHashCollision) {
+			continue // ask again, grouping by the key itself
+		}
+		if err != nil {
+			return FunnelResult{}, err
+		}
+		return f.Result(), nil
 	}
-	return f.Result(), nil
+	return FunnelResult{}, errHashCollision
 }
 
 func toInt64(v driver.Value) int64 {

@@ -3,6 +3,7 @@ package analytics
 import (
 	"context"
 	"database/sql/driver"
+	"errors"
 	"fmt"
 	"time"
 
@@ -72,7 +73,7 @@ func (spec RetentionSpec) options() (RetentionOptions, error) {
 // RetentionSQL is the statement that feeds the evaluator: every start or
 // return event with its key, time (µs), both flags and the breakdown value,
 // sorted by key, time and seq.
-func RetentionSQL(spec RetentionSpec) (string, error) {
+func RetentionSQL(spec RetentionSpec, hashed bool) (string, error) {
 	key, err := fieldSQL(spec.By)
 	if err != nil {
 		return "", err
@@ -95,10 +96,11 @@ func RetentionSQL(spec RetentionSpec) (string, error) {
 	if r := timeRange(spec.From, spec.To); r != "" {
 		where += " AND " + r
 	}
-	return fmt.Sprintf(`SELECT %s AS k, epoch_us(e."timestamp") AS us, coalesce(%s, false) AS is_start, coalesce(%s, false) AS is_return, %s AS bd
+	group, order := groupColumns(key, hashed)
+	return fmt.Sprintf(`SELECT %s, epoch_us(e."timestamp") AS us, coalesce(%s, false) AS is_start, coalesce(%s, false) AS is_return, %s AS bd
 FROM events AS e
 WHERE %s
-ORDER BY k, e."timestamp", e.seq`, key, start, ret, bd, where), nil
+ORDER BY %s, e."timestamp", e.seq`, group, start, ret, bd, where, order), nil
 }
 
 // RunRetention answers spec over the warehouse's events.
@@ -107,29 +109,35 @@ func RunRetention(ctx context.Context, wh *warehouse.Warehouse, spec RetentionSp
 	if err != nil {
 		return RetentionResult{}, err
 	}
-	q, err := RetentionSQL(spec)
-	if err != nil {
+	if _, err := RetentionSQL(spec, true); err != nil {
 		return RetentionResult{}, err
 	}
-	r, err := NewRetention(o)
-	if err != nil {
-		return RetentionResult{}, allsource.Errorf(allsource.CodeInvalid, "%v", err)
-	}
-	var evs []RetentionEvent
-	err = scanGrouped(ctx, wh, q, func(row []driver.Value) {
-		ev := RetentionEvent{Micros: toInt64(row[1])}
-		ev.Start, _ = row[2].(bool)
-		ev.Return, _ = row[3].(bool)
-		if s, ok := row[4].(string); ok {
-			ev.Breakdown = &s
+	for _, hashed := range []bool{true, false} {
+		q, _ := RetentionSQL(spec, hashed)
+		r, err := NewRetention(o)
+		if err != nil {
+			return RetentionResult{}, allsource.Errorf(allsource.CodeInvalid, "%v", err)
 		}
-		evs = append(evs, ev)
-	}, func(key string) {
-		r.Add(key, evs)
-		evs = evs[:0]
-	})
-	if err != nil {
-		return RetentionResult{}, err
+		var evs []RetentionEvent
+		err = scanGrouped(ctx, wh, q, func(row []driver.Value) {
+			ev := RetentionEvent{Micros: toInt64(row[2])}
+			ev.Start, _ = row[3].(bool)
+			ev.Return, _ = row[4].(bool)
+			if s, ok := row[5].(string); ok {
+				ev.Breakdown = &s
+			}
+			evs = append(evs, ev)
+		}, func() {
+			r.Add("", evs)
+			evs = evs[:0]
+		})
+		if errors.Is(err, errHashCollision) {
+			continue // ask again, grouping by the key itself
+		}
+		if err != nil {
+			return RetentionResult{}, err
+		}
+		return r.Result(), nil
 	}
-	return r.Result(), nil
+	return RetentionResult{}, errHashCollision
 }
