@@ -42,14 +42,50 @@ func FunnelSQL(spec FunnelSpec, hashed bool) (string, error) {
 			return "", err
 		}
 	}
-	var mask, any []string
+	// One CASE on the event type (a single comparison per event), each
+	// branch adding the bits of that type's steps: constant for steps
+	// without a condition, conditional otherwise.
+	type branch struct {
+		plain uint64
+		parts []string
+	}
+	branches := map[string]*branch{}
+	var types []string
 	for i, st := range spec.Steps {
-		c, err := st.condition(fmt.Sprintf("steps[%d]", i))
+		if _, err := st.condition(fmt.Sprintf("steps[%d]", i)); err != nil {
+			return "", err
+		}
+		b := branches[st.EventType]
+		if b == nil {
+			b = &branch{}
+			branches[st.EventType] = b
+			types = append(types, st.EventType)
+		}
+		bit := uint64(1) << i
+		w, err := st.whereSQL(fmt.Sprintf("steps[%d]", i))
 		if err != nil {
 			return "", err
 		}
-		mask = append(mask, fmt.Sprintf("CASE WHEN %s THEN %d::UBIGINT ELSE 0::UBIGINT END", c, uint64(1)<<i))
-		any = append(any, "("+c+")")
+		if w == "" {
+			b.plain |= bit
+		} else {
+			b.parts = append(b.parts, fmt.Sprintf("CASE WHEN %s THEN %d::UBIGINT ELSE 0::UBIGINT END", w, bit))
+		}
+	}
+	var mask strings.Builder
+	mask.WriteString("CASE e.event_type")
+	for _, t := range types {
+		b := branches[t]
+		expr := fmt.Sprintf("%d::UBIGINT", b.plain)
+		for _, p := range b.parts {
+			expr += " + " + p
+		}
+		fmt.Fprintf(&mask, " WHEN %s THEN %s", sqlString(t), expr)
+	}
+	mask.WriteString(" ELSE 0::UBIGINT END")
+	inTypes := make([]string, 0, len(types)+len(spec.Exclude))
+	for _, t := range types {
+		inTypes = append(inTypes, sqlString(t))
 	}
 	excl := "false"
 	var ex []string
@@ -62,9 +98,13 @@ func FunnelSQL(spec FunnelSpec, hashed bool) (string, error) {
 	}
 	if len(ex) > 0 {
 		excl = strings.Join(ex, " OR ")
-		any = append(any, ex...)
+		for _, st := range spec.Exclude {
+			inTypes = append(inTypes, sqlString(st.EventType))
+		}
 	}
-	where := "(" + strings.Join(any, " OR ") + ") AND " + key + " IS NOT NULL"
+	// Events of a step's type whose condition fails come through with an
+	// empty mask; the feed drops them.
+	where := "e.event_type IN (" + strings.Join(inTypes, ", ") + ") AND " + key + " IS NOT NULL"
 	if r := timeRange(spec.From, spec.To); r != "" {
 		where += " AND " + r
 	}
@@ -72,7 +112,7 @@ func FunnelSQL(spec FunnelSpec, hashed bool) (string, error) {
 	return fmt.Sprintf(`SELECT %s, epoch_us(e."timestamp") AS us, %s AS steps, %s AS excl, %s AS bd
 FROM events AS e
 WHERE %s
-ORDER BY %s, e."timestamp", e.seq`, group, strings.Join(mask, " + "), excl, bd, where, order), nil
+ORDER BY %s, e."timestamp", e.seq`, group, mask.String(), excl, bd, where, order), nil
 }
 
 // RunFunnel answers spec over the warehouse's events.
@@ -104,6 +144,9 @@ func RunFunnel(ctx context.Context, wh *warehouse.Warehouse, spec FunnelSpec) (F
 		err = scanGrouped(ctx, wh, q, func(r []driver.Value) {
 			h := Hit{Micros: toInt64(r[2]), Steps: toUint64(r[3])}
 			h.Exclude, _ = r[4].(bool)
+			if h.Steps == 0 && !h.Exclude {
+				return // a step's type, but its condition failed
+			}
 			if s, ok := r[5].(string); ok {
 				h.Breakdown = &s
 			}

@@ -58,6 +58,18 @@ func (s StepSpec) condition(what string) (string, error) {
 	return c, nil
 }
 
+// whereSQL is the SQL of the step's condition alone, or "" without one.
+func (s StepSpec) whereSQL(what string) (string, error) {
+	if strings.TrimSpace(s.Where) == "" {
+		return "", nil
+	}
+	w, err := eventql.CompileCondition(s.Where)
+	if err != nil {
+		return "", allsource.Errorf(allsource.CodeInvalid, "%s: where: %v", what, err)
+	}
+	return "(" + w + ")", nil
+}
+
 // fieldSQL is the SQL text of an event field for grouping keys and
 // breakdowns: a column (entity_id, subject, event_type, type, tenant_id,
 // id) or a path under payload/data/metadata ("payload.user_id"), as text.
