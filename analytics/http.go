@@ -18,8 +18,8 @@ type HTTPOptions struct {
 	QueryTimeout time.Duration // default 5 minutes
 }
 
-// RegisterRoutes adds POST /v1/analytics/funnel, /retention, /timeseries
-// and /anomalies.
+// RegisterRoutes adds POST /v1/analytics/funnel, /retention, /timeseries,
+// /anomalies, /stats and /forecast.
 func RegisterRoutes(r gin.IRouter, wh *warehouse.Warehouse, o HTTPOptions) {
 	if o.QueryTimeout <= 0 {
 		o.QueryTimeout = 5 * time.Minute
@@ -65,6 +65,34 @@ func RegisterRoutes(r gin.IRouter, wh *warehouse.Warehouse, o HTTPOptions) {
 			return
 		}
 		c.JSON(http.StatusOK, gin.H{"anomalies": res})
+	})
+	r.POST("/v1/analytics/stats", func(c *gin.Context) {
+		var spec StatsSpec
+		if !decode(c, &spec) {
+			return
+		}
+		ctx, cancel := context.WithTimeout(c.Request.Context(), o.QueryTimeout)
+		defer cancel()
+		res, err := RunStats(ctx, wh, spec)
+		if err != nil {
+			httpx.WriteError(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, gin.H{"series": res})
+	})
+	r.POST("/v1/analytics/forecast", func(c *gin.Context) {
+		var spec ForecastSpec
+		if !decode(c, &spec) {
+			return
+		}
+		ctx, cancel := context.WithTimeout(c.Request.Context(), o.QueryTimeout)
+		defer cancel()
+		res, err := RunForecast(ctx, wh, spec)
+		if err != nil {
+			httpx.WriteError(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, gin.H{"series": res})
 	})
 	r.POST("/v1/analytics/retention", func(c *gin.Context) {
 		var spec RetentionSpec

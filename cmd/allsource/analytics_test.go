@@ -214,3 +214,53 @@ func TestAnalyticsInEventQLOverHTTP(t *testing.T) {
 		t.Fatalf("/v1/query: %d %q %v", st, out, err)
 	}
 }
+
+// TestStatsAndForecastOverHTTP: an hourly series growing by one event an
+// hour has a slope of one per hour, and its forecast continues it.
+func TestStatsAndForecastOverHTTP(t *testing.T) {
+	url, _ := startAPI(t)
+	var lines []string
+	for h := 0; h < 48; h++ {
+		for i := 0; i <= h; i++ {
+			lines = append(lines, fmt.Sprintf(`{"entity_id":"u%d","event_type":"tick","timestamp":"2024-05-01T00:00:00Z"}`, i))
+			lines[len(lines)-1] = strings.Replace(lines[len(lines)-1], "2024-05-01T00:00:00Z", fmt.Sprintf("2024-05-%02dT%02d:%02d:00Z", 1+h/24, h%24, i%60), 1)
+		}
+	}
+	mustAppendND(t, url, lines...)
+	series := `"interval": "1h", "from": "2024-05-01T00:00:00Z", "to": "2024-05-03T00:00:00Z"`
+	var st struct {
+		Series []struct {
+			Count       int                `json:"count"`
+			Mean        float64            `json:"mean"`
+			Percentiles map[string]float64 `json:"percentiles"`
+			Trend       struct {
+				SlopePerHour float64 `json:"slope_per_hour"`
+				R2           float64 `json:"r2"`
+			} `json:"trend"`
+		} `json:"series"`
+	}
+	if code := postAnalytics(t, url, "/v1/analytics/stats", `{`+series+`}`, &st); code != http.StatusOK || len(st.Series) != 1 {
+		t.Fatalf("stats: %d %+v", code, st)
+	}
+	s := st.Series[0]
+	if s.Count != 48 || s.Mean != 24.5 || s.Percentiles["p50"] != 24.5 || s.Trend.SlopePerHour < 0.999 || s.Trend.SlopePerHour > 1.001 || s.Trend.R2 < 0.999 {
+		t.Fatalf("stats: %+v", s)
+	}
+	var fc struct {
+		Series []struct {
+			Points []struct {
+				Time  string  `json:"time"`
+				Value float64 `json:"value"`
+				Lower float64 `json:"lower"`
+				Upper float64 `json:"upper"`
+			} `json:"points"`
+		} `json:"series"`
+	}
+	if code := postAnalytics(t, url, "/v1/analytics/forecast", `{`+series+`, "horizon": 3}`, &fc); code != http.StatusOK || len(fc.Series) != 1 || len(fc.Series[0].Points) != 3 {
+		t.Fatalf("forecast: %d %+v", code, fc)
+	}
+	p := fc.Series[0].Points[0]
+	if p.Time != "2024-05-03T00:00:00Z" || p.Value < 48 || p.Value > 50 || p.Lower > p.Value || p.Upper < p.Value {
+		t.Fatalf("forecast point: %+v", p)
+	}
+}
