@@ -5,6 +5,8 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
+	"strings"
 	"time"
 
 	"github.com/allsource/allsource"
@@ -140,4 +142,61 @@ func RunRetention(ctx context.Context, wh *warehouse.Warehouse, spec RetentionSp
 		return r.Result(), nil
 	}
 	return RetentionResult{}, errHashCollision
+}
+
+// ConditionsSpec is ClickHouse's retention(cond1, cond2, …) question, as
+// POST /v1/analytics/retention_conditions takes it: per unit (by), did
+// any event satisfy cond1, and cond1 and cond k?
+type ConditionsSpec struct {
+	Conditions []StepSpec `json:"conditions"`
+	By         string     `json:"by,omitempty"`
+	From       *time.Time `json:"from,omitempty"`
+	To         *time.Time `json:"to,omitempty"`
+}
+
+// RunConditions answers spec: counts[0] units satisfied cond1, counts[k]
+// satisfied cond1 and cond k+1 (each by some event, in any order).
+func RunConditions(ctx context.Context, wh *warehouse.Warehouse, spec ConditionsSpec) ([]int64, error) {
+	n := len(spec.Conditions)
+	if n < 1 || n > 64 {
+		return nil, allsource.Errorf(allsource.CodeInvalid, "give 1 to 64 conditions, got %d", n)
+	}
+	key, err := fieldSQL(spec.By)
+	if err != nil {
+		return nil, err
+	}
+	var cols []string
+	for i, c := range spec.Conditions {
+		sql, err := c.condition(fmt.Sprintf("conditions[%d]", i))
+		if err != nil {
+			return nil, err
+		}
+		cols = append(cols, fmt.Sprintf("coalesce(bool_or(%s), false)", sql))
+	}
+	where := key + " IS NOT NULL"
+	if r := timeRange(spec.From, spec.To); r != "" {
+		where += " AND " + r
+	}
+	q := fmt.Sprintf("SELECT %s FROM events AS e WHERE %s GROUP BY %s", strings.Join(cols, ", "), where, key)
+	rc := NewRetentionConds(n)
+	conds := make([]bool, n)
+	err = wh.Stream(ctx, q, nil, func(_ []warehouse.Column, next func([]driver.Value) error) error {
+		dest := make([]driver.Value, n)
+		for {
+			if err := next(dest); err != nil {
+				if errors.Is(err, io.EOF) {
+					return nil
+				}
+				return err
+			}
+			for i, v := range dest {
+				conds[i], _ = v.(bool)
+			}
+			rc.Add(conds)
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	return rc.Counts(), nil
 }

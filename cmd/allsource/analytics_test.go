@@ -264,3 +264,22 @@ func TestStatsAndForecastOverHTTP(t *testing.T) {
 		t.Fatalf("forecast point: %+v", p)
 	}
 }
+
+// TestRetentionConditionsOverHTTP: ClickHouse's retention(cond…) form.
+func TestRetentionConditionsOverHTTP(t *testing.T) {
+	url, _ := startAPI(t)
+	mustAppendND(t, url,
+		`{"entity_id":"a","event_type":"signup","payload":{"plan":"pro"}}`,
+		`{"entity_id":"a","event_type":"login"}`,
+		`{"entity_id":"a","event_type":"buy"}`,
+		`{"entity_id":"b","event_type":"signup"}`,
+		`{"entity_id":"b","event_type":"buy"}`,
+		`{"entity_id":"c","event_type":"login"}`)
+	var out struct {
+		Counts []int64 `json:"counts"`
+	}
+	st := postAnalytics(t, url, "/v1/analytics/retention_conditions", `{"conditions": ["signup", "login", {"event_type": "buy"}]}`, &out)
+	if st != http.StatusOK || !equalInts(out.Counts, []int64{2, 1, 2}) {
+		t.Fatalf("counts: %d %v", st, out.Counts)
+	}
+}
