@@ -19,7 +19,7 @@ type HTTPOptions struct {
 }
 
 // RegisterRoutes adds POST /v1/analytics/funnel, /retention, /timeseries,
-// /anomalies, /stats, /forecast and /retention_conditions.
+// /anomalies, /stats, /forecast, /retention_conditions and /pivot.
 func RegisterRoutes(r gin.IRouter, wh *warehouse.Warehouse, o HTTPOptions) {
 	if o.QueryTimeout <= 0 {
 		o.QueryTimeout = 5 * time.Minute
@@ -107,6 +107,20 @@ func RegisterRoutes(r gin.IRouter, wh *warehouse.Warehouse, o HTTPOptions) {
 			return
 		}
 		c.JSON(http.StatusOK, gin.H{"counts": counts})
+	})
+	r.POST("/v1/analytics/pivot", func(c *gin.Context) {
+		var spec PivotSpec
+		if !decode(c, &spec) {
+			return
+		}
+		ctx, cancel := context.WithTimeout(c.Request.Context(), o.QueryTimeout)
+		defer cancel()
+		res, err := RunPivot(ctx, wh, spec)
+		if err != nil {
+			httpx.WriteError(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, res)
 	})
 	r.POST("/v1/analytics/retention", func(c *gin.Context) {
 		var spec RetentionSpec

@@ -283,3 +283,39 @@ func TestRetentionConditionsOverHTTP(t *testing.T) {
 		t.Fatalf("counts: %d %v", st, out.Counts)
 	}
 }
+
+// TestPivotOverHTTP: averages per (type, channel) with exact totals.
+func TestPivotOverHTTP(t *testing.T) {
+	url, _ := startAPI(t)
+	mustAppendND(t, url,
+		`{"entity_id":"a","event_type":"order","payload":{"ch":"web","amount":10}}`,
+		`{"entity_id":"b","event_type":"order","payload":{"ch":"web","amount":20}}`,
+		`{"entity_id":"c","event_type":"order","payload":{"ch":"app","amount":60}}`,
+		`{"entity_id":"d","event_type":"refund","payload":{"ch":"web","amount":5}}`,
+		`{"entity_id":"e","event_type":"refund","payload":{"amount":7}}`)
+	var p struct {
+		Rows      []*string    `json:"rows"`
+		Columns   []*string    `json:"columns"`
+		Cells     [][]*float64 `json:"cells"`
+		RowTotals []*float64   `json:"row_totals"`
+		ColTotals []*float64   `json:"column_totals"`
+		Grand     *float64     `json:"grand_total"`
+	}
+	st := postAnalytics(t, url, "/v1/analytics/pivot", `{"rows": "event_type", "columns": "payload.ch", "metric": "avg", "field": "payload.amount"}`, &p)
+	if st != http.StatusOK || len(p.Rows) != 2 || len(p.Columns) != 3 || *p.Rows[0] != "order" || *p.Columns[0] != "app" || p.Columns[2] != nil {
+		t.Fatalf("axes: %d %+v", st, p)
+	}
+	v := func(f *float64) any {
+		if f == nil {
+			return nil
+		}
+		return *f
+	}
+	got := fmt.Sprint(v(p.Cells[0][0]), v(p.Cells[0][1]), v(p.Cells[0][2]), v(p.Cells[1][1]), v(p.Cells[1][2]),
+		v(p.RowTotals[0]), v(p.RowTotals[1]), v(p.ColTotals[1]), v(p.Grand))
+	// order: app 60, web 15, none; refund: web 5, (no channel) 7; row
+	// totals 30 and 6; web column 35/3; grand 102/5.
+	if want := fmt.Sprint(60.0, 15.0, nil, 5.0, 7.0, 30.0, 6.0, 35.0/3, 102.0/5); got != want {
+		t.Fatalf("pivot %s, want %s", got, want)
+	}
+}
