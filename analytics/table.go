@@ -27,7 +27,7 @@ type Table struct {
 // IsTableFunction reports whether name is an analytics table function.
 func IsTableFunction(name string) bool {
 	switch name {
-	case "funnel", "retention", "time_series", "anomalies":
+	case "funnel", "retention", "time_series", "anomalies", "stats", "forecast", "pivot":
 		return true
 	}
 	return false
@@ -141,6 +141,81 @@ func RunTable(ctx context.Context, wh *warehouse.Warehouse, name, question strin
 				t.Rows = append(t.Rows, []any{p.Time, str(g.Group), f(p.Value), f(p.MovingAverage), f(p.Change), f(p.ChangePercent), f(p.Rate)})
 			}
 		}
+		return t, nil
+	case "stats":
+		var spec StatsSpec
+		if err := decode(&spec); err != nil {
+			return nil, err
+		}
+		spec.Percentiles = []float64{50, 90, 99}
+		res, err := RunStats(ctx, wh, spec)
+		if err != nil {
+			return nil, err
+		}
+		t := &Table{
+			Columns: []string{"group", "count", "mean", "stddev", "min", "max", "p50", "p90", "p99", "slope_per_hour", "r2"},
+			Types:   []string{"VARCHAR", "BIGINT", "DOUBLE", "DOUBLE", "DOUBLE", "DOUBLE", "DOUBLE", "DOUBLE", "DOUBLE", "DOUBLE", "DOUBLE"},
+		}
+		for _, o := range res {
+			pct := func(k string) any {
+				if v, ok := o.Percentiles[k]; ok {
+					return v
+				}
+				return nil
+			}
+			var slope, r2 any
+			if o.Trend != nil {
+				slope, r2 = o.Trend.SlopePerHour, o.Trend.R2
+			}
+			t.Rows = append(t.Rows, []any{str(o.Group), int64(o.Count), f(o.Mean), f(o.StdDev), f(o.Min), f(o.Max),
+				pct("p50"), pct("p90"), pct("p99"), slope, r2})
+		}
+		return t, nil
+	case "forecast":
+		var spec ForecastSpec
+		if err := decode(&spec); err != nil {
+			return nil, err
+		}
+		res, err := RunForecast(ctx, wh, spec)
+		if err != nil {
+			return nil, err
+		}
+		t := &Table{
+			Columns: []string{"time", "group", "value", "lower", "upper"},
+			Types:   []string{"TIMESTAMPTZ", "VARCHAR", "DOUBLE", "DOUBLE", "DOUBLE"},
+		}
+		for _, o := range res {
+			for _, p := range o.Points {
+				t.Rows = append(t.Rows, []any{p.Time, str(o.Group), p.Value, p.Lower, p.Upper})
+			}
+		}
+		return t, nil
+	case "pivot":
+		var spec PivotSpec
+		if err := decode(&spec); err != nil {
+			return nil, err
+		}
+		res, err := RunPivot(ctx, wh, spec)
+		if err != nil {
+			return nil, err
+		}
+		// Long form: one row per cell, then the totals, told apart by kind.
+		t := &Table{
+			Columns: []string{"kind", "row_value", "column_value", "value"},
+			Types:   []string{"VARCHAR", "VARCHAR", "VARCHAR", "DOUBLE"},
+		}
+		for i, r := range res.Rows {
+			for j, c := range res.Columns {
+				if v := res.Cells[i][j]; v != nil {
+					t.Rows = append(t.Rows, []any{"cell", str(r), str(c), *v})
+				}
+			}
+			t.Rows = append(t.Rows, []any{"row_total", str(r), nil, f(res.RowTotals[i])})
+		}
+		for j, c := range res.Columns {
+			t.Rows = append(t.Rows, []any{"column_total", nil, str(c), f(res.ColTotals[j])})
+		}
+		t.Rows = append(t.Rows, []any{"grand_total", nil, nil, f(res.Grand)})
 		return t, nil
 	default: // anomalies
 		var spec AnomalySpec

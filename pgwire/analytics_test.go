@@ -132,3 +132,36 @@ func TestAnalyticsInEventQL(t *testing.T) {
 		t.Fatalf("bad question: %v", err)
 	}
 }
+
+// TestMoreAnalyticsTables: stats, forecast and pivot as tables, in SQL and
+// in EventQL.
+func TestMoreAnalyticsTables(t *testing.T) {
+	ts := startServer(t, nil)
+	var b []byte
+	for h := 0; h < 24; h++ {
+		for i := 0; i <= h%4; i++ {
+			b = fmt.Appendf(b, `{"entity_id":"u%d","event_type":"t%d","timestamp":"2024-02-01T%02d:%02d:00Z","payload":{"ch":"c%d"}}`+"\n", i, i%2, h, i, h%2)
+		}
+	}
+	ts.appendNDJSON(t, b)
+	c := ts.connect(t)
+	ctx := context.Background()
+	series := `"interval": "1h", "from": "2024-02-01T00:00:00Z", "to": "2024-02-02T00:00:00Z"`
+	var count int64
+	var mean float64
+	if err := c.QueryRow(ctx, `SELECT count, mean FROM stats('{`+series+`}')`).Scan(&count, &mean); err != nil || count != 24 || mean != 60.0/24 {
+		t.Fatalf("stats: %d %g %v", count, mean, err)
+	}
+	var n int64
+	if err := c.QueryRow(ctx, `SELECT count(*) FROM forecast('{`+series+`, "horizon": 5}') WHERE lower <= value AND value <= upper`).Scan(&n); err != nil || n != 5 {
+		t.Fatalf("forecast: %d %v", n, err)
+	}
+	var grand float64
+	if err := c.QueryRow(ctx, `SELECT value FROM pivot('{"rows": "event_type", "columns": "payload.ch"}') WHERE kind = 'grand_total'`).Scan(&grand); err != nil || grand != 60 {
+		t.Fatalf("pivot: %g %v", grand, err)
+	}
+	var cells int64
+	if err := c.QueryRow(ctx, `FROM p IN pivot('{"rows": "event_type", "columns": "payload.ch"}') WHERE p.kind == "cell" PROJECT INTO COUNT()`).Scan(&cells); err != nil || cells != 4 {
+		t.Fatalf("pivot in EventQL: %d %v", cells, err)
+	}
+}

@@ -752,7 +752,11 @@ func (r *rewriter) providedTable(tp TableFunctionProvider, name string, fc *pg_q
 			sub.Alias.Colnames = alias.Colnames
 		}
 	} else {
+		// The call's name, unless the engine reserves it (PIVOT).
 		sub.Alias.Aliasname = name
+		if name == "pivot" || name == "unpivot" {
+			sub.Alias.Aliasname = name + "_table"
+		}
 	}
 	return node, true, nil
 }
