@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"regexp"
 	"strings"
 	"time"
 
@@ -118,6 +119,10 @@ func serveEventQL(c *gin.Context, wh *warehouse.Warehouse, timeout time.Duration
 		format = "eventsourcingdb"
 	}
 	key := qcache.Key{Query: req.Query, Format: format, Watermark: wh.DataWatermark()}
+	if usesNow.MatchString(req.Query) {
+		// The answer changes with the clock, not only with the data.
+		cache = nil
+	}
 	if cache != nil {
 		if body, ok := cache.Get(key); ok {
 			c.Header("Content-Type", "application/x-ndjson")
@@ -186,6 +191,9 @@ func serveEventQL(c *gin.Context, wh *warehouse.Warehouse, timeout time.Duration
 		cache.Put(key, kept)
 	}
 }
+
+// usesNow finds NOW() in a query: such answers are never cached.
+var usesNow = regexp.MustCompile(`(?i)\bnow\s*\(`)
 
 // writeStreamError ends a stream that already began with an error line.
 func writeStreamError(bw *bufio.Writer, framed bool, err error) {

@@ -151,3 +151,18 @@ func TestEventQLAnswerCache(t *testing.T) {
 		t.Fatalf("metrics: %v\n%s", err, metrics)
 	}
 }
+
+// TestEventQLCacheSkipsNow: an answer that depends on the clock is not
+// cached.
+func TestEventQLCacheSkipsNow(t *testing.T) {
+	url, _ := startAPI(t)
+	mustAppendND(t, url, `{"entity_id":"a","event_type":"x"}`)
+	q := `FROM e IN events SINCE NOW() - 1d PROJECT INTO COUNT()`
+	for i := 0; i < 2; i++ {
+		body, _ := json.Marshal(map[string]string{"query": q})
+		st, hdr, b, err := apiRequest(http.MethodPost, url+"/v1/eventql", nil, bytes.NewReader(body))
+		if err != nil || st != http.StatusOK || hdr.Get("X-Allsource-Cache") != "" {
+			t.Fatalf("run %d: %d %s cache=%q %v", i, st, b, hdr.Get("X-Allsource-Cache"), err)
+		}
+	}
+}
