@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"sort"
 	"strings"
 	"time"
@@ -63,6 +64,9 @@ func RunPivot(ctx context.Context, wh *warehouse.Warehouse, spec PivotSpec) (*Pi
 	if err != nil {
 		return nil, err
 	}
+	if rk == ck {
+		return nil, allsource.Errorf(allsource.CodeInvalid, "rows and columns must be different fields")
+	}
 	agg, err := seriesAggregate(spec.Metric, spec.Field)
 	if err != nil {
 		return nil, err
@@ -109,7 +113,7 @@ GROUP BY GROUPING SETS ((%s, %s), (%s), (%s), ())`, rk, ck, rk, ck, agg, strings
 			}
 			// grouping() is 1 where the field was rolled up.
 			x.overRows, x.overCols = toInt64(dest[2]) == 1, toInt64(dest[3]) == 1
-			if f, ok := dest[4].(float64); ok {
+			if f, ok := dest[4].(float64); ok && !math.IsNaN(f) && !math.IsInf(f, 0) {
 				x.v = &f
 			}
 			cells = append(cells, x)
@@ -141,8 +145,9 @@ GROUP BY GROUPING SETS ((%s, %s), (%s), (%s), ())`, rk, ck, rk, ck, agg, strings
 			}
 		}
 	}
-	if len(out.Rows) > maxPivotValues || len(out.Columns) > maxPivotValues {
-		return nil, allsource.Errorf(allsource.CodeInvalid, "at most %d row and column values; narrow the question", maxPivotValues)
+	if len(out.Rows) > maxPivotValues || len(out.Columns) > maxPivotValues || len(out.Rows)*len(out.Columns) > maxPivotCells {
+		return nil, allsource.Errorf(allsource.CodeInvalid, "%d rows × %d columns: at most %d values a side and %d cells; narrow the question",
+			len(out.Rows), len(out.Columns), maxPivotValues, maxPivotCells)
 	}
 	less := func(a, b *string) bool {
 		if a == nil || b == nil {

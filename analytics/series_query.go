@@ -41,8 +41,13 @@ type SeriesSpec struct {
 	Rate          bool `json:"rate,omitempty"`
 }
 
-// maxSeriesBuckets bounds the buckets of one answer.
-const maxSeriesBuckets = 100_000
+// maxSeriesBuckets bounds the buckets of one series, maxSeriesGroups the
+// series of one answer, and maxSeriesPoints their product.
+const (
+	maxSeriesBuckets = 100_000
+	maxSeriesGroups  = 10_000
+	maxSeriesPoints  = 1_000_000
+)
 
 // SeriesResult is one series per group (one, with a nil group, without
 // GroupBy).
@@ -221,11 +226,14 @@ func RunSeries(ctx context.Context, wh *warehouse.Warehouse, spec SeriesSpec) (S
 				k = key{s: s}
 			}
 			var v *float64
-			if f, ok := dest[2].(float64); ok && !math.IsNaN(f) {
+			if f, ok := dest[2].(float64); ok && !math.IsNaN(f) && !math.IsInf(f, 0) {
 				v = &f
 			}
 			// The engine's bucket start, snapped onto this package's
 			// calendar (they agree; snapping makes the grid exact).
+			if _, seen := groups[k]; !seen && len(groups) >= maxSeriesGroups {
+				return allsource.Errorf(allsource.CodeInvalid, "more than %d groups; narrow group_by or the range", maxSeriesGroups)
+			}
 			groups[k] = append(groups[k], SeriesPoint{Time: SeriesBucketOf(t, p.iv, p.loc), Value: v})
 		}
 	})
@@ -236,6 +244,10 @@ func RunSeries(ctx context.Context, wh *warehouse.Warehouse, spec SeriesSpec) (S
 		groups[key{null: true}] = nil
 	}
 	buckets := SeriesBuckets(*spec.From, *spec.To, p.iv, p.loc)
+	if len(buckets)*max(len(groups), 1) > maxSeriesPoints {
+		return SeriesResult{}, allsource.Errorf(allsource.CodeInvalid, "%d groups × %d buckets: at most %d points; narrow the question",
+			len(groups), len(buckets), maxSeriesPoints)
+	}
 	keys := make([]key, 0, len(groups))
 	for k := range groups {
 		keys = append(keys, k)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -37,13 +38,13 @@ func IsTableFunction(name string) bool {
 // HTTP endpoint takes).
 func RunTable(ctx context.Context, wh *warehouse.Warehouse, name, question string) (*Table, error) {
 	if !IsTableFunction(name) {
-		return nil, fmt.Errorf("no analytics function %q", name)
+		return nil, allsource.Errorf(allsource.CodeInvalid, "no analytics function %q", name)
 	}
 	decode := func(v any) error {
 		dec := json.NewDecoder(bytes.NewReader([]byte(question)))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(v); err != nil {
-			return fmt.Errorf("invalid JSON argument: %v", err)
+			return allsource.Errorf(allsource.CodeInvalid, "invalid JSON argument: %v", err)
 		}
 		return nil
 	}
@@ -317,7 +318,13 @@ func ExpandTables(ctx context.Context, wh *warehouse.Warehouse, calls []eventql.
 	for _, c := range calls {
 		t, err := RunTable(ctx, wh, c.Func, c.Arg)
 		if err != nil {
-			return allsource.Errorf(allsource.CodeInvalid, "%s: %v", c.Func, err)
+			// A bad question is the caller's; anything else (the engine,
+			// a deadline) stays what it is.
+			var ae *allsource.Error
+			if errors.As(err, &ae) && ae.Code == allsource.CodeInvalid {
+				return allsource.Errorf(allsource.CodeInvalid, "%s: %s", c.Func, ae.Message)
+			}
+			return err
 		}
 		v, err := t.ValuesSQL()
 		if err != nil {

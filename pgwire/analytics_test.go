@@ -165,3 +165,19 @@ func TestMoreAnalyticsTables(t *testing.T) {
 		t.Fatalf("pivot in EventQL: %d %v", cells, err)
 	}
 }
+
+// TestAnalyticsBadCalls: calls without their question are errors, not a
+// lost connection.
+func TestAnalyticsBadCalls(t *testing.T) {
+	ts := startServer(t, nil)
+	c := ts.connect(t)
+	for _, q := range []string{`SELECT * FROM funnel()`, `SELECT * FROM funnel('{}', '{}')`, `SELECT * FROM pivot('{"rows": "type", "columns": "event_type"}')`} {
+		if _, err := c.Exec(context.Background(), q); pgCode(err) != "22023" {
+			t.Errorf("%s: %v, want 22023", q, err)
+		}
+	}
+	var one int32
+	if err := c.QueryRow(context.Background(), "SELECT 1").Scan(&one); err != nil {
+		t.Fatalf("connection lost: %v", err)
+	}
+}

@@ -427,11 +427,13 @@ func (c *conn) execute(ctx context.Context, pt *portal, maxRows int, describe bo
 	start := time.Now()
 	kind := kindName(st.Kind)
 	if pt.ps.dynamic && !describe && !pt.started {
+		// Compute the tables again; the portal keeps its identity so a
+		// read in parts continues where it stopped.
 		fresh, err := c.prepare(ctx, st, pt.ps.paramOIDs)
 		if err != nil {
 			return c.statementError(ctx, err)
 		}
-		pt = &portal{ps: fresh, args: pt.args, formats: pt.formats}
+		pt.ps = fresh
 	}
 	err := c.executeKind(ctx, pt, maxRows, describe)
 	if err != nil {

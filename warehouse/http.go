@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"math/big"
@@ -25,8 +26,9 @@ import (
 // HTTPOptions configures the query endpoints.
 type HTTPOptions struct {
 	QueryTimeout time.Duration // default 5 minutes
-	// EventQL, when set, compiles {"eventql": "..."} requests to SQL.
-	EventQL func(src string) (string, error)
+	// EventQL, when set, compiles {"eventql": "..."} requests to SQL
+	// (computing what the query reads under ctx).
+	EventQL func(ctx context.Context, src string) (string, error)
 	// DSL, when set, compiles {"dsl": {...}} requests to SQL.
 	DSL func(q json.RawMessage) (string, error)
 }
@@ -65,11 +67,18 @@ func (w *Warehouse) handleQuery(c *gin.Context, o HTTPOptions) {
 		httpx.WriteError(c, &allsource.Error{Code: allsource.CodeInvalid, Message: "give exactly one of sql, eventql and dsl", Field: "sql", Index: -1})
 		return
 	}
+	ctx, cancel := context.WithTimeout(c.Request.Context(), o.QueryTimeout)
+	defer cancel()
 	switch {
 	case req.EventQL != "" && o.EventQL != nil:
-		q, err := o.EventQL(req.EventQL)
+		q, err := o.EventQL(ctx, req.EventQL)
 		if err != nil {
-			httpx.WriteError(c, &allsource.Error{Code: allsource.CodeInvalid, Message: "eventql: " + err.Error(), Field: "eventql", Index: -1})
+			var ae *allsource.Error
+			if errors.As(err, &ae) && ae.Code != allsource.CodeInvalid {
+				httpx.WriteError(c, err) // the engine or a deadline, not the query
+				return
+			}
+			httpx.WriteError(c, &allsource.Error{Code: allsource.CodeInvalid, Message: "eventql: " + allsource.ErrorMessage(err), Field: "eventql", Index: -1})
 			return
 		}
 		req.SQL = q
@@ -93,8 +102,6 @@ func (w *Warehouse) handleQuery(c *gin.Context, o HTTPOptions) {
 		}
 		args[i] = v
 	}
-	ctx, cancel := context.WithTimeout(c.Request.Context(), o.QueryTimeout)
-	defer cancel()
 	rows, err := w.Query(ctx, req.SQL, args...)
 	if err != nil {
 		httpx.WriteError(c, err)

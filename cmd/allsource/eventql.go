@@ -39,15 +39,13 @@ func registerEventQL(r gin.IRouter, wh *warehouse.Warehouse, timeout time.Durati
 
 // eventqlCompiler is the compiler /v1/query uses: the columns form, with
 // the analytics functions the query reads computed.
-func eventqlCompiler(wh *warehouse.Warehouse, timeout time.Duration) func(src string) (string, error) {
-	return func(src string) (string, error) {
+func eventqlCompiler(wh *warehouse.Warehouse) func(ctx context.Context, src string) (string, error) {
+	return func(ctx context.Context, src string) (string, error) {
 		q, err := eventql.CompileString(src)
 		if err != nil {
 			return "", err
 		}
 		if len(q.Tables) > 0 {
-			ctx, cancel := context.WithTimeout(context.Background(), timeout)
-			defer cancel()
 			if err := analytics.ExpandTables(ctx, wh, q.Tables, &q.SQL); err != nil {
 				return "", err
 			}
@@ -97,11 +95,14 @@ func serveEventQL(c *gin.Context, wh *warehouse.Warehouse, timeout time.Duration
 	}
 	ctx, cancel := context.WithTimeout(c.Request.Context(), timeout)
 	defer cancel()
-	if err := analytics.ExpandTables(ctx, wh, compiled.Tables, &compiled.SQL, &compiled.DocSQL); err != nil {
-		httpx.WriteError(c, err)
-		return
-	}
+	// The data watermark is read before anything is computed: an answer
+	// may include newer events, never miss older ones.
+	watermark := wh.DataWatermark()
 	if !framed && warehouse.WantsArrow(c.GetHeader("Accept")) {
+		if err := analytics.ExpandTables(ctx, wh, compiled.Tables, &compiled.SQL); err != nil {
+			httpx.WriteError(c, err)
+			return
+		}
 		rows, err := wh.Query(ctx, compiled.SQL)
 		if err != nil {
 			httpx.WriteError(c, err)
@@ -118,7 +119,7 @@ func serveEventQL(c *gin.Context, wh *warehouse.Warehouse, timeout time.Duration
 	if framed {
 		format = "eventsourcingdb"
 	}
-	key := qcache.Key{Query: req.Query, Format: format, Watermark: wh.DataWatermark()}
+	key := qcache.Key{Query: req.Query, Format: format, Watermark: watermark}
 	if usesNow.MatchString(req.Query) {
 		// The answer changes with the clock, not only with the data.
 		cache = nil
@@ -131,6 +132,10 @@ func serveEventQL(c *gin.Context, wh *warehouse.Warehouse, timeout time.Duration
 			c.Writer.Write(body)
 			return
 		}
+	}
+	if err := analytics.ExpandTables(ctx, wh, compiled.Tables, &compiled.DocSQL); err != nil {
+		httpx.WriteError(c, err)
+		return
 	}
 	rows, err := wh.Query(ctx, compiled.DocSQL)
 	if err != nil {

@@ -135,7 +135,7 @@ func newRouter(cfg *Config, st *store, m *metrics, log *slog.Logger) http.Handle
 		r.Any("/debug/pprof/*any", gin.WrapH(http.DefaultServeMux))
 	}
 	st.ingest.RegisterRoutes(r, ingest.HTTPOptions{MaxBodyBytes: cfg.MaxBodyBytes})
-	st.wh.RegisterRoutes(r, warehouse.HTTPOptions{QueryTimeout: cfg.QueryTimeout, EventQL: eventqlCompiler(st.wh, cfg.QueryTimeout), DSL: compileDSL})
+	st.wh.RegisterRoutes(r, warehouse.HTTPOptions{QueryTimeout: cfg.QueryTimeout, EventQL: eventqlCompiler(st.wh), DSL: compileDSL})
 	var cache *qcache.Cache
 	if cfg.QueryCacheBytes > 0 {
 		cache = qcache.New(cfg.QueryCacheBytes, max(cfg.QueryCacheBytes/16, 1<<10))

@@ -1,6 +1,7 @@
 package pgsql
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"sync"
@@ -713,7 +714,7 @@ type TableResult struct {
 // providedTable replaces a provider's table function call by the rows it
 // computed, as a VALUES subquery.
 func (r *rewriter) providedTable(tp TableFunctionProvider, name string, fc *pg_query.FuncCall, alias *pg_query.Alias, pos int) (*pg_query.Node, bool, error) {
-	var args []string
+	args := []string{}
 	for _, a := range fc.Args {
 		c := a.GetAConst()
 		if c == nil || c.GetSval() == nil {
@@ -733,6 +734,9 @@ func (r *rewriter) providedTable(tp TableFunctionProvider, name string, fc *pg_q
 	res, handled, err := tp.TableFunction(name, args)
 	if !handled {
 		return nil, false, nil
+	}
+	if err == nil && res == nil {
+		err = fmt.Errorf("takes one argument, the question as JSON text")
 	}
 	if err != nil {
 		e := errorf(CodeInvalidParameter, pos, "%s: %v", name, err)
