@@ -3,7 +3,6 @@ package analytics
 import (
 	"context"
 	"database/sql/driver"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -117,9 +116,6 @@ ORDER BY %s, e."timestamp", e.seq`, group, mask.String(), excl, bd, where, order
 
 // RunFunnel answers spec over the warehouse's events.
 func RunFunnel(ctx context.Context, wh *warehouse.Warehouse, spec FunnelSpec) (FunnelResult, error) {
-	if _, err := FunnelSQL(spec, true); err != nil {
-		return FunnelResult{}, err
-	}
 	var err error
 	window := 24 * time.Hour
 	if spec.Window != "" {
@@ -134,14 +130,19 @@ func RunFunnel(ctx context.Context, wh *warehouse.Warehouse, spec FunnelSpec) (F
 		}
 	}
 	opts := FunnelOptions{Steps: len(spec.Steps), Window: window, Mode: mode, Breakdown: spec.Breakdown != ""}
-	for _, hashed := range []bool{true, false} {
-		q, _ := FunnelSQL(spec, hashed)
-		f, err := NewFunnel(opts)
-		if err != nil {
-			return FunnelResult{}, allsource.Errorf(allsource.CodeInvalid, "%v", err)
+	var f *Funnel
+	reset := func() (err error) {
+		if f, err = NewFunnel(opts); err != nil {
+			return allsource.Errorf(allsource.CodeInvalid, "%v", err)
 		}
-		var hits []Hit
-		err = scanGrouped(ctx, wh, q, func(r []driver.Value) {
+		return nil
+	}
+	if err := reset(); err != nil {
+		return FunnelResult{}, err
+	}
+	var hits []Hit
+	err = scanGrouped(ctx, wh, func(hashed bool) (string, error) { return FunnelSQL(spec, hashed) }, reset,
+		func(r []driver.Value) {
 			h := Hit{Micros: toInt64(r[2]), Steps: toUint64(r[3])}
 			h.Exclude, _ = r[4].(bool)
 			if h.Steps == 0 && !h.Exclude {
@@ -155,15 +156,10 @@ func RunFunnel(ctx context.Context, wh *warehouse.Warehouse, spec FunnelSpec) (F
 			f.Add("", hits)
 			hits = hits[:0]
 		})
-		if errors.Is(err, errHashCollision) {
-			continue // ask again, grouping by the key itself
-		}
-		if err != nil {
-			return FunnelResult{}, err
-		}
-		return f.Result(), nil
+	if err != nil {
+		return FunnelResult{}, err
 	}
-	return FunnelResult{}, errHashCollision
+	return f.Result(), nil
 }
 
 func toInt64(v driver.Value) int64 {

@@ -155,16 +155,37 @@ func groupColumns(key string, hashed bool) (cols, order string) {
 	return key + " AS g1, NULL::UBIGINT AS g2", "g1"
 }
 
-// errHashCollision means two keys shared the first hash: the question is
-// asked again with the exact key.
+// errHashCollision means two keys shared the first hash.
 var errHashCollision = errors.New("analytics: grouping hash collision")
 
-// scanGrouped runs q, whose first two columns come from groupColumns and
-// whose rows are sorted by the first: row sees every row (the slice is
-// reused; values after the two key columns start at index 2), and flush
-// is called after the last row of each key. A hashed key whose second
-// hash changes within a group is a collision: errHashCollision.
-func scanGrouped(ctx context.Context, wh *warehouse.Warehouse, q string, row func(dest []driver.Value), flush func()) error {
+// scanGrouped asks a question whose rows are grouped by key: sqlFor gives
+// the statement (its first two columns from groupColumns, rows sorted by
+// the first). row sees every row (the slice is reused; values after the
+// two key columns start at index 2) and flush is called after the last
+// row of each key. The question is asked grouped by hashes first; if two
+// keys share the first hash (the second one changes within a group),
+// reset is called and it is asked again grouped by the key text, so
+// answers stay exact.
+func scanGrouped(ctx context.Context, wh *warehouse.Warehouse, sqlFor func(hashed bool) (string, error),
+	reset func() error, row func(dest []driver.Value), flush func()) error {
+	q, err := sqlFor(true)
+	if err != nil {
+		return err
+	}
+	err = streamGrouped(ctx, wh, q, row, flush)
+	if !errors.Is(err, errHashCollision) {
+		return err
+	}
+	if err := reset(); err != nil {
+		return err
+	}
+	if q, err = sqlFor(false); err != nil {
+		return err
+	}
+	return streamGrouped(ctx, wh, q, row, flush)
+}
+
+func streamGrouped(ctx context.Context, wh *warehouse.Warehouse, q string, row func(dest []driver.Value), flush func()) error {
 	return wh.Stream(ctx, q, nil, func(cols []warehouse.Column, next func([]driver.Value) error) error {
 		dest := make([]driver.Value, len(cols))
 		var cur, check driver.Value

@@ -111,17 +111,19 @@ func RunRetention(ctx context.Context, wh *warehouse.Warehouse, spec RetentionSp
 	if err != nil {
 		return RetentionResult{}, err
 	}
-	if _, err := RetentionSQL(spec, true); err != nil {
+	var r *Retention
+	reset := func() (err error) {
+		if r, err = NewRetention(o); err != nil {
+			return allsource.Errorf(allsource.CodeInvalid, "%v", err)
+		}
+		return nil
+	}
+	if err := reset(); err != nil {
 		return RetentionResult{}, err
 	}
-	for _, hashed := range []bool{true, false} {
-		q, _ := RetentionSQL(spec, hashed)
-		r, err := NewRetention(o)
-		if err != nil {
-			return RetentionResult{}, allsource.Errorf(allsource.CodeInvalid, "%v", err)
-		}
-		var evs []RetentionEvent
-		err = scanGrouped(ctx, wh, q, func(row []driver.Value) {
+	var evs []RetentionEvent
+	err = scanGrouped(ctx, wh, func(hashed bool) (string, error) { return RetentionSQL(spec, hashed) }, reset,
+		func(row []driver.Value) {
 			ev := RetentionEvent{Micros: toInt64(row[2])}
 			ev.Start, _ = row[3].(bool)
 			ev.Return, _ = row[4].(bool)
@@ -133,15 +135,10 @@ func RunRetention(ctx context.Context, wh *warehouse.Warehouse, spec RetentionSp
 			r.Add("", evs)
 			evs = evs[:0]
 		})
-		if errors.Is(err, errHashCollision) {
-			continue // ask again, grouping by the key itself
-		}
-		if err != nil {
-			return RetentionResult{}, err
-		}
-		return r.Result(), nil
+	if err != nil {
+		return RetentionResult{}, err
 	}
-	return RetentionResult{}, errHashCollision
+	return r.Result(), nil
 }
 
 // ConditionsSpec is ClickHouse's retention(cond1, cond2, …) question, as
