@@ -32,10 +32,7 @@ func TestRealClients(t *testing.T) {
 func TestPsqlSCRAMOverTLS(t *testing.T) {
 	psql, err := exec.LookPath("psql")
 	if err != nil {
-		if pgtest.InCI() {
-			t.Fatal("psql is not installed (CI=true)")
-		}
-		t.Skip("SKIPPING: psql is not installed; run internal/pgclient/install.sh")
+		pgtest.Unavailable(t, "psql", "not on PATH", "internal/pgclient/install.sh")
 	}
 	cfg, err := AutoTLS(t.TempDir())
 	if err != nil {
@@ -68,10 +65,7 @@ func TestPsqlSCRAMOverTLS(t *testing.T) {
 func TestPsqlEventQL(t *testing.T) {
 	psql, err := exec.LookPath("psql")
 	if err != nil {
-		if pgtest.InCI() {
-			t.Fatal("psql is not installed (CI=true)")
-		}
-		t.Skip("SKIPPING: psql is not installed; run internal/pgclient/install.sh")
+		pgtest.Unavailable(t, "psql", "not on PATH", "internal/pgclient/install.sh")
 	}
 	ts := startServer(t, nil)
 	ts.appendN(t, 9, 3)

@@ -24,18 +24,25 @@ func InCI() bool {
 	return strings.EqualFold(v, "true") || v == "1"
 }
 
+// Unavailable ends a test that needs something this machine lacks: a loud
+// skip, or a failure in CI (CI=true), where a skip would hide a missing
+// install. install names the script that provides it.
+func Unavailable(t TB, what, why, install string) {
+	t.Helper()
+	if InCI() {
+		t.Fatalf("%s is required in CI but unavailable: %s; run %s as root", what, why, install)
+		return
+	}
+	t.Skipf("SKIPPING: %s unavailable (%s); install it with %s as root. This skip is a failure when CI=true.", what, why, install)
+}
+
 // RequireAvailable skips the test, loudly, when PostgreSQL cannot be started
 // here, except in CI (CI=true), where a missing PostgreSQL fails the test.
 func RequireAvailable(t TB) {
 	t.Helper()
-	ok, why := Available()
-	if ok {
-		return
+	if ok, why := Available(); !ok {
+		Unavailable(t, "PostgreSQL", why, "internal/pgtest/install.sh")
 	}
-	if InCI() {
-		t.Fatalf("PostgreSQL is required in CI but unavailable: %s", why)
-	}
-	t.Skipf("SKIPPING: PostgreSQL unavailable (%s); install it with internal/pgtest/install.sh as root. This skip is a failure when CI=true.", why)
 }
 
 // Require starts a PostgreSQL server for the test and stops it when the test
