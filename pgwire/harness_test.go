@@ -100,6 +100,11 @@ func startServer(t testing.TB, edit func(*Options)) *testServer {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	// The probe's session ends asynchronously on the server; tests that
+	// count sessions must not see it.
+	for ts.srv.Sessions() > 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
 	return ts
 }
 
