@@ -5,13 +5,16 @@ GO       ?= go
 BIN      := bin/allsource
 PKGS     := ./...
 DATA_DIR ?= ./data
+# duckdb_arrow lets the engine hand query results to Go as Arrow arrays
+# (the analytics feeds); without it the same results are copied row by row.
+TAGS     ?= duckdb_arrow
 
 .PHONY: all build run test test-short vet fmt bench bench-go fuzz clean
 
 all: build
 
 build:
-	$(GO) build -o $(BIN) ./cmd/allsource
+	$(GO) build -tags "$(TAGS)" -o $(BIN) ./cmd/allsource
 
 run: build
 	./$(BIN) serve --data-dir $(DATA_DIR)
@@ -19,24 +22,27 @@ run: build
 vet:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
-	$(GO) vet $(PKGS)
+	$(GO) vet -tags "$(TAGS)" $(PKGS)
+	$(GO) vet ./warehouse/
 
 # Every test, including the process-level crash tests and the real-dataset
-# import. The race detector runs on the storage packages, the file readers,
-# the query cache, EventQL and the Postgres front end.
+# import. The packages with code for both builds run again without the
+# tags. The race detector runs on the storage packages, the file readers,
+# the query cache, EventQL, the analytics feeds and the Postgres front end.
 test: vet
-	$(GO) test -count=1 -timeout 20m $(PKGS)
-	$(GO) test -count=1 -race -timeout 10m ./wal/ ./ingest/ ./warehouse/ ./internal/source/ ./internal/demo/ ./internal/qcache/ ./eventql/ ./pgwire/
+	$(GO) test -tags "$(TAGS)" -count=1 -timeout 20m $(PKGS)
+	$(GO) test -count=1 -timeout 10m ./warehouse/ ./analytics/
+	$(GO) test -tags "$(TAGS)" -count=1 -race -timeout 10m ./analytics/ ./wal/ ./ingest/ ./warehouse/ ./internal/source/ ./internal/demo/ ./internal/qcache/ ./eventql/ ./pgwire/
 
 test-short: vet
-	$(GO) test -short -count=1 $(PKGS)
+	$(GO) test -tags "$(TAGS)" -short -count=1 $(PKGS)
 
 # Go micro-benchmarks, then the end-to-end ingest benchmark against DuckDB's
 # Appender and PostgreSQL COPY, the query comparison over 10M events, and
 # the pgwire front end against PostgreSQL (point queries, full reads), and
 # the analytics endpoints against DuckDB SQL and ClickHouse over 10M events.
 bench: build
-	$(GO) test -run '^$$' -bench . ./wal/ ./ingest/
+	$(GO) test -tags "$(TAGS)" -run '^$$' -bench . ./wal/ ./ingest/
 	./$(BIN) bench ingest --query-events $${QUERY_EVENTS:-10000000}
 	./$(BIN) bench pgwire --events $${PGWIRE_EVENTS:-1000000}
 	./$(BIN) bench analytics --events $${ANALYTICS_EVENTS:-10000000}
@@ -45,7 +51,7 @@ bench: build
 fuzz:
 	@for f in $$(grep -rhoE '^func (Fuzz[A-Za-z0-9_]+)' --include='*_test.go' . | sed 's/func //' | sort -u); do \
 		pkg=$$(grep -rlE "^func $$f\(" --include='*_test.go' . | head -1 | xargs dirname); \
-		echo "fuzz $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $${FUZZTIME:-20s} $$pkg || exit 1; \
+		echo "fuzz $$pkg $$f"; $(GO) test -tags "$(TAGS)" -run '^$$' -fuzz "^$$f$$" -fuzztime $${FUZZTIME:-20s} $$pkg || exit 1; \
 	done
 
 clean:

@@ -8,11 +8,13 @@
 // tables.
 //
 // The evaluators (Funnel, Retention, the Series*, Stats*, Anomaly* and
-// Pivot* functions) are pure and fast: DuckDB selects and sorts the
-// relevant events (FunnelSQL, RetentionSQL), and one pass per entity in Go
-// computes the answer, the approach ClickHouse's windowFunnel takes over a
-// table sorted by entity and time. RunFunnel and RunRetention join the two
-// over a warehouse; RegisterRoutes serves them over HTTP. The semantics of
+// Pivot* functions) are pure and fast: DuckDB selects the relevant events
+// (FunnelSQL, RetentionSQL) and hands them over as Arrow batches; Go
+// partitions them by key hash, sorts each partition by key and time, and
+// one pass per entity computes the answer (the approach ClickHouse's
+// windowFunnel takes over a table sorted by entity and time), partitions
+// in parallel (feed.go). RunFunnel and RunRetention join the two over a
+// warehouse; RegisterRoutes serves them over HTTP. The semantics of
 // each evaluator, including ties, exclusions, time zones and DST, are
 // stated at the top of its file.
 package analytics

@@ -3,6 +3,7 @@ package analytics
 import (
 	"context"
 	"database/sql/driver"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -24,9 +25,11 @@ type FunnelSpec struct {
 }
 
 // FunnelSQL is the statement that feeds the evaluator: every event that is
-// a step or an exclusion, with its key (see groupColumns), time (µs), step
-// mask, exclusion flag and breakdown value, sorted by key, time and seq.
-func FunnelSQL(spec FunnelSpec, hashed bool) (string, error) {
+// a step or an exclusion, with its key hashes, time (µs), seq, step mask,
+// exclusion flag and breakdown value (see feedColumns), unsorted.
+func FunnelSQL(spec FunnelSpec) (string, error) { return funnelSQL(spec, shapeFeed) }
+
+func funnelSQL(spec FunnelSpec, shape feedShape) (string, error) {
 	n := len(spec.Steps)
 	if n < 1 || n > MaxFunnelSteps {
 		return "", allsource.Errorf(allsource.CodeInvalid, "a funnel has 1 to %d steps, got %d", MaxFunnelSteps, n)
@@ -107,11 +110,7 @@ func FunnelSQL(spec FunnelSpec, hashed bool) (string, error) {
 	if r := timeRange(spec.From, spec.To); r != "" {
 		where += " AND " + r
 	}
-	group, order := groupColumns(key, hashed)
-	return fmt.Sprintf(`SELECT %s, epoch_us(e."timestamp") AS us, %s AS steps, %s AS excl, %s AS bd
-FROM events AS e
-WHERE %s
-ORDER BY %s, e."timestamp", e.seq`, group, mask.String(), excl, bd, where, order), nil
+	return shapeSQL(shape, key, mask.String(), excl, bd, where), nil
 }
 
 // RunFunnel answers spec over the warehouse's events.
@@ -130,18 +129,68 @@ func RunFunnel(ctx context.Context, wh *warehouse.Warehouse, spec FunnelSpec) (F
 		}
 	}
 	opts := FunnelOptions{Steps: len(spec.Steps), Window: window, Mode: mode, Breakdown: spec.Breakdown != ""}
+	q, err := funnelSQL(spec, shapeFeed)
+	if err != nil {
+		return FunnelResult{}, err
+	}
+	if err := opts.Validate(); err != nil {
+		return FunnelResult{}, allsource.Errorf(allsource.CodeInvalid, "%v", err)
+	}
+	// A step's type whose condition failed comes with no step bit.
+	fd, err := loadFeed(ctx, wh, q, func(bits uint64, excl bool) bool { return bits != 0 || excl })
+	switch {
+	case err == nil:
+		res, err := funnelFromFeed(ctx, fd, opts)
+		if !errors.Is(err, errHashCollision) {
+			return res, err
+		}
+		return streamFunnel(ctx, wh, spec, opts, shapeText)
+	case errors.Is(err, errFeedTooLarge):
+		return streamFunnel(ctx, wh, spec, opts, shapeHashed)
+	default:
+		return FunnelResult{}, err
+	}
+}
+
+// funnelFromFeed evaluates the feed's keys, one Funnel per worker.
+func funnelFromFeed(ctx context.Context, fd *feed, opts FunnelOptions) (FunnelResult, error) {
+	fs := make([]*Funnel, feedWorkers())
+	hits := make([][]Hit, len(fs))
+	for i := range fs {
+		fs[i], _ = NewFunnel(opts) // validated by the caller
+	}
+	err := fd.each(ctx, func(w int, rows []feedRow) {
+		h := hits[w][:0]
+		for _, r := range rows {
+			h = append(h, Hit{Micros: r.us, Steps: r.bits, Exclude: r.flag, Breakdown: fd.breakdown(r.bd)})
+		}
+		fs[w].Add("", h)
+		hits[w] = h
+	})
+	if err != nil {
+		return FunnelResult{}, err
+	}
+	for _, f := range fs[1:] {
+		if err := fs[0].Merge(f); err != nil {
+			return FunnelResult{}, err
+		}
+	}
+	return fs[0].Result(), nil
+}
+
+// streamFunnel answers by the engine's sorted stream (shapeHashed, or
+// shapeText for exact keys).
+func streamFunnel(ctx context.Context, wh *warehouse.Warehouse, spec FunnelSpec, opts FunnelOptions, shape feedShape) (FunnelResult, error) {
 	var f *Funnel
 	reset := func() (err error) {
-		if f, err = NewFunnel(opts); err != nil {
-			return allsource.Errorf(allsource.CodeInvalid, "%v", err)
-		}
-		return nil
+		f, err = NewFunnel(opts)
+		return err
 	}
 	if err := reset(); err != nil {
 		return FunnelResult{}, err
 	}
 	var hits []Hit
-	err = scanGrouped(ctx, wh, func(hashed bool) (string, error) { return FunnelSQL(spec, hashed) }, reset,
+	err := scanGrouped(ctx, wh, shape, func(shape feedShape) (string, error) { return funnelSQL(spec, shape) }, reset,
 		func(r []driver.Value) {
 			h := Hit{Micros: toInt64(r[2]), Steps: toUint64(r[3])}
 			h.Exclude, _ = r[4].(bool)

@@ -18,8 +18,8 @@ func TestScanGroupedCollision(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer wh.Close()
-	sqlFor := func(hashed bool) (string, error) {
-		if hashed { // every key hashes to 1, with different second hashes
+	sqlFor := func(shape feedShape) (string, error) {
+		if shape == shapeHashed { // every key hashes to 1, with different second hashes
 			return `SELECT 1::UBIGINT AS g1, i::UBIGINT AS g2, i AS v FROM range(3) t(i)`, nil
 		}
 		return `SELECT 'k' || i AS g1, NULL::UBIGINT AS g2, i AS v FROM range(3) t(i) ORDER BY 1`, nil
@@ -27,7 +27,7 @@ func TestScanGroupedCollision(t *testing.T) {
 	resets := 0
 	var groups []string
 	var cur []string
-	err = scanGrouped(context.Background(), wh, sqlFor, func() error { resets++; groups, cur = nil, nil; return nil },
+	err = scanGrouped(context.Background(), wh, shapeHashed, sqlFor, func() error { resets++; groups, cur = nil, nil; return nil },
 		func(r []driver.Value) { cur = append(cur, fmt.Sprint(r[2])) },
 		func() { groups = append(groups, fmt.Sprint(cur)); cur = nil })
 	if err != nil {

@@ -613,6 +613,23 @@ func (r *Retention) cover(o1, o2 int64) bool {
 	return true
 }
 
+// Merge adds other's entities to r; both must have the same options and
+// no entity may have been added to both.
+func (r *Retention) Merge(other *Retention) {
+	for i := range other.cells {
+		c := &other.cells[i]
+		g := int32(0)
+		if r.opts.Breakdown {
+			g = r.group(other.groupVals[c.group])
+		}
+		dst := &r.cells[r.cell(c.ord, g)]
+		dst.size += c.size
+		for k, v := range c.retained {
+			dst.retained[k] += v
+		}
+	}
+}
+
 func (r *Retention) group(v *string) int32 {
 	if !r.opts.Breakdown {
 		return 0

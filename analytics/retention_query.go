@@ -73,9 +73,11 @@ func (spec RetentionSpec) options() (RetentionOptions, error) {
 }
 
 // RetentionSQL is the statement that feeds the evaluator: every start or
-// return event with its key, time (µs), both flags and the breakdown value,
-// sorted by key, time and seq.
-func RetentionSQL(spec RetentionSpec, hashed bool) (string, error) {
+// return event with its key hashes, time (µs), seq, flags (1 start, 2
+// return) and the breakdown value (see feedColumns), unsorted.
+func RetentionSQL(spec RetentionSpec) (string, error) { return retentionSQL(spec, shapeFeed) }
+
+func retentionSQL(spec RetentionSpec, shape feedShape) (string, error) {
 	key, err := fieldSQL(spec.By)
 	if err != nil {
 		return "", err
@@ -98,11 +100,8 @@ func RetentionSQL(spec RetentionSpec, hashed bool) (string, error) {
 	if r := timeRange(spec.From, spec.To); r != "" {
 		where += " AND " + r
 	}
-	group, order := groupColumns(key, hashed)
-	return fmt.Sprintf(`SELECT %s, epoch_us(e."timestamp") AS us, coalesce(%s, false) AS is_start, coalesce(%s, false) AS is_return, %s AS bd
-FROM events AS e
-WHERE %s
-ORDER BY %s, e."timestamp", e.seq`, group, start, ret, bd, where, order), nil
+	bits := fmt.Sprintf("(CASE WHEN coalesce(%s, false) THEN 1 ELSE 0 END + CASE WHEN coalesce(%s, false) THEN 2 ELSE 0 END)::UBIGINT", start, ret)
+	return shapeSQL(shape, key, bits, "false", bd, where), nil
 }
 
 // RunRetention answers spec over the warehouse's events.
@@ -111,22 +110,68 @@ func RunRetention(ctx context.Context, wh *warehouse.Warehouse, spec RetentionSp
 	if err != nil {
 		return RetentionResult{}, err
 	}
+	if err := o.Validate(); err != nil {
+		return RetentionResult{}, allsource.Errorf(allsource.CodeInvalid, "%v", err)
+	}
+	q, err := retentionSQL(spec, shapeFeed)
+	if err != nil {
+		return RetentionResult{}, err
+	}
+	fd, err := loadFeed(ctx, wh, q, nil)
+	switch {
+	case err == nil:
+		res, err := retentionFromFeed(ctx, fd, o)
+		if !errors.Is(err, errHashCollision) {
+			return res, err
+		}
+		return streamRetention(ctx, wh, spec, o, shapeText)
+	case errors.Is(err, errFeedTooLarge):
+		return streamRetention(ctx, wh, spec, o, shapeHashed)
+	default:
+		return RetentionResult{}, err
+	}
+}
+
+// retentionFromFeed evaluates the feed's keys, one Retention per worker.
+func retentionFromFeed(ctx context.Context, fd *feed, o RetentionOptions) (RetentionResult, error) {
+	rs := make([]*Retention, feedWorkers())
+	evs := make([][]RetentionEvent, len(rs))
+	for i := range rs {
+		rs[i], _ = NewRetention(o) // validated by the caller
+	}
+	err := fd.each(ctx, func(w int, rows []feedRow) {
+		ev := evs[w][:0]
+		for _, r := range rows {
+			ev = append(ev, RetentionEvent{Micros: r.us, Start: r.bits&1 != 0, Return: r.bits&2 != 0, Breakdown: fd.breakdown(r.bd)})
+		}
+		rs[w].Add("", ev)
+		evs[w] = ev
+	})
+	if err != nil {
+		return RetentionResult{}, err
+	}
+	for _, r := range rs[1:] {
+		rs[0].Merge(r)
+	}
+	return rs[0].Result(), nil
+}
+
+// streamRetention answers by the engine's sorted stream (shapeHashed, or
+// shapeText for exact keys).
+func streamRetention(ctx context.Context, wh *warehouse.Warehouse, spec RetentionSpec, o RetentionOptions, shape feedShape) (RetentionResult, error) {
 	var r *Retention
 	reset := func() (err error) {
-		if r, err = NewRetention(o); err != nil {
-			return allsource.Errorf(allsource.CodeInvalid, "%v", err)
-		}
-		return nil
+		r, err = NewRetention(o)
+		return err
 	}
 	if err := reset(); err != nil {
 		return RetentionResult{}, err
 	}
 	var evs []RetentionEvent
-	err = scanGrouped(ctx, wh, func(hashed bool) (string, error) { return RetentionSQL(spec, hashed) }, reset,
+	err := scanGrouped(ctx, wh, shape, func(shape feedShape) (string, error) { return retentionSQL(spec, shape) }, reset,
 		func(row []driver.Value) {
-			ev := RetentionEvent{Micros: toInt64(row[2])}
-			ev.Start, _ = row[3].(bool)
-			ev.Return, _ = row[4].(bool)
+			bits := toUint64(row[3])
+			ev := RetentionEvent{Micros: toInt64(row[2]), Start: bits&1 != 0, Return: bits&2 != 0}
 			if s, ok := row[5].(string); ok {
 				ev.Breakdown = &s
 			}
