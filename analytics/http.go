@@ -19,7 +19,8 @@ type HTTPOptions struct {
 }
 
 // RegisterRoutes adds POST /v1/analytics/funnel, /retention, /timeseries,
-// /anomalies, /stats, /forecast, /retention_conditions and /pivot.
+// /anomalies, /stats, /correlation, /forecast, /retention_conditions and
+// /pivot.
 func RegisterRoutes(r gin.IRouter, wh *warehouse.Warehouse, o HTTPOptions) {
 	if o.QueryTimeout <= 0 {
 		o.QueryTimeout = 5 * time.Minute
@@ -79,6 +80,20 @@ func RegisterRoutes(r gin.IRouter, wh *warehouse.Warehouse, o HTTPOptions) {
 			return
 		}
 		c.JSON(http.StatusOK, gin.H{"series": res})
+	})
+	r.POST("/v1/analytics/correlation", func(c *gin.Context) {
+		var spec CorrelationSpec
+		if !decode(c, &spec) {
+			return
+		}
+		ctx, cancel := context.WithTimeout(c.Request.Context(), o.QueryTimeout)
+		defer cancel()
+		res, err := RunCorrelation(ctx, wh, spec)
+		if err != nil {
+			httpx.WriteError(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, gin.H{"lags": res})
 	})
 	r.POST("/v1/analytics/forecast", func(c *gin.Context) {
 		var spec ForecastSpec

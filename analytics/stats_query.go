@@ -2,6 +2,8 @@ package analytics
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"strconv"
 	"time"
 
@@ -168,4 +170,135 @@ func RunForecast(ctx context.Context, wh *warehouse.Warehouse, spec ForecastSpec
 		out = append(out, o)
 	}
 	return out, nil
+}
+
+// CorrelationSpec asks how two series move together, as POST
+// /v1/analytics/correlation takes it. Y takes X's interval, time zone and
+// range where it gives none (and must agree where it does); neither may
+// be grouped. Lags shift Y later by that many buckets (lag 2 pairs x at t
+// with y at t+2 buckets: "does y follow x?"); default [0].
+type CorrelationSpec struct {
+	X    SeriesSpec `json:"x"`
+	Y    SeriesSpec `json:"y"`
+	Lags []int      `json:"lags,omitempty"`
+}
+
+// CorrelationOut is the relation at one lag: the Pearson coefficient, and
+// the least-squares line of y on x (slope per unit of x, intercept, r²),
+// over the buckets where both have a value. Undefined values (fewer than
+// two pairs, a constant series) are null.
+type CorrelationOut struct {
+	Lag       int      `json:"lag"`
+	Pairs     int      `json:"pairs"`
+	R         *float64 `json:"r"`
+	Slope     *float64 `json:"slope"`
+	Intercept *float64 `json:"intercept"`
+	R2        *float64 `json:"r2"`
+}
+
+const maxCorrelationLags = 100
+
+// RunCorrelation computes both series and relates them at each lag.
+func RunCorrelation(ctx context.Context, wh *warehouse.Warehouse, spec CorrelationSpec) ([]CorrelationOut, error) {
+	x, y := spec.X, spec.Y
+	for _, s := range []struct {
+		name string
+		spec *SeriesSpec
+	}{{"x", &x}, {"y", &y}} {
+		if s.spec.GroupBy != "" {
+			return nil, allsource.Errorf(allsource.CodeInvalid, "%s.group_by: a correlation relates two single series", s.name)
+		}
+		if s.spec.Fill == "none" {
+			return nil, allsource.Errorf(allsource.CodeInvalid, "%s.fill: a correlation pairs every bucket; use zero, null, previous or linear", s.name)
+		}
+		s.spec.MovingAverage, s.spec.Change, s.spec.Rate = 0, 0, false
+	}
+	inherit := func(field string, yv *string, xv string) error {
+		if *yv == "" {
+			*yv = xv
+		} else if *yv != xv {
+			return allsource.Errorf(allsource.CodeInvalid, "y.%s is %q but x.%s is %q; both series need the same buckets", field, *yv, field, xv)
+		}
+		return nil
+	}
+	if err := inherit("interval", &y.Interval, x.Interval); err != nil {
+		return nil, err
+	}
+	if err := inherit("time_zone", &y.TimeZone, x.TimeZone); err != nil {
+		return nil, err
+	}
+	for _, b := range []struct {
+		field  string
+		yv, xv **time.Time
+	}{{"from", &y.From, &x.From}, {"to", &y.To, &x.To}} {
+		switch {
+		case *b.yv == nil:
+			*b.yv = *b.xv
+		case *b.xv == nil || !(*b.yv).Equal(**b.xv):
+			return nil, allsource.Errorf(allsource.CodeInvalid, "y.%s differs from x.%s; both series need the same buckets", b.field, b.field)
+		}
+	}
+	lags := spec.Lags
+	if len(lags) == 0 {
+		lags = []int{0}
+	}
+	if len(lags) > maxCorrelationLags {
+		return nil, allsource.Errorf(allsource.CodeInvalid, "lags: at most %d, got %d", maxCorrelationLags, len(lags))
+	}
+	xs, err := RunSeries(ctx, wh, x)
+	if err != nil {
+		return nil, prefixError("x", err)
+	}
+	ys, err := RunSeries(ctx, wh, y)
+	if err != nil {
+		return nil, prefixError("y", err)
+	}
+	// A series with no events at all has no buckets; it pairs with none.
+	xp, yp := onlyPoints(xs), onlyPoints(ys)
+	if len(xp) > 0 && len(yp) > 0 && (len(xp) != len(yp) || !xp[0].Time.Equal(yp[0].Time)) {
+		return nil, fmt.Errorf("analytics: correlation: the series have different buckets (%d and %d)", len(xp), len(yp))
+	}
+	n := max(len(xp), len(yp))
+	out := make([]CorrelationOut, 0, len(lags))
+	for _, lag := range lags {
+		if n > 0 && (lag <= -n || lag >= n) {
+			return nil, allsource.Errorf(allsource.CodeInvalid, "lags: %d is beyond the series' %d buckets", lag, n)
+		}
+		var a, b []float64
+		for i := range xp {
+			j := i + lag
+			if j < 0 || j >= len(yp) || xp[i].Value == nil || yp[j].Value == nil {
+				continue
+			}
+			a, b = append(a, *xp[i].Value), append(b, *yp[j].Value)
+		}
+		o := CorrelationOut{Lag: lag, Pairs: len(a)}
+		if r, ok := StatsCorrelation(a, b); ok {
+			o.R = &r
+		}
+		if tr, ok := StatsLinearTrend(a, b); ok {
+			o.Slope, o.Intercept, o.R2 = &tr.Slope, &tr.Intercept, &tr.R2
+		}
+		out = append(out, o)
+	}
+	return out, nil
+}
+
+// onlyPoints is the points of an ungrouped series (none when it is empty).
+func onlyPoints(r SeriesResult) []SeriesOutPoint {
+	if len(r.Series) == 0 {
+		return nil
+	}
+	return r.Series[0].Points
+}
+
+// prefixError names the series an invalid-input error is about.
+func prefixError(name string, err error) error {
+	var e *allsource.Error
+	if errors.As(err, &e) && e.Code == allsource.CodeInvalid {
+		c := *e
+		c.Message = name + ": " + e.Message
+		return &c
+	}
+	return err
 }

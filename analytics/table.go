@@ -28,7 +28,7 @@ type Table struct {
 // IsTableFunction reports whether name is an analytics table function.
 func IsTableFunction(name string) bool {
 	switch name {
-	case "funnel", "retention", "time_series", "anomalies", "stats", "forecast", "pivot":
+	case "funnel", "retention", "time_series", "anomalies", "stats", "correlation", "forecast", "pivot":
 		return true
 	}
 	return false
@@ -170,6 +170,23 @@ func RunTable(ctx context.Context, wh *warehouse.Warehouse, name, question strin
 			}
 			t.Rows = append(t.Rows, []any{str(o.Group), int64(o.Count), f(o.Mean), f(o.StdDev), f(o.Min), f(o.Max),
 				pct("p50"), pct("p90"), pct("p99"), slope, r2})
+		}
+		return t, nil
+	case "correlation":
+		var spec CorrelationSpec
+		if err := decode(&spec); err != nil {
+			return nil, err
+		}
+		res, err := RunCorrelation(ctx, wh, spec)
+		if err != nil {
+			return nil, err
+		}
+		t := &Table{
+			Columns: []string{"lag", "pairs", "r", "slope", "intercept", "r2"},
+			Types:   []string{"INTEGER", "BIGINT", "DOUBLE", "DOUBLE", "DOUBLE", "DOUBLE"},
+		}
+		for _, o := range res {
+			t.Rows = append(t.Rows, []any{int64(o.Lag), int64(o.Pairs), f(o.R), f(o.Slope), f(o.Intercept), f(o.R2)})
 		}
 		return t, nil
 	case "forecast":

@@ -74,8 +74,9 @@ var tableFunctionColumns = map[string][]struct {
 		{"score", tyNumber}, {"direction", tyString}},
 	"stats": {{"group", tyString}, {"count", tyNumber}, {"mean", tyNumber}, {"stddev", tyNumber}, {"min", tyNumber},
 		{"max", tyNumber}, {"p50", tyNumber}, {"p90", tyNumber}, {"p99", tyNumber}, {"slope_per_hour", tyNumber}, {"r2", tyNumber}},
-	"forecast": {{"time", tyTime}, {"group", tyString}, {"value", tyNumber}, {"lower", tyNumber}, {"upper", tyNumber}},
-	"pivot":    {{"kind", tyString}, {"row_value", tyString}, {"column_value", tyString}, {"value", tyNumber}},
+	"correlation": {{"lag", tyNumber}, {"pairs", tyNumber}, {"r", tyNumber}, {"slope", tyNumber}, {"intercept", tyNumber}, {"r2", tyNumber}},
+	"forecast":    {{"time", tyTime}, {"group", tyString}, {"value", tyNumber}, {"lower", tyNumber}, {"upper", tyNumber}},
+	"pivot":       {{"kind", tyString}, {"row_value", tyString}, {"column_value", tyString}, {"value", tyNumber}},
 }
 
 // placeholderNonce makes placeholders unpredictable, so no text a user

@@ -263,6 +263,30 @@ func TestStatsAndForecastOverHTTP(t *testing.T) {
 	if p.Time != "2024-05-03T00:00:00Z" || p.Value < 48 || p.Value > 50 || p.Lower > p.Value || p.Upper < p.Value {
 		t.Fatalf("forecast point: %+v", p)
 	}
+
+	// The series against itself one hour later: y = x + 1, r = 1.
+	var corr struct {
+		Lags []struct {
+			Lag       int      `json:"lag"`
+			Pairs     int      `json:"pairs"`
+			R         *float64 `json:"r"`
+			Slope     *float64 `json:"slope"`
+			Intercept *float64 `json:"intercept"`
+		} `json:"lags"`
+	}
+	if code := postAnalytics(t, url, "/v1/analytics/correlation", `{"x": {`+series+`}, "y": {"event_type": "tick"}, "lags": [1]}`, &corr); code != http.StatusOK || len(corr.Lags) != 1 {
+		t.Fatalf("correlation: %d %+v", code, corr)
+	}
+	if c := corr.Lags[0]; c.Lag != 1 || c.Pairs != 47 || c.R == nil || *c.R < 0.999999 || *c.Slope < 0.999999 || *c.Slope > 1.000001 || *c.Intercept < 0.999 || *c.Intercept > 1.001 {
+		t.Fatalf("correlation: %+v", c)
+	}
+	q := `FROM c IN correlation('{"x": {` + series + `}, "y": {"event_type": "tick"}, "lags": [0, 1]}') PROJECT INTO { lag: c.lag, pairs: c.pairs }`
+	if st, body := postEventQL(t, url, "/v1/eventql", q); st != http.StatusOK || body != "{\"lag\":0,\"pairs\":48}\n{\"lag\":1,\"pairs\":47}\n" {
+		t.Fatalf("correlation in EventQL: %d %q", st, body)
+	}
+	if code := postAnalytics(t, url, "/v1/analytics/correlation", `{"x": {`+series+`}, "y": {"interval": "1d"}}`, &corr); code != http.StatusBadRequest {
+		t.Fatalf("mismatched interval: %d", code)
+	}
 }
 
 // TestRetentionConditionsOverHTTP: ClickHouse's retention(cond…) form.
