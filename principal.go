@@ -1,0 +1,49 @@
+package allsource
+
+import "context"
+
+// AllTenants is the tenant of a principal that acts in every tenant (the
+// admin role).
+const AllTenants = "*"
+
+// Principal is who a request acts as: an authenticated subject, the tenant
+// it acts in (AllTenants for an administrator) and its roles.
+type Principal struct {
+	Subject string   // a user name, an API key's id or a token's sub
+	Tenant  string   // the tenant it acts in, or AllTenants
+	Roles   []string // role names (see package authz)
+	Via     string   // how it authenticated: api_key, jwt, password, trust
+}
+
+type principalKey struct{}
+type tenantScopeKey struct{}
+
+// WithPrincipal returns ctx carrying p; it also scopes ctx to p's tenant
+// (see WithTenantScope) unless p acts in every tenant.
+func WithPrincipal(ctx context.Context, p Principal) context.Context {
+	ctx = context.WithValue(ctx, principalKey{}, p)
+	if p.Tenant != AllTenants && p.Tenant != "" {
+		ctx = WithTenantScope(ctx, p.Tenant)
+	}
+	return ctx
+}
+
+// PrincipalFrom returns the principal ctx carries.
+func PrincipalFrom(ctx context.Context) (Principal, bool) {
+	p, ok := ctx.Value(principalKey{}).(Principal)
+	return p, ok
+}
+
+// WithTenantScope returns ctx whose queries see only tenant's events: the
+// warehouse binds the events view of every statement run under it to that
+// tenant.
+func WithTenantScope(ctx context.Context, tenant string) context.Context {
+	return context.WithValue(ctx, tenantScopeKey{}, tenant)
+}
+
+// TenantScope returns the tenant ctx is scoped to; ok is false for an
+// unscoped context, which sees every tenant.
+func TenantScope(ctx context.Context) (tenant string, ok bool) {
+	tenant, ok = ctx.Value(tenantScopeKey{}).(string)
+	return tenant, ok
+}
