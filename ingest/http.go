@@ -77,6 +77,22 @@ func (s *Service) handleAppend(c *gin.Context, o HTTPOptions) {
 			return
 		}
 	}
+	// An authenticated principal of one tenant appends to that tenant only.
+	if p, ok := allsource.PrincipalFrom(c.Request.Context()); ok && p.Tenant != allsource.AllTenants {
+		if tenant != "" && tenant != p.Tenant {
+			s.reject(c, allsource.Errorf(allsource.CodeForbidden, "query parameter tenant: you may append to tenant %q only", p.Tenant))
+			return
+		}
+		tenant = p.Tenant
+		for i, in := range inputs {
+			if in.Tenant != "" && in.Tenant != p.Tenant {
+				e := allsource.Errorf(allsource.CodeForbidden, "tenant %q: you may append to tenant %q only", in.Tenant, p.Tenant)
+				e.Index, e.Field = i, "tenant"
+				s.reject(c, e)
+				return
+			}
+		}
+	}
 	res, err := s.Append(c.Request.Context(), tenant, inputs)
 	if err != nil {
 		s.reject(c, err)

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/allsource/allsource"
 	"github.com/allsource/allsource/analytics"
+	"github.com/allsource/allsource/authz"
 	"github.com/allsource/allsource/pgwire/pgsql"
 )
 
@@ -28,6 +30,11 @@ func (s *Server) analyticsTable(ctx context.Context, name string, args []string)
 	}
 	if len(args) != 1 {
 		return nil, true, fmt.Errorf("takes one argument, the JSON question, e.g. %s('{...}')", name)
+	}
+	if p, ok := allsource.PrincipalFrom(ctx); ok {
+		if err := authz.Authorize(p, authz.ActionAnalytics, sessionTenant(p, s.opts.Tenant)); err != nil {
+			return nil, true, &pgsql.Error{Code: "42501", Message: "permission denied: " + errorMessage(err)}
+		}
 	}
 	t, err := analytics.RunTable(ctx, s.opts.Warehouse, name, args[0])
 	if err != nil {

@@ -7,11 +7,16 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/allsource/allsource"
+	"github.com/allsource/allsource/authz"
+	"github.com/allsource/allsource/pgwire/pgsql"
 )
 
 // scramIterations is the PBKDF2 work factor, PostgreSQL's default.
@@ -67,6 +72,15 @@ func passwordFailed(user string) error {
 // proved who it is.
 func (c *conn) authenticate(user string) error {
 	s := c.srv
+	if _, configured := s.opts.Users[user]; !configured && s.opts.Authenticator != nil {
+		return c.authCredential(user)
+	}
+	if len(s.opts.Users) > 0 && s.opts.Authenticator != nil {
+		// A configured user: the server's operator, over every tenant.
+		defer func() {
+			c.sess.principal = &allsource.Principal{Subject: user, Tenant: allsource.AllTenants, Roles: []string{authz.RoleAdmin}, Via: "password"}
+		}()
+	}
 	if len(s.opts.Users) == 0 {
 		if !isLoopback(c.nc.RemoteAddr()) {
 			return &authError{code: "28000", msg: fmt.Sprintf("no credentials are configured, so only loopback clients may connect; %s is not loopback (start the server with --pg-user and --pg-password)", c.nc.RemoteAddr())}
@@ -101,6 +115,69 @@ func (c *conn) authCleartext(user string) error {
 	want, known := c.srv.opts.Users[user]
 	if !known || subtle.ConstantTimeCompare([]byte(want), []byte(pm.Password)) != 1 {
 		return passwordFailed(user)
+	}
+	return nil
+}
+
+// authCredential takes an API key or a token as the password. It is
+// sent in clear, so only over TLS or from loopback.
+func (c *conn) authCredential(user string) error {
+	if !c.tls && !isLoopback(c.nc.RemoteAddr()) {
+		return &authError{code: "28000", msg: "logging in with an API key or token requires an SSL connection (connect with sslmode=require)"}
+	}
+	c.be.Send(&pgproto3.AuthenticationCleartextPassword{})
+	if err := c.flush(); err != nil {
+		return err
+	}
+	if err := c.be.SetAuthType(pgproto3.AuthTypeCleartextPassword); err != nil {
+		return err
+	}
+	msg, err := c.be.Receive()
+	if err != nil {
+		return err
+	}
+	pm, ok := msg.(*pgproto3.PasswordMessage)
+	if !ok {
+		return &authError{code: "08P01", msg: fmt.Sprintf("expected a password message, got %T", msg)}
+	}
+	p, err := c.srv.opts.Authenticator.Authenticate(pm.Password)
+	if err != nil {
+		return &authError{code: "28P01", msg: fmt.Sprintf("authentication failed for user %q: %s", user, errorMessage(err))}
+	}
+	tenant := sessionTenant(p, c.srv.opts.Tenant)
+	if !authz.Allows(p, authz.ActionQuery, tenant) && !authz.Allows(p, authz.ActionAppend, tenant) {
+		return &authError{code: "28000", msg: fmt.Sprintf("role %s may neither query nor append", strings.Join(p.Roles, ", "))}
+	}
+	c.sess.principal = &p
+	return nil
+}
+
+// errorMessage is the user-facing message of err.
+func errorMessage(err error) string {
+	var e *allsource.Error
+	if errors.As(err, &e) {
+		return e.Message
+	}
+	return "not accepted"
+}
+
+// sessionTenant is the tenant a principal's session works in: its own,
+// or def for an administrator of every tenant.
+func sessionTenant(p allsource.Principal, def string) string {
+	if p.Tenant == allsource.AllTenants {
+		return def
+	}
+	return p.Tenant
+}
+
+// authorize checks that the session may do a (nil without principals).
+func (c *conn) authorize(a authz.Action) error {
+	p := c.sess.principal
+	if p == nil {
+		return nil
+	}
+	if err := authz.Authorize(*p, a, sessionTenant(*p, c.srv.opts.Tenant)); err != nil {
+		return &pgsql.Error{Code: "42501", Message: "permission denied: " + errorMessage(err)}
 	}
 	return nil
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgproto3"
 
+	"github.com/allsource/allsource"
 	"github.com/allsource/allsource/pgwire/pgsql"
 )
 
@@ -44,6 +45,9 @@ type session struct {
 	pid    uint32
 	secret []byte
 	user   string
+	// principal is who the session acts as when the server authenticates
+	// principals (nil: unauthenticated, every tenant).
+	principal *allsource.Principal
 
 	settings map[string]string
 	defaults map[string]string // what RESET and DISCARD ALL return to: built-in, server, startup

@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5/pgproto3"
 
 	"github.com/allsource/allsource"
+	"github.com/allsource/allsource/authz"
 	"github.com/allsource/allsource/ingest"
 	"github.com/allsource/allsource/pgwire/pgsql"
 	"github.com/allsource/allsource/warehouse"
@@ -247,6 +248,9 @@ var copyColumns = map[string]bool{"seq": true, "id": true, "tenant_id": true, "e
 // copyIn runs COPY events FROM STDIN: it reads every row, validates all of
 // them as one batch the way POST /v1/events does, then appends.
 func (c *conn) copyIn(ctx context.Context, st *pgsql.Statement) error {
+	if err := c.authorize(authz.ActionAppend); err != nil {
+		return err
+	}
 	cp := st.Copy
 	o, err := copyOptions(cp)
 	if err != nil {
@@ -340,7 +344,11 @@ func (c *conn) copyIn(ctx context.Context, st *pgsql.Statement) error {
 	stored := 0
 	for len(inputs) > 0 {
 		part := inputs[:min(batch, len(inputs))]
-		res, err := c.srv.opts.Ingest.Append(context.WithoutCancel(ctx), c.srv.opts.Tenant, part)
+		tenant := c.srv.opts.Tenant
+		if p := c.sess.principal; p != nil {
+			tenant = sessionTenant(*p, tenant)
+		}
+		res, err := c.srv.opts.Ingest.Append(context.WithoutCancel(ctx), tenant, part)
 		if err != nil {
 			if stored > 0 {
 				return &pgsql.Error{Code: sqlstateOf(err), Message: allsource.ErrorMessage(err),

@@ -19,7 +19,9 @@ import (
 	duckdb "github.com/duckdb/duckdb-go/v2"
 	"github.com/jackc/pgx/v5/pgproto3"
 
+	"github.com/allsource/allsource"
 	"github.com/allsource/allsource/analytics"
+	"github.com/allsource/allsource/authz"
 	"github.com/allsource/allsource/eventql"
 	"github.com/allsource/allsource/pgwire/pgsql"
 	"github.com/allsource/allsource/warehouse"
@@ -209,6 +211,9 @@ func (c *conn) prepare(ctx context.Context, st *pgsql.Statement, paramOIDs []uin
 		return nil, &pgsql.Error{Code: "0A000", Message: "COPY table TO is not supported; use COPY (SELECT ...) TO STDOUT"}
 	}
 	if q != nil {
+		if err := c.authorize(authz.ActionQuery); err != nil {
+			return nil, err
+		}
 		var engineSQL string
 		var err error
 		if eventql.IsEventQL(q.Text) {
@@ -377,7 +382,11 @@ func (c *conn) checkAborted(st *pgsql.Statement) error {
 // statementContext returns the context one statement runs under: it ends
 // at statement_timeout or on a cancel request.
 func (c *conn) statementContext() (context.Context, func()) {
-	ctx, cancel := context.WithCancelCause(context.Background())
+	base := context.Background()
+	if p := c.sess.principal; p != nil {
+		base = allsource.WithPrincipal(base, *p) // scopes queries to its tenant
+	}
+	ctx, cancel := context.WithCancelCause(base)
 	var stop func() bool
 	if d := c.sess.statementTimeout(); d > 0 {
 		t := time.AfterFunc(d, func() { cancel(errStatementTimeout) })

@@ -23,6 +23,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/allsource/allsource/authz"
 	"github.com/allsource/allsource/ingest"
 	"github.com/allsource/allsource/pgwire/pgsql"
 	"github.com/allsource/allsource/warehouse"
@@ -66,6 +67,13 @@ type Options struct {
 	// Auth is "scram-sha-256" (default) or "password" (cleartext, only
 	// over TLS) when Users is set.
 	Auth string
+	// Authenticator, when set, lets a client log in with an API key or a
+	// token as its password (any user name not in Users): sent in clear,
+	// so over TLS or from loopback only. The session then acts as that
+	// principal: its statements see only its tenant, and each kind of
+	// statement needs its role's permission. Users of Users log in as
+	// administrators of every tenant.
+	Authenticator *authz.Authenticator
 	// TLS, when set, is offered to clients that ask (SSLRequest).
 	TLS *tls.Config
 

@@ -462,7 +462,13 @@ func (w *Warehouse) EntityEvents(ctx context.Context, tenant, entity string, fro
 
 func (w *Warehouse) handleEntity(c *gin.Context, o HTTPOptions) {
 	entity := c.Param("entity_id")
-	tenant := c.DefaultQuery("tenant", allsource.DefaultTenant)
+	tenant := c.Query("tenant")
+	if tenant == "" {
+		tenant = allsource.DefaultTenant
+		if t, ok := allsource.TenantScope(c.Request.Context()); ok {
+			tenant = t
+		}
+	}
 	from, err := uintParam(c, "from_version", 1)
 	if err != nil {
 		httpx.WriteError(c, err)

@@ -24,7 +24,36 @@ import (
 type queryConn struct {
 	conn        *sql.Conn
 	viewVersion uint64
+	viewScope   string // the tenant scope of the view (see scopeKey)
 	stmts       map[string]*duckdb.Stmt
+}
+
+// scopeKey names the tenant scope of ctx: the tenant, or allScopes for an
+// unscoped context (which sees every tenant).
+func scopeKey(ctx context.Context) string {
+	if t, ok := allsource.TenantScope(ctx); ok {
+		return t
+	}
+	return allScopes
+}
+
+// allScopes cannot be a tenant name (they are [A-Za-z0-9_-]).
+const allScopes = "*all*"
+
+// bindView makes qc's events view show version v as ctx's tenant scope
+// sees it. Statements prepared for another view are dropped.
+func (w *Warehouse) bindView(ctx context.Context, qc *queryConn, v *version) error {
+	scope := scopeKey(ctx)
+	if qc.viewVersion == v.id && qc.viewScope == scope {
+		return nil
+	}
+	qc.dropStmts()
+	qc.viewVersion, qc.viewScope = 0, ""
+	if _, err := qc.conn.ExecContext(ctx, "CREATE OR REPLACE TEMP VIEW events AS "+w.viewSQL(v, scope)); err != nil {
+		return fmt.Errorf("warehouse: define events view: %w", err)
+	}
+	qc.viewVersion, qc.viewScope = v.id, scope
+	return nil
 }
 
 // maxCachedStmts bounds the prepared statements kept per connection.
@@ -113,12 +142,8 @@ func (w *Warehouse) query(ctx context.Context, check bool, q string, args ...any
 			return fail(err)
 		}
 	}
-	if qc.viewVersion != v.id {
-		qc.dropStmts()
-		if _, err := qc.conn.ExecContext(ctx, "CREATE OR REPLACE TEMP VIEW events AS "+w.viewSQL(v)); err != nil {
-			return fail(fmt.Errorf("warehouse: define events view: %w", err))
-		}
-		qc.viewVersion = v.id
+	if err := w.bindView(ctx, qc, v); err != nil {
+		return fail(err)
 	}
 	var jsonCols []bool
 	if check {
@@ -240,28 +265,45 @@ func describe(ctx context.Context, conn *sql.Conn, q string) (names []string, js
 	return names, jsonCols, err
 }
 
-// viewSQL is the SELECT that defines events for version v: its Parquet files
-// and its live generations. Built once per version.
-func (w *Warehouse) viewSQL(v *version) string {
+// viewSQL is the SELECT that defines events for version v as scope sees
+// it: its Parquet files (of the scope's tenant only, whose files are in
+// their own directory) and its live generations (filtered by tenant).
+// Built once per version and scope.
+func (w *Warehouse) viewSQL(v *version, scope string) string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if v.viewSQL != "" {
-		return v.viewSQL
+	if q, ok := v.viewSQL[scope]; ok {
+		return q
 	}
 	var parts []string
-	if len(v.files) > 0 {
-		paths := make([]string, len(v.files))
-		for i, f := range v.files {
-			paths[i] = sqlString(filepath.Join(w.whDir, filepath.FromSlash(f.Path)))
+	var paths []string
+	for _, f := range v.files {
+		if scope == allScopes || f.Tenant == scope {
+			paths = append(paths, sqlString(filepath.Join(w.whDir, filepath.FromSlash(f.Path))))
 		}
+	}
+	if len(paths) > 0 {
 		parts = append(parts, fmt.Sprintf("SELECT %s FROM read_parquet([%s])", columns, strings.Join(paths, ", ")))
+	}
+	filter := ""
+	if scope != allScopes {
+		filter = " WHERE tenant_id = " + sqlString(scope)
 	}
 	for _, g := range v.gens {
 		parts = append(parts, `SELECT seq, id, tenant_id, entity_id, event_type, version, "timestamp", ingested_at,
-			payload::JSON AS payload, metadata::JSON AS metadata FROM `+g.table)
+			payload::JSON AS payload, metadata::JSON AS metadata FROM `+g.table+filter)
 	}
-	v.viewSQL = strings.Join(parts, " UNION ALL ")
-	return v.viewSQL
+	if len(parts) == 0 { // nothing at all: the columns, no rows
+		parts = append(parts, `SELECT NULL::BIGINT AS seq, NULL::VARCHAR AS id, NULL::VARCHAR AS tenant_id, NULL::VARCHAR AS entity_id,
+			NULL::VARCHAR AS event_type, NULL::BIGINT AS version, NULL::TIMESTAMPTZ AS "timestamp", NULL::TIMESTAMPTZ AS ingested_at,
+			NULL::JSON AS payload, NULL::JSON AS metadata WHERE false`)
+	}
+	if v.viewSQL == nil {
+		v.viewSQL = map[string]string{}
+	}
+	q := strings.Join(parts, " UNION ALL ")
+	v.viewSQL[scope] = q
+	return q
 }
 
 // Table functions a query may use. Everything else that produces rows

@@ -174,12 +174,8 @@ func (w *Warehouse) withConn(ctx context.Context, fn func(qc *queryConn) error) 
 			return err
 		}
 	}
-	if qc.viewVersion != v.id {
-		qc.dropStmts()
-		if _, err := qc.conn.ExecContext(ctx, "CREATE OR REPLACE TEMP VIEW events AS "+w.viewSQL(v)); err != nil {
-			return fmt.Errorf("warehouse: define events view: %w", err)
-		}
-		qc.viewVersion = v.id
+	if err := w.bindView(ctx, qc, v); err != nil {
+		return err
 	}
 	return fn(qc)
 }

@@ -149,7 +149,7 @@ type version struct {
 	files     []fileEntry
 	gens      []*gen // unflushed generations, oldest first; the last is active
 	watermark uint64
-	viewSQL   string // lazily built SELECT over files and gens
+	viewSQL   map[string]string // per tenant scope, the SELECT over files and gens (lazily built)
 }
 
 // pending is a resource removed from the table set when version `since` was

@@ -100,7 +100,7 @@ func startAPIAt(t testing.TB, dir string, extraFlags ...string) *testAPI {
 	}
 	m.registerStore(st)
 	a := &testAPI{Dir: dir, st: st, m: m, t: t}
-	a.srv = httptest.NewServer(newRouter(cfg, st, m, log))
+	a.srv = httptest.NewServer(newRouter(cfg, st, m, log, nil))
 	a.URL = a.srv.URL
 	t.Cleanup(a.Close)
 	return a
@@ -751,7 +751,7 @@ func TestSlowClient(t *testing.T) {
 	}
 	m.registerStore(st)
 	srv := &http.Server{
-		Handler:           newRouter(cfg, st, m, log),
+		Handler:           newRouter(cfg, st, m, log, nil),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       cfg.ReadTimeout,
 		IdleTimeout:       2 * time.Minute,

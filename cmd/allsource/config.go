@@ -19,6 +19,11 @@ type Config struct {
 	HTTPAddr string
 	PGAddr   string
 
+	Auth          string
+	JWTPublicKeys string
+	JWTIssuer     string
+	JWTAudience   string
+
 	PGUser             string
 	PGPassword         string
 	PGAuth             string
@@ -76,6 +81,10 @@ func (c *Config) registerServeFlags(fs *flag.FlagSet) {
 	c.registerStorageFlags(fs)
 	fs.StringVar(&c.HTTPAddr, "http-addr", "127.0.0.1:8080", "HTTP API listen address")
 	fs.StringVar(&c.PGAddr, "pg-addr", "127.0.0.1:5433", "Postgres wire protocol listen address (empty: off)")
+	fs.StringVar(&c.Auth, "auth", "auto", "authentication: auto (on when the data dir has API keys or a token secret, or --jwt-public-key is set), on, or off (loopback addresses only)")
+	fs.StringVar(&c.JWTPublicKeys, "jwt-public-key", "", "comma-separated PEM public keys (RSA: RS256, Ed25519: EdDSA) whose tokens are accepted")
+	fs.StringVar(&c.JWTIssuer, "jwt-issuer", "", "when set, tokens must carry this iss")
+	fs.StringVar(&c.JWTAudience, "jwt-audience", "", "when set, tokens must carry this aud")
 	fs.StringVar(&c.PGUser, "pg-user", "", "pgwire user name; with --pg-password, clients must authenticate (without: only loopback clients, any user name)")
 	fs.StringVar(&c.PGPassword, "pg-password", "", "pgwire password for --pg-user (prefer ALLSOURCE_PG_PASSWORD)")
 	fs.StringVar(&c.PGAuth, "pg-auth", "scram-sha-256", "pgwire authentication: scram-sha-256 or password (cleartext, TLS only)")

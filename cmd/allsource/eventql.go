@@ -119,7 +119,11 @@ func serveEventQL(c *gin.Context, wh *warehouse.Warehouse, timeout time.Duration
 	if framed {
 		format = "eventsourcingdb"
 	}
-	key := qcache.Key{Query: req.Query, Format: format, Watermark: watermark}
+	scope, scoped := allsource.TenantScope(c.Request.Context())
+	if !scoped {
+		scope = allsource.AllTenants // answers over every tenant
+	}
+	key := qcache.Key{Tenant: scope, Query: req.Query, Format: format, Watermark: watermark}
 	if usesNow.MatchString(req.Query) {
 		// The answer changes with the clock, not only with the data.
 		cache = nil

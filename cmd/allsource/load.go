@@ -44,6 +44,7 @@ func (h *httpSink) send(ctx context.Context, body []byte, n int) (int, int, erro
 		return 0, 0, err
 	}
 	req.Header.Set("Content-Type", "application/x-ndjson")
+	setClientAuth(req)
 	resp, err := h.client.Do(req)
 	if err != nil {
 		return 0, 0, fmt.Errorf("is the server running? %w", err)

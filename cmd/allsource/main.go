@@ -6,6 +6,8 @@
 //	allsource query     run SQL and print a table
 //	allsource demo      generate an e-commerce event history
 //	allsource bench     measure ingest and query speed against peers
+//	allsource token     issue a signed token (JWT) for a tenant and roles
+//	allsource admin     manage API keys
 //
 // Every flag of serve can also be set as an environment variable named
 // ALLSOURCE_ plus the flag in upper case with '-' as '_'
@@ -75,6 +77,8 @@ Commands:
   demo     generate a realistic e-commerce event history and load it
   bench    measure ingest and query throughput against DuckDB and PostgreSQL
            (bench ingest; bench pgwire: the Postgres front end against PostgreSQL)
+  token    issue a signed token for a tenant and roles (token issue)
+  admin    manage API keys (admin key create|list|revoke)
 
 Run 'allsource <command> -h' for the flags of a command.
 `
@@ -96,6 +100,10 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return m.runDemo(ctx, args[1:])
 	case "bench":
 		return m.runBench(ctx, args[1:])
+	case "token":
+		return m.runToken(ctx, args[1:])
+	case "admin":
+		return m.runAdmin(ctx, args[1:])
 	case "help", "-h", "--help":
 		fmt.Fprint(m.Stdout, usage)
 		return nil

@@ -13,7 +13,7 @@ import (
 
 // newPGServer builds the Postgres front end for a store from the serve
 // flags.
-func newPGServer(cfg *Config, st *store, m *metrics, log *slog.Logger) (*pgwire.Server, error) {
+func newPGServer(cfg *Config, st *store, m *metrics, log *slog.Logger, au *auth) (*pgwire.Server, error) {
 	opts := pgwire.Options{
 		Warehouse:        st.wh,
 		Ingest:           st.ingest,
@@ -28,6 +28,9 @@ func newPGServer(cfg *Config, st *store, m *metrics, log *slog.Logger) (*pgwire.
 	}
 	if cfg.PGUser != "" {
 		opts.Users = map[string]string{cfg.PGUser: cfg.PGPassword}
+	}
+	if au != nil && au.on {
+		opts.Authenticator = au.authn
 	}
 	switch cfg.PGTLS {
 	case "on":
@@ -48,8 +51,8 @@ func newPGServer(cfg *Config, st *store, m *metrics, log *slog.Logger) (*pgwire.
 
 // startPG listens on --pg-addr and serves pgwire in the background; errc
 // receives Serve's result.
-func startPG(ctx context.Context, cfg *Config, st *store, m *metrics, log *slog.Logger, errc chan<- error) (*pgwire.Server, net.Listener, error) {
-	srv, err := newPGServer(cfg, st, m, log)
+func startPG(ctx context.Context, cfg *Config, st *store, m *metrics, log *slog.Logger, au *auth, errc chan<- error) (*pgwire.Server, net.Listener, error) {
+	srv, err := newPGServer(cfg, st, m, log, au)
 	if err != nil {
 		return nil, nil, err
 	}

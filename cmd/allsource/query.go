@@ -46,6 +46,7 @@ func (m *Main) runQuery(ctx context.Context, args []string) error {
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", accept)
+	setClientAuth(req)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return fmt.Errorf("is the server running at %s? %w", *server, err)

@@ -51,6 +51,10 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 // to Parquet, close.
 func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	start := time.Now()
+	au, err := setupAuth(cfg, log)
+	if err != nil {
+		return err
+	}
 	m := newMetrics()
 	st, err := openStore(ctx, cfg, log, m)
 	if err != nil {
@@ -64,7 +68,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		return fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
 	}
 	srv := &http.Server{
-		Handler:           newRouter(cfg, st, m, log),
+		Handler:           newRouter(cfg, st, m, log, au),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       cfg.ReadTimeout,
 		IdleTimeout:       2 * time.Minute,
@@ -76,7 +80,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	pgErrc := make(chan error, 1)
 	if cfg.PGAddr != "" {
 		var pln net.Listener
-		pg, pln, err = startPG(ctx, cfg, st, m, log, pgErrc)
+		pg, pln, err = startPG(ctx, cfg, st, m, log, au, pgErrc)
 		if err != nil {
 			srv.Close()
 			st.Close(context.Background())
@@ -112,13 +116,13 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	return errors.Join(shutErr, closeErr)
 }
 
-func newRouter(cfg *Config, st *store, m *metrics, log *slog.Logger) http.Handler {
+func newRouter(cfg *Config, st *store, m *metrics, log *slog.Logger, au *auth) http.Handler {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	// Entity ids may contain '/': route on the escaped path, then unescape.
 	r.UseRawPath = true
 	r.UnescapePathValues = true
-	r.Use(accessLog(log, m), recoverJSON(log))
+	r.Use(accessLog(log, m), recoverJSON(log), au.middleware())
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	r.GET("/readyz", func(c *gin.Context) {
 		for _, err := range []error{st.ingest.Healthy(), st.wh.Healthy()} {

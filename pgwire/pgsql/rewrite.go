@@ -1,6 +1,7 @@
 package pgsql
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -739,6 +740,10 @@ func (r *rewriter) providedTable(tp TableFunctionProvider, name string, fc *pg_q
 		err = fmt.Errorf("takes one argument, the question as JSON text")
 	}
 	if err != nil {
+		var pe *Error
+		if errors.As(err, &pe) { // the provider chose the code (permission denied …)
+			return nil, true, pe
+		}
 		e := errorf(CodeInvalidParameter, pos, "%s: %v", name, err)
 		return nil, true, e
 	}

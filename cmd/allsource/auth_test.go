@@ -1,0 +1,415 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/allsource/allsource/authz"
+)
+
+// authServer is a server with authentication on: HTTP and pgwire, and the
+// credentials of two tenants.
+type authServer struct {
+	url, pg string
+	dir     string
+	st      *store
+	keys    map[string]string // name → API key
+	secret  []byte
+	keyIDs  map[string]string
+}
+
+func startAuthServer(t *testing.T) *authServer {
+	t.Helper()
+	dir := t.TempDir()
+	ks, err := authz.OpenKeyStore(authz.KeysFile(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	as := &authServer{dir: dir, keys: map[string]string{}, keyIDs: map[string]string{}}
+	for _, k := range []struct {
+		name, tenant string
+		roles        []string
+	}{
+		{"acme", "acme", []string{authz.RoleWriter, authz.RoleAnalyst}},
+		{"acme-reader", "acme", []string{authz.RoleReader}},
+		{"beta", "beta", []string{authz.RoleWriter, authz.RoleAnalyst}},
+		{"beta-writer", "beta", []string{authz.RoleWriter}},
+		{"admin", "*", []string{authz.RoleAdmin}},
+	} {
+		key, rec, err := ks.Create(k.name, k.tenant, k.roles, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		as.keys[k.name], as.keyIDs[k.name] = key, rec.ID
+	}
+	if as.secret, err = authz.LoadOrCreateSecret(authz.SecretFile(dir)); err != nil {
+		t.Fatal(err)
+	}
+	cfg := apiTestConfig(t, dir, "--pg-addr", "127.0.0.1:0")
+	log := apiTestLogger(t)
+	au, err := setupAuth(cfg, log)
+	if err != nil || !au.on {
+		t.Fatalf("auth: %v (on %v)", err, au != nil && au.on)
+	}
+	m := newMetrics()
+	st, err := openStore(context.Background(), cfg, log, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.registerStore(st)
+	as.st = st
+	srv := httptest.NewServer(newRouter(cfg, st, m, log, au))
+	as.url = srv.URL
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	pg, ln, err := startPG(ctx, cfg, st, m, log, au, errc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	as.pg = ln.Addr().String()
+	t.Cleanup(func() {
+		cancel()
+		sctx, c := context.WithTimeout(context.Background(), 30*time.Second)
+		defer c()
+		pg.Close(sctx)
+		srv.Close()
+		if err := st.Close(sctx); err != nil {
+			t.Errorf("close: %v", err)
+		}
+		apiClient.CloseIdleConnections()
+	})
+	return as
+}
+
+func (as *authServer) token(t *testing.T, tenant string, roles []string, ttl time.Duration) string {
+	t.Helper()
+	tok, err := authz.IssueHS256(as.secret, "t", tenant, roles, ttl, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// do sends a request with a credential and returns status and body.
+func (as *authServer) do(t *testing.T, cred, method, path, body string) (int, string) {
+	t.Helper()
+	hdr := map[string]string{"Content-Type": "application/json"}
+	if cred != "" {
+		hdr["Authorization"] = "Bearer " + cred
+	}
+	if strings.HasPrefix(body, "{\"entity_id\"") && strings.Contains(body, "\n") {
+		hdr["Content-Type"] = "application/x-ndjson"
+	}
+	st, _, b, err := apiRequest(method, as.url+path, hdr, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st, string(b)
+}
+
+func sqlBody(q string) string {
+	b, _ := json.Marshal(map[string]string{"sql": q})
+	return string(b)
+}
+
+func eqlBody(q string) string {
+	b, _ := json.Marshal(map[string]string{"query": q})
+	return string(b)
+}
+
+// TestTenantIsolation is the adversarial suite: tenant acme tries to read,
+// count, infer or write tenant beta's events through every HTTP endpoint
+// and pgwire, with credentials of the wrong kind, role, age or signature.
+func TestTenantIsolation(t *testing.T) {
+	as := startAuthServer(t)
+	acme, beta := as.keys["acme"], as.token(t, "beta", []string{authz.RoleWriter, authz.RoleAnalyst}, time.Hour)
+	events := func(tenant string, n int) string {
+		var b strings.Builder
+		for i := range n {
+			fmt.Fprintf(&b, `{"entity_id":"%s-u%d","event_type":"page.viewed","timestamp":"2026-03-0%dT10:00:00Z","payload":{"secret":"%s"}}`+"\n", tenant, i, 1+i%3, tenant)
+			fmt.Fprintf(&b, `{"entity_id":"%s-u%d","event_type":"order.placed","timestamp":"2026-03-0%dT10:30:00Z"}`+"\n", tenant, i, 1+i%3)
+		}
+		return b.String()
+	}
+	// Writes: each to its own tenant; flushed and hot events both.
+	for _, w := range []struct {
+		cred, body string
+	}{{acme, events("acme", 3)}, {beta, events("beta", 5)}} {
+		if st, body := as.do(t, w.cred, "POST", "/v1/events", w.body); st != 200 {
+			t.Fatalf("append: %d %s", st, body)
+		}
+	}
+	if err := as.st.wh.FlushAll(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if st, body := as.do(t, acme, "POST", "/v1/events", events("acme", 1)); st != 200 {
+		t.Fatalf("append: %d %s", st, body)
+	}
+	// acme: 8 events, beta: 10.
+
+	t.Run("credentials", func(t *testing.T) {
+		other := make([]byte, 32)
+		forged, _ := authz.IssueHS256(other, "t", "beta", []string{authz.RoleAnalyst}, time.Hour, time.Now())
+		expired, _ := authz.IssueHS256(as.secret, "t", "beta", []string{authz.RoleAnalyst}, time.Minute, time.Now().Add(-time.Hour))
+		none, _ := jwt.NewWithClaims(jwt.SigningMethodNone, authz.Claims{RegisteredClaims: jwt.RegisteredClaims{Subject: "t",
+			ExpiresAt: jwt.NewNumericDate(time.Now().Add(time.Hour))}, Tenant: "beta", Roles: []string{authz.RoleAnalyst}}).SignedString(jwt.UnsafeAllowNoneSignatureType)
+		for name, cred := range map[string]string{"none": "", "forged": forged, "expired": expired, "alg none": none,
+			"junk key": "ask_0000000000000000_" + strings.Repeat("A", 43), "password": "hunter2"} {
+			for _, path := range []string{"/v1/query", "/v1/events", "/v1/eventql", "/v1/analytics/funnel", "/metrics"} {
+				method := "POST"
+				if path == "/metrics" {
+					method = "GET"
+				}
+				if st, body := as.do(t, cred, method, path, "{}"); st != http.StatusUnauthorized {
+					t.Errorf("%s on %s: %d %s", name, path, st, body)
+				}
+			}
+		}
+		if st, _ := as.do(t, "", "GET", "/healthz", ""); st != 200 {
+			t.Errorf("healthz: %d", st)
+		}
+	})
+
+	t.Run("http reads", func(t *testing.T) {
+		for _, c := range []struct {
+			name, path, body, want string
+		}{
+			{"count", "/v1/query", sqlBody("SELECT count(*) AS n FROM events"), `[[8]]`},
+			{"beta by filter", "/v1/query", sqlBody("SELECT count(*) AS n FROM events WHERE tenant_id = 'beta'"), `[[0]]`},
+			{"tenants seen", "/v1/query", sqlBody("SELECT DISTINCT tenant_id FROM events"), `[["acme"]]`},
+			{"payloads", "/v1/query", sqlBody("SELECT count(*) FROM events WHERE payload::VARCHAR LIKE '%beta%'"), `[[0]]`},
+		} {
+			st, body := as.do(t, acme, "POST", c.path, c.body)
+			if st != 200 || !strings.Contains(body, `"rows":`+c.want) {
+				t.Errorf("%s: %d %s", c.name, st, body)
+			}
+		}
+		// EventQL, twice each (the answer cache is per tenant).
+		for i := 0; i < 2; i++ {
+			for _, c := range []struct{ cred, want string }{{acme, "8"}, {beta, "10"}} {
+				st, body := as.do(t, c.cred, "POST", "/v1/eventql", eqlBody("FROM e IN events PROJECT INTO COUNT()"))
+				if st != 200 || strings.TrimSpace(body) != c.want {
+					t.Errorf("eventql round %d: %d %q, want %s", i, st, body, c.want)
+				}
+			}
+		}
+		// Analytics.
+		var f struct {
+			Steps []struct {
+				Entities int `json:"entities"`
+			} `json:"steps"`
+		}
+		st, body := as.do(t, acme, "POST", "/v1/analytics/funnel", `{"steps": ["page.viewed", "order.placed"], "window": "1h"}`)
+		if json.Unmarshal([]byte(body), &f); st != 200 || len(f.Steps) != 2 || f.Steps[0].Entities != 3 {
+			t.Errorf("funnel: %d %s", st, body)
+		}
+		// Another tenant's entity stream: not found in one's own, refused by name.
+		if st, body := as.do(t, acme, "GET", "/v1/entities/beta-u1/events", ""); st != 404 {
+			t.Errorf("beta's entity: %d %s", st, body)
+		}
+		for _, path := range []string{"GET /v1/entities/beta-u1/events?tenant=beta", "POST /v1/query?tenant=beta"} {
+			method, path, _ := strings.Cut(path, " ")
+			if st, body := as.do(t, acme, method, path, sqlBody("SELECT 1")); st != 403 {
+				t.Errorf("%s: %d %s", path, st, body)
+			}
+		}
+		// Escapes to other tenants' files and the hot tier.
+		for _, q := range []string{
+			"SELECT count(*) FROM read_parquet('warehouse/tenant=beta/*/*.parquet')",
+			"SELECT * FROM glob('**')",
+			"SELECT count(*) FROM _hot.gen_1",
+			"SELECT * FROM duckdb_views()",
+			"ATTACH 'catalog.duckdb' AS c",
+			"COPY (SELECT 1) TO '/tmp/x.csv'",
+			"SET enable_external_access = true",
+			"SELECT getenv('HOME')",
+			"SELECT * FROM query_table('events')",
+		} {
+			if st, body := as.do(t, acme, "POST", "/v1/query", sqlBody(q)); st != 400 && st != 403 {
+				t.Errorf("%s: %d %s", q, st, body)
+			}
+		}
+	})
+
+	t.Run("http writes and roles", func(t *testing.T) {
+		one := `{"entity_id":"x","event_type":"t"}`
+		for _, c := range []struct {
+			name, cred, path, body string
+			want                   int
+		}{
+			{"append to beta by parameter", acme, "/v1/events?tenant=beta", one, 403},
+			{"append to beta by field", acme, "/v1/events", `{"entity_id":"x","event_type":"t","tenant":"beta"}`, 403},
+			{"reader appends", as.keys["acme-reader"], "/v1/events", one, 403},
+			{"reader runs analytics", as.keys["acme-reader"], "/v1/analytics/funnel", `{"steps": ["page.viewed"]}`, 403},
+			{"reader queries", as.keys["acme-reader"], "/v1/query", sqlBody("SELECT count(*) FROM events"), 200},
+			{"writer queries", as.keys["beta-writer"], "/v1/query", sqlBody("SELECT 1"), 403},
+			{"tenant reads metrics", acme, "/metrics", "", 403},
+			{"admin reads metrics", as.keys["admin"], "/metrics", "", 200},
+		} {
+			method := "POST"
+			if c.path == "/metrics" {
+				method = "GET"
+			}
+			if st, body := as.do(t, c.cred, method, c.path, c.body); st != c.want {
+				t.Errorf("%s: %d, want %d (%s)", c.name, st, c.want, body)
+			}
+		}
+		// The admin sees every tenant, or one by parameter.
+		for _, c := range []struct{ path, want string }{{"/v1/query", "[[18]]"}, {"/v1/query?tenant=beta", "[[10]]"}} {
+			if st, body := as.do(t, as.keys["admin"], "POST", c.path, sqlBody("SELECT count(*) FROM events")); st != 200 || !strings.Contains(body, c.want) {
+				t.Errorf("admin %s: %d %s", c.path, st, body)
+			}
+		}
+	})
+
+	t.Run("pgwire", func(t *testing.T) {
+		ctx := context.Background()
+		connect := func(cred string) (*pgx.Conn, error) {
+			return pgx.Connect(ctx, fmt.Sprintf("postgres://anyone:%s@%s/allsource?sslmode=disable", url.QueryEscape(cred), as.pg))
+		}
+		for name, cred := range map[string]string{"wrong": "hunter2", "revoked-looking": "ask_0000000000000000_" + strings.Repeat("A", 43)} {
+			_, err := connect(cred)
+			var pe *pgconn.PgError
+			if !errors.As(err, &pe) || pe.Code != "28P01" {
+				t.Errorf("%s: %v, want 28P01", name, err)
+			}
+		}
+		c, err := connect(acme)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close(ctx)
+		one := func(q string, args ...any) int64 {
+			var n int64
+			if err := c.QueryRow(ctx, q, args...).Scan(&n); err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+			return n
+		}
+		if n := one("SELECT count(*) FROM events"); n != 8 {
+			t.Errorf("count: %d", n)
+		}
+		if n := one("SELECT count(*) FROM events WHERE tenant_id = $1", "beta"); n != 0 {
+			t.Errorf("prepared, beta: %d", n)
+		}
+		if n := one("FROM e IN events PROJECT INTO COUNT()"); n != 8 {
+			t.Errorf("EventQL: %d", n)
+		}
+		if n := one(`SELECT entities FROM funnel('{"steps": ["page.viewed"]}')`); n != 3 {
+			t.Errorf("funnel(): %d", n)
+		}
+		var out bytes.Buffer
+		if _, err := c.PgConn().CopyTo(ctx, &out, "COPY (SELECT DISTINCT tenant_id FROM events) TO STDOUT"); err != nil || out.String() != "acme\n" {
+			t.Errorf("COPY TO: %q %v", out.String(), err)
+		}
+		// COPY FROM lands in the session's tenant.
+		if _, err := c.PgConn().CopyFrom(ctx, strings.NewReader("acme-c1\tcopied\n"), "COPY events (entity_id, event_type) FROM STDIN"); err != nil {
+			t.Fatal(err)
+		}
+		if n := one("SELECT count(*) FROM events WHERE event_type = 'copied'"); n != 1 {
+			t.Errorf("copied: %d", n)
+		}
+		var pe *pgconn.PgError
+		for _, q := range []string{
+			"SELECT * FROM read_parquet('warehouse/tenant=beta/*/*.parquet')",
+			"SELECT count(*) FROM _hot.gen_1",
+			"SELECT count(*) FROM _hot.main.gen_1",
+			"SELECT * FROM duckdb_tables()",
+			"SELECT * FROM duckdb_views()",
+			"SELECT sql FROM duckdb_views()",
+			"SELECT * FROM query_table('_hot.gen_1')",
+			"ATTACH ':memory:' AS x",
+			"SET enable_external_access = true",
+			"SELECT * FROM glob('*')",
+		} {
+			_, err := c.Exec(ctx, q)
+			if !errors.As(err, &pe) || (pe.Code != "42501" && pe.Code != "0A000" && pe.Code != "42P01" && pe.Code != "42883" && pe.Code != "42704") {
+				t.Errorf("%s: %v", q, err)
+			}
+		}
+		// Roles: a reader may not COPY in; a writer may not query.
+		r, err := connect(as.keys["acme-reader"])
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close(ctx)
+		if _, err := r.PgConn().CopyFrom(ctx, strings.NewReader("x\ty\n"), "COPY events (entity_id, event_type) FROM STDIN"); !errors.As(err, &pe) || pe.Code != "42501" {
+			t.Errorf("reader COPY FROM: %v", err)
+		}
+		if _, err := r.Exec(ctx, `SELECT * FROM funnel('{"steps": ["page.viewed"]}')`); !errors.As(err, &pe) || pe.Code != "42501" {
+			t.Errorf("reader funnel(): %v", err)
+		}
+		w, err := connect(as.keys["beta-writer"])
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer w.Close(ctx)
+		if _, err := w.Exec(ctx, "SELECT count(*) FROM events"); !errors.As(err, &pe) || pe.Code != "42501" {
+			t.Errorf("writer SELECT: %v", err)
+		}
+		// A token as the password, for beta.
+		b, err := connect(beta)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Close(ctx)
+		var n int64
+		if err := b.QueryRow(ctx, "SELECT count(*) FROM events").Scan(&n); err != nil || n != 10 {
+			t.Errorf("beta count: %d %v", n, err)
+		}
+	})
+
+	t.Run("revocation", func(t *testing.T) {
+		ks, _ := authz.OpenKeyStore(authz.KeysFile(as.dir))
+		if err := ks.Revoke(as.keyIDs["acme-reader"]); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			st, _ := as.do(t, as.keys["acme-reader"], "POST", "/v1/query", sqlBody("SELECT 1"))
+			if st == http.StatusUnauthorized {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("revoked key still accepted: %d", st)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
+}
+
+// TestAuthSecureDefaults: without credentials the server refuses to listen
+// beyond loopback; with --auth on it needs no credential source to start
+// but refuses every request.
+func TestAuthSecureDefaults(t *testing.T) {
+	log := apiTestLogger(t)
+	for _, c := range []struct {
+		args []string
+		ok   bool
+	}{
+		{[]string{"--http-addr", "0.0.0.0:8080"}, false},
+		{[]string{"--pg-addr", ":5433"}, false},
+		{[]string{"--http-addr", "127.0.0.1:0", "--pg-addr", "[::1]:0"}, true},
+		{[]string{"--http-addr", "0.0.0.0:8080", "--auth", "on"}, true},
+		{[]string{"--auth", "maybe"}, false},
+	} {
+		cfg := apiTestConfig(t, t.TempDir(), c.args...)
+		_, err := setupAuth(cfg, log)
+		if (err == nil) != c.ok {
+			t.Errorf("%v: %v", c.args, err)
+		}
+	}
+}
