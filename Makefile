@@ -40,12 +40,14 @@ test-short: vet
 # Go micro-benchmarks, then the end-to-end ingest benchmark against DuckDB's
 # Appender and PostgreSQL COPY, the query comparison over 10M events, and
 # the pgwire front end against PostgreSQL (point queries, full reads), and
-# the analytics endpoints against DuckDB SQL and ClickHouse over 10M events.
+# the analytics endpoints against DuckDB SQL and ClickHouse over 10M events,
+# and ingest with authentication against ingest without.
 bench: build
 	$(GO) test -tags "$(TAGS)" -run '^$$' -bench . ./wal/ ./ingest/
 	./$(BIN) bench ingest --query-events $${QUERY_EVENTS:-10000000}
 	./$(BIN) bench pgwire --events $${PGWIRE_EVENTS:-1000000}
 	./$(BIN) bench analytics --events $${ANALYTICS_EVENTS:-10000000}
+	./$(BIN) bench auth
 
 # A short run of every fuzzer.
 fuzz:

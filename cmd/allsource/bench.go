@@ -28,10 +28,12 @@ func (m *Main) runBench(ctx context.Context, args []string) error {
 			return m.runBenchPGWire(ctx, args[1:])
 		case "analytics":
 			return m.runBenchAnalytics(ctx, args[1:])
+		case "auth":
+			return m.runBenchAuth(ctx, args[1:])
 		}
 	}
-	fmt.Fprintln(m.Stderr, "Usage: allsource bench ingest|pgwire|analytics [flags]")
-	return &exitError{code: 2, err: errors.New("bench: the benchmarks are 'ingest', 'pgwire' and 'analytics'")}
+	fmt.Fprintln(m.Stderr, "Usage: allsource bench ingest|pgwire|analytics|auth [flags]")
+	return &exitError{code: 2, err: errors.New("bench: the benchmarks are 'ingest', 'pgwire', 'analytics' and 'auth'")}
 }
 
 func (m *Main) runBenchIngest(ctx context.Context, args []string) error {

@@ -48,6 +48,21 @@ type Config struct {
 	Data [][]byte
 	// RequestTimeout bounds one request; default 2 minutes.
 	RequestTimeout time.Duration
+	// Token, when set, is sent as Authorization: Bearer (an API key or a
+	// token) with every request.
+	Token string
+}
+
+// bearerTransport adds a credential to every request.
+type bearerTransport struct {
+	base  http.RoundTripper
+	token string
+}
+
+func (b bearerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+b.token)
+	return b.base.RoundTrip(r)
 }
 
 // ingestResponse is the 200 answer of POST /v1/events.
@@ -139,6 +154,9 @@ func IngestHTTP(ctx context.Context, cfg Config) (Result, error) {
 	url := endpointURL(cfg.URL, "/v1/events")
 	client := newHTTPClient(cfg.Clients, cfg.RequestTimeout)
 	defer client.CloseIdleConnections()
+	if cfg.Token != "" {
+		client.Transport = bearerTransport{base: client.Transport, token: cfg.Token}
+	}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
