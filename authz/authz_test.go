@@ -66,6 +66,9 @@ func TestCheckRoles(t *testing.T) {
 		{"*", []string{RoleReader}, false},
 		{"acme", nil, false},
 		{"acme", []string{"root"}, false},
+		{"_audit", []string{RoleReader}, false},
+		{"a/b", []string{RoleReader}, false},
+		{"", []string{RoleReader}, false},
 	} {
 		if err := CheckRoles(c.tenant, c.roles); (err == nil) != c.ok {
 			t.Errorf("%s %v: %v", c.tenant, c.roles, err)
@@ -101,6 +104,7 @@ func TestKeyStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	server.now = s.now
+	now = now.Add(time.Second)
 	key2, k2, err := s.Create("later", "beta", []string{RoleReader}, 0)
 	if err != nil {
 		t.Fatal(err)

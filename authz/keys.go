@@ -78,10 +78,20 @@ type KeyStore struct {
 	path string
 	now  func() time.Time
 
-	mu      sync.Mutex
-	keys    map[string]APIKey
-	stamp   fileStamp
-	checked time.Time
+	mu       sync.Mutex
+	keys     map[string]APIKey
+	stamp    fileStamp
+	checked  time.Time
+	onChange func(before, after map[string]APIKey)
+}
+
+// OnChange sets a function called (under the store's lock; it must not
+// call the store) when a reload finds the file changed by someone else,
+// with the keys before and after.
+func (s *KeyStore) OnChange(fn func(before, after map[string]APIKey)) {
+	s.mu.Lock()
+	s.onChange = fn
+	s.mu.Unlock()
 }
 
 type fileStamp struct {
@@ -126,7 +136,11 @@ func (s *KeyStore) reload(force bool) error {
 	for _, k := range list {
 		keys[k.ID] = k
 	}
+	before := s.keys
 	s.keys, s.stamp = keys, stamp
+	if !force && s.onChange != nil {
+		s.onChange(before, keys)
+	}
 	return nil
 }
 
@@ -136,7 +150,7 @@ func (s *KeyStore) save() error {
 	for _, k := range s.keys {
 		list = append(list, k)
 	}
-	slices.SortFunc(list, func(a, b APIKey) int { return a.CreatedAt.Compare(b.CreatedAt) })
+	slices.SortFunc(list, byCreation)
 	b, err := json.MarshalIndent(list, "", "  ")
 	if err != nil {
 		return err
@@ -213,8 +227,15 @@ func (s *KeyStore) List() ([]APIKey, error) {
 	for _, k := range s.keys {
 		out = append(out, k)
 	}
-	slices.SortFunc(out, func(a, b APIKey) int { return a.CreatedAt.Compare(b.CreatedAt) })
+	slices.SortFunc(out, byCreation)
 	return out, nil
+}
+
+func byCreation(a, b APIKey) int {
+	if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+		return c
+	}
+	return strings.Compare(a.ID, b.ID)
 }
 
 // errBadKey is the answer for every key that does not authenticate, so a

@@ -73,6 +73,9 @@ func Roles() []string {
 // every role must exist, and admin (which spans tenants) goes with the
 // tenant "*" and only there.
 func CheckRoles(tenant string, names []string) error {
+	if err := checkTenantName(tenant); err != nil {
+		return err
+	}
 	if len(names) == 0 {
 		return allsource.Errorf(allsource.CodeInvalid, "give at least one role (%s)", strings.Join(Roles(), ", "))
 	}
@@ -113,4 +116,22 @@ func Authorize(p allsource.Principal, a Action, tenant string) error {
 		return allsource.Errorf(allsource.CodeForbidden, "%s is not allowed outside your tenant %q", a, p.Tenant)
 	}
 	return allsource.Errorf(allsource.CodeForbidden, "%s is not allowed for role %s", a, strings.Join(p.Roles, ", "))
+}
+
+// checkTenantName allows "*" and the names ingest accepts: 1–64 of
+// [A-Za-z0-9_-], not starting with '_' (the server's own tenants).
+func checkTenantName(t string) error {
+	if t == allsource.AllTenants {
+		return nil
+	}
+	if t == "" || len(t) > allsource.MaxTenantBytes || t[0] == '_' {
+		return allsource.Errorf(allsource.CodeInvalid, "tenant %q: want 1 to %d letters, digits, '_' or '-', not starting with '_'", t, allsource.MaxTenantBytes)
+	}
+	for i := 0; i < len(t); i++ {
+		c := t[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return allsource.Errorf(allsource.CodeInvalid, "tenant %q: want letters, digits, '_' or '-'", t)
+		}
+	}
+	return nil
 }

@@ -322,11 +322,15 @@ func checkText(name string, v []byte, max int) error {
 	return nil
 }
 
-// CheckTenant validates a tenant name: 1–64 bytes of [A-Za-z0-9_-]. Tenant
-// names become directory names in the warehouse.
+// CheckTenant validates a tenant name: 1–64 bytes of [A-Za-z0-9_-], not
+// starting with '_' (reserved for the server's own tenants, such as the
+// audit log). Tenant names become directory names in the warehouse.
 func CheckTenant(t string) error {
 	if t == "" {
 		return fmt.Errorf("must not be empty")
+	}
+	if t[0] == '_' {
+		return fmt.Errorf("names starting with '_' are reserved, got %q", t)
 	}
 	if len(t) > allsource.MaxTenantBytes {
 		return fmt.Errorf("is %d bytes, over the limit of %d", len(t), allsource.MaxTenantBytes)

@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgproto3"
 
 	"github.com/allsource/allsource"
+	"github.com/allsource/allsource/authz"
 	"github.com/allsource/allsource/pgwire/pgsql"
 )
 
@@ -48,6 +49,7 @@ type session struct {
 	// principal is who the session acts as when the server authenticates
 	// principals (nil: unauthenticated, every tenant).
 	principal *allsource.Principal
+	rows      int64 // rows the running statement returned (for the audit log)
 
 	settings map[string]string
 	defaults map[string]string // what RESET and DISCARD ALL return to: built-in, server, startup
@@ -317,10 +319,12 @@ func (c *conn) begin(sm *pgproto3.StartupMessage) bool {
 		var ae *authError
 		if errors.As(err, &ae) {
 			s.log.Info("pgwire: login refused", "user", user, "remote", c.nc.RemoteAddr().String(), "reason", ae.msg)
+			c.audit(authz.AuditRecord{Kind: "login_failed", Reason: ae.msg})
 			return fail(ae.code, ae.msg, "")
 		}
 		return false
 	}
+	c.audit(authz.AuditRecord{Kind: "login"})
 	for k, v := range sm.Parameters {
 		switch k {
 		case "user", "database", "replication":

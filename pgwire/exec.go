@@ -444,6 +444,7 @@ func (c *conn) execute(ctx context.Context, pt *portal, maxRows int, describe bo
 		}
 		pt.ps = fresh
 	}
+	c.sess.rows = 0
 	err := c.executeKind(ctx, pt, maxRows, describe)
 	if err != nil {
 		err = c.statementError(ctx, err)
@@ -453,7 +454,34 @@ func (c *conn) execute(ctx context.Context, pt *portal, maxRows int, describe bo
 	if o := c.srv.opts.Observe; o != nil {
 		o.Statement(kind, time.Since(start), err != nil)
 	}
+	c.audit(authz.AuditRecord{Kind: "query", Target: kind, Query: st.Text, DurationMS: msSince(start), Rows: c.sess.rows, Status: statusOf(err)})
 	return err
+}
+
+// audit records r for the session's principal (with a server auditor).
+func (c *conn) audit(r authz.AuditRecord) {
+	a := c.srv.opts.Audit
+	if a == nil {
+		return
+	}
+	if p := c.sess.principal; p != nil {
+		r.Subject, r.Tenant, r.Via = p.Subject, sessionTenant(*p, c.srv.opts.Tenant), p.Via
+	}
+	if r.Subject == "" {
+		r.Subject = c.sess.user
+	}
+	r.Interface, r.Remote = "pgwire", c.nc.RemoteAddr().String()
+	a.Record(r)
+}
+
+func msSince(t time.Time) float64 { return float64(time.Since(t).Microseconds()) / 1000 }
+
+// statusOf is "ok" or the SQLSTATE of err.
+func statusOf(err error) string {
+	if err == nil {
+		return "ok"
+	}
+	return sqlstateOf(err)
 }
 
 func (c *conn) executeKind(ctx context.Context, pt *portal, maxRows int, describe bool) error {
@@ -693,6 +721,7 @@ func (c *conn) sendRows(ctx context.Context, pt *portal, maxRows int, explain bo
 	if err != nil {
 		return err
 	}
+	c.sess.rows = int64(n)
 	c.be.Send(&pgproto3.CommandComplete{CommandTag: selectTag(pt.ps.stmt, n)})
 	return nil
 }
@@ -751,6 +780,7 @@ func (c *conn) sendPortionOf(ctx context.Context, pt *portal, maxRows int) error
 		c.be.Send(&pgproto3.PortalSuspended{})
 		return nil
 	}
+	c.sess.rows = int64(sent)
 	c.be.Send(&pgproto3.CommandComplete{CommandTag: selectTag(pt.ps.stmt, sent)})
 	return nil
 }

@@ -74,6 +74,8 @@ type Options struct {
 	// statement needs its role's permission. Users of Users log in as
 	// administrators of every tenant.
 	Authenticator *authz.Authenticator
+	// Audit, when set, records logins, refusals and every statement.
+	Audit *authz.Auditor
 	// TLS, when set, is offered to clients that ask (SSLRequest).
 	TLS *tls.Config
 

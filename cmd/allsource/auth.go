@@ -1,12 +1,20 @@
 package main
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -20,7 +28,14 @@ import (
 type auth struct {
 	on    bool
 	authn *authz.Authenticator
+	audit *authz.Auditor // set by serve once the store is open
+
+	mu   sync.Mutex
+	seen map[[32]byte]time.Time // credentials whose use was recorded, and when
 }
+
+// loginEvery is how often a credential's use is recorded again.
+const loginEvery = time.Hour
 
 // setupAuth decides whether the server authenticates. --auth auto turns
 // it on when a credential source exists: an API key in the data dir, a
@@ -138,6 +153,7 @@ func (a *auth) middleware() gin.HandlerFunc {
 		}
 		cred, ok := bearer(c.Request)
 		if !ok {
+			a.audit.Record(authz.AuditRecord{Kind: "login_failed", Interface: "http", Remote: c.ClientIP(), Target: route, Reason: "no credentials"})
 			c.Header("WWW-Authenticate", `Bearer realm="allsource"`)
 			httpx.WriteError(c, allsource.Errorf(allsource.CodeUnauthorized, "credentials required: send Authorization: Bearer <API key or token>"))
 			c.Abort()
@@ -145,10 +161,17 @@ func (a *auth) middleware() gin.HandlerFunc {
 		}
 		p, err := a.authn.Authenticate(cred)
 		if err != nil {
+			a.audit.Record(authz.AuditRecord{Kind: "login_failed", Interface: "http", Remote: c.ClientIP(), Target: route, Reason: errorText(err)})
 			c.Header("WWW-Authenticate", `Bearer realm="allsource", error="invalid_token"`)
 			httpx.WriteError(c, err)
 			c.Abort()
 			return
+		}
+		rec := authz.AuditRecord{Interface: "http", Subject: p.Subject, Via: p.Via, Remote: c.ClientIP(), Target: route}
+		if a.firstUse(cred) {
+			r := rec
+			r.Kind, r.Tenant = "login", p.Tenant
+			a.audit.Record(r)
 		}
 		tenant := c.Query("tenant")
 		if tenant == "" {
@@ -157,17 +180,23 @@ func (a *auth) middleware() gin.HandlerFunc {
 				tenant = allsource.DefaultTenant
 			}
 		}
+		rec.Tenant = tenant
 		action, known := routeActions[route]
 		if route == "/metrics" || strings.HasPrefix(route, "/debug/pprof/") {
 			// Server-wide figures: administrators only.
 			action, known, tenant = authz.ActionManageTenants, true, allsource.AllTenants
 		}
 		if !known {
+			rec.Kind, rec.Reason = "denied", "route not open to API credentials"
+			a.audit.Record(rec)
 			httpx.WriteError(c, allsource.Errorf(allsource.CodeForbidden, "%s is not open to API credentials", route))
 			c.Abort()
 			return
 		}
+		rec.Action = string(action)
 		if err := authz.Authorize(p, action, tenant); err != nil {
+			rec.Kind, rec.Reason = "denied", errorText(err)
+			a.audit.Record(rec)
 			httpx.WriteError(c, err)
 			c.Abort()
 			return
@@ -177,8 +206,77 @@ func (a *auth) middleware() gin.HandlerFunc {
 			ctx = allsource.WithTenantScope(ctx, tenant) // an admin looking at one tenant
 		}
 		c.Request = c.Request.WithContext(ctx)
+		if action != authz.ActionQuery && action != authz.ActionAnalytics {
+			c.Next()
+			return
+		}
+		// Queries are recorded with their text, status and duration.
+		rec.Kind, rec.Query = "query", requestText(c.Request)
+		start := time.Now()
 		c.Next()
+		rec.DurationMS = float64(time.Since(start).Microseconds()) / 1000
+		rec.Status = strconv.Itoa(c.Writer.Status())
+		a.audit.Record(rec)
 	}
+}
+
+// firstUse reports whether cred's use should be recorded: the first time
+// this process sees it, then once per loginEvery.
+func (a *auth) firstUse(cred string) bool {
+	if a.audit == nil {
+		return false
+	}
+	k := sha256.Sum256([]byte(cred))
+	now := time.Now()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if t, ok := a.seen[k]; ok && now.Sub(t) < loginEvery {
+		return false
+	}
+	if a.seen == nil || len(a.seen) >= 100_000 {
+		a.seen = map[[32]byte]time.Time{}
+	}
+	a.seen[k] = now
+	return true
+}
+
+// requestText is what a query request asks: the sql, query or eventql
+// member of its JSON body, else the body (an analytics question), else
+// the URL. The body is put back for the handler.
+func requestText(r *http.Request) string {
+	const limit = 64 << 10
+	if r.Body == nil || r.Method == http.MethodGet {
+		return r.URL.RequestURI()
+	}
+	b, err := io.ReadAll(io.LimitReader(r.Body, limit))
+	r.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(b), r.Body), r.Body}
+	if err != nil {
+		return ""
+	}
+	var q struct {
+		SQL     string `json:"sql"`
+		Query   string `json:"query"`
+		EventQL string `json:"eventql"`
+	}
+	if json.Unmarshal(b, &q) == nil {
+		for _, t := range []string{q.SQL, q.Query, q.EventQL} {
+			if t != "" {
+				return t
+			}
+		}
+	}
+	return string(b)
+}
+
+func errorText(err error) string {
+	var e *allsource.Error
+	if errors.As(err, &e) {
+		return e.Message
+	}
+	return err.Error()
 }
 
 // bearer returns the credential of an Authorization: Bearer header.

@@ -26,6 +26,7 @@ type authServer struct {
 	url, pg string
 	dir     string
 	st      *store
+	au      *auth
 	keys    map[string]string // name → API key
 	secret  []byte
 	keyIDs  map[string]string
@@ -71,6 +72,10 @@ func startAuthServer(t *testing.T) *authServer {
 	}
 	m.registerStore(st)
 	as.st = st
+	if err := au.startAudit(context.Background(), st, log); err != nil {
+		t.Fatal(err)
+	}
+	as.au = au
 	srv := httptest.NewServer(newRouter(cfg, st, m, log, au))
 	as.url = srv.URL
 	ctx, cancel := context.WithCancel(context.Background())
@@ -86,6 +91,7 @@ func startAuthServer(t *testing.T) *authServer {
 		defer c()
 		pg.Close(sctx)
 		srv.Close()
+		au.audit.Close()
 		if err := st.Close(sctx); err != nil {
 			t.Errorf("close: %v", err)
 		}
@@ -269,7 +275,7 @@ func TestTenantIsolation(t *testing.T) {
 		}
 		// The admin sees every tenant, or one by parameter.
 		for _, c := range []struct{ path, want string }{{"/v1/query", "[[18]]"}, {"/v1/query?tenant=beta", "[[10]]"}} {
-			if st, body := as.do(t, as.keys["admin"], "POST", c.path, sqlBody("SELECT count(*) FROM events")); st != 200 || !strings.Contains(body, c.want) {
+			if st, body := as.do(t, as.keys["admin"], "POST", c.path, sqlBody("SELECT count(*) FROM events WHERE tenant_id <> '_audit'")); st != 200 || !strings.Contains(body, c.want) {
 				t.Errorf("admin %s: %d %s", c.path, st, body)
 			}
 		}
@@ -387,6 +393,50 @@ func TestTenantIsolation(t *testing.T) {
 				t.Fatalf("revoked key still accepted: %d", st)
 			}
 			time.Sleep(100 * time.Millisecond)
+		}
+	})
+
+	t.Run("audit", func(t *testing.T) {
+		admin := as.keys["admin"]
+		// Every kind of record this run caused reaches the log.
+		want := []string{"audit.login", "audit.login_failed", "audit.denied", "audit.query", "audit.keys_changed"}
+		q := sqlBody("SELECT DISTINCT event_type FROM events ORDER BY 1")
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			st, body := as.do(t, admin, "POST", "/v1/query?tenant=_audit", q)
+			missing := ""
+			for _, k := range want {
+				if !strings.Contains(body, `"`+k+`"`) {
+					missing = k
+				}
+			}
+			if st == 200 && missing == "" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("audit log lacks %s: %d %s", missing, st, body)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		// The queries are there with their text, a pgwire statement with
+		// its rows; tenants cannot read the log.
+		st, body := as.do(t, admin, "POST", "/v1/query?tenant=_audit", sqlBody(`SELECT count(*) FROM events
+			WHERE json_extract_string(payload, '$.kind') = 'query' AND json_extract_string(payload, '$.interface') = 'pgwire'
+			  AND json_extract_string(payload, '$.query') LIKE 'SELECT count(*) FROM events%' AND json_extract_string(payload, '$.rows') = '1'`))
+		if st != 200 || strings.Contains(body, `"rows":[[0]]`) {
+			t.Errorf("pgwire statements in the log: %d %s", st, body)
+		}
+		if st, body := as.do(t, acme, "POST", "/v1/query?tenant=_audit", sqlBody("SELECT 1")); st != 403 {
+			t.Errorf("a tenant reads the audit log: %d %s", st, body)
+		}
+		if st, body := as.do(t, acme, "POST", "/v1/events?tenant=_audit", `{"entity_id":"x","event_type":"audit.login"}`); st != 403 && st != 400 {
+			t.Errorf("a tenant writes the audit log: %d %s", st, body)
+		}
+		// The chain verifies.
+		var out, errb bytes.Buffer
+		t.Setenv("ALLSOURCE_TOKEN", admin)
+		if err := NewMain(&out, &errb).Run(context.Background(), []string{"audit", "verify", "--server", as.url}); err != nil || !strings.Contains(out.String(), "intact") {
+			t.Fatalf("audit verify: %v %s %s", err, out.String(), errb.String())
 		}
 	})
 }

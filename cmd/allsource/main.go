@@ -8,6 +8,7 @@
 //	allsource bench     measure ingest and query speed against peers
 //	allsource token     issue a signed token (JWT) for a tenant and roles
 //	allsource admin     manage API keys
+//	allsource audit     check the audit log's hash chain
 //
 // Every flag of serve can also be set as an environment variable named
 // ALLSOURCE_ plus the flag in upper case with '-' as '_'
@@ -79,6 +80,7 @@ Commands:
            (bench ingest; bench pgwire: the Postgres front end against PostgreSQL)
   token    issue a signed token for a tenant and roles (token issue)
   admin    manage API keys (admin key create|list|revoke)
+  audit    check the audit log's hash chain (audit verify)
 
 Run 'allsource <command> -h' for the flags of a command.
 `
@@ -104,6 +106,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return m.runToken(ctx, args[1:])
 	case "admin":
 		return m.runAdmin(ctx, args[1:])
+	case "audit":
+		return m.runAudit(ctx, args[1:])
 	case "help", "-h", "--help":
 		fmt.Fprint(m.Stdout, usage)
 		return nil

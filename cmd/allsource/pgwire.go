@@ -30,7 +30,7 @@ func newPGServer(cfg *Config, st *store, m *metrics, log *slog.Logger, au *auth)
 		opts.Users = map[string]string{cfg.PGUser: cfg.PGPassword}
 	}
 	if au != nil && au.on {
-		opts.Authenticator = au.authn
+		opts.Authenticator, opts.Audit = au.authn, au.audit
 	}
 	switch cfg.PGTLS {
 	case "on":

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"unicode/utf8"
 
@@ -21,6 +22,8 @@ func (m *Main) runQuery(ctx context.Context, args []string) error {
 	server := fs.String("server", "http://127.0.0.1:8080", "server URL")
 	format := fs.String("format", "table", "output: table, csv, ndjson or json")
 	maxRows := fs.Int("max-rows", 1000, "most rows printed in table format (the rest are counted)")
+	token := fs.String("token", "", "an API key or token, when the server authenticates (env ALLSOURCE_TOKEN)")
+	tenant := fs.String("tenant", "", "the tenant to query, for an administrator (default: the credential's own)")
 	fs.Usage = func() {
 		fmt.Fprintln(m.Stderr, "Usage: allsource query [flags] \"SQL\"\n\nRuns one read-only SQL query on a running server; the table is events.\n\nFlags:")
 		fs.PrintDefaults()
@@ -40,13 +43,19 @@ func (m *Main) runQuery(ctx context.Context, args []string) error {
 		return &exitError{code: 2, err: fmt.Errorf("--format must be table, csv, ndjson or json, got %q", *format)}
 	}
 	body, _ := json.Marshal(map[string]string{"sql": fs.Arg(0)})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(*server, "/")+"/v1/query", bytes.NewReader(body))
+	u := strings.TrimRight(*server, "/") + "/v1/query"
+	if *tenant != "" {
+		u += "?tenant=" + url.QueryEscape(*tenant)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
 	if err != nil {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", accept)
-	setClientAuth(req)
+	if *token != "" {
+		req.Header.Set("Authorization", "Bearer "+*token)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return fmt.Errorf("is the server running at %s? %w", *server, err)

@@ -61,6 +61,10 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		return err
 	}
 	m.registerStore(st)
+	if err := au.startAudit(ctx, st, log); err != nil {
+		st.Close(context.Background())
+		return err
+	}
 
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
@@ -104,6 +108,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	if pg != nil {
 		shutErr = errors.Join(shutErr, pg.Close(sctx))
 	}
+	au.audit.Close() // after the front ends: they record until they stop
 	closeErr := st.Close(sctx)
 	if closeErr != nil {
 		log.Error("close", "err", closeErr)
