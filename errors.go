@@ -10,14 +10,16 @@ import (
 type Code string
 
 const (
-	CodeInvalid      Code = "invalid"      // bad input; 400
-	CodeNotFound     Code = "not_found"    // 404
-	CodeConflict     Code = "conflict"     // expected_version mismatch; 409
-	CodeTooLarge     Code = "too_large"    // body or batch over a limit; 413
-	CodeUnauthorized Code = "unauthorized" // 401
-	CodeForbidden    Code = "forbidden"    // 403
-	CodeUnavailable  Code = "unavailable"  // shutting down or failed storage; 503
-	CodeInternal     Code = "internal"     // 500
+	CodeInvalid      Code = "invalid"       // bad input; 400
+	CodeNotFound     Code = "not_found"     // 404
+	CodeConflict     Code = "conflict"      // expected_version mismatch; 409
+	CodeTooLarge     Code = "too_large"     // body or batch over a limit; 413
+	CodeUnauthorized Code = "unauthorized"  // 401
+	CodeForbidden    Code = "forbidden"     // 403
+	CodeRateLimited  Code = "rate_limited"  // over a rate or concurrency limit; 429 with Retry-After
+	CodeNoStorage    Code = "storage_quota" // over a storage quota; 507
+	CodeUnavailable  Code = "unavailable"   // shutting down or failed storage; 503
+	CodeInternal     Code = "internal"      // 500
 )
 
 // Error is an error with a code and a message fit for the user. Field names the
@@ -85,6 +87,10 @@ func HTTPStatus(code Code) int {
 		return 409
 	case CodeTooLarge:
 		return 413
+	case CodeRateLimited:
+		return 429
+	case CodeNoStorage:
+		return 507
 	case CodeUnavailable:
 		return 503
 	default:

@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +18,9 @@ import (
 // HTTPOptions configures the ingest endpoint.
 type HTTPOptions struct {
 	MaxBodyBytes int64 // default 64 MiB
+	// Admit, when set, may refuse a parsed batch of events and body bytes
+	// for tenant (quotas) before it is appended.
+	Admit func(ctx context.Context, tenant string, events int, bytes int64) error
 }
 
 // RegisterRoutes adds POST /v1/events.
@@ -91,6 +95,16 @@ func (s *Service) handleAppend(c *gin.Context, o HTTPOptions) {
 				s.reject(c, e)
 				return
 			}
+		}
+	}
+	if o.Admit != nil {
+		t := tenant
+		if t == "" {
+			t = allsource.DefaultTenant
+		}
+		if err := o.Admit(c.Request.Context(), t, len(inputs), int64(len(body))); err != nil {
+			s.reject(c, err)
+			return
 		}
 	}
 	res, err := s.Append(c.Request.Context(), tenant, inputs)

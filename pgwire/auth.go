@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"net"
 	"strconv"
 	"strings"
 
@@ -71,6 +72,33 @@ func passwordFailed(user string) error {
 // authenticate runs the configured exchange. It returns nil once the client
 // proved who it is.
 func (c *conn) authenticate(user string) error {
+	s := c.srv
+	if t := s.opts.Throttle; t != nil {
+		src := remoteHost(c.nc.RemoteAddr())
+		if err := t.Check(src); err != nil {
+			return &authError{code: "28000", msg: errorMessage(err)}
+		}
+		err := c.authenticateOnce(user)
+		var ae *authError
+		if errors.As(err, &ae) && (ae.code == "28P01" || ae.code == "28000") {
+			t.Failed(src)
+		} else if err == nil {
+			t.Succeeded(src)
+		}
+		return err
+	}
+	return c.authenticateOnce(user)
+}
+
+// remoteHost is the address a client connects from, without the port.
+func remoteHost(a net.Addr) string {
+	if host, _, err := net.SplitHostPort(a.String()); err == nil {
+		return host
+	}
+	return a.String()
+}
+
+func (c *conn) authenticateOnce(user string) error {
 	s := c.srv
 	if _, configured := s.opts.Users[user]; !configured && s.opts.Authenticator != nil {
 		return c.authCredential(user)

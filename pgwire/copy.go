@@ -342,13 +342,14 @@ func (c *conn) copyIn(ctx context.Context, st *pgsql.Statement) error {
 		batch = 100_000
 	}
 	stored := 0
+	tenant := c.tenant()
 	for len(inputs) > 0 {
 		part := inputs[:min(batch, len(inputs))]
-		tenant := c.srv.opts.Tenant
-		if p := c.sess.principal; p != nil {
-			tenant = sessionTenant(*p, tenant)
+		var res ingest.Result
+		err := c.admit(tenant, part)
+		if err == nil {
+			res, err = c.srv.opts.Ingest.Append(context.WithoutCancel(ctx), tenant, part)
 		}
-		res, err := c.srv.opts.Ingest.Append(context.WithoutCancel(ctx), tenant, part)
 		if err != nil {
 			if stored > 0 {
 				return &pgsql.Error{Code: sqlstateOf(err), Message: allsource.ErrorMessage(err),
@@ -610,4 +611,31 @@ func hexVal(c byte) int {
 		return int(c-'A') + 10
 	}
 	return int(c - '0')
+}
+
+// tenant is the tenant the session works in.
+func (c *conn) tenant() string {
+	if p := c.sess.principal; p != nil {
+		return sessionTenant(*p, c.srv.opts.Tenant)
+	}
+	return c.srv.opts.Tenant
+}
+
+// admit checks a COPY batch against the tenant's quotas.
+func (c *conn) admit(tenant string, part []ingest.Input) error {
+	q := c.srv.opts.Quotas
+	if q == nil {
+		return nil
+	}
+	if err := q.CheckStorage(tenant, c.srv.opts.Warehouse.TenantBytes(tenant)); err != nil {
+		return &pgsql.Error{Code: "53100", Message: allsource.ErrorMessage(err)}
+	}
+	var size int64
+	for _, in := range part {
+		size += int64(len(in.Payload) + len(in.Metadata) + len(in.EntityID) + len(in.EventType))
+	}
+	if err := q.AdmitIngest(tenant, len(part), size); err != nil {
+		return &pgsql.Error{Code: "53400", Message: allsource.ErrorMessage(err)}
+	}
+	return nil
 }

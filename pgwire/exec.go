@@ -388,7 +388,13 @@ func (c *conn) statementContext() (context.Context, func()) {
 	}
 	ctx, cancel := context.WithCancelCause(base)
 	var stop func() bool
-	if d := c.sess.statementTimeout(); d > 0 {
+	d := c.sess.statementTimeout()
+	if q := c.srv.opts.Quotas; q != nil {
+		if qd := q.For(c.tenant()).Timeout(); qd > 0 && (d <= 0 || qd < d) {
+			d = qd // the tenant's quota is the ceiling
+		}
+	}
+	if d > 0 {
 		t := time.AfterFunc(d, func() { cancel(errStatementTimeout) })
 		stop = t.Stop
 	}
@@ -445,6 +451,13 @@ func (c *conn) execute(ctx context.Context, pt *portal, maxRows int, describe bo
 		pt.ps = fresh
 	}
 	c.sess.rows = 0
+	if q := c.srv.opts.Quotas; q != nil && rowStatement(st.Kind) {
+		done, err := q.StartQuery(c.tenant())
+		if err != nil {
+			return &pgsql.Error{Code: "53400", Message: allsource.ErrorMessage(err)}
+		}
+		defer done()
+	}
 	err := c.executeKind(ctx, pt, maxRows, describe)
 	if err != nil {
 		err = c.statementError(ctx, err)

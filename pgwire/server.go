@@ -76,6 +76,11 @@ type Options struct {
 	Authenticator *authz.Authenticator
 	// Audit, when set, records logins, refusals and every statement.
 	Audit *authz.Auditor
+	// Throttle, when set, refuses logins from a source after repeated
+	// failures. Quotas, when set, bound each tenant's COPY FROM rate,
+	// storage, concurrent statements and statement time.
+	Throttle *authz.Throttle
+	Quotas   *authz.Quotas
 	// TLS, when set, is offered to clients that ask (SSLRequest).
 	TLS *tls.Config
 

@@ -406,6 +406,19 @@ func (w *Warehouse) Stats() Stats {
 	return s
 }
 
+// TenantBytes is the size of a tenant's Parquet files (its flushed events).
+func (w *Warehouse) TenantBytes(tenant string) int64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var n int64
+	for _, f := range w.cur.files {
+		if f.Tenant == tenant {
+			n += f.Bytes
+		}
+	}
+	return n
+}
+
 // pin returns the current version and keeps everything it names alive until
 // unpin.
 func (w *Warehouse) pin() *version {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -60,15 +61,27 @@ const adminUsage = `Usage:
   allsource admin key create --data-dir DIR --tenant T --role R[,R…] [--name N] [--ttl 0]
   allsource admin key list   --data-dir DIR [--json]
   allsource admin key revoke --data-dir DIR ID
+  allsource admin quota set  --data-dir DIR --tenant T|'*' [--ingest-events-per-sec N]
+                             [--ingest-bytes-per-sec N] [--max-concurrent-queries N]
+                             [--query-timeout D] [--storage-bytes N]
+  allsource admin quota list --data-dir DIR
 
 API keys for the server on DIR (kept hashed in DIR/auth/keys.json). create
 prints the key once; a running server picks up new and revoked keys within
 a second. Send a key as Authorization: Bearer <key>, or as the Postgres
 password. Roles: admin (with --tenant '*'), tenant-admin, writer, reader,
 analyst.
+
+Quotas per tenant (DIR/auth/quotas.json; '*' is the default for tenants
+without their own; a running server applies changes within a second). set
+replaces the tenant's entry with the limits given; none removes it. 0 is
+unlimited.
 `
 
-func (m *Main) runAdmin(_ context.Context, args []string) error {
+func (m *Main) runAdmin(ctx context.Context, args []string) error {
+	if len(args) >= 2 && args[0] == "quota" {
+		return m.runAdminQuota(args[1:])
+	}
 	if len(args) < 2 || args[0] != "key" {
 		fmt.Fprint(m.Stderr, adminUsage)
 		return &exitError{code: 2, err: errors.New("usage: allsource admin key create|list|revoke …")}
@@ -157,4 +170,65 @@ func (m *Main) runAdmin(_ context.Context, args []string) error {
 	}
 	fmt.Fprint(m.Stderr, adminUsage)
 	return &exitError{code: 2, err: fmt.Errorf("unknown admin key command %q", args[1])}
+}
+
+func (m *Main) runAdminQuota(args []string) error {
+	fs := flag.NewFlagSet("admin quota "+args[0], flag.ContinueOnError)
+	fs.SetOutput(m.Stderr)
+	fs.Usage = func() { fmt.Fprint(m.Stderr, adminUsage); fs.PrintDefaults() }
+	dataDir := fs.String("data-dir", "./data", "the server's data directory")
+	switch args[0] {
+	case "set":
+		tenant := fs.String("tenant", "", "the tenant, or '*' for the default")
+		var q authz.Quota
+		fs.Float64Var(&q.IngestEventsPerSec, "ingest-events-per-sec", 0, "events per second (a batch may borrow ahead; later ones wait)")
+		fs.Float64Var(&q.IngestBytesPerSec, "ingest-bytes-per-sec", 0, "request bytes per second")
+		fs.IntVar(&q.MaxConcurrentQueries, "max-concurrent-queries", 0, "queries (HTTP and pgwire) running at once")
+		fs.StringVar(&q.QueryTimeout, "query-timeout", "", "longest a query may run, e.g. 30s")
+		fs.Int64Var(&q.StorageBytes, "storage-bytes", 0, "Parquet bytes stored; appends are refused (507) at the limit")
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		if *tenant == "" {
+			return errors.New("--tenant is required ('*' for the default)")
+		}
+		qs, err := authz.OpenQuotas(authz.QuotasFile(*dataDir))
+		if err != nil {
+			return err
+		}
+		if err := qs.Set(*tenant, q); err != nil {
+			return err
+		}
+		fmt.Fprintf(m.Stderr, "quota of %s set\n", *tenant)
+		return nil
+	case "list":
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		qs, err := authz.OpenQuotas(authz.QuotasFile(*dataDir))
+		if err != nil {
+			return err
+		}
+		names, all := qs.All()
+		tw := tabwriter.NewWriter(m.Stdout, 2, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "TENANT\tEVENTS/S\tBYTES/S\tQUERIES\tTIMEOUT\tSTORAGE BYTES")
+		num := func(v float64) string {
+			if v == 0 {
+				return "-"
+			}
+			return strconv.FormatFloat(v, 'g', -1, 64)
+		}
+		for _, n := range names {
+			q := all[n]
+			to := q.QueryTimeout
+			if to == "" {
+				to = "-"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", n, num(q.IngestEventsPerSec), num(q.IngestBytesPerSec),
+				num(float64(q.MaxConcurrentQueries)), to, num(float64(q.StorageBytes)))
+		}
+		return tw.Flush()
+	}
+	fmt.Fprint(m.Stderr, adminUsage)
+	return &exitError{code: 2, err: fmt.Errorf("unknown admin quota command %q", args[0])}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
@@ -21,14 +22,17 @@ import (
 	"github.com/allsource/allsource"
 	"github.com/allsource/allsource/authz"
 	"github.com/allsource/allsource/internal/httpx"
+	"github.com/allsource/allsource/warehouse"
 )
 
 // auth is the server's authentication: off (loopback only, every request
 // trusted), or on with an Authenticator.
 type auth struct {
-	on    bool
-	authn *authz.Authenticator
-	audit *authz.Auditor // set by serve once the store is open
+	on       bool
+	authn    *authz.Authenticator
+	audit    *authz.Auditor // set by serve once the store is open
+	throttle *authz.Throttle
+	quotas   *authz.Quotas // always loaded: quotas apply with or without auth
 
 	mu   sync.Mutex
 	seen map[[32]byte]time.Time // credentials whose use was recorded, and when
@@ -63,7 +67,11 @@ func setupAuth(cfg *Config, log *slog.Logger) (*auth, error) {
 		jc.PublicKeys = append(jc.PublicKeys, k)
 	}
 	sources := len(list) > 0 || haveSecret || len(jc.PublicKeys) > 0
-	a := &auth{}
+	quotas, err := authz.OpenQuotas(authz.QuotasFile(cfg.DataDir))
+	if err != nil {
+		return nil, err
+	}
+	a := &auth{quotas: quotas, throttle: authz.NewThrottle()}
 	switch cfg.Auth {
 	case "on":
 		a.on = true
@@ -142,13 +150,22 @@ var publicRoutes = map[string]bool{"/healthz": true, "/readyz": true}
 // principal's tenant. With auth off it does nothing.
 func (a *auth) middleware() gin.HandlerFunc {
 	return func(c *gin.Context) {
-		if a == nil || !a.on {
+		if a == nil {
 			c.Next()
 			return
 		}
 		route := c.FullPath()
 		if publicRoutes[route] || route == "" {
 			c.Next() // unmatched paths get their 404
+			return
+		}
+		if !a.on {
+			a.limited(c, route, routeActions[route], c.DefaultQuery("tenant", allsource.DefaultTenant))
+			return
+		}
+		src := c.ClientIP()
+		if err := a.throttle.Check(src); err != nil {
+			httpx.WriteError(c, err)
 			return
 		}
 		cred, ok := bearer(c.Request)
@@ -161,13 +178,15 @@ func (a *auth) middleware() gin.HandlerFunc {
 		}
 		p, err := a.authn.Authenticate(cred)
 		if err != nil {
+			a.throttle.Failed(src)
 			a.audit.Record(authz.AuditRecord{Kind: "login_failed", Interface: "http", Remote: c.ClientIP(), Target: route, Reason: errorText(err)})
 			c.Header("WWW-Authenticate", `Bearer realm="allsource", error="invalid_token"`)
 			httpx.WriteError(c, err)
 			c.Abort()
 			return
 		}
-		rec := authz.AuditRecord{Interface: "http", Subject: p.Subject, Via: p.Via, Remote: c.ClientIP(), Target: route}
+		a.throttle.Succeeded(src)
+		rec := authz.AuditRecord{Interface: "http", Subject: p.Subject, Via: p.Via, Remote: src, Target: route}
 		if a.firstUse(cred) {
 			r := rec
 			r.Kind, r.Tenant = "login", p.Tenant
@@ -207,16 +226,53 @@ func (a *auth) middleware() gin.HandlerFunc {
 		}
 		c.Request = c.Request.WithContext(ctx)
 		if action != authz.ActionQuery && action != authz.ActionAnalytics {
-			c.Next()
+			a.limited(c, route, action, tenant)
 			return
 		}
 		// Queries are recorded with their text, status and duration.
 		rec.Kind, rec.Query = "query", requestText(c.Request)
 		start := time.Now()
-		c.Next()
+		a.limited(c, route, action, tenant)
 		rec.DurationMS = float64(time.Since(start).Microseconds()) / 1000
 		rec.Status = strconv.Itoa(c.Writer.Status())
 		a.audit.Record(rec)
+	}
+}
+
+// limited runs the rest of the chain within tenant's quotas: a query or
+// analytics request takes one of the tenant's concurrent query slots and
+// runs under its query timeout. (Ingest quotas are checked by the ingest
+// handler once it knows the batch: see admit.)
+func (a *auth) limited(c *gin.Context, route string, action authz.Action, tenant string) {
+	if action != authz.ActionQuery && action != authz.ActionAnalytics {
+		c.Next()
+		return
+	}
+	done, err := a.quotas.StartQuery(tenant)
+	if err != nil {
+		httpx.WriteError(c, err)
+		return
+	}
+	defer done()
+	if d := a.quotas.For(tenant).Timeout(); d > 0 {
+		ctx, cancel := context.WithTimeout(c.Request.Context(), d)
+		defer cancel()
+		c.Request = c.Request.WithContext(ctx)
+	}
+	c.Next()
+}
+
+// admit is the ingest handler's quota check: the tenant's storage, then
+// its event and byte rates.
+func (a *auth) admit(wh *warehouse.Warehouse) func(ctx context.Context, tenant string, events int, size int64) error {
+	if a == nil {
+		return nil
+	}
+	return func(_ context.Context, tenant string, events int, size int64) error {
+		if err := a.quotas.CheckStorage(tenant, wh.TenantBytes(tenant)); err != nil {
+			return err
+		}
+		return a.quotas.AdmitIngest(tenant, events, size)
 	}
 }
 

@@ -3,12 +3,17 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -32,7 +37,9 @@ type authServer struct {
 	keyIDs  map[string]string
 }
 
-func startAuthServer(t *testing.T) *authServer {
+// startAuthServer starts it; without throttle, failed logins do not lock
+// the test's own address out.
+func startAuthServer(t *testing.T, throttle bool) *authServer {
 	t.Helper()
 	dir := t.TempDir()
 	ks, err := authz.OpenKeyStore(authz.KeysFile(dir))
@@ -64,6 +71,9 @@ func startAuthServer(t *testing.T) *authServer {
 	au, err := setupAuth(cfg, log)
 	if err != nil || !au.on {
 		t.Fatalf("auth: %v (on %v)", err, au != nil && au.on)
+	}
+	if !throttle {
+		au.throttle = nil
 	}
 	m := newMetrics()
 	st, err := openStore(context.Background(), cfg, log, m)
@@ -140,7 +150,7 @@ func eqlBody(q string) string {
 // count, infer or write tenant beta's events through every HTTP endpoint
 // and pgwire, with credentials of the wrong kind, role, age or signature.
 func TestTenantIsolation(t *testing.T) {
-	as := startAuthServer(t)
+	as := startAuthServer(t, false)
 	acme, beta := as.keys["acme"], as.token(t, "beta", []string{authz.RoleWriter, authz.RoleAnalyst}, time.Hour)
 	events := func(tenant string, n int) string {
 		var b strings.Builder
@@ -461,5 +471,133 @@ func TestAuthSecureDefaults(t *testing.T) {
 		if (err == nil) != c.ok {
 			t.Errorf("%v: %v", c.args, err)
 		}
+	}
+}
+
+// TestQuotasAndThrottling over HTTP and pgwire: an ingest rate over quota
+// is 429 with Retry-After, a full storage quota 507, repeated failed logins
+// lock a source out (even with a good key) until the window passes.
+func TestQuotasAndThrottling(t *testing.T) {
+	as := startAuthServer(t, true)
+	acme := as.keys["acme"]
+	var out, errb bytes.Buffer
+	run := func(args ...string) {
+		t.Helper()
+		out.Reset()
+		errb.Reset()
+		if err := NewMain(&out, &errb).Run(context.Background(), args); err != nil {
+			t.Fatalf("%v: %v %s", args, err, errb.String())
+		}
+	}
+	run("admin", "quota", "set", "--data-dir", as.dir, "--tenant", "acme", "--ingest-events-per-sec", "5")
+	run("admin", "quota", "list", "--data-dir", as.dir)
+	if !strings.Contains(out.String(), "acme") || !strings.Contains(out.String(), "5") {
+		t.Fatalf("quota list: %s", out.String())
+	}
+	time.Sleep(600 * time.Millisecond) // the server re-reads the file
+	batch := strings.Repeat(`{"entity_id":"q","event_type":"t"}`+"\n", 20)
+	if st, body := as.do(t, acme, "POST", "/v1/events", batch); st != 200 {
+		t.Fatalf("first batch (borrows ahead): %d %s", st, body)
+	}
+	hdr := map[string]string{"Authorization": "Bearer " + acme, "Content-Type": "application/x-ndjson"}
+	st, h, body, err := apiRequest("POST", as.url+"/v1/events", hdr, strings.NewReader(batch))
+	if err != nil || st != http.StatusTooManyRequests || h.Get("Retry-After") == "" || !strings.Contains(string(body), "rate_limited") {
+		t.Fatalf("over the rate: %d %v %s %v", st, h, body, err)
+	}
+	// pgwire COPY FROM is held to the same quota.
+	ctx := context.Background()
+	c, err := pgx.Connect(ctx, fmt.Sprintf("postgres://x:%s@%s/allsource?sslmode=disable", url.QueryEscape(acme), as.pg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	var pe *pgconn.PgError
+	if _, err := c.PgConn().CopyFrom(ctx, strings.NewReader("a\tb\n"), "COPY events (entity_id, event_type) FROM STDIN"); !errors.As(err, &pe) || pe.Code != "53400" {
+		t.Fatalf("COPY over the rate: %v", err)
+	}
+	// Other tenants are not affected.
+	if st, body := as.do(t, as.keys["beta"], "POST", "/v1/events", batch); st != 200 {
+		t.Fatalf("beta: %d %s", st, body)
+	}
+	// Storage: beta at its quota once its events are in Parquet.
+	run("admin", "quota", "set", "--data-dir", as.dir, "--tenant", "beta", "--storage-bytes", "1")
+	if err := as.st.wh.FlushAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(600 * time.Millisecond)
+	if st, body := as.do(t, as.keys["beta"], "POST", "/v1/events", batch); st != 507 {
+		t.Fatalf("beta over storage: %d %s", st, body)
+	}
+	// Brute force: ten bad keys, then even the good one waits.
+	for i := 0; i < 10; i++ {
+		if st, _ := as.do(t, "ask_0000000000000000_"+strings.Repeat("B", 43), "POST", "/v1/query", sqlBody("SELECT 1")); st != 401 {
+			t.Fatalf("bad key %d: %d", i, st)
+		}
+	}
+	st, h, _, _ = apiRequest("POST", as.url+"/v1/query", map[string]string{"Authorization": "Bearer " + as.keys["acme-reader"]}, strings.NewReader(sqlBody("SELECT 1")))
+	if st != http.StatusTooManyRequests || h.Get("Retry-After") == "" {
+		t.Fatalf("after ten failures: %d %v", st, h)
+	}
+}
+
+// TestServeHTTPS runs the server with --http-tls auto and authentication:
+// a client that trusts the certificate kept in the data dir connects over
+// HTTPS with an API key; plain HTTP gets no answer.
+func TestServeHTTPS(t *testing.T) {
+	dir := t.TempDir()
+	ks, _ := authz.OpenKeyStore(authz.KeysFile(dir))
+	key, _, err := ks.Create("k", "acme", []string{authz.RoleReader}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addrs, err := freeAddrs(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := apiTestConfig(t, dir, "--http-addr", addrs[0], "--pg-addr", "", "--http-tls", "auto")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, cfg, apiTestLogger(t)) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	}()
+	var pool *x509.CertPool
+	deadline := time.Now().Add(30 * time.Second)
+	for pool == nil {
+		if pem, err := os.ReadFile(filepath.Join(dir, "tls", "server.crt")); err == nil {
+			pool = x509.NewCertPool()
+			pool.AppendCertsFromPEM(pem)
+		} else if time.Now().After(deadline) {
+			t.Fatal("no certificate was made")
+		} else {
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "localhost"}}}
+	defer client.CloseIdleConnections()
+	var resp *http.Response
+	for {
+		req, _ := http.NewRequest("POST", "https://"+addrs[0]+"/v1/query", strings.NewReader(sqlBody("SELECT 42 AS answer")))
+		req.Header.Set("Authorization", "Bearer "+key)
+		if resp, err = client.Do(req); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("https: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), "[[42]]") {
+		t.Fatalf("https query: %d %s", resp.StatusCode, body)
+	}
+	plain := &http.Client{Timeout: 5 * time.Second}
+	if r, err := plain.Get("http://" + addrs[0] + "/healthz"); err == nil && r.StatusCode == 200 {
+		r.Body.Close()
+		t.Fatal("plain HTTP answered on the HTTPS port")
 	}
 }

@@ -19,6 +19,10 @@ type Config struct {
 	HTTPAddr string
 	PGAddr   string
 
+	HTTPTLS     string
+	HTTPTLSCert string
+	HTTPTLSKey  string
+
 	Auth          string
 	JWTPublicKeys string
 	JWTIssuer     string
@@ -81,6 +85,9 @@ func (c *Config) registerServeFlags(fs *flag.FlagSet) {
 	c.registerStorageFlags(fs)
 	fs.StringVar(&c.HTTPAddr, "http-addr", "127.0.0.1:8080", "HTTP API listen address")
 	fs.StringVar(&c.PGAddr, "pg-addr", "127.0.0.1:5433", "Postgres wire protocol listen address (empty: off)")
+	fs.StringVar(&c.HTTPTLS, "http-tls", "off", "HTTPS: off, on (with --http-tls-cert/--http-tls-key) or auto (the self-signed certificate kept in the data dir, shared with pgwire)")
+	fs.StringVar(&c.HTTPTLSCert, "http-tls-cert", "", "HTTPS certificate (PEM)")
+	fs.StringVar(&c.HTTPTLSKey, "http-tls-key", "", "HTTPS private key (PEM)")
 	fs.StringVar(&c.Auth, "auth", "auto", "authentication: auto (on when the data dir has API keys or a token secret, or --jwt-public-key is set), on, or off (loopback addresses only)")
 	fs.StringVar(&c.JWTPublicKeys, "jwt-public-key", "", "comma-separated PEM public keys (RSA: RS256, Ed25519: EdDSA) whose tokens are accepted")
 	fs.StringVar(&c.JWTIssuer, "jwt-issuer", "", "when set, tokens must carry this iss")
@@ -143,6 +150,15 @@ func (c *Config) Validate() error {
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(c.LogLevel)); err != nil {
 		return fmt.Errorf("--log-level: %w", err)
+	}
+	switch c.HTTPTLS {
+	case "", "off", "auto":
+	case "on":
+		if c.HTTPTLSCert == "" || c.HTTPTLSKey == "" {
+			return errors.New("--http-tls on needs --http-tls-cert and --http-tls-key")
+		}
+	default:
+		return fmt.Errorf("--http-tls must be off, on or auto, got %q", c.HTTPTLS)
 	}
 	if c.PGTLS == "" && c.PGAuth == "" {
 		return nil // a command without the pgwire flags (import)

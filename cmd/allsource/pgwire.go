@@ -29,8 +29,11 @@ func newPGServer(cfg *Config, st *store, m *metrics, log *slog.Logger, au *auth)
 	if cfg.PGUser != "" {
 		opts.Users = map[string]string{cfg.PGUser: cfg.PGPassword}
 	}
-	if au != nil && au.on {
-		opts.Authenticator, opts.Audit = au.authn, au.audit
+	if au != nil {
+		opts.Quotas = au.quotas
+		if au.on {
+			opts.Authenticator, opts.Audit, opts.Throttle = au.authn, au.audit, au.throttle
+		}
 	}
 	switch cfg.PGTLS {
 	case "on":

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"net/http"
 	_ "net/http/pprof" // registers on http.DefaultServeMux, served only with --pprof
 	"os"
+	"path/filepath"
 	"strconv"
 	"time"
 
@@ -71,6 +73,21 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		st.Close(context.Background())
 		return fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
 	}
+	scheme := "http"
+	if cfg.HTTPTLS == "on" || cfg.HTTPTLS == "auto" {
+		var tc *tls.Config
+		if cfg.HTTPTLS == "on" {
+			tc, err = pgwire.LoadTLS(cfg.HTTPTLSCert, cfg.HTTPTLSKey)
+		} else {
+			tc, err = pgwire.AutoTLS(filepath.Join(cfg.DataDir, "tls"))
+		}
+		if err != nil {
+			ln.Close()
+			st.Close(context.Background())
+			return fmt.Errorf("--http-tls: %w", err)
+		}
+		ln, scheme = tls.NewListener(ln, tc), "https"
+	}
 	srv := &http.Server{
 		Handler:           newRouter(cfg, st, m, log, au),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -92,7 +109,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		}
 		pgAddr = pln.Addr().String()
 	}
-	log.Info("allsource serving", "http", ln.Addr().String(), "pg", pgAddr, "data_dir", cfg.DataDir, "fsync", cfg.Fsync, "startup", time.Since(start))
+	log.Info("allsource serving", "http", scheme+"://"+ln.Addr().String(), "pg", pgAddr, "data_dir", cfg.DataDir, "fsync", cfg.Fsync, "startup", time.Since(start))
 
 	select {
 	case <-ctx.Done():
@@ -127,6 +144,9 @@ func newRouter(cfg *Config, st *store, m *metrics, log *slog.Logger, au *auth) h
 	// Entity ids may contain '/': route on the escaped path, then unescape.
 	r.UseRawPath = true
 	r.UnescapePathValues = true
+	// Client addresses (audit records, login throttling) come from the
+	// connection: X-Forwarded-For from anyone would let a client pick its own.
+	_ = r.SetTrustedProxies(nil)
 	r.Use(accessLog(log, m), recoverJSON(log), au.middleware())
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	r.GET("/readyz", func(c *gin.Context) {
@@ -143,7 +163,7 @@ func newRouter(cfg *Config, st *store, m *metrics, log *slog.Logger, au *auth) h
 	if cfg.Pprof {
 		r.Any("/debug/pprof/*any", gin.WrapH(http.DefaultServeMux))
 	}
-	st.ingest.RegisterRoutes(r, ingest.HTTPOptions{MaxBodyBytes: cfg.MaxBodyBytes})
+	st.ingest.RegisterRoutes(r, ingest.HTTPOptions{MaxBodyBytes: cfg.MaxBodyBytes, Admit: au.admit(st.wh)})
 	st.wh.RegisterRoutes(r, warehouse.HTTPOptions{QueryTimeout: cfg.QueryTimeout, EventQL: eventqlCompiler(st.wh), DSL: compileDSL})
 	var cache *qcache.Cache
 	if cfg.QueryCacheBytes > 0 {

@@ -1,0 +1,337 @@
+package authz
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/allsource/allsource"
+)
+
+// Throttle slows down guessing: after maxFailures failed logins from one
+// source within throttleWindow, further attempts from it are refused
+// without checking the credential until the window has passed.
+type Throttle struct {
+	mu    sync.Mutex
+	fails map[string]*failures
+	now   func() time.Time
+}
+
+type failures struct {
+	n     int
+	since time.Time
+}
+
+const (
+	maxFailures    = 10
+	throttleWindow = time.Minute
+	maxSources     = 100_000
+)
+
+// NewThrottle returns an empty throttle.
+func NewThrottle() *Throttle { return &Throttle{fails: map[string]*failures{}, now: time.Now} }
+
+// Check returns a rate-limited error when source may not try now. A nil
+// Throttle never refuses.
+func (t *Throttle) Check(source string) error {
+	if t == nil {
+		return nil
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	f := t.fails[source]
+	if f == nil || f.n < maxFailures {
+		return nil
+	}
+	left := throttleWindow - t.now().Sub(f.since)
+	if left <= 0 {
+		delete(t.fails, source)
+		return nil
+	}
+	return rateLimited(left, "too many failed logins from %s; try again in %s", source, left.Round(time.Second))
+}
+
+// Failed counts a failed login from source.
+func (t *Throttle) Failed(source string) {
+	if t == nil {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	now := t.now()
+	f := t.fails[source]
+	if f == nil || now.Sub(f.since) >= throttleWindow {
+		if len(t.fails) >= maxSources {
+			t.fails = map[string]*failures{} // a flood of sources: start over
+		}
+		f = &failures{since: now}
+		t.fails[source] = f
+	}
+	f.n++
+}
+
+// Succeeded forgets source's failures.
+func (t *Throttle) Succeeded(source string) {
+	if t == nil {
+		return
+	}
+	t.mu.Lock()
+	delete(t.fails, source)
+	t.mu.Unlock()
+}
+
+func rateLimited(after time.Duration, format string, args ...any) *allsource.Error {
+	e := allsource.Errorf(allsource.CodeRateLimited, format, args...)
+	e.Details = map[string]any{"retry_after_seconds": int(math.Ceil(after.Seconds()))}
+	return e
+}
+
+// Quota bounds what one tenant may use; zero fields are unlimited.
+type Quota struct {
+	IngestEventsPerSec   float64 `json:"ingest_events_per_sec,omitempty"`
+	IngestBytesPerSec    float64 `json:"ingest_bytes_per_sec,omitempty"`
+	MaxConcurrentQueries int     `json:"max_concurrent_queries,omitempty"`
+	QueryTimeout         string  `json:"query_timeout,omitempty"` // a Go duration: "30s"
+	StorageBytes         int64   `json:"storage_bytes,omitempty"` // Parquet bytes stored
+}
+
+func (q Quota) check() error {
+	if q.IngestEventsPerSec < 0 || q.IngestBytesPerSec < 0 || q.MaxConcurrentQueries < 0 || q.StorageBytes < 0 {
+		return fmt.Errorf("quota values must not be negative")
+	}
+	if q.QueryTimeout != "" {
+		d, err := time.ParseDuration(q.QueryTimeout)
+		if err != nil || d <= 0 {
+			return fmt.Errorf("query_timeout %q: want a positive duration such as 30s", q.QueryTimeout)
+		}
+	}
+	return nil
+}
+
+// Timeout is the quota's query timeout, or 0.
+func (q Quota) Timeout() time.Duration {
+	d, _ := time.ParseDuration(q.QueryTimeout)
+	return d
+}
+
+// Quotas holds the tenants' quotas from a JSON file ({"tenant": Quota},
+// with "*" the default for tenants not named), re-read when it changes,
+// and enforces them: rates as token buckets that may go into debt (so a
+// batch larger than a second's allowance passes, and the tenant then waits
+// it off), concurrent queries as counters.
+type Quotas struct {
+	path string
+	now  func() time.Time
+
+	mu      sync.Mutex
+	quotas  map[string]Quota
+	stamp   fileStamp
+	checked time.Time
+	events  map[string]*bucket
+	bytes   map[string]*bucket
+	running map[string]int
+}
+
+type bucket struct {
+	tokens float64
+	at     time.Time
+}
+
+// QuotasFile is where a data dir keeps its quotas.
+func QuotasFile(dataDir string) string {
+	return strings.TrimSuffix(KeysFile(dataDir), "keys.json") + "quotas.json"
+}
+
+// OpenQuotas reads the quotas at path (none if the file does not exist).
+func OpenQuotas(path string) (*Quotas, error) {
+	q := &Quotas{path: path, now: time.Now, events: map[string]*bucket{}, bytes: map[string]*bucket{}, running: map[string]int{}}
+	if err := q.reload(true); err != nil {
+		return nil, err
+	}
+	return q, nil
+}
+
+func (q *Quotas) reload(force bool) error {
+	st, err := os.Stat(q.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		q.quotas, q.stamp = map[string]Quota{}, fileStamp{}
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("authz: quotas: %w", err)
+	}
+	stamp := fileStamp{st.ModTime(), st.Size()}
+	if !force && stamp == q.stamp {
+		return nil
+	}
+	b, err := os.ReadFile(q.path)
+	if err != nil {
+		return fmt.Errorf("authz: quotas: %w", err)
+	}
+	m := map[string]Quota{}
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&m); err != nil {
+		return fmt.Errorf("authz: quotas file %s: %w", q.path, err)
+	}
+	for t, v := range m {
+		if err := v.check(); err != nil {
+			return fmt.Errorf("authz: quotas file %s: tenant %q: %w", q.path, t, err)
+		}
+	}
+	q.quotas, q.stamp = m, stamp
+	return nil
+}
+
+// refresh re-reads the file at most every reloadEvery; a broken file
+// keeps the quotas in force.
+func (q *Quotas) refresh(now time.Time) {
+	if now.Sub(q.checked) < reloadEvery && !now.Before(q.checked) {
+		return
+	}
+	q.checked = now
+	_ = q.reload(false)
+}
+
+// For returns tenant's quota.
+func (q *Quotas) For(tenant string) Quota {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.refresh(q.now())
+	return q.quotaLocked(tenant)
+}
+
+func (q *Quotas) quotaLocked(tenant string) Quota {
+	if v, ok := q.quotas[tenant]; ok {
+		return v
+	}
+	return q.quotas["*"]
+}
+
+// take draws n from tenant's bucket refilled at rate per second; it
+// returns how long to wait when the bucket is in debt.
+func take(m map[string]*bucket, tenant string, rate, n float64, now time.Time) time.Duration {
+	b := m[tenant]
+	if b == nil {
+		b = &bucket{tokens: rate, at: now}
+		m[tenant] = b
+	}
+	b.tokens = math.Min(rate, b.tokens+rate*now.Sub(b.at).Seconds())
+	b.at = now
+	if b.tokens < 0 {
+		return time.Duration(-b.tokens / rate * float64(time.Second))
+	}
+	b.tokens -= n
+	return 0
+}
+
+// AdmitIngest admits a batch of events and bytes for tenant, or returns
+// a rate-limited error saying when to retry.
+func (q *Quotas) AdmitIngest(tenant string, events int, size int64) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	now := q.now()
+	q.refresh(now)
+	v := q.quotaLocked(tenant)
+	if v.IngestEventsPerSec > 0 {
+		if wait := take(q.events, tenant, v.IngestEventsPerSec, float64(events), now); wait > 0 {
+			return rateLimited(wait, "tenant %s is over its ingest quota of %g events/s; retry in %s", tenant, v.IngestEventsPerSec, wait.Round(time.Millisecond))
+		}
+	}
+	if v.IngestBytesPerSec > 0 {
+		if wait := take(q.bytes, tenant, v.IngestBytesPerSec, float64(size), now); wait > 0 {
+			return rateLimited(wait, "tenant %s is over its ingest quota of %g bytes/s; retry in %s", tenant, v.IngestBytesPerSec, wait.Round(time.Millisecond))
+		}
+	}
+	return nil
+}
+
+// CheckStorage refuses writes to a tenant that stores stored bytes or more
+// against a storage quota.
+func (q *Quotas) CheckStorage(tenant string, stored int64) error {
+	v := q.For(tenant)
+	if v.StorageBytes > 0 && stored >= v.StorageBytes {
+		return allsource.Errorf(allsource.CodeNoStorage, "tenant %s stores %d bytes, at its storage quota of %d", tenant, stored, v.StorageBytes)
+	}
+	return nil
+}
+
+// StartQuery admits one query of tenant against its concurrency quota;
+// call done when it ends.
+func (q *Quotas) StartQuery(tenant string) (done func(), err error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.refresh(q.now())
+	v := q.quotaLocked(tenant)
+	if v.MaxConcurrentQueries > 0 && q.running[tenant] >= v.MaxConcurrentQueries {
+		return nil, rateLimited(time.Second, "tenant %s already runs %d queries, its quota", tenant, v.MaxConcurrentQueries)
+	}
+	q.running[tenant]++
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			q.mu.Lock()
+			if q.running[tenant]--; q.running[tenant] <= 0 {
+				delete(q.running, tenant)
+			}
+			q.mu.Unlock()
+		})
+	}, nil
+}
+
+// Set stores tenant's quota ("*": the default) in the file; a zero quota
+// removes the entry.
+func (q *Quotas) Set(tenant string, v Quota) error {
+	if tenant != "*" {
+		if err := checkTenantName(tenant); err != nil {
+			return err
+		}
+	}
+	if err := v.check(); err != nil {
+		return allsource.Errorf(allsource.CodeInvalid, "%v", err)
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if err := q.reload(true); err != nil {
+		return err
+	}
+	m := make(map[string]Quota, len(q.quotas)+1)
+	for k, x := range q.quotas {
+		m[k] = x
+	}
+	if v == (Quota{}) {
+		delete(m, tenant)
+	} else {
+		m[tenant] = v
+	}
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := writeFileAtomic(q.path, append(b, '\n')); err != nil {
+		return fmt.Errorf("authz: quotas: %w", err)
+	}
+	return q.reload(true)
+}
+
+// All returns every tenant's quota entry, by tenant name.
+func (q *Quotas) All() ([]string, map[string]Quota) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.refresh(q.now())
+	names := make([]string, 0, len(q.quotas))
+	out := make(map[string]Quota, len(q.quotas))
+	for k, v := range q.quotas {
+		names = append(names, k)
+		out[k] = v
+	}
+	sort.Strings(names)
+	return names, out
+}
