@@ -29,6 +29,7 @@ import (
 // trusted), or on with an Authenticator.
 type auth struct {
 	on       bool
+	keys     *authz.KeyStore
 	authn    *authz.Authenticator
 	audit    *authz.Auditor // set by serve once the store is open
 	throttle *authz.Throttle
@@ -71,7 +72,7 @@ func setupAuth(cfg *Config, log *slog.Logger) (*auth, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &auth{quotas: quotas, throttle: authz.NewThrottle()}
+	a := &auth{keys: keys, quotas: quotas, throttle: authz.NewThrottle()}
 	switch cfg.Auth {
 	case "on":
 		a.on = true
@@ -140,6 +141,10 @@ var routeActions = map[string]authz.Action{
 	"/v1/analytics/forecast":             authz.ActionAnalytics,
 	"/v1/analytics/retention_conditions": authz.ActionAnalytics,
 	"/v1/analytics/pivot":                authz.ActionAnalytics,
+	"/v1/admin/keys":                     authz.ActionManageKeys,
+	"/v1/admin/keys/:id":                 authz.ActionManageKeys,
+	"/v1/admin/quotas":                   authz.ActionManageTenants,
+	"/v1/admin/quotas/:tenant":           authz.ActionManageTenants,
 }
 
 // publicRoutes answer without credentials.

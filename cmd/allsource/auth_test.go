@@ -55,6 +55,7 @@ func startAuthServer(t *testing.T, throttle bool) *authServer {
 		{"acme-reader", "acme", []string{authz.RoleReader}},
 		{"beta", "beta", []string{authz.RoleWriter, authz.RoleAnalyst}},
 		{"beta-writer", "beta", []string{authz.RoleWriter}},
+		{"acme-admin", "acme", []string{authz.RoleTenantAdmin}},
 		{"admin", "*", []string{authz.RoleAdmin}},
 	} {
 		key, rec, err := ks.Create(k.name, k.tenant, k.roles, 0)
@@ -599,5 +600,71 @@ func TestServeHTTPS(t *testing.T) {
 	if r, err := plain.Get("http://" + addrs[0] + "/healthz"); err == nil && r.StatusCode == 200 {
 		r.Body.Close()
 		t.Fatal("plain HTTP answered on the HTTPS port")
+	}
+}
+
+// TestManagementAPI: tenant administrators manage their own tenant's keys
+// and nothing more; privilege cannot be escalated through the API.
+func TestManagementAPI(t *testing.T) {
+	as := startAuthServer(t, false)
+	ta := as.keys["acme-admin"]
+	var made struct {
+		ID, Key, Tenant string
+		Roles           []string
+	}
+	st, body := as.do(t, ta, "POST", "/v1/admin/keys", `{"name": "reporting", "tenant": "acme", "roles": ["reader"], "ttl": "24h"}`)
+	if json.Unmarshal([]byte(body), &made); st != 201 || made.Key == "" || made.Tenant != "acme" {
+		t.Fatalf("create: %d %s", st, body)
+	}
+	if st, body := as.do(t, made.Key, "POST", "/v1/query", sqlBody("SELECT count(*) FROM events")); st != 200 {
+		t.Fatalf("the new key: %d %s", st, body)
+	}
+	for _, c := range []struct {
+		name, cred, method, path, body string
+		want                           int
+	}{
+		{"key for another tenant", ta, "POST", "/v1/admin/keys", `{"tenant": "beta", "roles": ["reader"]}`, 403},
+		{"admin key", ta, "POST", "/v1/admin/keys", `{"tenant": "*", "roles": ["admin"]}`, 403},
+		{"admin role in own tenant", ta, "POST", "/v1/admin/keys", `{"tenant": "acme", "roles": ["admin"]}`, 403},
+		{"unknown role", ta, "POST", "/v1/admin/keys", `{"tenant": "acme", "roles": ["root"]}`, 400},
+		{"unknown field", ta, "POST", "/v1/admin/keys", `{"tenant": "acme", "roles": ["reader"], "admin": true}`, 400},
+		{"reserved tenant", as.keys["admin"], "POST", "/v1/admin/keys", `{"tenant": "_audit", "roles": ["reader"]}`, 400},
+		{"list another tenant", ta, "GET", "/v1/admin/keys?tenant=beta", "", 403},
+		{"revoke another tenant's key", ta, "DELETE", "/v1/admin/keys/" + as.keyIDs["beta"], "", 404},
+		{"revoke the admin key", ta, "DELETE", "/v1/admin/keys/" + as.keyIDs["admin"], "", 404},
+		{"set a quota", ta, "PUT", "/v1/admin/quotas/acme", `{"storage_bytes": 0}`, 403},
+		{"writer manages keys", as.keys["acme"], "GET", "/v1/admin/keys", "", 403},
+		{"no credential", "", "GET", "/v1/admin/keys", "", 401},
+	} {
+		if st, body := as.do(t, c.cred, c.method, c.path, c.body); st != c.want {
+			t.Errorf("%s: %d, want %d (%s)", c.name, st, c.want, body)
+		}
+	}
+	// The tenant administrator sees only its tenant's keys.
+	var list struct{ Keys []keyOut }
+	st, body = as.do(t, ta, "GET", "/v1/admin/keys", "")
+	if json.Unmarshal([]byte(body), &list); st != 200 || len(list.Keys) != 4 {
+		t.Fatalf("list: %d %s", st, body)
+	}
+	for _, k := range list.Keys {
+		if k.Tenant != "acme" || k.Key != "" {
+			t.Errorf("listed %+v", k)
+		}
+	}
+	// It revokes its own tenant's key; the administrator sets quotas.
+	if st, body := as.do(t, ta, "DELETE", "/v1/admin/keys/"+made.ID, ""); st != 200 {
+		t.Fatalf("revoke: %d %s", st, body)
+	}
+	if st, _ := as.do(t, made.Key, "POST", "/v1/query", sqlBody("SELECT 1")); st != 401 {
+		t.Fatalf("revoked key: %d", st)
+	}
+	if st, body := as.do(t, as.keys["admin"], "PUT", "/v1/admin/quotas/beta", `{"max_concurrent_queries": 3, "query_timeout": "30s"}`); st != 200 {
+		t.Fatalf("set quota: %d %s", st, body)
+	}
+	if st, body := as.do(t, as.keys["admin"], "GET", "/v1/admin/quotas", ""); st != 200 || !strings.Contains(body, `"max_concurrent_queries":3`) {
+		t.Fatalf("quotas: %d %s", st, body)
+	}
+	if st, body := as.do(t, as.keys["admin"], "PUT", "/v1/admin/quotas/beta", `{"query_timeout": "soon"}`); st != 400 {
+		t.Fatalf("bad quota: %d %s", st, body)
 	}
 }

@@ -174,6 +174,9 @@ func newRouter(cfg *Config, st *store, m *metrics, log *slog.Logger, au *auth) h
 	}
 	registerEventQL(r, st.wh, cfg.QueryTimeout, cache)
 	analytics.RegisterRoutes(r, st.wh, analytics.HTTPOptions{QueryTimeout: cfg.QueryTimeout})
+	if au != nil {
+		au.registerAdmin(r)
+	}
 	r.NoRoute(func(c *gin.Context) {
 		c.JSON(http.StatusNotFound, gin.H{"error": gin.H{"code": "not_found", "message": "no such endpoint: " + c.Request.Method + " " + c.Request.URL.Path}})
 	})

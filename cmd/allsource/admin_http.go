@@ -1,0 +1,211 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/allsource/allsource"
+	"github.com/allsource/allsource/authz"
+	"github.com/allsource/allsource/internal/httpx"
+)
+
+// The management API: API keys (tenant administrators for their tenant,
+// administrators for any) and quotas (administrators).
+//
+//	GET    /v1/admin/keys            the keys of the caller's tenant (?tenant= for an admin; none: all)
+//	POST   /v1/admin/keys            {"name", "tenant", "roles", "ttl"} → the key, shown once
+//	DELETE /v1/admin/keys/:id        revoke
+//	GET    /v1/admin/quotas          every quota
+//	PUT    /v1/admin/quotas/:tenant  a Quota object; {} removes the entry
+func (a *auth) registerAdmin(r gin.IRouter) {
+	r.GET("/v1/admin/keys", a.listKeys)
+	r.POST("/v1/admin/keys", a.createKey)
+	r.DELETE("/v1/admin/keys/:id", a.revokeKey)
+	r.GET("/v1/admin/quotas", a.listQuotas)
+	r.PUT("/v1/admin/quotas/:tenant", a.setQuota)
+}
+
+// caller is the request's principal; with authentication off (loopback
+// only) it is an administrator.
+func caller(c *gin.Context) allsource.Principal {
+	if p, ok := allsource.PrincipalFrom(c.Request.Context()); ok {
+		return p
+	}
+	return allsource.Principal{Subject: "local", Tenant: allsource.AllTenants, Roles: []string{authz.RoleAdmin}, Via: "trust"}
+}
+
+// keyStore is the server's key store (also with authentication off, so
+// keys can be made before it is turned on).
+func (a *auth) keyStore() (*authz.KeyStore, error) {
+	if a.authn != nil && a.authn.Keys != nil {
+		return a.authn.Keys, nil
+	}
+	return a.keys, nil
+}
+
+type keyOut struct {
+	ID        string     `json:"id"`
+	Name      string     `json:"name"`
+	Tenant    string     `json:"tenant"`
+	Roles     []string   `json:"roles"`
+	CreatedAt time.Time  `json:"created_at"`
+	ExpiresAt *time.Time `json:"expires_at"`
+	RevokedAt *time.Time `json:"revoked_at"`
+	Key       string     `json:"key,omitempty"`
+}
+
+func keyView(k authz.APIKey) keyOut {
+	return keyOut{ID: k.ID, Name: k.Name, Tenant: k.Tenant, Roles: k.Roles, CreatedAt: k.CreatedAt, ExpiresAt: k.ExpiresAt, RevokedAt: k.RevokedAt}
+}
+
+func (a *auth) listKeys(c *gin.Context) {
+	p := caller(c)
+	tenant := c.Query("tenant")
+	if p.Tenant != allsource.AllTenants {
+		tenant = p.Tenant
+	}
+	ks, _ := a.keyStore()
+	list, err := ks.List()
+	if err != nil {
+		httpx.WriteError(c, err)
+		return
+	}
+	out := []keyOut{}
+	for _, k := range list {
+		if tenant == "" || k.Tenant == tenant {
+			out = append(out, keyView(k))
+		}
+	}
+	c.JSON(http.StatusOK, gin.H{"keys": out})
+}
+
+func (a *auth) createKey(c *gin.Context) {
+	p := caller(c)
+	var req struct {
+		Name   string   `json:"name"`
+		Tenant string   `json:"tenant"`
+		Roles  []string `json:"roles"`
+		TTL    string   `json:"ttl"`
+	}
+	if !decodeStrict(c, &req) {
+		return
+	}
+	if req.Tenant == "" {
+		req.Tenant = p.Tenant
+	}
+	var ttl time.Duration
+	if req.TTL != "" {
+		d, err := time.ParseDuration(req.TTL)
+		if err != nil || d <= 0 {
+			httpx.WriteError(c, &allsource.Error{Code: allsource.CodeInvalid, Field: "ttl", Index: -1, Message: "ttl: want a positive duration such as 720h"})
+			return
+		}
+		ttl = d
+	}
+	// A key may grant nothing its creator could not do: the tenant must be
+	// the creator's (or any, for an administrator), and admin keys are for
+	// administrators only.
+	if err := authz.Authorize(p, authz.ActionManageKeys, req.Tenant); err != nil || (req.Tenant == allsource.AllTenants && p.Tenant != allsource.AllTenants) {
+		a.denied(c, p, "create_key", "keys for tenant "+req.Tenant+" are not yours to make")
+		return
+	}
+	if slices.Contains(req.Roles, authz.RoleAdmin) && !slices.Contains(p.Roles, authz.RoleAdmin) {
+		a.denied(c, p, "create_key", "only an administrator may grant admin")
+		return
+	}
+	ks, _ := a.keyStore()
+	key, k, err := ks.Create(req.Name, req.Tenant, req.Roles, ttl)
+	if err != nil {
+		httpx.WriteError(c, err)
+		return
+	}
+	a.audit.Record(authz.AuditRecord{Kind: "keys_changed", Interface: "http", Subject: p.Subject, Via: p.Via, Remote: c.ClientIP(),
+		Action: "create_key", Tenant: k.Tenant, Target: "key:" + k.ID, Reason: "roles " + joinRoles(k.Roles)})
+	out := keyView(k)
+	out.Key = key
+	c.JSON(http.StatusCreated, out)
+}
+
+func (a *auth) revokeKey(c *gin.Context) {
+	p := caller(c)
+	ks, _ := a.keyStore()
+	list, err := ks.List()
+	if err != nil {
+		httpx.WriteError(c, err)
+		return
+	}
+	id := c.Param("id")
+	i := slices.IndexFunc(list, func(k authz.APIKey) bool { return k.ID == id })
+	// Another tenant's key looks like no key at all.
+	if i < 0 || !authz.Allows(p, authz.ActionManageKeys, list[i].Tenant) || (list[i].Tenant == allsource.AllTenants && p.Tenant != allsource.AllTenants) {
+		httpx.WriteError(c, allsource.Errorf(allsource.CodeNotFound, "no API key %q", id))
+		return
+	}
+	if err := ks.Revoke(id); err != nil {
+		httpx.WriteError(c, err)
+		return
+	}
+	a.audit.Record(authz.AuditRecord{Kind: "keys_changed", Interface: "http", Subject: p.Subject, Via: p.Via, Remote: c.ClientIP(),
+		Action: "revoke_key", Tenant: list[i].Tenant, Target: "key:" + id})
+	c.JSON(http.StatusOK, gin.H{"revoked": id})
+}
+
+func (a *auth) listQuotas(c *gin.Context) {
+	names, all := a.quotas.All()
+	out := make([]gin.H, 0, len(names))
+	for _, n := range names {
+		out = append(out, gin.H{"tenant": n, "quota": all[n]})
+	}
+	c.JSON(http.StatusOK, gin.H{"quotas": out})
+}
+
+func (a *auth) setQuota(c *gin.Context) {
+	p := caller(c)
+	var q authz.Quota
+	if !decodeStrict(c, &q) {
+		return
+	}
+	tenant := c.Param("tenant")
+	if err := a.quotas.Set(tenant, q); err != nil {
+		httpx.WriteError(c, err)
+		return
+	}
+	b, _ := json.Marshal(q)
+	a.audit.Record(authz.AuditRecord{Kind: "quotas_changed", Interface: "http", Subject: p.Subject, Via: p.Via, Remote: c.ClientIP(),
+		Action: "set_quota", Tenant: tenant, Reason: string(b)})
+	c.JSON(http.StatusOK, gin.H{"tenant": tenant, "quota": q})
+}
+
+// denied answers 403 and records the refusal.
+func (a *auth) denied(c *gin.Context, p allsource.Principal, action, why string) {
+	a.audit.Record(authz.AuditRecord{Kind: "denied", Interface: "http", Subject: p.Subject, Tenant: p.Tenant, Via: p.Via,
+		Remote: c.ClientIP(), Action: action, Target: c.FullPath(), Reason: why})
+	httpx.WriteError(c, allsource.Errorf(allsource.CodeForbidden, "%s", why))
+}
+
+// decodeStrict reads a JSON body with no unknown fields, answering 400
+// itself when it cannot.
+func decodeStrict(c *gin.Context, v any) bool {
+	var buf bytes.Buffer
+	if _, err := buf.ReadFrom(http.MaxBytesReader(c.Writer, c.Request.Body, 1<<20)); err != nil {
+		httpx.WriteError(c, allsource.Errorf(allsource.CodeInvalid, "the request body could not be read: %v", err))
+		return false
+	}
+	dec := json.NewDecoder(&buf)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		httpx.WriteError(c, allsource.Errorf(allsource.CodeInvalid, "invalid JSON body: %v", err))
+		return false
+	}
+	return true
+}
+
+func joinRoles(r []string) string {
+	b, _ := json.Marshal(r)
+	return string(b)
+}
