@@ -17,8 +17,9 @@ func SecretFile(dataDir string) string { return filepath.Join(dataDir, "auth", "
 // Authenticator turns a credential (an API key or a JWT, as a bearer
 // token or a Postgres password) into a principal.
 type Authenticator struct {
-	Keys *KeyStore    // nil: no API keys
-	JWT  *JWTVerifier // nil: no tokens
+	Keys  *KeyStore    // nil: no API keys
+	JWT   *JWTVerifier // nil: no tokens
+	Users *UserStore   // nil: no password accounts
 
 	// Verified tokens are remembered until they expire (at most
 	// tokenCacheTTL), so a client sending the same token with every
@@ -80,4 +81,13 @@ func (a *Authenticator) verifyToken(tok string) (allsource.Principal, error) {
 	a.tokens[tok] = cachedToken{p, until}
 	a.mu.Unlock()
 	return p, nil
+}
+
+// Password checks a user's password (HTTP Basic; pgwire uses SCRAM with
+// the user's verifier instead).
+func (a *Authenticator) Password(user, password string) (allsource.Principal, error) {
+	if a.Users == nil {
+		return allsource.Principal{}, errBadPassword
+	}
+	return a.Users.CheckPassword(user, password)
 }

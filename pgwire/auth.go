@@ -101,6 +101,18 @@ func remoteHost(a net.Addr) string {
 func (c *conn) authenticateOnce(user string) error {
 	s := c.srv
 	if _, configured := s.opts.Users[user]; !configured && s.opts.Authenticator != nil {
+		// An account logs in with its password over SCRAM; any other name
+		// with an API key or a token as the password.
+		if us := s.opts.Authenticator.Users; us != nil {
+			if u, p, ok := us.Lookup(user); ok {
+				v := &scramVerifier{salt: u.Verifier.Salt, iters: u.Verifier.Iterations, storedKey: u.Verifier.StoredKey, serverKey: u.Verifier.ServerKey}
+				if err := c.authSCRAM(user, v); err != nil {
+					return err
+				}
+				c.sess.principal = &p
+				return nil
+			}
+		}
 		return c.authCredential(user)
 	}
 	if len(s.opts.Users) > 0 && s.opts.Authenticator != nil {
@@ -118,7 +130,7 @@ func (c *conn) authenticateOnce(user string) error {
 	if s.opts.Auth == "password" {
 		return c.authCleartext(user)
 	}
-	return c.authSCRAM(user)
+	return c.authSCRAM(user, c.srv.scram[user])
 }
 
 func (c *conn) authCleartext(user string) error {
@@ -211,8 +223,9 @@ func (c *conn) authorize(a authz.Action) error {
 	return nil
 }
 
-func (c *conn) authSCRAM(user string) error {
-	v := c.srv.scram[user]
+// authSCRAM runs a SCRAM-SHA-256 exchange against v (nil: the user does
+// not exist).
+func (c *conn) authSCRAM(user string, v *scramVerifier) error {
 	if v == nil {
 		// Run the whole exchange with a decoy so an unknown user looks
 		// like a wrong password: a salt of the same length, stable per

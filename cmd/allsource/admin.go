@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -65,12 +67,21 @@ const adminUsage = `Usage:
                              [--ingest-bytes-per-sec N] [--max-concurrent-queries N]
                              [--query-timeout D] [--storage-bytes N]
   allsource admin quota list --data-dir DIR
+  allsource admin user set    --data-dir DIR --name N --tenant T --role R[,R…]
+                              (the password: ALLSOURCE_PASSWORD, else the first line of stdin)
+  allsource admin user list   --data-dir DIR
+  allsource admin user delete --data-dir DIR NAME
 
 API keys for the server on DIR (kept hashed in DIR/auth/keys.json). create
 prints the key once; a running server picks up new and revoked keys within
 a second. Send a key as Authorization: Bearer <key>, or as the Postgres
 password. Roles: admin (with --tenant '*'), tenant-admin, writer, reader,
 analyst.
+
+Users log in with a password: over pgwire by SCRAM-SHA-256 (the server
+keeps only the verifier, in DIR/auth/users.json), over HTTP with Basic
+authentication (HTTPS or loopback only). set creates a user or replaces its
+password, tenant and roles; passwords have at least 12 characters.
 
 Quotas per tenant (DIR/auth/quotas.json; '*' is the default for tenants
 without their own; a running server applies changes within a second). set
@@ -81,6 +92,9 @@ unlimited.
 func (m *Main) runAdmin(ctx context.Context, args []string) error {
 	if len(args) >= 2 && args[0] == "quota" {
 		return m.runAdminQuota(args[1:])
+	}
+	if len(args) >= 2 && args[0] == "user" {
+		return m.runAdminUser(args[1:])
 	}
 	if len(args) < 2 || args[0] != "key" {
 		fmt.Fprint(m.Stderr, adminUsage)
@@ -231,4 +245,72 @@ func (m *Main) runAdminQuota(args []string) error {
 	}
 	fmt.Fprint(m.Stderr, adminUsage)
 	return &exitError{code: 2, err: fmt.Errorf("unknown admin quota command %q", args[0])}
+}
+
+func (m *Main) runAdminUser(args []string) error {
+	fs := flag.NewFlagSet("admin user "+args[0], flag.ContinueOnError)
+	fs.SetOutput(m.Stderr)
+	fs.Usage = func() { fmt.Fprint(m.Stderr, adminUsage); fs.PrintDefaults() }
+	dataDir := fs.String("data-dir", "./data", "the server's data directory")
+	switch args[0] {
+	case "set":
+		name := fs.String("name", "", "the user name")
+		tenant := fs.String("tenant", "", "the tenant the user acts in ('*' with role admin)")
+		role := fs.String("role", "", "comma-separated roles")
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		if *name == "" || *tenant == "" {
+			return errors.New("--name and --tenant are required")
+		}
+		pw := os.Getenv("ALLSOURCE_PASSWORD")
+		if pw == "" {
+			line, err := bufio.NewReader(os.Stdin).ReadString('\n')
+			if err != nil && line == "" {
+				return errors.New("give the password in ALLSOURCE_PASSWORD or on the first line of stdin")
+			}
+			pw = strings.TrimRight(line, "\r\n")
+		}
+		us, err := authz.OpenUserStore(authz.UsersFile(*dataDir))
+		if err != nil {
+			return err
+		}
+		if err := us.SetUser(*name, *tenant, splitList(*role), pw); err != nil {
+			return err
+		}
+		fmt.Fprintf(m.Stderr, "user %s set (tenant %s)\n", *name, *tenant)
+		return nil
+	case "list":
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		us, err := authz.OpenUserStore(authz.UsersFile(*dataDir))
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(m.Stdout, 2, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "NAME\tTENANT\tROLES\tCREATED")
+		for _, u := range us.List() {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", u.Name, u.Tenant, strings.Join(u.Roles, ","), u.CreatedAt.Format(time.RFC3339))
+		}
+		return tw.Flush()
+	case "delete":
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		if fs.NArg() != 1 {
+			return errors.New("give the name of the user to delete")
+		}
+		us, err := authz.OpenUserStore(authz.UsersFile(*dataDir))
+		if err != nil {
+			return err
+		}
+		if err := us.Delete(fs.Arg(0)); err != nil {
+			return err
+		}
+		fmt.Fprintf(m.Stderr, "user %s deleted\n", fs.Arg(0))
+		return nil
+	}
+	fmt.Fprint(m.Stderr, adminUsage)
+	return &exitError{code: 2, err: fmt.Errorf("unknown admin user command %q", args[0])}
 }

@@ -67,7 +67,18 @@ func setupAuth(cfg *Config, log *slog.Logger) (*auth, error) {
 		}
 		jc.PublicKeys = append(jc.PublicKeys, k)
 	}
-	sources := len(list) > 0 || haveSecret || len(jc.PublicKeys) > 0
+	users, err := authz.OpenUserStore(authz.UsersFile(cfg.DataDir))
+	if err != nil {
+		return nil, err
+	}
+	// First start: an administrator from ALLSOURCE_ADMIN_PASSWORD.
+	if pw := os.Getenv("ALLSOURCE_ADMIN_PASSWORD"); pw != "" && len(users.List()) == 0 {
+		if err := users.SetUser("admin", allsource.AllTenants, []string{authz.RoleAdmin}, pw); err != nil {
+			return nil, fmt.Errorf("ALLSOURCE_ADMIN_PASSWORD: %w", err)
+		}
+		log.Info("created user admin (every tenant) from ALLSOURCE_ADMIN_PASSWORD")
+	}
+	sources := len(list) > 0 || haveSecret || len(jc.PublicKeys) > 0 || len(users.List()) > 0
 	quotas, err := authz.OpenQuotas(authz.QuotasFile(cfg.DataDir))
 	if err != nil {
 		return nil, err
@@ -95,8 +106,8 @@ func setupAuth(cfg *Config, log *slog.Logger) (*auth, error) {
 	if err != nil {
 		return nil, err
 	}
-	a.authn = &authz.Authenticator{Keys: keys, JWT: jv}
-	log.Info("authentication on", "api_keys", len(list), "token_secret", haveSecret, "jwt_public_keys", len(jc.PublicKeys))
+	a.authn = &authz.Authenticator{Keys: keys, JWT: jv, Users: users}
+	log.Info("authentication on", "api_keys", len(list), "users", len(users.List()), "token_secret", haveSecret, "jwt_public_keys", len(jc.PublicKeys))
 	return a, nil
 }
 
@@ -173,7 +184,19 @@ func (a *auth) middleware() gin.HandlerFunc {
 			httpx.WriteError(c, err)
 			return
 		}
+		var p allsource.Principal
+		var err error
 		cred, ok := bearer(c.Request)
+		if user, pass, basic := c.Request.BasicAuth(); basic {
+			cred, ok = "basic:"+user, true // for firstUse: one entry per user
+			if c.Request.TLS == nil && !loopbackAddr(c.Request.RemoteAddr) {
+				httpx.WriteError(c, allsource.Errorf(allsource.CodeUnauthorized, "a password is sent in clear: use HTTPS (--http-tls) or a token"))
+				return
+			}
+			p, err = a.authn.Password(user, pass)
+		} else if ok {
+			p, err = a.authn.Authenticate(cred)
+		}
 		if !ok {
 			a.audit.Record(authz.AuditRecord{Kind: "login_failed", Interface: "http", Remote: c.ClientIP(), Target: route, Reason: "no credentials"})
 			c.Header("WWW-Authenticate", `Bearer realm="allsource"`)
@@ -181,7 +204,6 @@ func (a *auth) middleware() gin.HandlerFunc {
 			c.Abort()
 			return
 		}
-		p, err := a.authn.Authenticate(cred)
 		if err != nil {
 			a.throttle.Failed(src)
 			a.audit.Record(authz.AuditRecord{Kind: "login_failed", Interface: "http", Remote: c.ClientIP(), Target: route, Reason: errorText(err)})

@@ -668,3 +668,56 @@ func TestManagementAPI(t *testing.T) {
 		t.Fatalf("bad quota: %d %s", st, body)
 	}
 }
+
+// TestPasswordUsers: the first administrator comes from
+// ALLSOURCE_ADMIN_PASSWORD; users log in over pgwire by SCRAM and over
+// HTTP with Basic authentication, seeing their tenant only.
+func TestPasswordUsers(t *testing.T) {
+	t.Setenv("ALLSOURCE_ADMIN_PASSWORD", "first admin password")
+	as := startAuthServer(t, false)
+	var out, errb bytes.Buffer
+	t.Setenv("ALLSOURCE_PASSWORD", "ana's long password")
+	if err := NewMain(&out, &errb).Run(context.Background(), []string{"admin", "user", "set", "--data-dir", as.dir, "--name", "ana", "--tenant", "acme", "--role", "analyst"}); err != nil {
+		t.Fatalf("user set: %v %s", err, errb.String())
+	}
+	if err := NewMain(&out, &errb).Run(context.Background(), []string{"admin", "user", "list", "--data-dir", as.dir}); err != nil || !strings.Contains(out.String(), "ana") || !strings.Contains(out.String(), "admin") {
+		t.Fatalf("user list: %v %s", err, out.String())
+	}
+	if st, body := as.do(t, as.keys["acme"], "POST", "/v1/events", `{"entity_id":"u","event_type":"t"}`); st != 200 {
+		t.Fatalf("append: %d %s", st, body)
+	}
+	time.Sleep(600 * time.Millisecond) // the server re-reads users.json
+	ctx := context.Background()
+	c, err := pgx.Connect(ctx, fmt.Sprintf("postgres://%s@%s/allsource?sslmode=disable", url.UserPassword("ana", "ana's long password"), as.pg))
+	if err != nil {
+		t.Fatalf("SCRAM login: %v", err)
+	}
+	defer c.Close(ctx)
+	var tenants string
+	if err := c.QueryRow(ctx, "SELECT string_agg(DISTINCT tenant_id, ',') FROM events").Scan(&tenants); err != nil || tenants != "acme" {
+		t.Fatalf("ana sees %q (%v)", tenants, err)
+	}
+	var pe *pgconn.PgError
+	if _, err := pgx.Connect(ctx, fmt.Sprintf("postgres://ana:wrong-password-x@%s/allsource?sslmode=disable", as.pg)); !errors.As(err, &pe) || pe.Code != "28P01" {
+		t.Fatalf("wrong password: %v", err)
+	}
+	basic := func(user, pw string) int {
+		req, _ := http.NewRequest("POST", as.url+"/v1/query", strings.NewReader(sqlBody("SELECT count(*) FROM events WHERE tenant_id <> '_audit'")))
+		req.SetBasicAuth(user, pw)
+		resp, err := apiClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if st := basic("admin", "first admin password"); st != 200 {
+		t.Fatalf("admin over Basic: %d", st)
+	}
+	if st := basic("ana", "ana's long password"); st != 200 {
+		t.Fatalf("ana over Basic: %d", st)
+	}
+	if st := basic("ana", "nope nope nope"); st != 401 {
+		t.Fatalf("wrong password over Basic: %d", st)
+	}
+}

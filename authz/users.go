@@ -1,0 +1,260 @@
+package authz
+
+import (
+	"crypto/hmac"
+	"crypto/pbkdf2"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/allsource/allsource"
+)
+
+// UsersFile is where a data dir keeps its users.
+func UsersFile(dataDir string) string { return filepath.Join(dataDir, "auth", "users.json") }
+
+// Verifier is what is kept of a password: a SCRAM-SHA-256 verifier (RFC
+// 5802/7677, as PostgreSQL stores it). It checks a password given in
+// clear (HTTP Basic) and serves a SCRAM exchange (pgwire), and does not
+// reveal the password.
+type Verifier struct {
+	Salt       []byte `json:"salt"`
+	Iterations int    `json:"iterations"`
+	StoredKey  []byte `json:"stored_key"`
+	ServerKey  []byte `json:"server_key"`
+}
+
+// scramIterations is PostgreSQL's default.
+const scramIterations = 4096
+
+// NewVerifier derives a verifier for password with a random salt.
+func NewVerifier(password string) (Verifier, error) {
+	salt := make([]byte, 16)
+	if _, err := rand.Read(salt); err != nil {
+		return Verifier{}, err
+	}
+	return verifierFor(password, salt, scramIterations)
+}
+
+func verifierFor(password string, salt []byte, iters int) (Verifier, error) {
+	salted, err := pbkdf2.Key(sha256.New, password, salt, iters, sha256.Size)
+	if err != nil {
+		return Verifier{}, err
+	}
+	clientKey := hmacSum(salted, "Client Key")
+	stored := sha256.Sum256(clientKey)
+	return Verifier{Salt: salt, Iterations: iters, StoredKey: stored[:], ServerKey: hmacSum(salted, "Server Key")}, nil
+}
+
+func hmacSum(key []byte, msg string) []byte {
+	h := hmac.New(sha256.New, key)
+	h.Write([]byte(msg))
+	return h.Sum(nil)
+}
+
+// Check reports whether password is the one v was made from.
+func (v Verifier) Check(password string) bool {
+	w, err := verifierFor(password, v.Salt, v.Iterations)
+	return err == nil && subtle.ConstantTimeCompare(w.StoredKey, v.StoredKey) == 1
+}
+
+// User is an account that logs in with a password.
+type User struct {
+	Name      string    `json:"name"`
+	Tenant    string    `json:"tenant"`
+	Roles     []string  `json:"roles"`
+	Verifier  Verifier  `json:"scram_sha_256"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// UserStore keeps users in a JSON file (0600, replaced atomically),
+// re-read when it changes, like KeyStore.
+type UserStore struct {
+	path string
+	now  func() time.Time
+
+	mu      sync.Mutex
+	users   map[string]User
+	stamp   fileStamp
+	checked time.Time
+}
+
+// OpenUserStore reads the users at path (none if the file does not exist).
+func OpenUserStore(path string) (*UserStore, error) {
+	s := &UserStore{path: path, now: time.Now}
+	if err := s.reload(true); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *UserStore) reload(force bool) error {
+	st, err := os.Stat(s.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		s.users, s.stamp = map[string]User{}, fileStamp{}
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("authz: users: %w", err)
+	}
+	stamp := fileStamp{st.ModTime(), st.Size()}
+	if !force && stamp == s.stamp {
+		return nil
+	}
+	b, err := os.ReadFile(s.path)
+	if err != nil {
+		return fmt.Errorf("authz: users: %w", err)
+	}
+	var list []User
+	if err := json.Unmarshal(b, &list); err != nil {
+		return fmt.Errorf("authz: users file %s: %w", s.path, err)
+	}
+	users := make(map[string]User, len(list))
+	for _, u := range list {
+		users[u.Name] = u
+	}
+	s.users, s.stamp = users, stamp
+	return nil
+}
+
+func (s *UserStore) refresh() {
+	now := s.now()
+	if now.Sub(s.checked) < reloadEvery && !now.Before(s.checked) {
+		return
+	}
+	s.checked = now
+	_ = s.reload(false) // a broken file keeps the users in force
+}
+
+func (s *UserStore) save(users map[string]User) error {
+	list := make([]User, 0, len(users))
+	for _, u := range users {
+		list = append(list, u)
+	}
+	slices.SortFunc(list, func(a, b User) int { return strings.Compare(a.Name, b.Name) })
+	b, err := json.MarshalIndent(list, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := writeFileAtomic(s.path, append(b, '\n')); err != nil {
+		return fmt.Errorf("authz: users: %w", err)
+	}
+	return s.reload(true)
+}
+
+// checkUserName allows 1–63 printable characters without ':' (HTTP Basic
+// splits there) and without the ask_ prefix of API keys.
+func checkUserName(n string) error {
+	if n == "" || len(n) > 63 || !utf8.ValidString(n) || strings.ContainsAny(n, ":\x00\r\n\t ") || LooksLikeAPIKey(n) {
+		return allsource.Errorf(allsource.CodeInvalid, "user name %q: want 1 to 63 characters, no spaces or ':', not starting with ask_", n)
+	}
+	return nil
+}
+
+// SetUser creates user name, or replaces its password, tenant and roles.
+// Passwords must be at least 12 characters.
+func (s *UserStore) SetUser(name, tenant string, roleNames []string, password string) error {
+	if err := checkUserName(name); err != nil {
+		return err
+	}
+	if err := CheckRoles(tenant, roleNames); err != nil {
+		return err
+	}
+	if utf8.RuneCountInString(password) < 12 {
+		return allsource.Errorf(allsource.CodeInvalid, "the password must be at least 12 characters")
+	}
+	v, err := NewVerifier(password)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.reload(true); err != nil {
+		return err
+	}
+	users := make(map[string]User, len(s.users)+1)
+	for k, u := range s.users {
+		users[k] = u
+	}
+	created := s.now().UTC().Truncate(time.Second)
+	if old, ok := users[name]; ok {
+		created = old.CreatedAt
+	}
+	users[name] = User{Name: name, Tenant: tenant, Roles: slices.Clone(roleNames), Verifier: v, CreatedAt: created}
+	return s.save(users)
+}
+
+// Delete removes a user.
+func (s *UserStore) Delete(name string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.reload(true); err != nil {
+		return err
+	}
+	if _, ok := s.users[name]; !ok {
+		return allsource.Errorf(allsource.CodeNotFound, "no user %q", name)
+	}
+	users := make(map[string]User, len(s.users))
+	for k, u := range s.users {
+		if k != name {
+			users[k] = u
+		}
+	}
+	return s.save(users)
+}
+
+// List returns the users by name.
+func (s *UserStore) List() []User {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.refresh()
+	out := make([]User, 0, len(s.users))
+	for _, u := range s.users {
+		out = append(out, u)
+	}
+	slices.SortFunc(out, func(a, b User) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+// Lookup returns a user and its principal.
+func (s *UserStore) Lookup(name string) (User, allsource.Principal, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.refresh()
+	u, ok := s.users[name]
+	if !ok {
+		return User{}, allsource.Principal{}, false
+	}
+	return u, allsource.Principal{Subject: "user:" + u.Name, Tenant: u.Tenant, Roles: slices.Clone(u.Roles), Via: "password"}, true
+}
+
+// decoy is checked against when a user does not exist, so a wrong name
+// takes as long as a wrong password.
+var decoy, _ = verifierFor("decoy password", make([]byte, 16), scramIterations)
+
+// errBadPassword answers every failed password login alike.
+var errBadPassword = allsource.Errorf(allsource.CodeUnauthorized, "invalid user name or password")
+
+// CheckPassword returns the principal of name when password is right.
+func (s *UserStore) CheckPassword(name, password string) (allsource.Principal, error) {
+	u, p, ok := s.Lookup(name)
+	v := u.Verifier
+	if !ok {
+		v = decoy
+	}
+	if !v.Check(password) || !ok {
+		return allsource.Principal{}, errBadPassword
+	}
+	return p, nil
+}
