@@ -18,6 +18,7 @@ const (
 	CodeForbidden    Code = "forbidden"     // 403
 	CodeRateLimited  Code = "rate_limited"  // over a rate or concurrency limit; 429 with Retry-After
 	CodeNoStorage    Code = "storage_quota" // over a storage quota; 507
+	CodeTimeout      Code = "timeout"       // a query stopped at its time limit; 504
 	CodeUnavailable  Code = "unavailable"   // shutting down or failed storage; 503
 	CodeInternal     Code = "internal"      // 500
 )
@@ -91,6 +92,8 @@ func HTTPStatus(code Code) int {
 		return 429
 	case CodeNoStorage:
 		return 507
+	case CodeTimeout:
+		return 504
 	case CodeUnavailable:
 		return 503
 	default:

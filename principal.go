@@ -47,3 +47,28 @@ func TenantScope(ctx context.Context) (tenant string, ok bool) {
 	tenant, ok = ctx.Value(tenantScopeKey{}).(string)
 	return tenant, ok
 }
+
+// ReadRestriction is what a reader may not see: events whose type matches
+// one of HiddenTypes (glob patterns such as "pii.*"), and the payload
+// fields HiddenFields ("payload.email"). The warehouse applies it in the
+// events view of every statement run under the context.
+type ReadRestriction struct {
+	HiddenTypes  []string
+	HiddenFields []string
+}
+
+type restrictionKey struct{}
+
+// WithReadRestriction returns ctx whose reads are restricted by r.
+func WithReadRestriction(ctx context.Context, r ReadRestriction) context.Context {
+	if len(r.HiddenTypes) == 0 && len(r.HiddenFields) == 0 {
+		return ctx
+	}
+	return context.WithValue(ctx, restrictionKey{}, r)
+}
+
+// ReadRestrictionFrom returns ctx's restriction (none: the zero value).
+func ReadRestrictionFrom(ctx context.Context) ReadRestriction {
+	r, _ := ctx.Value(restrictionKey{}).(ReadRestriction)
+	return r
+}

@@ -5,7 +5,9 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/pem"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -374,6 +376,54 @@ func BenchmarkAuthenticateToken(b *testing.B) {
 		}
 		if Authorize(p, ActionQuery, "acme") != nil {
 			b.Fatal("denied")
+		}
+	}
+}
+
+func TestJWKS(t *testing.T) {
+	rsaKey, _ := mustRSA(t)
+	edPub, edPriv, _ := ed25519.GenerateKey(rand.Reader)
+	b64 := func(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
+	set := fmt.Sprintf(`{"keys": [
+	  {"kty": "RSA", "kid": "r1", "alg": "RS256", "use": "sig", "n": %q, "e": "AQAB"},
+	  {"kty": "OKP", "crv": "Ed25519", "kid": "e1", "x": %q}]}`, b64(rsaKey.N.Bytes()), b64(edPub))
+	keys, err := ParseJWKS([]byte(set))
+	if err != nil || len(keys) != 2 {
+		t.Fatalf("parse: %v %d", err, len(keys))
+	}
+	v, err := NewJWTVerifier(JWTConfig{PublicKeys: keys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := Claims{RegisteredClaims: jwt.RegisteredClaims{Subject: "s", ExpiresAt: jwt.NewNumericDate(time.Now().Add(time.Hour))}, Tenant: "acme", Roles: []string{RoleReader}}
+	for _, m := range []struct {
+		method jwt.SigningMethod
+		key    any
+		kid    string
+		ok     bool
+	}{
+		{jwt.SigningMethodRS256, rsaKey, "r1", true},
+		{jwt.SigningMethodEdDSA, edPriv, "e1", true},
+		{jwt.SigningMethodEdDSA, edPriv, "r1", false}, // kid of the other key
+	} {
+		tk := jwt.NewWithClaims(m.method, c)
+		tk.Header["kid"] = m.kid
+		s, _ := tk.SignedString(m.key)
+		if _, err := v.Verify(s); (err == nil) != m.ok {
+			t.Errorf("%s kid %s: %v", m.method.Alg(), m.kid, err)
+		}
+	}
+	for _, bad := range []string{
+		`{"keys": []}`,
+		`{"keys": [{"kty": "RSA", "n": "AQAB", "e": "AQAB"}]}`,
+		`{"keys": [{"kty": "RSA", "kid": "x", "n": "AQAB", "e": "AQAB"}]}`,
+		fmt.Sprintf(`{"keys": [{"kty": "RSA", "kid": "x", "alg": "HS256", "n": %q, "e": "AQAB"}]}`, b64(rsaKey.N.Bytes())),
+		fmt.Sprintf(`{"keys": [{"kty": "OKP", "crv": "Ed25519", "kid": "x", "x": %q, "d": "AA"}]}`, b64(edPub)),
+		`{"keys": [{"kty": "oct", "kid": "x", "k": "c2VjcmV0"}]}`,
+		`{"keys": [{"kty": "EC", "kid": "x", "crv": "P-256"}]}`,
+	} {
+		if _, err := ParseJWKS([]byte(bad)); err == nil {
+			t.Errorf("accepted %s", bad)
 		}
 	}
 }

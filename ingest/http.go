@@ -18,9 +18,9 @@ import (
 // HTTPOptions configures the ingest endpoint.
 type HTTPOptions struct {
 	MaxBodyBytes int64 // default 64 MiB
-	// Admit, when set, may refuse a parsed batch of events and body bytes
-	// for tenant (quotas) before it is appended.
-	Admit func(ctx context.Context, tenant string, events int, bytes int64) error
+	// Admit, when set, may refuse a parsed batch (its events and body
+	// bytes) for tenant (policies, quotas) before it is appended.
+	Admit func(ctx context.Context, tenant string, inputs []Input, bytes int64) error
 }
 
 // RegisterRoutes adds POST /v1/events.
@@ -102,7 +102,7 @@ func (s *Service) handleAppend(c *gin.Context, o HTTPOptions) {
 		if t == "" {
 			t = allsource.DefaultTenant
 		}
-		if err := o.Admit(c.Request.Context(), t, len(inputs), int64(len(body))); err != nil {
+		if err := o.Admit(c.Request.Context(), t, inputs, int64(len(body))); err != nil {
 			s.reject(c, err)
 			return
 		}

@@ -32,7 +32,7 @@ func (s *Server) analyticsTable(ctx context.Context, name string, args []string)
 		return nil, true, fmt.Errorf("takes one argument, the JSON question, e.g. %s('{...}')", name)
 	}
 	if p, ok := allsource.PrincipalFrom(ctx); ok {
-		if err := authz.Authorize(p, authz.ActionAnalytics, sessionTenant(p, s.opts.Tenant)); err != nil {
+		if err := s.opts.Policies.Authorize(p, authz.ActionAnalytics, authz.Resource{Tenant: sessionTenant(p, s.opts.Tenant)}); err != nil {
 			return nil, true, &pgsql.Error{Code: "42501", Message: "permission denied: " + errorMessage(err)}
 		}
 	}

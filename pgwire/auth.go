@@ -216,7 +216,7 @@ func (c *conn) authorize(a authz.Action) error {
 	if p == nil {
 		return nil
 	}
-	if err := authz.Authorize(*p, a, sessionTenant(*p, c.srv.opts.Tenant)); err != nil {
+	if err := c.srv.opts.Policies.Authorize(*p, a, authz.Resource{Tenant: sessionTenant(*p, c.srv.opts.Tenant)}); err != nil {
 		c.audit(authz.AuditRecord{Kind: "denied", Action: string(a), Reason: errorMessage(err)})
 		return &pgsql.Error{Code: "42501", Message: "permission denied: " + errorMessage(err)}
 	}

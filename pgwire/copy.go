@@ -346,7 +346,7 @@ func (c *conn) copyIn(ctx context.Context, st *pgsql.Statement) error {
 	for len(inputs) > 0 {
 		part := inputs[:min(batch, len(inputs))]
 		var res ingest.Result
-		err := c.admit(tenant, part)
+		err := c.admit(tenant, part, stored)
 		if err == nil {
 			res, err = c.srv.opts.Ingest.Append(context.WithoutCancel(ctx), tenant, part)
 		}
@@ -621,8 +621,16 @@ func (c *conn) tenant() string {
 	return c.srv.opts.Tenant
 }
 
-// admit checks a COPY batch against the tenant's quotas.
-func (c *conn) admit(tenant string, part []ingest.Input) error {
+// admit checks a COPY batch (after before rows) against the policies on
+// appending its event types and the tenant's quotas.
+func (c *conn) admit(tenant string, part []ingest.Input, before int) error {
+	if p := c.sess.principal; p != nil && c.srv.opts.Policies.Has() {
+		for i, in := range part {
+			if err := c.srv.opts.Policies.Authorize(*p, authz.ActionAppend, authz.Resource{Tenant: tenant, EventType: in.EventType}); err != nil {
+				return &pgsql.Error{Code: "42501", Message: fmt.Sprintf("row %d: permission denied: %s", before+i+1, errorMessage(err))}
+			}
+		}
+	}
 	q := c.srv.opts.Quotas
 	if q == nil {
 		return nil

@@ -81,6 +81,8 @@ type Options struct {
 	// storage, concurrent statements and statement time.
 	Throttle *authz.Throttle
 	Quotas   *authz.Quotas
+	// Policies, when set, refine what principals may do and see.
+	Policies *authz.Policies
 	// TLS, when set, is offered to clients that ask (SSLRequest).
 	TLS *tls.Config
 

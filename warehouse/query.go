@@ -28,14 +28,30 @@ type queryConn struct {
 	stmts       map[string]*duckdb.Stmt
 }
 
-// scopeKey names the tenant scope of ctx: the tenant, or allScopes for an
-// unscoped context (which sees every tenant).
-func scopeKey(ctx context.Context) string {
-	if t, ok := allsource.TenantScope(ctx); ok {
-		return t
-	}
-	return allScopes
+// viewScope is what the events view of a statement shows: one tenant (or
+// all), less what a read restriction hides.
+type viewScope struct {
+	key      string // names the scope: equal keys, equal views
+	tenant   string // allScopes for every tenant
+	restrict allsource.ReadRestriction
 }
+
+// scopeOf is ctx's view scope.
+func scopeOf(ctx context.Context) viewScope {
+	sc := viewScope{tenant: allScopes}
+	if t, ok := allsource.TenantScope(ctx); ok {
+		sc.tenant = t
+	}
+	sc.restrict = allsource.ReadRestrictionFrom(ctx)
+	sc.key = sc.tenant
+	if r := sc.restrict; len(r.HiddenTypes) > 0 || len(r.HiddenFields) > 0 {
+		sc.key += "\x00" + strings.Join(r.HiddenTypes, "\x01") + "\x00" + strings.Join(r.HiddenFields, "\x01")
+	}
+	return sc
+}
+
+// scopeKey names the view scope of ctx.
+func scopeKey(ctx context.Context) string { return scopeOf(ctx).key }
 
 // allScopes cannot be a tenant name (they are [A-Za-z0-9_-]).
 const allScopes = "*all*"
@@ -43,16 +59,16 @@ const allScopes = "*all*"
 // bindView makes qc's events view show version v as ctx's tenant scope
 // sees it. Statements prepared for another view are dropped.
 func (w *Warehouse) bindView(ctx context.Context, qc *queryConn, v *version) error {
-	scope := scopeKey(ctx)
-	if qc.viewVersion == v.id && qc.viewScope == scope {
+	sc := scopeOf(ctx)
+	if qc.viewVersion == v.id && qc.viewScope == sc.key {
 		return nil
 	}
 	qc.dropStmts()
 	qc.viewVersion, qc.viewScope = 0, ""
-	if _, err := qc.conn.ExecContext(ctx, "CREATE OR REPLACE TEMP VIEW events AS "+w.viewSQL(v, scope)); err != nil {
+	if _, err := qc.conn.ExecContext(ctx, "CREATE OR REPLACE TEMP VIEW events AS "+w.viewSQL(v, sc)); err != nil {
 		return fmt.Errorf("warehouse: define events view: %w", err)
 	}
-	qc.viewVersion, qc.viewScope = v.id, scope
+	qc.viewVersion, qc.viewScope = v.id, sc.key
 	return nil
 }
 
@@ -269,12 +285,13 @@ func describe(ctx context.Context, conn *sql.Conn, q string) (names []string, js
 // it: its Parquet files (of the scope's tenant only, whose files are in
 // their own directory) and its live generations (filtered by tenant).
 // Built once per version and scope.
-func (w *Warehouse) viewSQL(v *version, scope string) string {
+func (w *Warehouse) viewSQL(v *version, sc viewScope) string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if q, ok := v.viewSQL[scope]; ok {
+	if q, ok := v.viewSQL[sc.key]; ok {
 		return q
 	}
+	scope := sc.tenant
 	var parts []string
 	var paths []string
 	for _, f := range v.files {
@@ -301,9 +318,43 @@ func (w *Warehouse) viewSQL(v *version, scope string) string {
 	if v.viewSQL == nil {
 		v.viewSQL = map[string]string{}
 	}
-	q := strings.Join(parts, " UNION ALL ")
-	v.viewSQL[scope] = q
+	q := restrictedView(strings.Join(parts, " UNION ALL "), sc.restrict)
+	v.viewSQL[sc.key] = q
 	return q
+}
+
+// restrictedView applies a read restriction to the events SELECT q:
+// hidden event types are filtered out (GLOB patterns), hidden payload
+// fields removed where present (a JSON merge patch setting them to null).
+func restrictedView(q string, r allsource.ReadRestriction) string {
+	if len(r.HiddenTypes) == 0 && len(r.HiddenFields) == 0 {
+		return q
+	}
+	payload := "payload"
+	for _, f := range r.HiddenFields {
+		keys := strings.Split(strings.TrimPrefix(f, "payload."), ".")
+		jp := "$"
+		patch := "null"
+		for i := len(keys) - 1; i >= 0; i-- {
+			b, _ := json.Marshal(map[string]json.RawMessage{keys[i]: json.RawMessage(patch)})
+			patch = string(b)
+		}
+		for _, k := range keys {
+			jp += `."` + strings.ReplaceAll(strings.ReplaceAll(k, `\`, `\\`), `"`, `\"`) + `"`
+		}
+		payload = fmt.Sprintf("CASE WHEN json_exists(%s, %s) THEN json_merge_patch(%s, %s::JSON) ELSE %s END",
+			payload, sqlString(jp), payload, sqlString(patch), payload)
+	}
+	where := "true"
+	if len(r.HiddenTypes) > 0 {
+		var ors []string
+		for _, g := range r.HiddenTypes {
+			ors = append(ors, "event_type GLOB "+sqlString(g))
+		}
+		where = "NOT (" + strings.Join(ors, " OR ") + ")"
+	}
+	return fmt.Sprintf(`SELECT seq, id, tenant_id, entity_id, event_type, version, "timestamp", ingested_at,
+		(%s)::JSON AS payload, metadata FROM (%s) WHERE %s`, payload, q, where)
 }
 
 // Table functions a query may use. Everything else that produces rows

@@ -4,7 +4,9 @@ import (
 	"context"
 	"database/sql/driver"
 	"errors"
+	"fmt"
 	"io"
+	"strings"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -85,5 +87,53 @@ func TestTenantScope(t *testing.T) {
 	rows.Close()
 	if n != 0 {
 		t.Fatalf("acme sees %d of beta's events", n)
+	}
+}
+
+// TestReadRestriction: hidden event types are not seen and hidden payload
+// fields are gone, in hot and flushed events; other fields stay.
+func TestReadRestriction(t *testing.T) {
+	w := openTest(t, t.TempDir(), nil)
+	defer w.Close()
+	evs := mkEvents(1, 6, 1) // types alternate "a.b" and "Order Completed"; payload {"n": seq}
+	for i := range evs {
+		evs[i].Payload = []byte(fmt.Sprintf(`{"n": %d, "user": {"email": "u%d@x", "name": "u"}, "keep": true}`, i, i))
+	}
+	if err := w.Append(evs[:3]); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.FlushAll(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Append(evs[3:]); err != nil {
+		t.Fatal(err)
+	}
+	ctx := allsource.WithReadRestriction(context.Background(), allsource.ReadRestriction{
+		HiddenTypes: []string{"a.*"}, HiddenFields: []string{"payload.n", "payload.user.email", "payload.missing.deep"}})
+	rows, err := w.Query(ctx, `SELECT event_type, payload::VARCHAR FROM events ORDER BY seq`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for rows.Next() {
+		var typ, payload string
+		if err := rows.Scan(&typ, &payload); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, typ+" "+payload)
+	}
+	rows.Close()
+	if len(got) != 3 {
+		t.Fatalf("rows %v", got)
+	}
+	for _, g := range got {
+		if !strings.HasPrefix(g, "Order Completed ") || strings.Contains(g, `"n"`) || strings.Contains(g, "email") ||
+			!strings.Contains(g, `"name":"u"`) || !strings.Contains(g, `"keep":true`) || strings.Contains(g, "missing") {
+			t.Errorf("row %s", g)
+		}
+	}
+	// Unrestricted, everything is there.
+	if n := queryInt(t, w, `SELECT count(*) FROM events WHERE json_exists(payload, '$.user.email')`); n != 6 {
+		t.Fatalf("unrestricted: %d", n)
 	}
 }

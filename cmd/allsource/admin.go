@@ -71,6 +71,8 @@ const adminUsage = `Usage:
                               (the password: ALLSOURCE_PASSWORD, else the first line of stdin)
   allsource admin user list   --data-dir DIR
   allsource admin user delete --data-dir DIR NAME
+  allsource admin policy set  --data-dir DIR FILE   (checks, then installs a policies file)
+  allsource admin policy check FILE
 
 API keys for the server on DIR (kept hashed in DIR/auth/keys.json). create
 prints the key once; a running server picks up new and revoked keys within
@@ -95,6 +97,9 @@ func (m *Main) runAdmin(ctx context.Context, args []string) error {
 	}
 	if len(args) >= 2 && args[0] == "user" {
 		return m.runAdminUser(args[1:])
+	}
+	if len(args) >= 2 && args[0] == "policy" {
+		return m.runAdminPolicy(args[1:])
 	}
 	if len(args) < 2 || args[0] != "key" {
 		fmt.Fprint(m.Stderr, adminUsage)
@@ -313,4 +318,41 @@ func (m *Main) runAdminUser(args []string) error {
 	}
 	fmt.Fprint(m.Stderr, adminUsage)
 	return &exitError{code: 2, err: fmt.Errorf("unknown admin user command %q", args[0])}
+}
+
+func (m *Main) runAdminPolicy(args []string) error {
+	fs := flag.NewFlagSet("admin policy "+args[0], flag.ContinueOnError)
+	fs.SetOutput(m.Stderr)
+	fs.Usage = func() { fmt.Fprint(m.Stderr, adminUsage); fs.PrintDefaults() }
+	dataDir := fs.String("data-dir", "./data", "the server's data directory")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 || (args[0] != "set" && args[0] != "check") {
+		fmt.Fprint(m.Stderr, adminUsage)
+		return &exitError{code: 2, err: errors.New("usage: allsource admin policy set|check … FILE")}
+	}
+	b, err := os.ReadFile(fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	if err := authz.CheckPolicies(b); err != nil {
+		return fmt.Errorf("%s: %w", fs.Arg(0), err)
+	}
+	if args[0] == "check" {
+		fmt.Fprintf(m.Stderr, "%s: the policies are valid\n", fs.Arg(0))
+		return nil
+	}
+	ps, err := authz.OpenPolicies(authz.PoliciesFile(*dataDir))
+	if err != nil && !strings.Contains(err.Error(), "policies file") {
+		return err
+	}
+	if ps == nil {
+		ps = authz.NewPolicies(authz.PoliciesFile(*dataDir))
+	}
+	if err := ps.Set(b); err != nil {
+		return err
+	}
+	fmt.Fprintf(m.Stderr, "policies installed (%d)\n", len(ps.List()))
+	return nil
 }

@@ -22,12 +22,40 @@ import (
 //	DELETE /v1/admin/keys/:id        revoke
 //	GET    /v1/admin/quotas          every quota
 //	PUT    /v1/admin/quotas/:tenant  a Quota object; {} removes the entry
+//	GET    /v1/admin/policies        the policies in force
+//	PUT    /v1/admin/policies        a new policies file (checked first)
 func (a *auth) registerAdmin(r gin.IRouter) {
 	r.GET("/v1/admin/keys", a.listKeys)
 	r.POST("/v1/admin/keys", a.createKey)
 	r.DELETE("/v1/admin/keys/:id", a.revokeKey)
 	r.GET("/v1/admin/quotas", a.listQuotas)
 	r.PUT("/v1/admin/quotas/:tenant", a.setQuota)
+	r.GET("/v1/admin/policies", a.listPolicies)
+	r.PUT("/v1/admin/policies", a.setPolicies)
+}
+
+func (a *auth) listPolicies(c *gin.Context) {
+	out := gin.H{"policies": a.policies.List()}
+	if err := a.policies.Err(); err != nil {
+		out["file_error"] = err.Error() // the file on disk does not compile; the previous policies are in force
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+func (a *auth) setPolicies(c *gin.Context) {
+	p := caller(c)
+	var buf bytes.Buffer
+	if _, err := buf.ReadFrom(http.MaxBytesReader(c.Writer, c.Request.Body, 1<<20)); err != nil {
+		httpx.WriteError(c, allsource.Errorf(allsource.CodeInvalid, "the request body could not be read: %v", err))
+		return
+	}
+	if err := a.policies.Set(buf.Bytes()); err != nil {
+		httpx.WriteError(c, err)
+		return
+	}
+	a.audit.Record(authz.AuditRecord{Kind: "policies_changed", Interface: "http", Subject: p.Subject, Via: p.Via, Remote: c.ClientIP(),
+		Action: "set_policies", Reason: buf.String()})
+	c.JSON(http.StatusOK, gin.H{"policies": a.policies.List()})
 }
 
 // caller is the request's principal; with authentication off (loopback
@@ -110,7 +138,7 @@ func (a *auth) createKey(c *gin.Context) {
 	// A key may grant nothing its creator could not do: the tenant must be
 	// the creator's (or any, for an administrator), and admin keys are for
 	// administrators only.
-	if err := authz.Authorize(p, authz.ActionManageKeys, req.Tenant); err != nil || (req.Tenant == allsource.AllTenants && p.Tenant != allsource.AllTenants) {
+	if err := a.policies.Authorize(p, authz.ActionManageKeys, authz.Resource{Tenant: req.Tenant}); err != nil || (req.Tenant == allsource.AllTenants && p.Tenant != allsource.AllTenants) {
 		a.denied(c, p, "create_key", "keys for tenant "+req.Tenant+" are not yours to make")
 		return
 	}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/allsource/allsource"
 	"github.com/allsource/allsource/authz"
+	"github.com/allsource/allsource/ingest"
 	"github.com/allsource/allsource/internal/httpx"
 	"github.com/allsource/allsource/warehouse"
 )
@@ -33,7 +34,8 @@ type auth struct {
 	authn    *authz.Authenticator
 	audit    *authz.Auditor // set by serve once the store is open
 	throttle *authz.Throttle
-	quotas   *authz.Quotas // always loaded: quotas apply with or without auth
+	quotas   *authz.Quotas   // always loaded: quotas apply with or without auth
+	policies *authz.Policies // in force with auth on
 
 	mu   sync.Mutex
 	seen map[[32]byte]time.Time // credentials whose use was recorded, and when
@@ -44,7 +46,8 @@ const loginEvery = time.Hour
 
 // setupAuth decides whether the server authenticates. --auth auto turns
 // it on when a credential source exists: an API key in the data dir, a
-// token secret (made by `allsource token issue`), or --jwt-public-key.
+// token secret (made by `allsource token issue`), a user, or
+// --jwt-public-key / --jwt-jwks.
 // Without auth the server only listens on loopback addresses.
 func setupAuth(cfg *Config, log *slog.Logger) (*auth, error) {
 	keys, err := authz.OpenKeyStore(authz.KeysFile(cfg.DataDir))
@@ -67,6 +70,13 @@ func setupAuth(cfg *Config, log *slog.Logger) (*auth, error) {
 		}
 		jc.PublicKeys = append(jc.PublicKeys, k)
 	}
+	if cfg.JWTJWKS != "" {
+		keys, err := authz.LoadJWKS(cfg.JWTJWKS)
+		if err != nil {
+			return nil, fmt.Errorf("--jwt-jwks: %w", err)
+		}
+		jc.PublicKeys = append(jc.PublicKeys, keys...)
+	}
 	users, err := authz.OpenUserStore(authz.UsersFile(cfg.DataDir))
 	if err != nil {
 		return nil, err
@@ -83,7 +93,11 @@ func setupAuth(cfg *Config, log *slog.Logger) (*auth, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &auth{keys: keys, quotas: quotas, throttle: authz.NewThrottle()}
+	policies, err := authz.OpenPolicies(authz.PoliciesFile(cfg.DataDir))
+	if err != nil {
+		return nil, err
+	}
+	a := &auth{keys: keys, quotas: quotas, policies: policies, throttle: authz.NewThrottle()}
 	switch cfg.Auth {
 	case "on":
 		a.on = true
@@ -156,6 +170,7 @@ var routeActions = map[string]authz.Action{
 	"/v1/admin/keys/:id":                 authz.ActionManageKeys,
 	"/v1/admin/quotas":                   authz.ActionManageTenants,
 	"/v1/admin/quotas/:tenant":           authz.ActionManageTenants,
+	"/v1/admin/policies":                 authz.ActionManageTenants,
 }
 
 // publicRoutes answer without credentials.
@@ -240,7 +255,7 @@ func (a *auth) middleware() gin.HandlerFunc {
 			return
 		}
 		rec.Action = string(action)
-		if err := authz.Authorize(p, action, tenant); err != nil {
+		if err := a.policies.Authorize(p, action, authz.Resource{Tenant: tenant}); err != nil {
 			rec.Kind, rec.Reason = "denied", errorText(err)
 			a.audit.Record(rec)
 			httpx.WriteError(c, err)
@@ -250,6 +265,9 @@ func (a *auth) middleware() gin.HandlerFunc {
 		ctx := allsource.WithPrincipal(c.Request.Context(), p)
 		if p.Tenant == allsource.AllTenants && c.Query("tenant") != "" {
 			ctx = allsource.WithTenantScope(ctx, tenant) // an admin looking at one tenant
+		}
+		if types, fields := a.policies.Hidden(p, tenant); len(types)+len(fields) > 0 {
+			ctx = allsource.WithReadRestriction(ctx, allsource.ReadRestriction{HiddenTypes: types, HiddenFields: fields})
 		}
 		c.Request = c.Request.WithContext(ctx)
 		if action != authz.ActionQuery && action != authz.ActionAnalytics {
@@ -289,17 +307,27 @@ func (a *auth) limited(c *gin.Context, route string, action authz.Action, tenant
 	c.Next()
 }
 
-// admit is the ingest handler's quota check: the tenant's storage, then
-// its event and byte rates.
-func (a *auth) admit(wh *warehouse.Warehouse) func(ctx context.Context, tenant string, events int, size int64) error {
+// admit is the ingest handler's check of a parsed batch: policies that
+// deny appending an event type, then the tenant's storage quota, then its
+// event and byte rates.
+func (a *auth) admit(wh *warehouse.Warehouse) func(ctx context.Context, tenant string, inputs []ingest.Input, size int64) error {
 	if a == nil {
 		return nil
 	}
-	return func(_ context.Context, tenant string, events int, size int64) error {
+	return func(ctx context.Context, tenant string, inputs []ingest.Input, size int64) error {
+		if p, ok := allsource.PrincipalFrom(ctx); ok && a.policies.Has() {
+			for i, in := range inputs {
+				if err := a.policies.Authorize(p, authz.ActionAppend, authz.Resource{Tenant: tenant, EventType: in.EventType}); err != nil {
+					e := *err.(*allsource.Error)
+					e.Index, e.Field = i, "event_type"
+					return &e
+				}
+			}
+		}
 		if err := a.quotas.CheckStorage(tenant, wh.TenantBytes(tenant)); err != nil {
 			return err
 		}
-		return a.quotas.AdmitIngest(tenant, events, size)
+		return a.quotas.AdmitIngest(tenant, len(inputs), size)
 	}
 }
 

@@ -721,3 +721,109 @@ func TestPasswordUsers(t *testing.T) {
 		t.Fatalf("wrong password over Basic: %d", st)
 	}
 }
+
+// TestPolicies over HTTP and pgwire: hidden event types and payload
+// fields, a per-event append denial, an allow beyond the roles, a
+// tenant-wide deny, installed through the management API.
+func TestPolicies(t *testing.T) {
+	as := startAuthServer(t, false)
+	if st, body := as.do(t, as.keys["acme"], "POST", "/v1/events",
+		`{"entity_id":"u1","event_type":"pii.profile","payload":{"email":"a@x"}}`+"\n"+
+			`{"entity_id":"u1","event_type":"order.placed","payload":{"email":"a@x","amount":5}}`+"\n"); st != 200 {
+		t.Fatalf("append: %d %s", st, body)
+	}
+	policies := `[
+	  {"name": "no-pii-for-analysts", "when": "'analyst' in principal.roles", "effect": "hide", "event_types": ["pii.*"], "fields": ["payload.email"]},
+	  {"name": "no-internal-writes", "when": "action == 'append' && resource.event_type.startsWith('internal.')", "effect": "deny"},
+	  {"name": "readers-chart", "when": "'reader' in principal.roles && action == 'analytics'", "effect": "allow"},
+	  {"name": "beta-read-only", "when": "principal.tenant == 'beta' && action == 'analytics'", "effect": "deny"}
+	]`
+	if st, body := as.do(t, as.keys["acme"], "PUT", "/v1/admin/policies", policies); st != 403 {
+		t.Fatalf("a tenant installs policies: %d %s", st, body)
+	}
+	if st, body := as.do(t, as.keys["admin"], "PUT", "/v1/admin/policies", `[{"name": "x", "when": "action ==", "effect": "deny"}]`); st != 400 || !strings.Contains(body, "when") {
+		t.Fatalf("a broken policy: %d %s", st, body)
+	}
+	if st, body := as.do(t, as.keys["admin"], "PUT", "/v1/admin/policies", policies); st != 200 {
+		t.Fatalf("install: %d %s", st, body)
+	}
+	// acme's key is writer+analyst: it no longer sees pii events or emails.
+	st, body := as.do(t, as.keys["acme"], "POST", "/v1/query", sqlBody("SELECT event_type, payload::VARCHAR AS p FROM events ORDER BY seq"))
+	if st != 200 || strings.Contains(body, "pii.profile") || strings.Contains(body, "a@x") || !strings.Contains(body, `amount`) {
+		t.Fatalf("hidden: %d %s", st, body)
+	}
+	if st, body := as.do(t, as.keys["acme"], "POST", "/v1/eventql", eqlBody("FROM e IN events PROJECT INTO COUNT()")); st != 200 || strings.TrimSpace(body) != "1" {
+		t.Fatalf("EventQL count: %d %q", st, body)
+	}
+	// The reader (not an analyst) still sees everything, and may chart.
+	st, body = as.do(t, as.keys["acme-reader"], "POST", "/v1/query", sqlBody("SELECT count(*) FROM events WHERE payload::VARCHAR LIKE '%a@x%'"))
+	if st != 200 || !strings.Contains(body, "[[2]]") {
+		t.Fatalf("reader: %d %s", st, body)
+	}
+	if st, body := as.do(t, as.keys["acme-reader"], "POST", "/v1/analytics/funnel", `{"steps": ["order.placed"]}`); st != 200 {
+		t.Fatalf("reader charts: %d %s", st, body)
+	}
+	if st, body := as.do(t, as.keys["beta"], "POST", "/v1/analytics/funnel", `{"steps": ["order.placed"]}`); st != 403 || !strings.Contains(body, "beta-read-only") {
+		t.Fatalf("beta analytics: %d %s", st, body)
+	}
+	// Appending an internal event is refused, naming the event.
+	st, body = as.do(t, as.keys["acme"], "POST", "/v1/events", `{"entity_id":"s","event_type":"ok.one"}`+"\n"+`{"entity_id":"s","event_type":"internal.sync"}`+"\n")
+	if st != 403 || !strings.Contains(body, `"index":1`) || !strings.Contains(body, "no-internal-writes") {
+		t.Fatalf("internal append: %d %s", st, body)
+	}
+	// pgwire: the same view, and COPY checked per row.
+	ctx := context.Background()
+	c, err := pgx.Connect(ctx, fmt.Sprintf("postgres://x:%s@%s/allsource?sslmode=disable", url.QueryEscape(as.keys["acme"]), as.pg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	var n int64
+	if err := c.QueryRow(ctx, "SELECT count(*) FROM events WHERE event_type LIKE 'pii.%' OR payload::VARCHAR LIKE '%a@x%'").Scan(&n); err != nil || n != 0 {
+		t.Fatalf("pgwire sees %d hidden (%v)", n, err)
+	}
+	var pe *pgconn.PgError
+	if _, err := c.PgConn().CopyFrom(ctx, strings.NewReader("s\tok.two\ns\tinternal.x\n"), "COPY events (entity_id, event_type) FROM STDIN"); !errors.As(err, &pe) || pe.Code != "42501" || !strings.Contains(pe.Message, "row 2") {
+		t.Fatalf("COPY internal: %v", err)
+	}
+	if st, body := as.do(t, as.keys["admin"], "GET", "/v1/admin/policies", ""); st != 200 || !strings.Contains(body, "no-pii-for-analysts") {
+		t.Fatalf("list: %d %s", st, body)
+	}
+}
+
+// TestRunawayQueries: a tenant's query timeout stops a recursive CTE bomb
+// and a huge generate_series, over HTTP and pgwire, and the server goes on.
+func TestRunawayQueries(t *testing.T) {
+	as := startAuthServer(t, false)
+	if st, body := as.do(t, as.keys["admin"], "PUT", "/v1/admin/quotas/acme", `{"query_timeout": "1s"}`); st != 200 {
+		t.Fatalf("quota: %d %s", st, body)
+	}
+	bombs := []string{
+		"WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) SELECT count(*) FROM r",
+		"SELECT count(*) FROM generate_series(1, 100000000000)",
+		"SELECT count(*) FROM range(100000) a(x), range(100000) b(y) WHERE a.x + b.y = 7",
+	}
+	for _, q := range bombs {
+		start := time.Now()
+		st, body := as.do(t, as.keys["acme"], "POST", "/v1/query", sqlBody(q))
+		if st != 504 || time.Since(start) > 20*time.Second {
+			t.Errorf("%s: %d after %v: %s", q, st, time.Since(start), body)
+		}
+	}
+	ctx := context.Background()
+	c, err := pgx.Connect(ctx, fmt.Sprintf("postgres://x:%s@%s/allsource?sslmode=disable", url.QueryEscape(as.keys["acme"]), as.pg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	for _, q := range bombs {
+		var pe *pgconn.PgError
+		var n int64
+		if err := c.QueryRow(ctx, q).Scan(&n); !errors.As(err, &pe) || pe.Code != "57014" {
+			t.Errorf("pgwire %s: %v", q, err)
+		}
+	}
+	if st, body := as.do(t, as.keys["acme"], "POST", "/v1/query", sqlBody("SELECT 1 AS one")); st != 200 {
+		t.Fatalf("after the bombs: %d %s", st, body)
+	}
+}

@@ -25,6 +25,7 @@ type Config struct {
 
 	Auth          string
 	JWTPublicKeys string
+	JWTJWKS       string
 	JWTIssuer     string
 	JWTAudience   string
 
@@ -90,6 +91,7 @@ func (c *Config) registerServeFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.HTTPTLSKey, "http-tls-key", "", "HTTPS private key (PEM)")
 	fs.StringVar(&c.Auth, "auth", "auto", "authentication: auto (on when the data dir has API keys or a token secret, or --jwt-public-key is set), on, or off (loopback addresses only)")
 	fs.StringVar(&c.JWTPublicKeys, "jwt-public-key", "", "comma-separated PEM public keys (RSA: RS256, Ed25519: EdDSA) whose tokens are accepted")
+	fs.StringVar(&c.JWTJWKS, "jwt-jwks", "", "a JSON Web Key Set file of public keys (RSA, Ed25519) whose tokens are accepted, each under its kid")
 	fs.StringVar(&c.JWTIssuer, "jwt-issuer", "", "when set, tokens must carry this iss")
 	fs.StringVar(&c.JWTAudience, "jwt-audience", "", "when set, tokens must carry this aud")
 	fs.StringVar(&c.PGUser, "pg-user", "", "pgwire user name; with --pg-password, clients must authenticate (without: only loopback clients, any user name)")

@@ -32,7 +32,7 @@ func newPGServer(cfg *Config, st *store, m *metrics, log *slog.Logger, au *auth)
 	if au != nil {
 		opts.Quotas = au.quotas
 		if au.on {
-			opts.Authenticator, opts.Audit, opts.Throttle = au.authn, au.audit, au.throttle
+			opts.Authenticator, opts.Audit, opts.Throttle, opts.Policies = au.authn, au.audit, au.throttle, au.policies
 		}
 	}
 	switch cfg.PGTLS {

@@ -3,6 +3,7 @@
 package httpx
 
 import (
+	"context"
 	"errors"
 	"strconv"
 
@@ -15,7 +16,13 @@ import (
 // stops the handler chain.
 // A rate-limited error's details.retry_after_seconds becomes the
 // Retry-After header.
+//
+// A context that ran out of time is answered 504 (the query's time
+// limit), not as an internal error.
 func WriteError(c *gin.Context, err error) {
+	if errors.Is(err, context.DeadlineExceeded) && allsource.ErrorCode(err) == allsource.CodeInternal {
+		err = allsource.Errorf(allsource.CodeTimeout, "the query was stopped at its time limit (--query-timeout, or the tenant's quota)")
+	}
 	code := allsource.ErrorCode(err)
 	if code == allsource.CodeInternal {
 		_ = c.Error(err) // logged by the access-log middleware
