@@ -53,6 +53,7 @@ func TenantScope(ctx context.Context) (tenant string, ok bool) {
 // fields HiddenFields ("payload.email"). The warehouse applies it in the
 // events view of every statement run under the context.
 type ReadRestriction struct {
+	OnlyTypes    []string // when set, only event types matching one of these are seen
 	HiddenTypes  []string
 	HiddenFields []string
 }
@@ -61,7 +62,7 @@ type restrictionKey struct{}
 
 // WithReadRestriction returns ctx whose reads are restricted by r.
 func WithReadRestriction(ctx context.Context, r ReadRestriction) context.Context {
-	if len(r.HiddenTypes) == 0 && len(r.HiddenFields) == 0 {
+	if len(r.OnlyTypes) == 0 && len(r.HiddenTypes) == 0 && len(r.HiddenFields) == 0 {
 		return ctx
 	}
 	return context.WithValue(ctx, restrictionKey{}, r)

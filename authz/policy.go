@@ -241,6 +241,9 @@ func (c compiled) matches(vars map[string]any) bool {
 // Appending is decided per event (r.EventType set); asked without an event
 // type (a whole request), append is decided by the roles alone.
 func (ps *Policies) Authorize(p allsource.Principal, a Action, r Resource) error {
+	if a == ActionAppend && r.EventType != "" && Allows(p, a, r.Tenant) && !appendableType(p.Roles, r.EventType) {
+		return allsource.Errorf(allsource.CodeForbidden, "append of %s is outside the event types of role %s", r.EventType, strings.Join(p.Roles, ", "))
+	}
 	if ps == nil || (a == ActionAppend && r.EventType == "") {
 		return Authorize(p, a, r.Tenant)
 	}

@@ -80,8 +80,8 @@ func CheckRoles(tenant string, names []string) error {
 		return allsource.Errorf(allsource.CodeInvalid, "give at least one role (%s)", strings.Join(Roles(), ", "))
 	}
 	for _, n := range names {
-		if _, ok := roles[n]; !ok {
-			return allsource.Errorf(allsource.CodeInvalid, "unknown role %q (roles: %s)", n, strings.Join(Roles(), ", "))
+		if _, _, ok := grants(n); !ok {
+			return allsource.Errorf(allsource.CodeInvalid, "unknown role %q (built-in roles: %s; custom roles are in the roles file)", n, strings.Join(Roles(), ", "))
 		}
 		if (n == RoleAdmin) != (tenant == allsource.AllTenants) {
 			return allsource.Errorf(allsource.CodeInvalid, "role admin goes with tenant %q (every tenant), and only it", allsource.AllTenants)
@@ -99,7 +99,7 @@ func Allows(p allsource.Principal, a Action, tenant string) bool {
 		if r == RoleAdmin && p.Tenant != allsource.AllTenants {
 			continue // an admin grant outside "*" is malformed: ignore it
 		}
-		if slices.Contains(roles[r], a) {
+		if acts, _, _ := grants(r); slices.Contains(acts, a) {
 			return true
 		}
 	}

@@ -385,9 +385,7 @@ func (c *conn) statementContext() (context.Context, func()) {
 	base := context.Background()
 	if p := c.sess.principal; p != nil {
 		base = allsource.WithPrincipal(base, *p) // scopes queries to its tenant
-		if types, fields := c.srv.opts.Policies.Hidden(*p, c.tenant()); len(types)+len(fields) > 0 {
-			base = allsource.WithReadRestriction(base, allsource.ReadRestriction{HiddenTypes: types, HiddenFields: fields})
-		}
+		base = allsource.WithReadRestriction(base, c.srv.opts.Policies.Restriction(*p, c.tenant()))
 	}
 	ctx, cancel := context.WithCancelCause(base)
 	var stop func() bool

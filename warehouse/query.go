@@ -44,8 +44,8 @@ func scopeOf(ctx context.Context) viewScope {
 	}
 	sc.restrict = allsource.ReadRestrictionFrom(ctx)
 	sc.key = sc.tenant
-	if r := sc.restrict; len(r.HiddenTypes) > 0 || len(r.HiddenFields) > 0 {
-		sc.key += "\x00" + strings.Join(r.HiddenTypes, "\x01") + "\x00" + strings.Join(r.HiddenFields, "\x01")
+	if r := sc.restrict; len(r.OnlyTypes) > 0 || len(r.HiddenTypes) > 0 || len(r.HiddenFields) > 0 {
+		sc.key += "\x00" + strings.Join(r.OnlyTypes, "\x01") + "\x00" + strings.Join(r.HiddenTypes, "\x01") + "\x00" + strings.Join(r.HiddenFields, "\x01")
 	}
 	return sc
 }
@@ -323,11 +323,12 @@ func (w *Warehouse) viewSQL(v *version, sc viewScope) string {
 	return q
 }
 
-// restrictedView applies a read restriction to the events SELECT q:
-// hidden event types are filtered out (GLOB patterns), hidden payload
+// restrictedView applies a read restriction to the events SELECT q: only
+// the allowed event types are kept and the hidden ones filtered out (GLOB
+// patterns), hidden payload
 // fields removed where present (a JSON merge patch setting them to null).
 func restrictedView(q string, r allsource.ReadRestriction) string {
-	if len(r.HiddenTypes) == 0 && len(r.HiddenFields) == 0 {
+	if len(r.OnlyTypes) == 0 && len(r.HiddenTypes) == 0 && len(r.HiddenFields) == 0 {
 		return q
 	}
 	payload := "payload"
@@ -345,13 +346,19 @@ func restrictedView(q string, r allsource.ReadRestriction) string {
 		payload = fmt.Sprintf("CASE WHEN json_exists(%s, %s) THEN json_merge_patch(%s, %s::JSON) ELSE %s END",
 			payload, sqlString(jp), payload, sqlString(patch), payload)
 	}
-	where := "true"
-	if len(r.HiddenTypes) > 0 {
+	globs := func(gs []string) string {
 		var ors []string
-		for _, g := range r.HiddenTypes {
+		for _, g := range gs {
 			ors = append(ors, "event_type GLOB "+sqlString(g))
 		}
-		where = "NOT (" + strings.Join(ors, " OR ") + ")"
+		return "(" + strings.Join(ors, " OR ") + ")"
+	}
+	where := "true"
+	if len(r.OnlyTypes) > 0 {
+		where += " AND " + globs(r.OnlyTypes)
+	}
+	if len(r.HiddenTypes) > 0 {
+		where += " AND NOT " + globs(r.HiddenTypes)
 	}
 	return fmt.Sprintf(`SELECT seq, id, tenant_id, entity_id, event_type, version, "timestamp", ingested_at,
 		(%s)::JSON AS payload, metadata FROM (%s) WHERE %s`, payload, q, where)

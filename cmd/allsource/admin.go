@@ -47,6 +47,9 @@ func (m *Main) runToken(_ context.Context, args []string) error {
 	if *tenant == "" {
 		return errors.New("--tenant is required")
 	}
+	if err := authz.UseRolesFile(authz.RolesFile(*dataDir)); err != nil {
+		return err
+	}
 	secret, err := authz.LoadOrCreateSecret(authz.SecretFile(*dataDir))
 	if err != nil {
 		return err
@@ -73,6 +76,8 @@ const adminUsage = `Usage:
   allsource admin user delete --data-dir DIR NAME
   allsource admin policy set  --data-dir DIR FILE   (checks, then installs a policies file)
   allsource admin policy check FILE
+  allsource admin role set    --data-dir DIR FILE   (checks, then installs a custom roles file)
+  allsource admin role list   --data-dir DIR
 
 API keys for the server on DIR (kept hashed in DIR/auth/keys.json). create
 prints the key once; a running server picks up new and revoked keys within
@@ -101,6 +106,9 @@ func (m *Main) runAdmin(ctx context.Context, args []string) error {
 	if len(args) >= 2 && args[0] == "policy" {
 		return m.runAdminPolicy(args[1:])
 	}
+	if len(args) >= 2 && args[0] == "role" {
+		return m.runAdminRole(args[1:])
+	}
 	if len(args) < 2 || args[0] != "key" {
 		fmt.Fprint(m.Stderr, adminUsage)
 		return &exitError{code: 2, err: errors.New("usage: allsource admin key create|list|revoke …")}
@@ -120,6 +128,9 @@ func (m *Main) runAdmin(ctx context.Context, args []string) error {
 		}
 		if *tenant == "" {
 			return errors.New("--tenant is required")
+		}
+		if err := authz.UseRolesFile(authz.RolesFile(*dataDir)); err != nil {
+			return err
 		}
 		ks, err := authz.OpenKeyStore(authz.KeysFile(*dataDir))
 		if err != nil {
@@ -276,6 +287,9 @@ func (m *Main) runAdminUser(args []string) error {
 			}
 			pw = strings.TrimRight(line, "\r\n")
 		}
+		if err := authz.UseRolesFile(authz.RolesFile(*dataDir)); err != nil {
+			return err
+		}
 		us, err := authz.OpenUserStore(authz.UsersFile(*dataDir))
 		if err != nil {
 			return err
@@ -355,4 +369,46 @@ func (m *Main) runAdminPolicy(args []string) error {
 	}
 	fmt.Fprintf(m.Stderr, "policies installed (%d)\n", len(ps.List()))
 	return nil
+}
+
+func (m *Main) runAdminRole(args []string) error {
+	fs := flag.NewFlagSet("admin role "+args[0], flag.ContinueOnError)
+	fs.SetOutput(m.Stderr)
+	fs.Usage = func() { fmt.Fprint(m.Stderr, adminUsage); fs.PrintDefaults() }
+	dataDir := fs.String("data-dir", "./data", "the server's data directory")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	switch {
+	case args[0] == "set" && fs.NArg() == 1:
+		b, err := os.ReadFile(fs.Arg(0))
+		if err != nil {
+			return err
+		}
+		if err := authz.SetRolesFile(authz.RolesFile(*dataDir), b); err != nil {
+			return fmt.Errorf("%s: %w", fs.Arg(0), err)
+		}
+		fmt.Fprintln(m.Stderr, "custom roles installed")
+		return nil
+	case args[0] == "list" && fs.NArg() == 0:
+		if err := authz.UseRolesFile(authz.RolesFile(*dataDir)); err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(m.Stdout, 2, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ROLE\tACTIONS\tEVENT TYPES")
+		for _, r := range authz.CustomRoles() {
+			acts := make([]string, len(r.Actions))
+			for i, a := range r.Actions {
+				acts[i] = string(a)
+			}
+			types := strings.Join(r.EventTypes, ",")
+			if types == "" {
+				types = "all"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", r.Name, strings.Join(acts, ","), types)
+		}
+		return tw.Flush()
+	}
+	fmt.Fprint(m.Stderr, adminUsage)
+	return &exitError{code: 2, err: errors.New("usage: allsource admin role set DIR FILE | list")}
 }

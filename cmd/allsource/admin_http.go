@@ -24,6 +24,11 @@ import (
 //	PUT    /v1/admin/quotas/:tenant  a Quota object; {} removes the entry
 //	GET    /v1/admin/policies        the policies in force
 //	PUT    /v1/admin/policies        a new policies file (checked first)
+//	GET    /v1/admin/users           users (of the caller's tenant, or all for an admin)
+//	PUT    /v1/admin/users/:name     {"tenant", "roles", "password"}: create or replace
+//	DELETE /v1/admin/users/:name     delete
+//	GET    /v1/admin/roles           the custom roles
+//	PUT    /v1/admin/roles           a new custom roles file (checked first)
 func (a *auth) registerAdmin(r gin.IRouter) {
 	r.GET("/v1/admin/keys", a.listKeys)
 	r.POST("/v1/admin/keys", a.createKey)
@@ -32,6 +37,92 @@ func (a *auth) registerAdmin(r gin.IRouter) {
 	r.PUT("/v1/admin/quotas/:tenant", a.setQuota)
 	r.GET("/v1/admin/policies", a.listPolicies)
 	r.PUT("/v1/admin/policies", a.setPolicies)
+	r.GET("/v1/admin/roles", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"roles": authz.CustomRoles()}) })
+	r.PUT("/v1/admin/roles", a.setRoles)
+	r.GET("/v1/admin/users", a.listUsers)
+	r.PUT("/v1/admin/users/:name", a.setUser)
+	r.DELETE("/v1/admin/users/:name", a.deleteUser)
+}
+
+func (a *auth) listUsers(c *gin.Context) {
+	p := caller(c)
+	out := []gin.H{}
+	for _, u := range a.users.List() {
+		if p.Tenant == allsource.AllTenants || u.Tenant == p.Tenant {
+			out = append(out, gin.H{"name": u.Name, "tenant": u.Tenant, "roles": u.Roles, "created_at": u.CreatedAt})
+		}
+	}
+	c.JSON(http.StatusOK, gin.H{"users": out})
+}
+
+func (a *auth) setUser(c *gin.Context) {
+	p := caller(c)
+	var req struct {
+		Tenant   string   `json:"tenant"`
+		Roles    []string `json:"roles"`
+		Password string   `json:"password"`
+	}
+	if !decodeStrict(c, &req) {
+		return
+	}
+	name := c.Param("name")
+	if req.Tenant == "" {
+		req.Tenant = p.Tenant
+	}
+	// The same rules as for keys: one's own tenant, admin from an admin,
+	// and an existing user of another tenant is not one's to replace.
+	if u, _, exists := a.users.Lookup(name); exists && p.Tenant != allsource.AllTenants && u.Tenant != p.Tenant {
+		a.denied(c, p, "set_user", "user "+name+" is not yours to change")
+		return
+	}
+	if err := a.policies.Authorize(p, authz.ActionManageKeys, authz.Resource{Tenant: req.Tenant}); err != nil || (req.Tenant == allsource.AllTenants && p.Tenant != allsource.AllTenants) {
+		a.denied(c, p, "set_user", "users of tenant "+req.Tenant+" are not yours to make")
+		return
+	}
+	if slices.Contains(req.Roles, authz.RoleAdmin) && !slices.Contains(p.Roles, authz.RoleAdmin) {
+		a.denied(c, p, "set_user", "only an administrator may grant admin")
+		return
+	}
+	if err := a.users.SetUser(name, req.Tenant, req.Roles, req.Password); err != nil {
+		httpx.WriteError(c, err)
+		return
+	}
+	a.audit.Record(authz.AuditRecord{Kind: "users_changed", Interface: "http", Subject: p.Subject, Via: p.Via, Remote: c.ClientIP(),
+		Action: "set_user", Tenant: req.Tenant, Target: "user:" + name, Reason: "roles " + joinRoles(req.Roles)})
+	c.JSON(http.StatusOK, gin.H{"name": name, "tenant": req.Tenant, "roles": req.Roles})
+}
+
+func (a *auth) deleteUser(c *gin.Context) {
+	p := caller(c)
+	name := c.Param("name")
+	u, _, ok := a.users.Lookup(name)
+	if !ok || !authz.Allows(p, authz.ActionManageKeys, u.Tenant) || (u.Tenant == allsource.AllTenants && p.Tenant != allsource.AllTenants) {
+		httpx.WriteError(c, allsource.Errorf(allsource.CodeNotFound, "no user %q", name))
+		return
+	}
+	if err := a.users.Delete(name); err != nil {
+		httpx.WriteError(c, err)
+		return
+	}
+	a.audit.Record(authz.AuditRecord{Kind: "users_changed", Interface: "http", Subject: p.Subject, Via: p.Via, Remote: c.ClientIP(),
+		Action: "delete_user", Tenant: u.Tenant, Target: "user:" + name})
+	c.JSON(http.StatusOK, gin.H{"deleted": name})
+}
+
+func (a *auth) setRoles(c *gin.Context) {
+	p := caller(c)
+	var buf bytes.Buffer
+	if _, err := buf.ReadFrom(http.MaxBytesReader(c.Writer, c.Request.Body, 1<<20)); err != nil {
+		httpx.WriteError(c, allsource.Errorf(allsource.CodeInvalid, "the request body could not be read: %v", err))
+		return
+	}
+	if err := authz.SetRolesFile(a.rolesFile, buf.Bytes()); err != nil {
+		httpx.WriteError(c, err)
+		return
+	}
+	a.audit.Record(authz.AuditRecord{Kind: "roles_changed", Interface: "http", Subject: p.Subject, Via: p.Via, Remote: c.ClientIP(),
+		Action: "set_roles", Reason: buf.String()})
+	c.JSON(http.StatusOK, gin.H{"roles": authz.CustomRoles()})
 }
 
 func (a *auth) listPolicies(c *gin.Context) {

@@ -29,13 +29,15 @@ import (
 // auth is the server's authentication: off (loopback only, every request
 // trusted), or on with an Authenticator.
 type auth struct {
-	on       bool
-	keys     *authz.KeyStore
-	authn    *authz.Authenticator
-	audit    *authz.Auditor // set by serve once the store is open
-	throttle *authz.Throttle
-	quotas   *authz.Quotas   // always loaded: quotas apply with or without auth
-	policies *authz.Policies // in force with auth on
+	on        bool
+	keys      *authz.KeyStore
+	authn     *authz.Authenticator
+	audit     *authz.Auditor // set by serve once the store is open
+	throttle  *authz.Throttle
+	quotas    *authz.Quotas   // always loaded: quotas apply with or without auth
+	policies  *authz.Policies // in force with auth on
+	rolesFile string
+	users     *authz.UserStore
 
 	mu   sync.Mutex
 	seen map[[32]byte]time.Time // credentials whose use was recorded, and when
@@ -93,11 +95,14 @@ func setupAuth(cfg *Config, log *slog.Logger) (*auth, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := authz.UseRolesFile(authz.RolesFile(cfg.DataDir)); err != nil {
+		return nil, err
+	}
 	policies, err := authz.OpenPolicies(authz.PoliciesFile(cfg.DataDir))
 	if err != nil {
 		return nil, err
 	}
-	a := &auth{keys: keys, quotas: quotas, policies: policies, throttle: authz.NewThrottle()}
+	a := &auth{keys: keys, quotas: quotas, policies: policies, throttle: authz.NewThrottle(), rolesFile: authz.RolesFile(cfg.DataDir), users: users}
 	switch cfg.Auth {
 	case "on":
 		a.on = true
@@ -171,6 +176,9 @@ var routeActions = map[string]authz.Action{
 	"/v1/admin/quotas":                   authz.ActionManageTenants,
 	"/v1/admin/quotas/:tenant":           authz.ActionManageTenants,
 	"/v1/admin/policies":                 authz.ActionManageTenants,
+	"/v1/admin/roles":                    authz.ActionManageTenants,
+	"/v1/admin/users":                    authz.ActionManageKeys,
+	"/v1/admin/users/:name":              authz.ActionManageKeys,
 }
 
 // publicRoutes answer without credentials.
@@ -266,9 +274,7 @@ func (a *auth) middleware() gin.HandlerFunc {
 		if p.Tenant == allsource.AllTenants && c.Query("tenant") != "" {
 			ctx = allsource.WithTenantScope(ctx, tenant) // an admin looking at one tenant
 		}
-		if types, fields := a.policies.Hidden(p, tenant); len(types)+len(fields) > 0 {
-			ctx = allsource.WithReadRestriction(ctx, allsource.ReadRestriction{HiddenTypes: types, HiddenFields: fields})
-		}
+		ctx = allsource.WithReadRestriction(ctx, a.policies.Restriction(p, tenant))
 		c.Request = c.Request.WithContext(ctx)
 		if action != authz.ActionQuery && action != authz.ActionAnalytics {
 			a.limited(c, route, action, tenant)
@@ -315,7 +321,7 @@ func (a *auth) admit(wh *warehouse.Warehouse) func(ctx context.Context, tenant s
 		return nil
 	}
 	return func(ctx context.Context, tenant string, inputs []ingest.Input, size int64) error {
-		if p, ok := allsource.PrincipalFrom(ctx); ok && a.policies.Has() {
+		if p, ok := allsource.PrincipalFrom(ctx); ok && (a.policies.Has() || authz.AppendLimited(p.Roles)) {
 			for i, in := range inputs {
 				if err := a.policies.Authorize(p, authz.ActionAppend, authz.Resource{Tenant: tenant, EventType: in.EventType}); err != nil {
 					e := *err.(*allsource.Error)

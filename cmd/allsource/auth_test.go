@@ -667,6 +667,26 @@ func TestManagementAPI(t *testing.T) {
 	if st, body := as.do(t, as.keys["admin"], "PUT", "/v1/admin/quotas/beta", `{"query_timeout": "soon"}`); st != 400 {
 		t.Fatalf("bad quota: %d %s", st, body)
 	}
+	// Users: the same rules.
+	for _, c := range []struct {
+		name, cred, method, path, body string
+		want                           int
+	}{
+		{"admin makes a beta user", as.keys["admin"], "PUT", "/v1/admin/users/bob", `{"tenant": "beta", "roles": ["reader"], "password": "bob's long password"}`, 200},
+		{"tenant admin makes an acme user", ta, "PUT", "/v1/admin/users/ann", `{"roles": ["analyst"], "password": "ann's long password"}`, 200},
+		{"tenant admin takes over bob", ta, "PUT", "/v1/admin/users/bob", `{"roles": ["reader"], "password": "mine now, mine now"}`, 403},
+		{"tenant admin makes a beta user", ta, "PUT", "/v1/admin/users/eve", `{"tenant": "beta", "roles": ["reader"], "password": "eve's long password"}`, 403},
+		{"tenant admin makes an admin", ta, "PUT", "/v1/admin/users/eve", `{"tenant": "*", "roles": ["admin"], "password": "eve's long password"}`, 403},
+		{"short password", ta, "PUT", "/v1/admin/users/ann", `{"roles": ["analyst"], "password": "short"}`, 400},
+		{"tenant admin deletes bob", ta, "DELETE", "/v1/admin/users/bob", "", 404},
+	} {
+		if st, body := as.do(t, c.cred, c.method, c.path, c.body); st != c.want {
+			t.Errorf("%s: %d, want %d (%s)", c.name, st, c.want, body)
+		}
+	}
+	if st, body := as.do(t, ta, "GET", "/v1/admin/users", ""); st != 200 || !strings.Contains(body, `"ann"`) || strings.Contains(body, `"bob"`) {
+		t.Errorf("users of acme: %d %s", st, body)
+	}
 }
 
 // TestPasswordUsers: the first administrator comes from
@@ -825,5 +845,49 @@ func TestRunawayQueries(t *testing.T) {
 	}
 	if st, body := as.do(t, as.keys["acme"], "POST", "/v1/query", sqlBody("SELECT 1 AS one")); st != 200 {
 		t.Fatalf("after the bombs: %d %s", st, body)
+	}
+}
+
+// TestCustomRolesOverHTTP: a custom role limited to event types reads and
+// appends only those, over HTTP and pgwire.
+func TestCustomRolesOverHTTP(t *testing.T) {
+	as := startAuthServer(t, false)
+	defer authz.UseRolesFile("")
+	if st, body := as.do(t, as.keys["acme"], "PUT", "/v1/admin/roles", `[]`); st != 403 {
+		t.Fatalf("a tenant sets roles: %d %s", st, body)
+	}
+	if st, body := as.do(t, as.keys["admin"], "PUT", "/v1/admin/roles", `[{"name": "support", "actions": ["query", "append"], "event_types": ["ticket.*"]}]`); st != 200 {
+		t.Fatalf("set roles: %d %s", st, body)
+	}
+	if st, body := as.do(t, as.keys["acme"], "POST", "/v1/events", `{"entity_id":"u","event_type":"order.placed"}`+"\n"+`{"entity_id":"u","event_type":"ticket.opened"}`+"\n"); st != 200 {
+		t.Fatalf("append: %d %s", st, body)
+	}
+	var made struct{ Key string }
+	st, body := as.do(t, as.keys["acme-admin"], "POST", "/v1/admin/keys", `{"tenant": "acme", "roles": ["support"]}`)
+	if json.Unmarshal([]byte(body), &made); st != 201 {
+		t.Fatalf("key with a custom role: %d %s", st, body)
+	}
+	if st, body := as.do(t, made.Key, "POST", "/v1/query", sqlBody("SELECT string_agg(DISTINCT event_type, ',') FROM events")); st != 200 || !strings.Contains(body, `"ticket.opened"`) || strings.Contains(body, "order") {
+		t.Fatalf("support reads: %d %s", st, body)
+	}
+	if st, body := as.do(t, made.Key, "POST", "/v1/events", `{"entity_id":"u","event_type":"order.refunded"}`); st != 403 {
+		t.Fatalf("support appends an order: %d %s", st, body)
+	}
+	if st, body := as.do(t, made.Key, "POST", "/v1/events", `{"entity_id":"u","event_type":"ticket.closed"}`); st != 200 {
+		t.Fatalf("support appends a ticket: %d %s", st, body)
+	}
+	ctx := context.Background()
+	c, err := pgx.Connect(ctx, fmt.Sprintf("postgres://x:%s@%s/allsource?sslmode=disable", url.QueryEscape(made.Key), as.pg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	var n int64
+	if err := c.QueryRow(ctx, "SELECT count(*) FROM events WHERE event_type NOT LIKE 'ticket.%'").Scan(&n); err != nil || n != 0 {
+		t.Fatalf("pgwire sees %d others (%v)", n, err)
+	}
+	var pe *pgconn.PgError
+	if _, err := c.PgConn().CopyFrom(ctx, strings.NewReader("u\torder.x\n"), "COPY events (entity_id, event_type) FROM STDIN"); !errors.As(err, &pe) || pe.Code != "42501" {
+		t.Fatalf("COPY an order: %v", err)
 	}
 }
