@@ -98,12 +98,13 @@ type Quota struct {
 	IngestEventsPerSec   float64 `json:"ingest_events_per_sec,omitempty"`
 	IngestBytesPerSec    float64 `json:"ingest_bytes_per_sec,omitempty"`
 	MaxConcurrentQueries int     `json:"max_concurrent_queries,omitempty"`
-	QueryTimeout         string  `json:"query_timeout,omitempty"` // a Go duration: "30s"
-	StorageBytes         int64   `json:"storage_bytes,omitempty"` // Parquet bytes stored
+	QueryTimeout         string  `json:"query_timeout,omitempty"`    // a Go duration: "30s"
+	StorageBytes         int64   `json:"storage_bytes,omitempty"`    // Parquet bytes stored
+	MaxResultBytes       int64   `json:"max_result_bytes,omitempty"` // bytes one query may send back
 }
 
 func (q Quota) check() error {
-	if q.IngestEventsPerSec < 0 || q.IngestBytesPerSec < 0 || q.MaxConcurrentQueries < 0 || q.StorageBytes < 0 {
+	if q.IngestEventsPerSec < 0 || q.IngestBytesPerSec < 0 || q.MaxConcurrentQueries < 0 || q.StorageBytes < 0 || q.MaxResultBytes < 0 {
 		return fmt.Errorf("quota values must not be negative")
 	}
 	if q.QueryTimeout != "" {
@@ -334,4 +335,10 @@ func (q *Quotas) All() ([]string, map[string]Quota) {
 	}
 	sort.Strings(names)
 	return names, out
+}
+
+// ResultTooLarge is the error of a query whose result passed its tenant's
+// quota.
+func ResultTooLarge(tenant string, limit int64) *allsource.Error {
+	return allsource.Errorf(allsource.CodeTooLarge, "the result is larger than tenant %s's quota of %d bytes per query; narrow the query or add LIMIT", tenant, limit)
 }

@@ -722,11 +722,15 @@ func (c *conn) sendRows(ctx context.Context, pt *portal, maxRows int, explain bo
 		return c.sendPortionOf(ctx, pt, maxRows)
 	}
 	n := 0
+	limit, sent := c.resultQuota(), int64(0)
 	err := c.srv.opts.Warehouse.Stream(ctx, pt.ps.sh.engine, pt.args, func(_ []warehouse.Column, next func([]driver.Value) error) error {
 		if err := c.be.Flush(); err != nil {
 			return err
 		}
 		return c.eachRow(pt, next, explain, func(row []byte) error {
+			if sent += int64(len(row)); limit > 0 && sent > limit {
+				return &pgsql.Error{Code: "54000", Message: authz.ResultTooLarge(c.tenant(), limit).Message}
+			}
 			n++
 			_, err := c.out.Write(row)
 			return err
@@ -738,6 +742,14 @@ func (c *conn) sendRows(ctx context.Context, pt *portal, maxRows int, explain bo
 	c.sess.rows = int64(n)
 	c.be.Send(&pgproto3.CommandComplete{CommandTag: selectTag(pt.ps.stmt, n)})
 	return nil
+}
+
+// resultQuota is the tenant's limit on one result's bytes, or 0.
+func (c *conn) resultQuota() int64 {
+	if q := c.srv.opts.Quotas; q != nil {
+		return q.For(c.tenant()).MaxResultBytes
+	}
+	return 0
 }
 
 func selectTag(st *pgsql.Statement, n int) []byte {
@@ -759,8 +771,12 @@ func (c *conn) sendPortionOf(ctx context.Context, pt *portal, maxRows int) error
 				held += other.size
 			}
 		}
+		limit, total := c.resultQuota(), int64(0)
 		err := c.srv.opts.Warehouse.Stream(ctx, pt.ps.sh.engine, pt.args, func(_ []warehouse.Column, next func([]driver.Value) error) error {
 			return c.eachRow(pt, next, pt.ps.stmt.Kind == pgsql.KindExplain, func(row []byte) error {
+				if total += int64(len(row)); limit > 0 && total > limit {
+					return &pgsql.Error{Code: "54000", Message: authz.ResultTooLarge(c.tenant(), limit).Message}
+				}
 				pt.size += int64(len(row)) + 32 // and the slice header
 				if held+pt.size > c.srv.opts.MaxResultBytes {
 					return &pgsql.Error{Code: "54000", Message: fmt.Sprintf("the portals of a session may hold at most %d bytes of rows", c.srv.opts.MaxResultBytes),

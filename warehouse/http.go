@@ -234,7 +234,7 @@ func (w *Warehouse) writeRows(c *gin.Context, rows *Rows, format string) error {
 	record := make([]string, len(cols))
 	for rows.Next() {
 		if err := rows.Scan(ptrs...); err != nil {
-			return finishWithError(bw, cw, format, n, err, w.userMessage(err))
+			return finishWithError(bw, cw, format, n, err, w.streamMessage(c, err))
 		}
 		for i, t := range types {
 			switch x := vals[i].(type) {
@@ -293,7 +293,7 @@ func (w *Warehouse) writeRows(c *gin.Context, rows *Rows, format string) error {
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return finishWithError(bw, cw, format, n, err, w.userMessage(err))
+		return finishWithError(bw, cw, format, n, err, w.streamMessage(c, err))
 	}
 	switch format {
 	case formatJSON:
@@ -302,6 +302,17 @@ func (w *Warehouse) writeRows(c *gin.Context, rows *Rows, format string) error {
 		cw.Flush()
 	}
 	return bw.Flush()
+}
+
+// streamMessage is what a stream that failed tells the client: why its
+// request was cancelled when that is a user-facing error (a quota), else
+// the engine's message.
+func (w *Warehouse) streamMessage(c *gin.Context, err error) string {
+	var e *allsource.Error
+	if errors.As(context.Cause(c.Request.Context()), &e) {
+		return e.Message
+	}
+	return w.userMessage(err)
 }
 
 func finishWithError(bw *bufio.Writer, cw *csv.Writer, format string, n int, err error, msg string) error {

@@ -68,7 +68,7 @@ const adminUsage = `Usage:
   allsource admin key revoke --data-dir DIR ID
   allsource admin quota set  --data-dir DIR --tenant T|'*' [--ingest-events-per-sec N]
                              [--ingest-bytes-per-sec N] [--max-concurrent-queries N]
-                             [--query-timeout D] [--storage-bytes N]
+                             [--query-timeout D] [--storage-bytes N] [--max-result-bytes N]
   allsource admin quota list --data-dir DIR
   allsource admin user set    --data-dir DIR --name N --tenant T --role R[,R…]
                               (the password: ALLSOURCE_PASSWORD, else the first line of stdin)
@@ -216,6 +216,7 @@ func (m *Main) runAdminQuota(args []string) error {
 		fs.IntVar(&q.MaxConcurrentQueries, "max-concurrent-queries", 0, "queries (HTTP and pgwire) running at once")
 		fs.StringVar(&q.QueryTimeout, "query-timeout", "", "longest a query may run, e.g. 30s")
 		fs.Int64Var(&q.StorageBytes, "storage-bytes", 0, "Parquet bytes stored; appends are refused (507) at the limit")
+		fs.Int64Var(&q.MaxResultBytes, "max-result-bytes", 0, "bytes one query may send back")
 		if err := fs.Parse(args[1:]); err != nil {
 			return err
 		}
@@ -241,7 +242,7 @@ func (m *Main) runAdminQuota(args []string) error {
 		}
 		names, all := qs.All()
 		tw := tabwriter.NewWriter(m.Stdout, 2, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "TENANT\tEVENTS/S\tBYTES/S\tQUERIES\tTIMEOUT\tSTORAGE BYTES")
+		fmt.Fprintln(tw, "TENANT\tEVENTS/S\tBYTES/S\tQUERIES\tTIMEOUT\tSTORAGE BYTES\tRESULT BYTES")
 		num := func(v float64) string {
 			if v == 0 {
 				return "-"
@@ -254,8 +255,8 @@ func (m *Main) runAdminQuota(args []string) error {
 			if to == "" {
 				to = "-"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", n, num(q.IngestEventsPerSec), num(q.IngestBytesPerSec),
-				num(float64(q.MaxConcurrentQueries)), to, num(float64(q.StorageBytes)))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", n, num(q.IngestEventsPerSec), num(q.IngestBytesPerSec),
+				num(float64(q.MaxConcurrentQueries)), to, num(float64(q.StorageBytes)), num(float64(q.MaxResultBytes)))
 		}
 		return tw.Flush()
 	}

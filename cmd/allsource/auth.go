@@ -305,13 +305,42 @@ func (a *auth) limited(c *gin.Context, route string, action authz.Action, tenant
 		return
 	}
 	defer done()
-	if d := a.quotas.For(tenant).Timeout(); d > 0 {
+	q := a.quotas.For(tenant)
+	if d := q.Timeout(); d > 0 {
 		ctx, cancel := context.WithTimeout(c.Request.Context(), d)
 		defer cancel()
 		c.Request = c.Request.WithContext(ctx)
 	}
+	if q.MaxResultBytes > 0 {
+		// Past the limit the query is cancelled with the quota as the
+		// cause; the handler ends the stream with that error.
+		ctx, cancel := context.WithCancelCause(c.Request.Context())
+		defer cancel(nil)
+		c.Request = c.Request.WithContext(ctx)
+		c.Writer = &quotaWriter{ResponseWriter: c.Writer, limit: q.MaxResultBytes, stop: func() { cancel(authz.ResultTooLarge(tenant, q.MaxResultBytes)) }}
+	}
 	c.Next()
 }
+
+// quotaWriter counts a response's bytes and calls stop once they pass
+// limit (the bytes already written still go out).
+type quotaWriter struct {
+	gin.ResponseWriter
+	limit, n int64
+	stop     func()
+	stopped  bool
+}
+
+func (w *quotaWriter) Write(p []byte) (int, error) {
+	w.n += int64(len(p))
+	if w.n > w.limit && !w.stopped {
+		w.stopped = true
+		w.stop()
+	}
+	return w.ResponseWriter.Write(p)
+}
+
+func (w *quotaWriter) WriteString(s string) (int, error) { return w.Write([]byte(s)) }
 
 // admit is the ingest handler's check of a parsed batch: policies that
 // deny appending an event type, then the tenant's storage quota, then its

@@ -846,6 +846,22 @@ func TestRunawayQueries(t *testing.T) {
 	if st, body := as.do(t, as.keys["acme"], "POST", "/v1/query", sqlBody("SELECT 1 AS one")); st != 200 {
 		t.Fatalf("after the bombs: %d %s", st, body)
 	}
+	// A result over the tenant's quota ends with the quota's error.
+	if st, body := as.do(t, as.keys["admin"], "PUT", "/v1/admin/quotas/acme", `{"max_result_bytes": 20000}`); st != 200 {
+		t.Fatalf("quota: %d %s", st, body)
+	}
+	big := "SELECT i, repeat('x', 100) AS pad FROM range(100000) t(i)"
+	st, body := as.do(t, as.keys["acme"], "POST", "/v1/query", sqlBody(big))
+	if !strings.Contains(body, "quota of 20000 bytes") || len(body) > 200_000 {
+		t.Fatalf("big result over HTTP: %d, %d bytes, ends %q", st, len(body), body[max(0, len(body)-300):])
+	}
+	var pe *pgconn.PgError
+	if _, err := c.Exec(ctx, big); !errors.As(err, &pe) || pe.Code != "54000" || !strings.Contains(pe.Message, "quota") {
+		t.Fatalf("big result over pgwire: %v", err)
+	}
+	if st, body := as.do(t, as.keys["acme"], "POST", "/v1/query", sqlBody("SELECT 1 AS one")); st != 200 {
+		t.Fatalf("a small result: %d %s", st, body)
+	}
 }
 
 // TestCustomRolesOverHTTP: a custom role limited to event types reads and
