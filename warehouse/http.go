@@ -232,7 +232,13 @@ func (w *Warehouse) writeRows(c *gin.Context, rows *Rows, format string) error {
 	}
 	n := 0
 	record := make([]string, len(cols))
+	ctx := c.Request.Context()
 	for rows.Next() {
+		// The engine's result is already materialised, so a cancelled
+		// request (a quota, the client gone) is noticed here.
+		if n%256 == 0 && ctx.Err() != nil {
+			return finishWithError(bw, cw, format, n, ctx.Err(), w.streamMessage(c, ctx.Err()))
+		}
 		if err := rows.Scan(ptrs...); err != nil {
 			return finishWithError(bw, cw, format, n, err, w.streamMessage(c, err))
 		}
