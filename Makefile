@@ -32,7 +32,7 @@ vet:
 test: vet
 	$(GO) test -tags "$(TAGS)" -count=1 -timeout 20m $(PKGS)
 	$(GO) test -count=1 -timeout 10m ./warehouse/ ./analytics/
-	$(GO) test -tags "$(TAGS)" -count=1 -race -timeout 10m ./analytics/ ./authz/ ./wal/ ./ingest/ ./warehouse/ ./internal/source/ ./internal/demo/ ./internal/qcache/ ./eventql/ ./pgwire/
+	$(GO) test -tags "$(TAGS)" -count=1 -race -timeout 10m ./analytics/ ./authz/ ./projections/ ./wal/ ./ingest/ ./warehouse/ ./internal/source/ ./internal/demo/ ./internal/qcache/ ./eventql/ ./pgwire/
 
 test-short: vet
 	$(GO) test -tags "$(TAGS)" -short -count=1 $(PKGS)

@@ -43,6 +43,10 @@ type Options struct {
 	MaxGroupEvents int
 	Logger         *slog.Logger
 	Observe        Observer // may be nil
+	// OnApplied, when set, receives each stored batch's events (in seq
+	// order) once queries can see them, from the applier goroutine: it
+	// must not block.
+	OnApplied func(events []allsource.Event)
 }
 
 // Observer receives ingest figures for metrics.
@@ -669,6 +673,9 @@ func (s *Service) apply(ctx context.Context, g *group) {
 			if r.err == nil && len(r.events) > 0 {
 				if err = s.wh.Append(r.events); err != nil {
 					break
+				}
+				if s.opts.OnApplied != nil {
+					s.opts.OnApplied(r.events)
 				}
 			}
 		}

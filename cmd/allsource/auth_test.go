@@ -389,6 +389,44 @@ func TestTenantIsolation(t *testing.T) {
 		}
 	})
 
+	t.Run("subscriptions", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		events := make(chan sseEvent, 100)
+		resp, err := readSSE(t, ctx, as.url+"/v1/subscribe?from=now", map[string]string{"Authorization": "Bearer " + acme}, events)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("subscribe: %v %v", resp, err)
+		}
+		if st, _ := as.do(t, beta, "POST", "/v1/events", `{"entity_id":"beta-live","event_type":"secret"}`); st != 200 {
+			t.Fatal("beta append")
+		}
+		if st, _ := as.do(t, acme, "POST", "/v1/events", `{"entity_id":"acme-live","event_type":"mine"}`); st != 200 {
+			t.Fatal("acme append")
+		}
+		select {
+		case e := <-events:
+			if e.Event != "mine" || strings.Contains(e.Data, "beta") {
+				t.Fatalf("acme received %+v", e)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("no live event")
+		}
+		for _, c := range []struct{ name, cred, path string }{
+			{"no credential", "", "/v1/subscribe"},
+			{"a writer", as.keys["beta-writer"], "/v1/subscribe"},
+			{"another tenant", acme, "/v1/subscribe?tenant=beta"},
+		} {
+			hdr := map[string]string{}
+			if c.cred != "" {
+				hdr["Authorization"] = "Bearer " + c.cred
+			}
+			st, _, _, err := apiRequest("GET", as.url+c.path, hdr, nil)
+			if err != nil || (st != 401 && st != 403) {
+				t.Errorf("%s: %d %v", c.name, st, err)
+			}
+		}
+	})
+
 	t.Run("revocation", func(t *testing.T) {
 		ks, _ := authz.OpenKeyStore(authz.KeysFile(as.dir))
 		if err := ks.Revoke(as.keyIDs["acme-reader"]); err != nil {

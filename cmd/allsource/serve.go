@@ -23,6 +23,7 @@ import (
 	"github.com/allsource/allsource/internal/httpx"
 	"github.com/allsource/allsource/internal/qcache"
 	"github.com/allsource/allsource/pgwire"
+	"github.com/allsource/allsource/projections"
 	"github.com/allsource/allsource/warehouse"
 )
 
@@ -121,6 +122,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
+	st.hub.Close() // subscription streams end, so Shutdown need not wait for them
 	shutErr := srv.Shutdown(sctx)
 	if pg != nil {
 		shutErr = errors.Join(shutErr, pg.Close(sctx))
@@ -177,6 +179,7 @@ func newRouter(cfg *Config, st *store, m *metrics, log *slog.Logger, au *auth) h
 	if au != nil {
 		au.registerAdmin(r)
 	}
+	st.hub.RegisterRoutes(r, st.wh, projections.HTTPOptions{})
 	r.NoRoute(func(c *gin.Context) {
 		c.JSON(http.StatusNotFound, gin.H{"error": gin.H{"code": "not_found", "message": "no such endpoint: " + c.Request.Method + " " + c.Request.URL.Path}})
 	})

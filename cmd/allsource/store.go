@@ -11,6 +11,7 @@ import (
 	"syscall"
 
 	"github.com/allsource/allsource/ingest"
+	"github.com/allsource/allsource/projections"
 	"github.com/allsource/allsource/wal"
 	"github.com/allsource/allsource/warehouse"
 )
@@ -21,6 +22,7 @@ type store struct {
 	wh      *warehouse.Warehouse
 	ingest  *ingest.Service
 	metrics *metrics
+	hub     *projections.Hub // live subscriptions
 }
 
 // faultEnv names the environment variable that makes the process kill itself
@@ -78,10 +80,12 @@ func openStore(ctx context.Context, cfg *Config, log *slog.Logger, m *metrics) (
 		wl.Close()
 		return nil, fmt.Errorf("open warehouse: %w", err)
 	}
+	hub := projections.NewHub(0)
 	iopts := ingest.Options{
 		Limits:      ingest.Limits{MaxPayloadBytes: cfg.MaxPayloadBytes, MaxBatchEvents: cfg.MaxBatchEvents},
 		DedupWindow: cfg.DedupWindow,
 		Logger:      log,
+		OnApplied:   hub.Publish,
 	}
 	if m != nil {
 		iopts.Observe = m
@@ -96,7 +100,8 @@ func openStore(ctx context.Context, cfg *Config, log *slog.Logger, m *metrics) (
 	if wm := wh.FlushedSeq(); wm > 0 {
 		s.Checkpoint(wm)
 	}
-	return &store{wal: wl, wh: wh, ingest: s, metrics: m}, nil
+	hub.Advance(wh.DataWatermark()) // recovered events are stored, not live
+	return &store{wal: wl, wh: wh, ingest: s, metrics: m, hub: hub}, nil
 }
 
 // Close finishes in-flight batches, flushes the hot tier to Parquet and

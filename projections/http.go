@@ -1,0 +1,140 @@
+package projections
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/allsource/allsource"
+	"github.com/allsource/allsource/internal/httpx"
+	"github.com/allsource/allsource/warehouse"
+)
+
+// HTTPOptions tune the subscription endpoint.
+type HTTPOptions struct {
+	Buffer    int           // live events held for a slow reader; default 10,000
+	Heartbeat time.Duration // comment lines that keep idle streams open; default 15 s
+}
+
+// RegisterRoutes adds GET /v1/subscribe: a Server-Sent Events stream of
+// the events that match its parameters.
+//
+//	types     comma-separated event type patterns ("order.*,user.signed_up")
+//	entities  comma-separated entity ids
+//	from_seq  start after this seq (default 0: everything stored, then live)
+//	from=now  only events stored from now on
+//	since     an RFC 3339 time: stored events from then, then live
+//	tenant    the tenant (for unauthenticated servers and administrators)
+//
+// Each event is "id: <seq>", "event: <event_type>", "data: <JSON>"; a
+// reconnecting client's Last-Event-ID resumes after that seq. A stream the
+// server ends (a slow reader) gets a last "event: end" whose data says why.
+func (h *Hub) RegisterRoutes(r gin.IRouter, wh *warehouse.Warehouse, o HTTPOptions) {
+	if o.Heartbeat <= 0 {
+		o.Heartbeat = 15 * time.Second
+	}
+	r.GET("/v1/subscribe", func(c *gin.Context) { h.serveSSE(c, wh, o) })
+}
+
+func (h *Hub) serveSSE(c *gin.Context, wh *warehouse.Warehouse, o HTTPOptions) {
+	ctx := c.Request.Context()
+	f := Filter{Tenant: c.Query("tenant"), Types: splitParam(c.Query("types")), Entities: splitParam(c.Query("entities")),
+		Restrict: allsource.ReadRestrictionFrom(ctx)}
+	if t, ok := allsource.TenantScope(ctx); ok {
+		f.Tenant = t
+	}
+	if f.Tenant == "" {
+		f.Tenant = allsource.DefaultTenant
+	}
+	var start Start
+	if v := c.Query("from_seq"); v != "" {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			httpx.WriteError(c, &allsource.Error{Code: allsource.CodeInvalid, Field: "from_seq", Index: -1, Message: fmt.Sprintf("from_seq: %q is not a seq", v)})
+			return
+		}
+		start.AfterSeq = n
+	}
+	switch v := c.Query("from"); v {
+	case "":
+	case "now":
+		start.Now = true
+	default:
+		httpx.WriteError(c, &allsource.Error{Code: allsource.CodeInvalid, Field: "from", Index: -1, Message: fmt.Sprintf("from: %q (want now, or use from_seq or since)", v)})
+		return
+	}
+	if v := c.Query("since"); v != "" {
+		t, err := time.Parse(time.RFC3339Nano, v)
+		if err != nil {
+			httpx.WriteError(c, &allsource.Error{Code: allsource.CodeInvalid, Field: "since", Index: -1, Message: fmt.Sprintf("since: %q is not an RFC 3339 time", v)})
+			return
+		}
+		start.Since = t
+	}
+	if v := c.GetHeader("Last-Event-ID"); v != "" {
+		if n, err := strconv.ParseUint(v, 10, 64); err == nil {
+			start = Start{AfterSeq: n} // a reconnect resumes exactly
+		}
+	}
+	if err := f.prepare(); err != nil {
+		httpx.WriteError(c, err)
+		return
+	}
+	w := c.Writer
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.Header().Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	fmt.Fprint(w, ": subscribed\n\n")
+	w.Flush()
+
+	var werr error
+	send := func(e Event) error {
+		b, err := json.Marshal(e)
+		if err != nil {
+			return err
+		}
+		if _, err := fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", e.Seq, e.EventType, b); err != nil {
+			werr = err
+			return err
+		}
+		w.Flush()
+		return nil
+	}
+	idle := func() error {
+		if _, err := fmt.Fprint(w, ": keep-alive\n\n"); err != nil {
+			werr = err
+			return err
+		}
+		w.Flush()
+		return nil
+	}
+	err := h.Subscribe(ctx, wh, f, start, SubOptions{Buffer: o.Buffer, Heartbeat: o.Heartbeat, Idle: idle}, send)
+	var ended *Ended
+	switch {
+	case errors.As(err, &ended):
+		b, _ := json.Marshal(map[string]string{"reason": ended.Reason})
+		fmt.Fprintf(w, "event: end\ndata: %s\n\n", b)
+		w.Flush()
+	case err != nil && werr == nil && ctx.Err() == nil:
+		b, _ := json.Marshal(map[string]string{"reason": err.Error()})
+		fmt.Fprintf(w, "event: end\ndata: %s\n\n", b)
+		w.Flush()
+	}
+}
+
+func splitParam(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}

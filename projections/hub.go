@@ -1,0 +1,372 @@
+// Package projections keeps derived views of the events current as they
+// arrive. This file holds live subscriptions: a Hub that the ingest
+// applier publishes every stored batch to, and subscriptions that replay
+// stored events from a position and then continue with live ones, with no
+// gap and no duplicate at the switch.
+//
+// Ingest never waits on a subscriber: Publish hands each subscriber its
+// matching events without blocking, and a subscriber whose buffer is full
+// is ended with a reason (it resumes from the last seq it saw).
+package projections
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/allsource/allsource"
+	"github.com/allsource/allsource/warehouse"
+)
+
+// Filter selects events: a tenant (required), event types (glob
+// patterns, "order.*"; none: all) and entity ids (none: all), with the
+// reader's restriction applied.
+type Filter struct {
+	Tenant    string
+	Types     []string
+	Entities  []string
+	Restrict  allsource.ReadRestriction
+	entitySet map[string]bool
+}
+
+func (f *Filter) prepare() error {
+	if f.Tenant == "" {
+		return errors.New("projections: a subscription needs a tenant")
+	}
+	for _, g := range append(append([]string(nil), f.Types...), f.Restrict.OnlyTypes...) {
+		if _, err := path.Match(g, ""); err != nil || g == "" {
+			return allsource.Errorf(allsource.CodeInvalid, "event type pattern %q is not valid", g)
+		}
+	}
+	if len(f.Entities) > 0 {
+		f.entitySet = make(map[string]bool, len(f.Entities))
+		for _, e := range f.Entities {
+			f.entitySet[e] = true
+		}
+	}
+	return nil
+}
+
+func matchAny(globs []string, s string) bool {
+	for _, g := range globs {
+		if ok, _ := path.Match(g, s); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// Match reports whether f selects e.
+func (f *Filter) Match(e *allsource.Event) bool {
+	if e.Tenant != f.Tenant {
+		return false
+	}
+	if len(f.Types) > 0 && !matchAny(f.Types, e.EventType) {
+		return false
+	}
+	if f.entitySet != nil && !f.entitySet[e.EntityID] {
+		return false
+	}
+	if len(f.Restrict.OnlyTypes) > 0 && !matchAny(f.Restrict.OnlyTypes, e.EventType) {
+		return false
+	}
+	return !matchAny(f.Restrict.HiddenTypes, e.EventType)
+}
+
+// Event is an event as subscribers receive it (the JSON of the entity
+// stream endpoint).
+type Event struct {
+	Seq        uint64          `json:"seq"`
+	ID         string          `json:"id"`
+	Tenant     string          `json:"tenant"`
+	EntityID   string          `json:"entity_id"`
+	EventType  string          `json:"event_type"`
+	Version    uint64          `json:"version"`
+	Timestamp  time.Time       `json:"timestamp"`
+	IngestedAt time.Time       `json:"ingested_at"`
+	Payload    json.RawMessage `json:"payload"`
+	Metadata   json.RawMessage `json:"metadata"`
+}
+
+// view is what f's reader may see of e: hidden payload fields removed.
+func (f *Filter) view(e *allsource.Event) Event {
+	out := Event{Seq: e.Seq, ID: e.ID, Tenant: e.Tenant, EntityID: e.EntityID, EventType: e.EventType, Version: e.Version,
+		Timestamp: e.Timestamp, IngestedAt: e.IngestedAt, Payload: e.Payload, Metadata: e.Metadata}
+	if len(f.Restrict.HiddenFields) > 0 {
+		out.Payload = withoutFields(e.Payload, f.Restrict.HiddenFields)
+	}
+	return out
+}
+
+// withoutFields removes payload paths ("payload.a.b") from a JSON object.
+func withoutFields(payload json.RawMessage, fields []string) json.RawMessage {
+	var m map[string]any
+	if json.Unmarshal(payload, &m) != nil {
+		return payload
+	}
+	for _, f := range fields {
+		keys := strings.Split(strings.TrimPrefix(f, "payload."), ".")
+		cur := m
+		for i, k := range keys {
+			if i == len(keys)-1 {
+				delete(cur, k)
+				break
+			}
+			next, ok := cur[k].(map[string]any)
+			if !ok {
+				break
+			}
+			cur = next
+		}
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return payload
+	}
+	return b
+}
+
+// Hub fans stored events out to live subscribers.
+type Hub struct {
+	mu     sync.Mutex
+	last   uint64 // highest seq published
+	subs   map[*sub]struct{}
+	closed bool
+}
+
+type sub struct {
+	f      *Filter
+	ch     chan Event
+	reason chan string // one reason, when the hub ends it
+}
+
+// NewHub returns a hub whose events so far end at last (the warehouse's
+// data watermark at start).
+func NewHub(last uint64) *Hub { return &Hub{last: last, subs: map[*sub]struct{}{}} }
+
+// Advance records that events up to seq are stored (recovered at start,
+// before anyone subscribed).
+func (h *Hub) Advance(seq uint64) {
+	h.mu.Lock()
+	h.last = max(h.last, seq)
+	h.mu.Unlock()
+}
+
+// Publish hands stored events (in seq order) to the subscribers. It never
+// blocks: a subscriber without room is ended as a slow consumer.
+func (h *Hub) Publish(events []allsource.Event) {
+	if len(events) == 0 {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for s := range h.subs {
+		for i := range events {
+			e := &events[i]
+			if !s.f.Match(e) {
+				continue
+			}
+			select {
+			case s.ch <- s.f.view(e):
+			default:
+				h.endLocked(s, fmt.Sprintf("slow consumer: more than %d events behind; resume from the last seq received", cap(s.ch)))
+			}
+			if _, live := h.subs[s]; !live {
+				break
+			}
+		}
+	}
+	h.last = max(h.last, events[len(events)-1].Seq)
+}
+
+func (h *Hub) endLocked(s *sub, reason string) {
+	if _, ok := h.subs[s]; !ok {
+		return
+	}
+	delete(h.subs, s)
+	s.reason <- reason
+	close(s.ch)
+}
+
+// Close ends every subscription ("the server is shutting down") and
+// refuses new ones.
+func (h *Hub) Close() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.closed = true
+	for s := range h.subs {
+		h.endLocked(s, "the server is shutting down; resume from the last seq received")
+	}
+}
+
+// Subscribers is how many subscriptions are live.
+func (h *Hub) Subscribers() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.subs)
+}
+
+// Start says where a subscription begins: after a seq, at the end (from
+// now), or at a time.
+type Start struct {
+	AfterSeq uint64    // events with a larger seq
+	Now      bool      // only events published from now on
+	Since    time.Time // events at or after this time (when not zero)
+}
+
+// SubOptions tune a subscription.
+type SubOptions struct {
+	Buffer    int           // live events held for a slow reader; default 10,000
+	Heartbeat time.Duration // with Idle: how often an idle live stream calls it
+	Idle      func() error  // keeps an idle stream open (a comment line)
+}
+
+// Subscribe streams f's events from start to send, stored ones first, then
+// live ones, until ctx ends, send fails, or the hub ends the subscription
+// (the returned error says why).
+func (h *Hub) Subscribe(ctx context.Context, wh *warehouse.Warehouse, f Filter, start Start, o SubOptions, send func(Event) error) error {
+	if err := f.prepare(); err != nil {
+		return err
+	}
+	if o.Buffer <= 0 {
+		o.Buffer = 10_000
+	}
+	s := &sub{f: &f, ch: make(chan Event, o.Buffer), reason: make(chan string, 1)}
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return &Ended{Reason: "the server is shutting down"}
+	}
+	upTo := h.last // stored events up to here; later ones arrive live
+	h.subs[s] = struct{}{}
+	h.mu.Unlock()
+	defer func() {
+		h.mu.Lock()
+		if _, ok := h.subs[s]; ok {
+			delete(h.subs, s)
+		}
+		h.mu.Unlock()
+	}()
+
+	sent := start.AfterSeq
+	if start.Now {
+		sent = upTo
+	} else if err := catchUp(ctx, wh, &f, start, upTo, func(e Event) error {
+		sent = e.Seq
+		return send(e)
+	}); err != nil {
+		return err
+	}
+	var beat <-chan time.Time
+	if o.Idle != nil && o.Heartbeat > 0 {
+		t := time.NewTicker(o.Heartbeat)
+		defer t.Stop()
+		beat = t.C
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-beat:
+			if err := o.Idle(); err != nil {
+				return err
+			}
+		case e, ok := <-s.ch:
+			if !ok {
+				return &Ended{Reason: <-s.reason}
+			}
+			if e.Seq <= sent {
+				continue // already sent from storage
+			}
+			if err := send(e); err != nil {
+				return err
+			}
+			sent = e.Seq
+		}
+	}
+}
+
+// Ended is a subscription the hub ended, with the reason.
+type Ended struct{ Reason string }
+
+func (e *Ended) Error() string { return "subscription ended: " + e.Reason }
+
+// catchUp sends f's stored events after start up to seq upTo, in pages.
+func catchUp(ctx context.Context, wh *warehouse.Warehouse, f *Filter, start Start, upTo uint64, send func(Event) error) error {
+	const page = 5000
+	after := start.AfterSeq
+	if after >= upTo {
+		return nil
+	}
+	var conds []string
+	var args []any
+	if len(f.Types) > 0 {
+		var ors []string
+		for _, g := range f.Types {
+			ors = append(ors, "event_type GLOB ?")
+			args = append(args, g)
+		}
+		conds = append(conds, "("+strings.Join(ors, " OR ")+")")
+	}
+	if len(f.Entities) > 0 {
+		conds = append(conds, "entity_id IN ("+strings.TrimSuffix(strings.Repeat("?, ", len(f.Entities)), ", ")+")")
+		for _, e := range f.Entities {
+			args = append(args, e)
+		}
+	}
+	if !start.Since.IsZero() {
+		conds = append(conds, `"timestamp" >= ?`)
+		args = append(args, start.Since.UTC())
+	}
+	where := ""
+	if len(conds) > 0 {
+		where = " AND " + strings.Join(conds, " AND ")
+	}
+	// The scope and restriction of the reader bind the view; the filter
+	// runs again in Go on every event.
+	qctx := allsource.WithReadRestriction(allsource.WithTenantScope(ctx, f.Tenant), f.Restrict)
+	q := `SELECT seq, id, tenant_id, entity_id, event_type, version, "timestamp", ingested_at, payload::VARCHAR, metadata::VARCHAR
+		FROM events WHERE seq > ? AND seq <= ?` + where + ` ORDER BY seq LIMIT ` + fmt.Sprint(page)
+	for after < upTo {
+		rows, err := wh.QueryInternal(qctx, q, append([]any{after, upTo}, args...)...)
+		if err != nil {
+			return err
+		}
+		n := 0
+		for rows.Next() {
+			var e allsource.Event
+			var payload, metadata sql.NullString
+			if err := rows.Scan(&e.Seq, &e.ID, &e.Tenant, &e.EntityID, &e.EventType, &e.Version, &e.Timestamp, &e.IngestedAt, &payload, &metadata); err != nil {
+				rows.Close()
+				return err
+			}
+			e.Payload, e.Metadata = json.RawMessage(payload.String), json.RawMessage(metadata.String)
+			n++
+			after = e.Seq
+			if !f.Match(&e) {
+				continue
+			}
+			out := Event{Seq: e.Seq, ID: e.ID, Tenant: e.Tenant, EntityID: e.EntityID, EventType: e.EventType, Version: e.Version,
+				Timestamp: e.Timestamp, IngestedAt: e.IngestedAt, Payload: e.Payload, Metadata: e.Metadata}
+			if err := send(out); err != nil {
+				rows.Close()
+				return err
+			}
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return err
+		}
+		if n < page {
+			return nil
+		}
+	}
+	return nil
+}

@@ -1,0 +1,300 @@
+package projections
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/allsource/allsource"
+	"github.com/allsource/allsource/warehouse"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// store is a warehouse and a hub fed the way the ingest applier feeds
+// them: append, then publish.
+type store struct {
+	wh  *warehouse.Warehouse
+	hub *Hub
+	mu  sync.Mutex
+	seq uint64
+}
+
+func newStore(t *testing.T) *store {
+	t.Helper()
+	wh, err := warehouse.Open(context.Background(), warehouse.Options{DataDir: t.TempDir(), FlushAge: time.Hour, CompactInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { wh.Close() })
+	return &store{wh: wh, hub: NewHub(0)}
+}
+
+// add stores n events of tenant, alternating types and entities.
+func (s *store) add(t testing.TB, tenant string, n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	evs := make([]allsource.Event, n)
+	for i := range evs {
+		s.seq++
+		evs[i] = allsource.Event{Seq: s.seq, ID: fmt.Sprintf("00000000-0000-7000-8000-%012d", s.seq), Tenant: tenant,
+			EntityID: fmt.Sprintf("u%d", s.seq%3), EventType: []string{"order.placed", "user.seen"}[s.seq%2], Version: s.seq,
+			Timestamp: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(s.seq) * time.Second), IngestedAt: time.Now().UTC(),
+			Payload: []byte(fmt.Sprintf(`{"n": %d, "email": "x@y"}`, s.seq)), Metadata: []byte(`{}`)}
+	}
+	if err := s.wh.Append(evs); err != nil {
+		t.Error(err)
+		return
+	}
+	s.hub.Publish(evs)
+}
+
+// collect subscribes until it has want events or the subscription ends.
+func collect(t *testing.T, s *store, f Filter, start Start, want int) ([]Event, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var got []Event
+	stop := errors.New("enough")
+	err := s.hub.Subscribe(ctx, s.wh, f, start, SubOptions{}, func(e Event) error {
+		got = append(got, e)
+		if len(got) == want {
+			return stop
+		}
+		return nil
+	})
+	if errors.Is(err, stop) {
+		err = nil
+	}
+	return got, err
+}
+
+// TestCatchUpThenLive: a subscription from seq 0 while writers keep
+// appending gets every event once, in order, across the switch from
+// storage to live.
+func TestCatchUpThenLive(t *testing.T) {
+	s := newStore(t)
+	s.add(t, "acme", 500)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := 0; i < 50; i++ {
+			s.add(t, "acme", 20)
+			s.add(t, "beta", 5)
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	got, err := collect(t, s, Filter{Tenant: "acme"}, Start{}, 1500)
+	wg.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last uint64
+	for i, e := range got {
+		if e.Seq <= last || e.Tenant != "acme" {
+			t.Fatalf("event %d: seq %d after %d, tenant %s", i, e.Seq, last, e.Tenant)
+		}
+		last = e.Seq
+	}
+	// Every acme event, none missing: compare with storage.
+	rows, err := s.wh.Query(context.Background(), "SELECT count(*) FROM events WHERE tenant_id = 'acme' AND seq <= ?", last)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	rows.Next()
+	rows.Scan(&n)
+	rows.Close()
+	if n != len(got) {
+		t.Fatalf("received %d events, storage has %d up to seq %d", len(got), n, last)
+	}
+}
+
+// TestResumeAndFilters: starting after a seq, from now or at a time, with
+// type patterns, entities and a reader's restriction.
+func TestResumeAndFilters(t *testing.T) {
+	s := newStore(t)
+	s.add(t, "acme", 30)
+	got, err := collect(t, s, Filter{Tenant: "acme"}, Start{AfterSeq: 25}, 5)
+	if err != nil || len(got) != 5 || got[0].Seq != 26 {
+		t.Fatalf("after 25: %v %v", seqs(got), err)
+	}
+	got, err = collect(t, s, Filter{Tenant: "acme", Types: []string{"order.*"}, Entities: []string{"u1", "u2"}}, Start{}, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range got {
+		if e.EventType != "order.placed" || e.EntityID == "u0" {
+			t.Fatalf("filtered out %+v", e)
+		}
+	}
+	since := time.Date(2026, 3, 1, 0, 0, 20, 0, time.UTC)
+	got, err = collect(t, s, Filter{Tenant: "acme"}, Start{Since: since}, 11)
+	if err != nil || got[0].Seq != 20 || len(got) != 11 {
+		t.Fatalf("since: %v %v", seqs(got), err)
+	}
+	// Restricted: hidden types and fields, stored and live alike.
+	f := Filter{Tenant: "acme", Restrict: allsource.ReadRestriction{HiddenTypes: []string{"user.*"}, HiddenFields: []string{"payload.email"}}}
+	go func() {
+		time.Sleep(100 * time.Millisecond)
+		s.add(t, "acme", 4)
+	}()
+	got, err = collect(t, s, f, Start{AfterSeq: 26}, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range got {
+		if e.EventType != "order.placed" || strings.Contains(string(e.Payload), "email") || !strings.Contains(string(e.Payload), `"n"`) {
+			t.Fatalf("restricted: %+v %s", e, e.Payload)
+		}
+	}
+	// From now: only new events.
+	go func() {
+		time.Sleep(100 * time.Millisecond)
+		s.add(t, "acme", 2)
+	}()
+	got, err = collect(t, s, Filter{Tenant: "acme"}, Start{Now: true}, 2)
+	if err != nil || got[0].Seq != 35 {
+		t.Fatalf("from now: %v %v", seqs(got), err)
+	}
+	if _, err := collect(t, s, Filter{}, Start{}, 1); err == nil {
+		t.Fatal("no tenant accepted")
+	}
+}
+
+// TestSlowConsumer: a reader that stops reading is ended with a reason
+// once its buffer is full, and publishing never waits for it.
+func TestSlowConsumer(t *testing.T) {
+	s := newStore(t)
+	block := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- s.hub.Subscribe(context.Background(), s.wh, Filter{Tenant: "acme"}, Start{Now: true}, SubOptions{Buffer: 10}, func(Event) error {
+			<-block
+			return nil
+		})
+	}()
+	for s.hub.Subscribers() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	start := time.Now()
+	for i := 0; i < 20; i++ {
+		s.add(t, "acme", 10)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("publishing took %v", d)
+	}
+	close(block)
+	var ended *Ended
+	if err := <-done; !errors.As(err, &ended) || !strings.Contains(ended.Reason, "slow consumer") {
+		t.Fatalf("slow consumer: %v", err)
+	}
+	if s.hub.Subscribers() != 0 {
+		t.Fatal("the slow subscriber is still registered")
+	}
+}
+
+// TestClose ends live subscriptions and refuses new ones.
+func TestClose(t *testing.T) {
+	s := newStore(t)
+	done := make(chan error, 1)
+	go func() {
+		done <- s.hub.Subscribe(context.Background(), s.wh, Filter{Tenant: "acme"}, Start{}, SubOptions{}, func(Event) error { return nil })
+	}()
+	for s.hub.Subscribers() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	s.hub.Close()
+	var ended *Ended
+	if err := <-done; !errors.As(err, &ended) || !strings.Contains(ended.Reason, "shutting down") {
+		t.Fatalf("close: %v", err)
+	}
+	if _, err := collect(t, s, Filter{Tenant: "acme"}, Start{}, 1); !errors.As(err, &ended) {
+		t.Fatalf("after close: %v", err)
+	}
+}
+
+func seqs(evs []Event) []uint64 {
+	out := make([]uint64, len(evs))
+	for i, e := range evs {
+		out[i] = e.Seq
+	}
+	return out
+}
+
+// BenchmarkFanOut publishes 100-event batches to 1,000 live subscribers
+// that each read every event; it reports the cost per delivered event and
+// the delivery delay from Publish to the reader.
+func BenchmarkFanOut(b *testing.B) {
+	const subs, batch = 1000, 100
+	h := NewHub(0)
+	var wg sync.WaitGroup
+	delays := make([][]time.Duration, subs)
+	ctx, cancel := context.WithCancel(context.Background())
+	evs := make([]allsource.Event, batch)
+	stamp := make(map[uint64]time.Time)
+	var stampMu sync.RWMutex
+	for i := range subs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			h.Subscribe(ctx, nil, Filter{Tenant: "t"}, Start{Now: true}, SubOptions{Buffer: 100_000}, func(e Event) error {
+				stampMu.RLock()
+				at := stamp[e.Seq]
+				stampMu.RUnlock()
+				delays[i] = append(delays[i], time.Since(at))
+				return nil
+			})
+		}()
+	}
+	for h.Subscribers() < subs {
+		time.Sleep(time.Millisecond)
+	}
+	seq := uint64(0)
+	b.ResetTimer()
+	for b.Loop() {
+		now := time.Now()
+		stampMu.Lock()
+		for i := range evs {
+			seq++
+			evs[i] = allsource.Event{Seq: seq, Tenant: "t", EntityID: "e", EventType: "x", Payload: []byte(`{}`), Metadata: []byte(`{}`)}
+			stamp[seq] = now
+		}
+		stampMu.Unlock()
+		h.Publish(evs)
+	}
+	b.StopTimer()
+	for h.Subscribers() == subs {
+		// wait for the readers to drain
+		drained := true
+		for i := range delays {
+			if uint64(len(delays[i])) < seq {
+				drained = false
+			}
+		}
+		if drained {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	wg.Wait()
+	var all []time.Duration
+	for _, d := range delays {
+		all = append(all, d...)
+	}
+	if len(all) == 0 {
+		return
+	}
+	slices.Sort(all)
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(len(all)), "ns/delivery")
+	b.ReportMetric(float64(all[len(all)/2].Microseconds()), "p50-µs")
+	b.ReportMetric(float64(all[len(all)*99/100].Microseconds()), "p99-µs")
+}
