@@ -87,12 +87,16 @@ func (h *Hub) serveSSE(c *gin.Context, wh *warehouse.Warehouse, o HTTPOptions) {
 		return
 	}
 	w := c.Writer
-	w.Header().Set("Content-Type", "text/event-stream")
-	w.Header().Set("Cache-Control", "no-cache")
-	w.Header().Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	fmt.Fprint(w, ": subscribed\n\n")
-	w.Flush()
+	started := false
+	ready := func() { // registered: from here on nothing is missed
+		started = true
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.Header().Set("Cache-Control", "no-cache")
+		w.Header().Set("X-Accel-Buffering", "no")
+		w.WriteHeader(http.StatusOK)
+		fmt.Fprint(w, ": subscribed\n\n")
+		w.Flush()
+	}
 
 	var werr error
 	send := func(e Event) error {
@@ -115,7 +119,11 @@ func (h *Hub) serveSSE(c *gin.Context, wh *warehouse.Warehouse, o HTTPOptions) {
 		w.Flush()
 		return nil
 	}
-	err := h.Subscribe(ctx, wh, f, start, SubOptions{Buffer: o.Buffer, Heartbeat: o.Heartbeat, Idle: idle}, send)
+	err := h.Subscribe(ctx, wh, f, start, SubOptions{Buffer: o.Buffer, Heartbeat: o.Heartbeat, Idle: idle, Ready: ready}, send)
+	if !started { // refused before it began (the server is shutting down)
+		httpx.WriteError(c, allsource.Errorf(allsource.CodeUnavailable, "%v", err))
+		return
+	}
 	var ended *Ended
 	switch {
 	case errors.As(err, &ended):

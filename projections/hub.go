@@ -18,6 +18,7 @@ import (
 	"path"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/allsource/allsource"
@@ -140,9 +141,14 @@ type Hub struct {
 	closed bool
 }
 
+// sub is one subscriber: its batches of matching events (one per
+// Publish), and how many events are queued in them, which its buffer
+// bounds.
 type sub struct {
 	f      *Filter
-	ch     chan Event
+	ch     chan []Event
+	queued atomic.Int64
+	limit  int64
 	reason chan string // one reason, when the hub ends it
 }
 
@@ -167,19 +173,23 @@ func (h *Hub) Publish(events []allsource.Event) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for s := range h.subs {
+		var batch []Event
 		for i := range events {
-			e := &events[i]
-			if !s.f.Match(e) {
-				continue
+			if e := &events[i]; s.f.Match(e) {
+				batch = append(batch, s.f.view(e))
 			}
-			select {
-			case s.ch <- s.f.view(e):
-			default:
-				h.endLocked(s, fmt.Sprintf("slow consumer: more than %d events behind; resume from the last seq received", cap(s.ch)))
-			}
-			if _, live := h.subs[s]; !live {
-				break
-			}
+		}
+		if len(batch) == 0 {
+			continue
+		}
+		if s.queued.Add(int64(len(batch))) > s.limit {
+			h.endLocked(s, fmt.Sprintf("slow consumer: more than %d events behind; resume from the last seq received", s.limit))
+			continue
+		}
+		select {
+		case s.ch <- batch:
+		default: // as many batches queued as events allowed: also too far behind
+			h.endLocked(s, fmt.Sprintf("slow consumer: more than %d events behind; resume from the last seq received", s.limit))
 		}
 	}
 	h.last = max(h.last, events[len(events)-1].Seq)
@@ -225,6 +235,10 @@ type SubOptions struct {
 	Buffer    int           // live events held for a slow reader; default 10,000
 	Heartbeat time.Duration // with Idle: how often an idle live stream calls it
 	Idle      func() error  // keeps an idle stream open (a comment line)
+	// Ready, when set, is called once the subscription is registered:
+	// events stored from then on are certain to reach it (what from=now
+	// means), so a front end answers its client only then.
+	Ready func()
 }
 
 // Subscribe streams f's events from start to send, stored ones first, then
@@ -237,7 +251,7 @@ func (h *Hub) Subscribe(ctx context.Context, wh *warehouse.Warehouse, f Filter, 
 	if o.Buffer <= 0 {
 		o.Buffer = 10_000
 	}
-	s := &sub{f: &f, ch: make(chan Event, o.Buffer), reason: make(chan string, 1)}
+	s := &sub{f: &f, ch: make(chan []Event, min(o.Buffer, 4096)), limit: int64(o.Buffer), reason: make(chan string, 1)}
 	h.mu.Lock()
 	if h.closed {
 		h.mu.Unlock()
@@ -246,6 +260,9 @@ func (h *Hub) Subscribe(ctx context.Context, wh *warehouse.Warehouse, f Filter, 
 	upTo := h.last // stored events up to here; later ones arrive live
 	h.subs[s] = struct{}{}
 	h.mu.Unlock()
+	if o.Ready != nil {
+		o.Ready()
+	}
 	defer func() {
 		h.mu.Lock()
 		if _, ok := h.subs[s]; ok {
@@ -277,17 +294,20 @@ func (h *Hub) Subscribe(ctx context.Context, wh *warehouse.Warehouse, f Filter, 
 			if err := o.Idle(); err != nil {
 				return err
 			}
-		case e, ok := <-s.ch:
+		case batch, ok := <-s.ch:
 			if !ok {
 				return &Ended{Reason: <-s.reason}
 			}
-			if e.Seq <= sent {
-				continue // already sent from storage
+			s.queued.Add(-int64(len(batch)))
+			for _, e := range batch {
+				if e.Seq <= sent {
+					continue // already sent from storage
+				}
+				if err := send(e); err != nil {
+					return err
+				}
+				sent = e.Seq
 			}
-			if err := send(e); err != nil {
-				return err
-			}
-			sent = e.Seq
 		}
 	}
 }

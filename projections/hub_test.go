@@ -155,13 +155,17 @@ func TestResumeAndFilters(t *testing.T) {
 			t.Fatalf("restricted: %+v %s", e, e.Payload)
 		}
 	}
-	// From now: only new events.
-	go func() {
-		time.Sleep(100 * time.Millisecond)
-		s.add(t, "acme", 2)
-	}()
-	got, err = collect(t, s, Filter{Tenant: "acme"}, Start{Now: true}, 2)
-	if err != nil || got[0].Seq != 35 {
+	// From now: only events stored once the subscription is ready.
+	got = nil
+	stop := errors.New("enough")
+	err = s.hub.Subscribe(context.Background(), s.wh, Filter{Tenant: "acme"}, Start{Now: true},
+		SubOptions{Ready: func() { go s.add(t, "acme", 2) }}, func(e Event) error {
+			if got = append(got, e); len(got) == 2 {
+				return stop
+			}
+			return nil
+		})
+	if err != stop || got[0].Seq != 35 {
 		t.Fatalf("from now: %v %v", seqs(got), err)
 	}
 	if _, err := collect(t, s, Filter{}, Start{}, 1); err == nil {
