@@ -23,7 +23,8 @@ type HTTPOptions struct {
 }
 
 // RegisterRoutes adds GET /v1/subscribe: a Server-Sent Events stream of
-// the events that match its parameters.
+// the events that match its parameters, or a WebSocket (when the request
+// asks to upgrade) with one JSON event per text message.
 //
 //	types     comma-separated event type patterns ("order.*,user.signed_up")
 //	entities  comma-separated entity ids
@@ -39,12 +40,20 @@ func (h *Hub) RegisterRoutes(r gin.IRouter, wh *warehouse.Warehouse, o HTTPOptio
 	if o.Heartbeat <= 0 {
 		o.Heartbeat = 15 * time.Second
 	}
-	r.GET("/v1/subscribe", func(c *gin.Context) { h.serveSSE(c, wh, o) })
+	r.GET("/v1/subscribe", func(c *gin.Context) {
+		if strings.EqualFold(c.GetHeader("Upgrade"), "websocket") {
+			h.serveWS(c, wh, o)
+			return
+		}
+		h.serveSSE(c, wh, o)
+	})
 }
 
-func (h *Hub) serveSSE(c *gin.Context, wh *warehouse.Warehouse, o HTTPOptions) {
+// request reads a subscription's parameters; it answers 400 itself (and
+// returns ok false) when they are wrong.
+func request(c *gin.Context) (f Filter, start Start, ok bool) {
 	ctx := c.Request.Context()
-	f := Filter{Tenant: c.Query("tenant"), Types: splitParam(c.Query("types")), Entities: splitParam(c.Query("entities")),
+	f = Filter{Tenant: c.Query("tenant"), Types: splitParam(c.Query("types")), Entities: splitParam(c.Query("entities")),
 		Restrict: allsource.ReadRestrictionFrom(ctx)}
 	if t, ok := allsource.TenantScope(ctx); ok {
 		f.Tenant = t
@@ -52,12 +61,11 @@ func (h *Hub) serveSSE(c *gin.Context, wh *warehouse.Warehouse, o HTTPOptions) {
 	if f.Tenant == "" {
 		f.Tenant = allsource.DefaultTenant
 	}
-	var start Start
 	if v := c.Query("from_seq"); v != "" {
 		n, err := strconv.ParseUint(v, 10, 64)
 		if err != nil {
 			httpx.WriteError(c, &allsource.Error{Code: allsource.CodeInvalid, Field: "from_seq", Index: -1, Message: fmt.Sprintf("from_seq: %q is not a seq", v)})
-			return
+			return f, start, false
 		}
 		start.AfterSeq = n
 	}
@@ -67,13 +75,13 @@ func (h *Hub) serveSSE(c *gin.Context, wh *warehouse.Warehouse, o HTTPOptions) {
 		start.Now = true
 	default:
 		httpx.WriteError(c, &allsource.Error{Code: allsource.CodeInvalid, Field: "from", Index: -1, Message: fmt.Sprintf("from: %q (want now, or use from_seq or since)", v)})
-		return
+		return f, start, false
 	}
 	if v := c.Query("since"); v != "" {
 		t, err := time.Parse(time.RFC3339Nano, v)
 		if err != nil {
 			httpx.WriteError(c, &allsource.Error{Code: allsource.CodeInvalid, Field: "since", Index: -1, Message: fmt.Sprintf("since: %q is not an RFC 3339 time", v)})
-			return
+			return f, start, false
 		}
 		start.Since = t
 	}
@@ -84,6 +92,15 @@ func (h *Hub) serveSSE(c *gin.Context, wh *warehouse.Warehouse, o HTTPOptions) {
 	}
 	if err := f.prepare(); err != nil {
 		httpx.WriteError(c, err)
+		return f, start, false
+	}
+	return f, start, true
+}
+
+func (h *Hub) serveSSE(c *gin.Context, wh *warehouse.Warehouse, o HTTPOptions) {
+	ctx := c.Request.Context()
+	f, start, ok := request(c)
+	if !ok {
 		return
 	}
 	w := c.Writer

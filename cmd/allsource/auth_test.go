@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -410,6 +411,21 @@ func TestTenantIsolation(t *testing.T) {
 			}
 		case <-time.After(10 * time.Second):
 			t.Fatal("no live event")
+		}
+		// Over WebSocket, the same scope.
+		ws := "ws" + strings.TrimPrefix(as.url, "http") + "/v1/subscribe?from_seq=0&types=secret,mine"
+		if _, _, err := websocket.Dial(ctx, ws, nil); err == nil {
+			t.Error("WebSocket without credentials accepted")
+		}
+		conn, _, err := websocket.Dial(ctx, ws, &websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + acme}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.CloseNow()
+		rctx, rcancel := context.WithTimeout(ctx, 10*time.Second)
+		defer rcancel()
+		if _, b, err := conn.Read(rctx); err != nil || !strings.Contains(string(b), `"event_type":"mine"`) {
+			t.Fatalf("WebSocket first event: %s %v", b, err)
 		}
 		for _, c := range []struct{ name, cred, path string }{
 			{"no credential", "", "/v1/subscribe"},

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/coder/websocket"
 )
 
 // sseEvent is one event of a Server-Sent Events stream.
@@ -114,5 +116,56 @@ func TestSubscribeOverSSE(t *testing.T) {
 		if err != nil || st != 400 {
 			t.Errorf("%s: %d %s %v", bad, st, b, err)
 		}
+	}
+}
+
+// TestSubscribeOverWebSocket: the same stream as JSON text messages;
+// from_seq resumes; a server shutdown closes with 1001 and its reason.
+func TestSubscribeOverWebSocket(t *testing.T) {
+	a := startAPIAt(t, t.TempDir())
+	mustAppendND(t, a.URL, `{"entity_id":"u1","event_type":"order.placed"}`, `{"entity_id":"u1","event_type":"page.viewed"}`)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	ws := "ws" + strings.TrimPrefix(a.URL, "http") + "/v1/subscribe?types=order.*&from_seq=0"
+	conn, _, err := websocket.Dial(ctx, ws, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.CloseNow()
+	read := func() map[string]any {
+		t.Helper()
+		_, b, err := conn.Read(ctx)
+		if err != nil {
+			t.Fatalf("read: %v", err)
+		}
+		var m map[string]any
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	if m := read(); m["seq"] != float64(1) || m["event_type"] != "order.placed" {
+		t.Fatalf("stored: %v", m)
+	}
+	mustAppendND(t, a.URL, `{"entity_id":"u2","event_type":"order.paid"}`)
+	if m := read(); m["seq"] != float64(3) || m["entity_id"] != "u2" {
+		t.Fatalf("live: %v", m)
+	}
+	// Resume after seq 1 on a second connection.
+	c2, _, err := websocket.Dial(ctx, strings.Replace(ws, "from_seq=0", "from_seq=1", 1), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.CloseNow()
+	if _, b, err := c2.Read(ctx); err != nil || !strings.Contains(string(b), `"seq":3`) {
+		t.Fatalf("resume: %s %v", b, err)
+	}
+	a.st.hub.Close()
+	_, _, err = conn.Read(ctx)
+	if websocket.CloseStatus(err) != websocket.StatusGoingAway {
+		t.Fatalf("shutdown: %v", err)
+	}
+	if st, _, _, err := apiRequest("GET", a.URL+"/v1/subscribe?from_seq=x", map[string]string{"Upgrade": "websocket", "Connection": "Upgrade"}, nil); err != nil || st != 400 {
+		t.Fatalf("bad from_seq over WebSocket: %d %v", st, err)
 	}
 }
