@@ -104,6 +104,13 @@ func (w *Warehouse) Append(evs []allsource.Event) error {
 	g.mu.Unlock()
 	g.bytes.Add(nbytes)
 	g.rows.Add(int64(len(evs)))
+	w.tenantMu.Lock()
+	for i := range evs {
+		if i+1 == len(evs) || evs[i+1].Tenant != evs[i].Tenant {
+			w.tenantSeq[evs[i].Tenant] = evs[i].Seq
+		}
+	}
+	w.tenantMu.Unlock()
 	w.lastSeq.Store(evs[len(evs)-1].Seq)
 	return nil
 }
@@ -111,6 +118,19 @@ func (w *Warehouse) Append(evs []allsource.Event) error {
 // DataWatermark is the highest seq queries can see: it changes exactly
 // when new data becomes visible, so it keys caches of query results.
 func (w *Warehouse) DataWatermark() uint64 { return w.lastSeq.Load() }
+
+// TenantWatermark is DataWatermark for one tenant's events: it changes
+// only when that tenant's data does (other tenants' appends, such as the
+// audit log's, leave it alone). Before the tenant's first append since
+// start it is the watermark the warehouse opened with.
+func (w *Warehouse) TenantWatermark(tenant string) uint64 {
+	w.tenantMu.Lock()
+	defer w.tenantMu.Unlock()
+	if s, ok := w.tenantSeq[tenant]; ok {
+		return s
+	}
+	return w.startSeq
+}
 
 // syncMirror brings g's mirror table up to at least upto rows, creating it
 // on first use.

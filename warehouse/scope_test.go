@@ -137,3 +137,22 @@ func TestReadRestriction(t *testing.T) {
 		t.Fatalf("unrestricted: %d", n)
 	}
 }
+
+// TestTenantWatermark: a tenant's watermark moves with its own appends
+// only; before any, it is the watermark at open.
+func TestTenantWatermark(t *testing.T) {
+	w := openTest(t, t.TempDir(), nil)
+	defer w.Close()
+	if w.TenantWatermark("acme") != 0 {
+		t.Fatal("fresh")
+	}
+	if err := w.Append(mkTenantEvents(1, "acme", "beta", "acme")); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Append(mkTenantEvents(4, "beta", "beta")); err != nil {
+		t.Fatal(err)
+	}
+	if a, b, c := w.TenantWatermark("acme"), w.TenantWatermark("beta"), w.TenantWatermark("other"); a != 3 || b != 5 || c != 0 || w.DataWatermark() != 5 {
+		t.Fatalf("watermarks acme %d beta %d other %d all %d", a, b, c, w.DataWatermark())
+	}
+}

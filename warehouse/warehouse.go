@@ -184,7 +184,11 @@ type Warehouse struct {
 
 	active  *gen          // takes appends; applier goroutine only
 	lastSeq atomic.Uint64 // highest seq visible to queries
-	frozen  chan *gen     // to the flusher
+
+	tenantMu  sync.Mutex
+	tenantSeq map[string]uint64 // per tenant, the seq of its latest append since start
+	startSeq  uint64            // the watermark at open
+	frozen    chan *gen         // to the flusher
 
 	maint       sync.Mutex // serialises flush and compaction
 	compactKick chan struct{}
@@ -248,6 +252,7 @@ func Open(ctx context.Context, opts Options) (*Warehouse, error) {
 	g := w.newGen()
 	w.cur = &version{id: 1, files: files, gens: []*gen{g}, watermark: watermark}
 	w.lastSeq.Store(watermark)
+	w.tenantSeq, w.startSeq = map[string]uint64{}, watermark
 	w.done.Add(2)
 	go w.flushLoop()
 	go w.compactLoop()

@@ -829,6 +829,13 @@ func TestPolicies(t *testing.T) {
 	if st, body := as.do(t, as.keys["acme"], "POST", "/v1/eventql", eqlBody("FROM e IN events PROJECT INTO COUNT()")); st != 200 || strings.TrimSpace(body) != "1" {
 		t.Fatalf("EventQL count: %d %q", st, body)
 	}
+	// The answer cache keeps readers with different restrictions apart.
+	if st, body := as.do(t, as.keys["acme-reader"], "POST", "/v1/eventql", eqlBody("FROM e IN events PROJECT INTO COUNT()")); st != 200 || strings.TrimSpace(body) != "2" {
+		t.Fatalf("reader's EventQL count: %d %q", st, body)
+	}
+	if st, body := as.do(t, as.keys["acme"], "POST", "/v1/eventql", eqlBody("FROM e IN events PROJECT INTO COUNT()")); st != 200 || strings.TrimSpace(body) != "1" {
+		t.Fatalf("analyst's EventQL count after the reader's: %d %q", st, body)
+	}
 	// The reader (not an analyst) still sees everything, and may chart.
 	st, body = as.do(t, as.keys["acme-reader"], "POST", "/v1/query", sqlBody("SELECT count(*) FROM events WHERE payload::VARCHAR LIKE '%a@x%'"))
 	if st != 200 || !strings.Contains(body, "[[2]]") {

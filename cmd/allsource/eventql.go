@@ -98,6 +98,9 @@ func serveEventQL(c *gin.Context, wh *warehouse.Warehouse, timeout time.Duration
 	// The data watermark is read before anything is computed: an answer
 	// may include newer events, never miss older ones.
 	watermark := wh.DataWatermark()
+	if t, ok := allsource.TenantScope(c.Request.Context()); ok {
+		watermark = wh.TenantWatermark(t) // other tenants' writes (the audit log's) do not invalidate it
+	}
 	if !framed && warehouse.WantsArrow(c.GetHeader("Accept")) {
 		if err := analytics.ExpandTables(ctx, wh, compiled.Tables, &compiled.SQL); err != nil {
 			httpx.WriteError(c, err)
@@ -122,6 +125,11 @@ func serveEventQL(c *gin.Context, wh *warehouse.Warehouse, timeout time.Duration
 	scope, scoped := allsource.TenantScope(c.Request.Context())
 	if !scoped {
 		scope = allsource.AllTenants // answers over every tenant
+	}
+	// Readers of one tenant may see different events (roles limited to
+	// event types, hide policies): the restriction is part of the key.
+	if r := allsource.ReadRestrictionFrom(c.Request.Context()); len(r.OnlyTypes)+len(r.HiddenTypes)+len(r.HiddenFields) > 0 {
+		scope += "\x00" + strings.Join(r.OnlyTypes, ",") + "\x00" + strings.Join(r.HiddenTypes, ",") + "\x00" + strings.Join(r.HiddenFields, ",")
 	}
 	key := qcache.Key{Tenant: scope, Query: req.Query, Format: format, Watermark: watermark}
 	if usesNow.MatchString(req.Query) {
