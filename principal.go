@@ -19,10 +19,10 @@ type principalKey struct{}
 type tenantScopeKey struct{}
 
 // WithPrincipal returns ctx carrying p; it also scopes ctx to p's tenant
-// (see WithTenantScope) unless p acts in every tenant.
+// (see WithTenantScope): for an administrator, AllTenants.
 func WithPrincipal(ctx context.Context, p Principal) context.Context {
 	ctx = context.WithValue(ctx, principalKey{}, p)
-	if p.Tenant != AllTenants && p.Tenant != "" {
+	if p.Tenant != "" {
 		ctx = WithTenantScope(ctx, p.Tenant)
 	}
 	return ctx
@@ -36,7 +36,9 @@ func PrincipalFrom(ctx context.Context) (Principal, bool) {
 
 // WithTenantScope returns ctx whose queries see only tenant's events: the
 // warehouse binds the events view of every statement run under it to that
-// tenant.
+// tenant. AllTenants means every tenant but the server's own (names
+// starting with '_', such as the audit log), which a context without a
+// scope — the server's internal work — sees too.
 func WithTenantScope(ctx context.Context, tenant string) context.Context {
 	return context.WithValue(ctx, tenantScopeKey{}, tenant)
 }
@@ -73,3 +75,6 @@ func ReadRestrictionFrom(ctx context.Context) ReadRestriction {
 	r, _ := ctx.Value(restrictionKey{}).(ReadRestriction)
 	return r
 }
+
+// Reserved reports whether a tenant name is the server's own ('_…').
+func Reserved(tenant string) bool { return len(tenant) > 0 && tenant[0] == '_' }

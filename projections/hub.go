@@ -25,7 +25,8 @@ import (
 	"github.com/allsource/allsource/warehouse"
 )
 
-// Filter selects events: a tenant (required), event types (glob
+// Filter selects events: a tenant (required; AllTenants for every
+// tenant but the server's own), event types (glob
 // patterns, "order.*"; none: all) and entity ids (none: all), with the
 // reader's restriction applied.
 type Filter struct {
@@ -65,7 +66,7 @@ func matchAny(globs []string, s string) bool {
 
 // Match reports whether f selects e.
 func (f *Filter) Match(e *allsource.Event) bool {
-	if e.Tenant != f.Tenant {
+	if e.Tenant != f.Tenant && !(f.Tenant == allsource.AllTenants && !allsource.Reserved(e.Tenant)) {
 		return false
 	}
 	if len(f.Types) > 0 && !matchAny(f.Types, e.EventType) {

@@ -482,7 +482,7 @@ func (w *Warehouse) handleEntity(c *gin.Context, o HTTPOptions) {
 	tenant := c.Query("tenant")
 	if tenant == "" {
 		tenant = allsource.DefaultTenant
-		if t, ok := allsource.TenantScope(c.Request.Context()); ok {
+		if t, ok := allsource.TenantScope(c.Request.Context()); ok && t != allsource.AllTenants {
 			tenant = t
 		}
 	}

@@ -295,7 +295,7 @@ func (w *Warehouse) viewSQL(v *version, sc viewScope) string {
 	var parts []string
 	var paths []string
 	for _, f := range v.files {
-		if scope == allScopes || f.Tenant == scope {
+		if scope == allScopes || f.Tenant == scope || (scope == allsource.AllTenants && !allsource.Reserved(f.Tenant)) {
 			paths = append(paths, sqlString(filepath.Join(w.whDir, filepath.FromSlash(f.Path))))
 		}
 	}
@@ -303,7 +303,11 @@ func (w *Warehouse) viewSQL(v *version, sc viewScope) string {
 		parts = append(parts, fmt.Sprintf("SELECT %s FROM read_parquet([%s])", columns, strings.Join(paths, ", ")))
 	}
 	filter := ""
-	if scope != allScopes {
+	switch scope {
+	case allScopes:
+	case allsource.AllTenants: // every tenant but the server's own
+		filter = " WHERE NOT starts_with(tenant_id, '_')"
+	default:
 		filter = " WHERE tenant_id = " + sqlString(scope)
 	}
 	for _, g := range v.gens {

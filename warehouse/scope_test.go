@@ -156,3 +156,34 @@ func TestTenantWatermark(t *testing.T) {
 		t.Fatalf("watermarks acme %d beta %d other %d all %d", a, b, c, w.DataWatermark())
 	}
 }
+
+// TestAllTenantsScope: AllTenants is every tenant but the server's own
+// ('_…'), hot and flushed; no scope (internal work) sees them all.
+func TestAllTenantsScope(t *testing.T) {
+	w := openTest(t, t.TempDir(), nil)
+	defer w.Close()
+	if err := w.Append(mkTenantEvents(1, "acme", "_audit", "beta")); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.FlushAll(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Append(mkTenantEvents(4, "_audit", "acme")); err != nil {
+		t.Fatal(err)
+	}
+	count := func(ctx context.Context) int64 {
+		rows, err := w.Query(ctx, "SELECT count(*) FROM events")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var n int64
+		rows.Next()
+		rows.Scan(&n)
+		return n
+	}
+	bg := context.Background()
+	if all, users, audit := count(bg), count(allsource.WithTenantScope(bg, allsource.AllTenants)), count(allsource.WithTenantScope(bg, "_audit")); all != 5 || users != 3 || audit != 2 {
+		t.Fatalf("unscoped %d, all tenants %d, _audit %d", all, users, audit)
+	}
+}

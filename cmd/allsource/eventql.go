@@ -98,7 +98,7 @@ func serveEventQL(c *gin.Context, wh *warehouse.Warehouse, timeout time.Duration
 	// The data watermark is read before anything is computed: an answer
 	// may include newer events, never miss older ones.
 	watermark := wh.DataWatermark()
-	if t, ok := allsource.TenantScope(c.Request.Context()); ok {
+	if t, ok := allsource.TenantScope(c.Request.Context()); ok && t != allsource.AllTenants {
 		watermark = wh.TenantWatermark(t) // other tenants' writes (the audit log's) do not invalidate it
 	}
 	if !framed && warehouse.WantsArrow(c.GetHeader("Accept")) {
