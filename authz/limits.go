@@ -254,12 +254,16 @@ func (q *Quotas) AdmitIngest(tenant string, events int, size int64) error {
 	return nil
 }
 
-// CheckStorage refuses writes to a tenant that stores stored bytes or more
-// against a storage quota.
-func (q *Quotas) CheckStorage(tenant string, stored int64) error {
+// CheckStorage refuses writes to a tenant storing as many bytes as its
+// storage quota or more. stored is asked only when the tenant has such a
+// quota (it walks the tenant's files).
+func (q *Quotas) CheckStorage(tenant string, stored func() int64) error {
 	v := q.For(tenant)
-	if v.StorageBytes > 0 && stored >= v.StorageBytes {
-		return allsource.Errorf(allsource.CodeNoStorage, "tenant %s stores %d bytes, at its storage quota of %d", tenant, stored, v.StorageBytes)
+	if v.StorageBytes <= 0 {
+		return nil
+	}
+	if n := stored(); n >= v.StorageBytes {
+		return allsource.Errorf(allsource.CodeNoStorage, "tenant %s stores %d bytes, at its storage quota of %d", tenant, n, v.StorageBytes)
 	}
 	return nil
 }

@@ -124,10 +124,10 @@ func TestQuotas(t *testing.T) {
 	if q.For("acme").Timeout() != 2*time.Second || q.For("beta").Timeout() != 0 {
 		t.Fatal("timeouts")
 	}
-	if err := q.CheckStorage("acme", 499); err != nil {
+	if err := q.CheckStorage("acme", func() int64 { return 499 }); err != nil {
 		t.Fatal(err)
 	}
-	if err := q.CheckStorage("acme", 500); allsource.ErrorCode(err) != allsource.CodeNoStorage {
+	if err := q.CheckStorage("acme", func() int64 { return 500 }); allsource.ErrorCode(err) != allsource.CodeNoStorage {
 		t.Fatalf("storage: %v", err)
 	}
 	// Another process edits the file; the change is seen.
@@ -136,7 +136,7 @@ func TestQuotas(t *testing.T) {
 		t.Fatal(err)
 	}
 	now = now.Add(time.Second)
-	if err := q.CheckStorage("acme", 1e9); err != nil {
+	if err := q.CheckStorage("acme", func() int64 { return 1e9 }); err != nil {
 		t.Fatalf("removed quota still in force: %v", err)
 	}
 	names, _ := q.All()
@@ -154,5 +154,14 @@ func TestQuotas(t *testing.T) {
 	os.WriteFile(path, []byte(`{"acme": {"storage": 1}}`), 0o600)
 	if _, err := OpenQuotas(path); err == nil {
 		t.Error("unknown field accepted")
+	}
+}
+
+// TestCheckStorageAsksOnlyWithAQuota: the stored size (a walk over the
+// tenant's files) is not computed for tenants without a storage quota.
+func TestCheckStorageAsksOnlyWithAQuota(t *testing.T) {
+	q, _ := OpenQuotas(filepath.Join(t.TempDir(), "quotas.json"))
+	if err := q.CheckStorage("acme", func() int64 { t.Fatal("asked"); return 0 }); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -133,27 +133,37 @@ func (c *conn) authenticateOnce(user string) error {
 	return c.authSCRAM(user, c.srv.scram[user])
 }
 
+// cleartextPassword asks the client for its password in clear and reads
+// it (the caller has checked the channel is TLS or loopback).
+func (c *conn) cleartextPassword() (string, error) {
+	c.be.Send(&pgproto3.AuthenticationCleartextPassword{})
+	if err := c.flush(); err != nil {
+		return "", err
+	}
+	if err := c.be.SetAuthType(pgproto3.AuthTypeCleartextPassword); err != nil {
+		return "", err
+	}
+	msg, err := c.be.Receive()
+	if err != nil {
+		return "", err
+	}
+	pm, ok := msg.(*pgproto3.PasswordMessage)
+	if !ok {
+		return "", &authError{code: "08P01", msg: fmt.Sprintf("expected a password message, got %T", msg)}
+	}
+	return pm.Password, nil
+}
+
 func (c *conn) authCleartext(user string) error {
 	if !c.tls {
 		return &authError{code: "28000", msg: "password authentication requires an SSL connection (connect with sslmode=require)"}
 	}
-	c.be.Send(&pgproto3.AuthenticationCleartextPassword{})
-	if err := c.flush(); err != nil {
-		return err
-	}
-	if err := c.be.SetAuthType(pgproto3.AuthTypeCleartextPassword); err != nil {
-		return err
-	}
-	msg, err := c.be.Receive()
+	password, err := c.cleartextPassword()
 	if err != nil {
 		return err
 	}
-	pm, ok := msg.(*pgproto3.PasswordMessage)
-	if !ok {
-		return &authError{code: "08P01", msg: fmt.Sprintf("expected a password message, got %T", msg)}
-	}
 	want, known := c.srv.opts.Users[user]
-	if !known || subtle.ConstantTimeCompare([]byte(want), []byte(pm.Password)) != 1 {
+	if !known || subtle.ConstantTimeCompare([]byte(want), []byte(password)) != 1 {
 		return passwordFailed(user)
 	}
 	return nil
@@ -165,22 +175,11 @@ func (c *conn) authCredential(user string) error {
 	if !c.tls && !isLoopback(c.nc.RemoteAddr()) {
 		return &authError{code: "28000", msg: "logging in with an API key or token requires an SSL connection (connect with sslmode=require)"}
 	}
-	c.be.Send(&pgproto3.AuthenticationCleartextPassword{})
-	if err := c.flush(); err != nil {
-		return err
-	}
-	if err := c.be.SetAuthType(pgproto3.AuthTypeCleartextPassword); err != nil {
-		return err
-	}
-	msg, err := c.be.Receive()
+	password, err := c.cleartextPassword()
 	if err != nil {
 		return err
 	}
-	pm, ok := msg.(*pgproto3.PasswordMessage)
-	if !ok {
-		return &authError{code: "08P01", msg: fmt.Sprintf("expected a password message, got %T", msg)}
-	}
-	p, err := c.srv.opts.Authenticator.Authenticate(pm.Password)
+	p, err := c.srv.opts.Authenticator.Authenticate(password)
 	if err != nil {
 		return &authError{code: "28P01", msg: fmt.Sprintf("authentication failed for user %q: %s", user, errorMessage(err))}
 	}

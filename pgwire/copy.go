@@ -635,7 +635,7 @@ func (c *conn) admit(tenant string, part []ingest.Input, before int) error {
 	if q == nil {
 		return nil
 	}
-	if err := q.CheckStorage(tenant, c.srv.opts.Warehouse.TenantBytes(tenant)); err != nil {
+	if err := q.CheckStorage(tenant, func() int64 { return c.srv.opts.Warehouse.TenantBytes(tenant) }); err != nil {
 		return &pgsql.Error{Code: "53100", Message: allsource.ErrorMessage(err)}
 	}
 	var size int64

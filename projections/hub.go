@@ -81,25 +81,18 @@ func (f *Filter) Match(e *allsource.Event) bool {
 	return !matchAny(f.Restrict.HiddenTypes, e.EventType)
 }
 
-// Event is an event as subscribers receive it (the JSON of the entity
-// stream endpoint).
-type Event struct {
-	Seq        uint64          `json:"seq"`
-	ID         string          `json:"id"`
-	Tenant     string          `json:"tenant"`
-	EntityID   string          `json:"entity_id"`
-	EventType  string          `json:"event_type"`
-	Version    uint64          `json:"version"`
-	Timestamp  time.Time       `json:"timestamp"`
-	IngestedAt time.Time       `json:"ingested_at"`
-	Payload    json.RawMessage `json:"payload"`
-	Metadata   json.RawMessage `json:"metadata"`
+// Event is an event as subscribers receive it: the JSON of the entity
+// stream endpoint.
+type Event = warehouse.EntityEvent
+
+func eventOf(e *allsource.Event) Event {
+	return Event{Seq: e.Seq, ID: e.ID, Tenant: e.Tenant, EntityID: e.EntityID, EventType: e.EventType, Version: e.Version,
+		Timestamp: e.Timestamp, IngestedAt: e.IngestedAt, Payload: e.Payload, Metadata: e.Metadata}
 }
 
 // view is what f's reader may see of e: hidden payload fields removed.
 func (f *Filter) view(e *allsource.Event) Event {
-	out := Event{Seq: e.Seq, ID: e.ID, Tenant: e.Tenant, EntityID: e.EntityID, EventType: e.EventType, Version: e.Version,
-		Timestamp: e.Timestamp, IngestedAt: e.IngestedAt, Payload: e.Payload, Metadata: e.Metadata}
+	out := eventOf(e)
 	if len(f.Restrict.HiddenFields) > 0 {
 		out.Payload = withoutFields(e.Payload, f.Restrict.HiddenFields)
 	}
@@ -373,9 +366,7 @@ func catchUp(ctx context.Context, wh *warehouse.Warehouse, f *Filter, start Star
 			if !f.Match(&e) {
 				continue
 			}
-			out := Event{Seq: e.Seq, ID: e.ID, Tenant: e.Tenant, EntityID: e.EntityID, EventType: e.EventType, Version: e.Version,
-				Timestamp: e.Timestamp, IngestedAt: e.IngestedAt, Payload: e.Payload, Metadata: e.Metadata}
-			if err := send(out); err != nil {
+			if err := send(eventOf(&e)); err != nil {
 				rows.Close()
 				return err
 			}

@@ -368,7 +368,7 @@ func (a *auth) admit(wh *warehouse.Warehouse) func(ctx context.Context, tenant s
 				}
 			}
 		}
-		if err := a.quotas.CheckStorage(tenant, wh.TenantBytes(tenant)); err != nil {
+		if err := a.quotas.CheckStorage(tenant, func() int64 { return wh.TenantBytes(tenant) }); err != nil {
 			return err
 		}
 		return a.quotas.AdmitIngest(tenant, len(inputs), size)
