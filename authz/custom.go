@@ -2,10 +2,7 @@ package authz
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"path"
 	"path/filepath"
 	"slices"
@@ -34,11 +31,9 @@ type CustomRole struct {
 // customRoles is the registry of the roles file in use (UseRolesFile).
 var customRoles struct {
 	sync.Mutex
-	path    string
-	stamp   fileStamp
-	checked time.Time
-	roles   map[string]CustomRole
-	err     error
+	file  watched
+	roles map[string]CustomRole
+	err   error
 }
 
 // UseRolesFile makes the custom roles of path (none if it does not exist)
@@ -46,36 +41,28 @@ var customRoles struct {
 func UseRolesFile(path string) error {
 	customRoles.Lock()
 	defer customRoles.Unlock()
-	customRoles.path, customRoles.stamp = path, fileStamp{}
+	customRoles.file = watched{path: path, what: "roles"}
 	return reloadRoles(true)
 }
 
 func reloadRoles(force bool) error {
 	c := &customRoles
-	if c.path == "" {
+	if c.file.path == "" {
 		c.roles, c.err = nil, nil
 		return nil
 	}
-	st, err := os.Stat(c.path)
-	if errors.Is(err, fs.ErrNotExist) {
-		c.roles, c.stamp, c.err = nil, fileStamp{}, nil
+	snap, changed, err := c.file.look(force)
+	if err != nil || !changed {
+		return err
+	}
+	c.file.stamp = snap.stamp // a broken file is reported once, not parsed again
+	if snap.gone {
+		c.roles, c.err = nil, nil
 		return nil
 	}
+	m, err := parseRoles(snap.data)
 	if err != nil {
-		return fmt.Errorf("authz: roles: %w", err)
-	}
-	stamp := fileStamp{st.ModTime(), st.Size()}
-	if !force && stamp == c.stamp {
-		return nil
-	}
-	c.stamp = stamp
-	b, err := os.ReadFile(c.path)
-	if err != nil {
-		return fmt.Errorf("authz: roles: %w", err)
-	}
-	m, err := parseRoles(b)
-	if err != nil {
-		c.err = fmt.Errorf("authz: roles file %s: %w", c.path, err)
+		c.err = c.file.invalid(err)
 		return c.err
 	}
 	c.roles, c.err = m, nil
@@ -128,8 +115,7 @@ func customRole(name string) (CustomRole, bool) {
 	c := &customRoles
 	c.Lock()
 	defer c.Unlock()
-	if now := time.Now(); now.Sub(c.checked) >= reloadEvery || now.Before(c.checked) {
-		c.checked = now
+	if c.file.due(time.Now()) {
 		_ = reloadRoles(false) // a broken file keeps the roles in force
 	}
 	r, ok := c.roles[name]
@@ -220,7 +206,7 @@ func SetRolesFile(path string, b []byte) error {
 	}
 	customRoles.Lock()
 	defer customRoles.Unlock()
-	if customRoles.path == path {
+	if customRoles.file.path == path {
 		return reloadRoles(true)
 	}
 	return nil

@@ -7,9 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -75,13 +73,11 @@ func hashSecret(secret string) string {
 // server notices a change within reloadEvery, so keys created or revoked
 // take effect without a restart.
 type KeyStore struct {
-	path string
-	now  func() time.Time
+	now func() time.Time
 
 	mu       sync.Mutex
+	file     watched
 	keys     map[string]APIKey
-	stamp    fileStamp
-	checked  time.Time
 	onChange func(before, after map[string]APIKey)
 }
 
@@ -94,16 +90,9 @@ func (s *KeyStore) OnChange(fn func(before, after map[string]APIKey)) {
 	s.mu.Unlock()
 }
 
-type fileStamp struct {
-	mod  time.Time
-	size int64
-}
-
-const reloadEvery = 500 * time.Millisecond
-
 // OpenKeyStore reads the keys at path (none if the file does not exist).
 func OpenKeyStore(path string) (*KeyStore, error) {
-	s := &KeyStore{path: path, now: time.Now}
+	s := &KeyStore{file: watched{path: path, what: "keys"}, now: time.Now}
 	if err := s.reload(true); err != nil {
 		return nil, err
 	}
@@ -112,33 +101,23 @@ func OpenKeyStore(path string) (*KeyStore, error) {
 
 // reload reads the file if it changed (or always with force).
 func (s *KeyStore) reload(force bool) error {
-	st, err := os.Stat(s.path)
-	if errors.Is(err, fs.ErrNotExist) {
-		s.keys, s.stamp = map[string]APIKey{}, fileStamp{}
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("authz: keys: %w", err)
-	}
-	stamp := fileStamp{st.ModTime(), st.Size()}
-	if !force && stamp == s.stamp {
-		return nil
-	}
-	b, err := os.ReadFile(s.path)
-	if err != nil {
-		return fmt.Errorf("authz: keys: %w", err)
+	snap, changed, err := s.file.look(force)
+	if err != nil || !changed {
+		return err
 	}
 	var list []APIKey
-	if err := json.Unmarshal(b, &list); err != nil {
-		return fmt.Errorf("authz: keys file %s: %w", s.path, err)
+	if !snap.gone {
+		if err := json.Unmarshal(snap.data, &list); err != nil {
+			return s.file.invalid(err)
+		}
 	}
 	keys := make(map[string]APIKey, len(list))
 	for _, k := range list {
 		keys[k.ID] = k
 	}
 	before := s.keys
-	s.keys, s.stamp = keys, stamp
-	if !force && s.onChange != nil {
+	s.keys, s.file.stamp = keys, snap.stamp
+	if !force && !snap.gone && s.onChange != nil {
 		s.onChange(before, keys)
 	}
 	return nil
@@ -155,7 +134,7 @@ func (s *KeyStore) save() error {
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(s.path, append(b, '\n')); err != nil {
+	if err := writeFileAtomic(s.file.path, append(b, '\n')); err != nil {
 		return fmt.Errorf("authz: keys: %w", err)
 	}
 	return s.reload(true)
@@ -250,8 +229,7 @@ func (s *KeyStore) Verify(token string) (allsource.Principal, error) {
 	}
 	s.mu.Lock()
 	now := s.now()
-	if now.Sub(s.checked) >= reloadEvery || now.Before(s.checked) {
-		s.checked = now
+	if s.file.due(now) {
 		if err := s.reload(false); err != nil {
 			s.mu.Unlock()
 			return allsource.Principal{}, err

@@ -1,12 +1,10 @@
 package authz
 
 import (
+	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
 	"math"
-	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -128,13 +126,11 @@ func (q Quota) Timeout() time.Duration {
 // batch larger than a second's allowance passes, and the tenant then waits
 // it off), concurrent queries as counters.
 type Quotas struct {
-	path string
-	now  func() time.Time
+	now func() time.Time
 
 	mu      sync.Mutex
+	file    watched
 	quotas  map[string]Quota
-	stamp   fileStamp
-	checked time.Time
 	events  map[string]*bucket
 	bytes   map[string]*bucket
 	running map[string]int
@@ -152,7 +148,7 @@ func QuotasFile(dataDir string) string {
 
 // OpenQuotas reads the quotas at path (none if the file does not exist).
 func OpenQuotas(path string) (*Quotas, error) {
-	q := &Quotas{path: path, now: time.Now, events: map[string]*bucket{}, bytes: map[string]*bucket{}, running: map[string]int{}}
+	q := &Quotas{file: watched{path: path, what: "quotas"}, now: time.Now, events: map[string]*bucket{}, bytes: map[string]*bucket{}, running: map[string]int{}}
 	if err := q.reload(true); err != nil {
 		return nil, err
 	}
@@ -160,45 +156,33 @@ func OpenQuotas(path string) (*Quotas, error) {
 }
 
 func (q *Quotas) reload(force bool) error {
-	st, err := os.Stat(q.path)
-	if errors.Is(err, fs.ErrNotExist) {
-		q.quotas, q.stamp = map[string]Quota{}, fileStamp{}
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("authz: quotas: %w", err)
-	}
-	stamp := fileStamp{st.ModTime(), st.Size()}
-	if !force && stamp == q.stamp {
-		return nil
-	}
-	b, err := os.ReadFile(q.path)
-	if err != nil {
-		return fmt.Errorf("authz: quotas: %w", err)
+	snap, changed, err := q.file.look(force)
+	if err != nil || !changed {
+		return err
 	}
 	m := map[string]Quota{}
-	dec := json.NewDecoder(strings.NewReader(string(b)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&m); err != nil {
-		return fmt.Errorf("authz: quotas file %s: %w", q.path, err)
-	}
-	for t, v := range m {
-		if err := v.check(); err != nil {
-			return fmt.Errorf("authz: quotas file %s: tenant %q: %w", q.path, t, err)
+	if !snap.gone {
+		dec := json.NewDecoder(bytes.NewReader(snap.data))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&m); err != nil {
+			return q.file.invalid(err)
+		}
+		for t, v := range m {
+			if err := v.check(); err != nil {
+				return q.file.invalid(fmt.Errorf("tenant %q: %w", t, err))
+			}
 		}
 	}
-	q.quotas, q.stamp = m, stamp
+	q.quotas, q.file.stamp = m, snap.stamp
 	return nil
 }
 
 // refresh re-reads the file at most every reloadEvery; a broken file
 // keeps the quotas in force.
 func (q *Quotas) refresh(now time.Time) {
-	if now.Sub(q.checked) < reloadEvery && !now.Before(q.checked) {
-		return
+	if q.file.due(now) {
+		_ = q.reload(false)
 	}
-	q.checked = now
-	_ = q.reload(false)
 }
 
 // For returns tenant's quota.
@@ -320,7 +304,7 @@ func (q *Quotas) Set(tenant string, v Quota) error {
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(q.path, append(b, '\n')); err != nil {
+	if err := writeFileAtomic(q.file.path, append(b, '\n')); err != nil {
 		return fmt.Errorf("authz: quotas: %w", err)
 	}
 	return q.reload(true)

@@ -2,10 +2,7 @@ package authz
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"path"
 	"path/filepath"
 	"slices"
@@ -135,19 +132,17 @@ func payloadPath(f string) ([]string, error) {
 // (a file that does not compile keeps the previous policies and is
 // reported by Err).
 type Policies struct {
-	path string
-	now  func() time.Time
+	now func() time.Time
 
-	mu      sync.Mutex
-	list    []compiled
-	stamp   fileStamp
-	checked time.Time
-	err     error
+	mu   sync.Mutex
+	file watched
+	list []compiled
+	err  error
 }
 
 // OpenPolicies reads the policies at path (none if there is no file).
 func OpenPolicies(path string) (*Policies, error) {
-	ps := &Policies{path: path, now: time.Now}
+	ps := &Policies{file: watched{path: path, what: "policies"}, now: time.Now}
 	if err := ps.reload(true); err != nil {
 		return nil, err
 	}
@@ -155,26 +150,18 @@ func OpenPolicies(path string) (*Policies, error) {
 }
 
 func (ps *Policies) reload(force bool) error {
-	st, err := os.Stat(ps.path)
-	if errors.Is(err, fs.ErrNotExist) {
-		ps.list, ps.stamp, ps.err = nil, fileStamp{}, nil
+	snap, changed, err := ps.file.look(force)
+	if err != nil || !changed {
+		return err
+	}
+	ps.file.stamp = snap.stamp // a broken file is reported once, not parsed again
+	if snap.gone {
+		ps.list, ps.err = nil, nil
 		return nil
 	}
+	list, err := parsePolicies(snap.data)
 	if err != nil {
-		return fmt.Errorf("authz: policies: %w", err)
-	}
-	stamp := fileStamp{st.ModTime(), st.Size()}
-	if !force && stamp == ps.stamp {
-		return nil
-	}
-	ps.stamp = stamp
-	b, err := os.ReadFile(ps.path)
-	if err != nil {
-		return fmt.Errorf("authz: policies: %w", err)
-	}
-	list, err := parsePolicies(b)
-	if err != nil {
-		ps.err = fmt.Errorf("authz: policies file %s: %w", ps.path, err)
+		ps.err = ps.file.invalid(err)
 		return ps.err
 	}
 	ps.list, ps.err = list, nil
@@ -202,9 +189,7 @@ func (ps *Policies) Err() error {
 func (ps *Policies) current() []compiled {
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
-	now := ps.now()
-	if now.Sub(ps.checked) >= reloadEvery || now.Before(ps.checked) {
-		ps.checked = now
+	if ps.file.due(ps.now()) {
 		_ = ps.reload(false)
 	}
 	return ps.list
@@ -315,7 +300,7 @@ func (ps *Policies) Set(b []byte) error {
 	}
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
-	if err := writeFileAtomic(ps.path, b); err != nil {
+	if err := writeFileAtomic(ps.file.path, b); err != nil {
 		return fmt.Errorf("authz: policies: %w", err)
 	}
 	return ps.reload(true)
@@ -333,4 +318,6 @@ func (ps *Policies) List() []Policy {
 
 // NewPolicies returns an empty set for path without reading it (to
 // replace a file that does not compile).
-func NewPolicies(path string) *Policies { return &Policies{path: path, now: time.Now} }
+func NewPolicies(path string) *Policies {
+	return &Policies{file: watched{path: path, what: "policies"}, now: time.Now}
+}

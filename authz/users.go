@@ -7,10 +7,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -81,18 +78,16 @@ type User struct {
 // UserStore keeps users in a JSON file (0600, replaced atomically),
 // re-read when it changes, like KeyStore.
 type UserStore struct {
-	path string
-	now  func() time.Time
+	now func() time.Time
 
-	mu      sync.Mutex
-	users   map[string]User
-	stamp   fileStamp
-	checked time.Time
+	mu    sync.Mutex
+	file  watched
+	users map[string]User
 }
 
 // OpenUserStore reads the users at path (none if the file does not exist).
 func OpenUserStore(path string) (*UserStore, error) {
-	s := &UserStore{path: path, now: time.Now}
+	s := &UserStore{file: watched{path: path, what: "users"}, now: time.Now}
 	if err := s.reload(true); err != nil {
 		return nil, err
 	}
@@ -100,41 +95,28 @@ func OpenUserStore(path string) (*UserStore, error) {
 }
 
 func (s *UserStore) reload(force bool) error {
-	st, err := os.Stat(s.path)
-	if errors.Is(err, fs.ErrNotExist) {
-		s.users, s.stamp = map[string]User{}, fileStamp{}
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("authz: users: %w", err)
-	}
-	stamp := fileStamp{st.ModTime(), st.Size()}
-	if !force && stamp == s.stamp {
-		return nil
-	}
-	b, err := os.ReadFile(s.path)
-	if err != nil {
-		return fmt.Errorf("authz: users: %w", err)
+	snap, changed, err := s.file.look(force)
+	if err != nil || !changed {
+		return err
 	}
 	var list []User
-	if err := json.Unmarshal(b, &list); err != nil {
-		return fmt.Errorf("authz: users file %s: %w", s.path, err)
+	if !snap.gone {
+		if err := json.Unmarshal(snap.data, &list); err != nil {
+			return s.file.invalid(err)
+		}
 	}
 	users := make(map[string]User, len(list))
 	for _, u := range list {
 		users[u.Name] = u
 	}
-	s.users, s.stamp = users, stamp
+	s.users, s.file.stamp = users, snap.stamp
 	return nil
 }
 
 func (s *UserStore) refresh() {
-	now := s.now()
-	if now.Sub(s.checked) < reloadEvery && !now.Before(s.checked) {
-		return
+	if s.file.due(s.now()) {
+		_ = s.reload(false) // a broken file keeps the users in force
 	}
-	s.checked = now
-	_ = s.reload(false) // a broken file keeps the users in force
 }
 
 func (s *UserStore) save(users map[string]User) error {
@@ -147,7 +129,7 @@ func (s *UserStore) save(users map[string]User) error {
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(s.path, append(b, '\n')); err != nil {
+	if err := writeFileAtomic(s.file.path, append(b, '\n')); err != nil {
 		return fmt.Errorf("authz: users: %w", err)
 	}
 	return s.reload(true)
