@@ -159,7 +159,7 @@ func TestFunnelPaths(t *testing.T) {
 				t.Fatalf("%s: feed differs from the evaluator:\n%s", name, d)
 			}
 			for _, shape := range []feedShape{shapeHashed, shapeText} {
-				got, err := streamFunnel(ctx, wh, spec, opts, shape)
+				got, err := streamQuestion(ctx, wh, funnelQuestion(spec, opts), shape)
 				if err != nil {
 					t.Fatalf("%s: stream %d: %v", name, shape, err)
 				}
@@ -226,7 +226,7 @@ func TestRetentionPaths(t *testing.T) {
 				t.Fatalf("%s/%s feed:\n\t%s\nwant:\n\t%s", start, mode, strings.Join(g, "\n\t"), strings.Join(want, "\n\t"))
 			}
 			for _, shape := range []feedShape{shapeHashed, shapeText} {
-				got, err := streamRetention(ctx, wh, spec, o, shape)
+				got, err := streamQuestion(ctx, wh, retentionQuestion(spec, o), shape)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -3,7 +3,6 @@ package analytics
 import (
 	"context"
 	"database/sql/driver"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -129,86 +128,35 @@ func RunFunnel(ctx context.Context, wh *warehouse.Warehouse, spec FunnelSpec) (F
 		}
 	}
 	opts := FunnelOptions{Steps: len(spec.Steps), Window: window, Mode: mode, Breakdown: spec.Breakdown != ""}
-	q, err := funnelSQL(spec, shapeFeed)
-	if err != nil {
-		return FunnelResult{}, err
+	if _, err := funnelSQL(spec, shapeFeed); err != nil {
+		return FunnelResult{}, err // the spec's own errors first
 	}
 	if err := opts.Validate(); err != nil {
 		return FunnelResult{}, allsource.Errorf(allsource.CodeInvalid, "%v", err)
 	}
-	// A step's type whose condition failed comes with no step bit.
-	fd, err := loadFeed(ctx, wh, q, func(bits uint64, excl bool) bool { return bits != 0 || excl })
-	switch {
-	case err == nil:
-		res, err := funnelFromFeed(ctx, fd, opts)
-		if !errors.Is(err, errHashCollision) {
-			return res, err
-		}
-		return streamFunnel(ctx, wh, spec, opts, shapeText)
-	case errors.Is(err, errFeedTooLarge):
-		return streamFunnel(ctx, wh, spec, opts, shapeHashed)
-	default:
-		return FunnelResult{}, err
-	}
+	return runQuestion(ctx, wh, funnelQuestion(spec, opts))
 }
 
-// funnelFromFeed evaluates the feed's keys, one Funnel per worker.
-func funnelFromFeed(ctx context.Context, fd *feed, opts FunnelOptions) (FunnelResult, error) {
-	fs := make([]*Funnel, feedWorkers())
-	hits := make([][]Hit, len(fs))
-	for i := range fs {
-		fs[i], _ = NewFunnel(opts) // validated by the caller
-	}
-	err := fd.each(ctx, func(w int, rows []feedRow) {
-		h := hits[w][:0]
-		for _, r := range rows {
-			h = append(h, Hit{Micros: r.us, Steps: r.bits, Exclude: r.flag, Breakdown: fd.breakdown(r.bd)})
-		}
-		fs[w].Add("", h)
-		hits[w] = h
-	})
-	if err != nil {
-		return FunnelResult{}, err
-	}
-	for _, f := range fs[1:] {
-		if err := fs[0].Merge(f); err != nil {
-			return FunnelResult{}, err
-		}
-	}
-	return fs[0].Result(), nil
-}
-
-// streamFunnel answers by the engine's sorted stream (shapeHashed, or
-// shapeText for exact keys).
-func streamFunnel(ctx context.Context, wh *warehouse.Warehouse, spec FunnelSpec, opts FunnelOptions, shape feedShape) (FunnelResult, error) {
-	var f *Funnel
-	reset := func() (err error) {
-		f, err = NewFunnel(opts)
-		return err
-	}
-	if err := reset(); err != nil {
-		return FunnelResult{}, err
-	}
-	var hits []Hit
-	err := scanGrouped(ctx, wh, shape, func(shape feedShape) (string, error) { return funnelSQL(spec, shape) }, reset,
-		func(r []driver.Value) {
+// funnelQuestion is spec as a grouped question (opts validated).
+func funnelQuestion(spec FunnelSpec, opts FunnelOptions) question[Hit, *Funnel, FunnelResult] {
+	return question[Hit, *Funnel, FunnelResult]{
+		sql: func(shape feedShape) (string, error) { return funnelSQL(spec, shape) },
+		// A step's type whose condition failed comes with no step bit.
+		keep:  func(bits uint64, excl bool) bool { return bits != 0 || excl },
+		new:   func() *Funnel { f, _ := NewFunnel(opts); return f },
+		merge: func(into, from *Funnel) error { return into.Merge(from) },
+		fromFeed: func(fd *feed, r feedRow) Hit {
+			return Hit{Micros: r.us, Steps: r.bits, Exclude: r.flag, Breakdown: fd.breakdown(r.bd)}
+		},
+		fromRow: func(r []driver.Value) (Hit, bool) {
 			h := Hit{Micros: toInt64(r[2]), Steps: toUint64(r[3])}
 			h.Exclude, _ = r[4].(bool)
-			if h.Steps == 0 && !h.Exclude {
-				return // a step's type, but its condition failed
-			}
 			if s, ok := r[5].(string); ok {
 				h.Breakdown = &s
 			}
-			hits = append(hits, h)
-		}, func() {
-			f.Add("", hits)
-			hits = hits[:0]
-		})
-	if err != nil {
-		return FunnelResult{}, err
+			return h, h.Steps != 0 || h.Exclude // else a step's type whose condition failed
+		},
 	}
-	return f.Result(), nil
 }
 
 func toInt64(v driver.Value) int64 {

@@ -113,77 +113,27 @@ func RunRetention(ctx context.Context, wh *warehouse.Warehouse, spec RetentionSp
 	if err := o.Validate(); err != nil {
 		return RetentionResult{}, allsource.Errorf(allsource.CodeInvalid, "%v", err)
 	}
-	q, err := retentionSQL(spec, shapeFeed)
-	if err != nil {
-		return RetentionResult{}, err
-	}
-	fd, err := loadFeed(ctx, wh, q, nil)
-	switch {
-	case err == nil:
-		res, err := retentionFromFeed(ctx, fd, o)
-		if !errors.Is(err, errHashCollision) {
-			return res, err
-		}
-		return streamRetention(ctx, wh, spec, o, shapeText)
-	case errors.Is(err, errFeedTooLarge):
-		return streamRetention(ctx, wh, spec, o, shapeHashed)
-	default:
-		return RetentionResult{}, err
-	}
+	return runQuestion(ctx, wh, retentionQuestion(spec, o))
 }
 
-// retentionFromFeed evaluates the feed's keys, one Retention per worker.
-func retentionFromFeed(ctx context.Context, fd *feed, o RetentionOptions) (RetentionResult, error) {
-	rs := make([]*Retention, feedWorkers())
-	evs := make([][]RetentionEvent, len(rs))
-	for i := range rs {
-		rs[i], _ = NewRetention(o) // validated by the caller
-	}
-	err := fd.each(ctx, func(w int, rows []feedRow) {
-		ev := evs[w][:0]
-		for _, r := range rows {
-			ev = append(ev, RetentionEvent{Micros: r.us, Start: r.bits&1 != 0, Return: r.bits&2 != 0, Breakdown: fd.breakdown(r.bd)})
-		}
-		rs[w].Add("", ev)
-		evs[w] = ev
-	})
-	if err != nil {
-		return RetentionResult{}, err
-	}
-	for _, r := range rs[1:] {
-		rs[0].Merge(r)
-	}
-	return rs[0].Result(), nil
-}
-
-// streamRetention answers by the engine's sorted stream (shapeHashed, or
-// shapeText for exact keys).
-func streamRetention(ctx context.Context, wh *warehouse.Warehouse, spec RetentionSpec, o RetentionOptions, shape feedShape) (RetentionResult, error) {
-	var r *Retention
-	reset := func() (err error) {
-		r, err = NewRetention(o)
-		return err
-	}
-	if err := reset(); err != nil {
-		return RetentionResult{}, err
-	}
-	var evs []RetentionEvent
-	err := scanGrouped(ctx, wh, shape, func(shape feedShape) (string, error) { return retentionSQL(spec, shape) }, reset,
-		func(row []driver.Value) {
+// retentionQuestion is spec as a grouped question (o validated).
+func retentionQuestion(spec RetentionSpec, o RetentionOptions) question[RetentionEvent, *Retention, RetentionResult] {
+	return question[RetentionEvent, *Retention, RetentionResult]{
+		sql:   func(shape feedShape) (string, error) { return retentionSQL(spec, shape) },
+		new:   func() *Retention { r, _ := NewRetention(o); return r },
+		merge: func(into, from *Retention) error { into.Merge(from); return nil },
+		fromFeed: func(fd *feed, r feedRow) RetentionEvent {
+			return RetentionEvent{Micros: r.us, Start: r.bits&1 != 0, Return: r.bits&2 != 0, Breakdown: fd.breakdown(r.bd)}
+		},
+		fromRow: func(row []driver.Value) (RetentionEvent, bool) {
 			bits := toUint64(row[3])
 			ev := RetentionEvent{Micros: toInt64(row[2]), Start: bits&1 != 0, Return: bits&2 != 0}
 			if s, ok := row[5].(string); ok {
 				ev.Breakdown = &s
 			}
-			evs = append(evs, ev)
-		}, func() {
-			r.Add("", evs)
-			evs = evs[:0]
-		})
-	if err != nil {
-		return RetentionResult{}, err
+			return ev, true
+		},
 	}
-	return r.Result(), nil
 }
 
 // ConditionsSpec is ClickHouse's retention(cond1, cond2, …) question, as
