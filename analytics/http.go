@@ -25,132 +25,41 @@ func RegisterRoutes(r gin.IRouter, wh *warehouse.Warehouse, o HTTPOptions) {
 	if o.QueryTimeout <= 0 {
 		o.QueryTimeout = 5 * time.Minute
 	}
-	r.POST("/v1/analytics/funnel", func(c *gin.Context) {
-		var spec FunnelSpec
+	post(r, wh, o, "/v1/analytics/funnel", RunFunnel, funnelJSON)
+	post(r, wh, o, "/v1/analytics/timeseries", RunSeries, func(_ SeriesSpec, res SeriesResult) any { return res })
+	postNamed(r, wh, o, "/v1/analytics/anomalies", RunAnomalies, "anomalies")
+	postNamed(r, wh, o, "/v1/analytics/stats", RunStats, "series")
+	postNamed(r, wh, o, "/v1/analytics/correlation", RunCorrelation, "lags")
+	postNamed(r, wh, o, "/v1/analytics/forecast", RunForecast, "series")
+	postNamed(r, wh, o, "/v1/analytics/retention_conditions", RunConditions, "counts")
+	post(r, wh, o, "/v1/analytics/pivot", RunPivot, func(_ PivotSpec, res *PivotOut) any { return res })
+	post(r, wh, o, "/v1/analytics/retention", RunRetention, func(_ RetentionSpec, res RetentionResult) any { return retentionJSON(res) })
+}
+
+// post serves one question: the JSON body decoded strictly into its spec,
+// run under the query timeout, the answer shaped by out.
+func post[S, R any](r gin.IRouter, wh *warehouse.Warehouse, o HTTPOptions, path string,
+	run func(context.Context, *warehouse.Warehouse, S) (R, error), out func(S, R) any) {
+	r.POST(path, func(c *gin.Context) {
+		var spec S
 		if !decode(c, &spec) {
 			return
 		}
 		ctx, cancel := context.WithTimeout(c.Request.Context(), o.QueryTimeout)
 		defer cancel()
-		res, err := RunFunnel(ctx, wh, spec)
+		res, err := run(ctx, wh, spec)
 		if err != nil {
 			httpx.WriteError(c, err)
 			return
 		}
-		c.JSON(http.StatusOK, funnelJSON(spec, res))
+		c.JSON(http.StatusOK, out(spec, res))
 	})
-	r.POST("/v1/analytics/timeseries", func(c *gin.Context) {
-		var spec SeriesSpec
-		if !decode(c, &spec) {
-			return
-		}
-		ctx, cancel := context.WithTimeout(c.Request.Context(), o.QueryTimeout)
-		defer cancel()
-		res, err := RunSeries(ctx, wh, spec)
-		if err != nil {
-			httpx.WriteError(c, err)
-			return
-		}
-		c.JSON(http.StatusOK, res)
-	})
-	r.POST("/v1/analytics/anomalies", func(c *gin.Context) {
-		var spec AnomalySpec
-		if !decode(c, &spec) {
-			return
-		}
-		ctx, cancel := context.WithTimeout(c.Request.Context(), o.QueryTimeout)
-		defer cancel()
-		res, err := RunAnomalies(ctx, wh, spec)
-		if err != nil {
-			httpx.WriteError(c, err)
-			return
-		}
-		c.JSON(http.StatusOK, gin.H{"anomalies": res})
-	})
-	r.POST("/v1/analytics/stats", func(c *gin.Context) {
-		var spec StatsSpec
-		if !decode(c, &spec) {
-			return
-		}
-		ctx, cancel := context.WithTimeout(c.Request.Context(), o.QueryTimeout)
-		defer cancel()
-		res, err := RunStats(ctx, wh, spec)
-		if err != nil {
-			httpx.WriteError(c, err)
-			return
-		}
-		c.JSON(http.StatusOK, gin.H{"series": res})
-	})
-	r.POST("/v1/analytics/correlation", func(c *gin.Context) {
-		var spec CorrelationSpec
-		if !decode(c, &spec) {
-			return
-		}
-		ctx, cancel := context.WithTimeout(c.Request.Context(), o.QueryTimeout)
-		defer cancel()
-		res, err := RunCorrelation(ctx, wh, spec)
-		if err != nil {
-			httpx.WriteError(c, err)
-			return
-		}
-		c.JSON(http.StatusOK, gin.H{"lags": res})
-	})
-	r.POST("/v1/analytics/forecast", func(c *gin.Context) {
-		var spec ForecastSpec
-		if !decode(c, &spec) {
-			return
-		}
-		ctx, cancel := context.WithTimeout(c.Request.Context(), o.QueryTimeout)
-		defer cancel()
-		res, err := RunForecast(ctx, wh, spec)
-		if err != nil {
-			httpx.WriteError(c, err)
-			return
-		}
-		c.JSON(http.StatusOK, gin.H{"series": res})
-	})
-	r.POST("/v1/analytics/retention_conditions", func(c *gin.Context) {
-		var spec ConditionsSpec
-		if !decode(c, &spec) {
-			return
-		}
-		ctx, cancel := context.WithTimeout(c.Request.Context(), o.QueryTimeout)
-		defer cancel()
-		counts, err := RunConditions(ctx, wh, spec)
-		if err != nil {
-			httpx.WriteError(c, err)
-			return
-		}
-		c.JSON(http.StatusOK, gin.H{"counts": counts})
-	})
-	r.POST("/v1/analytics/pivot", func(c *gin.Context) {
-		var spec PivotSpec
-		if !decode(c, &spec) {
-			return
-		}
-		ctx, cancel := context.WithTimeout(c.Request.Context(), o.QueryTimeout)
-		defer cancel()
-		res, err := RunPivot(ctx, wh, spec)
-		if err != nil {
-			httpx.WriteError(c, err)
-			return
-		}
-		c.JSON(http.StatusOK, res)
-	})
-	r.POST("/v1/analytics/retention", func(c *gin.Context) {
-		var spec RetentionSpec
-		if !decode(c, &spec) {
-			return
-		}
-		ctx, cancel := context.WithTimeout(c.Request.Context(), o.QueryTimeout)
-		defer cancel()
-		res, err := RunRetention(ctx, wh, spec)
-		if err != nil {
-			httpx.WriteError(c, err)
-			return
-		}
-		c.JSON(http.StatusOK, retentionJSON(res))
-	})
+}
+
+// postNamed serves a question answered as {"name": result}.
+func postNamed[S, R any](r gin.IRouter, wh *warehouse.Warehouse, o HTTPOptions, path string,
+	run func(context.Context, *warehouse.Warehouse, S) (R, error), name string) {
+	post(r, wh, o, path, run, func(_ S, res R) any { return gin.H{name: res} })
 }
 
 // decode reads a JSON body strictly, answering 400 on failure.
@@ -188,7 +97,7 @@ func funnelSteps(spec FunnelSpec, steps []FunnelStep) []funnelStepJSON {
 	return out
 }
 
-func funnelJSON(spec FunnelSpec, r FunnelResult) gin.H {
+func funnelJSON(spec FunnelSpec, r FunnelResult) any {
 	out := gin.H{"steps": funnelSteps(spec, r.Steps)}
 	if len(r.Breakdown) > 0 {
 		var bd []gin.H
