@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -33,6 +34,7 @@ type authServer struct {
 	dir     string
 	st      *store
 	au      *auth
+	stop    func()
 	keys    map[string]string // name → API key
 	secret  []byte
 	keyIDs  map[string]string
@@ -42,7 +44,14 @@ type authServer struct {
 // the test's own address out.
 func startAuthServer(t *testing.T, throttle bool) *authServer {
 	t.Helper()
-	dir := t.TempDir()
+	as := makeKeys(t, t.TempDir())
+	as.serve(t, throttle)
+	return as
+}
+
+// makeKeys makes the test credentials in dir.
+func makeKeys(t *testing.T, dir string) *authServer {
+	t.Helper()
 	ks, err := authz.OpenKeyStore(authz.KeysFile(dir))
 	if err != nil {
 		t.Fatal(err)
@@ -68,6 +77,14 @@ func startAuthServer(t *testing.T, throttle bool) *authServer {
 	if as.secret, err = authz.LoadOrCreateSecret(authz.SecretFile(dir)); err != nil {
 		t.Fatal(err)
 	}
+	return as
+}
+
+// serve starts the server on as.dir; as.stop (also run at cleanup) stops
+// it cleanly.
+func (as *authServer) serve(t *testing.T, throttle bool) {
+	t.Helper()
+	dir := as.dir
 	cfg := apiTestConfig(t, dir, "--pg-addr", "127.0.0.1:0")
 	log := apiTestLogger(t)
 	au, err := setupAuth(cfg, log)
@@ -97,19 +114,22 @@ func startAuthServer(t *testing.T, throttle bool) *authServer {
 		t.Fatal(err)
 	}
 	as.pg = ln.Addr().String()
-	t.Cleanup(func() {
-		cancel()
-		sctx, c := context.WithTimeout(context.Background(), 30*time.Second)
-		defer c()
-		pg.Close(sctx)
-		srv.Close()
-		au.audit.Close()
-		if err := st.Close(sctx); err != nil {
-			t.Errorf("close: %v", err)
-		}
-		apiClient.CloseIdleConnections()
-	})
-	return as
+	var once sync.Once
+	as.stop = func() {
+		once.Do(func() {
+			cancel()
+			sctx, c := context.WithTimeout(context.Background(), 30*time.Second)
+			defer c()
+			pg.Close(sctx)
+			srv.Close()
+			au.audit.Close()
+			if err := st.Close(sctx); err != nil {
+				t.Errorf("close: %v", err)
+			}
+			apiClient.CloseIdleConnections()
+		})
+	}
+	t.Cleanup(as.stop)
 }
 
 func (as *authServer) token(t *testing.T, tenant string, roles []string, ttl time.Duration) string {
@@ -967,5 +987,36 @@ func TestCustomRolesOverHTTP(t *testing.T) {
 	var pe *pgconn.PgError
 	if _, err := c.PgConn().CopyFrom(ctx, strings.NewReader("u\torder.x\n"), "COPY events (entity_id, event_type) FROM STDIN"); !errors.As(err, &pe) || pe.Code != "42501" {
 		t.Fatalf("COPY an order: %v", err)
+	}
+}
+
+// TestAuditChainAcrossRestart: a restarted server continues the stored
+// chain (it reads the newest record's hash at start), and the whole log,
+// both runs, verifies; records of both runs are there.
+func TestAuditChainAcrossRestart(t *testing.T) {
+	as := makeKeys(t, t.TempDir())
+	as.serve(t, false)
+	as.do(t, "", "POST", "/v1/query", sqlBody("SELECT 1")) // a failed login
+	as.do(t, as.keys["acme"], "POST", "/v1/query", sqlBody("SELECT 1 AS first_run"))
+	as.stop()
+	as.serve(t, false)
+	as.do(t, as.keys["acme"], "POST", "/v1/query", sqlBody("SELECT 2 AS second_run"))
+	admin := as.keys["admin"]
+	q := sqlBody("SELECT count(*) FROM events WHERE payload::VARCHAR LIKE '%first_run%' OR payload::VARCHAR LIKE '%second_run%'")
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		st, body := as.do(t, admin, "POST", "/v1/query?tenant=_audit", q)
+		if st == 200 && strings.Contains(body, "[[2]]") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("records of both runs: %d %s", st, body)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	var out, errb bytes.Buffer
+	t.Setenv("ALLSOURCE_TOKEN", admin)
+	if err := NewMain(&out, &errb).Run(context.Background(), []string{"audit", "verify", "--server", as.url}); err != nil || !strings.Contains(out.String(), "intact") {
+		t.Fatalf("audit verify across a restart: %v %s %s", err, out.String(), errb.String())
 	}
 }
