@@ -28,7 +28,8 @@ const (
 	SourceSubjects
 	SourceEventTypes
 	SourceSubquery
-	SourceFunction // an analytics table function: funnel('{…}')
+	SourceFunction   // an analytics table function: funnel('{…}')
+	SourceProjection // a projection's rows: projections.<name> (Func holds the name)
 )
 
 // Source is one FROM <Name> IN <source> clause with its time clauses.
@@ -191,6 +192,9 @@ func (q *Query) print(b *strings.Builder, sep string) {
 			b.WriteString("(")
 			s.Sub.print(b, " ")
 			b.WriteString(")")
+		case SourceProjection:
+			b.WriteString("projections.")
+			b.WriteString(s.Func)
 		case SourceFunction:
 			b.WriteString(s.Func)
 			b.WriteString("(")

@@ -185,6 +185,11 @@ func compileQuery(q *Query, depth int) (*result, *Error) {
 		case SourceEventTypes:
 			b.kind, b.t = bindValue, tyString
 			from = append(from, "(SELECT DISTINCT event_type AS value FROM events) AS "+alias)
+		case SourceProjection:
+			// Each row is one JSON document of the projection's columns;
+			// fields take their type from context, as payload fields do.
+			b.kind, b.t = bindValue, tyAny
+			from = append(from, "(SELECT CAST(to_json("+sqlIdent("__row")+") AS JSON) AS value FROM projections."+sqlIdent(s.Func)+" AS "+sqlIdent("__row")+") AS "+alias)
 		case SourceFunction:
 			call := TableCall{Placeholder: sqlIdent("__allsource_table_" + placeholderNonce()), Func: s.Func, Arg: s.Arg}
 			tables = append(tables, call)

@@ -224,6 +224,21 @@ func (p *parser) source() (*Source, *Error) {
 		if err := p.expectOp(")"); err != nil {
 			return nil, err
 		}
+	case p.tok.kind == tIdent && strings.EqualFold(p.tok.text, "projections"):
+		// A projection's rows, each a document of its columns.
+		if err := p.advance(); err != nil {
+			return nil, err
+		}
+		if err := p.expectOp("."); err != nil {
+			return nil, err
+		}
+		if p.tok.kind != tIdent {
+			return nil, p.unexpected("a projection name after projections.")
+		}
+		s.Kind, s.Func = SourceProjection, p.tok.text
+		if err := p.advance(); err != nil {
+			return nil, err
+		}
 	case p.tok.kind == tIdent:
 		switch strings.ToLower(p.tok.text) {
 		case "events":
@@ -243,7 +258,7 @@ func (p *parser) source() (*Source, *Error) {
 			return nil, err
 		}
 	default:
-		return nil, p.unexpected("events, subjects, eventtypes or a (subquery)")
+		return nil, p.unexpected("events, subjects, eventtypes, projections.<name> or a (subquery)")
 	}
 	for {
 		var kind TimeKind

@@ -128,8 +128,11 @@ type portal struct {
 // parseStatements splits and classifies a query string. A string that is
 // EventQL (it starts with FROM <name> IN) is one statement; EXPLAIN before
 // it shows the SQL it compiles to.
-func parseStatements(text string) ([]*pgsql.Statement, error) {
+func (c *conn) parseStatements(text string) ([]*pgsql.Statement, error) {
 	src := strings.TrimRight(strings.TrimSpace(text), "; \t\n")
+	if cmds := c.srv.opts.Commands; cmds != nil && cmds.Handles(src) {
+		return []*pgsql.Statement{{Kind: pgsql.KindCommand, Text: src}}, nil
+	}
 	if eventql.IsEventQL(src) {
 		return []*pgsql.Statement{{Kind: pgsql.KindSelect, Text: src}}, nil
 	}
@@ -322,7 +325,7 @@ func (c *conn) simpleQuery(text string) {
 			c.flush()
 		}
 	}()
-	stmts, err := parseStatements(text)
+	stmts, err := c.parseStatements(text)
 	if err != nil {
 		c.sendError(err)
 		return
@@ -507,6 +510,19 @@ func (c *conn) executeKind(ctx context.Context, pt *portal, maxRows int, describ
 			c.be.Send(rowDescription(resultColumns(pt.ps), pt.formats))
 		}
 		return c.sendRows(ctx, pt, maxRows, st.Kind == pgsql.KindExplain)
+	case pgsql.KindCommand:
+		if err := c.authorize(authz.ActionManageProjections); err != nil {
+			return err
+		}
+		tenant := c.srv.opts.Tenant
+		if p := c.sess.principal; p != nil {
+			tenant = sessionTenant(*p, tenant)
+		}
+		tag, err := c.srv.opts.Commands.Run(ctx, tenant, st.Text)
+		if err != nil {
+			return err
+		}
+		c.be.Send(&pgproto3.CommandComplete{CommandTag: []byte(tag)})
 	case pgsql.KindShow:
 		cols := showColumns(st)
 		if describe {

@@ -20,7 +20,7 @@ func (c *conn) extended(msg pgproto3.FrontendMessage) error {
 	ss := c.sess
 	switch m := msg.(type) {
 	case *pgproto3.Parse:
-		stmts, err := parseStatements(m.Query)
+		stmts, err := c.parseStatements(m.Query)
 		if err != nil {
 			return err
 		}

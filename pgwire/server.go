@@ -52,6 +52,12 @@ type Observer interface {
 }
 
 // Options configures a Server.
+// Commands are statements pgwire passes to the server (see Options).
+type Commands interface {
+	Handles(text string) bool
+	Run(ctx context.Context, tenant, text string) (tag string, err error)
+}
+
 type Options struct {
 	Warehouse *warehouse.Warehouse
 	// Ingest receives COPY events FROM STDIN. Nil makes COPY FROM fail.
@@ -83,6 +89,10 @@ type Options struct {
 	Quotas   *authz.Quotas
 	// Policies, when set, refine what principals may do and see.
 	Policies *authz.Policies
+	// Commands, when set, runs the server's own statements (CREATE
+	// PROJECTION …): Handles says which texts are its, Run executes one
+	// for a tenant and returns the command tag.
+	Commands Commands
 	// TLS, when set, is offered to clients that ask (SSLRequest).
 	TLS *tls.Config
 

@@ -233,12 +233,32 @@ type SubOptions struct {
 	// events stored from then on are certain to reach it (what from=now
 	// means), so a front end answers its client only then.
 	Ready func()
+	// CaughtUp, when set, is called once the stored events are sent, with
+	// the seq up to which every event was considered.
+	CaughtUp func(seq uint64)
+	// MaxBatch, when set, merges live batches already queued into one
+	// send of up to this many events.
+	MaxBatch int
 }
 
 // Subscribe streams f's events from start to send, stored ones first, then
 // live ones, until ctx ends, send fails, or the hub ends the subscription
 // (the returned error says why).
 func (h *Hub) Subscribe(ctx context.Context, wh *warehouse.Warehouse, f Filter, start Start, o SubOptions, send func(Event) error) error {
+	return h.SubscribeBatches(ctx, wh, f, start, o, func(batch []Event) error {
+		for _, e := range batch {
+			if err := send(e); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// SubscribeBatches is Subscribe handing events over in batches (a page of
+// stored events, or the matching part of one published batch), in seq
+// order, never empty.
+func (h *Hub) SubscribeBatches(ctx context.Context, wh *warehouse.Warehouse, f Filter, start Start, o SubOptions, send func([]Event) error) error {
 	if err := f.prepare(); err != nil {
 		return err
 	}
@@ -268,11 +288,14 @@ func (h *Hub) Subscribe(ctx context.Context, wh *warehouse.Warehouse, f Filter, 
 	sent := start.AfterSeq
 	if start.Now {
 		sent = upTo
-	} else if err := catchUp(ctx, wh, &f, start, upTo, func(e Event) error {
-		sent = e.Seq
-		return send(e)
+	} else if err := catchUp(ctx, wh, &f, start, upTo, func(batch []Event) error {
+		sent = batch[len(batch)-1].Seq
+		return send(batch)
 	}); err != nil {
 		return err
+	}
+	if o.CaughtUp != nil {
+		o.CaughtUp(max(upTo, start.AfterSeq))
 	}
 	var beat <-chan time.Time
 	if o.Idle != nil && o.Heartbeat > 0 {
@@ -293,14 +316,34 @@ func (h *Hub) Subscribe(ctx context.Context, wh *warehouse.Warehouse, f Filter, 
 				return &Ended{Reason: <-s.reason}
 			}
 			s.queued.Add(-int64(len(batch)))
-			for _, e := range batch {
-				if e.Seq <= sent {
-					continue // already sent from storage
+			closed := false
+		more:
+			for o.MaxBatch > 0 && len(batch) < o.MaxBatch {
+				select {
+				case next, ok := <-s.ch:
+					if !ok {
+						closed = true
+						break more
+					}
+					s.queued.Add(-int64(len(next)))
+					batch = append(batch[:len(batch):len(batch)], next...)
+				default:
+					break more
 				}
-				if err := send(e); err != nil {
-					return err
-				}
-				sent = e.Seq
+			}
+			i := 0
+			for i < len(batch) && batch[i].Seq <= sent {
+				i++ // already sent from storage
+			}
+			if i == len(batch) {
+				continue
+			}
+			if err := send(batch[i:]); err != nil {
+				return err
+			}
+			sent = batch[len(batch)-1].Seq
+			if closed {
+				return &Ended{Reason: <-s.reason}
 			}
 		}
 	}
@@ -311,8 +354,9 @@ type Ended struct{ Reason string }
 
 func (e *Ended) Error() string { return "subscription ended: " + e.Reason }
 
-// catchUp sends f's stored events after start up to seq upTo, in pages.
-func catchUp(ctx context.Context, wh *warehouse.Warehouse, f *Filter, start Start, upTo uint64, send func(Event) error) error {
+// catchUp sends f's stored events after start up to seq upTo, a page at a
+// time.
+func catchUp(ctx context.Context, wh *warehouse.Warehouse, f *Filter, start Start, upTo uint64, send func([]Event) error) error {
 	const page = 5000
 	after := start.AfterSeq
 	if after >= upTo {
@@ -353,6 +397,7 @@ func catchUp(ctx context.Context, wh *warehouse.Warehouse, f *Filter, start Star
 			return err
 		}
 		n := 0
+		var batch []Event
 		for rows.Next() {
 			var e allsource.Event
 			var payload, metadata sql.NullString
@@ -363,18 +408,19 @@ func catchUp(ctx context.Context, wh *warehouse.Warehouse, f *Filter, start Star
 			e.Payload, e.Metadata = json.RawMessage(payload.String), json.RawMessage(metadata.String)
 			n++
 			after = e.Seq
-			if !f.Match(&e) {
-				continue
-			}
-			if err := send(eventOf(&e)); err != nil {
-				rows.Close()
-				return err
+			if f.Match(&e) {
+				batch = append(batch, eventOf(&e))
 			}
 		}
 		err = rows.Err()
 		rows.Close()
 		if err != nil {
 			return err
+		}
+		if len(batch) > 0 {
+			if err := send(batch); err != nil {
+				return err
+			}
 		}
 		if n < page {
 			return nil

@@ -27,7 +27,9 @@ type store struct {
 	seq uint64
 }
 
-func newStore(t *testing.T) *store {
+func newStore(t *testing.T) *store { return newStoreTB(t) }
+
+func newStoreTB(t testing.TB) *store {
 	t.Helper()
 	wh, err := warehouse.Open(context.Background(), warehouse.Options{DataDir: t.TempDir(), FlushAge: time.Hour, CompactInterval: time.Hour})
 	if err != nil {

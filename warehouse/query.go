@@ -25,6 +25,7 @@ type queryConn struct {
 	conn        *sql.Conn
 	viewVersion uint64
 	viewScope   string // the tenant scope of the view (see scopeKey)
+	pubGen      uint64 // the published tables its statements were prepared for
 	stmts       map[string]*duckdb.Stmt
 }
 
@@ -60,6 +61,10 @@ const allScopes = "*all*"
 // sees it. Statements prepared for another view are dropped.
 func (w *Warehouse) bindView(ctx context.Context, qc *queryConn, v *version) error {
 	sc := scopeOf(ctx)
+	if gen := w.pubGen.Load(); qc.pubGen != gen {
+		qc.dropStmts() // they may name a table no longer published
+		qc.pubGen = gen
+	}
 	if qc.viewVersion == v.id && qc.viewScope == sc.key {
 		return nil
 	}
@@ -159,6 +164,10 @@ func (w *Warehouse) query(ctx context.Context, check bool, q string, args ...any
 		}
 	}
 	if err := w.bindView(ctx, qc, v); err != nil {
+		return fail(err)
+	}
+	q, err := w.resolvePublished(ctx, qc.conn, q)
+	if err != nil {
 		return fail(err)
 	}
 	var jsonCols []bool
@@ -482,6 +491,9 @@ func walkTree(n any) error {
 			}
 			if strings.EqualFold(schema, "_hot") || strings.EqualFold(catalog, "_hot") {
 				return allsource.Errorf(allsource.CodeInvalid, "schema _hot is internal; query the events table")
+			}
+			if strings.EqualFold(schema, internalSchema) || strings.EqualFold(catalog, internalSchema) {
+				return allsource.Errorf(allsource.CodeInvalid, "schema %s is internal; query projections.<name>", internalSchema)
 			}
 		}
 		for _, v := range x {

@@ -31,6 +31,10 @@ type Described struct {
 func (w *Warehouse) Describe(ctx context.Context, q string) (*Described, error) {
 	var d *Described
 	err := w.withConn(ctx, func(qc *queryConn) error {
+		q, err := w.resolvePublished(ctx, qc.conn, q)
+		if err != nil {
+			return err
+		}
 		return qc.conn.Raw(func(dc any) error {
 			st, err := prepare(ctx, dc, q)
 			if err != nil {
@@ -101,6 +105,13 @@ func (w *Warehouse) Stream(ctx context.Context, q string, args []driver.NamedVal
 	fn func(cols []Column, next func(dest []driver.Value) error) error) error {
 	var fnErr error
 	err := w.withConn(ctx, func(qc *queryConn) error {
+		rq := q
+		if _, cached := qc.stmts[q]; !cached {
+			var err error
+			if rq, err = w.resolvePublished(ctx, qc.conn, q); err != nil {
+				return err
+			}
+		}
 		return qc.conn.Raw(func(dc any) error {
 			// Repeated statements (a dashboard's, a driver's prepared
 			// ones) skip planning: the prepared statement is kept per
@@ -108,7 +119,7 @@ func (w *Warehouse) Stream(ctx context.Context, q string, args []driver.NamedVal
 			st, cached := qc.stmts[q]
 			if !cached {
 				var err error
-				if st, err = prepare(ctx, dc, q); err != nil {
+				if st, err = prepare(ctx, dc, rq); err != nil {
 					return err
 				}
 				if len(qc.stmts) < maxCachedStmts {

@@ -163,10 +163,15 @@ type pending struct {
 // ShouldFreeze must be called from one goroutine (the ingest applier); Query
 // and the rest are safe for concurrent use.
 type Warehouse struct {
-	opts   Options
-	log    *slog.Logger
-	whDir  string
-	tmpDir string
+	opts    Options
+	log     *slog.Logger
+	whDir   string
+	tmpDir  string
+	projDir string
+
+	pubMu     sync.Mutex
+	published map[string]map[string]string // tenant -> name -> table in _proj
+	pubGen    atomic.Uint64                // changes with published
 
 	checked checkCache
 	shapes  shapeCache
@@ -207,24 +212,28 @@ func Open(ctx context.Context, opts Options) (*Warehouse, error) {
 		return nil, err
 	}
 	w := &Warehouse{
-		opts:   opts,
-		log:    opts.Logger.With("component", "warehouse"),
-		whDir:  filepath.Join(opts.DataDir, "warehouse"),
-		tmpDir: filepath.Join(opts.DataDir, "tmp"),
-		pinned: map[uint64]int{},
-		frozen: make(chan *gen, opts.MaxFrozen),
-		stop:   make(chan struct{}),
+		opts:    opts,
+		log:     opts.Logger.With("component", "warehouse"),
+		whDir:   filepath.Join(opts.DataDir, "warehouse"),
+		tmpDir:  filepath.Join(opts.DataDir, "tmp"),
+		projDir: filepath.Join(opts.DataDir, "projections"),
+		pinned:  map[uint64]int{},
+		frozen:  make(chan *gen, opts.MaxFrozen),
+		stop:    make(chan struct{}),
 
 		compactKick: make(chan struct{}, 1),
 		failCh:      make(chan struct{}),
 	}
 	var err error
-	for _, d := range []string{w.whDir, w.tmpDir} {
+	for _, d := range []string{w.whDir, w.tmpDir, w.projDir} {
 		if err = os.MkdirAll(d, 0o755); err != nil {
 			return nil, fmt.Errorf("warehouse: %w", err)
 		}
 	}
 	if w.whDir, err = filepath.Abs(w.whDir); err != nil {
+		return nil, err
+	}
+	if w.projDir, err = filepath.Abs(w.projDir); err != nil {
 		return nil, err
 	}
 	if w.tmpDir, err = filepath.Abs(w.tmpDir); err != nil {
@@ -349,12 +358,13 @@ func (w *Warehouse) openEngine(ctx context.Context) error {
 		"SET GLOBAL parquet_metadata_cache = true",
 		"SET GLOBAL TimeZone = 'UTC'",
 		"CREATE SCHEMA IF NOT EXISTS _hot",
+		"CREATE SCHEMA IF NOT EXISTS " + internalSchema,
 	}
 	if w.opts.MemLimit != "" {
 		init = append(init, fmt.Sprintf("SET GLOBAL memory_limit = %s", sqlString(w.opts.MemLimit)))
 	}
 	init = append(init,
-		fmt.Sprintf("SET allowed_directories = [%s, %s]", sqlString(w.whDir+"/"), sqlString(w.tmpDir+"/")),
+		fmt.Sprintf("SET allowed_directories = [%s]", sqlList(w.engineDirs())),
 		"SET enable_external_access = false",
 		"SET lock_configuration = true",
 	)
@@ -551,3 +561,11 @@ func (w *Warehouse) fault(point string) {
 }
 
 func sqlString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+func sqlList(ss []string) string {
+	q := make([]string, len(ss))
+	for i, s := range ss {
+		q[i] = sqlString(s)
+	}
+	return strings.Join(q, ", ")
+}

@@ -172,6 +172,15 @@ var routeActions = map[string]authz.Action{
 	"/v1/analytics/retention_conditions": authz.ActionAnalytics,
 	"/v1/analytics/pivot":                authz.ActionAnalytics,
 	"/v1/subscribe":                      authz.ActionQuery,
+	"/v1/projections":                    authz.ActionReadProjections,
+	"POST /v1/projections":               authz.ActionManageProjections,
+	"/v1/projections/:name":              authz.ActionReadProjections,
+	"PUT /v1/projections/:name":          authz.ActionManageProjections,
+	"DELETE /v1/projections/:name":       authz.ActionManageProjections,
+	"POST /v1/projections/:name/:action": authz.ActionManageProjections,
+	"/v1/projections/:name/rows":         authz.ActionReadProjections,
+	"/v1/projections/:name/dead-letters": authz.ActionReadProjections,
+	"/v1/entities/:entity_id/state":      authz.ActionReadProjections,
 	"/v1/admin/keys":                     authz.ActionManageKeys,
 	"/v1/admin/keys/:id":                 authz.ActionManageKeys,
 	"/v1/admin/quotas":                   authz.ActionManageTenants,
@@ -180,6 +189,16 @@ var routeActions = map[string]authz.Action{
 	"/v1/admin/roles":                    authz.ActionManageTenants,
 	"/v1/admin/users":                    authz.ActionManageKeys,
 	"/v1/admin/users/:name":              authz.ActionManageKeys,
+}
+
+// routeAction is what a request needs: its method and route's entry, or
+// the route's.
+func routeAction(method, route string) (authz.Action, bool) {
+	if a, ok := routeActions[method+" "+route]; ok {
+		return a, true
+	}
+	a, ok := routeActions[route]
+	return a, ok
 }
 
 // publicRoutes answer without credentials.
@@ -204,7 +223,8 @@ func (a *auth) middleware() gin.HandlerFunc {
 				c.Next()
 				return
 			}
-			a.limited(c, route, routeActions[route], c.DefaultQuery("tenant", allsource.DefaultTenant))
+			action, _ := routeAction(c.Request.Method, route)
+			a.limited(c, route, action, c.DefaultQuery("tenant", allsource.DefaultTenant))
 			return
 		}
 		src := c.ClientIP()
@@ -255,7 +275,7 @@ func (a *auth) middleware() gin.HandlerFunc {
 			}
 		}
 		rec.Tenant = tenant
-		action, known := routeActions[route]
+		action, known := routeAction(c.Request.Method, route)
 		if route == "/metrics" || strings.HasPrefix(route, "/debug/pprof/") {
 			// Server-wide figures: administrators only.
 			action, known, tenant = authz.ActionManageTenants, true, allsource.AllTenants

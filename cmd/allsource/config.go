@@ -42,11 +42,13 @@ type Config struct {
 	FsyncInterval time.Duration
 	SegmentSize   int64
 
-	FlushRows       int
-	FlushBytes      int64
-	FlushAge        time.Duration
-	CompactMinFiles int
-	CompactInterval time.Duration
+	FlushRows  int
+	FlushBytes int64
+	FlushAge   time.Duration
+	// ProjectionCheckpoint is how often each projection saves its state.
+	ProjectionCheckpoint time.Duration
+	CompactMinFiles      int
+	CompactInterval      time.Duration
 
 	MaxBodyBytes    int64
 	MaxBatchEvents  int
@@ -72,6 +74,7 @@ func (c *Config) registerStorageFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.FlushRows, "flush-rows", 1_000_000, "flush the hot tier to Parquet at this many events")
 	fs.Int64Var(&c.FlushBytes, "flush-bytes", 256<<20, "... or at this many bytes")
 	fs.DurationVar(&c.FlushAge, "flush-age", 30*time.Second, "... or when its oldest event is this old")
+	fs.DurationVar(&c.ProjectionCheckpoint, "projection-checkpoint", 5*time.Second, "how often each projection saves its state and position (a restart replays the events since)")
 	fs.IntVar(&c.CompactMinFiles, "compact-min-files", 8, "merge a partition's Parquet files once it has this many")
 	fs.DurationVar(&c.CompactInterval, "compact-interval", 30*time.Second, "how often to look for compaction work")
 	fs.IntVar(&c.MaxBatchEvents, "max-batch-events", 100_000, "most events in one batch")

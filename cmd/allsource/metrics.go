@@ -1,6 +1,7 @@
 package main
 
 import (
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/allsource/allsource"
 	"github.com/allsource/allsource/internal/qcache"
+	"github.com/allsource/allsource/projections"
 )
 
 // metrics are the Prometheus metrics of one server. They implement the
@@ -32,6 +34,8 @@ type metrics struct {
 	pgStatements    *prometheus.CounterVec
 	pgDuration      *prometheus.HistogramVec
 	pgAuthFailures  prometheus.Counter
+	projections     *projectionMetrics
+	projEngine      atomic.Pointer[projections.Engine]
 }
 
 func newMetrics() *metrics {
@@ -77,6 +81,7 @@ func newMetrics() *metrics {
 		m.flushes, m.flushDuration, m.flushedRows, m.compactions, m.compactDuration, m.queryDuration,
 		m.httpRequests, m.httpDuration, m.pgSessions, m.pgStatements, m.pgDuration, m.pgAuthFailures,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.projections = newProjectionMetrics(m.reg, m.projEngine.Load)
 	return m
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/allsource/allsource/projections"
 	"log/slog"
 	"net"
 	"path/filepath"
@@ -22,6 +23,7 @@ func newPGServer(cfg *Config, st *store, m *metrics, log *slog.Logger, au *auth)
 		MaxConns:         cfg.PGMaxConns,
 		StatementTimeout: cfg.PGStatementTimeout,
 		Logger:           log,
+		Commands:         projectionCommands{st.proj},
 	}
 	if m != nil {
 		opts.Observe = m
@@ -65,4 +67,13 @@ func startPG(ctx context.Context, cfg *Config, st *store, m *metrics, log *slog.
 	}
 	go func() { errc <- srv.Serve(ctx, ln) }()
 	return srv, ln, nil
+}
+
+// projectionCommands hands CREATE/DROP/ALTER PROJECTION to the engine.
+type projectionCommands struct{ e *projections.Engine }
+
+func (p projectionCommands) Handles(text string) bool { return projections.IsStatement(text) }
+
+func (p projectionCommands) Run(ctx context.Context, tenant, text string) (string, error) {
+	return p.e.Exec(ctx, tenant, text)
 }

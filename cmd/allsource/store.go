@@ -23,6 +23,7 @@ type store struct {
 	ingest  *ingest.Service
 	metrics *metrics
 	hub     *projections.Hub // live subscriptions
+	proj    *projections.Engine
 }
 
 // faultEnv names the environment variable that makes the process kill itself
@@ -101,12 +102,28 @@ func openStore(ctx context.Context, cfg *Config, log *slog.Logger, m *metrics) (
 		s.Checkpoint(wm)
 	}
 	hub.Advance(wh.DataWatermark()) // recovered events are stored, not live
-	return &store{wal: wl, wh: wh, ingest: s, metrics: m, hub: hub}, nil
+	popts := projections.Options{Logger: log, CheckpointEvery: cfg.ProjectionCheckpoint}
+	if m != nil {
+		popts.Observe = m.projections
+	}
+	pe, err := projections.Open(ctx, wh, hub, popts)
+	if err != nil {
+		s.Close(ctx, false)
+		wh.Close()
+		wl.Close()
+		return nil, fmt.Errorf("projections: %w", err)
+	}
+	if m != nil {
+		m.projEngine.Store(pe)
+	}
+	return &store{wal: wl, wh: wh, ingest: s, metrics: m, hub: hub, proj: pe}, nil
 }
 
 // Close finishes in-flight batches, flushes the hot tier to Parquet and
 // closes everything.
 func (s *store) Close(ctx context.Context) error {
-	err := s.ingest.Close(ctx, true)
+	s.hub.Close()
+	perr := s.proj.Close() // saves a checkpoint of each projection
+	err := errors.Join(perr, s.ingest.Close(ctx, true))
 	return errors.Join(err, s.wh.Close(), s.wal.Close())
 }

@@ -33,10 +33,11 @@ const (
 	KindCopyTo                 // COPY table|(query) TO STDOUT: Copy
 	KindCopyFrom               // COPY events FROM STDIN: Copy
 	KindNoop                   // accepted and ignored: LISTEN, UNLISTEN, SET TRANSACTION, SET SESSION CHARACTERISTICS, SET CONSTRAINTS, CLOSE ALL…
+	KindCommand                // a statement of the server's own (CREATE PROJECTION …), run by its command handler
 )
 
 var kindNames = [...]string{"Empty", "Select", "Explain", "Set", "Reset", "Show", "Begin", "Commit", "Rollback",
-	"Savepoint", "Release", "RollbackTo", "Discard", "Deallocate", "CopyTo", "CopyFrom", "Noop"}
+	"Savepoint", "Release", "RollbackTo", "Discard", "Deallocate", "CopyTo", "CopyFrom", "Noop", "Command"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) {

@@ -420,11 +420,14 @@ func (r *rewriter) rangeVar(rv *pg_query.RangeVar) (*pg_query.Node, error) {
 		return nil, errorf(CodeFeatureNotSupported, pos, "cross-database references are not implemented: %s", rangeVarName(rv))
 	}
 	schema, name := rv.Schemaname, rv.Relname
-	if strings.EqualFold(schema, "_hot") || schema == "pgcat" || schema == "pgcat_is" {
+	if strings.EqualFold(schema, "_hot") || strings.EqualFold(schema, "_proj") || schema == "pgcat" || schema == "pgcat_is" {
 		return nil, errorf(CodeInsufficientPriv, pos, "permission denied for schema %s", schema)
 	}
 	if schema == "" && r.ctes[name] {
 		return nil, nil
+	}
+	if schema == "projections" {
+		return nil, nil // projection state, resolved per tenant by the warehouse
 	}
 	var cat *catRel
 	switch schema {

@@ -1,0 +1,484 @@
+package projections
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/allsource/allsource"
+	"github.com/allsource/allsource/internal/httpx"
+)
+
+// RegisterRoutes adds the projection endpoints:
+//
+//	GET    /v1/projections                     status of the tenant's projections
+//	POST   /v1/projections                     define one: {"name", "sql" | "js", "on_error", "replace"}
+//	GET    /v1/projections/:name               one projection's status and definition
+//	PUT    /v1/projections/:name               a new version: {"sql" | "js", "on_error"}
+//	DELETE /v1/projections/:name               remove it with its state
+//	POST   /v1/projections/:name/start|stop|reset
+//	GET    /v1/projections/:name/rows          its rows as JSON (?key=, ?limit=)
+//	GET    /v1/projections/:name/dead-letters  events it could not apply
+//	GET    /v1/entities/:entity_id/state       ?projection=&at=: an entity's state, now or at a time
+func (e *Engine) RegisterRoutes(r gin.IRouter) {
+	r.GET("/v1/projections", func(c *gin.Context) {
+		c.JSON(http.StatusOK, gin.H{"projections": nonNil(e.List(tenantOf(c)))})
+	})
+	r.POST("/v1/projections", func(c *gin.Context) {
+		var body struct {
+			Spec
+			Replace bool `json:"replace"`
+		}
+		if !readBody(c, &body) {
+			return
+		}
+		e.define(c, body.Spec, body.Replace)
+	})
+	r.GET("/v1/projections/:name", func(c *gin.Context) {
+		st, err := e.Get(tenantOf(c), c.Param("name"))
+		if err != nil {
+			httpx.WriteError(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, st)
+	})
+	r.PUT("/v1/projections/:name", func(c *gin.Context) {
+		var s Spec
+		if !readBody(c, &s) {
+			return
+		}
+		s.Name = c.Param("name")
+		e.define(c, s, true)
+	})
+	r.DELETE("/v1/projections/:name", func(c *gin.Context) {
+		if err := e.Delete(c.Request.Context(), tenantOf(c), c.Param("name")); err != nil {
+			httpx.WriteError(c, err)
+			return
+		}
+		c.Status(http.StatusNoContent)
+	})
+	r.POST("/v1/projections/:name/:action", func(c *gin.Context) {
+		ctx, tenant, name := c.Request.Context(), tenantOf(c), c.Param("name")
+		var err error
+		switch c.Param("action") {
+		case "start":
+			err = e.Start(ctx, tenant, name)
+		case "stop":
+			err = e.Stop(ctx, tenant, name)
+		case "reset":
+			err = e.Reset(ctx, tenant, name)
+		default:
+			err = allsource.Errorf(allsource.CodeNotFound, "no action %q (start, stop or reset)", c.Param("action"))
+		}
+		if err != nil {
+			httpx.WriteError(c, err)
+			return
+		}
+		st, err := e.Get(tenant, name)
+		if err != nil {
+			httpx.WriteError(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, st)
+	})
+	r.GET("/v1/projections/:name/rows", func(c *gin.Context) { e.serveRows(c) })
+	r.GET("/v1/projections/:name/dead-letters", func(c *gin.Context) {
+		limit, ok := intParam(c, "limit", 1000)
+		if !ok {
+			return
+		}
+		dl, err := e.DeadLetters(c.Request.Context(), tenantOf(c), c.Param("name"), limit)
+		if err != nil {
+			httpx.WriteError(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, gin.H{"dead_letters": dl})
+	})
+	r.GET("/v1/entities/:entity_id/state", func(c *gin.Context) { e.serveEntityState(c) })
+}
+
+func nonNil(s []Status) []Status {
+	if s == nil {
+		return []Status{}
+	}
+	return s
+}
+
+// tenantOf is the request's tenant: the principal's scope, else ?tenant=,
+// else the default tenant.
+func tenantOf(c *gin.Context) string {
+	if t, ok := allsource.TenantScope(c.Request.Context()); ok && t != allsource.AllTenants {
+		return t
+	}
+	if t := c.Query("tenant"); t != "" {
+		return t
+	}
+	return allsource.DefaultTenant
+}
+
+func readBody(c *gin.Context, v any) bool {
+	dec := json.NewDecoder(http.MaxBytesReader(c.Writer, c.Request.Body, 1<<20))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		httpx.WriteError(c, allsource.Errorf(allsource.CodeInvalid, "request body: %v", err))
+		return false
+	}
+	return true
+}
+
+func intParam(c *gin.Context, name string, def int) (int, bool) {
+	v := c.Query(name)
+	if v == "" {
+		return def, true
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		httpx.WriteError(c, &allsource.Error{Code: allsource.CodeInvalid, Field: name, Index: -1, Message: fmt.Sprintf("%s: %q is not a count", name, v)})
+		return 0, false
+	}
+	return n, true
+}
+
+func (e *Engine) define(c *gin.Context, s Spec, replace bool) {
+	d, err := e.Create(c.Request.Context(), tenantOf(c), s, replace)
+	if err != nil {
+		httpx.WriteError(c, err)
+		return
+	}
+	st, err := e.Get(d.Tenant, d.Name)
+	if err != nil {
+		httpx.WriteError(c, err)
+		return
+	}
+	code := http.StatusCreated
+	if d.Version > 1 {
+		code = http.StatusAccepted // rebuilding; takes over when caught up
+	}
+	c.JSON(code, st)
+}
+
+// serveRows answers a projection's rows, optionally one key's (JS
+// projections) and at most limit.
+func (e *Engine) serveRows(c *gin.Context) {
+	limit, ok := intParam(c, "limit", 10_000)
+	if !ok {
+		return
+	}
+	tenant, name := tenantOf(c), c.Param("name")
+	st, err := e.Get(tenant, name)
+	if err != nil {
+		httpx.WriteError(c, err)
+		return
+	}
+	q := "SELECT * FROM projections." + quoteIdent(name)
+	var args []any
+	if k, ok := c.GetQuery("key"); ok {
+		if st.Kind != KindJS {
+			httpx.WriteError(c, &allsource.Error{Code: allsource.CodeInvalid, Field: "key", Index: -1, Message: "key: only code projections have keys; filter SQL projections with a query"})
+			return
+		}
+		q += " WHERE key = ?"
+		args = append(args, k)
+	}
+	q += fmt.Sprintf(" LIMIT %d", limit)
+	ctx := allsource.WithTenantScope(c.Request.Context(), tenant)
+	rows, err := e.wh.QueryInternal(ctx, q, args...)
+	if err != nil {
+		httpx.WriteError(c, err)
+		return
+	}
+	defer rows.Close()
+	out, err := rowObjects(rows.Rows)
+	if err != nil {
+		httpx.WriteError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"projection": name, "version": st.Version, "position": st.Position, "rows": out})
+}
+
+// rowObjects reads rows as JSON objects in column order.
+func rowObjects(rows *sql.Rows) ([]json.RawMessage, error) {
+	cols, err := rows.Columns()
+	if err != nil {
+		return nil, err
+	}
+	out := []json.RawMessage{}
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, err
+		}
+		var b strings.Builder
+		b.WriteByte('{')
+		for i, col := range cols {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			k, _ := json.Marshal(col)
+			b.Write(k)
+			b.WriteByte(':')
+			v, err := json.Marshal(jsonValue(vals[i]))
+			if err != nil {
+				return nil, err
+			}
+			b.Write(v)
+		}
+		b.WriteByte('}')
+		out = append(out, json.RawMessage(b.String()))
+	}
+	return out, rows.Err()
+}
+
+// jsonValue makes engine values marshal well (big integers as numbers).
+func jsonValue(v any) any {
+	switch x := v.(type) {
+	case []byte:
+		return string(x)
+	case time.Time:
+		return x.UTC().Format(time.RFC3339Nano)
+	case fmt.Stringer:
+		if n, err := strconv.ParseFloat(x.String(), 64); err == nil {
+			return json.Number(strconv.FormatFloat(n, 'f', -1, 64))
+		}
+		return x.String()
+	}
+	return v
+}
+
+// serveEntityState answers an entity's state in a projection, now or as
+// of ?at= (an RFC 3339 time: the events with timestamp ≤ at, in seq order).
+func (e *Engine) serveEntityState(c *gin.Context) {
+	tenant, entity, name := tenantOf(c), c.Param("entity_id"), c.Query("projection")
+	if name == "" {
+		httpx.WriteError(c, &allsource.Error{Code: allsource.CodeInvalid, Field: "projection", Index: -1, Message: "projection: name the projection (?projection=<name>)"})
+		return
+	}
+	var at time.Time
+	if v := c.Query("at"); v != "" {
+		t, err := time.Parse(time.RFC3339Nano, v)
+		if err != nil {
+			httpx.WriteError(c, &allsource.Error{Code: allsource.CodeInvalid, Field: "at", Index: -1, Message: fmt.Sprintf("at: %q is not an RFC 3339 time", v)})
+			return
+		}
+		at = t
+	}
+	res, err := e.EntityState(c.Request.Context(), tenant, name, entity, at)
+	if err != nil {
+		httpx.WriteError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, res)
+}
+
+// EntityStateResult is an entity's state in a projection.
+type EntityStateResult struct {
+	Projection string            `json:"projection"`
+	EntityID   string            `json:"entity_id"`
+	At         *time.Time        `json:"at,omitempty"`
+	Version    int64             `json:"version"`
+	Rows       []json.RawMessage `json:"rows,omitempty"`  // SQL projections: its rows over the entity's events
+	State      json.RawMessage   `json:"state,omitempty"` // code projections: the entity's partition
+	// FromSnapshot is the seq of the snapshot the state was rebuilt from
+	// (0: from the entity's first event).
+	FromSnapshot uint64 `json:"from_snapshot_seq,omitempty"`
+	Events       int    `json:"events_folded"`
+}
+
+var errNoEntityState = allsource.Errorf(allsource.CodeInvalid, "this code projection is not partitioned by entity (use foreachStream() or partitionBy(e => e.entity_id)); read its rows instead")
+
+// EntityState is entity's state in a projection, now (zero at) or as of
+// at: a SQL projection's definition run over the entity's events up to at;
+// a code projection partitioned by entity folded from the newest snapshot
+// whose state of the entity holds only events up to at.
+func (e *Engine) EntityState(ctx context.Context, tenant, name, entity string, at time.Time) (*EntityStateResult, error) {
+	st, err := e.Get(tenant, name)
+	if err != nil {
+		return nil, err
+	}
+	res := &EntityStateResult{Projection: name, EntityID: entity, Version: st.Version}
+	if !at.IsZero() {
+		res.At = &at
+	}
+	sctx := allsource.WithTenantScope(ctx, tenant)
+	if st.Kind == KindSQL {
+		d, err := parseSQLDef(st.Source)
+		if err != nil {
+			return nil, err
+		}
+		q, args := d.entityQuery(entity, at)
+		rows, err := e.wh.QueryInternal(sctx, q, args...)
+		if err != nil {
+			return nil, err
+		}
+		defer rows.Close()
+		if res.Rows, err = rowObjects(rows.Rows); err != nil {
+			return nil, err
+		}
+		return res, nil
+	}
+	p, err := compileJS(st.Source)
+	if err != nil {
+		return nil, err
+	}
+	rt, err := p.runtime(e.opts.JS)
+	if err != nil {
+		return nil, err
+	}
+	byEntity := rt.perEntity || rt.partitionsByEntity()
+	if !byEntity {
+		return nil, errNoEntityState
+	}
+	states := map[string]string{}
+	var after uint64
+	if at.IsZero() {
+		// Now: the projection's own row.
+		rows, err := e.wh.QueryInternal(sctx, "SELECT CAST(state AS VARCHAR) FROM projections."+quoteIdent(name)+" WHERE key = ?", entity)
+		if err != nil {
+			return nil, err
+		}
+		defer rows.Close()
+		if rows.Next() {
+			var s string
+			if err := rows.Scan(&s); err != nil {
+				return nil, err
+			}
+			res.State = json.RawMessage(s)
+		}
+		return res, rows.Err()
+	}
+	if snap, state, ok := e.snapshotFor(ctx, tenant, name, entity, at); ok {
+		after, res.FromSnapshot = snap, snap
+		if state != "" {
+			states[entity] = state
+		}
+	}
+	rows, err := e.wh.QueryInternal(sctx, `SELECT seq, id, tenant_id, entity_id, event_type, version, "timestamp", ingested_at, payload::VARCHAR, metadata::VARCHAR
+		FROM events WHERE entity_id = ? AND seq > ? AND "timestamp" <= ? ORDER BY seq`, entity, after, at.UTC())
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	fold := rt.newFold(states)
+	for rows.Next() {
+		var ev Event
+		var payload, meta sql.NullString
+		if err := rows.Scan(&ev.Seq, &ev.ID, &ev.Tenant, &ev.EntityID, &ev.EventType, &ev.Version, &ev.Timestamp, &ev.IngestedAt, &payload, &meta); err != nil {
+			return nil, err
+		}
+		ev.Payload, ev.Metadata = json.RawMessage(payload.String), json.RawMessage(meta.String)
+		if err := fold.step(&ev); err != nil {
+			return nil, allsource.Errorf(allsource.CodeInvalid, "event seq %d: %v", ev.Seq, err)
+		}
+		res.Events++
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if err := fold.finish(); err != nil {
+		return nil, err
+	}
+	if c, ok := fold.changed[entity]; ok {
+		res.State = json.RawMessage(c.json)
+	} else if s, ok := states[entity]; ok {
+		res.State = json.RawMessage(s)
+	}
+	return res, nil
+}
+
+// snapshotFor finds the newest snapshot of the active version whose state
+// of entity folds only events up to at: its seq and the entity's state.
+func (e *Engine) snapshotFor(ctx context.Context, tenant, name, entity string, at time.Time) (uint64, string, bool) {
+	e.mu.Lock()
+	p, err := e.get(tenant, name)
+	var r *runner
+	if err == nil {
+		r = p.active
+	}
+	e.mu.Unlock()
+	if r == nil {
+		return 0, "", false
+	}
+	cp, err := readCheckpoint(r.dir)
+	if err != nil || cp == nil {
+		return 0, "", false
+	}
+	conn, err := e.wh.EngineConn(ctx)
+	if err != nil {
+		return 0, "", false
+	}
+	defer conn.Close()
+	for i := len(cp.Snapshots) - 1; i >= 0; i-- {
+		s := cp.Snapshots[i]
+		if len(s.Files) == 0 {
+			continue
+		}
+		var state sql.NullString
+		var last sql.NullTime
+		err := conn.QueryRowContext(ctx, fmt.Sprintf("SELECT CAST(state AS VARCHAR), last_event_at FROM read_parquet(%s) WHERE key = ?",
+			sqlString(r.dir+"/"+s.Files[0])), entity).Scan(&state, &last)
+		switch {
+		case err == sql.ErrNoRows:
+			// The entity had no events by then: folding starts empty after
+			// the snapshot's seq all the same.
+			return s.Seq, "", true
+		case err != nil:
+			continue
+		case last.Valid && !last.Time.After(at):
+			return s.Seq, state.String, true
+		}
+	}
+	return 0, "", false
+}
+
+// entityQuery is the definition restricted to one entity's events up to at.
+func (d *sqlDef) entityQuery(entity string, at time.Time) (string, []any) {
+	var sel []string
+	for _, c := range d.cols {
+		if c.agg == "" {
+			sel = append(sel, c.expr+" AS "+quoteIdent(c.name))
+			continue
+		}
+		arg := c.arg
+		if arg == "" {
+			arg = "*"
+		}
+		call := ""
+		switch c.agg {
+		case "count_distinct":
+			call = "count(DISTINCT " + arg + ")"
+		case "first", "last":
+			call = c.agg + "(" + arg + " ORDER BY seq)"
+		default:
+			call = c.agg + "(" + arg + ")"
+		}
+		if c.filt != "" {
+			call += " FILTER (WHERE " + c.filt + ")"
+		}
+		sel = append(sel, call+" AS "+quoteIdent(c.name))
+	}
+	where := []string{"entity_id = ?"}
+	args := []any{entity}
+	if !at.IsZero() {
+		where = append(where, `"timestamp" <= ?`)
+		args = append(args, at.UTC())
+	}
+	if d.where != "" {
+		where = append(where, "("+d.where+")")
+	}
+	q := "SELECT " + strings.Join(sel, ", ") + " FROM events AS " + quoteIdent(d.alias) + " WHERE " + strings.Join(where, " AND ")
+	if len(d.groups) > 0 {
+		q += " GROUP BY " + strings.Join(d.groups, ", ")
+	}
+	return q, args
+}

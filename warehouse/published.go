@@ -1,0 +1,176 @@
+package warehouse
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/allsource/allsource"
+)
+
+// Published tables are engine tables that a package above the warehouse
+// keeps (projection state) and that a tenant's queries read as
+// projections.<name>. The engine has one catalog for every tenant, so a
+// statement naming projections.<name> is rewritten to the table published
+// under that name for the tenant of its scope; another tenant's tables
+// cannot be named. Tables live in the engine schema _proj, which user
+// statements may not name.
+
+// PublishedSchema is the schema name queries use for published tables.
+const PublishedSchema = "projections"
+
+// internalSchema holds the published tables in the engine.
+const internalSchema = "_proj"
+
+// Publish makes table (in schema _proj of the engine) readable by tenant's
+// queries as projections.<name>, replacing what the name showed before.
+// Statements already running keep the table they started with.
+func (w *Warehouse) Publish(tenant, name, table string) {
+	w.pubMu.Lock()
+	defer w.pubMu.Unlock()
+	if w.published == nil {
+		w.published = map[string]map[string]string{}
+	}
+	if w.published[tenant] == nil {
+		w.published[tenant] = map[string]string{}
+	}
+	w.published[tenant][strings.ToLower(name)] = table
+	w.pubGen.Add(1)
+}
+
+// Unpublish removes tenant's name.
+func (w *Warehouse) Unpublish(tenant, name string) {
+	w.pubMu.Lock()
+	defer w.pubMu.Unlock()
+	delete(w.published[tenant], strings.ToLower(name))
+	w.pubGen.Add(1)
+}
+
+// PublishedTables lists tenant's published names (sorted by the caller).
+func (w *Warehouse) PublishedTables(tenant string) map[string]string {
+	w.pubMu.Lock()
+	defer w.pubMu.Unlock()
+	out := map[string]string{}
+	for n, t := range w.published[tenant] {
+		out[n] = t
+	}
+	return out
+}
+
+// publishedTenant is the tenant whose published tables ctx's statements
+// name: the scope's tenant, and the default tenant for scopes spanning
+// tenants.
+func publishedTenant(ctx context.Context) string {
+	sc := scopeOf(ctx)
+	if sc.tenant == allScopes || sc.tenant == allsource.AllTenants {
+		return allsource.DefaultTenant
+	}
+	return sc.tenant
+}
+
+// mentionsPublished is a cheap test for statements that may name a
+// published table; only those are parsed for rewriting.
+func mentionsPublished(q string) bool {
+	return len(q) >= len(PublishedSchema) && strings.Contains(strings.ToLower(q), PublishedSchema)
+}
+
+// resolvePublished rewrites the references to projections.<name> in q to
+// the tables published for ctx's tenant. Statements that name none, or that
+// the engine cannot serialise (not a SELECT), are returned as they are.
+func (w *Warehouse) resolvePublished(ctx context.Context, conn *sql.Conn, q string) (string, error) {
+	if !mentionsPublished(q) {
+		return q, nil
+	}
+	var out string
+	if err := conn.QueryRowContext(ctx, "SELECT CAST(json_serialize_sql("+sqlString(q)+") AS VARCHAR)").Scan(&out); err != nil {
+		return q, nil
+	}
+	var tree map[string]any
+	dec := json.NewDecoder(strings.NewReader(out))
+	dec.UseNumber() // positions are 64-bit; float64 would change them
+	if err := dec.Decode(&tree); err != nil || tree["error"] == true {
+		return q, nil
+	}
+	tenant := publishedTenant(ctx)
+	names := w.PublishedTables(tenant)
+	found := false
+	var missing error
+	var walk func(n any)
+	walk = func(n any) {
+		switch x := n.(type) {
+		case map[string]any:
+			if t, _ := x["type"].(string); t == "BASE_TABLE" {
+				schema, _ := x["schema_name"].(string)
+				catalog, _ := x["catalog_name"].(string)
+				if catalog == "" && strings.EqualFold(schema, PublishedSchema) {
+					name, _ := x["table_name"].(string)
+					table, ok := names[strings.ToLower(name)]
+					if !ok {
+						if missing == nil {
+							missing = allsource.Errorf(allsource.CodeNotFound, "projection %q does not exist in tenant %s (GET /v1/projections lists them)", name, tenant)
+						}
+						return
+					}
+					found = true
+					if a, _ := x["alias"].(string); a == "" {
+						x["alias"] = name
+					}
+					x["schema_name"], x["table_name"] = internalSchema, table
+				}
+			}
+			for _, v := range x {
+				walk(v)
+			}
+		case []any:
+			for _, v := range x {
+				walk(v)
+			}
+		}
+	}
+	walk(tree)
+	if missing != nil {
+		return "", missing
+	}
+	if !found {
+		return q, nil
+	}
+	b, err := json.Marshal(tree)
+	if err != nil {
+		return "", err
+	}
+	var back string
+	if err := conn.QueryRowContext(ctx, "SELECT json_deserialize_sql("+sqlString(string(b))+"::JSON)").Scan(&back); err != nil {
+		return "", fmt.Errorf("warehouse: rewrite projection references: %w", err)
+	}
+	return back, nil
+}
+
+// EngineConn is a connection of the engine for trusted work by packages
+// above the warehouse (maintaining published tables). It is not one of
+// the query connections and has no events view. The caller closes it.
+func (w *Warehouse) EngineConn(ctx context.Context) (*sql.Conn, error) {
+	return w.engine.Conn(ctx)
+}
+
+// Catalog is the catalog database, for packages above the warehouse that
+// keep their definitions there (see migrations).
+func (w *Warehouse) Catalog() *sql.DB { return w.catalog }
+
+// ProjectionsDir is where projection checkpoints are written; the engine
+// may read and write files there.
+func (w *Warehouse) ProjectionsDir() string { return w.projDir }
+
+// engineDirs are the directories the engine may touch.
+func (w *Warehouse) engineDirs() []string {
+	return []string{w.whDir + string(filepath.Separator), w.tmpDir + string(filepath.Separator), w.projDir + string(filepath.Separator)}
+}
+
+// EngineDriverConn is a driver connection of the engine, for appenders
+// filling tables in schema _proj. The caller closes it.
+func (w *Warehouse) EngineDriverConn(ctx context.Context) (driver.Conn, error) {
+	return w.connector.Connect(ctx)
+}
