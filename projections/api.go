@@ -335,6 +335,7 @@ func (e *Engine) EntityState(ctx context.Context, tenant, name, entity string, a
 	if err != nil {
 		return nil, err
 	}
+	defer rt.close()
 	byEntity := rt.perEntity || rt.partitionsByEntity()
 	if !byEntity {
 		return nil, errNoEntityState

@@ -28,6 +28,8 @@ type HTTPOptions struct {
 //
 //	types     comma-separated event type patterns ("order.*,user.signed_up")
 //	entities  comma-separated entity ids
+//	where     a payload predicate, payload.<field><op><value> (repeat for AND):
+//	          where=payload.amount>=100&where=payload.country=DE
 //	from_seq  start after this seq (default 0: everything stored, then live)
 //	from=now  only events stored from now on
 //	since     an RFC 3339 time: stored events from then, then live
@@ -60,6 +62,14 @@ func request(c *gin.Context) (f Filter, start Start, ok bool) {
 	}
 	if f.Tenant == "" {
 		f.Tenant = allsource.DefaultTenant
+	}
+	for _, w := range c.QueryArray("where") {
+		p, err := ParsePredicate(w)
+		if err != nil {
+			httpx.WriteError(c, &allsource.Error{Code: allsource.CodeInvalid, Field: "where", Index: -1, Message: "where: " + err.Error()})
+			return f, start, false
+		}
+		f.Where = append(f.Where, p)
 	}
 	if v := c.Query("from_seq"); v != "" {
 		n, err := strconv.ParseUint(v, 10, 64)

@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -33,8 +34,145 @@ type Filter struct {
 	Tenant    string
 	Types     []string
 	Entities  []string
+	Where     []Predicate // all must hold
 	Restrict  allsource.ReadRestriction
 	entitySet map[string]bool
+}
+
+// Predicate compares a payload field with a value: payload.amount>=100,
+// payload.country=DE, payload.vip=true. Numbers compare as numbers,
+// everything else as text; a missing field matches only !=.
+type Predicate struct {
+	Path  []string // keys below payload
+	Op    string   // = != > >= < <=
+	Value any      // float64, string, bool or nil (JSON null)
+}
+
+// ParsePredicate reads "payload.a.b<op>value" (data. is accepted for
+// payload.). The value is JSON (a number, true, false, null, "text") or
+// bare text.
+func ParsePredicate(s string) (Predicate, error) {
+	var p Predicate
+	i := strings.IndexAny(s, "=!<>")
+	if i <= 0 {
+		return p, fmt.Errorf("%q: want payload.<field><op><value>, op one of = != > >= < <=", s)
+	}
+	field, rest := strings.TrimSpace(s[:i]), s[i:]
+	for _, op := range []string{">=", "<=", "!=", "=", ">", "<"} {
+		if strings.HasPrefix(rest, op) {
+			p.Op, rest = op, strings.TrimSpace(rest[len(op):])
+			break
+		}
+	}
+	if p.Op == "" || strings.ContainsAny(rest[:min(1, len(rest))], "=!<>") {
+		return p, fmt.Errorf("%q: unknown operator (want = != > >= < <=)", s)
+	}
+	switch {
+	case strings.HasPrefix(field, "payload."):
+		field = field[len("payload."):]
+	case strings.HasPrefix(field, "data."):
+		field = field[len("data."):]
+	default:
+		return p, fmt.Errorf("%q: the field must start with payload.", s)
+	}
+	p.Path = strings.Split(field, ".")
+	for _, k := range p.Path {
+		if k == "" {
+			return p, fmt.Errorf("%q: empty key in the field", s)
+		}
+	}
+	if err := json.Unmarshal([]byte(rest), &p.Value); err != nil {
+		p.Value = rest // bare text
+	}
+	switch p.Value.(type) {
+	case map[string]any, []any:
+		return p, fmt.Errorf("%q: compare with a number, text, true, false or null", s)
+	}
+	return p, nil
+}
+
+// holds reports whether the payload (decoded) satisfies p.
+func (p *Predicate) holds(doc any) bool {
+	cur := doc
+	for _, k := range p.Path {
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return p.Op == "!="
+		}
+		if cur, ok = m[k]; !ok {
+			return p.Op == "!="
+		}
+	}
+	cmp, ok := compareJSON(cur, p.Value)
+	if !ok {
+		return p.Op == "!="
+	}
+	switch p.Op {
+	case "=":
+		return cmp == 0
+	case "!=":
+		return cmp != 0
+	case ">":
+		return cmp > 0
+	case ">=":
+		return cmp >= 0
+	case "<":
+		return cmp < 0
+	default:
+		return cmp <= 0
+	}
+}
+
+// compareJSON orders two JSON values of the same kind (numbers, strings,
+// booleans, nulls); a number compared with text that parses as one is
+// compared as a number.
+func compareJSON(a, b any) (int, bool) {
+	switch x := a.(type) {
+	case float64:
+		y, ok := b.(float64)
+		if !ok {
+			s, isStr := b.(string)
+			if !isStr {
+				return 0, false
+			}
+			var err error
+			if y, err = strconv.ParseFloat(s, 64); err != nil {
+				return 0, false
+			}
+		}
+		return cmpOrdered(x, y), true
+	case string:
+		switch y := b.(type) {
+		case string:
+			return strings.Compare(x, y), true
+		case float64:
+			return strings.Compare(x, strconv.FormatFloat(y, 'f', -1, 64)), true
+		case bool:
+			return strings.Compare(x, strconv.FormatBool(y)), true
+		}
+	case bool:
+		if y, ok := b.(bool); ok {
+			if x == y {
+				return 0, true
+			}
+			return 1, true
+		}
+	case nil:
+		if b == nil {
+			return 0, true
+		}
+	}
+	return 0, false
+}
+
+func cmpOrdered(x, y float64) int {
+	switch {
+	case x < y:
+		return -1
+	case x > y:
+		return 1
+	}
+	return 0
 }
 
 func (f *Filter) prepare() error {
@@ -44,6 +182,14 @@ func (f *Filter) prepare() error {
 	for _, g := range append(append([]string(nil), f.Types...), f.Restrict.OnlyTypes...) {
 		if _, err := path.Match(g, ""); err != nil || g == "" {
 			return allsource.Errorf(allsource.CodeInvalid, "event type pattern %q is not valid", g)
+		}
+	}
+	for _, p := range f.Where {
+		field := "payload." + strings.Join(p.Path, ".")
+		for _, h := range f.Restrict.HiddenFields {
+			if field == h || strings.HasPrefix(field, h+".") || strings.HasPrefix(h, field+".") {
+				return allsource.Errorf(allsource.CodeForbidden, "where: %s is hidden from you", field)
+			}
 		}
 	}
 	if len(f.Entities) > 0 {
@@ -78,7 +224,21 @@ func (f *Filter) Match(e *allsource.Event) bool {
 	if len(f.Restrict.OnlyTypes) > 0 && !matchAny(f.Restrict.OnlyTypes, e.EventType) {
 		return false
 	}
-	return !matchAny(f.Restrict.HiddenTypes, e.EventType)
+	if matchAny(f.Restrict.HiddenTypes, e.EventType) {
+		return false
+	}
+	if len(f.Where) > 0 {
+		var doc any
+		if json.Unmarshal(e.Payload, &doc) != nil {
+			return false
+		}
+		for i := range f.Where {
+			if !f.Where[i].holds(doc) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // Event is an event as subscribers receive it: the JSON of the entity

@@ -1,6 +1,7 @@
 package projections
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -77,6 +78,7 @@ type jsRuntime struct {
 	any       goja.Callable
 	parse     goja.Callable // JSON.parse
 	stringify goja.Callable // JSON.stringify
+	wd        *watchdog
 	now       time.Time
 	rnd       *rand.Rand
 	declared  bool
@@ -88,9 +90,11 @@ func compileJS(src string) (*jsProgram, error) {
 		return nil, allsource.Errorf(allsource.CodeInvalid, "projection JavaScript: %v", err)
 	}
 	p := &jsProgram{src: src, prog: prog}
-	if _, err := p.runtime(JSLimits{}); err != nil {
+	r, err := p.runtime(JSLimits{})
+	if err != nil {
 		return nil, err
 	}
+	r.close()
 	return p, nil
 }
 
@@ -106,9 +110,12 @@ func (p *jsProgram) runtime(lim JSLimits) (*jsRuntime, error) {
 	if err := r.guard(); err != nil {
 		return nil, err
 	}
+	var err error
 	json := vm.Get("JSON").ToObject(vm)
 	r.parse, _ = goja.AssertFunction(json.Get("parse"))
 	r.stringify, _ = goja.AssertFunction(json.Get("stringify"))
+	vm.SetFieldNameMapper(goja.TagFieldNameMapper("js", true))
+	r.startWatchdog()
 
 	builder := vm.NewObject()
 	self := func(goja.FunctionCall) goja.Value { return builder }
@@ -165,17 +172,21 @@ func (p *jsProgram) runtime(lim JSLimits) (*jsRuntime, error) {
 		return builder
 	})
 	r.now = time.Unix(0, 0).UTC()
-	if err := r.call(func() error {
+	err = r.call(func() error {
 		_, err := vm.RunProgram(p.prog)
 		return err
-	}); err != nil {
-		return nil, allsource.Errorf(allsource.CodeInvalid, "projection JavaScript: %v", err)
+	})
+	switch {
+	case err != nil:
+		err = allsource.Errorf(allsource.CodeInvalid, "projection JavaScript: %v", err)
+	case !r.declared:
+		err = allsource.Errorf(allsource.CodeInvalid, "projection JavaScript: declare handlers with fromAll().when({ … })")
+	case r.partition != nil && r.perEntity:
+		err = allsource.Errorf(allsource.CodeInvalid, "projection JavaScript: use partitionBy or foreachStream, not both")
 	}
-	if !r.declared {
-		return nil, allsource.Errorf(allsource.CodeInvalid, "projection JavaScript: declare handlers with fromAll().when({ … })")
-	}
-	if r.partition != nil && r.perEntity {
-		return nil, allsource.Errorf(allsource.CodeInvalid, "projection JavaScript: use partitionBy or foreachStream, not both")
+	if err != nil {
+		r.close()
+		return nil, err
 	}
 	return r, nil
 }
@@ -200,64 +211,90 @@ func (r *jsRuntime) guard() error {
 	return err
 }
 
-// allocs reads the process's cumulative heap allocation.
-var allocSample = []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}}
-var allocMu sync.Mutex
-
+// heapAllocs reads the process's cumulative heap allocation.
 func heapAllocs() uint64 {
-	allocMu.Lock()
-	defer allocMu.Unlock()
-	metrics.Read(allocSample)
-	if allocSample[0].Value.Kind() != metrics.KindUint64 {
+	sample := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}}
+	metrics.Read(sample)
+	if sample[0].Value.Kind() != metrics.KindUint64 {
 		return 0
 	}
-	return allocSample[0].Value.Uint64()
+	return sample[0].Value.Uint64()
 }
 
-// call runs fn with the time and allocation bounds: a watchdog interrupts
-// the runtime past either.
-func (r *jsRuntime) call(fn func() error) error {
-	start := heapAllocs()
-	done := make(chan struct{})
-	var why error
-	var whyMu sync.Mutex
+// watchdog interrupts a runtime whose current call runs past the time
+// limit or allocates past the allocation limit. One goroutine serves a
+// runtime for its lifetime and looks every few milliseconds, so a call
+// costs two lock operations, not a timer.
+type watchdog struct {
+	mu      sync.Mutex
+	running bool
+	gen     uint64    // calls started
+	started time.Time // of the running call
+	seenGen uint64    // the call the allocation baseline belongs to
+	base    uint64    // heap allocations when the watchdog first saw it
+	why     error
+	stop    chan struct{}
+}
+
+func (r *jsRuntime) startWatchdog() {
+	w := &watchdog{stop: make(chan struct{})}
+	r.wd = w
 	go func() {
-		deadline := time.NewTimer(r.lim.Time)
-		defer deadline.Stop()
-		tick := time.NewTicker(2 * time.Millisecond)
-		defer tick.Stop()
+		t := time.NewTicker(2 * time.Millisecond)
+		defer t.Stop()
 		for {
 			select {
-			case <-done:
+			case <-w.stop:
 				return
-			case <-deadline.C:
-				whyMu.Lock()
-				why = fmt.Errorf("the handler ran longer than %v", r.lim.Time)
-				whyMu.Unlock()
-				r.vm.Interrupt("time limit")
-				return
-			case <-tick.C:
-				if used := heapAllocs() - start; used > r.lim.Alloc {
-					whyMu.Lock()
-					why = fmt.Errorf("the handler allocated more than %d MiB", r.lim.Alloc>>20)
-					whyMu.Unlock()
-					r.vm.Interrupt("allocation limit")
-					return
+			case <-t.C:
+			}
+			w.mu.Lock()
+			if w.running && w.why == nil {
+				if time.Since(w.started) > r.lim.Time {
+					w.why = fmt.Errorf("the handler ran longer than %v", r.lim.Time)
+				} else if a := heapAllocs(); w.seenGen != w.gen {
+					w.seenGen, w.base = w.gen, a
+				} else if a-w.base > r.lim.Alloc {
+					w.why = fmt.Errorf("the handler allocated more than %d MiB", r.lim.Alloc>>20)
+				}
+				if w.why != nil {
+					r.vm.Interrupt("limit")
 				}
 			}
+			w.mu.Unlock()
 		}
 	}()
+}
+
+// close stops the runtime's watchdog.
+func (r *jsRuntime) close() {
+	if r.wd != nil {
+		close(r.wd.stop)
+		r.wd = nil
+	}
+}
+
+// call runs fn under the watchdog's bounds.
+func (r *jsRuntime) call(fn func() error) error {
+	w := r.wd
+	w.mu.Lock()
+	w.running, w.started, w.why = true, time.Now(), nil
+	w.gen++
+	w.mu.Unlock()
 	err := fn()
-	close(done)
+	w.mu.Lock()
+	w.running = false
+	why := w.why
 	r.vm.ClearInterrupt()
+	w.mu.Unlock()
 	if err != nil {
 		var ie *goja.InterruptedError
-		if errors.As(err, &ie) {
-			whyMu.Lock()
-			defer whyMu.Unlock()
-			if why != nil {
-				return why
-			}
+		if errors.As(err, &ie) && why != nil {
+			return why
+		}
+		var so *goja.StackOverflowError
+		if errors.As(err, &so) {
+			return errors.New("the handler's calls nest too deeply (stack overflow)")
 		}
 		var ex *goja.Exception
 		if errors.As(err, &ex) {
@@ -267,31 +304,48 @@ func (r *jsRuntime) call(fn func() error) error {
 	return err
 }
 
-// eventValue is the event as handlers see it, with KurrentDB's names too.
+// jsEvent is the event as handlers see it, with KurrentDB's names for its
+// fields too. Data and metadata are the decoded JSON.
+type jsEvent struct {
+	Seq            uint64 `js:"seq"`
+	SequenceNumber uint64 `js:"sequenceNumber"`
+	ID             string `js:"id"`
+	EventID        string `js:"eventId"`
+	Tenant         string `js:"tenant"`
+	EntityID       string `js:"entity_id"`
+	StreamID       string `js:"streamId"`
+	Subject        string `js:"subject"`
+	EventType      string `js:"event_type"`
+	EventTypeK     string `js:"eventType"`
+	Type           string `js:"type"`
+	Version        uint64 `js:"version"`
+	Timestamp      string `js:"timestamp"`
+	Time           string `js:"time"`
+	IngestedAt     string `js:"ingested_at"`
+	Data           any    `js:"data"`
+	Body           any    `js:"body"`
+	Payload        any    `js:"payload"`
+	Metadata       any    `js:"metadata"`
+}
+
+// eventValue is the event as handlers see it: a read-only view of a Go
+// value (no copying field by field into the runtime).
 func (r *jsRuntime) eventValue(e *Event) (goja.Value, error) {
-	vm := r.vm
-	o := vm.NewObject()
-	data, err := r.parse(goja.Undefined(), vm.ToValue(string(e.Payload)))
-	if err != nil {
+	var data any
+	if err := json.Unmarshal(e.Payload, &data); err != nil {
 		return nil, err
 	}
-	meta := goja.Value(vm.NewObject())
+	var meta any = map[string]any{}
 	if len(e.Metadata) > 0 {
-		if meta, err = r.parse(goja.Undefined(), vm.ToValue(string(e.Metadata))); err != nil {
+		if err := json.Unmarshal(e.Metadata, &meta); err != nil {
 			return nil, err
 		}
 	}
 	ts := e.Timestamp.UTC().Format(time.RFC3339Nano)
-	for k, v := range map[string]any{
-		"seq": e.Seq, "sequenceNumber": e.Seq, "id": e.ID, "eventId": e.ID, "tenant": e.Tenant,
-		"entity_id": e.EntityID, "streamId": e.EntityID, "subject": e.EntityID,
-		"event_type": e.EventType, "eventType": e.EventType, "type": e.EventType,
-		"version": e.Version, "timestamp": ts, "time": ts, "ingested_at": e.IngestedAt.UTC().Format(time.RFC3339Nano),
-		"data": data, "body": data, "payload": data, "metadata": meta,
-	} {
-		o.Set(k, v)
-	}
-	return o, nil
+	return r.vm.ToValue(&jsEvent{Seq: e.Seq, SequenceNumber: e.Seq, ID: e.ID, EventID: e.ID, Tenant: e.Tenant,
+		EntityID: e.EntityID, StreamID: e.EntityID, Subject: e.EntityID, EventType: e.EventType, EventTypeK: e.EventType, Type: e.EventType,
+		Version: e.Version, Timestamp: ts, Time: ts, IngestedAt: e.IngestedAt.UTC().Format(time.RFC3339Nano),
+		Data: data, Body: data, Payload: data, Metadata: meta}), nil
 }
 
 // partitionOf is the state an event folds into; ok false skips the event.

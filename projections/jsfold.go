@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/dop251/goja"
 	duckdb "github.com/duckdb/duckdb-go/v2"
 
 	"github.com/allsource/allsource/warehouse"
@@ -16,7 +17,13 @@ type jsFolder struct {
 	*engineIO
 	rt     *jsRuntime
 	states map[string]string
+	// live holds the runtime's values of states as of the last applied
+	// batch, so a batch does not parse the states it touches again. A
+	// failed batch may have changed them: it drops the cache.
+	live map[string]goja.Value
 }
+
+const maxLiveStates = 200_000
 
 func newJSFolder(ctx context.Context, wh *warehouse.Warehouse, table string, p *jsProgram, lim JSLimits) (*jsFolder, error) {
 	rt, err := p.runtime(lim)
@@ -25,6 +32,7 @@ func newJSFolder(ctx context.Context, wh *warehouse.Warehouse, table string, p *
 	}
 	io, err := openEngineIO(ctx, wh, table)
 	if err != nil {
+		rt.close()
 		return nil, err
 	}
 	return &jsFolder{engineIO: io, rt: rt, states: map[string]string{}}, nil
@@ -39,7 +47,17 @@ func (f *jsFolder) setup(ctx context.Context) error {
 }
 
 func (f *jsFolder) apply(ctx context.Context, batch []Event) error {
+	if f.live == nil || len(f.live) > maxLiveStates {
+		f.live = map[string]goja.Value{}
+	}
 	fold := f.rt.newFold(f.states)
+	fold.live = f.live
+	ok := false
+	defer func() {
+		if !ok {
+			f.live = nil
+		}
+	}()
 	for i := range batch {
 		if err := fold.step(&batch[i]); err != nil {
 			return &eventError{seq: batch[i].Seq, err: err}
@@ -49,6 +67,7 @@ func (f *jsFolder) apply(ctx context.Context, batch []Event) error {
 		return err
 	}
 	if len(fold.changed) == 0 {
+		ok = true
 		return nil
 	}
 	if err := f.exec(ctx, "DELETE FROM _proj."+f.name("out")); err != nil {
@@ -86,6 +105,7 @@ func (f *jsFolder) apply(ctx context.Context, batch []Event) error {
 	for k, c := range fold.changed {
 		f.states[k] = c.json
 	}
+	ok = true
 	return nil
 }
 
@@ -102,7 +122,7 @@ func (f *jsFolder) load(ctx context.Context, dir string, files []string) error {
 		return err
 	}
 	defer rows.Close()
-	f.states = map[string]string{}
+	f.states, f.live = map[string]string{}, nil
 	for rows.Next() {
 		var k, s string
 		if err := rows.Scan(&k, &s); err != nil {
@@ -114,6 +134,11 @@ func (f *jsFolder) load(ctx context.Context, dir string, files []string) error {
 }
 
 func (f *jsFolder) view() string { return f.table + "_view" }
+
+func (f *jsFolder) close() {
+	f.rt.close()
+	f.engineIO.close()
+}
 
 func (f *jsFolder) drop(ctx context.Context) error {
 	if err := f.exec(ctx, "DROP VIEW IF EXISTS _proj."+f.name("view")); err != nil {

@@ -205,6 +205,7 @@ type sqlFolder struct {
 	def   *sqlDef
 	st    sqlStatements
 	parts []string // state tables: "" (main), "d<i>" (count distinct)
+
 }
 
 func newSQLFolder(ctx context.Context, wh *warehouse.Warehouse, table string, def *sqlDef) (*sqlFolder, error) {
@@ -276,6 +277,9 @@ func (f *sqlFolder) apply(ctx context.Context, batch []Event) error {
 	}
 	if err := f.fault("apply.filled"); err != nil {
 		return err
+	}
+	if len(f.st.distinct) == 0 { // one statement: atomic by itself
+		return f.exec(ctx, f.st.upsert)
 	}
 	return f.inTx(ctx, func() error {
 		if err := f.exec(ctx, f.st.upsert); err != nil {

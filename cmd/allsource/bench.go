@@ -30,10 +30,14 @@ func (m *Main) runBench(ctx context.Context, args []string) error {
 			return m.runBenchAnalytics(ctx, args[1:])
 		case "auth":
 			return m.runBenchAuth(ctx, args[1:])
+		case "projections":
+			return m.runBenchProjections(ctx, args[1:])
+		case "fanout":
+			return m.runBenchFanout(ctx, args[1:])
 		}
 	}
-	fmt.Fprintln(m.Stderr, "Usage: allsource bench ingest|pgwire|analytics|auth [flags]")
-	return &exitError{code: 2, err: errors.New("bench: the benchmarks are 'ingest', 'pgwire', 'analytics' and 'auth'")}
+	fmt.Fprintln(m.Stderr, "Usage: allsource bench ingest|pgwire|analytics|auth|projections|fanout [flags]")
+	return &exitError{code: 2, err: errors.New("bench: the benchmarks are 'ingest', 'pgwire', 'analytics', 'auth', 'projections' and 'fanout'")}
 }
 
 func (m *Main) runBenchIngest(ctx context.Context, args []string) error {
