@@ -169,4 +169,3 @@ func ingestedAt(b []byte) (time.Time, bool) {
 	t, err := time.Parse(time.RFC3339Nano, string(rest[:j]))
 	return t, err == nil
 }
-
