@@ -210,6 +210,22 @@ func matchAny(globs []string, s string) bool {
 	return false
 }
 
+// takesAll reports whether f selects every event of a batch unchanged (no
+// type, entity or payload filter, no restriction, one tenant), so the
+// batch can be shared.
+func (f *Filter) takesAll(events []allsource.Event) bool {
+	if len(f.Types) > 0 || f.entitySet != nil || len(f.Where) > 0 || len(f.Restrict.OnlyTypes) > 0 ||
+		len(f.Restrict.HiddenTypes) > 0 || len(f.Restrict.HiddenFields) > 0 || f.Tenant == allsource.AllTenants {
+		return false
+	}
+	for i := range events {
+		if events[i].Tenant != f.Tenant {
+			return false
+		}
+	}
+	return true
+}
+
 // Match reports whether f selects e.
 func (f *Filter) Match(e *allsource.Event) bool {
 	if e.Tenant != f.Tenant && !(f.Tenant == allsource.AllTenants && !allsource.Reserved(e.Tenant)) {
@@ -293,6 +309,39 @@ type Hub struct {
 	last   uint64 // highest seq published
 	subs   map[*sub]struct{}
 	closed bool
+
+	// Subscribers that send JSON share one encoding of each live event,
+	// kept in a ring by seq for as long as it is likely to be sent.
+	jsonSubs atomic.Int64
+	ring     [encodedRing]atomic.Pointer[encoded]
+}
+
+// encoded is one event's JSON, as every unrestricted subscriber sends it.
+type encoded struct {
+	seq  uint64
+	json []byte
+}
+
+const encodedRing = 1 << 16
+
+// EncodedJSON is the shared JSON of a live event (nil when not kept):
+// what json.Marshal of the event gives, for readers without a restriction.
+func (h *Hub) EncodedJSON(seq uint64) []byte {
+	if p := h.ring[seq%encodedRing].Load(); p != nil && p.seq == seq {
+		return p.json
+	}
+	return nil
+}
+
+// encodeJSON keeps the JSON of events for the JSON subscribers.
+func (h *Hub) encodeJSON(events []allsource.Event) {
+	for i := range events {
+		b, err := json.Marshal(eventOf(&events[i]))
+		if err != nil {
+			continue
+		}
+		h.ring[events[i].Seq%encodedRing].Store(&encoded{seq: events[i].Seq, json: b})
+	}
 }
 
 // sub is one subscriber: its batches of matching events (one per
@@ -324,13 +373,27 @@ func (h *Hub) Publish(events []allsource.Event) {
 	if len(events) == 0 {
 		return
 	}
+	if h.jsonSubs.Load() > 0 {
+		h.encodeJSON(events)
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	var shared []Event // the whole batch, for subscribers that see all of it
 	for s := range h.subs {
 		var batch []Event
-		for i := range events {
-			if e := &events[i]; s.f.Match(e) {
-				batch = append(batch, s.f.view(e))
+		if s.f.takesAll(events) {
+			if shared == nil {
+				shared = make([]Event, len(events))
+				for i := range events {
+					shared[i] = eventOf(&events[i])
+				}
+			}
+			batch = shared // read-only for every subscriber
+		} else {
+			for i := range events {
+				if e := &events[i]; s.f.Match(e) {
+					batch = append(batch, s.f.view(e))
+				}
 			}
 		}
 		if len(batch) == 0 {
@@ -399,6 +462,10 @@ type SubOptions struct {
 	// MaxBatch, when set, merges live batches already queued into one
 	// send of up to this many events.
 	MaxBatch int
+	// JSON says the subscriber sends events as JSON: the hub then keeps
+	// one encoding of each live event for every such subscriber
+	// (EncodedJSON).
+	JSON bool
 }
 
 // Subscribe streams f's events from start to send, stored ones first, then
@@ -424,6 +491,10 @@ func (h *Hub) SubscribeBatches(ctx context.Context, wh *warehouse.Warehouse, f F
 	}
 	if o.Buffer <= 0 {
 		o.Buffer = 10_000
+	}
+	if o.JSON {
+		h.jsonSubs.Add(1)
+		defer h.jsonSubs.Add(-1)
 	}
 	s := &sub{f: &f, ch: make(chan []Event, min(o.Buffer, 4096)), limit: int64(o.Buffer), reason: make(chan string, 1)}
 	h.mu.Lock()

@@ -2,7 +2,6 @@ package projections
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 
 	"github.com/coder/websocket"
@@ -12,7 +11,8 @@ import (
 )
 
 // serveWS streams a subscription over a WebSocket: one text message per
-// event (the JSON of the SSE data), pings while idle, and a close frame
+// event (the JSON of the SSE data), or per batch of events with batch=true
+// (a JSON array), pings while idle, and a close frame
 // whose reason says why the server ended it (1013 for a slow reader, 1001
 // when shutting down). Browsers cannot send Last-Event-ID here: a client
 // resumes with from_seq.
@@ -29,15 +29,37 @@ func (h *Hub) serveWS(c *gin.Context, wh *warehouse.Warehouse, o HTTPOptions) {
 	// The client sends nothing; reading handles its pings and close, and
 	// ends ctx when it goes away.
 	ctx := conn.CloseRead(c.Request.Context())
-	send := func(e Event) error {
-		b, err := json.Marshal(e)
-		if err != nil {
-			return err
+	batched := c.Query("batch") == "true"
+	var buf []byte
+	send := func(batch []Event) error {
+		if batched { // one message: a JSON array of the batch
+			buf = append(buf[:0], '[')
+			for i := range batch {
+				b, err := h.eventJSON(&f, &batch[i])
+				if err != nil {
+					return err
+				}
+				if i > 0 {
+					buf = append(buf, ',')
+				}
+				buf = append(buf, b...)
+			}
+			buf = append(buf, ']')
+			return conn.Write(ctx, websocket.MessageText, buf)
 		}
-		return conn.Write(ctx, websocket.MessageText, b)
+		for i := range batch {
+			b, err := h.eventJSON(&f, &batch[i])
+			if err != nil {
+				return err
+			}
+			if err := conn.Write(ctx, websocket.MessageText, b); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
 	idle := func() error { return conn.Ping(ctx) }
-	err = h.Subscribe(ctx, wh, f, start, SubOptions{Buffer: o.Buffer, Heartbeat: o.Heartbeat, Idle: idle}, send)
+	err = h.SubscribeBatches(ctx, wh, f, start, SubOptions{Buffer: o.Buffer, Heartbeat: o.Heartbeat, Idle: idle, JSON: true, MaxBatch: 1000}, send)
 	var ended *Ended
 	switch {
 	case errors.As(err, &ended) && h.isClosed():

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,9 +34,22 @@ func (m *Main) runBenchFanout(ctx context.Context, args []string) error {
 	rate := fs.Int("rate", 10_000, "events per second to ingest")
 	seconds := fs.Int("seconds", 10, "how long to ingest")
 	batch := fs.Int("batch", 100, "events per ingest batch")
+	arrays := fs.Bool("batched", false, "subscribe with batch=true: a JSON array of the events ready per message")
 	scratch := fs.String("scratch-dir", "", "where the data dir goes (default: the system temp dir)")
+	profile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *profile != "" {
+		f, err := os.Create(*profile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	if *subs < 1 || *rate < 1 || *seconds < 1 || *batch < 1 {
 		return fmt.Errorf("--subscribers, --rate, --seconds and --batch must be positive")
@@ -66,9 +80,16 @@ func (m *Main) runBenchFanout(ctx context.Context, args []string) error {
 	go srv.Serve(ln)
 	defer srv.Close()
 	url := "ws://" + ln.Addr().String() + "/v1/subscribe?from=now"
+	if *arrays {
+		url += "&batch=true"
+	}
 
-	fmt.Fprintf(m.Stdout, "subscription fan-out: %d WebSocket subscribers, %d events/s in batches of %d for %d s, %d cores\n",
-		*subs, *rate, *batch, *seconds, runtime.NumCPU())
+	mode := "one event per message"
+	if *arrays {
+		mode = "batch=true (arrays of the events ready)"
+	}
+	fmt.Fprintf(m.Stdout, "subscription fan-out: %d WebSocket subscribers, %s, %d events/s in batches of %d for %d s, %d cores\n",
+		*subs, mode, *rate, *batch, *seconds, runtime.NumCPU())
 	var (
 		mu        sync.Mutex
 		lat       []time.Duration
@@ -96,8 +117,14 @@ func (m *Main) runBenchFanout(ctx context.Context, args []string) error {
 				lat = append(lat, local...)
 				mu.Unlock()
 			}()
+			var buf bytes.Buffer
 			for {
-				_, b, err := c.Read(sctx)
+				_, r, err := c.Reader(sctx)
+				if err == nil {
+					buf.Reset()
+					_, err = buf.ReadFrom(r)
+				}
+				b := buf.Bytes()
 				if err != nil {
 					var ce websocket.CloseError
 					if errors.As(err, &ce) && ce.Code != websocket.StatusNormalClosure {
@@ -107,8 +134,12 @@ func (m *Main) runBenchFanout(ctx context.Context, args []string) error {
 					return
 				}
 				now := time.Now()
-				received.Add(1)
-				if sample {
+				if *arrays {
+					received.Add(int64(bytes.Count(b, []byte(`"seq":`))))
+				} else {
+					received.Add(1)
+				}
+				if sample { // a message's first (oldest) event
 					if t, ok := ingestedAt(b); ok {
 						local = append(local, now.Sub(t))
 					}

@@ -151,6 +151,35 @@ func TestSubscribeOverWebSocket(t *testing.T) {
 	if m := read(); m["seq"] != float64(3) || m["entity_id"] != "u2" {
 		t.Fatalf("live: %v", m)
 	}
+	// batch=true: arrays of the events ready, each as in one-event messages,
+	// with a payload predicate.
+	c3, _, err := websocket.Dial(ctx, strings.Replace(ws, "from_seq=0", "from_seq=0&batch=true&where=payload.n>1", 1), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c3.CloseNow()
+	mustAppendND(t, a.URL, `{"entity_id":"u3","event_type":"order.paid","payload":{"n":2}}`, `{"entity_id":"u3","event_type":"order.paid","payload":{"n":1}}`)
+	var got []map[string]any
+	for len(got) < 1 {
+		_, b, err := c3.Read(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var arr []map[string]any
+		if err := json.Unmarshal(b, &arr); err != nil {
+			t.Fatalf("batch message %s: %v", b, err)
+		}
+		got = append(got, arr...)
+	}
+	if len(got) != 1 || got[0]["entity_id"] != "u3" || got[0]["seq"] != float64(4) {
+		t.Fatalf("batched with predicate: %v", got)
+	}
+	if m := read(); m["seq"] != float64(4) {
+		t.Fatalf("live: %v", m)
+	}
+	if m := read(); m["seq"] != float64(5) {
+		t.Fatalf("live: %v", m)
+	}
 	// Resume after seq 1 on a second connection.
 	c2, _, err := websocket.Dial(ctx, strings.Replace(ws, "from_seq=0", "from_seq=1", 1), nil)
 	if err != nil {
