@@ -41,13 +41,17 @@ test-short: vet
 # Appender and PostgreSQL COPY, the query comparison over 10M events, and
 # the pgwire front end against PostgreSQL (point queries, full reads), and
 # the analytics endpoints against DuckDB SQL and ClickHouse over 10M events,
-# and ingest with authentication against ingest without.
+# ingest with authentication against ingest without, projection lag under a
+# paced ingest (against SQL over events) and WebSocket fan-out.
 bench: build
 	$(GO) test -tags "$(TAGS)" -run '^$$' -bench . ./wal/ ./ingest/
 	./$(BIN) bench ingest --query-events $${QUERY_EVENTS:-10000000}
 	./$(BIN) bench pgwire --events $${PGWIRE_EVENTS:-1000000}
 	./$(BIN) bench analytics --events $${ANALYTICS_EVENTS:-10000000}
 	./$(BIN) bench auth
+	./$(BIN) bench projections
+	./$(BIN) bench fanout --subscribers 1000 --rate 10000 --batched
+	$(GO) test -tags "$(TAGS)" -run '^$$' -bench 'Apply|FanOut' ./projections/
 
 # A short run of every fuzzer.
 fuzz:
