@@ -55,7 +55,7 @@ var roles = map[string][]Action{
 	RoleTenantAdmin: {ActionAppend, ActionQuery, ActionAnalytics, ActionReadProjections,
 		ActionManageProjections, ActionExport, ActionManageKeys, ActionReadAudit},
 	RoleWriter:  {ActionAppend},
-	RoleReader:  {ActionQuery},
+	RoleReader:  {ActionQuery, ActionReadProjections},
 	RoleAnalyst: {ActionQuery, ActionAnalytics, ActionReadProjections},
 }
 

@@ -520,7 +520,11 @@ func (c *conn) executeKind(ctx context.Context, pt *portal, maxRows int, describ
 		}
 		tag, err := c.srv.opts.Commands.Run(ctx, tenant, st.Text)
 		if err != nil {
-			return err
+			code := map[allsource.Code]string{allsource.CodeConflict: "42710", allsource.CodeInvalid: "42601"}[allsource.ErrorCode(err)]
+			if code == "" {
+				return err
+			}
+			return &pgsql.Error{Code: code, Message: allsource.ErrorMessage(err)}
 		}
 		c.be.Send(&pgproto3.CommandComplete{CommandTag: []byte(tag)})
 	case pgsql.KindShow:

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/allsource/allsource"
@@ -104,7 +105,7 @@ type Engine struct {
 	mu      sync.Mutex
 	projs   map[projKey]*projection
 	closed  bool
-	crashed bool
+	crashed atomic.Bool // a fault stopped it (tests): no checkpoint at Close
 }
 
 type projKey struct{ tenant, name string }
@@ -121,9 +122,7 @@ var errCrashed = errors.New("projections: crashed (fault injection)")
 
 func (e *Engine) fault(point string) error {
 	if e.opts.Fault != nil && e.opts.Fault(point) {
-		e.mu.Lock()
-		e.crashed = true
-		e.mu.Unlock()
+		e.crashed.Store(true)
 		return errCrashed
 	}
 	return nil
@@ -646,7 +645,7 @@ func (e *Engine) Close() error {
 	for _, p := range e.projs {
 		for _, r := range []*runner{p.active, p.next} {
 			if r != nil && r.f != nil {
-				r.stop(!e.crashed)
+				r.stop(!e.crashed.Load())
 				r.f.close()
 			}
 		}
@@ -656,9 +655,7 @@ func (e *Engine) Close() error {
 
 // crash stops every projection without saving (tests: the process died).
 func (e *Engine) crash() {
-	e.mu.Lock()
-	e.crashed = true
-	e.mu.Unlock()
+	e.crashed.Store(true)
 	e.Close()
 }
 

@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"slices"
+	"strings"
 	"sync"
 	"text/tabwriter"
 	"time"
@@ -48,6 +49,7 @@ func (m *Main) runBenchProjections(ctx context.Context, args []string) error {
 	seconds := fs.Int("seconds", 20, "how long to ingest")
 	batch := fs.Int("batch", 500, "events per ingest batch")
 	count := fs.Int("projections", len(benchProjections), "how many of the projections to run (at most 10)")
+	only := fs.String("only", "", "comma-separated names of the projections to run instead (by_type, …, carts, region_totals)")
 	scratch := fs.String("scratch-dir", "", "where the data dir goes (default: the system temp dir)")
 	profile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	if err := fs.Parse(args); err != nil {
@@ -85,6 +87,16 @@ func (m *Main) runBenchProjections(ctx context.Context, args []string) error {
 	}
 	defer st.Close(context.Background())
 	specs := benchProjections[:*count]
+	if *only != "" {
+		specs = nil
+		for _, name := range strings.Split(*only, ",") {
+			i := slices.IndexFunc(benchProjections, func(s projections.Spec) bool { return s.Name == name })
+			if i < 0 {
+				return fmt.Errorf("--only: no projection %q", name)
+			}
+			specs = append(specs, benchProjections[i])
+		}
+	}
 	for _, s := range specs {
 		if _, err := st.proj.Create(ctx, allsource.DefaultTenant, s, false); err != nil {
 			return fmt.Errorf("projection %s: %w", s.Name, err)

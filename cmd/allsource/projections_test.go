@@ -201,3 +201,56 @@ func TestProjectionsThroughTheServer(t *testing.T) {
 	c.Close(ctx)
 	p2.stop(t)
 }
+
+// TestProjectionsWithAuthentication: managing needs manage_projections,
+// reading read_projections; each tenant's names are its own.
+func TestProjectionsWithAuthentication(t *testing.T) {
+	as := startAuthServer(t, false)
+	admin, reader, beta := as.keys["acme-admin"], as.keys["acme-reader"], as.keys["beta"]
+	def := `{"name": "by_type", "sql": "SELECT event_type, count(*) AS n FROM events GROUP BY event_type"}`
+	if st, body := as.do(t, reader, "POST", "/v1/projections", def); st != http.StatusForbidden {
+		t.Fatalf("reader defines: %d %s", st, body)
+	}
+	if st, body := as.do(t, admin, "POST", "/v1/projections", def); st != http.StatusCreated {
+		t.Fatalf("tenant admin defines: %d %s", st, body)
+	}
+	if st, body := as.do(t, admin, "POST", "/v1/events", `{"entity_id":"u1","event_type":"order.placed"}`); st != 200 {
+		t.Fatalf("append: %d %s", st, body)
+	}
+	if st, body := as.do(t, beta, "POST", "/v1/events", `{"entity_id":"u1","event_type":"beta.only"}`); st != 200 {
+		t.Fatalf("append: %d %s", st, body)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		st, body := as.do(t, reader, "GET", "/v1/projections/by_type/rows", "")
+		if st == 200 && strings.Contains(body, `"order.placed"`) {
+			if strings.Contains(body, "beta.only") {
+				t.Fatalf("acme's projection holds beta's events: %s", body)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("rows: %d %s", st, body)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if st, body := as.do(t, reader, "DELETE", "/v1/projections/by_type", ""); st != http.StatusForbidden {
+		t.Fatalf("reader deletes: %d %s", st, body)
+	}
+	// beta has no projection of that name, through any interface.
+	if st, body := as.do(t, beta, "GET", "/v1/projections/by_type", ""); st != http.StatusNotFound {
+		t.Fatalf("beta reads acme's projection: %d %s", st, body)
+	}
+	if st, body := as.do(t, beta, "POST", "/v1/query", sqlBody("SELECT * FROM projections.by_type")); st != 404 || !strings.Contains(body, "does not exist") {
+		t.Fatalf("beta queries acme's projection: %d %s", st, body)
+	}
+	if st, body := as.do(t, beta, "GET", "/v1/projections", ""); st != 200 || strings.Contains(body, "by_type") {
+		t.Fatalf("beta lists: %d %s", st, body)
+	}
+	if st, body := as.do(t, admin, "POST", "/v1/query", sqlBody("SELECT n FROM projections.by_type WHERE event_type = 'order.placed'")); st != 200 || !strings.Contains(body, "[1]") {
+		t.Fatalf("acme queries: %d %s", st, body)
+	}
+	if st, body := as.do(t, admin, "POST", "/v1/query", sqlBody("SELECT * FROM _proj.anything")); st != 400 || !strings.Contains(body, "internal") {
+		t.Fatalf("internal schema: %d %s", st, body)
+	}
+}
