@@ -3,6 +3,7 @@ package projections
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -497,5 +498,74 @@ func BenchmarkApply(b *testing.B) {
 				b.ReportMetric(float64(b.N*size)/b.Elapsed().Seconds(), "events/s")
 			})
 		}
+	}
+}
+
+// TestEntityStateAt: an entity's state as of a time is folded from the
+// newest snapshot holding only earlier events of it, and equals the
+// events up to that time, also when events arrive out of time order.
+func TestEntityStateAt(t *testing.T) {
+	s := newStore(t)
+	e := openEngine(t, s, Options{CheckpointEvery: time.Nanosecond, SnapshotEvery: time.Nanosecond})
+	defer e.Close()
+	ctx := context.Background()
+	js := `fromAll().foreachStream().when({ $init: () => ({ n: 0, sum: 0 }), tick: (s, e) => { s.n++; s.sum += e.data.v } })`
+	if _, err := e.Create(ctx, "acme", Spec{Name: "ticks", JS: js}, false); err != nil {
+		t.Fatal(err)
+	}
+	day := func(d int) time.Time { return time.Date(2026, 4, d, 12, 0, 0, 0, time.UTC) }
+	add := func(days ...int) uint64 {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		var evs []allsource.Event
+		for _, d := range days {
+			s.seq++
+			evs = append(evs, allsource.Event{Seq: s.seq, ID: fmt.Sprintf("00000000-0000-7000-8000-%012d", s.seq), Tenant: "acme", EntityID: "e1",
+				EventType: "tick", Version: s.seq, Timestamp: day(d), IngestedAt: time.Now().UTC(), Payload: []byte(fmt.Sprintf(`{"v": %d}`, d)), Metadata: []byte(`{}`)})
+		}
+		if err := s.wh.Append(evs); err != nil {
+			t.Fatal(err)
+		}
+		s.hub.Publish(evs)
+		return s.seq
+	}
+	var seqs []uint64
+	for _, days := range [][]int{{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, {11, 12, 13, 14, 15, 16, 17, 18, 19, 20}, {5}} {
+		head := add(days...)
+		waitFor(t, e, "acme", "ticks", head)
+		deadline := time.Now().Add(10 * time.Second)
+		for { // each batch ends with its own checkpoint (a snapshot)
+			st, _ := e.Get("acme", "ticks")
+			if st.CheckpointSeq == head {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no checkpoint at %d: %+v", head, st)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		seqs = append(seqs, head)
+	}
+	for _, c := range []struct {
+		at       int
+		wantSnap uint64
+	}{{12, seqs[0]}, {25, seqs[2]}, {3, 0}, {10, seqs[0]}} {
+		at := day(c.at)
+		res, err := e.EntityState(ctx, "acme", "ticks", "e1", at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := rowsOf(t, s, "acme", fmt.Sprintf(`SELECT count(*), coalesce(sum((payload->>'v')::INT), 0) FROM events WHERE entity_id = 'e1' AND "timestamp" <= '%s'`, at.Format(time.RFC3339)))
+		var st struct{ N, Sum int }
+		if err := json.Unmarshal(res.State, &st); err != nil && res.State != nil {
+			t.Fatal(err)
+		}
+		if got := fmt.Sprintf("%d|%d", st.N, st.Sum); got != want[0] || res.FromSnapshot != c.wantSnap {
+			t.Fatalf("at day %d: state %s from snapshot %d; want %s from %d", c.at, res.State, res.FromSnapshot, want[0], c.wantSnap)
+		}
+	}
+	now, err := e.EntityState(ctx, "acme", "ticks", "e1", time.Time{})
+	if err != nil || !strings.Contains(string(now.State), `"n":21`) {
+		t.Fatalf("now: %s %v", now.State, err)
 	}
 }
