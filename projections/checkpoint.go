@@ -157,7 +157,9 @@ func (r *runner) saveCheckpoint(ctx context.Context, seq uint64) error {
 	if err := writeCheckpoint(r.dir, cp); err != nil {
 		return err
 	}
+	r.mu.Lock()
 	r.cp = cp
+	r.mu.Unlock()
 	if err := r.e.fault("checkpoint.written"); err != nil {
 		return err
 	}

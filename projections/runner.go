@@ -296,9 +296,9 @@ func (r *runner) maybeCheckpoint(ctx context.Context) error {
 		return nil
 	}
 	r.mu.Lock()
-	pos, saved := r.pos, r.cpSeq
+	pos, saved, have := r.pos, r.cpSeq, r.cp != nil
 	r.mu.Unlock()
-	if pos == saved && r.cp != nil {
+	if pos == saved && have {
 		return nil
 	}
 	r.lastSaved = time.Now()
