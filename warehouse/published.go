@@ -138,6 +138,11 @@ func (w *Warehouse) resolvePublished(ctx context.Context, conn *sql.Conn, q stri
 	if !found {
 		return q, nil
 	}
+	if r := scopeOf(ctx).restrict; len(r.OnlyTypes) > 0 || len(r.HiddenTypes) > 0 || len(r.HiddenFields) > 0 {
+		// A projection aggregates every event of its tenant, including
+		// what this reader may not see.
+		return "", allsource.Errorf(allsource.CodeForbidden, "projections are not open to readers with hidden event types or fields: they aggregate every event of the tenant")
+	}
 	b, err := json.Marshal(tree)
 	if err != nil {
 		return "", err

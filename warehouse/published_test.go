@@ -1,0 +1,109 @@
+package warehouse
+
+import (
+	"context"
+	"database/sql/driver"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/allsource/allsource"
+)
+
+// TestPublishedTables: projections.<name> resolves to the table published
+// for the statement's tenant, through Query and Stream; other tenants and
+// restricted readers cannot read it; _proj cannot be named.
+func TestPublishedTables(t *testing.T) {
+	w := openTest(t, t.TempDir(), func(o *Options) { o.QueryConns = 1 })
+	defer w.Close()
+	ctx := context.Background()
+	conn, err := w.EngineConn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for _, q := range []string{
+		"CREATE TABLE _proj.t_acme AS SELECT 'acme' AS who, 1 AS n",
+		"CREATE TABLE _proj.t_beta AS SELECT 'beta' AS who, 2 AS n",
+	} {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.Publish("acme", "totals", "t_acme")
+	w.Publish("beta", "totals", "t_beta")
+	read := func(ctx context.Context, q string) (string, error) {
+		rows, err := w.Query(ctx, q)
+		if err != nil {
+			return "", err
+		}
+		defer rows.Close()
+		var out []string
+		for rows.Next() {
+			var who string
+			var n int64
+			if err := rows.Scan(&who, &n); err != nil {
+				return "", err
+			}
+			out = append(out, who)
+		}
+		return strings.Join(out, ","), rows.Err()
+	}
+	acme := allsource.WithTenantScope(ctx, "acme")
+	beta := allsource.WithTenantScope(ctx, "beta")
+	for _, c := range []struct {
+		ctx       context.Context
+		q, want   string
+		errSubstr string
+	}{
+		{acme, "SELECT who, n FROM projections.totals", "acme", ""},
+		{beta, "SELECT who, n FROM projections.totals", "beta", ""},
+		{acme, "SELECT p.who, p.n FROM projections.totals p JOIN (SELECT 1 AS one) ON true WHERE p.n = 1", "acme", ""},
+		{acme, "SELECT totals.who, totals.n FROM Projections.Totals", "acme", ""},
+		{allsource.WithTenantScope(ctx, "gamma"), "SELECT who, n FROM projections.totals", "", "does not exist in tenant gamma"},
+		{acme, "SELECT who, n FROM _proj.t_beta", "", "internal"},
+		{allsource.WithReadRestriction(acme, allsource.ReadRestriction{HiddenTypes: []string{"pii.*"}}), "SELECT who, n FROM projections.totals", "", "not open to readers"},
+	} {
+		got, err := read(c.ctx, c.q)
+		if c.errSubstr != "" {
+			if err == nil || !strings.Contains(err.Error(), c.errSubstr) {
+				t.Errorf("%s: %q %v, want an error with %q", c.q, got, err, c.errSubstr)
+			}
+			continue
+		}
+		if err != nil || got != c.want {
+			t.Errorf("%s: %q %v, want %q", c.q, got, err, c.want)
+		}
+	}
+	// Stream (pgwire's path) resolves too, and a new table under the name
+	// replaces prepared statements that named the old one.
+	stream := func(ctx context.Context) string {
+		var who string
+		err := w.Stream(ctx, "SELECT who FROM projections.totals", nil, func(_ []Column, next func([]driver.Value) error) error {
+			row := make([]driver.Value, 1)
+			for {
+				if err := next(row); err == io.EOF {
+					return nil
+				} else if err != nil {
+					return err
+				}
+				who = row[0].(string)
+			}
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return who
+	}
+	if got := stream(acme); got != "acme" {
+		t.Fatalf("stream: %q", got)
+	}
+	w.Publish("acme", "totals", "t_beta")
+	if got := stream(acme); got != "beta" {
+		t.Fatalf("after republishing: %q", got)
+	}
+	w.Unpublish("acme", "totals")
+	if _, err := read(acme, "SELECT who, n FROM projections.totals"); err == nil {
+		t.Fatal("unpublished name still reads")
+	}
+}
