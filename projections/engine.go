@@ -143,10 +143,10 @@ func Open(ctx context.Context, wh *warehouse.Warehouse, hub *Hub, o Options) (*E
 			p = &projection{}
 			e.projs[projKey{d.Tenant, d.Name}] = p
 		}
-		r, err := e.newRunner(ctx, d.def)
+		r, err := e.newRunner(ctx, d.Definition)
 		if err != nil {
 			e.log.Error("projection cannot start", "tenant", d.Tenant, "projection", d.Name, "version", d.Version, "err", err)
-			r = &runner{e: e, def: d.def, status: StatusFaulted, reason: err.Error(), progress: make(chan struct{})}
+			r = &runner{e: e, def: d.Definition, status: StatusFaulted, reason: err.Error(), progress: make(chan struct{})}
 		}
 		if d.active {
 			p.active = r
@@ -166,11 +166,9 @@ func Open(ctx context.Context, wh *warehouse.Warehouse, hub *Hub, o Options) (*E
 }
 
 type storedDef struct {
-	def
+	Definition
 	active bool
 }
-
-type def = Definition
 
 func (e *Engine) loadDefinitions(ctx context.Context) ([]storedDef, error) {
 	rows, err := e.wh.Catalog().QueryContext(ctx, `SELECT tenant_id, name, version, kind, source, on_error, stopped, active, created_at
@@ -501,21 +499,19 @@ type VersionStatus struct {
 	Version        int64     `json:"version"`
 	Status         string    `json:"status"`
 	Reason         string    `json:"reason,omitempty"`
-	Position       uint64    `json:"position"`           // every event up to this seq is applied
-	LagEvents      uint64    `json:"lag_events"`         // seqs between the position and the tenant's newest event
-	LagMillis      int64     `json:"lag_ms"`             // age of the newest applied event while behind; 0 when caught up
-	Events         uint64    `json:"events_applied"`     // since the server started
-	Failures       uint64    `json:"failures"`           // failed attempts since the server started
-	Parked         uint64    `json:"dead_letters"`       // events parked since the server started
-	CheckpointSeq  uint64    `json:"checkpoint_seq"`     // the last saved checkpoint
-	CheckpointTime time.Time `json:"checkpoint_at"`      // when it was saved
-	Snapshots      int       `json:"snapshots"`          // kept checkpoints
-	Created        time.Time `json:"created_at"`         // of this version
-	Table          string    `json:"-"`                  // its view in the engine
-	Kind           string    `json:"-"`                  // of the definition
-	Source         string    `json:"-"`                  // of the definition
-	OnError        string    `json:"-"`                  // of the definition
-	OnErrorPolicy  string    `json:"on_error,omitempty"` // skip or stop
+	Position       uint64    `json:"position"`       // every event up to this seq is applied
+	LagEvents      uint64    `json:"lag_events"`     // seqs between the position and the tenant's newest event
+	LagMillis      int64     `json:"lag_ms"`         // age of the newest applied event while behind; 0 when caught up
+	Events         uint64    `json:"events_applied"` // since the server started
+	Failures       uint64    `json:"failures"`       // failed attempts since the server started
+	Parked         uint64    `json:"dead_letters"`   // events parked since the server started
+	CheckpointSeq  uint64    `json:"checkpoint_seq"` // the last saved checkpoint
+	CheckpointTime time.Time `json:"checkpoint_at"`  // when it was saved
+	Snapshots      int       `json:"snapshots"`      // kept checkpoints
+	Created        time.Time `json:"created_at"`     // of this version
+	Kind           string    `json:"kind"`           // sql or js
+	Source         string    `json:"source"`         // the definition
+	OnError        string    `json:"on_error"`       // skip or stop
 }
 
 // Status is a projection's state: its active version and the one
@@ -523,8 +519,6 @@ type VersionStatus struct {
 type Status struct {
 	Tenant string `json:"tenant"`
 	Name   string `json:"name"`
-	Kind   string `json:"kind"`
-	Source string `json:"source"`
 	VersionStatus
 	Rebuilding *VersionStatus `json:"rebuilding,omitempty"`
 }
@@ -534,12 +528,9 @@ func (r *runner) versionStatus() VersionStatus {
 	defer r.mu.Unlock()
 	vs := VersionStatus{Version: r.def.Version, Status: r.status, Reason: r.reason, Position: r.pos, Events: r.events,
 		Failures: r.failures, Parked: r.parked, CheckpointSeq: r.cpSeq, CheckpointTime: r.cpAt, Created: r.def.Created,
-		Kind: r.def.Kind, Source: r.def.Source, OnErrorPolicy: r.def.OnError}
+		Kind: r.def.Kind, Source: r.def.Source, OnError: r.def.OnError}
 	if r.cp != nil {
 		vs.Snapshots = len(r.cp.Snapshots)
-	}
-	if r.f != nil {
-		vs.Table = r.f.view()
 	}
 	if head := r.e.wh.TenantWatermark(r.def.Tenant); head > r.pos {
 		vs.LagEvents = head - r.pos
@@ -552,7 +543,6 @@ func (r *runner) versionStatus() VersionStatus {
 
 func (p *projection) status(tenant, name string) Status {
 	s := Status{Tenant: tenant, Name: name, VersionStatus: p.active.versionStatus()}
-	s.Kind, s.Source = s.VersionStatus.Kind, s.VersionStatus.Source
 	if p.next != nil {
 		n := p.next.versionStatus()
 		s.Rebuilding = &n
