@@ -276,7 +276,7 @@ func (a *auth) middleware() gin.HandlerFunc {
 		}
 		rec.Tenant = tenant
 		action, known := routeAction(c.Request.Method, route)
-		if route == "/metrics" || strings.HasPrefix(route, "/debug/pprof/") {
+		if route == "/metrics" || route == "/v1/status" || strings.HasPrefix(route, "/debug/pprof/") {
 			// Server-wide figures: administrators only.
 			action, known, tenant = authz.ActionManageTenants, true, allsource.AllTenants
 		}

@@ -162,6 +162,7 @@ func newRouter(cfg *Config, st *store, m *metrics, log *slog.Logger, au *auth) h
 		c.JSON(http.StatusOK, gin.H{"status": "ready", "hot_rows": s.HotRows, "parquet_files": s.Files, "flushed_seq": s.FlushedSeq})
 	})
 	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})))
+	registerStatus(r, cfg, st, st.opened)
 	if cfg.Pprof {
 		r.Any("/debug/pprof/*any", gin.WrapH(http.DefaultServeMux))
 	}

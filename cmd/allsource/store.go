@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/allsource/allsource/ingest"
 	"github.com/allsource/allsource/projections"
@@ -24,6 +25,7 @@ type store struct {
 	metrics *metrics
 	hub     *projections.Hub // live subscriptions
 	proj    *projections.Engine
+	opened  time.Time
 }
 
 // faultEnv names the environment variable that makes the process kill itself
@@ -116,7 +118,7 @@ func openStore(ctx context.Context, cfg *Config, log *slog.Logger, m *metrics) (
 	if m != nil {
 		m.projEngine.Store(pe)
 	}
-	return &store{wal: wl, wh: wh, ingest: s, metrics: m, hub: hub, proj: pe}, nil
+	return &store{wal: wl, wh: wh, ingest: s, metrics: m, hub: hub, proj: pe, opened: time.Now()}, nil
 }
 
 // Close finishes in-flight batches, flushes the hot tier to Parquet and
