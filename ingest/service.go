@@ -20,6 +20,11 @@
 package ingest
 
 import (
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
 	"bytes"
 	"context"
 	"fmt"
@@ -339,7 +344,15 @@ func (s *Service) eachRow(ctx context.Context, scan func(*warehouse.Rows) error,
 }
 
 // Append stores one atomic batch. Inputs without a tenant get tenant.
-func (s *Service) Append(ctx context.Context, tenant string, inputs []Input) (Result, error) {
+func (s *Service) Append(ctx context.Context, tenant string, inputs []Input) (res Result, err error) {
+	ctx, span := tracer.Start(ctx, "ingest.batch", trace.WithAttributes(attribute.String("allsource.tenant", tenant), attribute.Int("allsource.events", len(inputs))))
+	defer func() {
+		span.SetAttributes(attribute.Int64("allsource.first_seq", int64(res.FirstSeq)), attribute.Int64("allsource.last_seq", int64(res.LastSeq)))
+		if err != nil {
+			span.SetStatus(codes.Error, err.Error())
+		}
+		span.End()
+	}()
 	if err := s.failed(); err != nil {
 		return Result{}, err
 	}
@@ -777,3 +790,6 @@ func (s *Service) failed() error {
 
 // Healthy reports whether the pipeline accepts writes.
 func (s *Service) Healthy() error { return s.failed() }
+
+// tracer makes the ingest spans (a no-op unless the server sets up tracing).
+var tracer = otel.Tracer("github.com/allsource/allsource/ingest")

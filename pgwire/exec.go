@@ -1,6 +1,11 @@
 package pgwire
 
 import (
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
 	"context"
 	"database/sql/driver"
 	"encoding/binary"
@@ -445,6 +450,13 @@ func (c *conn) execute(ctx context.Context, pt *portal, maxRows int, describe bo
 	}
 	start := time.Now()
 	kind := kindName(st.Kind)
+	text := st.Text
+	if len(text) > 2048 {
+		text = text[:2048]
+	}
+	ctx, span := tracer.Start(ctx, "pgwire "+kind, trace.WithSpanKind(trace.SpanKindServer),
+		trace.WithAttributes(attribute.String("db.system.name", "postgresql"), attribute.String("db.query.text", text), attribute.String("allsource.tenant", c.tenant())))
+	defer span.End()
 	if pt.ps.dynamic && !describe && !pt.started {
 		// Compute the tables again; the portal keeps its identity so a
 		// read in parts continues where it stopped.
@@ -470,6 +482,10 @@ func (c *conn) execute(ctx context.Context, pt *portal, maxRows int, describe bo
 	}
 	if o := c.srv.opts.Observe; o != nil {
 		o.Statement(kind, time.Since(start), err != nil)
+	}
+	span.SetAttributes(attribute.Int64("db.response.returned_rows", c.sess.rows))
+	if err != nil {
+		span.SetStatus(codes.Error, errorMessage(err))
 	}
 	c.audit(authz.AuditRecord{Kind: "query", Target: kind, Query: st.Text, DurationMS: msSince(start), Rows: c.sess.rows, Status: statusOf(err)})
 	return err
@@ -981,3 +997,7 @@ func kindName(k pgsql.Kind) string {
 	}
 	return "other"
 }
+
+// tracer makes a span per statement (a no-op unless the server sets up
+// tracing).
+var tracer = otel.Tracer("github.com/allsource/allsource/pgwire")

@@ -1,6 +1,10 @@
 package projections
 
 import (
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
 	"context"
 	"errors"
 	"fmt"
@@ -197,6 +201,9 @@ func (r *runner) advance(seq uint64, n int, lastAt time.Time) {
 // applyBatch folds a batch with retries; an event that still fails is
 // parked in the dead-letter table and skipped, or stops the projection.
 func (r *runner) applyBatch(ctx context.Context, batch []Event) error {
+	ctx, span := tracer.Start(ctx, "projection.apply", trace.WithAttributes(attribute.String("allsource.tenant", r.def.Tenant),
+		attribute.String("allsource.projection", r.def.Name), attribute.Int("allsource.events", len(batch))))
+	defer span.End()
 	err := r.tryApply(ctx, batch)
 	if errors.Is(err, errCrashed) {
 		return err
@@ -338,3 +345,7 @@ func (r *runner) wait(ctx context.Context, seq uint64) error {
 		}
 	}
 }
+
+// tracer makes a span per applied batch (a no-op unless the server sets up
+// tracing).
+var tracer = otel.Tracer("github.com/allsource/allsource/projections")

@@ -1,6 +1,11 @@
 package warehouse
 
 import (
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
 	"cmp"
 	"context"
 	"database/sql"
@@ -85,10 +90,17 @@ const rowGroupRows = 32 * 1024
 // flushGen writes one sealed generation straight from memory: one Parquet
 // file per tenant and day, sorted by (entity_id, timestamp, seq); then it
 // records the files and the new watermark in one catalog transaction.
-func (w *Warehouse) flushGen(ctx context.Context, g *gen) error {
+func (w *Warehouse) flushGen(ctx context.Context, g *gen) (err error) {
 	w.maint.Lock()
 	defer w.maint.Unlock()
 	start := time.Now()
+	ctx, span := tracer.Start(ctx, "warehouse.flush", trace.WithAttributes(attribute.Int64("allsource.rows", g.rowCount())))
+	defer func() {
+		if err != nil {
+			span.SetStatus(codes.Error, err.Error())
+		}
+		span.End()
+	}()
 
 	type partKey struct{ tenant, day string }
 	parts := map[partKey][]*allsource.Event{}
@@ -398,3 +410,7 @@ func syncDir(dir string) error {
 	}
 	return nil
 }
+
+// tracer makes the warehouse's spans (a no-op unless the server sets up
+// tracing).
+var tracer = otel.Tracer("github.com/allsource/allsource/warehouse")

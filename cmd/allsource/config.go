@@ -47,8 +47,12 @@ type Config struct {
 	FlushAge   time.Duration
 	// ProjectionCheckpoint is how often each projection saves its state.
 	ProjectionCheckpoint time.Duration
-	CompactMinFiles      int
-	CompactInterval      time.Duration
+	// OTLPEndpoint, when set, turns tracing on: spans go there over
+	// OTLP/HTTP. TraceSample is the share of traces kept.
+	OTLPEndpoint    string
+	TraceSample     float64
+	CompactMinFiles int
+	CompactInterval time.Duration
 
 	MaxBodyBytes    int64
 	MaxBatchEvents  int
@@ -74,6 +78,8 @@ func (c *Config) registerStorageFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.FlushRows, "flush-rows", 1_000_000, "flush the hot tier to Parquet at this many events")
 	fs.Int64Var(&c.FlushBytes, "flush-bytes", 256<<20, "... or at this many bytes")
 	fs.DurationVar(&c.FlushAge, "flush-age", 30*time.Second, "... or when its oldest event is this old")
+	fs.StringVar(&c.OTLPEndpoint, "otlp-endpoint", "", "send OpenTelemetry spans over OTLP/HTTP to this URL (e.g. http://localhost:4318); off by default (the OTEL_EXPORTER_OTLP_* variables work too)")
+	fs.Float64Var(&c.TraceSample, "trace-sample", 1, "share of traces kept when tracing is on (0..1; a caller's sampled trace is always kept)")
 	fs.DurationVar(&c.ProjectionCheckpoint, "projection-checkpoint", 5*time.Second, "how often each projection saves its state and position (a restart replays the events since)")
 	fs.IntVar(&c.CompactMinFiles, "compact-min-files", 8, "merge a partition's Parquet files once it has this many")
 	fs.DurationVar(&c.CompactInterval, "compact-interval", 30*time.Second, "how often to look for compaction work")
@@ -139,6 +145,12 @@ func (c *Config) Validate() error {
 	}
 	if c.DataDir == "" {
 		return errors.New("--data-dir must not be empty")
+	}
+	if c.TraceSample < 0 || c.TraceSample > 1 {
+		return fmt.Errorf("--trace-sample %v: want a share between 0 and 1", c.TraceSample)
+	}
+	if c.ProjectionCheckpoint <= 0 {
+		return fmt.Errorf("--projection-checkpoint %v: want a positive duration", c.ProjectionCheckpoint)
 	}
 	if c.FlushRows <= 0 || c.FlushBytes <= 0 || c.FlushAge <= 0 {
 		return errors.New("--flush-rows, --flush-bytes and --flush-age must be positive")

@@ -58,6 +58,17 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	stopTracing, err := setupTracing(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := stopTracing(sctx); err != nil {
+			log.Warn("flush spans", "err", err)
+		}
+	}()
 	m := newMetrics()
 	st, err := openStore(ctx, cfg, log, m)
 	if err != nil {
@@ -149,7 +160,7 @@ func newRouter(cfg *Config, st *store, m *metrics, log *slog.Logger, au *auth) h
 	// Client addresses (audit records, login throttling) come from the
 	// connection: X-Forwarded-For from anyone would let a client pick its own.
 	_ = r.SetTrustedProxies(nil)
-	r.Use(accessLog(log, m), recoverJSON(log), au.middleware())
+	r.Use(traceHTTP(), accessLog(log, m), recoverJSON(log), au.middleware())
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	r.GET("/readyz", func(c *gin.Context) {
 		for _, err := range []error{st.ingest.Healthy(), st.wh.Healthy()} {
@@ -205,6 +216,9 @@ func accessLog(log *slog.Logger, m *metrics) gin.HandlerFunc {
 			lvl = slog.LevelError
 		}
 		attrs := []any{"method", c.Request.Method, "path", c.Request.URL.Path, "status", status, "took", d}
+		if id := traceID(c.Request.Context()); id != "" {
+			attrs = append(attrs, "trace_id", id)
+		}
 		if len(c.Errors) > 0 {
 			attrs = append(attrs, "err", c.Errors.String())
 		}
