@@ -9,6 +9,7 @@
 //	allsource token     issue a signed token (JWT) for a tenant and roles
 //	allsource admin     manage API keys
 //	allsource audit     check the audit log's hash chain
+//	allsource export    run an export to completion, list export jobs
 //
 // Every flag of serve can also be set as an environment variable named
 // ALLSOURCE_ plus the flag in upper case with '-' as '_'
@@ -81,6 +82,7 @@ Commands:
   token    issue a signed token for a tenant and roles (token issue)
   admin    manage API keys (admin key create|list|revoke)
   audit    check the audit log's hash chain (audit verify)
+  export   export events to PostgreSQL/TimescaleDB (export run --target URL, export list)
 
 Run 'allsource <command> -h' for the flags of a command.
 `
@@ -108,6 +110,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return m.runAdmin(ctx, args[1:])
 	case "audit":
 		return m.runAudit(ctx, args[1:])
+	case "export":
+		return m.runExport(ctx, args[1:])
 	case "help", "-h", "--help":
 		fmt.Fprint(m.Stdout, usage)
 		return nil

@@ -35,6 +35,7 @@ type metrics struct {
 	pgDuration      *prometheus.HistogramVec
 	pgAuthFailures  prometheus.Counter
 	projections     *projectionMetrics
+	exports         *exportMetrics
 	projEngine      atomic.Pointer[projections.Engine]
 }
 
@@ -82,6 +83,7 @@ func newMetrics() *metrics {
 		m.httpRequests, m.httpDuration, m.pgSessions, m.pgStatements, m.pgDuration, m.pgAuthFailures,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.projections = newProjectionMetrics(m.reg, m.projEngine.Load)
+	m.exports = newExportMetrics(m.reg)
 	return m
 }
 
@@ -154,4 +156,11 @@ func (m *metrics) registerCache(c *qcache.Cache) {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "allsource_query_cache_bytes", Help: "Bytes of cached EventQL answers."},
 			func() float64 { return float64(c.Bytes()) }))
 	c.OnHit, c.OnMiss = hits.Inc, misses.Inc
+}
+
+// exported records one batch of an export job.
+func (m *metrics) exported(tenant, job string, rows int, bytes int64, lag uint64) {
+	m.exports.rows.WithLabelValues(tenant, job).Add(float64(rows))
+	m.exports.bytes.WithLabelValues(tenant, job).Add(float64(bytes))
+	m.exports.lag.WithLabelValues(tenant, job).Set(float64(lag))
 }

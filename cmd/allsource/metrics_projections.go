@@ -69,3 +69,21 @@ func (p *projectionMetrics) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(p.status, prometheus.GaugeValue, 1, s.Tenant, s.Name, s.Status)
 	}
 }
+
+// exportMetrics count what export jobs ship and how far behind they are.
+type exportMetrics struct {
+	rows  *prometheus.CounterVec
+	bytes *prometheus.CounterVec
+	lag   *prometheus.GaugeVec
+}
+
+func newExportMetrics(reg *prometheus.Registry) *exportMetrics {
+	labels := []string{"tenant", "job"}
+	e := &exportMetrics{
+		rows:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "allsource_export_rows_total", Help: "Rows export jobs have written to their targets."}, labels),
+		bytes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "allsource_export_bytes_total", Help: "Approximate bytes export jobs have written."}, labels),
+		lag:   prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "allsource_export_lag_events", Help: "Seqs between an export job's watermark and the newest event."}, labels),
+	}
+	reg.MustRegister(e.rows, e.bytes, e.lag)
+	return e
+}

@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/allsource/allsource/analytics/export"
 	"github.com/allsource/allsource/ingest"
 	"github.com/allsource/allsource/projections"
 	"github.com/allsource/allsource/wal"
@@ -25,6 +26,7 @@ type store struct {
 	metrics *metrics
 	hub     *projections.Hub // live subscriptions
 	proj    *projections.Engine
+	exports *export.Manager
 	opened  time.Time
 }
 
@@ -68,15 +70,17 @@ func openStore(ctx context.Context, cfg *Config, log *slog.Logger, m *metrics) (
 	if m != nil {
 		hopts.Observe = m
 	}
+	var fault func(string)
 	if point := os.Getenv(faultEnv); point != "" {
 		log.Warn("fault injection armed: the process kills itself at this point", "point", point)
-		hopts.Fault = func(p string) {
+		fault = func(p string) {
 			if p == point {
 				log.Warn("fault injection: SIGKILL", "point", p)
 				syscall.Kill(os.Getpid(), syscall.SIGKILL)
 				select {}
 			}
 		}
+		hopts.Fault = fault
 	}
 	wh, err := warehouse.Open(ctx, hopts)
 	if err != nil {
@@ -118,13 +122,26 @@ func openStore(ctx context.Context, cfg *Config, log *slog.Logger, m *metrics) (
 	if m != nil {
 		m.projEngine.Store(pe)
 	}
-	return &store{wal: wl, wh: wh, ingest: s, metrics: m, hub: hub, proj: pe, opened: time.Now()}, nil
+	eopts := export.Options{Logger: log, Fault: fault}
+	if m != nil {
+		eopts.Observe = m.exported
+	}
+	ex, err := export.Open(ctx, wh, eopts)
+	if err != nil {
+		pe.Close()
+		s.Close(ctx, false)
+		wh.Close()
+		wl.Close()
+		return nil, fmt.Errorf("exports: %w", err)
+	}
+	return &store{wal: wl, wh: wh, ingest: s, metrics: m, hub: hub, proj: pe, exports: ex, opened: time.Now()}, nil
 }
 
 // Close finishes in-flight batches, flushes the hot tier to Parquet and
 // closes everything.
 func (s *store) Close(ctx context.Context) error {
 	s.hub.Close()
+	s.exports.Close()      // each job after its current batch
 	perr := s.proj.Close() // saves a checkpoint of each projection
 	err := errors.Join(perr, s.ingest.Close(ctx, true))
 	return errors.Join(err, s.wh.Close(), s.wal.Close())

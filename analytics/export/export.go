@@ -1,0 +1,516 @@
+// Package export ships a tenant's events to other stores, continuously
+// and exactly once: a job reads events after its watermark in seq order
+// and hands each batch to its target, which stores the rows and the new
+// watermark together (one transaction), so a crash or a retry neither
+// loses nor repeats a row. The watermark lives in the target; on start a
+// job asks the target where it stopped.
+//
+// Targets are URLs: postgres://user@host:port/db?table=t (PostgreSQL or
+// TimescaleDB, through COPY).
+package export
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"path"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/allsource/allsource"
+	"github.com/allsource/allsource/warehouse"
+)
+
+// Spec is what a client sends to define an export job.
+type Spec struct {
+	Target    string   `json:"target"`               // a target URL
+	Types     []string `json:"types,omitempty"`      // event type patterns (GLOB); none: all
+	Where     string   `json:"where,omitempty"`      // a SQL condition over events
+	Every     string   `json:"every,omitempty"`      // run again this often (a Go duration, "1m"); "": once
+	BatchRows int      `json:"batch_rows,omitempty"` // rows per target transaction; default 50,000
+}
+
+// Row is one exported event.
+type Row struct {
+	Seq, Version          uint64
+	ID, Tenant, EntityID  string
+	EventType             string
+	Timestamp, IngestedAt time.Time
+	Payload, Metadata     string
+}
+
+// target stores rows with the job's watermark.
+type target interface {
+	open(ctx context.Context) error
+	prepare(ctx context.Context) error
+	watermark(ctx context.Context, job string) (uint64, error)
+	write(ctx context.Context, job string, rows []Row, upTo uint64) (bytes int64, err error)
+	close()
+	String() string
+}
+
+func openTarget(raw string, fault func(string)) (target, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("target: %v", err)
+	}
+	switch u.Scheme {
+	case "postgres", "postgresql":
+		return newPostgresTarget(u, fault)
+	}
+	return nil, fmt.Errorf("target: scheme %q is not supported (postgres://user@host:port/db?table=t)", u.Scheme)
+}
+
+// Status values of a job.
+const (
+	StatusRunning  = "running"  // exporting
+	StatusIdle     = "idle"     // caught up; runs again after its interval
+	StatusDone     = "done"     // a one-off job that exported everything there was when it started
+	StatusRetrying = "retrying" // the last attempt failed (LastError); trying again with back-off
+	StatusPaused   = "paused"
+)
+
+// Job is a job's definition and state.
+type Job struct {
+	ID        string    `json:"id"`
+	Tenant    string    `json:"tenant"`
+	Spec      Spec      `json:"spec"`
+	Created   time.Time `json:"created_at"`
+	Status    string    `json:"status"`
+	LastError string    `json:"last_error,omitempty"`
+	Watermark uint64    `json:"watermark"`   // the target holds every matching event up to this seq
+	Head      uint64    `json:"head"`        // the newest seq when it last looked
+	Lag       uint64    `json:"lag"`         // head - watermark
+	Rows      int64     `json:"rows"`        // exported since the server started
+	Bytes     int64     `json:"bytes"`       // approximate bytes sent since the server started
+	LastRun   time.Time `json:"last_run_at"` // when the last pass ended
+}
+
+// Options tune the manager.
+type Options struct {
+	Logger *slog.Logger
+	// Fault, when set, is called at named steps of a batch (tests kill the
+	// process there).
+	Fault func(point string)
+	// Observe, when set, receives rows exported per job.
+	Observe func(tenant, job string, rows int, bytes int64, lag uint64)
+}
+
+// Manager runs the export jobs of every tenant.
+type Manager struct {
+	wh   *warehouse.Warehouse
+	opts Options
+	mu   sync.Mutex
+	jobs map[string]*job
+	wg   sync.WaitGroup
+}
+
+type job struct {
+	m      *Manager
+	mu     sync.Mutex
+	state  Job
+	every  time.Duration
+	cancel context.CancelFunc
+	done   chan struct{}
+	kick   chan struct{}
+}
+
+// Open starts the jobs stored in the catalog.
+func Open(ctx context.Context, wh *warehouse.Warehouse, o Options) (*Manager, error) {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Fault == nil {
+		o.Fault = func(string) {}
+	}
+	m := &Manager{wh: wh, opts: o, jobs: map[string]*job{}}
+	rows, err := wh.Catalog().QueryContext(ctx, `SELECT id, tenant_id, spec, paused, created_at FROM export_jobs ORDER BY created_at`)
+	if err != nil {
+		return nil, fmt.Errorf("export: read jobs: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, tenant, spec string
+		var paused bool
+		var created time.Time
+		if err := rows.Scan(&id, &tenant, &spec, &paused, &created); err != nil {
+			return nil, err
+		}
+		var s Spec
+		if err := json.Unmarshal([]byte(spec), &s); err != nil {
+			return nil, fmt.Errorf("export: job %s: %w", id, err)
+		}
+		j := m.newJob(id, tenant, s, created)
+		if paused {
+			j.state.Status = StatusPaused
+		} else {
+			j.start()
+		}
+	}
+	return m, rows.Err()
+}
+
+func (m *Manager) newJob(id, tenant string, s Spec, created time.Time) *job {
+	every, _ := time.ParseDuration(s.Every)
+	j := &job{m: m, state: Job{ID: id, Tenant: tenant, Spec: s, Created: created, Status: StatusIdle}, every: every, kick: make(chan struct{}, 1)}
+	m.jobs[id] = j
+	return j
+}
+
+// validate checks a spec: its target, its interval, and its condition
+// (run once over the tenant's events, as queries are checked).
+func (m *Manager) validate(ctx context.Context, tenant string, s *Spec) error {
+	if s.Target == "" {
+		return &allsource.Error{Code: allsource.CodeInvalid, Field: "target", Index: -1, Message: "target: give a target URL, e.g. postgres://user@host:5432/db?table=events"}
+	}
+	if _, err := openTarget(s.Target, nil); err != nil {
+		return &allsource.Error{Code: allsource.CodeInvalid, Field: "target", Index: -1, Message: err.Error()}
+	}
+	if s.Every != "" {
+		d, err := time.ParseDuration(s.Every)
+		if err != nil || d < time.Second {
+			return &allsource.Error{Code: allsource.CodeInvalid, Field: "every", Index: -1, Message: fmt.Sprintf("every: %q is not an interval of at least 1s (e.g. 30s, 5m, 1h)", s.Every)}
+		}
+	}
+	for _, g := range s.Types {
+		if _, err := path.Match(g, ""); err != nil || g == "" {
+			return &allsource.Error{Code: allsource.CodeInvalid, Field: "types", Index: -1, Message: fmt.Sprintf("types: %q is not a valid pattern", g)}
+		}
+	}
+	if s.BatchRows < 0 || s.BatchRows > 1_000_000 {
+		return &allsource.Error{Code: allsource.CodeInvalid, Field: "batch_rows", Index: -1, Message: "batch_rows: between 1 and 1,000,000"}
+	}
+	q, args := fetchSQL(s, 0, 0, 1)
+	rows, err := m.wh.Query(allsource.WithTenantScope(ctx, tenant), q, args...)
+	if err != nil {
+		return &allsource.Error{Code: allsource.CodeInvalid, Field: "where", Index: -1, Message: "where: " + allsource.ErrorMessage(err)}
+	}
+	rows.Close()
+	return nil
+}
+
+// Create defines a job for tenant and starts it.
+func (m *Manager) Create(ctx context.Context, tenant string, s Spec) (Job, error) {
+	if err := m.validate(ctx, tenant, &s); err != nil {
+		return Job{}, err
+	}
+	b := make([]byte, 8)
+	rand.Read(b)
+	id := "exp_" + hex.EncodeToString(b)
+	spec, _ := json.Marshal(s)
+	created := time.Now().UTC()
+	if _, err := m.wh.Catalog().ExecContext(ctx, `INSERT INTO export_jobs (id, tenant_id, spec, created_at) VALUES (?, ?, ?, ?)`, id, tenant, string(spec), created); err != nil {
+		return Job{}, fmt.Errorf("export: record job: %w", err)
+	}
+	m.mu.Lock()
+	j := m.newJob(id, tenant, s, created)
+	m.mu.Unlock()
+	j.start()
+	return j.snapshot(), nil
+}
+
+func (m *Manager) get(tenant, id string) (*job, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	j := m.jobs[id]
+	if j == nil || (tenant != allsource.AllTenants && j.state.Tenant != tenant) {
+		return nil, allsource.Errorf(allsource.CodeNotFound, "export job %s does not exist", id)
+	}
+	return j, nil
+}
+
+// Get is one job's state.
+func (m *Manager) Get(tenant, id string) (Job, error) {
+	j, err := m.get(tenant, id)
+	if err != nil {
+		return Job{}, err
+	}
+	return j.snapshot(), nil
+}
+
+// List is tenant's jobs (every tenant's for AllTenants), oldest first.
+func (m *Manager) List(tenant string) []Job {
+	m.mu.Lock()
+	var js []*job
+	for _, j := range m.jobs {
+		if tenant == allsource.AllTenants || j.state.Tenant == tenant {
+			js = append(js, j)
+		}
+	}
+	m.mu.Unlock()
+	out := []Job{}
+	for _, j := range js {
+		out = append(out, j.snapshot())
+	}
+	sort.Slice(out, func(a, b int) bool { return out[a].Created.Before(out[b].Created) })
+	return out
+}
+
+// Pause stops a job after its current batch; Resume starts it again.
+func (m *Manager) Pause(ctx context.Context, tenant, id string) error {
+	j, err := m.get(tenant, id)
+	if err != nil {
+		return err
+	}
+	if _, err := m.wh.Catalog().ExecContext(ctx, `UPDATE export_jobs SET paused = true WHERE id = ?`, id); err != nil {
+		return err
+	}
+	j.stop()
+	j.set(func(s *Job) { s.Status = StatusPaused })
+	return nil
+}
+
+// Resume starts a paused job, or runs a waiting one now.
+func (m *Manager) Resume(ctx context.Context, tenant, id string) error {
+	j, err := m.get(tenant, id)
+	if err != nil {
+		return err
+	}
+	if _, err := m.wh.Catalog().ExecContext(ctx, `UPDATE export_jobs SET paused = false WHERE id = ?`, id); err != nil {
+		return err
+	}
+	j.mu.Lock()
+	running := j.cancel != nil
+	j.mu.Unlock()
+	if running {
+		select {
+		case j.kick <- struct{}{}:
+		default:
+		}
+		return nil
+	}
+	j.start()
+	return nil
+}
+
+// Delete stops and removes a job (the target keeps what it has).
+func (m *Manager) Delete(ctx context.Context, tenant, id string) error {
+	j, err := m.get(tenant, id)
+	if err != nil {
+		return err
+	}
+	j.stop()
+	m.mu.Lock()
+	delete(m.jobs, id)
+	m.mu.Unlock()
+	_, err = m.wh.Catalog().ExecContext(ctx, `DELETE FROM export_jobs WHERE id = ?`, id)
+	return err
+}
+
+// Close stops every job (each after its current batch's transaction).
+func (m *Manager) Close() {
+	m.mu.Lock()
+	js := make([]*job, 0, len(m.jobs))
+	for _, j := range m.jobs {
+		js = append(js, j)
+	}
+	m.mu.Unlock()
+	for _, j := range js {
+		j.stop()
+	}
+}
+
+func (j *job) snapshot() Job {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.state
+}
+
+func (j *job) set(f func(*Job)) {
+	j.mu.Lock()
+	f(&j.state)
+	j.mu.Unlock()
+}
+
+func (j *job) start() {
+	ctx, cancel := context.WithCancel(context.Background())
+	j.mu.Lock()
+	if j.cancel != nil {
+		j.mu.Unlock()
+		cancel()
+		return
+	}
+	done := make(chan struct{})
+	j.cancel, j.done = cancel, done
+	j.state.Status, j.state.LastError = StatusRunning, ""
+	j.mu.Unlock()
+	go func() {
+		defer func() {
+			j.mu.Lock()
+			if j.done == done {
+				j.cancel = nil
+			}
+			j.mu.Unlock()
+			cancel()
+			close(done)
+		}()
+		j.run(ctx)
+	}()
+}
+
+func (j *job) stop() {
+	j.mu.Lock()
+	cancel, done := j.cancel, j.done
+	j.cancel = nil
+	j.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+	if done != nil {
+		<-done
+	}
+}
+
+// run exports until caught up, then (scheduled jobs) waits for the next
+// interval; failures are retried with back-off.
+func (j *job) run(ctx context.Context) {
+	backoff := time.Second
+	for ctx.Err() == nil {
+		err := j.pass(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			j.set(func(s *Job) { s.Status, s.LastError = StatusRetrying, err.Error() })
+			j.m.opts.Logger.Warn("export failed; retrying", "job", j.state.ID, "target", j.state.Spec.Target, "in", backoff, "err", err)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(backoff):
+			case <-j.kick:
+			}
+			backoff = min(2*backoff, 30*time.Second)
+			continue
+		}
+		backoff = time.Second
+		if j.every == 0 {
+			j.set(func(s *Job) { s.Status, s.LastError, s.LastRun = StatusDone, "", time.Now().UTC() })
+			return
+		}
+		j.set(func(s *Job) { s.Status, s.LastError, s.LastRun = StatusIdle, "", time.Now().UTC() })
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(j.every):
+		case <-j.kick:
+		}
+		j.set(func(s *Job) { s.Status = StatusRunning })
+	}
+}
+
+// pass exports every matching event up to the newest seq at its start.
+func (j *job) pass(ctx context.Context) error {
+	st := j.snapshot()
+	t, err := openTarget(st.Spec.Target, j.m.opts.Fault)
+	if err != nil {
+		return err
+	}
+	if err := t.open(ctx); err != nil {
+		return fmt.Errorf("%s: %w", t, err)
+	}
+	defer t.close()
+	if err := t.prepare(ctx); err != nil {
+		return fmt.Errorf("%s: prepare: %w", t, err)
+	}
+	wm, err := t.watermark(ctx, st.ID)
+	if err != nil {
+		return fmt.Errorf("%s: watermark: %w", t, err)
+	}
+	head := j.m.wh.DataWatermark()
+	j.set(func(s *Job) { s.Watermark, s.Head, s.Lag = wm, head, sub(head, wm) })
+	batch := st.Spec.BatchRows
+	if batch <= 0 {
+		batch = 50_000
+	}
+	sctx := allsource.WithTenantScope(ctx, st.Tenant)
+	for wm < head {
+		rows, err := j.fetch(sctx, &st.Spec, wm, head, batch)
+		if err != nil {
+			return err
+		}
+		next := head
+		if len(rows) == batch {
+			next = rows[len(rows)-1].Seq
+		}
+		n, err := t.write(ctx, st.ID, rows, next)
+		if err != nil {
+			return fmt.Errorf("%s: write: %w", t, err)
+		}
+		wm = next
+		j.set(func(s *Job) {
+			s.Watermark, s.Lag = wm, sub(head, wm)
+			s.Rows += int64(len(rows))
+			s.Bytes += n
+		})
+		if o := j.m.opts.Observe; o != nil {
+			o(st.Tenant, st.ID, len(rows), n, sub(j.m.wh.DataWatermark(), wm))
+		}
+	}
+	return nil
+}
+
+func sub(a, b uint64) uint64 {
+	if a > b {
+		return a - b
+	}
+	return 0
+}
+
+// fetchSQL selects a job's events after seq lo up to hi, at most n.
+func fetchSQL(s *Spec, lo, hi uint64, n int) (string, []any) {
+	var conds []string
+	args := []any{lo, hi}
+	for i, g := range s.Types {
+		if i == 0 {
+			conds = append(conds, "(")
+		} else {
+			conds[len(conds)-1] += " OR "
+		}
+		conds[len(conds)-1] += "event_type GLOB ?"
+		args = append(args, g)
+	}
+	if len(conds) > 0 {
+		conds[0] += ")"
+	}
+	if s.Where != "" {
+		conds = append(conds, "("+s.Where+")")
+	}
+	where := ""
+	if len(conds) > 0 {
+		where = " AND " + strings.Join(conds, " AND ")
+	}
+	return `SELECT seq, id, tenant_id, entity_id, event_type, version, "timestamp", ingested_at, CAST(payload AS VARCHAR), CAST(metadata AS VARCHAR)
+		FROM events WHERE seq > ? AND seq <= ?` + where + fmt.Sprintf(" ORDER BY seq LIMIT %d", n), args
+}
+
+// fetch reads a batch through the checked query path, in the tenant's
+// scope.
+func (j *job) fetch(ctx context.Context, s *Spec, lo, hi uint64, n int) ([]Row, error) {
+	q, args := fetchSQL(s, lo, hi, n)
+	rows, err := j.m.wh.Query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Row
+	for rows.Next() {
+		var r Row
+		var payload, meta sql.NullString
+		if err := rows.Scan(&r.Seq, &r.ID, &r.Tenant, &r.EntityID, &r.EventType, &r.Version, &r.Timestamp, &r.IngestedAt, &payload, &meta); err != nil {
+			return nil, err
+		}
+		r.Payload, r.Metadata = payload.String, meta.String
+		if r.Metadata == "" {
+			r.Metadata = "{}"
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,87 @@
+package export
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/allsource/allsource"
+	"github.com/allsource/allsource/internal/httpx"
+)
+
+// RegisterRoutes adds the export endpoints:
+//
+//	GET    /v1/exports              the tenant's jobs
+//	POST   /v1/exports              define one: {"target", "types", "where", "every", "batch_rows"}
+//	GET    /v1/exports/:id          one job's state
+//	POST   /v1/exports/:id/pause    stop after the current batch
+//	POST   /v1/exports/:id/resume   start again (or run a waiting job now)
+//	DELETE /v1/exports/:id          remove it (the target keeps its rows)
+func (m *Manager) RegisterRoutes(r gin.IRouter) {
+	r.GET("/v1/exports", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"exports": m.List(tenantOf(c))}) })
+	r.POST("/v1/exports", func(c *gin.Context) {
+		var s Spec
+		dec := json.NewDecoder(http.MaxBytesReader(c.Writer, c.Request.Body, 1<<20))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&s); err != nil {
+			httpx.WriteError(c, allsource.Errorf(allsource.CodeInvalid, "request body: %v", err))
+			return
+		}
+		j, err := m.Create(c.Request.Context(), tenantOf(c), s)
+		if err != nil {
+			httpx.WriteError(c, err)
+			return
+		}
+		c.JSON(http.StatusCreated, j)
+	})
+	r.GET("/v1/exports/:id", func(c *gin.Context) {
+		j, err := m.Get(tenantOf(c), c.Param("id"))
+		if err != nil {
+			httpx.WriteError(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, j)
+	})
+	r.POST("/v1/exports/:id/:action", func(c *gin.Context) {
+		ctx, tenant, id := c.Request.Context(), tenantOf(c), c.Param("id")
+		var err error
+		switch c.Param("action") {
+		case "pause":
+			err = m.Pause(ctx, tenant, id)
+		case "resume":
+			err = m.Resume(ctx, tenant, id)
+		default:
+			err = allsource.Errorf(allsource.CodeNotFound, "no action %q (pause or resume)", c.Param("action"))
+		}
+		if err != nil {
+			httpx.WriteError(c, err)
+			return
+		}
+		j, err := m.Get(tenant, id)
+		if err != nil {
+			httpx.WriteError(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, j)
+	})
+	r.DELETE("/v1/exports/:id", func(c *gin.Context) {
+		if err := m.Delete(c.Request.Context(), tenantOf(c), c.Param("id")); err != nil {
+			httpx.WriteError(c, err)
+			return
+		}
+		c.Status(http.StatusNoContent)
+	})
+}
+
+// tenantOf is the request's tenant: the principal's scope, else ?tenant=,
+// else the default tenant.
+func tenantOf(c *gin.Context) string {
+	if t, ok := allsource.TenantScope(c.Request.Context()); ok && t != allsource.AllTenants {
+		return t
+	}
+	if t := c.Query("tenant"); t != "" {
+		return t
+	}
+	return allsource.DefaultTenant
+}

@@ -1,0 +1,142 @@
+package export
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"regexp"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// postgresTarget writes to PostgreSQL or TimescaleDB through COPY: the
+// rows of a batch and the job's watermark in one transaction, so a batch
+// is there whole, with its watermark, or not at all.
+type postgresTarget struct {
+	dsn   string
+	table string
+	conn  *pgx.Conn
+	fault func(string)
+}
+
+var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}$`)
+
+// newPostgresTarget reads postgres://user:pass@host:port/db?table=t (the
+// other parameters are pgx's: sslmode, …). The default table is
+// allsource_events.
+func newPostgresTarget(u *url.URL, fault func(string)) (*postgresTarget, error) {
+	q := u.Query()
+	table := q.Get("table")
+	if table == "" {
+		table = "allsource_events"
+	}
+	if !identRE.MatchString(table) {
+		return nil, fmt.Errorf("target: table %q is not a plain identifier", table)
+	}
+	q.Del("table")
+	c := *u
+	c.RawQuery = q.Encode()
+	return &postgresTarget{dsn: c.String(), table: table, fault: fault}, nil
+}
+
+func (t *postgresTarget) String() string { return "postgres table " + t.table }
+
+func (t *postgresTarget) open(ctx context.Context) error {
+	conn, err := pgx.Connect(ctx, t.dsn)
+	if err != nil {
+		return err
+	}
+	t.conn = conn
+	return nil
+}
+
+// prepare creates the table (a hypertable on "timestamp" when the
+// timescaledb extension is installed) and the watermark table.
+func (t *postgresTarget) prepare(ctx context.Context) error {
+	q := `CREATE TABLE IF NOT EXISTS ` + t.table + ` (
+		seq bigint NOT NULL, id uuid NOT NULL, tenant_id text NOT NULL, entity_id text NOT NULL, event_type text NOT NULL,
+		version bigint NOT NULL, "timestamp" timestamptz NOT NULL, ingested_at timestamptz NOT NULL,
+		payload jsonb NOT NULL, metadata jsonb NOT NULL, PRIMARY KEY (seq, "timestamp"))`
+	if _, err := t.conn.Exec(ctx, q); err != nil {
+		return err
+	}
+	var timescale bool
+	if err := t.conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb')`).Scan(&timescale); err != nil {
+		return err
+	}
+	if timescale {
+		if _, err := t.conn.Exec(ctx, `SELECT create_hypertable($1::regclass, 'timestamp', if_not_exists => TRUE, migrate_data => TRUE)`, t.table); err != nil {
+			return fmt.Errorf("create_hypertable: %w", err)
+		}
+	}
+	_, err := t.conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS allsource_export_state (
+		job text PRIMARY KEY, seq bigint NOT NULL, updated_at timestamptz NOT NULL DEFAULT now())`)
+	return err
+}
+
+func (t *postgresTarget) watermark(ctx context.Context, job string) (uint64, error) {
+	var seq int64
+	err := t.conn.QueryRow(ctx, `SELECT seq FROM allsource_export_state WHERE job = $1`, job).Scan(&seq)
+	if err == pgx.ErrNoRows {
+		return 0, nil
+	}
+	return uint64(seq), err
+}
+
+// write copies rows and sets the job's watermark to upTo, in one
+// transaction.
+func (t *postgresTarget) write(ctx context.Context, job string, rows []Row, upTo uint64) (int64, error) {
+	tx, err := t.conn.Begin(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	var bytes int64
+	if len(rows) > 0 {
+		src := make([][]any, len(rows))
+		for i := range rows {
+			r := &rows[i]
+			id, err := uuidBytes(r.ID)
+			if err != nil {
+				return 0, fmt.Errorf("event seq %d: %w", r.Seq, err)
+			}
+			src[i] = []any{int64(r.Seq), id, r.Tenant, r.EntityID, r.EventType, int64(r.Version), r.Timestamp, r.IngestedAt,
+				json.RawMessage(r.Payload), json.RawMessage(r.Metadata)}
+			bytes += int64(len(r.Payload) + len(r.Metadata) + len(r.EntityID) + len(r.EventType) + len(r.Tenant) + 56)
+		}
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{t.table},
+			[]string{"seq", "id", "tenant_id", "entity_id", "event_type", "version", "timestamp", "ingested_at", "payload", "metadata"},
+			pgx.CopyFromRows(src)); err != nil {
+			return 0, err
+		}
+	}
+	t.fault("export.copied")
+	if _, err := tx.Exec(ctx, `INSERT INTO allsource_export_state (job, seq) VALUES ($1, $2)
+		ON CONFLICT (job) DO UPDATE SET seq = excluded.seq, updated_at = now()`, job, int64(upTo)); err != nil {
+		return 0, err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return 0, err
+	}
+	return bytes, nil
+}
+
+func (t *postgresTarget) close() {
+	if t.conn != nil {
+		t.conn.Close(context.Background())
+		t.conn = nil
+	}
+}
+
+func uuidBytes(s string) ([16]byte, error) {
+	var u [16]byte
+	h := strings.ReplaceAll(s, "-", "")
+	if len(h) != 32 {
+		return u, fmt.Errorf("id %q is not a UUID", s)
+	}
+	_, err := hex.Decode(u[:], []byte(h))
+	return u, err
+}

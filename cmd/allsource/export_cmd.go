@@ -1,0 +1,131 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/allsource/allsource/analytics/export"
+)
+
+// runExport is `allsource export run|list`: jobs on a running server.
+func (m *Main) runExport(ctx context.Context, args []string) error {
+	if len(args) == 0 || (args[0] != "run" && args[0] != "list") {
+		fmt.Fprintln(m.Stderr, "Usage: allsource export run --target URL [--where SQL] [--types a,b] [--server URL]\n       allsource export list [--server URL]")
+		return &exitError{code: 2, err: errors.New("export: the subcommands are run and list")}
+	}
+	fs := flag.NewFlagSet("export "+args[0], flag.ContinueOnError)
+	fs.SetOutput(m.Stderr)
+	server := fs.String("server", "http://127.0.0.1:8080", "server URL")
+	tenant := fs.String("tenant", "", "the tenant, for an administrator (default: the credential's own)")
+	target := fs.String("target", "", "where to: postgres://user@host:port/db?table=t")
+	where := fs.String("where", "", "a SQL condition over events, e.g. \"event_type LIKE 'order.%'\"")
+	types := fs.String("types", "", "comma-separated event type patterns")
+	batch := fs.Int("batch-rows", 0, "rows per target transaction (default 50,000)")
+	quiet := fs.Bool("quiet", false, "no progress bar")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	if err := applyEnv(fs); err != nil {
+		return err
+	}
+	base := strings.TrimRight(*server, "/")
+	q := ""
+	if *tenant != "" {
+		q = "?tenant=" + url.QueryEscape(*tenant)
+	}
+	call := func(method, path string, body any, out any) error {
+		var rd *bytes.Reader
+		if body != nil {
+			b, _ := json.Marshal(body)
+			rd = bytes.NewReader(b)
+		} else {
+			rd = bytes.NewReader(nil)
+		}
+		req, err := http.NewRequestWithContext(ctx, method, base+path+q, rd)
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Content-Type", "application/json")
+		setClientAuth(req)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return fmt.Errorf("is the server running at %s? %w", *server, err)
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode >= 300 {
+			return responseError(resp)
+		}
+		return json.NewDecoder(resp.Body).Decode(out)
+	}
+	if args[0] == "list" {
+		var res struct {
+			Exports []export.Job `json:"exports"`
+		}
+		if err := call("GET", "/v1/exports", nil, &res); err != nil {
+			return err
+		}
+		for _, j := range res.Exports {
+			fmt.Fprintf(m.Stdout, "%s\t%s\t%s\twatermark %d\tlag %d\trows %d\t%s\n", j.ID, j.Status, j.Spec.Target, j.Watermark, j.Lag, j.Rows, j.LastError)
+		}
+		return nil
+	}
+	if *target == "" {
+		return &exitError{code: 2, err: errors.New("export run: --target is required")}
+	}
+	spec := export.Spec{Target: *target, Where: *where, BatchRows: *batch}
+	for _, t := range strings.Split(*types, ",") {
+		if t = strings.TrimSpace(t); t != "" {
+			spec.Types = append(spec.Types, t)
+		}
+	}
+	var j export.Job
+	if err := call("POST", "/v1/exports", spec, &j); err != nil {
+		return err
+	}
+	start := time.Now()
+	lastErr := ""
+	for {
+		if err := call("GET", "/v1/exports/"+j.ID, nil, &j); err != nil {
+			return err
+		}
+		if j.LastError != "" && j.LastError != lastErr {
+			fmt.Fprintf(m.Stderr, "\nretrying: %s\n", j.LastError)
+			lastErr = j.LastError
+		}
+		if !*quiet {
+			fmt.Fprintf(m.Stderr, "\r%s", progressBar(j))
+		}
+		if j.Status == export.StatusDone {
+			if !*quiet {
+				fmt.Fprintln(m.Stderr)
+			}
+			fmt.Fprintf(m.Stdout, "exported %d rows (%d bytes) to %s in %.1f s; job %s, watermark %d\n",
+				j.Rows, j.Bytes, j.Spec.Target, time.Since(start).Seconds(), j.ID, j.Watermark)
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// progressBar draws how far a job's watermark is towards the head it saw.
+func progressBar(j export.Job) string {
+	const width = 30
+	frac := 1.0
+	if j.Head > 0 {
+		frac = float64(j.Watermark) / float64(j.Head)
+	}
+	n := int(frac * width)
+	return fmt.Sprintf("[%s%s] %3.0f%%  %d rows", strings.Repeat("#", n), strings.Repeat(".", width-n), 100*frac, j.Rows)
+}

@@ -1,0 +1,234 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/allsource/allsource/internal/pgtest"
+)
+
+// exportEvents appends n events in batches through the HTTP API.
+func exportEvents(t *testing.T, url string, from, n int) {
+	t.Helper()
+	for i := from; i < from+n; i += 500 {
+		var lines []string
+		for k := i; k < min(i+500, from+n); k++ {
+			lines = append(lines, fmt.Sprintf(`{"entity_id":"c%d","event_type":"%s","timestamp":"2026-02-%02dT%02d:00:00Z","payload":{"amount":%d,"tags":["a","b"],"nested":{"k":"v%d"}},"metadata":{"source":"test"}}`,
+				k%50, []string{"order.placed", "order.paid", "page.viewed"}[k%3], 1+k%28, k%24, k%1000, k))
+		}
+		mustAppendND(t, url, lines...)
+	}
+}
+
+// sameExport compares what the target holds with the server's events:
+// every row once, and the values round-trip.
+func sameExport(t *testing.T, p *proc, target *pgx.Conn, table, where string, wantRows int) {
+	t.Helper()
+	ctx := context.Background()
+	var n, distinct int64
+	var sum int64
+	var first, last time.Time
+	if err := target.QueryRow(ctx, fmt.Sprintf(`SELECT count(*), count(DISTINCT seq), coalesce(sum((payload->>'amount')::bigint), 0), min("timestamp"), max("timestamp") FROM %s`, table)).Scan(&n, &distinct, &sum, &first, &last); err != nil {
+		t.Fatal(err)
+	}
+	src := queryCSV(t, p.url, `SELECT count(*), sum((payload->>'amount')::BIGINT), strftime(min("timestamp"), '%Y-%m-%dT%H:%M:%SZ'), strftime(max("timestamp"), '%Y-%m-%dT%H:%M:%SZ') FROM events WHERE `+where)
+	if n != int64(wantRows) || distinct != n || fmt.Sprint(n) != src[0][0] || fmt.Sprint(sum) != src[0][1] ||
+		first.UTC().Format(time.RFC3339) != src[0][2] || last.UTC().Format(time.RFC3339) != src[0][3] {
+		t.Fatalf("target: %d rows (%d distinct seqs), sum %d, %v..%v; server: %v (want %d rows)", n, distinct, sum, first, last, src[0], wantRows)
+	}
+	// One row's every column.
+	var id, entity, typ, payload, meta string
+	var seq, version int64
+	if err := target.QueryRow(ctx, fmt.Sprintf(`SELECT seq, id::text, entity_id, event_type, version, payload::text, metadata::text FROM %s ORDER BY seq LIMIT 1`, table)).Scan(&seq, &id, &entity, &typ, &version, &payload, &meta); err != nil {
+		t.Fatal(err)
+	}
+	row := queryCSV(t, p.url, fmt.Sprintf(`SELECT id, entity_id, event_type, version, payload->>'$.nested.k', metadata->>'$.source' FROM events WHERE seq = %d`, seq))
+	if row[0][0] != id || row[0][1] != entity || row[0][2] != typ || row[0][3] != fmt.Sprint(version) ||
+		!strings.Contains(payload, `"k": "`+row[0][4]+`"`) || !strings.Contains(meta, `"source": "`+row[0][5]+`"`) {
+		t.Fatalf("row seq %d: target %s %s %s %d %s %s; server %v", seq, id, entity, typ, version, payload, meta, row[0])
+	}
+}
+
+// TestExportToPostgresExactlyOnce: a one-off export killed between a
+// batch's COPY and its commit resumes after the restart; the target then
+// holds every row once. `allsource export run` runs one to completion.
+func TestExportToPostgresExactlyOnce(t *testing.T) {
+	pg := pgtest.Require(t)
+	dir := t.TempDir()
+	p := startProc(t, dir, []string{faultEnv + "=export.copied"})
+	exportEvents(t, p.url, 0, 3000)
+	target := pg.DSN() + "&table=events_out"
+	st, _, b, err := apiRequest("POST", p.url+"/v1/exports", map[string]string{"Content-Type": "application/json"},
+		strings.NewReader(fmt.Sprintf(`{"target": %q, "batch_rows": 1000}`, target)))
+	if err != nil || st != 201 {
+		t.Fatalf("create: %d %v %s", st, err, b)
+	}
+	select { // killed by the fault, mid-batch
+	case <-p.done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the export did not reach the fault point")
+	}
+	p2 := startProc(t, dir, nil)
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, pg.DSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var n int64
+		conn.QueryRow(ctx, `SELECT count(*) FROM events_out`).Scan(&n)
+		if n >= 3000 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the target has %d rows", n)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond)
+	sameExport(t, p2, conn, "events_out", "true", 3000)
+
+	// The CLI: a filtered one-off export to another table, to completion.
+	var out, errOut bytes.Buffer
+	m := &Main{Stdout: &out, Stderr: &errOut}
+	if err := m.runExport(ctx, []string{"run", "--server", p2.url, "--target", pg.DSN() + "&table=orders_out",
+		"--types", "order.*", "--where", "(payload->>'amount')::INT >= 100"}); err != nil {
+		t.Fatalf("export run: %v\n%s", err, errOut.String())
+	}
+	if !strings.Contains(out.String(), "exported ") || !strings.Contains(errOut.String(), "100%") {
+		t.Fatalf("export run printed %q / %q", out.String(), errOut.String())
+	}
+	var want int
+	fmt.Sscan(queryCSV(t, p2.url, `SELECT count(*) FROM events WHERE event_type GLOB 'order.*' AND (payload->>'amount')::INT >= 100`)[0][0], &want)
+	sameExport(t, p2, conn, "orders_out", `event_type GLOB 'order.*' AND (payload->>'amount')::INT >= 100`, want)
+	if st, _, b, _ := apiRequest("POST", p2.url+"/v1/exports", map[string]string{"Content-Type": "application/json"},
+		strings.NewReader(`{"target": "postgres://x@127.0.0.1:1/db", "where": "nosuchcolumn > 1"}`)); st != 400 || !strings.Contains(string(b), "nosuchcolumn") {
+		t.Fatalf("bad where: %d %s", st, b)
+	}
+	if st, _, b, _ := apiRequest("POST", p2.url+"/v1/exports", map[string]string{"Content-Type": "application/json"},
+		strings.NewReader(`{"target": "mysql://x@y/z"}`)); st != 400 || !strings.Contains(string(b), "not supported") {
+		t.Fatalf("bad target: %d %s", st, b)
+	}
+	p2.stop(t)
+}
+
+// proxy forwards TCP connections to a target while up; down closes its
+// listener and the connections through it.
+type proxy struct {
+	addr, to string
+	mu       sync.Mutex
+	ln       net.Listener
+	conns    []net.Conn
+}
+
+func (p *proxy) up(t *testing.T) {
+	ln, err := net.Listen("tcp", p.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.mu.Lock()
+	p.ln = ln
+	p.mu.Unlock()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			u, err := net.Dial("tcp", p.to)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c, u)
+			p.mu.Unlock()
+			go func() { io.Copy(u, c); u.Close() }()
+			go func() { io.Copy(c, u); c.Close() }()
+		}
+	}()
+}
+
+func (p *proxy) down() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ln != nil {
+		p.ln.Close()
+		p.ln = nil
+	}
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+}
+
+// TestExportRetriesUntilTheTargetIsBack: a scheduled export whose target
+// is down retries with the error in its status, catches up when the
+// target is back, and keeps following new events.
+func TestExportRetriesUntilTheTargetIsBack(t *testing.T) {
+	pg := pgtest.Require(t)
+	pgAddr := strings.TrimPrefix(strings.Split(strings.Split(pg.DSN(), "@")[1], "/")[0], "")
+	px := &proxy{addr: freeAddr(t), to: pgAddr}
+	defer px.down()
+	p := startProc(t, t.TempDir(), nil)
+	exportEvents(t, p.url, 0, 1000)
+	target := fmt.Sprintf("postgres://postgres@%s/postgres?sslmode=disable&table=followed", px.addr)
+	j := apiJSON(t, "POST", p.url+"/v1/exports", map[string]any{"target": target, "every": "1s"}, 201)
+	id := j["id"].(string)
+	status := func() map[string]any { return apiJSON(t, "GET", p.url+"/v1/exports/"+id, nil, 200) }
+	deadline := time.Now().Add(20 * time.Second)
+	for s := status(); s["status"] != "retrying" || !strings.Contains(fmt.Sprint(s["last_error"]), "connect"); s = status() {
+		if time.Now().After(deadline) {
+			t.Fatalf("no retry with the connection error: %v", s)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	px.up(t)
+	exportEvents(t, p.url, 1000, 500)
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, pg.DSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	waitCount := func(want int64) {
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			var n int64
+			conn.QueryRow(ctx, `SELECT count(*) FROM followed`).Scan(&n)
+			if n == want {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the target has %d rows, want %d; job %v", n, want, status())
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	waitCount(1500)
+	exportEvents(t, p.url, 1500, 200) // followed on the next interval
+	waitCount(1700)
+	sameExport(t, p, conn, "followed", "true", 1700)
+	// Pause: new events wait; resume: they follow.
+	apiJSON(t, "POST", p.url+"/v1/exports/"+id+"/pause", nil, 200)
+	exportEvents(t, p.url, 1700, 100)
+	time.Sleep(1500 * time.Millisecond)
+	waitCount(1700)
+	if s := status(); s["status"] != "paused" {
+		t.Fatalf("paused: %v", s)
+	}
+	apiJSON(t, "POST", p.url+"/v1/exports/"+id+"/resume", nil, 200)
+	waitCount(1800)
+	p.stop(t)
+}
