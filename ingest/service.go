@@ -590,9 +590,16 @@ func (s *Service) assign(r *request, now time.Time) error {
 		if seqOf != nil {
 			seqOf[i] = seq
 		}
+		payload, meta := in.Payload, in.Metadata
+		if len(payload) == 0 { // Go callers may leave them out; stored events always hold an object
+			payload = emptyObject
+		}
+		if len(meta) == 0 {
+			meta = emptyObject
+		}
 		r.events = append(r.events, allsource.Event{
 			Seq: seq, ID: id, Tenant: tenant, EntityID: in.EntityID, EventType: in.EventType,
-			Version: ver, Timestamp: ts, IngestedAt: now, Payload: in.Payload, Metadata: in.Metadata,
+			Version: ver, Timestamp: ts, IngestedAt: now, Payload: payload, Metadata: meta,
 		})
 	}
 	// Payloads alias the request body, which the hot tier keeps alive until

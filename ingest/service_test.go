@@ -233,3 +233,38 @@ func TestAppendCloseRace(t *testing.T) {
 		s.wal.Close()
 	}
 }
+
+// TestGoCallersMayOmitPayloadAndMetadata: events appended without them
+// are stored with empty objects, readable from the hot tier and Parquet.
+func TestGoCallersMayOmitPayloadAndMetadata(t *testing.T) {
+	s := openTestStore(t, t.TempDir())
+	ctx := context.Background()
+	if _, err := s.svc.Append(ctx, "", []Input{{EntityID: "a", EventType: "t", ExpectedVersion: -1}}); err != nil {
+		t.Fatal(err)
+	}
+	read := func() string {
+		rows, err := s.wh.QueryInternal(ctx, `SELECT CAST(payload AS VARCHAR) || CAST(metadata AS VARCHAR) FROM events`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var out string
+		for rows.Next() {
+			rows.Scan(&out)
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	if got := read(); got != "{}{}" {
+		t.Fatalf("hot tier: %q", got)
+	}
+	if err := s.wh.FlushAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := read(); got != "{}{}" {
+		t.Fatalf("Parquet: %q", got)
+	}
+	s.close(t, false)
+}

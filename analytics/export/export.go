@@ -429,31 +429,85 @@ func (j *job) pass(ctx context.Context) error {
 	if batch <= 0 {
 		batch = 50_000
 	}
-	sctx := allsource.WithTenantScope(ctx, st.Tenant)
-	for wm < head {
-		rows, err := j.fetch(sctx, &st.Spec, wm, head, batch)
-		if err != nil {
-			return err
+	// Reading the next batch overlaps writing this one.
+	fctx, cancel := context.WithCancel(allsource.WithTenantScope(ctx, st.Tenant))
+	defer cancel()
+	type fetched struct {
+		rows []Row
+		next uint64
+		err  error
+	}
+	ch := make(chan fetched, 1)
+	go func() {
+		defer close(ch)
+		send := func(f fetched) bool {
+			select {
+			case ch <- f:
+				return true
+			case <-fctx.Done():
+				return false
+			}
 		}
-		next := head
-		if len(rows) == batch {
-			next = rows[len(rows)-1].Seq
+		// One sorted scan yields many batches: the Parquet files are sorted
+		// by entity and time, so a seq range prunes nothing and each query
+		// reads the tenant's events once.
+		chunk := batch * 20
+		for lo := wm; lo < head; {
+			var pending []Row
+			n, last := 0, lo
+			err := j.scan(fctx, &st.Spec, lo, head, chunk, func(r Row) bool {
+				pending = append(pending, r)
+				n++
+				last = r.Seq
+				if len(pending) == batch {
+					if !send(fetched{rows: pending, next: r.Seq}) {
+						return false
+					}
+					pending = nil
+				}
+				return true
+			})
+			if err != nil {
+				send(fetched{err: err})
+				return
+			}
+			if fctx.Err() != nil {
+				return
+			}
+			if n < chunk { // the scan reached head
+				if !send(fetched{rows: pending, next: head}) {
+					return
+				}
+				return
+			}
+			if len(pending) > 0 {
+				if !send(fetched{rows: pending, next: pending[len(pending)-1].Seq}) {
+					return
+				}
+			}
+			lo = last
 		}
-		n, err := t.write(ctx, st.ID, rows, next)
+	}()
+	for f := range ch {
+		if f.err != nil {
+			return f.err
+		}
+		n, err := t.write(ctx, st.ID, f.rows, f.next)
 		if err != nil {
 			return fmt.Errorf("%s: write: %w", t, err)
 		}
-		wm = next
+		wm = f.next
+		rows := len(f.rows)
 		j.set(func(s *Job) {
 			s.Watermark, s.Lag = wm, sub(head, wm)
-			s.Rows += int64(len(rows))
+			s.Rows += int64(rows)
 			s.Bytes += n
 		})
 		if o := j.m.opts.Observe; o != nil {
-			o(st.Tenant, st.ID, len(rows), n, sub(j.m.wh.DataWatermark(), wm))
+			o(st.Tenant, st.ID, rows, n, sub(j.m.wh.DataWatermark(), wm))
 		}
 	}
-	return nil
+	return ctx.Err()
 }
 
 func sub(a, b uint64) uint64 {
@@ -490,27 +544,29 @@ func fetchSQL(s *Spec, lo, hi uint64, n int) (string, []any) {
 		FROM events WHERE seq > ? AND seq <= ?` + where + fmt.Sprintf(" ORDER BY seq LIMIT %d", n), args
 }
 
-// fetch reads a batch through the checked query path, in the tenant's
-// scope.
-func (j *job) fetch(ctx context.Context, s *Spec, lo, hi uint64, n int) ([]Row, error) {
+// scan reads a job's events after seq lo up to hi, at most n, in seq
+// order, through the checked query path in the tenant's scope, handing
+// each to fn (which returns false to stop).
+func (j *job) scan(ctx context.Context, s *Spec, lo, hi uint64, n int, fn func(Row) bool) error {
 	q, args := fetchSQL(s, lo, hi, n)
 	rows, err := j.m.wh.Query(ctx, q, args...)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer rows.Close()
-	var out []Row
 	for rows.Next() {
 		var r Row
 		var payload, meta sql.NullString
 		if err := rows.Scan(&r.Seq, &r.ID, &r.Tenant, &r.EntityID, &r.EventType, &r.Version, &r.Timestamp, &r.IngestedAt, &payload, &meta); err != nil {
-			return nil, err
+			return err
 		}
 		r.Payload, r.Metadata = payload.String, meta.String
 		if r.Metadata == "" {
 			r.Metadata = "{}"
 		}
-		out = append(out, r)
+		if !fn(r) {
+			return nil
+		}
 	}
-	return out, rows.Err()
+	return rows.Err()
 }

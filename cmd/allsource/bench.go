@@ -34,10 +34,12 @@ func (m *Main) runBench(ctx context.Context, args []string) error {
 			return m.runBenchProjections(ctx, args[1:])
 		case "fanout":
 			return m.runBenchFanout(ctx, args[1:])
+		case "export":
+			return m.runBenchExport(ctx, args[1:])
 		}
 	}
-	fmt.Fprintln(m.Stderr, "Usage: allsource bench ingest|pgwire|analytics|auth|projections|fanout [flags]")
-	return &exitError{code: 2, err: errors.New("bench: the benchmarks are 'ingest', 'pgwire', 'analytics', 'auth', 'projections' and 'fanout'")}
+	fmt.Fprintln(m.Stderr, "Usage: allsource bench ingest|pgwire|analytics|auth|projections|fanout|export [flags]")
+	return &exitError{code: 2, err: errors.New("bench: the benchmarks are 'ingest', 'pgwire', 'analytics', 'auth', 'projections', 'fanout' and 'export'")}
 }
 
 func (m *Main) runBenchIngest(ctx context.Context, args []string) error {
