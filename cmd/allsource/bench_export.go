@@ -12,37 +12,45 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/allsource/allsource"
 	"github.com/allsource/allsource/analytics/export"
+	"github.com/allsource/allsource/internal/chtest"
 	"github.com/allsource/allsource/internal/pgtest"
 )
 
-// runBenchExport measures export throughput to PostgreSQL against the
-// native bulk path: the same rows loaded with psql's \copy from a CSV
-// file, into the same table shape on the same server, in the same run.
+// runBenchExport measures export throughput against each target's own
+// bulk loader, in the same run: the same rows loaded with psql's \copy
+// from a CSV file (PostgreSQL) and with clickhouse-client from a
+// TabSeparated file (ClickHouse), into the same table shapes.
 func (m *Main) runBenchExport(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("bench export", flag.ContinueOnError)
 	fs.SetOutput(m.Stderr)
 	events := fs.Int("events", 1_000_000, "events to export")
-	batch := fs.Int("batch-rows", 50_000, "rows per export transaction")
+	batch := fs.Int("batch-rows", 50_000, "rows per export batch")
+	targets := fs.String("targets", "postgres,clickhouse", "which targets to measure")
 	scratch := fs.String("scratch-dir", "", "where the data dir goes (default: the system temp dir)")
+	profile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	psql, err := findPsql()
-	if err != nil {
-		return err
+	if *profile != "" {
+		f, err := os.Create(*profile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
-	pg, err := pgtest.Start(ctx, pgtest.Options{})
-	if err != nil {
-		return fmt.Errorf("PostgreSQL for the benchmark: %w", err)
-	}
-	defer pg.Stop()
 	dir, err := os.MkdirTemp(*scratch, "allsource-bench-export-")
 	if err != nil {
 		return err
@@ -67,54 +75,125 @@ func (m *Main) runBenchExport(ctx context.Context, args []string) error {
 	if err := st.wh.FlushAll(ctx); err != nil {
 		return err
 	}
-	fmt.Fprintf(m.Stdout, "export to PostgreSQL 15: %d events, batches of %d, %d cores (server, PostgreSQL and psql share them)\n", *events, *batch, runtime.NumCPU())
+	fmt.Fprintf(m.Stdout, "export: %d events in Parquet, batches of %d, %d cores (server, target and loader share them)\n", *events, *batch, runtime.NumCPU())
+	rate := func(d time.Duration) float64 { return float64(*events) / d.Seconds() }
+	report := func(name, native string, exp, nat time.Duration) {
+		fmt.Fprintf(m.Stdout, "%-10s AllSource export %6.2f s %9.0f rows/s | %-22s %6.2f s %9.0f rows/s | ratio %.2f\n",
+			name, exp.Seconds(), rate(exp), native, nat.Seconds(), rate(nat), rate(exp)/rate(nat))
+	}
+	for _, target := range strings.Split(*targets, ",") {
+		switch strings.TrimSpace(target) {
+		case "postgres":
+			exp, nat, err := benchExportPostgres(ctx, st, dir, *batch)
+			if err != nil {
+				return err
+			}
+			report("PostgreSQL", "psql \\copy (CSV)", exp, nat)
+		case "clickhouse":
+			exp, nat, err := benchExportClickHouse(ctx, st, dir, *batch)
+			if err != nil {
+				return err
+			}
+			report("ClickHouse", "clickhouse-client (TSV)", exp, nat)
+		default:
+			return fmt.Errorf("--targets: %q (postgres, clickhouse)", target)
+		}
+	}
+	return nil
+}
 
-	// AllSource's export job.
+// runExportJob runs a one-off export to target and times it.
+func runExportJob(ctx context.Context, st *store, target string, batch int) (time.Duration, error) {
 	start := time.Now()
-	j, err := st.exports.Create(ctx, allsource.DefaultTenant, export.Spec{Target: pg.DSN() + "&table=exported", BatchRows: *batch})
+	j, err := st.exports.Create(ctx, allsource.DefaultTenant, export.Spec{Target: target, BatchRows: batch})
 	if err != nil {
-		return err
+		return 0, err
 	}
 	for {
 		if j, err = st.exports.Get(allsource.DefaultTenant, j.ID); err != nil {
-			return err
+			return 0, err
 		}
 		if j.Status == export.StatusDone {
-			break
+			return time.Since(start), nil
 		}
 		if j.LastError != "" {
-			return fmt.Errorf("export: %s", j.LastError)
+			return 0, fmt.Errorf("export: %s", j.LastError)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	exportTook := time.Since(start)
+}
 
-	// The same rows as CSV, loaded with psql \copy into the same shape.
+func benchExportPostgres(ctx context.Context, st *store, dir string, batch int) (time.Duration, time.Duration, error) {
+	psql, err := findPsql()
+	if err != nil {
+		return 0, 0, err
+	}
+	pg, err := pgtest.Start(ctx, pgtest.Options{})
+	if err != nil {
+		return 0, 0, fmt.Errorf("PostgreSQL for the benchmark: %w", err)
+	}
+	defer pg.Stop()
+	exp, err := runExportJob(ctx, st, pg.DSN()+"&table=exported", batch)
+	if err != nil {
+		return 0, 0, err
+	}
 	file := filepath.Join(dir, "events.csv")
-	if err := writeEventsCSV(ctx, st, file); err != nil {
-		return err
+	if err := writeEvents(ctx, st, file, "csv"); err != nil {
+		return 0, 0, err
 	}
 	conn, err := pgx.Connect(ctx, pg.DSN())
 	if err != nil {
-		return err
+		return 0, 0, err
 	}
 	_, err = conn.Exec(ctx, `CREATE TABLE native (LIKE exported INCLUDING ALL)`)
 	conn.Close(ctx)
 	if err != nil {
-		return err
+		return 0, 0, err
 	}
-	start = time.Now()
+	start := time.Now()
 	out, err := exec.CommandContext(ctx, psql, pg.DSN(), "-v", "ON_ERROR_STOP=1", "-c",
 		`\copy native (seq, id, tenant_id, entity_id, event_type, version, "timestamp", ingested_at, payload, metadata) FROM '`+file+`' WITH (FORMAT csv)`).CombinedOutput()
 	if err != nil {
-		return fmt.Errorf("psql \\copy: %v: %s", err, out)
+		return 0, 0, fmt.Errorf("psql \\copy: %v: %s", err, out)
 	}
-	nativeTook := time.Since(start)
-	rate := func(d time.Duration) float64 { return float64(*events) / d.Seconds() }
-	fmt.Fprintf(m.Stdout, "AllSource export job   %8.2f s  %10.0f rows/s\n", exportTook.Seconds(), rate(exportTook))
-	fmt.Fprintf(m.Stdout, "psql \\copy from CSV     %8.2f s  %10.0f rows/s\n", nativeTook.Seconds(), rate(nativeTook))
-	fmt.Fprintf(m.Stdout, "ratio (export ÷ native)  %.2f\n", rate(exportTook)/rate(nativeTook))
-	return nil
+	return exp, time.Since(start), nil
+}
+
+func benchExportClickHouse(ctx context.Context, st *store, dir string, batch int) (time.Duration, time.Duration, error) {
+	client, err := exec.LookPath("clickhouse-client")
+	if err != nil {
+		return 0, 0, fmt.Errorf("clickhouse-client not found (internal/chtest/install.sh installs it)")
+	}
+	ch, err := chtest.Start(ctx, chtest.Options{})
+	if err != nil {
+		return 0, 0, fmt.Errorf("ClickHouse for the benchmark: %w", err)
+	}
+	defer ch.Stop()
+	exp, err := runExportJob(ctx, st, strings.Replace(ch.HTTPURL(), "http://", "clickhouse://", 1)+"/default?table=exported", batch)
+	if err != nil {
+		return 0, 0, err
+	}
+	file := filepath.Join(dir, "events.tsv")
+	if err := writeEvents(ctx, st, file, "tsv"); err != nil {
+		return 0, 0, err
+	}
+	host, port, _ := strings.Cut(ch.NativeAddr(), ":")
+	if out, err := exec.CommandContext(ctx, client, "--host", host, "--port", port, "--query",
+		"CREATE TABLE native AS exported").CombinedOutput(); err != nil {
+		return 0, 0, fmt.Errorf("clickhouse-client: %v: %s", err, out)
+	}
+	in, err := os.Open(file)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer in.Close()
+	start := time.Now()
+	cmd := exec.CommandContext(ctx, client, "--host", host, "--port", port, "--query", "INSERT INTO native FORMAT TabSeparated")
+	cmd.Stdin = in
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return 0, 0, fmt.Errorf("clickhouse-client INSERT: %v: %s", err, out)
+	}
+	return exp, time.Since(start), nil
 }
 
 func findPsql() (string, error) {
@@ -127,8 +206,9 @@ func findPsql() (string, error) {
 	return "", fmt.Errorf("psql not found (internal/pgclient/install.sh installs it)")
 }
 
-// writeEventsCSV writes every event in the export's columns.
-func writeEventsCSV(ctx context.Context, st *store, file string) error {
+// writeEvents writes every event in the export's columns, as CSV for
+// PostgreSQL or as TabSeparated for ClickHouse (its column shapes).
+func writeEvents(ctx context.Context, st *store, file, format string) error {
 	f, err := os.Create(file)
 	if err != nil {
 		return err
@@ -136,20 +216,25 @@ func writeEventsCSV(ctx context.Context, st *store, file string) error {
 	defer f.Close()
 	bw := bufio.NewWriterSize(f, 1<<20)
 	w := csv.NewWriter(bw)
-	rows, err := st.wh.QueryInternal(ctx, `SELECT seq, id, tenant_id, entity_id, event_type, version, strftime("timestamp", '%Y-%m-%d %H:%M:%S.%f+00'),
-		strftime(ingested_at, '%Y-%m-%d %H:%M:%S.%f+00'), CAST(payload AS VARCHAR), CAST(metadata AS VARCHAR) FROM events ORDER BY seq`)
+	rows, err := st.wh.QueryInternal(ctx, `SELECT seq, id, tenant_id, entity_id, event_type, version, "timestamp", ingested_at,
+		CAST(payload AS VARCHAR), CAST(metadata AS VARCHAR) FROM events ORDER BY seq`)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
-	rec := make([]string, 10)
 	for rows.Next() {
-		var seq, version int64
-		if err := rows.Scan(&seq, &rec[1], &rec[2], &rec[3], &rec[4], &version, &rec[6], &rec[7], &rec[8], &rec[9]); err != nil {
+		var r export.Row
+		if err := rows.Scan(&r.Seq, &r.ID, &r.Tenant, &r.EntityID, &r.EventType, &r.Version, &r.Timestamp, &r.IngestedAt, &r.Payload, &r.Metadata); err != nil {
 			return err
 		}
-		rec[0], rec[5] = strconv.FormatInt(seq, 10), strconv.FormatInt(version, 10)
-		if err := w.Write(rec); err != nil {
+		ts, ing := r.Timestamp.UTC(), r.IngestedAt.UTC()
+		if format == "tsv" {
+			fmt.Fprintf(bw, "%d\t%s\t%s\t%s\t%s\t%d\t%s\t%d\t%s\t%s\t%s\n", r.Seq, tsv(r.ID), tsv(r.Tenant), tsv(r.EntityID), tsv(r.EventType),
+				r.Version, ts.Format("2006-01-02 15:04:05"), ts.UnixMicro(), ing.Format("2006-01-02 15:04:05"), tsv(r.Payload), tsv(r.Metadata))
+			continue
+		}
+		if err := w.Write([]string{strconv.FormatUint(r.Seq, 10), r.ID, r.Tenant, r.EntityID, r.EventType, strconv.FormatUint(r.Version, 10),
+			ts.Format("2006-01-02 15:04:05.999999Z07:00"), ing.Format("2006-01-02 15:04:05.999999Z07:00"), r.Payload, r.Metadata}); err != nil {
 			return err
 		}
 	}
@@ -162,3 +247,7 @@ func writeEventsCSV(ctx context.Context, st *store, file string) error {
 	}
 	return bw.Flush()
 }
+
+var tsvReplacer = strings.NewReplacer("\\", "\\\\", "\t", "\\t", "\n", "\\n", "\r", "\\r")
+
+func tsv(s string) string { return tsvReplacer.Replace(s) }

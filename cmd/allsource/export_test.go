@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/allsource/allsource/internal/chtest"
 	"github.com/allsource/allsource/internal/pgtest"
 )
 
@@ -231,4 +234,60 @@ func TestExportRetriesUntilTheTargetIsBack(t *testing.T) {
 	apiJSON(t, "POST", p.url+"/v1/exports/"+id+"/resume", nil, 200)
 	waitCount(1800)
 	p.stop(t)
+}
+
+func chQuery(t *testing.T, base, q string) string {
+	t.Helper()
+	resp, err := http.Post(base+"/?query="+url.QueryEscape(q), "text/plain", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("%s: %s", q, b)
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// TestExportToClickHouseExactlyOnce: an export to ClickHouse 18.16 over
+// HTTP, killed half-way through sending a batch, resumes after the
+// restart from the largest seq the table holds; every row arrives once
+// with its values.
+func TestExportToClickHouseExactlyOnce(t *testing.T) {
+	ch := chtest.Require(t)
+	dir := t.TempDir()
+	p := startProc(t, dir, []string{faultEnv + "=export.sending"})
+	exportEvents(t, p.url, 0, 3000)
+	target := strings.Replace(ch.HTTPURL(), "http://", "clickhouse://", 1) + "/default?table=exported"
+	st, _, b, err := apiRequest("POST", p.url+"/v1/exports", map[string]string{"Content-Type": "application/json"},
+		strings.NewReader(fmt.Sprintf(`{"target": %q, "batch_rows": 1000}`, target)))
+	if err != nil || st != 201 {
+		t.Fatalf("create: %d %v %s", st, err, b)
+	}
+	select {
+	case <-p.done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the export did not reach the fault point")
+	}
+	p2 := startProc(t, dir, nil)
+	deadline := time.Now().Add(30 * time.Second)
+	for chQuery(t, ch.HTTPURL(), "SELECT count() FROM exported") != "3000" {
+		if time.Now().After(deadline) {
+			t.Fatalf("ClickHouse has %s rows", chQuery(t, ch.HTTPURL(), "SELECT count() FROM exported"))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond)
+	got := chQuery(t, ch.HTTPURL(), `SELECT count(), uniqExact(seq), sum(toInt64(visitParamExtractInt(payload, 'amount'))), min(timestamp_us), max(timestamp_us) FROM exported`)
+	want := queryCSV(t, p2.url, `SELECT count(*), count(DISTINCT seq), sum((payload->>'amount')::BIGINT), epoch_us(min("timestamp")), epoch_us(max("timestamp")) FROM events`)
+	if got != strings.Join(want[0], "\t") {
+		t.Fatalf("ClickHouse %q, AllSource %v", got, want[0])
+	}
+	row := chQuery(t, ch.HTTPURL(), `SELECT id, entity_id, event_type, version, toString(timestamp), visitParamExtractString(metadata, 'source') FROM exported WHERE seq = 1234`)
+	src := queryCSV(t, p2.url, `SELECT id, entity_id, event_type, version, strftime("timestamp", '%Y-%m-%d %H:%M:%S'), metadata->>'$.source' FROM events WHERE seq = 1234`)
+	if row != strings.Join(src[0], "\t") {
+		t.Fatalf("row 1234: ClickHouse %q, AllSource %v", row, src[0])
+	}
+	p2.stop(t)
 }
