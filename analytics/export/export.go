@@ -7,7 +7,7 @@
 //
 // Targets are URLs: postgres://user@host:port/db?table=t (PostgreSQL or
 // TimescaleDB, through COPY) and clickhouse://host:8123/db?table=t
-// (ClickHouse's HTTP interface).
+// (ClickHouse's HTTP interface), and file:///dir?format=parquet|csv|ndjson.
 package export
 
 import (
@@ -71,8 +71,10 @@ func openTarget(raw, tenant string, fault func(string)) (target, error) {
 		return newPostgresTarget(u, fault)
 	case "clickhouse", "http", "https":
 		return newClickHouseTarget(u, tenant, fault)
+	case "file":
+		return newFileTarget(u, fault)
 	}
-	return nil, fmt.Errorf("target: scheme %q is not supported (postgres://user@host:port/db?table=t, clickhouse://host:8123/db?table=t)", u.Scheme)
+	return nil, fmt.Errorf("target: scheme %q is not supported (postgres://user@host:port/db?table=t, clickhouse://host:8123/db?table=t, file:///dir?format=parquet)", u.Scheme)
 }
 
 // Status values of a job.

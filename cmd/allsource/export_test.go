@@ -3,17 +3,21 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/parquet-go/parquet-go"
 
 	"github.com/allsource/allsource/internal/chtest"
 	"github.com/allsource/allsource/internal/pgtest"
@@ -288,6 +292,102 @@ func TestExportToClickHouseExactlyOnce(t *testing.T) {
 	src := queryCSV(t, p2.url, `SELECT id, entity_id, event_type, version, strftime("timestamp", '%Y-%m-%d %H:%M:%S'), metadata->>'$.source' FROM events WHERE seq = 1234`)
 	if row != strings.Join(src[0], "\t") {
 		t.Fatalf("row 1234: ClickHouse %q, AllSource %v", row, src[0])
+	}
+	p2.stop(t)
+}
+
+// TestExportToFiles: NDJSON files, killed between a batch's files and its
+// watermark, then restarted: every event is in exactly one file, in its
+// tenant/date partition. Parquet files read back equal the events.
+func TestExportToFiles(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(t.TempDir(), "out")
+	p := startProc(t, dir, []string{faultEnv + "=export.files"})
+	exportEvents(t, p.url, 0, 3000)
+	st, _, b, err := apiRequest("POST", p.url+"/v1/exports", map[string]string{"Content-Type": "application/json"},
+		strings.NewReader(fmt.Sprintf(`{"target": "file://%s?format=ndjson", "batch_rows": 1000}`, out)))
+	if err != nil || st != 201 {
+		t.Fatalf("create: %d %v %s", st, err, b)
+	}
+	var created struct {
+		ID string `json:"id"`
+	}
+	json.Unmarshal(b, &created)
+	id := created.ID
+	select {
+	case <-p.done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the export did not reach the fault point")
+	}
+	p2 := startProc(t, dir, nil)
+	deadline := time.Now().Add(30 * time.Second)
+	for apiJSON(t, "GET", p2.url+"/v1/exports/"+id, nil, 200)["status"] != "done" {
+		if time.Now().After(deadline) {
+			t.Fatalf("not done: %v", apiJSON(t, "GET", p2.url+"/v1/exports/"+id, nil, 200))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	seen := map[uint64]bool{}
+	filepath.WalkDir(out, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".ndjson") {
+			return err
+		}
+		b, _ := os.ReadFile(path)
+		for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+			var e struct {
+				Seq       uint64 `json:"seq"`
+				Tenant    string `json:"tenant_id"`
+				Timestamp string `json:"timestamp"`
+			}
+			if err := json.Unmarshal([]byte(line), &e); err != nil {
+				t.Fatalf("%s: %v", path, err)
+			}
+			if seen[e.Seq] {
+				t.Fatalf("seq %d twice", e.Seq)
+			}
+			seen[e.Seq] = true
+			if !strings.Contains(path, "tenant="+e.Tenant+"/date="+e.Timestamp[:10]+"/") {
+				t.Fatalf("seq %d (%s) in %s", e.Seq, e.Timestamp, path)
+			}
+		}
+		return nil
+	})
+	if len(seen) != 3000 {
+		t.Fatalf("%d events in files, want 3000", len(seen))
+	}
+	// Parquet, to completion through the CLI.
+	var stdout, stderr bytes.Buffer
+	m := &Main{Stdout: &stdout, Stderr: &stderr}
+	pq := filepath.Join(t.TempDir(), "pq")
+	if err := m.runExport(context.Background(), []string{"run", "--server", p2.url, "--target", "file://" + pq + "?format=parquet", "--quiet"}); err != nil {
+		t.Fatalf("%v: %s", err, stderr.String())
+	}
+	var n, sum int64
+	filepath.WalkDir(pq, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".parquet") {
+			return err
+		}
+		f, _ := os.Open(path)
+		defer f.Close()
+		info, _ := f.Stat()
+		rows, err := parquet.Read[struct {
+			Seq     int64  `parquet:"seq"`
+			Payload string `parquet:"payload"`
+		}](f, info.Size())
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		for _, r := range rows {
+			var pl struct{ Amount int64 }
+			json.Unmarshal([]byte(r.Payload), &pl)
+			n++
+			sum += pl.Amount
+		}
+		return nil
+	})
+	want := queryCSV(t, p2.url, `SELECT count(*), sum((payload->>'amount')::BIGINT) FROM events`)
+	if fmt.Sprint(n) != want[0][0] || fmt.Sprint(sum) != want[0][1] {
+		t.Fatalf("parquet: %d rows, sum %d; events %v", n, sum, want[0])
 	}
 	p2.stop(t)
 }
