@@ -28,11 +28,12 @@ vet:
 # Every test, including the process-level crash tests and the real-dataset
 # import. The packages with code for both builds run again without the
 # tags. The race detector runs on the storage packages, the file readers,
-# the query cache, EventQL, the analytics feeds and the Postgres front end.
+# the query cache, EventQL, the analytics feeds, exports, projections and
+# the Postgres front end.
 test: vet
 	$(GO) test -tags "$(TAGS)" -count=1 -timeout 20m $(PKGS)
-	$(GO) test -count=1 -timeout 10m ./warehouse/ ./analytics/
-	$(GO) test -tags "$(TAGS)" -count=1 -race -timeout 10m ./analytics/ ./authz/ ./projections/ ./wal/ ./ingest/ ./warehouse/ ./internal/source/ ./internal/demo/ ./internal/qcache/ ./eventql/ ./pgwire/
+	$(GO) test -count=1 -timeout 10m ./warehouse/ ./analytics/ ./analytics/export/
+	$(GO) test -tags "$(TAGS)" -count=1 -race -timeout 10m ./analytics/ ./analytics/export/ ./authz/ ./projections/ ./wal/ ./ingest/ ./warehouse/ ./internal/source/ ./internal/demo/ ./internal/qcache/ ./eventql/ ./pgwire/
 
 test-short: vet
 	$(GO) test -tags "$(TAGS)" -short -count=1 $(PKGS)

@@ -11,15 +11,11 @@
 package export
 
 import (
-	"errors"
-
-	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
-
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -28,6 +24,10 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/robfig/cron/v3"
 
 	"github.com/allsource/allsource"
 	"github.com/allsource/allsource/warehouse"
@@ -39,6 +39,7 @@ type Spec struct {
 	Types     []string `json:"types,omitempty"`      // event type patterns (GLOB); none: all
 	Where     string   `json:"where,omitempty"`      // a SQL condition over events
 	Every     string   `json:"every,omitempty"`      // run again this often (a Go duration, "1m"); "": once
+	Schedule  string   `json:"schedule,omitempty"`   // or at these times: cron syntax ("*/5 * * * *", "@hourly"), UTC
 	BatchRows int      `json:"batch_rows,omitempty"` // rows per target transaction; default 50,000
 }
 
@@ -126,6 +127,7 @@ type job struct {
 	mu     sync.Mutex
 	state  Job
 	every  time.Duration
+	sched  cron.Schedule // nil: every, or once
 	cancel context.CancelFunc
 	done   chan struct{}
 	kick   chan struct{}
@@ -168,7 +170,11 @@ func Open(ctx context.Context, wh *warehouse.Warehouse, o Options) (*Manager, er
 
 func (m *Manager) newJob(id, tenant string, s Spec, created time.Time) *job {
 	every, _ := time.ParseDuration(s.Every)
-	j := &job{m: m, state: Job{ID: id, Tenant: tenant, Spec: s, Created: created, Status: StatusIdle}, every: every, kick: make(chan struct{}, 1)}
+	var sched cron.Schedule
+	if s.Schedule != "" {
+		sched, _ = cronParser.Parse(s.Schedule)
+	}
+	j := &job{m: m, state: Job{ID: id, Tenant: tenant, Spec: s, Created: created, Status: StatusIdle}, every: every, sched: sched, kick: make(chan struct{}, 1)}
 	m.jobs[id] = j
 	return j
 }
@@ -186,6 +192,14 @@ func (m *Manager) validate(ctx context.Context, tenant string, s *Spec) error {
 		d, err := time.ParseDuration(s.Every)
 		if err != nil || d < time.Second {
 			return &allsource.Error{Code: allsource.CodeInvalid, Field: "every", Index: -1, Message: fmt.Sprintf("every: %q is not an interval of at least 1s (e.g. 30s, 5m, 1h)", s.Every)}
+		}
+	}
+	if s.Schedule != "" {
+		if s.Every != "" {
+			return &allsource.Error{Code: allsource.CodeInvalid, Field: "schedule", Index: -1, Message: "give every or schedule, not both"}
+		}
+		if _, err := cronParser.Parse(s.Schedule); err != nil {
+			return &allsource.Error{Code: allsource.CodeInvalid, Field: "schedule", Index: -1, Message: fmt.Sprintf("schedule: %v (cron: minute hour day-of-month month day-of-week, or @hourly, @daily, @every 10m)", err)}
 		}
 	}
 	for _, g := range s.Types {
@@ -399,7 +413,12 @@ func (j *job) run(ctx context.Context) {
 			continue
 		}
 		backoff = time.Second
-		if j.every == 0 {
+		wait := j.every
+		if j.sched != nil {
+			now := time.Now().UTC()
+			wait = j.sched.Next(now).Sub(now)
+		}
+		if wait == 0 {
 			j.set(func(s *Job) { s.Status, s.LastError, s.LastRun = StatusDone, "", time.Now().UTC() })
 			return
 		}
@@ -407,7 +426,7 @@ func (j *job) run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(j.every):
+		case <-time.After(wait):
 		case <-j.kick:
 		}
 		j.set(func(s *Job) { s.Status = StatusRunning })
@@ -612,3 +631,6 @@ func (j *job) scan(ctx context.Context, s *Spec, lo, hi uint64, n int, fn func(R
 }
 
 func sqlString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// cronParser reads standard five-field cron expressions and descriptors.
+var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)

@@ -1,0 +1,126 @@
+package export
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/allsource/allsource"
+	"github.com/allsource/allsource/warehouse"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func openWarehouse(t *testing.T) *warehouse.Warehouse {
+	t.Helper()
+	wh, err := warehouse.Open(context.Background(), warehouse.Options{DataDir: t.TempDir(), FlushAge: time.Hour, CompactInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { wh.Close() })
+	return wh
+}
+
+var seq uint64
+
+func appendEvents(t *testing.T, wh *warehouse.Warehouse, tenant string, n int) {
+	t.Helper()
+	evs := make([]allsource.Event, n)
+	for i := range evs {
+		seq++
+		evs[i] = allsource.Event{Seq: seq, ID: fmt.Sprintf("00000000-0000-7000-8000-%012d", seq), Tenant: tenant, EntityID: "e",
+			EventType: "x", Version: seq, Timestamp: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), IngestedAt: time.Now().UTC(),
+			Payload: []byte(`{"n": 1}`), Metadata: []byte(`{}`)}
+	}
+	if err := wh.Append(evs); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSpecErrors(t *testing.T) {
+	wh := openWarehouse(t)
+	m, err := Open(context.Background(), wh, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	dir := t.TempDir()
+	for _, c := range []struct {
+		spec  Spec
+		field string
+	}{
+		{Spec{}, "target"},
+		{Spec{Target: "mysql://x/y"}, "not supported"},
+		{Spec{Target: "file://host/x"}, "local directory"},
+		{Spec{Target: "file:///" + dir + "?format=xml"}, "format"},
+		{Spec{Target: "postgres://u@h/db?table=a-b"}, "plain identifier"},
+		{Spec{Target: "clickhouse://h/db?table=1x"}, "plain identifiers"},
+		{Spec{Target: "file://" + dir, Every: "1ms"}, "every"},
+		{Spec{Target: "file://" + dir, Every: "1m", Schedule: "@hourly"}, "not both"},
+		{Spec{Target: "file://" + dir, Schedule: "61 * * * *"}, "schedule"},
+		{Spec{Target: "file://" + dir, Types: []string{"["}}, "types"},
+		{Spec{Target: "file://" + dir, Where: "nope > 1"}, "nope"},
+		{Spec{Target: "file://" + dir, Where: "1=1) UNION SELECT * FROM read_parquet('x'"}, "where"},
+		{Spec{Target: "file://" + dir, BatchRows: 2_000_000}, "batch_rows"},
+	} {
+		_, err := m.Create(context.Background(), "acme", c.spec)
+		if err == nil || !strings.Contains(err.Error(), c.field) || allsource.ErrorCode(err) != allsource.CodeInvalid {
+			t.Errorf("%+v: %v (want an error naming %q)", c.spec, err, c.field)
+		}
+	}
+}
+
+// TestScheduledJobFollows: a job on a cron schedule exports what arrived
+// since its last run at each tick, only its tenant's events.
+func TestScheduledJobFollows(t *testing.T) {
+	wh := openWarehouse(t)
+	m, err := Open(context.Background(), wh, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	out := t.TempDir()
+	appendEvents(t, wh, "acme", 10)
+	appendEvents(t, wh, "other", 5)
+	j, err := m.Create(context.Background(), "acme", Spec{Target: "file://" + out + "?format=ndjson", Schedule: "@every 1s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := func() int {
+		n := 0
+		filepath.WalkDir(out, func(p string, d os.DirEntry, err error) error {
+			if err == nil && !d.IsDir() && strings.HasSuffix(p, ".ndjson") {
+				b, _ := os.ReadFile(p)
+				n += strings.Count(string(b), "\n")
+			}
+			return nil
+		})
+		return n
+	}
+	waitLines := func(want int) {
+		deadline := time.Now().Add(10 * time.Second)
+		for lines() != want {
+			if time.Now().After(deadline) {
+				st, _ := m.Get("acme", j.ID)
+				t.Fatalf("%d lines, want %d; job %+v", lines(), want, st)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	waitLines(10)
+	appendEvents(t, wh, "acme", 7)
+	waitLines(17) // the next tick
+	st, _ := m.Get("acme", j.ID)
+	if st.Status != StatusIdle && st.Status != StatusRunning || st.Rows != 17 {
+		t.Fatalf("job %+v", st)
+	}
+	if l := m.List("other"); len(l) != 0 {
+		t.Fatalf("another tenant lists %v", l)
+	}
+}
