@@ -273,9 +273,10 @@ func TestPanelQueriesAgainstAServer(t *testing.T) {
 		resp.Body.Close()
 	}
 	post("/v1/projections", `{"name": "by_type", "sql": "SELECT event_type, count(*) AS n FROM events GROUP BY event_type"}`)
+	post("/v1/exports", `{"target": "file://`+t.TempDir()+`?format=ndjson", "types": ["order.placed"]}`)
 	post("/v1/events", `{"entity_id": "u1", "event_type": "x", "payload": {"a": 1}}`)
 	post("/v1/events", `{"event_type": "no entity"}`)
-	time.Sleep(200 * time.Millisecond)
+	time.Sleep(time.Second)
 	resp, err := http.Get(s.url + "/metrics")
 	if err != nil {
 		t.Fatal(err)

@@ -28,13 +28,14 @@ type clickhouseTarget struct {
 	user   string
 	pass   string
 	tenant string
+	cols   names
 	client *http.Client
 	fault  func(string)
 }
 
 // newClickHouseTarget reads clickhouse://user:pass@host:8123/db?table=t
 // (the HTTP port; "http" and "https" URLs work the same way).
-func newClickHouseTarget(u *url.URL, tenant string, fault func(string)) (*clickhouseTarget, error) {
+func newClickHouseTarget(u *url.URL, tenant string, cols names, fault func(string)) (*clickhouseTarget, error) {
 	q := u.Query()
 	table := q.Get("table")
 	if table == "" {
@@ -55,7 +56,7 @@ func newClickHouseTarget(u *url.URL, tenant string, fault func(string)) (*clickh
 	if u.Port() == "" {
 		host += ":8123"
 	}
-	t := &clickhouseTarget{base: scheme + "://" + host + "/", db: db, table: table, tenant: tenant, fault: fault,
+	t := &clickhouseTarget{base: scheme + "://" + host + "/", db: db, table: table, tenant: tenant, cols: cols, fault: fault,
 		client: &http.Client{Timeout: 5 * time.Minute}}
 	if u.User != nil {
 		t.user = u.User.Username()
@@ -99,15 +100,26 @@ func (t *clickhouseTarget) open(ctx context.Context) error {
 // (seconds) with its microseconds in timestamp_us, payload and metadata as
 // JSON text in Strings.
 func (t *clickhouseTarget) prepare(ctx context.Context) error {
+	c := t.cols.of
 	_, err := t.run(ctx, `CREATE TABLE IF NOT EXISTS `+t.table+` (
-		seq UInt64, id String, tenant_id String, entity_id String, event_type String, version UInt64,
-		timestamp DateTime('UTC'), timestamp_us UInt64, ingested_at DateTime('UTC'), payload String, metadata String
-	) ENGINE = MergeTree() PARTITION BY toYYYYMM(timestamp) ORDER BY (tenant_id, event_type, timestamp, seq)`, nil)
+		`+c("seq")+` UInt64, `+c("id")+` String, `+c("tenant_id")+` String, `+c("entity_id")+` String, `+c("event_type")+` String,
+		`+c("version")+` UInt64, `+c("timestamp")+` DateTime('UTC'), `+c("timestamp_us")+` UInt64, `+c("ingested_at")+` DateTime('UTC'),
+		`+c("payload")+` String, `+c("metadata")+` String
+	) ENGINE = MergeTree() PARTITION BY toYYYYMM(`+c("timestamp")+`) ORDER BY (`+c("tenant_id")+`, `+c("event_type")+`, `+c("timestamp")+`, `+c("seq")+`)`, nil)
 	return err
 }
 
+// columnList is the INSERT's column list, in RowBinary order.
+func (t *clickhouseTarget) columnList() string {
+	var out []string
+	for _, c := range []string{"seq", "id", "tenant_id", "entity_id", "event_type", "version", "timestamp", "timestamp_us", "ingested_at", "payload", "metadata"} {
+		out = append(out, t.cols.of(c))
+	}
+	return strings.Join(out, ", ")
+}
+
 func (t *clickhouseTarget) watermark(ctx context.Context, job string) (uint64, error) {
-	out, err := t.run(ctx, "SELECT max(seq) FROM "+t.table+" WHERE tenant_id = '"+strings.ReplaceAll(t.tenant, "'", "\\'")+"'", nil)
+	out, err := t.run(ctx, "SELECT max("+t.cols.of("seq")+") FROM "+t.table+" WHERE "+t.cols.of("tenant_id")+" = '"+strings.ReplaceAll(t.tenant, "'", "\\'")+"'", nil)
 	if err != nil {
 		return 0, err
 	}
@@ -146,7 +158,7 @@ func (t *clickhouseTarget) write(ctx context.Context, job string, rows []Row, up
 		t.fault("export.sending")
 		return 0, io.EOF
 	}), bytes.NewReader(b[half:]))
-	if _, err := t.run(ctx, "INSERT INTO "+t.table+" FORMAT RowBinary", body); err != nil {
+	if _, err := t.run(ctx, "INSERT INTO "+t.table+" ("+t.columnList()+") FORMAT RowBinary", body); err != nil {
 		return 0, err
 	}
 	return int64(len(b)), nil

@@ -41,6 +41,53 @@ type Spec struct {
 	Every     string   `json:"every,omitempty"`      // run again this often (a Go duration, "1m"); "": once
 	Schedule  string   `json:"schedule,omitempty"`   // or at these times: cron syntax ("*/5 * * * *", "@hourly"), UTC
 	BatchRows int      `json:"batch_rows,omitempty"` // rows per target transaction; default 50,000
+	// Columns renames target columns: {"entity_id": "user_id", "payload":
+	// "body"}. Keys are the event's columns (and timestamp_us for
+	// ClickHouse); values plain identifiers.
+	Columns map[string]string `json:"columns,omitempty"`
+}
+
+// eventColumns are the exported columns, in order.
+var eventColumns = []string{"seq", "id", "tenant_id", "entity_id", "event_type", "version", "timestamp", "ingested_at", "payload", "metadata"}
+
+// names maps the exported columns (and ClickHouse's timestamp_us) to the
+// target's names.
+type names map[string]string
+
+func (n names) of(c string) string {
+	if v, ok := n[c]; ok && v != "" {
+		return v
+	}
+	return c
+}
+
+// columnNames checks a mapping: known columns, plain and distinct names.
+func columnNames(m map[string]string) (names, error) {
+	known := map[string]bool{"timestamp_us": true}
+	for _, c := range eventColumns {
+		known[c] = true
+	}
+	seen := map[string]string{}
+	out := names{}
+	for c := range known {
+		out[c] = c
+	}
+	for c, n := range m {
+		if !known[c] {
+			return nil, fmt.Errorf("columns: %q is not an exported column (%s, timestamp_us)", c, strings.Join(eventColumns, ", "))
+		}
+		if !identRE.MatchString(n) {
+			return nil, fmt.Errorf("columns: %q is not a plain identifier", n)
+		}
+		out[c] = n
+	}
+	for c, n := range out {
+		if o, dup := seen[strings.ToLower(n)]; dup {
+			return nil, fmt.Errorf("columns: %s and %s would both be named %q", o, c, n)
+		}
+		seen[strings.ToLower(n)] = c
+	}
+	return out, nil
 }
 
 // Row is one exported event.
@@ -62,18 +109,22 @@ type target interface {
 	String() string
 }
 
-func openTarget(raw, tenant string, fault func(string)) (target, error) {
-	u, err := url.Parse(raw)
+func openTarget(s *Spec, tenant string, fault func(string)) (target, error) {
+	u, err := url.Parse(s.Target)
 	if err != nil {
 		return nil, fmt.Errorf("target: %v", err)
 	}
+	cols, err := columnNames(s.Columns)
+	if err != nil {
+		return nil, err
+	}
 	switch u.Scheme {
 	case "postgres", "postgresql":
-		return newPostgresTarget(u, fault)
+		return newPostgresTarget(u, cols, fault)
 	case "clickhouse", "http", "https":
-		return newClickHouseTarget(u, tenant, fault)
+		return newClickHouseTarget(u, tenant, cols, fault)
 	case "file":
-		return newFileTarget(u, fault)
+		return newFileTarget(u, cols, fault)
 	}
 	return nil, fmt.Errorf("target: scheme %q is not supported (postgres://user@host:port/db?table=t, clickhouse://host:8123/db?table=t, file:///dir?format=parquet)", u.Scheme)
 }
@@ -185,8 +236,12 @@ func (m *Manager) validate(ctx context.Context, tenant string, s *Spec) error {
 	if s.Target == "" {
 		return &allsource.Error{Code: allsource.CodeInvalid, Field: "target", Index: -1, Message: "target: give a target URL, e.g. postgres://user@host:5432/db?table=events"}
 	}
-	if _, err := openTarget(s.Target, tenant, nil); err != nil {
-		return &allsource.Error{Code: allsource.CodeInvalid, Field: "target", Index: -1, Message: err.Error()}
+	if _, err := openTarget(s, tenant, nil); err != nil {
+		field := "target"
+		if strings.HasPrefix(err.Error(), "columns") {
+			field = "columns"
+		}
+		return &allsource.Error{Code: allsource.CodeInvalid, Field: field, Index: -1, Message: err.Error()}
 	}
 	if s.Every != "" {
 		d, err := time.ParseDuration(s.Every)
@@ -402,7 +457,7 @@ func (j *job) run(ctx context.Context) {
 		}
 		if err != nil {
 			j.set(func(s *Job) { s.Status, s.LastError = StatusRetrying, err.Error() })
-			j.m.opts.Logger.Warn("export failed; retrying", "job", j.state.ID, "target", j.state.Spec.Target, "in", backoff, "err", err)
+			j.m.opts.Logger.Warn("export failed; retrying", "job", j.state.ID, "target", redacted(j.snapshot()).Spec.Target, "in", backoff, "err", err)
 			select {
 			case <-ctx.Done():
 				return
@@ -436,7 +491,7 @@ func (j *job) run(ctx context.Context) {
 // pass exports every matching event up to the newest seq at its start.
 func (j *job) pass(ctx context.Context) error {
 	st := j.snapshot()
-	t, err := openTarget(st.Spec.Target, st.Tenant, j.m.opts.Fault)
+	t, err := openTarget(&st.Spec, st.Tenant, j.m.opts.Fault)
 	if err != nil {
 		return err
 	}

@@ -68,6 +68,10 @@ func TestSpecErrors(t *testing.T) {
 		{Spec{Target: "file://" + dir, Where: "nope > 1"}, "nope"},
 		{Spec{Target: "file://" + dir, Where: "1=1) UNION SELECT * FROM read_parquet('x'"}, "where"},
 		{Spec{Target: "file://" + dir, BatchRows: 2_000_000}, "batch_rows"},
+		{Spec{Target: "file://" + dir + "?format=csv", Columns: map[string]string{"nope": "x"}}, "not an exported column"},
+		{Spec{Target: "file://" + dir + "?format=csv", Columns: map[string]string{"payload": "a b"}}, "plain identifier"},
+		{Spec{Target: "file://" + dir + "?format=csv", Columns: map[string]string{"payload": "seq"}}, "both be named"},
+		{Spec{Target: "file://" + dir, Columns: map[string]string{"payload": "body"}}, "Parquet"},
 	} {
 		_, err := m.Create(context.Background(), "acme", c.spec)
 		if err == nil || !strings.Contains(err.Error(), c.field) || allsource.ErrorCode(err) != allsource.CodeInvalid {

@@ -29,12 +29,13 @@ import (
 // again.
 type fileTarget struct {
 	dir    string
+	cols   names
 	format string // parquet, csv, ndjson
 	fault  func(string)
 }
 
 // newFileTarget reads file:///dir?format=parquet|csv|ndjson.
-func newFileTarget(u *url.URL, fault func(string)) (*fileTarget, error) {
+func newFileTarget(u *url.URL, cols names, fault func(string)) (*fileTarget, error) {
 	if u.Host != "" && u.Host != "localhost" {
 		return nil, fmt.Errorf("target: file URLs name a local directory (file:///path), not host %q", u.Host)
 	}
@@ -50,7 +51,12 @@ func newFileTarget(u *url.URL, fault func(string)) (*fileTarget, error) {
 	default:
 		return nil, fmt.Errorf("target: format %q (want parquet, csv or ndjson)", format)
 	}
-	return &fileTarget{dir: filepath.Clean(u.Path), format: format, fault: fault}, nil
+	for c, n := range cols {
+		if c != n && format == "parquet" {
+			return nil, fmt.Errorf("columns: Parquet files keep the warehouse's column names; rename columns in csv or ndjson files")
+		}
+	}
+	return &fileTarget{dir: filepath.Clean(u.Path), cols: cols, format: format, fault: fault}, nil
 }
 
 func (t *fileTarget) String() string { return t.format + " files in " + t.dir }
@@ -196,7 +202,11 @@ func (t *fileTarget) writeFile(path string, rows []*Row) (int64, error) {
 		}
 	case "csv":
 		w := csv.NewWriter(bw)
-		w.Write([]string{"seq", "id", "tenant_id", "entity_id", "event_type", "version", "timestamp", "ingested_at", "payload", "metadata"})
+		header := make([]string, len(eventColumns))
+		for i, c := range eventColumns {
+			header[i] = t.cols.of(c)
+		}
+		w.Write(header)
 		for _, r := range rows {
 			w.Write([]string{strconv.FormatUint(r.Seq, 10), r.ID, r.Tenant, r.EntityID, r.EventType, strconv.FormatUint(r.Version, 10),
 				r.Timestamp.UTC().Format(time.RFC3339Nano), r.IngestedAt.UTC().Format(time.RFC3339Nano), r.Payload, r.Metadata})
@@ -207,9 +217,10 @@ func (t *fileTarget) writeFile(path string, rows []*Row) (int64, error) {
 		}
 	case "ndjson":
 		for _, r := range rows {
-			line, err := json.Marshal(map[string]any{"seq": r.Seq, "id": r.ID, "tenant_id": r.Tenant, "entity_id": r.EntityID,
-				"event_type": r.EventType, "version": r.Version, "timestamp": r.Timestamp.UTC().Format(time.RFC3339Nano),
-				"ingested_at": r.IngestedAt.UTC().Format(time.RFC3339Nano), "payload": json.RawMessage(r.Payload), "metadata": json.RawMessage(r.Metadata)})
+			c := t.cols.of
+			line, err := json.Marshal(map[string]any{c("seq"): r.Seq, c("id"): r.ID, c("tenant_id"): r.Tenant, c("entity_id"): r.EntityID,
+				c("event_type"): r.EventType, c("version"): r.Version, c("timestamp"): r.Timestamp.UTC().Format(time.RFC3339Nano),
+				c("ingested_at"): r.IngestedAt.UTC().Format(time.RFC3339Nano), c("payload"): json.RawMessage(r.Payload), c("metadata"): json.RawMessage(r.Metadata)})
 			if err != nil {
 				return 0, err
 			}

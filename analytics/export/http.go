@@ -3,6 +3,7 @@ package export
 import (
 	"encoding/json"
 	"net/http"
+	"net/url"
 
 	"github.com/gin-gonic/gin"
 
@@ -19,7 +20,13 @@ import (
 //	POST   /v1/exports/:id/resume   start again (or run a waiting job now)
 //	DELETE /v1/exports/:id          remove it (the target keeps its rows)
 func (m *Manager) RegisterRoutes(r gin.IRouter) {
-	r.GET("/v1/exports", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"exports": m.List(tenantOf(c))}) })
+	r.GET("/v1/exports", func(c *gin.Context) {
+		jobs := m.List(tenantOf(c))
+		for i := range jobs {
+			jobs[i] = redacted(jobs[i])
+		}
+		c.JSON(http.StatusOK, gin.H{"exports": jobs})
+	})
 	r.POST("/v1/exports", func(c *gin.Context) {
 		var s Spec
 		dec := json.NewDecoder(http.MaxBytesReader(c.Writer, c.Request.Body, 1<<20))
@@ -33,7 +40,7 @@ func (m *Manager) RegisterRoutes(r gin.IRouter) {
 			httpx.WriteError(c, err)
 			return
 		}
-		c.JSON(http.StatusCreated, j)
+		c.JSON(http.StatusCreated, redacted(j))
 	})
 	r.GET("/v1/exports/:id", func(c *gin.Context) {
 		j, err := m.Get(tenantOf(c), c.Param("id"))
@@ -41,7 +48,7 @@ func (m *Manager) RegisterRoutes(r gin.IRouter) {
 			httpx.WriteError(c, err)
 			return
 		}
-		c.JSON(http.StatusOK, j)
+		c.JSON(http.StatusOK, redacted(j))
 	})
 	r.POST("/v1/exports/:id/:action", func(c *gin.Context) {
 		ctx, tenant, id := c.Request.Context(), tenantOf(c), c.Param("id")
@@ -63,7 +70,7 @@ func (m *Manager) RegisterRoutes(r gin.IRouter) {
 			httpx.WriteError(c, err)
 			return
 		}
-		c.JSON(http.StatusOK, j)
+		c.JSON(http.StatusOK, redacted(j))
 	})
 	r.DELETE("/v1/exports/:id", func(c *gin.Context) {
 		if err := m.Delete(c.Request.Context(), tenantOf(c), c.Param("id")); err != nil {
@@ -84,4 +91,13 @@ func tenantOf(c *gin.Context) string {
 		return t
 	}
 	return allsource.DefaultTenant
+}
+
+// redacted is j with the target's password masked: answers and logs do
+// not repeat credentials.
+func redacted(j Job) Job {
+	if u, err := url.Parse(j.Spec.Target); err == nil {
+		j.Spec.Target = u.Redacted()
+	}
+	return j
 }

@@ -18,6 +18,7 @@ import (
 type postgresTarget struct {
 	dsn   string
 	table string
+	cols  names
 	conn  *pgx.Conn
 	fault func(string)
 }
@@ -27,7 +28,7 @@ var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}$`)
 // newPostgresTarget reads postgres://user:pass@host:port/db?table=t (the
 // other parameters are pgx's: sslmode, …). The default table is
 // allsource_events.
-func newPostgresTarget(u *url.URL, fault func(string)) (*postgresTarget, error) {
+func newPostgresTarget(u *url.URL, cols names, fault func(string)) (*postgresTarget, error) {
 	q := u.Query()
 	table := q.Get("table")
 	if table == "" {
@@ -39,7 +40,7 @@ func newPostgresTarget(u *url.URL, fault func(string)) (*postgresTarget, error) 
 	q.Del("table")
 	c := *u
 	c.RawQuery = q.Encode()
-	return &postgresTarget{dsn: c.String(), table: table, fault: fault}, nil
+	return &postgresTarget{dsn: c.String(), table: table, cols: cols, fault: fault}, nil
 }
 
 func (t *postgresTarget) String() string { return "postgres table " + t.table }
@@ -56,10 +57,12 @@ func (t *postgresTarget) open(ctx context.Context) error {
 // prepare creates the table (a hypertable on "timestamp" when the
 // timescaledb extension is installed) and the watermark table.
 func (t *postgresTarget) prepare(ctx context.Context) error {
+	c := func(n string) string { return `"` + t.cols.of(n) + `"` }
 	q := `CREATE TABLE IF NOT EXISTS ` + t.table + ` (
-		seq bigint NOT NULL, id uuid NOT NULL, tenant_id text NOT NULL, entity_id text NOT NULL, event_type text NOT NULL,
-		version bigint NOT NULL, "timestamp" timestamptz NOT NULL, ingested_at timestamptz NOT NULL,
-		payload jsonb NOT NULL, metadata jsonb NOT NULL, PRIMARY KEY (seq, "timestamp"))`
+		` + c("seq") + ` bigint NOT NULL, ` + c("id") + ` uuid NOT NULL, ` + c("tenant_id") + ` text NOT NULL, ` + c("entity_id") + ` text NOT NULL,
+		` + c("event_type") + ` text NOT NULL, ` + c("version") + ` bigint NOT NULL, ` + c("timestamp") + ` timestamptz NOT NULL,
+		` + c("ingested_at") + ` timestamptz NOT NULL, ` + c("payload") + ` jsonb NOT NULL, ` + c("metadata") + ` jsonb NOT NULL,
+		PRIMARY KEY (` + c("seq") + `, ` + c("timestamp") + `))`
 	if _, err := t.conn.Exec(ctx, q); err != nil {
 		return err
 	}
@@ -68,7 +71,7 @@ func (t *postgresTarget) prepare(ctx context.Context) error {
 		return err
 	}
 	if timescale {
-		if _, err := t.conn.Exec(ctx, `SELECT create_hypertable($1::regclass, 'timestamp', if_not_exists => TRUE, migrate_data => TRUE)`, t.table); err != nil {
+		if _, err := t.conn.Exec(ctx, `SELECT create_hypertable($1::regclass, $2::name, if_not_exists => TRUE, migrate_data => TRUE)`, t.table, t.cols.of("timestamp")); err != nil {
 			return fmt.Errorf("create_hypertable: %w", err)
 		}
 	}
@@ -107,9 +110,11 @@ func (t *postgresTarget) write(ctx context.Context, job string, rows []Row, upTo
 				json.RawMessage(r.Payload), json.RawMessage(r.Metadata)}
 			bytes += int64(len(r.Payload) + len(r.Metadata) + len(r.EntityID) + len(r.EventType) + len(r.Tenant) + 56)
 		}
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{t.table},
-			[]string{"seq", "id", "tenant_id", "entity_id", "event_type", "version", "timestamp", "ingested_at", "payload", "metadata"},
-			pgx.CopyFromRows(src)); err != nil {
+		cols := make([]string, len(eventColumns))
+		for i, c := range eventColumns {
+			cols[i] = t.cols.of(c)
+		}
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{t.table}, cols, pgx.CopyFromRows(src)); err != nil {
 			return 0, err
 		}
 	}

@@ -29,6 +29,7 @@ func (m *Main) runExport(ctx context.Context, args []string) error {
 	where := fs.String("where", "", "a SQL condition over events, e.g. \"event_type LIKE 'order.%'\"")
 	types := fs.String("types", "", "comma-separated event type patterns")
 	batch := fs.Int("batch-rows", 0, "rows per target transaction (default 50,000)")
+	columns := fs.String("columns", "", "target column names: entity_id=user_id,payload=body")
 	quiet := fs.Bool("quiet", false, "no progress bar")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
@@ -81,6 +82,19 @@ func (m *Main) runExport(ctx context.Context, args []string) error {
 		return &exitError{code: 2, err: errors.New("export run: --target is required")}
 	}
 	spec := export.Spec{Target: *target, Where: *where, BatchRows: *batch}
+	for _, kv := range strings.Split(*columns, ",") {
+		if kv = strings.TrimSpace(kv); kv == "" {
+			continue
+		}
+		from, to, ok := strings.Cut(kv, "=")
+		if !ok {
+			return &exitError{code: 2, err: fmt.Errorf("--columns: %q is not column=name", kv)}
+		}
+		if spec.Columns == nil {
+			spec.Columns = map[string]string{}
+		}
+		spec.Columns[strings.TrimSpace(from)] = strings.TrimSpace(to)
+	}
 	for _, t := range strings.Split(*types, ",") {
 		if t = strings.TrimSpace(t); t != "" {
 			spec.Types = append(spec.Types, t)

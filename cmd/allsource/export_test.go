@@ -119,6 +119,17 @@ func TestExportToPostgresExactlyOnce(t *testing.T) {
 	var want int
 	fmt.Sscan(queryCSV(t, p2.url, `SELECT count(*) FROM events WHERE event_type GLOB 'order.*' AND (payload->>'amount')::INT >= 100`)[0][0], &want)
 	sameExport(t, p2, conn, "orders_out", `event_type GLOB 'order.*' AND (payload->>'amount')::INT >= 100`, want)
+	// Column mapping.
+	out.Reset()
+	if err := m.runExport(ctx, []string{"run", "--server", p2.url, "--target", pg.DSN() + "&table=mapped", "--quiet",
+		"--columns", "entity_id=user_id,payload=body,timestamp=at"}); err != nil {
+		t.Fatalf("export run --columns: %v\n%s", err, errOut.String())
+	}
+	var mapped int64
+	var user string
+	if err := conn.QueryRow(ctx, `SELECT count(*), min(user_id) FROM mapped WHERE (body->>'amount')::int >= 0 AND at IS NOT NULL`).Scan(&mapped, &user); err != nil || mapped != 3000 || user != "c0" {
+		t.Fatalf("mapped columns: %d %q %v", mapped, user, err)
+	}
 	if st, _, b, _ := apiRequest("POST", p2.url+"/v1/exports", map[string]string{"Content-Type": "application/json"},
 		strings.NewReader(`{"target": "postgres://x@127.0.0.1:1/db", "where": "nosuchcolumn > 1"}`)); st != 400 || !strings.Contains(string(b), "nosuchcolumn") {
 		t.Fatalf("bad where: %d %s", st, b)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io/fs"
 	"net/http"
+	"net/url"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/allsource/allsource"
 	"github.com/allsource/allsource/internal/httpx"
 )
 
@@ -61,7 +63,17 @@ type tenantStatus struct {
 
 type jobsStatus struct {
 	Projections []projectionJob `json:"projections"`
+	Exports     []exportJob     `json:"exports"`
 	Subscribers int             `json:"subscribers"`
+}
+
+type exportJob struct {
+	ID        string `json:"id"`
+	Tenant    string `json:"tenant"`
+	Target    string `json:"target"`
+	Status    string `json:"status"`
+	LastError string `json:"last_error,omitempty"`
+	Lag       uint64 `json:"lag"`
 }
 
 type projectionJob struct {
@@ -143,6 +155,14 @@ func buildStatus(ctx context.Context, cfg *Config, st *store, started time.Time)
 			j.Rebuild = p.Rebuilding.Status
 		}
 		rep.Jobs.Projections = append(rep.Jobs.Projections, j)
+	}
+	rep.Jobs.Exports = []exportJob{}
+	for _, j := range st.exports.List(allsource.AllTenants) {
+		target := j.Spec.Target
+		if u, err := url.Parse(target); err == nil {
+			target = u.Redacted() // no passwords in status
+		}
+		rep.Jobs.Exports = append(rep.Jobs.Exports, exportJob{ID: j.ID, Tenant: j.Tenant, Target: target, Status: j.Status, LastError: j.LastError, Lag: j.Lag})
 	}
 	rep.Jobs.Subscribers = st.hub.Subscribers()
 	return rep, nil
