@@ -28,6 +28,10 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/robfig/cron/v3"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/allsource/allsource"
 	"github.com/allsource/allsource/warehouse"
@@ -575,10 +579,15 @@ func (j *job) pass(ctx context.Context) error {
 		if f.err != nil {
 			return f.err
 		}
-		n, err := t.write(ctx, st.ID, f.rows, f.next)
+		bctx, span := tracer.Start(ctx, "export.batch", trace.WithAttributes(attribute.String("allsource.tenant", st.Tenant),
+			attribute.String("allsource.export_job", st.ID), attribute.Int("allsource.rows", len(f.rows)), attribute.Int64("allsource.watermark", int64(f.next))))
+		n, err := t.write(bctx, st.ID, f.rows, f.next)
 		if err != nil {
+			span.SetStatus(codes.Error, err.Error())
+			span.End()
 			return fmt.Errorf("%s: write: %w", t, err)
 		}
+		span.End()
 		wm = f.next
 		rows := len(f.rows)
 		j.set(func(s *Job) {
@@ -689,3 +698,7 @@ func sqlString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") 
 
 // cronParser reads standard five-field cron expressions and descriptors.
 var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+
+// tracer makes a span per exported batch (a no-op unless the server sets
+// up tracing).
+var tracer = otel.Tracer("github.com/allsource/allsource/analytics/export")

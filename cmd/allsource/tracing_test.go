@@ -78,7 +78,11 @@ func TestTracingOverOTLP(t *testing.T) {
 		t.Fatalf("query: %d %v", n, err)
 	}
 	c.Close(ctx)
-	time.Sleep(time.Second) // a flush
+	if st, _, b, err := apiRequest("POST", p.url+"/v1/exports", map[string]string{"Content-Type": "application/json"},
+		strings.NewReader(`{"target": "file://`+t.TempDir()+`?format=ndjson"}`)); err != nil || st != 201 {
+		t.Fatalf("export: %d %v %s", st, err, b)
+	}
+	time.Sleep(time.Second) // a flush, the export
 	p.stop(t)               // exporting the last spans on the way out
 
 	recv.mu.Lock()
@@ -88,7 +92,7 @@ func TestTracingOverOTLP(t *testing.T) {
 		t.Fatalf("spans of the caller's trace: %q (all: %v)", got, recv.all)
 	}
 	all := strings.Join(recv.all, ",")
-	for _, want := range []string{"pgwire select", "warehouse.flush"} {
+	for _, want := range []string{"pgwire select", "warehouse.flush", "export.batch"} {
 		if !strings.Contains(all, want) {
 			t.Errorf("no %s span among %v", want, recv.all)
 		}
