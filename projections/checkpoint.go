@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/allsource/allsource/internal/durable"
 )
 
 // A checkpoint is a projection version's state tables saved to Parquet
@@ -55,48 +57,7 @@ func writeCheckpoint(dir string, cp *checkpoint) error {
 	if err != nil {
 		return err
 	}
-	tmp := filepath.Join(dir, checkpointFile+".tmp")
-	if err := writeSynced(tmp, b); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, filepath.Join(dir, checkpointFile)); err != nil {
-		return err
-	}
-	return syncDir(dir)
-}
-
-func writeSynced(path string, b []byte) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
-
-func syncFile(path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	return f.Sync()
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return durable.Replace(filepath.Join(dir, checkpointFile), b)
 }
 
 // removeUnnamed deletes the files of dir that cp does not name.
@@ -136,7 +97,7 @@ func (r *runner) saveCheckpoint(ctx context.Context, seq uint64) error {
 		return fmt.Errorf("save state: %w", err)
 	}
 	for _, f := range files {
-		if err := syncFile(filepath.Join(r.dir, f)); err != nil {
+		if err := durable.SyncFile(filepath.Join(r.dir, f)); err != nil {
 			return err
 		}
 	}

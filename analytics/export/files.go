@@ -18,6 +18,8 @@ import (
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/compress/zstd"
+
+	"github.com/allsource/allsource/internal/durable"
 )
 
 // fileTarget writes files into a directory, partitioned like the
@@ -151,11 +153,7 @@ func (t *fileTarget) write(ctx context.Context, job string, rows []Row, upTo uin
 		}
 	}
 	b, _ := json.Marshal(map[string]any{"seq": upTo, "at": time.Now().UTC()})
-	tmp := t.stateFile(job) + ".tmp"
-	if err := writeSynced(tmp, b); err != nil {
-		return 0, err
-	}
-	if err := os.Rename(tmp, t.stateFile(job)); err != nil {
+	if err := durable.Replace(t.stateFile(job), b); err != nil {
 		return 0, err
 	}
 	return bytes, nil
@@ -246,22 +244,6 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 	n, err := c.w.Write(p)
 	c.n += int64(n)
 	return n, err
-}
-
-func writeSynced(path string, b []byte) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }
 
 func (t *fileTarget) close() {}

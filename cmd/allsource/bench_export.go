@@ -6,13 +6,10 @@ import (
 	"encoding/csv"
 	"flag"
 	"fmt"
-	"io"
-	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -35,38 +32,15 @@ func (m *Main) runBenchExport(ctx context.Context, args []string) error {
 	events := fs.Int("events", 1_000_000, "events to export")
 	batch := fs.Int("batch-rows", 50_000, "rows per export batch")
 	targets := fs.String("targets", "postgres,clickhouse", "which targets to measure")
-	scratch := fs.String("scratch-dir", "", "where the data dir goes (default: the system temp dir)")
-	profile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
+	bf := addBenchFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *profile != "" {
-		f, err := os.Create(*profile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
-	}
-	dir, err := os.MkdirTemp(*scratch, "allsource-bench-export-")
+	st, _, dir, done, err := bf.open(ctx, "export")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	var cfg Config
-	sfs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	cfg.registerServeFlags(sfs)
-	if err := sfs.Parse([]string{"--data-dir", filepath.Join(dir, "data")}); err != nil {
-		return err
-	}
-	st, err := openStore(ctx, &cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), newMetrics())
-	if err != nil {
-		return err
-	}
-	defer st.Close(context.Background())
+	defer done()
 	for i := 0; i*10_000 < *events; i++ {
 		if _, err := st.ingest.Append(ctx, allsource.DefaultTenant, benchInputs(i, min(10_000, *events-i*10_000))); err != nil {
 			return err

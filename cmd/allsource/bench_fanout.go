@@ -10,9 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"runtime"
-	"runtime/pprof"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -35,48 +33,25 @@ func (m *Main) runBenchFanout(ctx context.Context, args []string) error {
 	seconds := fs.Int("seconds", 10, "how long to ingest")
 	batch := fs.Int("batch", 100, "events per ingest batch")
 	arrays := fs.Bool("batched", false, "subscribe with batch=true: a JSON array of the events ready per message")
-	scratch := fs.String("scratch-dir", "", "where the data dir goes (default: the system temp dir)")
-	profile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
+	bf := addBenchFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
-	}
-	if *profile != "" {
-		f, err := os.Create(*profile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
 	}
 	if *subs < 1 || *rate < 1 || *seconds < 1 || *batch < 1 {
 		return fmt.Errorf("--subscribers, --rate, --seconds and --batch must be positive")
 	}
-	dir, err := os.MkdirTemp(*scratch, "allsource-bench-fanout-")
+	st, cfg, _, done, err := bf.open(ctx, "fanout")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	var cfg Config
-	sfs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	cfg.registerServeFlags(sfs)
-	if err := sfs.Parse([]string{"--data-dir", dir}); err != nil {
-		return err
-	}
+	defer done()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	mt := newMetrics()
-	st, err := openStore(ctx, &cfg, log, mt)
-	if err != nil {
-		return err
-	}
-	defer st.Close(context.Background())
+	mt := st.metrics
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: newRouter(&cfg, st, mt, log, nil)}
+	srv := &http.Server{Handler: newRouter(cfg, st, mt, log, nil)}
 	go srv.Serve(ln)
 	defer srv.Close()
 	url := "ws://" + ln.Addr().String() + "/v1/subscribe?from=now"

@@ -4,11 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"io"
-	"log/slog"
-	"os"
 	"runtime"
-	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -50,42 +46,18 @@ func (m *Main) runBenchProjections(ctx context.Context, args []string) error {
 	batch := fs.Int("batch", 500, "events per ingest batch")
 	count := fs.Int("projections", len(benchProjections), "how many of the projections to run (at most 10)")
 	only := fs.String("only", "", "comma-separated names of the projections to run instead (by_type, …, carts, region_totals)")
-	scratch := fs.String("scratch-dir", "", "where the data dir goes (default: the system temp dir)")
-	profile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
+	bf := addBenchFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
-	}
-	if *profile != "" {
-		f, err := os.Create(*profile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
 	}
 	if *rate < 1 || *seconds < 1 || *batch < 1 || *count < 1 || *count > len(benchProjections) {
 		return fmt.Errorf("--rate, --seconds and --batch must be positive; --projections 1..%d", len(benchProjections))
 	}
-	dir, err := os.MkdirTemp(*scratch, "allsource-bench-projections-")
+	st, _, _, done, err := bf.open(ctx, "projections")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	var cfg Config
-	sfs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	cfg.registerServeFlags(sfs)
-	if err := sfs.Parse([]string{"--data-dir", dir}); err != nil {
-		return err
-	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	st, err := openStore(ctx, &cfg, log, newMetrics())
-	if err != nil {
-		return err
-	}
-	defer st.Close(context.Background())
+	defer done()
 	specs := benchProjections[:*count]
 	if *only != "" {
 		specs = nil
