@@ -185,7 +185,7 @@ func startServer(t *testing.T) *server {
 		t.Fatalf("demo: %v\n%s", err, out)
 	}
 	s := &server{url: "http://" + freeAddr(t), pg: freeAddr(t)}
-	s.cmd = exec.Command(bin, "serve", "--data-dir", data, "--http-addr", strings.TrimPrefix(s.url, "http://"), "--pg-addr", s.pg)
+	s.cmd = exec.Command(bin, "serve", "--data-dir", data, "--http-addr", strings.TrimPrefix(s.url, "http://"), "--pg-addr", s.pg, "--export-file-root", "/")
 	logs, _ := os.Create(filepath.Join(dir, "server.log"))
 	s.cmd.Stdout, s.cmd.Stderr = logs, logs
 	if err := s.cmd.Start(); err != nil {

@@ -327,6 +327,10 @@ func (e *Engine) EntityState(ctx context.Context, tenant, name, entity string, a
 		}
 		return res, nil
 	}
+	if r := allsource.ReadRestrictionFrom(ctx); len(r.OnlyTypes) > 0 || len(r.HiddenTypes) > 0 || len(r.HiddenFields) > 0 {
+		// Its states and snapshots fold every event of the tenant.
+		return nil, allsource.Errorf(allsource.CodeForbidden, "code projections are not open to readers with hidden event types or fields")
+	}
 	p, err := compileJS(st.Source)
 	if err != nil {
 		return nil, err

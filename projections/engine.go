@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -280,6 +281,15 @@ func (e *Engine) validate(ctx context.Context, d Definition) error {
 		return err
 	}
 	defer f.close()
+	if sf, ok := f.(*sqlFolder); ok {
+		// The statements it will run get the checks user queries get:
+		// no file access, no internal schemas, no denied functions.
+		for _, q := range append([]string{sf.st.delta}, distinctSelects(sf)...) {
+			if err := e.wh.CheckQuery(ctx, q); err != nil {
+				return allsource.Errorf(allsource.CodeInvalid, "projection %s: %s", d.Name, allsource.ErrorMessage(err))
+			}
+		}
+	}
 	err = f.setup(ctx)
 	f.drop(context.WithoutCancel(ctx))
 	if err != nil {
@@ -290,6 +300,18 @@ func (e *Engine) validate(ctx context.Context, d Definition) error {
 		return allsource.Errorf(allsource.CodeInvalid, "projection %s: %v", d.Name, cleanEngineError(err))
 	}
 	return nil
+}
+
+// distinctSelects are the SELECTs inside a SQL projection's count(DISTINCT)
+// inserts.
+func distinctSelects(f *sqlFolder) []string {
+	var out []string
+	for _, q := range f.st.distinct {
+		if i := strings.Index(q, " SELECT DISTINCT "); i >= 0 {
+			out = append(out, strings.TrimSuffix(q[i+1:], " ON CONFLICT DO NOTHING RETURNING _key"))
+		}
+	}
+	return out
 }
 
 // Create defines a projection. With replace, an existing one gets a new
@@ -359,7 +381,10 @@ func (e *Engine) caughtUp(r *runner) {
 		ctx := context.Background()
 		tx, err := e.wh.Catalog().BeginTx(ctx, nil)
 		if err != nil {
-			e.log.Error("projection swap", "projection", r.def.Name, "err", err)
+			e.log.Error("projection swap failed; trying again at the next batch", "projection", r.def.Name, "err", err)
+			r.mu.Lock()
+			r.caughtUp = false
+			r.mu.Unlock()
 			return
 		}
 		_, err = tx.ExecContext(ctx, `UPDATE projection_versions SET active = (version = ?) WHERE tenant_id = ? AND name = ?`, r.def.Version, r.def.Tenant, r.def.Name)
@@ -372,7 +397,10 @@ func (e *Engine) caughtUp(r *runner) {
 			tx.Rollback()
 		}
 		if err != nil {
-			e.log.Error("projection swap", "projection", r.def.Name, "err", err)
+			e.log.Error("projection swap failed; trying again at the next batch", "projection", r.def.Name, "err", err)
+			r.mu.Lock()
+			r.caughtUp = false
+			r.mu.Unlock()
 			return
 		}
 		old := p.active
@@ -460,6 +488,9 @@ func (e *Engine) Reset(ctx context.Context, tenant, name string) error {
 	os.RemoveAll(old.dir)
 	r, err := e.newRunner(ctx, old.def)
 	if err != nil {
+		// Nothing runs with the closed folder: a faulted placeholder
+		// says why until the next reset.
+		p.active = &runner{e: e, def: old.def, dir: old.dir, status: StatusFaulted, reason: "reset failed: " + err.Error(), progress: make(chan struct{})}
 		return err
 	}
 	p.active = r

@@ -34,7 +34,7 @@ import (
 // JSLimits bound what one event's handler may use.
 type JSLimits struct {
 	Time       time.Duration // per event; default 100 ms
-	Alloc      uint64        // bytes allocated per event; default 256 MiB
+	Alloc      uint64        // bytes allocated while one event runs (the process's counter, so others' allocations count too); default 1 GiB
 	StateBytes int           // a partition's state as JSON; default 1 MiB
 }
 
@@ -43,7 +43,7 @@ func (l *JSLimits) defaults() {
 		l.Time = 100 * time.Millisecond
 	}
 	if l.Alloc == 0 {
-		l.Alloc = 256 << 20
+		l.Alloc = 1 << 30
 	}
 	if l.StateBytes <= 0 {
 		l.StateBytes = 1 << 20

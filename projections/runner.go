@@ -188,7 +188,7 @@ func (r *runner) advance(seq uint64, n int, lastAt time.Time) {
 	}
 	first := !behind && !r.caughtUp
 	if !behind {
-		r.caughtUp = true
+		r.caughtUp = true // cleared again if the swap it triggers fails
 	}
 	close(r.progress)
 	r.progress = make(chan struct{})
@@ -218,6 +218,12 @@ func (r *runner) applyBatch(ctx context.Context, batch []Event) error {
 				if errors.Is(err, errCrashed) {
 					return err
 				}
+				if !eventLevel(err) {
+					// Not this event's fault (the engine, the disk, a
+					// closed connection): stop here; the subscription
+					// retries from the position with back-off.
+					return fmt.Errorf("apply event seq %d: %w", batch[i].Seq, err)
+				}
 				if perr := r.park(ctx, &batch[i], err); perr != nil {
 					return perr
 				}
@@ -237,6 +243,23 @@ func (r *runner) applyBatch(ctx context.Context, batch []Event) error {
 	}
 	r.applied(ctx, batch)
 	return r.maybeCheckpoint(ctx)
+}
+
+// eventLevel reports whether an error comes from an event's own data (a
+// handler that throws, a value that does not convert), which parking the
+// event resolves, rather than from the engine or the machine.
+func eventLevel(err error) bool {
+	var ee *eventError
+	if errors.As(err, &ee) {
+		return true
+	}
+	msg := err.Error()
+	for _, s := range []string{"Conversion Error", "Invalid Input Error", "Out of Range Error", "Overflow", "Division by zero", "division by zero", "state of partition"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
 }
 
 func (r *runner) applied(ctx context.Context, batch []Event) {

@@ -87,6 +87,9 @@ func parseSQLDef(src string) (*sqlDef, error) {
 	if rv.Relname != "events" || (rv.Schemaname != "" && rv.Schemaname != "public") || rv.Catalogname != "" {
 		return nil, allsource.Errorf(allsource.CodeInvalid, "projection SQL: FROM %s: a projection reads events", rv.Relname)
 	}
+	if what := forbiddenNode(res); what != "" {
+		return nil, allsource.Errorf(allsource.CodeInvalid, "projection SQL: %s is not allowed in a projection (it reads only the events of its batch)", what)
+	}
 	d := &sqlDef{alias: "events", uses: columnNames(res)}
 	if rv.Alias != nil {
 		d.alias = rv.Alias.Aliasname
@@ -232,6 +235,43 @@ func columnNames(res *pg_query.ParseResult) map[string]bool {
 	}
 	walk(res.ProtoReflect())
 	return names
+}
+
+// forbiddenNode names the first subquery or table function anywhere in a
+// parse ("" for none): a projection's expressions read the event of their
+// row only.
+func forbiddenNode(res *pg_query.ParseResult) string {
+	found := ""
+	var walk func(m protoreflect.Message)
+	walk = func(m protoreflect.Message) {
+		if found != "" {
+			return
+		}
+		switch m.Interface().(type) {
+		case *pg_query.SubLink, *pg_query.RangeSubselect:
+			found = "a subquery"
+			return
+		case *pg_query.RangeFunction, *pg_query.RangeTableFunc:
+			found = "a table function"
+			return
+		case *pg_query.CommonTableExpr:
+			found = "WITH"
+			return
+		}
+		m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+			switch {
+			case fd.IsList() && fd.Kind() == protoreflect.MessageKind:
+				for i := 0; i < v.List().Len(); i++ {
+					walk(v.List().Get(i).Message())
+				}
+			case fd.Kind() == protoreflect.MessageKind && !fd.IsMap():
+				walk(v.Message())
+			}
+			return found == ""
+		})
+	}
+	walk(res.ProtoReflect())
+	return found
 }
 
 func aggName(fc *pg_query.FuncCall) string {

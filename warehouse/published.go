@@ -179,3 +179,71 @@ func (w *Warehouse) engineDirs() []string {
 func (w *Warehouse) EngineDriverConn(ctx context.Context) (driver.Conn, error) {
 	return w.connector.Connect(ctx)
 }
+
+// CheckQuery applies the checks user queries get (one read-only SELECT,
+// allowed table functions only, no file access, no internal schemas) to
+// SQL that a package above builds from user input (projection
+// definitions), without running it.
+func (w *Warehouse) CheckQuery(ctx context.Context, q string) error {
+	conn, err := w.engine.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return checkReadOnly(ctx, conn, q)
+}
+
+// CanonicalCondition checks that cond is one SQL condition over events
+// (what follows WHERE, nothing more: no GROUP BY, LIMIT or set operation
+// smuggled after it) and returns it as the engine prints it, parenthesised
+// as one expression, so it can be ANDed with other conditions safely.
+func (w *Warehouse) CanonicalCondition(ctx context.Context, cond string) (string, error) {
+	q := "SELECT 1 FROM events WHERE " + cond
+	conn, err := w.engine.Conn(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close()
+	if err := checkReadOnly(ctx, conn, q); err != nil {
+		return "", err
+	}
+	var out string
+	if err := conn.QueryRowContext(ctx, "SELECT CAST(json_serialize_sql("+sqlString(q)+") AS VARCHAR)").Scan(&out); err != nil {
+		return "", err
+	}
+	var tree struct {
+		Statements []map[string]json.RawMessage `json:"statements"`
+	}
+	if err := json.Unmarshal([]byte(out), &tree); err != nil {
+		return "", fmt.Errorf("warehouse: check condition: %w", err)
+	}
+	bad := allsource.Errorf(allsource.CodeInvalid, "the condition must be one expression over events (as after WHERE, nothing more)")
+	if len(tree.Statements) != 1 {
+		return "", bad
+	}
+	var node map[string]json.RawMessage
+	if err := json.Unmarshal(tree.Statements[0]["node"], &node); err != nil {
+		return "", fmt.Errorf("warehouse: check condition: %w", err)
+	}
+	empty := func(k string) bool {
+		v := strings.TrimSpace(string(node[k]))
+		return v == "" || v == "null" || v == "[]" || v == "{}"
+	}
+	var cte struct {
+		Map []json.RawMessage `json:"map"`
+	}
+	json.Unmarshal(node["cte_map"], &cte)
+	if string(node["type"]) != `"SELECT_NODE"` || !empty("modifiers") || !empty("group_expressions") || !empty("having") ||
+		!empty("qualify") || len(cte.Map) > 0 || empty("where_clause") {
+		return "", bad
+	}
+	var back string
+	if err := conn.QueryRowContext(ctx, "SELECT json_deserialize_sql(json_serialize_sql("+sqlString(q)+"))").Scan(&back); err != nil {
+		return "", err
+	}
+	i := strings.Index(back, " WHERE ")
+	if i < 0 {
+		return "", bad
+	}
+	return "(" + back[i+len(" WHERE "):] + ")", nil
+}

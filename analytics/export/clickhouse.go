@@ -16,8 +16,10 @@ import (
 // clickhouseTarget writes to ClickHouse through its HTTP interface, which
 // every server version has (18.16 included): a MergeTree table ordered by
 // tenant, type and time, and one INSERT … FORMAT RowBinary per batch.
-// A batch below max_insert_block_size (1,048,576 rows) is one block, which
-// MergeTree inserts whole or not at all; the watermark is the largest seq
+// The table has one partition: ClickHouse inserts a block atomically per
+// partition only, and a batch spanning months would otherwise be stored in
+// part. A batch below max_insert_block_size (1,048,576 rows) is one block,
+// which MergeTree inserts whole or not at all; the watermark is the largest seq
 // the table holds for the tenant, so a batch cut short is sent again and
 // a batch stored is not. One job per table: two jobs writing one table
 // would read each other's seqs as their watermark.
@@ -86,7 +88,11 @@ func (t *clickhouseTarget) run(ctx context.Context, query string, body io.Reader
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("ClickHouse: %s", strings.TrimSpace(string(b)))
+		msg := strings.TrimSpace(string(b))
+		if len(msg) > 300 { // errors are shown in job status: not a way to read other services
+			msg = msg[:300] + "…"
+		}
+		return "", fmt.Errorf("ClickHouse (HTTP %d): %s", resp.StatusCode, msg)
 	}
 	return string(b), nil
 }
@@ -105,7 +111,7 @@ func (t *clickhouseTarget) prepare(ctx context.Context) error {
 		`+c("seq")+` UInt64, `+c("id")+` String, `+c("tenant_id")+` String, `+c("entity_id")+` String, `+c("event_type")+` String,
 		`+c("version")+` UInt64, `+c("timestamp")+` DateTime('UTC'), `+c("timestamp_us")+` UInt64, `+c("ingested_at")+` DateTime('UTC'),
 		`+c("payload")+` String, `+c("metadata")+` String
-	) ENGINE = MergeTree() PARTITION BY toYYYYMM(`+c("timestamp")+`) ORDER BY (`+c("tenant_id")+`, `+c("event_type")+`, `+c("timestamp")+`, `+c("seq")+`)`, nil)
+	) ENGINE = MergeTree() ORDER BY (`+c("tenant_id")+`, `+c("event_type")+`, `+c("timestamp")+`, `+c("seq")+`)`, nil)
 	return err
 }
 

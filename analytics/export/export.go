@@ -113,7 +113,7 @@ type target interface {
 	String() string
 }
 
-func openTarget(s *Spec, tenant string, fault func(string)) (target, error) {
+func openTarget(s *Spec, tenant, fileRoot string, fault func(string)) (target, error) {
 	u, err := url.Parse(s.Target)
 	if err != nil {
 		return nil, fmt.Errorf("target: %v", err)
@@ -128,7 +128,7 @@ func openTarget(s *Spec, tenant string, fault func(string)) (target, error) {
 	case "clickhouse", "http", "https":
 		return newClickHouseTarget(u, tenant, cols, fault)
 	case "file":
-		return newFileTarget(u, cols, fault)
+		return newFileTarget(u, cols, fileRoot, fault)
 	}
 	return nil, fmt.Errorf("target: scheme %q is not supported (postgres://user@host:port/db?table=t, clickhouse://host:8123/db?table=t, file:///dir?format=parquet)", u.Scheme)
 }
@@ -166,6 +166,8 @@ type Options struct {
 	Fault func(point string)
 	// Observe, when set, receives rows exported per job.
 	Observe func(tenant, job string, rows int, bytes int64, lag uint64)
+	// FileRoot, when set, is the directory file targets must be inside.
+	FileRoot string
 }
 
 // Manager runs the export jobs of every tenant.
@@ -174,18 +176,19 @@ type Manager struct {
 	opts Options
 	mu   sync.Mutex
 	jobs map[string]*job
-	wg   sync.WaitGroup
+	ctl  sync.Mutex // one pause, resume or delete at a time
 }
 
 type job struct {
-	m      *Manager
-	mu     sync.Mutex
-	state  Job
-	every  time.Duration
-	sched  cron.Schedule // nil: every, or once
-	cancel context.CancelFunc
-	done   chan struct{}
-	kick   chan struct{}
+	m       *Manager
+	mu      sync.Mutex
+	state   Job
+	every   time.Duration
+	sched   cron.Schedule // nil: every, or once
+	deleted bool          // never starts again
+	cancel  context.CancelFunc
+	done    chan struct{}
+	kick    chan struct{}
 }
 
 // Open starts the jobs stored in the catalog.
@@ -240,7 +243,7 @@ func (m *Manager) validate(ctx context.Context, tenant string, s *Spec) error {
 	if s.Target == "" {
 		return &allsource.Error{Code: allsource.CodeInvalid, Field: "target", Index: -1, Message: "target: give a target URL, e.g. postgres://user@host:5432/db?table=events"}
 	}
-	if _, err := openTarget(s, tenant, nil); err != nil {
+	if _, err := openTarget(s, tenant, m.opts.FileRoot, nil); err != nil {
 		field := "target"
 		if strings.HasPrefix(err.Error(), "columns") {
 			field = "columns"
@@ -269,6 +272,15 @@ func (m *Manager) validate(ctx context.Context, tenant string, s *Spec) error {
 	if s.BatchRows < 0 || s.BatchRows > 1_000_000 {
 		return &allsource.Error{Code: allsource.CodeInvalid, Field: "batch_rows", Index: -1, Message: "batch_rows: between 1 and 1,000,000"}
 	}
+	if s.Where != "" {
+		// Kept as the engine prints it: one parenthesised expression,
+		// whatever parentheses the text tried to close.
+		canon, err := m.wh.CanonicalCondition(ctx, s.Where)
+		if err != nil {
+			return &allsource.Error{Code: allsource.CodeInvalid, Field: "where", Index: -1, Message: "where: " + allsource.ErrorMessage(err)}
+		}
+		s.Where = canon
+	}
 	q, args := fetchSQL(s, 0, 0, 1)
 	rows, err := m.wh.Query(allsource.WithTenantScope(ctx, tenant), q, args...)
 	if err != nil {
@@ -278,8 +290,12 @@ func (m *Manager) validate(ctx context.Context, tenant string, s *Spec) error {
 	return nil
 }
 
-// Create defines a job for tenant and starts it.
+// Create defines a job for tenant and starts it. Principals whose
+// policies hide event types or fields may not export.
 func (m *Manager) Create(ctx context.Context, tenant string, s Spec) (Job, error) {
+	if r := allsource.ReadRestrictionFrom(ctx); len(r.OnlyTypes) > 0 || len(r.HiddenTypes) > 0 || len(r.HiddenFields) > 0 {
+		return Job{}, allsource.Errorf(allsource.CodeForbidden, "exports are not open to principals with hidden event types or fields: a job reads every event of the tenant")
+	}
 	if err := m.validate(ctx, tenant, &s); err != nil {
 		return Job{}, err
 	}
@@ -337,6 +353,8 @@ func (m *Manager) List(tenant string) []Job {
 
 // Pause stops a job after its current batch; Resume starts it again.
 func (m *Manager) Pause(ctx context.Context, tenant, id string) error {
+	m.ctl.Lock()
+	defer m.ctl.Unlock()
 	j, err := m.get(tenant, id)
 	if err != nil {
 		return err
@@ -351,6 +369,8 @@ func (m *Manager) Pause(ctx context.Context, tenant, id string) error {
 
 // Resume starts a paused job, or runs a waiting one now.
 func (m *Manager) Resume(ctx context.Context, tenant, id string) error {
+	m.ctl.Lock()
+	defer m.ctl.Unlock()
 	j, err := m.get(tenant, id)
 	if err != nil {
 		return err
@@ -374,10 +394,15 @@ func (m *Manager) Resume(ctx context.Context, tenant, id string) error {
 
 // Delete stops and removes a job (the target keeps what it has).
 func (m *Manager) Delete(ctx context.Context, tenant, id string) error {
+	m.ctl.Lock()
+	defer m.ctl.Unlock()
 	j, err := m.get(tenant, id)
 	if err != nil {
 		return err
 	}
+	j.mu.Lock()
+	j.deleted = true
+	j.mu.Unlock()
 	j.stop()
 	m.mu.Lock()
 	delete(m.jobs, id)
@@ -388,6 +413,8 @@ func (m *Manager) Delete(ctx context.Context, tenant, id string) error {
 
 // Close stops every job (each after its current batch's transaction).
 func (m *Manager) Close() {
+	m.ctl.Lock()
+	defer m.ctl.Unlock()
 	m.mu.Lock()
 	js := make([]*job, 0, len(m.jobs))
 	for _, j := range m.jobs {
@@ -414,7 +441,7 @@ func (j *job) set(f func(*Job)) {
 func (j *job) start() {
 	ctx, cancel := context.WithCancel(context.Background())
 	j.mu.Lock()
-	if j.cancel != nil {
+	if j.cancel != nil || j.deleted {
 		j.mu.Unlock()
 		cancel()
 		return
@@ -495,7 +522,7 @@ func (j *job) run(ctx context.Context) {
 // pass exports every matching event up to the newest seq at its start.
 func (j *job) pass(ctx context.Context) error {
 	st := j.snapshot()
-	t, err := openTarget(&st.Spec, st.Tenant, j.m.opts.Fault)
+	t, err := openTarget(&st.Spec, st.Tenant, j.m.opts.FileRoot, j.m.opts.Fault)
 	if err != nil {
 		return err
 	}

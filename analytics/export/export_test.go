@@ -45,7 +45,7 @@ func appendEvents(t *testing.T, wh *warehouse.Warehouse, tenant string, n int) {
 
 func TestSpecErrors(t *testing.T) {
 	wh := openWarehouse(t)
-	m, err := Open(context.Background(), wh, Options{})
+	m, err := Open(context.Background(), wh, Options{FileRoot: os.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +59,7 @@ func TestSpecErrors(t *testing.T) {
 		{Spec{Target: "mysql://x/y"}, "not supported"},
 		{Spec{Target: "file://host/x"}, "local directory"},
 		{Spec{Target: "file:///" + dir + "?format=xml"}, "format"},
-		{Spec{Target: "postgres://u@h/db?table=a-b"}, "plain identifier"},
+		{Spec{Target: "postgres://u@h/db?table=a-b"}, "plain lower-case identifier"},
 		{Spec{Target: "clickhouse://h/db?table=1x"}, "plain identifiers"},
 		{Spec{Target: "file://" + dir, Every: "1ms"}, "every"},
 		{Spec{Target: "file://" + dir, Every: "1m", Schedule: "@hourly"}, "not both"},
@@ -68,6 +68,9 @@ func TestSpecErrors(t *testing.T) {
 		{Spec{Target: "file://" + dir, Where: "nope > 1"}, "nope"},
 		{Spec{Target: "file://" + dir, Where: "1=1) UNION SELECT * FROM read_parquet('x'"}, "where"},
 		{Spec{Target: "file://" + dir, BatchRows: 2_000_000}, "batch_rows"},
+		{Spec{Target: "file://" + dir, Where: "true GROUP BY 1"}, "one expression"},
+		{Spec{Target: "file://" + dir, Where: "true LIMIT 1"}, "one expression"},
+		{Spec{Target: "file://" + dir, Where: "true UNION SELECT 2"}, "where"},
 		{Spec{Target: "file://" + dir + "?format=csv", Columns: map[string]string{"nope": "x"}}, "not an exported column"},
 		{Spec{Target: "file://" + dir + "?format=csv", Columns: map[string]string{"payload": "a b"}}, "plain identifier"},
 		{Spec{Target: "file://" + dir + "?format=csv", Columns: map[string]string{"payload": "seq"}}, "both be named"},
@@ -77,6 +80,46 @@ func TestSpecErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), c.field) || allsource.ErrorCode(err) != allsource.CodeInvalid {
 			t.Errorf("%+v: %v (want an error naming %q)", c.spec, err, c.field)
 		}
+	}
+}
+
+// TestWhereCannotEscapeItsParentheses: a condition that closes its
+// parentheses is kept as one expression, so the seq bounds still hold.
+func TestWhereCannotEscapeItsParentheses(t *testing.T) {
+	wh := openWarehouse(t)
+	m, err := Open(context.Background(), wh, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	appendEvents(t, wh, "acme", 20)
+	if _, err := m.Create(context.Background(), "acme", Spec{Target: "file://" + t.TempDir(), Where: "true) OR (true"}); allsource.ErrorCode(err) != allsource.CodeInvalid {
+		t.Fatalf("unbalanced condition: %v", err)
+	}
+	j, err := m.Create(context.Background(), "acme", Spec{Target: "file://" + t.TempDir() + "?format=ndjson", Where: "true OR true", BatchRows: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(j.Spec.Where, "(") {
+		t.Fatalf("stored condition %q", j.Spec.Where)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		st, _ := m.Get("acme", j.ID)
+		if st.Status == StatusDone {
+			if st.Rows != 20 {
+				t.Fatalf("exported %d rows, want 20 (each once)", st.Rows)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("job %+v", st)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	restricted := allsource.WithReadRestriction(context.Background(), allsource.ReadRestriction{HiddenTypes: []string{"x"}})
+	if _, err := m.Create(restricted, "acme", Spec{Target: "file://" + t.TempDir()}); allsource.ErrorCode(err) != allsource.CodeForbidden {
+		t.Fatalf("restricted principal: %v", err)
 	}
 }
 

@@ -37,12 +37,18 @@ type fileTarget struct {
 }
 
 // newFileTarget reads file:///dir?format=parquet|csv|ndjson.
-func newFileTarget(u *url.URL, cols names, fault func(string)) (*fileTarget, error) {
+func newFileTarget(u *url.URL, cols names, root string, fault func(string)) (*fileTarget, error) {
 	if u.Host != "" && u.Host != "localhost" {
 		return nil, fmt.Errorf("target: file URLs name a local directory (file:///path), not host %q", u.Host)
 	}
 	if u.Path == "" || !filepath.IsAbs(u.Path) {
 		return nil, fmt.Errorf("target: file URL needs an absolute directory, e.g. file:///var/exports?format=parquet")
+	}
+	if root != "" {
+		rel, err := filepath.Rel(filepath.Clean(root), filepath.Clean(u.Path))
+		if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+			return nil, fmt.Errorf("target: file exports go under %s (the server's --export-file-root), not %s", root, u.Path)
+		}
 	}
 	format := u.Query().Get("format")
 	if format == "" {
@@ -150,6 +156,12 @@ func (t *fileTarget) write(ctx context.Context, job string, rows []Row, upTo uin
 		}
 		if i == 0 {
 			t.fault("export.files")
+		}
+	}
+	// The renames are durable before the watermark says they happened.
+	for i := range finals {
+		if err := durable.SyncDir(filepath.Dir(finals[i])); err != nil {
+			return 0, err
 		}
 	}
 	b, _ := json.Marshal(map[string]any{"seq": upTo, "at": time.Now().UTC()})

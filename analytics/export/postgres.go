@@ -23,7 +23,10 @@ type postgresTarget struct {
 	fault func(string)
 }
 
-var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}$`)
+var (
+	identRE      = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}$`)
+	lowerIdentRE = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`) // PostgreSQL folds unquoted names to lower case
+)
 
 // newPostgresTarget reads postgres://user:pass@host:port/db?table=t (the
 // other parameters are pgx's: sslmode, …). The default table is
@@ -34,8 +37,8 @@ func newPostgresTarget(u *url.URL, cols names, fault func(string)) (*postgresTar
 	if table == "" {
 		table = "allsource_events"
 	}
-	if !identRE.MatchString(table) {
-		return nil, fmt.Errorf("target: table %q is not a plain identifier", table)
+	if !lowerIdentRE.MatchString(table) {
+		return nil, fmt.Errorf("target: table %q is not a plain lower-case identifier", table)
 	}
 	q.Del("table")
 	c := *u

@@ -47,6 +47,9 @@ type Config struct {
 	FlushAge   time.Duration
 	// ProjectionCheckpoint is how often each projection saves its state.
 	ProjectionCheckpoint time.Duration
+	// ExportFileRoot is the directory file export targets must be inside
+	// ("" for DATA_DIR/exports).
+	ExportFileRoot string
 	// OTLPEndpoint, when set, turns tracing on: spans go there over
 	// OTLP/HTTP. TraceSample is the share of traces kept.
 	OTLPEndpoint    string
@@ -78,6 +81,7 @@ func (c *Config) registerStorageFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.FlushRows, "flush-rows", 1_000_000, "flush the hot tier to Parquet at this many events")
 	fs.Int64Var(&c.FlushBytes, "flush-bytes", 256<<20, "... or at this many bytes")
 	fs.DurationVar(&c.FlushAge, "flush-age", 30*time.Second, "... or when its oldest event is this old")
+	fs.StringVar(&c.ExportFileRoot, "export-file-root", "", "file export targets must be inside this directory (default DATA_DIR/exports)")
 	fs.StringVar(&c.OTLPEndpoint, "otlp-endpoint", "", "send OpenTelemetry spans over OTLP/HTTP to this URL (e.g. http://localhost:4318); off by default (the OTEL_EXPORTER_OTLP_* variables work too)")
 	fs.Float64Var(&c.TraceSample, "trace-sample", 1, "share of traces kept when tracing is on (0..1; a caller's sampled trace is always kept)")
 	fs.DurationVar(&c.ProjectionCheckpoint, "projection-checkpoint", 5*time.Second, "how often each projection saves its state and position (a restart replays the events since)")

@@ -313,7 +313,7 @@ func TestExportToClickHouseExactlyOnce(t *testing.T) {
 func TestExportToFiles(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(t.TempDir(), "out")
-	p := startProc(t, dir, []string{faultEnv + "=export.files"})
+	p := startProc(t, dir, []string{faultEnv + "=export.files"}, "--export-file-root", "/")
 	exportEvents(t, p.url, 0, 3000)
 	st, _, b, err := apiRequest("POST", p.url+"/v1/exports", map[string]string{"Content-Type": "application/json"},
 		strings.NewReader(fmt.Sprintf(`{"target": "file://%s?format=ndjson", "batch_rows": 1000}`, out)))
@@ -330,7 +330,7 @@ func TestExportToFiles(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("the export did not reach the fault point")
 	}
-	p2 := startProc(t, dir, nil)
+	p2 := startProc(t, dir, nil, "--export-file-root", "/")
 	deadline := time.Now().Add(30 * time.Second)
 	for apiJSON(t, "GET", p2.url+"/v1/exports/"+id, nil, 200)["status"] != "done" {
 		if time.Now().After(deadline) {

@@ -122,7 +122,10 @@ func openStore(ctx context.Context, cfg *Config, log *slog.Logger, m *metrics) (
 	if m != nil {
 		m.projEngine.Store(pe)
 	}
-	eopts := export.Options{Logger: log, Fault: fault}
+	eopts := export.Options{Logger: log, Fault: fault, FileRoot: cfg.ExportFileRoot}
+	if eopts.FileRoot == "" {
+		eopts.FileRoot = filepath.Join(cfg.DataDir, "exports")
+	}
 	if m != nil {
 		eopts.Observe = m.exported
 	}

@@ -58,7 +58,7 @@ func TestTracingOverOTLP(t *testing.T) {
 	recv := &otlpReceiver{spans: map[string][]string{}}
 	collector := httptest.NewServer(recv)
 	defer collector.Close()
-	p := startProc(t, t.TempDir(), nil, "--otlp-endpoint", collector.URL, "--flush-age", "300ms")
+	p := startProc(t, t.TempDir(), nil, "--otlp-endpoint", collector.URL, "--flush-age", "300ms", "--export-file-root", "/")
 	const traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
 	req, _ := http.NewRequest("POST", p.url+"/v1/events", strings.NewReader(`{"entity_id":"u1","event_type":"a"}`))
 	req.Header.Set("Content-Type", "application/json")
