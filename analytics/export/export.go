@@ -168,6 +168,28 @@ type Options struct {
 	Observe func(tenant, job string, rows int, bytes int64, lag uint64)
 	// FileRoot, when set, is the directory file targets must be inside.
 	FileRoot string
+	// AllowHosts, when set, are the hosts (host or host:port, "*.domain"
+	// for a domain's hosts) network targets may name.
+	AllowHosts []string
+}
+
+// hostAllowed reports whether a target URL's host is one the operator
+// allows (any when none are listed).
+func (o *Options) hostAllowed(u *url.URL) bool {
+	if len(o.AllowHosts) == 0 || u.Scheme == "file" {
+		return true
+	}
+	host := strings.ToLower(u.Hostname())
+	for _, a := range o.AllowHosts {
+		a = strings.ToLower(strings.TrimSpace(a))
+		switch {
+		case a == host || a == strings.ToLower(u.Host):
+			return true
+		case strings.HasPrefix(a, "*.") && strings.HasSuffix(host, a[1:]):
+			return true
+		}
+	}
+	return false
 }
 
 // Manager runs the export jobs of every tenant.
@@ -242,6 +264,10 @@ func (m *Manager) newJob(id, tenant string, s Spec, created time.Time) *job {
 func (m *Manager) validate(ctx context.Context, tenant string, s *Spec) error {
 	if s.Target == "" {
 		return &allsource.Error{Code: allsource.CodeInvalid, Field: "target", Index: -1, Message: "target: give a target URL, e.g. postgres://user@host:5432/db?table=events"}
+	}
+	if u, err := url.Parse(s.Target); err == nil && !m.opts.hostAllowed(u) {
+		return &allsource.Error{Code: allsource.CodeForbidden, Field: "target", Index: -1,
+			Message: fmt.Sprintf("target: host %s is not one this server exports to (--export-allow-hosts)", u.Host)}
 	}
 	if _, err := openTarget(s, tenant, m.opts.FileRoot, nil); err != nil {
 		field := "target"

@@ -3,6 +3,7 @@ package export
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -120,6 +121,33 @@ func TestWhereCannotEscapeItsParentheses(t *testing.T) {
 	restricted := allsource.WithReadRestriction(context.Background(), allsource.ReadRestriction{HiddenTypes: []string{"x"}})
 	if _, err := m.Create(restricted, "acme", Spec{Target: "file://" + t.TempDir()}); allsource.ErrorCode(err) != allsource.CodeForbidden {
 		t.Fatalf("restricted principal: %v", err)
+	}
+}
+
+func TestAllowedHosts(t *testing.T) {
+	wh := openWarehouse(t)
+	m, err := Open(context.Background(), wh, Options{AllowHosts: []string{"db.internal:5432", "*.analytics.example"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	for _, c := range []struct {
+		target string
+		ok     bool
+	}{
+		{"postgres://u@db.internal:5432/x", true},
+		{"postgres://u@db.internal:6543/x", false},
+		{"clickhouse://ch1.analytics.example:8123/db", true},
+		{"clickhouse://169.254.169.254/db", false},
+		{"http://metadata.google.internal/db", false},
+	} {
+		u, _ := url.Parse(c.target)
+		if got := m.opts.hostAllowed(u); got != c.ok {
+			t.Errorf("%s: allowed %v, want %v", c.target, got, c.ok)
+		}
+	}
+	if _, err := m.Create(context.Background(), "acme", Spec{Target: "clickhouse://169.254.169.254/db"}); allsource.ErrorCode(err) != allsource.CodeForbidden {
+		t.Fatalf("create to a host not allowed: %v", err)
 	}
 }
 

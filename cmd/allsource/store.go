@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -125,6 +126,11 @@ func openStore(ctx context.Context, cfg *Config, log *slog.Logger, m *metrics) (
 	eopts := export.Options{Logger: log, Fault: fault, FileRoot: cfg.ExportFileRoot}
 	if eopts.FileRoot == "" {
 		eopts.FileRoot = filepath.Join(cfg.DataDir, "exports")
+	}
+	for _, h := range strings.Split(cfg.ExportAllowHosts, ",") {
+		if h = strings.TrimSpace(h); h != "" {
+			eopts.AllowHosts = append(eopts.AllowHosts, h)
+		}
 	}
 	if m != nil {
 		eopts.Observe = m.exported
