@@ -30,7 +30,7 @@ func (m *Main) runBenchExport(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("bench export", flag.ContinueOnError)
 	fs.SetOutput(m.Stderr)
 	events := fs.Int("events", 1_000_000, "events to export")
-	batch := fs.Int("batch-rows", 50_000, "rows per export batch")
+	batch := fs.Int("batch-rows", 0, "rows per export batch (default: the target's)")
 	targets := fs.String("targets", "postgres,clickhouse", "which targets to measure")
 	bf := addBenchFlags(fs)
 	if err := fs.Parse(args); err != nil {
@@ -49,7 +49,7 @@ func (m *Main) runBenchExport(ctx context.Context, args []string) error {
 	if err := st.wh.FlushAll(ctx); err != nil {
 		return err
 	}
-	fmt.Fprintf(m.Stdout, "export: %d events in Parquet, batches of %d, %d cores (server, target and loader share them)\n", *events, *batch, runtime.NumCPU())
+	fmt.Fprintf(m.Stdout, "export: %d events in Parquet, %d cores (server, target and loader share them); batches: %s\n", *events, runtime.NumCPU(), batchText(*batch))
 	rate := func(d time.Duration) float64 { return float64(*events) / d.Seconds() }
 	report := func(name, native string, exp, nat time.Duration) {
 		fmt.Fprintf(m.Stdout, "%-10s AllSource export %6.2f s %9.0f rows/s | %-22s %6.2f s %9.0f rows/s | ratio %.2f\n",
@@ -225,3 +225,10 @@ func writeEvents(ctx context.Context, st *store, file, format string) error {
 var tsvReplacer = strings.NewReplacer("\\", "\\\\", "\t", "\\t", "\n", "\\n", "\r", "\\r")
 
 func tsv(s string) string { return tsvReplacer.Replace(s) }
+
+func batchText(n int) string {
+	if n == 0 {
+		return "the targets' defaults (PostgreSQL 50,000, ClickHouse 100,000 rows)"
+	}
+	return strconv.Itoa(n) + " rows"
+}
