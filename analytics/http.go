@@ -2,13 +2,11 @@ package analytics
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/allsource/allsource"
 	"github.com/allsource/allsource/internal/httpx"
 	"github.com/allsource/allsource/warehouse"
 )
@@ -42,7 +40,7 @@ func post[S, R any](r gin.IRouter, wh *warehouse.Warehouse, o HTTPOptions, path 
 	run func(context.Context, *warehouse.Warehouse, S) (R, error), out func(S, R) any) {
 	r.POST(path, func(c *gin.Context) {
 		var spec S
-		if !decode(c, &spec) {
+		if !httpx.DecodeJSON(c, &spec) {
 			return
 		}
 		ctx, cancel := context.WithTimeout(c.Request.Context(), o.QueryTimeout)
@@ -60,17 +58,6 @@ func post[S, R any](r gin.IRouter, wh *warehouse.Warehouse, o HTTPOptions, path 
 func postNamed[S, R any](r gin.IRouter, wh *warehouse.Warehouse, o HTTPOptions, path string,
 	run func(context.Context, *warehouse.Warehouse, S) (R, error), name string) {
 	post(r, wh, o, path, run, func(_ S, res R) any { return gin.H{name: res} })
-}
-
-// decode reads a JSON body strictly, answering 400 on failure.
-func decode(c *gin.Context, v any) bool {
-	dec := json.NewDecoder(http.MaxBytesReader(c.Writer, c.Request.Body, 1<<20))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		httpx.WriteError(c, allsource.Errorf(allsource.CodeInvalid, "invalid request body: %v", err))
-		return false
-	}
-	return true
 }
 
 type funnelStepJSON struct {

@@ -29,20 +29,20 @@ import (
 //	GET    /v1/entities/:entity_id/state       ?projection=&at=: an entity's state, now or at a time
 func (e *Engine) RegisterRoutes(r gin.IRouter) {
 	r.GET("/v1/projections", func(c *gin.Context) {
-		c.JSON(http.StatusOK, gin.H{"projections": nonNil(e.List(tenantOf(c)))})
+		c.JSON(http.StatusOK, gin.H{"projections": nonNil(e.List(httpx.Tenant(c)))})
 	})
 	r.POST("/v1/projections", func(c *gin.Context) {
 		var body struct {
 			Spec
 			Replace bool `json:"replace"`
 		}
-		if !readBody(c, &body) {
+		if !httpx.DecodeJSON(c, &body) {
 			return
 		}
 		e.define(c, body.Spec, body.Replace)
 	})
 	r.GET("/v1/projections/:name", func(c *gin.Context) {
-		st, err := e.Get(tenantOf(c), c.Param("name"))
+		st, err := e.Get(httpx.Tenant(c), c.Param("name"))
 		if err != nil {
 			httpx.WriteError(c, err)
 			return
@@ -51,21 +51,21 @@ func (e *Engine) RegisterRoutes(r gin.IRouter) {
 	})
 	r.PUT("/v1/projections/:name", func(c *gin.Context) {
 		var s Spec
-		if !readBody(c, &s) {
+		if !httpx.DecodeJSON(c, &s) {
 			return
 		}
 		s.Name = c.Param("name")
 		e.define(c, s, true)
 	})
 	r.DELETE("/v1/projections/:name", func(c *gin.Context) {
-		if err := e.Delete(c.Request.Context(), tenantOf(c), c.Param("name")); err != nil {
+		if err := e.Delete(c.Request.Context(), httpx.Tenant(c), c.Param("name")); err != nil {
 			httpx.WriteError(c, err)
 			return
 		}
 		c.Status(http.StatusNoContent)
 	})
 	r.POST("/v1/projections/:name/:action", func(c *gin.Context) {
-		ctx, tenant, name := c.Request.Context(), tenantOf(c), c.Param("name")
+		ctx, tenant, name := c.Request.Context(), httpx.Tenant(c), c.Param("name")
 		var err error
 		switch c.Param("action") {
 		case "start":
@@ -94,7 +94,7 @@ func (e *Engine) RegisterRoutes(r gin.IRouter) {
 		if !ok {
 			return
 		}
-		dl, err := e.DeadLetters(c.Request.Context(), tenantOf(c), c.Param("name"), limit)
+		dl, err := e.DeadLetters(c.Request.Context(), httpx.Tenant(c), c.Param("name"), limit)
 		if err != nil {
 			httpx.WriteError(c, err)
 			return
@@ -111,28 +111,6 @@ func nonNil(s []Status) []Status {
 	return s
 }
 
-// tenantOf is the request's tenant: the principal's scope, else ?tenant=,
-// else the default tenant.
-func tenantOf(c *gin.Context) string {
-	if t, ok := allsource.TenantScope(c.Request.Context()); ok && t != allsource.AllTenants {
-		return t
-	}
-	if t := c.Query("tenant"); t != "" {
-		return t
-	}
-	return allsource.DefaultTenant
-}
-
-func readBody(c *gin.Context, v any) bool {
-	dec := json.NewDecoder(http.MaxBytesReader(c.Writer, c.Request.Body, 1<<20))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		httpx.WriteError(c, allsource.Errorf(allsource.CodeInvalid, "request body: %v", err))
-		return false
-	}
-	return true
-}
-
 func intParam(c *gin.Context, name string, def int) (int, bool) {
 	v := c.Query(name)
 	if v == "" {
@@ -147,7 +125,7 @@ func intParam(c *gin.Context, name string, def int) (int, bool) {
 }
 
 func (e *Engine) define(c *gin.Context, s Spec, replace bool) {
-	d, err := e.Create(c.Request.Context(), tenantOf(c), s, replace)
+	d, err := e.Create(c.Request.Context(), httpx.Tenant(c), s, replace)
 	if err != nil {
 		httpx.WriteError(c, err)
 		return
@@ -171,7 +149,7 @@ func (e *Engine) serveRows(c *gin.Context) {
 	if !ok {
 		return
 	}
-	tenant, name := tenantOf(c), c.Param("name")
+	tenant, name := httpx.Tenant(c), c.Param("name")
 	st, err := e.Get(tenant, name)
 	if err != nil {
 		httpx.WriteError(c, err)
@@ -259,7 +237,7 @@ func jsonValue(v any) any {
 // serveEntityState answers an entity's state in a projection, now or as
 // of ?at= (an RFC 3339 time: the events with timestamp ≤ at, in seq order).
 func (e *Engine) serveEntityState(c *gin.Context) {
-	tenant, entity, name := tenantOf(c), c.Param("entity_id"), c.Query("projection")
+	tenant, entity, name := httpx.Tenant(c), c.Param("entity_id"), c.Query("projection")
 	if name == "" {
 		httpx.WriteError(c, &allsource.Error{Code: allsource.CodeInvalid, Field: "projection", Index: -1, Message: "projection: name the projection (?projection=<name>)"})
 		return

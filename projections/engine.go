@@ -118,6 +118,18 @@ type projection struct {
 	next   *runner
 }
 
+// live is the versions that have state tables (a version that could not
+// start has none).
+func (p *projection) live() []*runner {
+	var out []*runner
+	for _, r := range []*runner{p.active, p.next} {
+		if r != nil && r.f != nil {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 // errCrashed is a fault the tests inject: the runner stops where it is.
 var errCrashed = errors.New("projections: crashed (fault injection)")
 
@@ -442,11 +454,9 @@ func (e *Engine) Stop(ctx context.Context, tenant, name string) error {
 	if err != nil {
 		return err
 	}
-	for _, r := range []*runner{p.active, p.next} {
-		if r != nil && r.f != nil {
-			r.stop(true)
-			r.setStatus(StatusStopped, "")
-		}
+	for _, r := range p.live() {
+		r.stop(true)
+		r.setStatus(StatusStopped, "")
 	}
 	_, err = e.wh.Catalog().ExecContext(ctx, `UPDATE projection_versions SET stopped = true WHERE tenant_id = ? AND name = ?`, tenant, name)
 	return err
@@ -463,11 +473,9 @@ func (e *Engine) Start(ctx context.Context, tenant, name string) error {
 	if _, err := e.wh.Catalog().ExecContext(ctx, `UPDATE projection_versions SET stopped = false WHERE tenant_id = ? AND name = ?`, tenant, name); err != nil {
 		return err
 	}
-	for _, r := range []*runner{p.active, p.next} {
-		if r != nil && r.f != nil {
-			r.stop(false)
-			r.start()
-		}
+	for _, r := range p.live() {
+		r.stop(false)
+		r.start()
 	}
 	return nil
 }
@@ -664,11 +672,9 @@ func (e *Engine) Close() error {
 	defer e.mu.Unlock()
 	e.closed = true
 	for _, p := range e.projs {
-		for _, r := range []*runner{p.active, p.next} {
-			if r != nil && r.f != nil {
-				r.stop(!e.crashed.Load())
-				r.f.close()
-			}
+		for _, r := range p.live() {
+			r.stop(!e.crashed.Load())
+			r.f.close()
 		}
 	}
 	return nil

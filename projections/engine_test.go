@@ -8,6 +8,8 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -573,5 +575,45 @@ func TestEntityStateAt(t *testing.T) {
 	now, err := e.EntityState(ctx, "acme", "ticks", "e1", time.Time{})
 	if err != nil || !strings.Contains(string(now.State), `"n":21`) {
 		t.Fatalf("now: %s %v", now.State, err)
+	}
+	// Snapshots fold every event: not for readers with hidden types.
+	restricted := allsource.WithReadRestriction(ctx, allsource.ReadRestriction{HiddenTypes: []string{"tick"}})
+	if _, err := e.EntityState(restricted, "acme", "ticks", "e1", day(12)); allsource.ErrorCode(err) != allsource.CodeForbidden {
+		t.Fatalf("restricted reader: %v", err)
+	}
+}
+
+// TestSnapshotsAreBounded: a checkpoint every batch, each kept as a
+// snapshot, keeps only KeepSnapshots of them and no other files.
+func TestSnapshotsAreBounded(t *testing.T) {
+	s := newStore(t)
+	e := openEngine(t, s, Options{CheckpointEvery: time.Nanosecond, SnapshotEvery: time.Nanosecond, KeepSnapshots: 3})
+	defer e.Close()
+	ctx := context.Background()
+	if _, err := e.Create(ctx, "acme", Spec{Name: "p", SQL: "SELECT event_type, count(*) AS n FROM events GROUP BY event_type"}, false); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 10; i++ {
+		head := s.orders(t, "acme", 10)
+		waitFor(t, e, "acme", "p", head)
+		deadline := time.Now().Add(10 * time.Second)
+		for st, _ := e.Get("acme", "p"); st.CheckpointSeq != head; st, _ = e.Get("acme", "p") {
+			if time.Now().After(deadline) {
+				t.Fatalf("no checkpoint at %d: %+v", head, st)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	st, _ := e.Get("acme", "p")
+	if st.Snapshots != 3 {
+		t.Fatalf("%d snapshots kept, want 3", st.Snapshots)
+	}
+	files, _ := os.ReadDir(filepath.Join(s.wh.ProjectionsDir(), "acme", "p", "v1"))
+	if len(files) > 1+4 { // checkpoint.json, the current state file and the 3 snapshots' (one may be the current)
+		var names []string
+		for _, f := range files {
+			names = append(names, f.Name())
+		}
+		t.Fatalf("files kept: %v", names)
 	}
 }

@@ -209,11 +209,43 @@ func parseSQLDef(src string) (*sqlDef, error) {
 	return d, nil
 }
 
+// walkParse calls visit for every message of a parse tree, depth first,
+// until visit returns false.
+func walkParse(res *pg_query.ParseResult, visit func(m protoreflect.Message) bool) {
+	walkMessages(res.ProtoReflect(), visit)
+}
+
+// walkMessages calls visit for m and every message below it, depth first,
+// until visit returns false.
+func walkMessages(root protoreflect.Message, visit func(m protoreflect.Message) bool) {
+	more := true
+	var walk func(m protoreflect.Message)
+	walk = func(m protoreflect.Message) {
+		if !more {
+			return
+		}
+		if more = visit(m); !more {
+			return
+		}
+		m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+			switch {
+			case fd.IsList() && fd.Kind() == protoreflect.MessageKind:
+				for i := 0; i < v.List().Len() && more; i++ {
+					walk(v.List().Get(i).Message())
+				}
+			case fd.Kind() == protoreflect.MessageKind && !fd.IsMap():
+				walk(v.Message())
+			}
+			return more
+		})
+	}
+	walk(root)
+}
+
 // columnNames collects the names in every column reference of a parse.
 func columnNames(res *pg_query.ParseResult) map[string]bool {
 	names := map[string]bool{}
-	var walk func(m protoreflect.Message)
-	walk = func(m protoreflect.Message) {
+	walkParse(res, func(m protoreflect.Message) bool {
 		if cr, ok := m.Interface().(*pg_query.ColumnRef); ok {
 			for _, f := range cr.Fields {
 				if s := f.GetString_(); s != nil {
@@ -221,19 +253,8 @@ func columnNames(res *pg_query.ParseResult) map[string]bool {
 				}
 			}
 		}
-		m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
-			switch {
-			case fd.IsList() && fd.Kind() == protoreflect.MessageKind:
-				for i := 0; i < v.List().Len(); i++ {
-					walk(v.List().Get(i).Message())
-				}
-			case fd.Kind() == protoreflect.MessageKind && !fd.IsMap():
-				walk(v.Message())
-			}
-			return true
-		})
-	}
-	walk(res.ProtoReflect())
+		return true
+	})
 	return names
 }
 
@@ -242,35 +263,17 @@ func columnNames(res *pg_query.ParseResult) map[string]bool {
 // row only.
 func forbiddenNode(res *pg_query.ParseResult) string {
 	found := ""
-	var walk func(m protoreflect.Message)
-	walk = func(m protoreflect.Message) {
-		if found != "" {
-			return
-		}
+	walkParse(res, func(m protoreflect.Message) bool {
 		switch m.Interface().(type) {
 		case *pg_query.SubLink, *pg_query.RangeSubselect:
 			found = "a subquery"
-			return
 		case *pg_query.RangeFunction, *pg_query.RangeTableFunc:
 			found = "a table function"
-			return
 		case *pg_query.CommonTableExpr:
 			found = "WITH"
-			return
 		}
-		m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
-			switch {
-			case fd.IsList() && fd.Kind() == protoreflect.MessageKind:
-				for i := 0; i < v.List().Len(); i++ {
-					walk(v.List().Get(i).Message())
-				}
-			case fd.Kind() == protoreflect.MessageKind && !fd.IsMap():
-				walk(v.Message())
-			}
-			return found == ""
-		})
-	}
-	walk(res.ProtoReflect())
+		return found == ""
+	})
 	return found
 }
 
@@ -283,52 +286,16 @@ func aggName(fc *pg_query.FuncCall) string {
 
 // hasAggregate reports whether an expression calls an aggregate.
 func hasAggregate(n *pg_query.Node) bool {
-	found := false
-	var walk func(n *pg_query.Node)
-	walk = func(n *pg_query.Node) {
-		if n == nil || found {
-			return
-		}
-		if fc := n.GetFuncCall(); fc != nil {
-			if aggName(fc) != "" || fc.AggStar {
-				found = true
-				return
-			}
-			for _, a := range fc.Args {
-				walk(a)
-			}
-			return
-		}
-		switch x := n.Node.(type) {
-		case *pg_query.Node_AExpr:
-			walk(x.AExpr.Lexpr)
-			walk(x.AExpr.Rexpr)
-		case *pg_query.Node_BoolExpr:
-			for _, a := range x.BoolExpr.Args {
-				walk(a)
-			}
-		case *pg_query.Node_TypeCast:
-			walk(x.TypeCast.Arg)
-		case *pg_query.Node_CaseExpr:
-			walk(x.CaseExpr.Arg)
-			walk(x.CaseExpr.Defresult)
-			for _, w := range x.CaseExpr.Args {
-				if cw := w.GetCaseWhen(); cw != nil {
-					walk(cw.Expr)
-					walk(cw.Result)
-				}
-			}
-		case *pg_query.Node_CoalesceExpr:
-			for _, a := range x.CoalesceExpr.Args {
-				walk(a)
-			}
-		case *pg_query.Node_NullTest:
-			walk(x.NullTest.Arg)
-		case *pg_query.Node_SubLink:
-			found = true // a subquery is not maintained either
-		}
+	if n == nil {
+		return false
 	}
-	walk(n)
+	found := false
+	walkMessages(n.ProtoReflect(), func(m protoreflect.Message) bool {
+		if fc, ok := m.Interface().(*pg_query.FuncCall); ok && (aggName(fc) != "" || fc.AggStar) {
+			found = true
+		}
+		return !found
+	})
 	return found
 }
 

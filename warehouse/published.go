@@ -85,6 +85,36 @@ func (w *Warehouse) resolvePublished(ctx context.Context, conn *sql.Conn, q stri
 	if !mentionsPublished(q) {
 		return q, nil
 	}
+	// Dashboards repeat their statements: the rewrite is kept per tenant,
+	// scope restriction and text until the published tables change.
+	key := scopeKey(ctx) + "\x00" + q
+	gen := w.pubGen.Load()
+	w.pubMu.Lock()
+	if w.resolvedGen != gen || w.resolved == nil {
+		w.resolved, w.resolvedGen = map[string]string{}, gen
+	}
+	out, ok := w.resolved[key]
+	w.pubMu.Unlock()
+	if ok {
+		return out, nil
+	}
+	out, err := w.rewritePublished(ctx, conn, q)
+	if err != nil {
+		return "", err
+	}
+	w.pubMu.Lock()
+	if w.resolvedGen == gen && w.resolved != nil {
+		if len(w.resolved) >= 1024 {
+			w.resolved = map[string]string{}
+		}
+		w.resolved[key] = out
+	}
+	w.pubMu.Unlock()
+	return out, nil
+}
+
+// rewritePublished does resolvePublished's work, uncached.
+func (w *Warehouse) rewritePublished(ctx context.Context, conn *sql.Conn, q string) (string, error) {
 	var out string
 	if err := conn.QueryRowContext(ctx, "SELECT CAST(json_serialize_sql("+sqlString(q)+") AS VARCHAR)").Scan(&out); err != nil {
 		return q, nil

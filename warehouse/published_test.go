@@ -57,7 +57,9 @@ func TestPublishedTables(t *testing.T) {
 		errSubstr string
 	}{
 		{acme, "SELECT who, n FROM projections.totals", "acme", ""},
+		{acme, "SELECT who, n FROM projections.totals", "acme", ""}, // the cached rewrite
 		{beta, "SELECT who, n FROM projections.totals", "beta", ""},
+		{beta, "SELECT 'projections' AS who, 0 AS n", "projections", ""}, // the word, no table
 		{acme, "SELECT p.who, p.n FROM projections.totals p JOIN (SELECT 1 AS one) ON true WHERE p.n = 1", "acme", ""},
 		{acme, "SELECT totals.who, totals.n FROM Projections.Totals", "acme", ""},
 		{allsource.WithTenantScope(ctx, "gamma"), "SELECT who, n FROM projections.totals", "", "does not exist in tenant gamma"},

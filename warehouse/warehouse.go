@@ -172,6 +172,10 @@ type Warehouse struct {
 	pubMu     sync.Mutex
 	published map[string]map[string]string // tenant -> name -> table in _proj
 	pubGen    atomic.Uint64                // changes with published
+	// resolved caches statements rewritten for the published tables as of
+	// resolvedGen.
+	resolved    map[string]string
+	resolvedGen uint64
 
 	checked checkCache
 	shapes  shapeCache

@@ -1,7 +1,6 @@
 package export
 
 import (
-	"encoding/json"
 	"net/http"
 	"net/url"
 
@@ -21,7 +20,7 @@ import (
 //	DELETE /v1/exports/:id          remove it (the target keeps its rows)
 func (m *Manager) RegisterRoutes(r gin.IRouter) {
 	r.GET("/v1/exports", func(c *gin.Context) {
-		jobs := m.List(tenantOf(c))
+		jobs := m.List(httpx.Tenant(c))
 		for i := range jobs {
 			jobs[i] = redacted(jobs[i])
 		}
@@ -29,13 +28,10 @@ func (m *Manager) RegisterRoutes(r gin.IRouter) {
 	})
 	r.POST("/v1/exports", func(c *gin.Context) {
 		var s Spec
-		dec := json.NewDecoder(http.MaxBytesReader(c.Writer, c.Request.Body, 1<<20))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&s); err != nil {
-			httpx.WriteError(c, allsource.Errorf(allsource.CodeInvalid, "request body: %v", err))
+		if !httpx.DecodeJSON(c, &s) {
 			return
 		}
-		j, err := m.Create(c.Request.Context(), tenantOf(c), s)
+		j, err := m.Create(c.Request.Context(), httpx.Tenant(c), s)
 		if err != nil {
 			httpx.WriteError(c, err)
 			return
@@ -43,7 +39,7 @@ func (m *Manager) RegisterRoutes(r gin.IRouter) {
 		c.JSON(http.StatusCreated, redacted(j))
 	})
 	r.GET("/v1/exports/:id", func(c *gin.Context) {
-		j, err := m.Get(tenantOf(c), c.Param("id"))
+		j, err := m.Get(httpx.Tenant(c), c.Param("id"))
 		if err != nil {
 			httpx.WriteError(c, err)
 			return
@@ -51,7 +47,7 @@ func (m *Manager) RegisterRoutes(r gin.IRouter) {
 		c.JSON(http.StatusOK, redacted(j))
 	})
 	r.POST("/v1/exports/:id/:action", func(c *gin.Context) {
-		ctx, tenant, id := c.Request.Context(), tenantOf(c), c.Param("id")
+		ctx, tenant, id := c.Request.Context(), httpx.Tenant(c), c.Param("id")
 		var err error
 		switch c.Param("action") {
 		case "pause":
@@ -73,24 +69,12 @@ func (m *Manager) RegisterRoutes(r gin.IRouter) {
 		c.JSON(http.StatusOK, redacted(j))
 	})
 	r.DELETE("/v1/exports/:id", func(c *gin.Context) {
-		if err := m.Delete(c.Request.Context(), tenantOf(c), c.Param("id")); err != nil {
+		if err := m.Delete(c.Request.Context(), httpx.Tenant(c), c.Param("id")); err != nil {
 			httpx.WriteError(c, err)
 			return
 		}
 		c.Status(http.StatusNoContent)
 	})
-}
-
-// tenantOf is the request's tenant: the principal's scope, else ?tenant=,
-// else the default tenant.
-func tenantOf(c *gin.Context) string {
-	if t, ok := allsource.TenantScope(c.Request.Context()); ok && t != allsource.AllTenants {
-		return t
-	}
-	if t := c.Query("tenant"); t != "" {
-		return t
-	}
-	return allsource.DefaultTenant
 }
 
 // redacted is j with the target's password masked: answers and logs do

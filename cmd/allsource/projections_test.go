@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // orderLines are n order events over five orders, with amounts, starting
@@ -101,10 +103,11 @@ func TestProjectionsThroughTheServer(t *testing.T) {
 	if err != nil || tag.String() != "CREATE PROJECTION" {
 		t.Fatalf("CREATE PROJECTION: %v %q", err, tag)
 	}
-	if _, err := c.Exec(ctx, "CREATE PROJECTION order_totals AS "+def); err == nil || !strings.Contains(err.Error(), "already exists") {
+	var pgErr *pgconn.PgError
+	if _, err := c.Exec(ctx, "CREATE PROJECTION order_totals AS "+def); !errors.As(err, &pgErr) || pgErr.Code != "42710" || !strings.Contains(err.Error(), "already exists") {
 		t.Fatalf("second CREATE: %v", err)
 	}
-	if _, err := c.Exec(ctx, "CREATE PROJECTION bad AS SELECT entity_id FROM events GROUP BY entity_id"); err == nil || !strings.Contains(err.Error(), "aggregate") {
+	if _, err := c.Exec(ctx, "CREATE PROJECTION bad AS SELECT entity_id FROM events GROUP BY entity_id"); !errors.As(err, &pgErr) || pgErr.Code != "42601" || !strings.Contains(err.Error(), "aggregate") {
 		t.Fatalf("bad CREATE: %v", err)
 	}
 	js := `fromAll().foreachStream().when({ $init: () => ({ placed: 0, paid: 0 }),

@@ -1,5 +1,5 @@
 // Package httpx holds the small pieces every HTTP handler of AllSource
-// shares: the error response.
+// shares: the error response, strict JSON bodies, the request's tenant.
 package httpx
 
 import (
