@@ -88,14 +88,6 @@ func (s *Service) handleAppend(c *gin.Context, o HTTPOptions) {
 			return
 		}
 		tenant = p.Tenant
-		for i, in := range inputs {
-			if in.Tenant != "" && in.Tenant != p.Tenant {
-				e := allsource.Errorf(allsource.CodeForbidden, "tenant %q: you may append to tenant %q only", in.Tenant, p.Tenant)
-				e.Index, e.Field = i, "tenant"
-				s.reject(c, e)
-				return
-			}
-		}
 	}
 	if o.Admit != nil {
 		t := tenant

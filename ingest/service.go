@@ -343,7 +343,32 @@ func (s *Service) eachRow(ctx context.Context, scan func(*warehouse.Rows) error,
 	return rows.Err()
 }
 
-// Append stores one atomic batch. Inputs without a tenant get tenant.
+// AuthorizeTenants is the one check of where a batch may go, whatever
+// front end delivered it (HTTP, COPY FROM, the Go API): a principal of one
+// tenant appends to that tenant only, in the batch's default and in every
+// event's own tenant. Without a principal in ctx (authentication off, or
+// the server's own writes) every tenant is allowed.
+func AuthorizeTenants(ctx context.Context, tenant string, inputs []Input) error {
+	p, ok := allsource.PrincipalFrom(ctx)
+	if !ok || p.Tenant == allsource.AllTenants {
+		return nil
+	}
+	if tenant != p.Tenant {
+		return allsource.Errorf(allsource.CodeForbidden, "tenant %q: you may append to tenant %q only", tenant, p.Tenant)
+	}
+	for i, in := range inputs {
+		if in.Tenant != "" && in.Tenant != p.Tenant {
+			e := allsource.Errorf(allsource.CodeForbidden, "tenant %q: you may append to tenant %q only", in.Tenant, p.Tenant)
+			e.Index, e.Field = i, "tenant"
+			return e
+		}
+	}
+	return nil
+}
+
+// Append stores one atomic batch. Inputs without a tenant get tenant. A
+// principal in ctx limits the tenants the batch may name (see
+// AuthorizeTenants).
 func (s *Service) Append(ctx context.Context, tenant string, inputs []Input) (res Result, err error) {
 	ctx, span := tracer.Start(ctx, "ingest.batch", trace.WithAttributes(attribute.String("allsource.tenant", tenant), attribute.Int("allsource.events", len(inputs))))
 	defer func() {
@@ -361,6 +386,9 @@ func (s *Service) Append(ctx context.Context, tenant string, inputs []Input) (re
 	}
 	if tenant == "" {
 		tenant = allsource.DefaultTenant
+	}
+	if err := AuthorizeTenants(ctx, tenant, inputs); err != nil {
+		return Result{}, err
 	}
 	r := &request{inputs: inputs, tenant: tenant, done: make(chan struct{})}
 	// Senders register before Close marks the service closed; Close waits

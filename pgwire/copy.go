@@ -343,6 +343,15 @@ func (c *conn) copyIn(ctx context.Context, st *pgsql.Statement) error {
 	}
 	stored := 0
 	tenant := c.tenant()
+	// Every row's tenant is checked before the first batch is stored, so
+	// a refused row leaves nothing half-written.
+	if err := ingest.AuthorizeTenants(ctx, tenant, inputs); err != nil {
+		var ae *allsource.Error
+		if errors.As(err, &ae) && ae.Index >= 0 {
+			return &pgsql.Error{Code: "42501", Message: ae.Message, Detail: fmt.Sprintf("COPY data row %d, column tenant_id; nothing was stored", ae.Index+1)}
+		}
+		return err
+	}
 	for len(inputs) > 0 {
 		part := inputs[:min(batch, len(inputs))]
 		var res ingest.Result

@@ -9,6 +9,7 @@ import (
 
 	"github.com/allsource/allsource"
 	"github.com/allsource/allsource/pgwire/pgsql"
+	"github.com/allsource/allsource/sqlguard"
 )
 
 // toPGError turns any error into an ErrorResponse with a SQLSTATE.
@@ -17,6 +18,20 @@ func toPGError(err error) *pgproto3.ErrorResponse {
 	if errors.As(err, &pe) {
 		return &pgproto3.ErrorResponse{Severity: "ERROR", SeverityUnlocalized: "ERROR", Code: pe.Code,
 			Message: pe.Message, Detail: pe.Detail, Hint: pe.Hint, Position: int32(pe.Position)}
+	}
+	var ge *sqlguard.Error
+	if errors.As(err, &ge) {
+		code := "42501"
+		switch {
+		case ge.Syntax:
+			code = "42601"
+		case ge.Undefined && strings.Contains(ge.Reason, "function"):
+			code = "42883"
+		case ge.Undefined:
+			code = "42P01"
+		}
+		// The position is in the engine's text, not the client's: leave it out.
+		return &pgproto3.ErrorResponse{Severity: "ERROR", SeverityUnlocalized: "ERROR", Code: code, Message: ge.Reason}
 	}
 	var ae *authError
 	if errors.As(err, &ae) {

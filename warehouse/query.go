@@ -5,10 +5,11 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path/filepath"
+	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -17,6 +18,7 @@ import (
 	duckdb "github.com/duckdb/duckdb-go/v2"
 
 	"github.com/allsource/allsource"
+	"github.com/allsource/allsource/sqlguard"
 )
 
 // queryConn is one engine connection with the events view it last defined
@@ -377,30 +379,6 @@ func restrictedView(q string, r allsource.ReadRestriction) string {
 		(%s)::JSON AS payload, metadata FROM (%s) WHERE %s`, payload, q, where)
 }
 
-// Table functions a query may use. Everything else that produces rows
-// (read_*, glob, duckdb_settings, pragma_*, enable_logging, query, …) is
-// refused: table functions can read files, run SQL the check did not see,
-// or change engine state.
-var allowedTableFunctions = map[string]bool{
-	"range": true, "generate_series": true, "unnest": true,
-	"json_each": true, "json_tree": true,
-}
-
-// Scalar functions refused even though the engine's sandbox would stop
-// most of them, so the user gets a clear message.
-var deniedFunctions = map[string]bool{
-	"glob": true, "sniff_csv": true, "query": true, "query_table": true,
-	"json_execute_serialized_sql": true, "json_serialize_sql": true, "json_deserialize_sql": true,
-	"getenv": true, "enable_logging": true, "disable_logging": true, "truncate_duckdb_logs": true,
-	"checkpoint": true, "force_checkpoint": true, "current_setting": false,
-}
-
-func deniedFunction(name string) bool {
-	name = strings.ToLower(name)
-	return deniedFunctions[name] || strings.HasPrefix(name, "read_") || strings.HasPrefix(name, "parquet_") ||
-		strings.HasPrefix(name, "scan_") || strings.Contains(name, "logging") || strings.HasPrefix(name, "pragma_")
-}
-
 // checkCache remembers the verdict of checkReadOnly per statement text, so
 // the statements dashboards repeat are parsed once.
 type checkCache struct {
@@ -430,85 +408,47 @@ func (c *checkCache) check(ctx context.Context, conn *sql.Conn, q string) error 
 	return err
 }
 
-// checkReadOnly refuses anything but one SELECT that reads only tables: no
-// writes, no settings, no file access. It uses DuckDB's own parser
-// (json_serialize_sql), so what is checked is what would run.
+// checkReadOnly applies the statement guard (package sqlguard) to q as the
+// engine parses it (json_serialize_sql), so what is checked is what would
+// run. A refusal is *allsource.Error with CodeInvalid wrapping the
+// *sqlguard.Error; positions become line and column of q.
 func checkReadOnly(ctx context.Context, conn *sql.Conn, q string) error {
+	// EXPLAIN [ANALYZE] of a statement is judged as that statement.
+	whole := q
+	q, skipped := explained(q)
 	var out string
 	if err := conn.QueryRowContext(ctx, "SELECT CAST(json_serialize_sql("+sqlString(q)+") AS VARCHAR)").Scan(&out); err != nil {
 		return fmt.Errorf("warehouse: check statement: %w", err)
 	}
-	var res struct {
-		Error      bool              `json:"error"`
-		ErrorType  string            `json:"error_type"`
-		Message    string            `json:"error_message"`
-		Position   string            `json:"position"`
-		Statements []json.RawMessage `json:"statements"`
+	err := sqlguard.Check([]byte(out))
+	var ge *sqlguard.Error
+	if !errors.As(err, &ge) {
+		return err
 	}
-	if err := json.Unmarshal([]byte(out), &res); err != nil {
-		return fmt.Errorf("warehouse: check statement: %w", err)
+	msg := ge.Reason
+	if p := ge.Position + skipped; ge.Position >= 0 && p <= len(whole) {
+		line, col := lineColumn(whole, p)
+		msg = fmt.Sprintf("%s (line %d, column %d)", msg, line, col)
 	}
-	if res.Error {
-		msg := res.Message
-		if strings.Contains(msg, "Only SELECT statements") {
-			msg = "only SELECT queries are allowed here; the statement would write, change settings or reach the file system"
-		} else if pos, err := strconv.Atoi(res.Position); err == nil && pos >= 0 && pos <= len(q) {
-			line, col := lineColumn(q, pos)
-			msg = fmt.Sprintf("%s (line %d, column %d)", msg, line, col)
-		}
-		return allsource.Errorf(allsource.CodeInvalid, "%s", strings.TrimSpace(msg))
-	}
-	if len(res.Statements) != 1 {
-		return allsource.Errorf(allsource.CodeInvalid, "send exactly one statement per query, got %d", len(res.Statements))
-	}
-	var tree any
-	if err := json.Unmarshal(res.Statements[0], &tree); err != nil {
-		return fmt.Errorf("warehouse: check statement: %w", err)
-	}
-	return walkTree(tree)
+	return &allsource.Error{Code: allsource.CodeInvalid, Message: msg, Index: -1, Err: ge}
 }
 
-func walkTree(n any) error {
-	switch x := n.(type) {
-	case map[string]any:
-		if t, _ := x["type"].(string); t == "TABLE_FUNCTION" {
-			if fn, ok := x["function"].(map[string]any); ok {
-				name, _ := fn["function_name"].(string)
-				if !allowedTableFunctions[strings.ToLower(name)] {
-					return allsource.Errorf(allsource.CodeInvalid, "table function %s is not allowed here (allowed: generate_series, json_each, json_tree, range, unnest)", name)
-				}
-			}
+// explained returns the statement an EXPLAIN or EXPLAIN ANALYZE explains,
+// and how many bytes of q come before it; other text is returned as it is.
+func explained(q string) (string, int) {
+	rest := strings.TrimLeft(q, " \t\r\n")
+	cut := func(s, kw string) (string, bool) {
+		if len(s) > len(kw) && strings.EqualFold(s[:len(kw)], kw) && strings.ContainsRune(" \t\r\n", rune(s[len(kw)])) {
+			return strings.TrimLeft(s[len(kw):], " \t\r\n"), true
 		}
-		if name, ok := x["function_name"].(string); ok && deniedFunction(name) {
-			return allsource.Errorf(allsource.CodeInvalid, "function %s is not allowed: queries may not read files, run other SQL or change settings", name)
-		}
-		if t, _ := x["type"].(string); t == "BASE_TABLE" {
-			table, _ := x["table_name"].(string)
-			schema, _ := x["schema_name"].(string)
-			catalog, _ := x["catalog_name"].(string)
-			if strings.ContainsAny(table, `/\`) || strings.Contains(table, ".") {
-				return allsource.Errorf(allsource.CodeInvalid, "table %q is not allowed: queries may not read files", table)
-			}
-			if strings.EqualFold(schema, "_hot") || strings.EqualFold(catalog, "_hot") {
-				return allsource.Errorf(allsource.CodeInvalid, "schema _hot is internal; query the events table")
-			}
-			if strings.EqualFold(schema, internalSchema) || strings.EqualFold(catalog, internalSchema) {
-				return allsource.Errorf(allsource.CodeInvalid, "schema %s is internal; query projections.<name>", internalSchema)
-			}
-		}
-		for _, v := range x {
-			if err := walkTree(v); err != nil {
-				return err
-			}
-		}
-	case []any:
-		for _, v := range x {
-			if err := walkTree(v); err != nil {
-				return err
-			}
-		}
+		return s, false
 	}
-	return nil
+	rest, ok := cut(rest, "EXPLAIN")
+	if !ok {
+		return q, 0
+	}
+	rest, _ = cut(rest, "ANALYZE")
+	return rest, len(q) - len(rest)
 }
 
 // lineColumn turns a 0-based byte offset into a 1-based line and column
@@ -518,6 +458,9 @@ func lineColumn(q string, off int) (line, col int) {
 	start := strings.LastIndexByte(q[:off], '\n') + 1
 	return line, 1 + utf8.RuneCountInString(q[start:off])
 }
+
+// internalNames matches the engine's internal relations in messages.
+var internalNames = regexp.MustCompile(`"?(_hot|_proj)"?\."?[A-Za-z0-9_]+"?`)
 
 // userMessage is DuckDB's message for err without the server's absolute
 // directories (paths appear relative to the data directory).
@@ -529,8 +472,10 @@ func (w *Warehouse) userMessage(err error) string {
 	if i := strings.Index(msg, "\nLINE "); i >= 0 && strings.Contains(msg[i:], "read_parquet(") {
 		msg = strings.TrimSpace(msg[:i])
 	}
-	for _, dir := range []string{w.whDir, w.tmpDir} {
+	for _, dir := range []string{w.whDir, w.tmpDir, w.projDir} {
 		msg = strings.ReplaceAll(msg, dir, filepath.Base(dir))
 	}
-	return msg
+	// The engine's own tables (hot generations, other tenants' projection
+	// state) never appear in an answer, not even as a "did you mean".
+	return internalNames.ReplaceAllString(msg, "(internal)")
 }

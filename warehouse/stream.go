@@ -26,11 +26,14 @@ type Described struct {
 	Params  []duckdb.Type
 }
 
-// Describe prepares trusted SQL (already checked by the caller) over the
-// events view and reports its columns and parameters.
+// Describe checks q as user SQL (see Query) and prepares it over the
+// events view, reporting its columns and parameters.
 func (w *Warehouse) Describe(ctx context.Context, q string) (*Described, error) {
 	var d *Described
 	err := w.withConn(ctx, func(qc *queryConn) error {
+		if err := w.checked.check(ctx, qc.conn, q); err != nil {
+			return err
+		}
 		q, err := w.resolvePublished(ctx, qc.conn, q)
 		if err != nil {
 			return err
@@ -95,7 +98,7 @@ func describeStmt(st *duckdb.Stmt) (*Described, error) {
 	return d, nil
 }
 
-// Stream runs trusted SQL (already checked by the caller) over the events
+// Stream checks q as user SQL (see Query) and runs it over the events
 // view and hands its column names and rows to fn through next, which fills dest (one value
 // per column, valid until the next call) and returns io.EOF after the last
 // row. Values are the engine driver's: JSON columns arrive decoded, so
@@ -107,6 +110,9 @@ func (w *Warehouse) Stream(ctx context.Context, q string, args []driver.NamedVal
 	err := w.withConn(ctx, func(qc *queryConn) error {
 		rq := q
 		if _, cached := qc.stmts[q]; !cached {
+			if err := w.checked.check(ctx, qc.conn, q); err != nil {
+				return err
+			}
 			var err error
 			if rq, err = w.resolvePublished(ctx, qc.conn, q); err != nil {
 				return err

@@ -8,6 +8,8 @@ import (
 	"sync"
 
 	pg_query "github.com/pganalyze/pg_query_go/v6"
+
+	"github.com/allsource/allsource/sqlguard"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -590,30 +592,13 @@ func checkFunction(schema, name string, pos int) error {
 	return errorf(CodeUndefinedFunction, pos, "function %s.%s does not exist", schema, name)
 }
 
-var deniedFunctions = map[string]bool{
-	"glob": true, "sniff_csv": true, "query": true, "query_table": true, "json_execute_serialized_sql": true,
-	"json_serialize_sql": true, "json_deserialize_sql": true, "json_serialize_plan": true, "getenv": true,
-	"checkpoint": true, "force_checkpoint": true, "getvariable": true, "set_variable": true, "which_secret": true,
-	"current_setting_duckdb": true, "load_aws_credentials": true, "arrow_scan": true, "arrow_scan_dumb": true,
-	"from_substrait": true, "get_substrait": true, "get_substrait_json": true, "st_read": true, "st_readosm": true,
-	"st_read_meta": true, "st_write": true, "pg_read_file": true, "pg_read_binary_file": true, "pg_ls_dir": true,
-	"pg_stat_file": true, "pg_terminate_backend": true, "pg_cancel_backend": true, "pg_reload_conf": true,
-	"pg_rotate_logfile": true, "pg_promote": true, "lo_import": true, "lo_export": true, "pg_file_write": true,
-	"sql_auto_complete": true, "test_all_types": true, "test_vector_types": true, "enable_profiling": true,
-	"iceberg_scan": true, "delta_scan": true, "postgres_scan": true, "postgres_query": true, "mysql_query": true,
-}
-
+// deniedFunction is the statement guard's list (package sqlguard), asked
+// here too so a refused function is reported at its position in the
+// client's text; the guard still judges the rewritten statement.
+// current_setting is answered from the session (see funcs.go), never by
+// the engine.
 func deniedFunction(name string) bool {
-	if deniedFunctions[name] {
-		return true
-	}
-	for _, p := range []string{"read_", "parquet_", "scan_", "duckdb_", "pragma_", "iceberg_", "delta_",
-		"sqlite_", "postgres_", "mysql_", "http", "dblink", "pg_ls_", "ducklake_", "icu_calendar", "lo_"} {
-		if strings.HasPrefix(name, p) {
-			return true
-		}
-	}
-	return strings.Contains(name, "logging") || strings.Contains(name, "secret") || strings.Contains(name, "extension")
+	return !strings.EqualFold(name, "current_setting") && sqlguard.DeniedFunction(name)
 }
 
 // Node constructors.
