@@ -191,3 +191,12 @@ func FuzzCheck(f *testing.F) {
 		}
 	})
 }
+
+func TestCatalogQualifiedFunctionRefused(t *testing.T) {
+	db := openEngine(t)
+	for _, q := range []string{`SELECT system.main.repeat('x', 3)`, `SELECT memory.main.lower('x')`} {
+		if err := sqlguard.Check(serialize(t, db, q)); err == nil {
+			t.Errorf("%s: not refused", q)
+		}
+	}
+}

@@ -125,10 +125,15 @@ func (w *Warehouse) QueryInternal(ctx context.Context, q string, args ...any) (*
 
 func (w *Warehouse) query(ctx context.Context, check bool, q string, args ...any) (*Rows, error) {
 	start := time.Now()
+	leave, err := w.fair.acquire(ctx, scopeOf(ctx).tenant)
+	if err != nil {
+		return nil, err
+	}
 	var qc *queryConn
 	select {
 	case qc = <-w.conns:
 	case <-ctx.Done():
+		leave()
 		return nil, ctx.Err()
 	}
 	v := w.pin()
@@ -140,6 +145,7 @@ func (w *Warehouse) query(ctx context.Context, check bool, q string, args ...any
 		released = true
 		w.unpin(v)
 		w.conns <- qc
+		leave()
 		if w.opts.Observe != nil {
 			w.opts.Observe.Queried(time.Since(start))
 		}
@@ -149,9 +155,9 @@ func (w *Warehouse) query(ctx context.Context, check bool, q string, args ...any
 		return nil, err
 	}
 	if qc.conn == nil {
-		c, err := w.engine.Conn(ctx)
+		c, err := w.openQueryConn(ctx)
 		if err != nil {
-			return fail(fmt.Errorf("warehouse: engine connection: %w", err))
+			return fail(err)
 		}
 		qc.conn = c
 	}
@@ -168,7 +174,7 @@ func (w *Warehouse) query(ctx context.Context, check bool, q string, args ...any
 	if err := w.bindView(ctx, qc, v); err != nil {
 		return fail(err)
 	}
-	q, err := w.resolvePublished(ctx, qc.conn, q)
+	q, err = w.resolvePublished(ctx, qc.conn, q)
 	if err != nil {
 		return fail(err)
 	}

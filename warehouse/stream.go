@@ -165,6 +165,11 @@ func (w *Warehouse) Stream(ctx context.Context, q string, args []driver.NamedVal
 // version (pinned until fn returns).
 func (w *Warehouse) withConn(ctx context.Context, fn func(qc *queryConn) error) error {
 	start := time.Now()
+	leave, err := w.fair.acquire(ctx, scopeOf(ctx).tenant)
+	if err != nil {
+		return err
+	}
+	defer leave()
 	var qc *queryConn
 	select {
 	case qc = <-w.conns:
@@ -180,9 +185,9 @@ func (w *Warehouse) withConn(ctx context.Context, fn func(qc *queryConn) error) 
 		}
 	}()
 	if qc.conn == nil {
-		c, err := w.engine.Conn(ctx)
+		c, err := w.openQueryConn(ctx)
 		if err != nil {
-			return fmt.Errorf("warehouse: engine connection: %w", err)
+			return err
 		}
 		qc.conn = c
 	}

@@ -67,9 +67,14 @@ type Options struct {
 	CompactMinFiles int           // compact a partition once it has this many files; default 8
 	CompactInterval time.Duration // how often to look for work; default 30s
 
-	QueryConns int    // concurrent queries; default 2×GOMAXPROCS
-	Threads    int    // DuckDB threads; default GOMAXPROCS
-	MemLimit   string // DuckDB memory_limit, e.g. "8GB"; default DuckDB's (80% of RAM)
+	QueryConns int // concurrent queries; default 2×GOMAXPROCS
+	// TenantConns is the most query connections one tenant's queries
+	// hold at once (a fair share: the rest stay free for other tenants);
+	// default QueryConns/2, at least 1. The server's own queries are not
+	// counted.
+	TenantConns int
+	Threads     int    // DuckDB threads; default GOMAXPROCS
+	MemLimit    string // DuckDB memory_limit, e.g. "8GB"; default DuckDB's (80% of RAM)
 
 	Logger *slog.Logger
 	// Fault, if set, is called at named points of flush and compaction; tests
@@ -122,6 +127,9 @@ func (o *Options) Validate() error {
 	}
 	if o.QueryConns <= 0 {
 		o.QueryConns = 2 * runtime.GOMAXPROCS(0)
+	}
+	if o.TenantConns <= 0 || o.TenantConns > o.QueryConns {
+		o.TenantConns = max(1, o.QueryConns/2)
 	}
 	if o.Threads <= 0 {
 		o.Threads = runtime.GOMAXPROCS(0)
@@ -184,6 +192,7 @@ type Warehouse struct {
 	engine    *sql.DB
 	connector *duckdb.Connector
 	conns     chan *queryConn
+	fair      tenantSlots // each tenant's share of conns
 
 	mu      sync.Mutex
 	cur     *version
@@ -385,6 +394,7 @@ func (w *Warehouse) openEngine(ctx context.Context) error {
 		}
 	}
 	w.conns = make(chan *queryConn, w.opts.QueryConns)
+	w.fair.share = w.opts.TenantConns
 	for i := 0; i < w.opts.QueryConns; i++ {
 		w.conns <- &queryConn{}
 	}
