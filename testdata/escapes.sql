@@ -7,7 +7,7 @@
 -- Every front end runs every line with every role; the answer (rows or
 -- error) must hold nothing of {other}, of the audit log, of hidden fields,
 -- and no absolute server path. Statements before the @may-run line must be
--- refused by the statement guard.
+-- refused by the statement guard (see @pg-catalog for the Postgres front end).
 --
 -- file functions
 SELECT * FROM read_parquet('{dir}/warehouse/tenant={other}/*/*.parquet')
@@ -116,15 +116,6 @@ SELECT * FROM pragma_storage_info('_hot.gen_1')
 SELECT * FROM pragma_database_size()
 SELECT * FROM pragma_show('_hot.gen_1')
 SELECT * FROM pragma_metadata_info()
-SELECT * FROM information_schema.tables
-SELECT * FROM information_schema.columns WHERE table_schema = '_proj'
-SELECT * FROM information_schema.schemata
-SELECT * FROM pg_catalog.pg_tables
-SELECT * FROM pg_tables
-SELECT * FROM pg_class
-SELECT * FROM pg_catalog.pg_namespace
-SELECT relname FROM pg_catalog.pg_class WHERE relname LIKE 'p\_%'
-SELECT table_name FROM information_schema.tables WHERE table_name LIKE 'p_%'
 SELECT * FROM sqlite_master
 SELECT * FROM duckdb_constraints()
 -- settings and environment
@@ -198,6 +189,19 @@ SELECT 1; ATTACH '{dir}/catalog.duckdb' AS c
 SELECT 1; SET enable_external_access = true
 SELECT 1; CREATE TABLE x AS SELECT 1
 SELECT * FROM events; SELECT * FROM _hot.gen_1
+-- @pg-catalog: the Postgres catalog's names. The guard refuses them (over
+-- HTTP they would be the engine's own catalog); the Postgres front end
+-- answers them from its synthetic catalog, which lists the caller's
+-- relations only.
+SELECT * FROM information_schema.tables
+SELECT * FROM information_schema.columns WHERE table_schema = '_proj'
+SELECT * FROM information_schema.schemata
+SELECT * FROM pg_catalog.pg_tables
+SELECT * FROM pg_tables
+SELECT * FROM pg_class
+SELECT * FROM pg_catalog.pg_namespace
+SELECT relname FROM pg_catalog.pg_class WHERE relname LIKE 'p\_%'
+SELECT table_name FROM information_schema.tables WHERE table_name LIKE 'p_%'
 -- @may-run: the statements below may run (the guard lets them through);
 -- their answers still must not leak.
 -- the tenant scope of events

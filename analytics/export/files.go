@@ -47,7 +47,8 @@ func newFileTarget(u *url.URL, cols names, root string, fault func(string)) (*fi
 	if root != "" {
 		rel, err := filepath.Rel(filepath.Clean(root), filepath.Clean(u.Path))
 		if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
-			return nil, fmt.Errorf("target: file exports go under %s (the server's --export-file-root), not %s", root, u.Path)
+			// The root is the operator's to tell: server paths stay out of answers.
+			return nil, fmt.Errorf("target: %s is outside the server's export directory (--export-file-root; ask the operator where file exports go)", u.Path)
 		}
 	}
 	format := u.Query().Get("format")
