@@ -9,7 +9,7 @@ DATA_DIR ?= ./data
 # (the analytics feeds); without it the same results are copied row by row.
 TAGS     ?= duckdb_arrow
 
-.PHONY: all build run test test-short vet fmt bench bench-go fuzz clean
+.PHONY: all build run test test-short vet fmt bench bench-go fuzz soak clean
 
 all: build
 
@@ -33,7 +33,7 @@ vet:
 test: vet
 	$(GO) test -tags "$(TAGS)" -count=1 -timeout 20m $(PKGS)
 	$(GO) test -count=1 -timeout 10m ./warehouse/ ./analytics/ ./analytics/export/
-	$(GO) test -tags "$(TAGS)" -count=1 -race -timeout 10m ./analytics/ ./analytics/export/ ./authz/ ./projections/ ./wal/ ./ingest/ ./warehouse/ ./internal/source/ ./internal/demo/ ./internal/qcache/ ./eventql/ ./pgwire/
+	$(GO) test -tags "$(TAGS)" -count=1 -race -timeout 10m ./analytics/ ./analytics/export/ ./authz/ ./projections/ ./wal/ ./ingest/ ./sqlguard/ ./warehouse/ ./internal/source/ ./internal/demo/ ./internal/qcache/ ./eventql/ ./pgwire/
 
 test-short: vet
 	$(GO) test -tags "$(TAGS)" -short -count=1 $(PKGS)
@@ -53,6 +53,11 @@ bench: build
 	./$(BIN) bench projections
 	./$(BIN) bench fanout --subscribers 1000 --rate 10000 --batched
 	$(GO) test -tags "$(TAGS)" -run '^$$' -bench 'Apply|FanOut' ./projections/
+
+# The hostile-tenant soak: one tenant attacks every surface for
+# SOAK (default 5m) while another's queries are timed before and during.
+soak:
+	ALLSOURCE_SOAK=$${SOAK:-5m} $(GO) test -tags "$(TAGS)" -count=1 -run TestHostileSoak -v -timeout 30m ./cmd/allsource/
 
 # A short run of every fuzzer.
 fuzz:
