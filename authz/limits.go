@@ -2,6 +2,9 @@ package authz
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -13,14 +16,28 @@ import (
 	"github.com/allsource/allsource"
 )
 
-// Throttle slows down guessing: after maxFailures failed logins from one
-// source within throttleWindow, further attempts from it are refused
-// without checking the credential until the window has passed.
+// Throttle slows down guessing. Failed logins are counted per login
+// name and source address: after maxFailures failures of one name from
+// one address within throttleWindow, that name is refused from that
+// address, without checking the credential, until the window has passed.
+// Only a success of the same name from the same address clears its count,
+// so valid logins of one account do not wash out guesses at another.
+// A source is also bounded as a whole: after maxSourceFailures failures
+// within the window, whatever names they tried, every login from it is
+// refused for the rest of the window, and successes do not clear that
+// count (spraying many names from one address still stops).
+//
+// A login name is what the client claims to be: the user name of a
+// password login (HTTP Basic, the pgwire startup user), or for a bearer
+// credential what CredentialName derives from it.
 type Throttle struct {
-	mu    sync.Mutex
-	fails map[string]*failures
-	now   func() time.Time
+	mu      sync.Mutex
+	names   map[throttleKey]*failures // per login name and source
+	sources map[string]*failures      // per source, every name
+	now     func() time.Time
 }
+
+type throttleKey struct{ name, source string }
 
 type failures struct {
 	n     int
@@ -28,61 +45,119 @@ type failures struct {
 }
 
 const (
-	maxFailures    = 10
-	throttleWindow = time.Minute
-	maxSources     = 100_000
+	maxFailures       = 10 // of one name from one source
+	maxSourceFailures = 50 // from one source, whatever the names
+	throttleWindow    = time.Minute
+	maxTracked        = 100_000 // entries per map
 )
 
 // NewThrottle returns an empty throttle.
-func NewThrottle() *Throttle { return &Throttle{fails: map[string]*failures{}, now: time.Now} }
+func NewThrottle() *Throttle {
+	return &Throttle{names: map[throttleKey]*failures{}, sources: map[string]*failures{}, now: time.Now}
+}
 
-// Check returns a rate-limited error when source may not try now. A nil
-// Throttle never refuses.
-func (t *Throttle) Check(source string) error {
+// Check returns a rate-limited error when name may not try to log in
+// from source now. A nil Throttle never refuses.
+func (t *Throttle) Check(name, source string) error {
 	if t == nil {
 		return nil
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	f := t.fails[source]
-	if f == nil || f.n < maxFailures {
-		return nil
+	now := t.now()
+	if left := lockedFor(t.sources, source, maxSourceFailures, now); left > 0 {
+		return rateLimited(left, "too many failed logins from %s; try again in %s", source, left.Round(time.Second))
 	}
-	left := throttleWindow - t.now().Sub(f.since)
-	if left <= 0 {
-		delete(t.fails, source)
-		return nil
+	if left := lockedFor(t.names, throttleKey{name, source}, maxFailures, now); left > 0 {
+		return rateLimited(left, "too many failed logins as %q from %s; try again in %s", name, source, left.Round(time.Second))
 	}
-	return rateLimited(left, "too many failed logins from %s; try again in %s", source, left.Round(time.Second))
+	return nil
 }
 
-// Failed counts a failed login from source.
-func (t *Throttle) Failed(source string) {
+// lockedFor is how long the entry k of m stays locked (0: it is not),
+// forgetting it once its window has passed.
+func lockedFor[K comparable](m map[K]*failures, k K, limit int, now time.Time) time.Duration {
+	f := m[k]
+	if f == nil {
+		return 0
+	}
+	left := throttleWindow - now.Sub(f.since)
+	if left <= 0 {
+		delete(m, k)
+		return 0
+	}
+	if f.n < limit {
+		return 0
+	}
+	return left
+}
+
+// Failed counts a failed login of name from source.
+func (t *Throttle) Failed(name, source string) {
 	if t == nil {
 		return
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	now := t.now()
-	f := t.fails[source]
+	count(t.names, throttleKey{name, source}, now)
+	count(t.sources, source, now)
+}
+
+// count adds a failure to entry k of m, starting a new window when the
+// entry's has passed.
+func count[K comparable](m map[K]*failures, k K, now time.Time) {
+	f := m[k]
 	if f == nil || now.Sub(f.since) >= throttleWindow {
-		if len(t.fails) >= maxSources {
-			t.fails = map[string]*failures{} // a flood of sources: start over
+		if f == nil && len(m) >= maxTracked {
+			for k, f := range m { // drop what has expired
+				if now.Sub(f.since) >= throttleWindow {
+					delete(m, k)
+				}
+			}
+			if len(m) >= maxTracked {
+				clear(m) // a flood of names or sources: start over
+			}
 		}
 		f = &failures{since: now}
-		t.fails[source] = f
+		m[k] = f
 	}
 	f.n++
 }
 
-// Succeeded forgets source's failures.
-func (t *Throttle) Succeeded(source string) {
+// Succeeded forgets the failures of name from source (not those of other
+// names, nor the source's own count).
+func (t *Throttle) Succeeded(name, source string) {
 	if t == nil {
 		return
 	}
 	t.mu.Lock()
-	delete(t.fails, source)
+	delete(t.names, throttleKey{name, source})
 	t.mu.Unlock()
+}
+
+// CredentialName is the login name a bearer credential is throttled
+// under: "key:<id>" for an API key, "token:<sub>" for a JWT with a
+// subject (read without verifying the token: a forged subject only
+// spends the sender's own allowance, and its source's), else "credential:"
+// and a hash of it.
+func CredentialName(credential string) string {
+	credential = strings.TrimSpace(credential)
+	if id, _, ok := ParseAPIKey(credential); ok {
+		return "key:" + id
+	}
+	if parts := strings.Split(credential, "."); len(parts) == 3 && !LooksLikeAPIKey(credential) {
+		if b, err := base64.RawURLEncoding.DecodeString(parts[1]); err == nil {
+			var c struct {
+				Sub string `json:"sub"`
+			}
+			if json.Unmarshal(b, &c) == nil && c.Sub != "" && len(c.Sub) <= 256 {
+				return "token:" + c.Sub
+			}
+		}
+	}
+	h := sha256.Sum256([]byte(credential))
+	return "credential:" + hex.EncodeToString(h[:16])
 }
 
 func rateLimited(after time.Duration, format string, args ...any) *allsource.Error {

@@ -1,6 +1,8 @@
 package authz
 
 import (
+	"encoding/base64"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,33 +26,115 @@ func TestThrottle(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	th.now = func() time.Time { return now }
 	for i := 0; i < maxFailures; i++ {
-		if err := th.Check("10.0.0.1"); err != nil {
+		if err := th.Check("ana", "10.0.0.1"); err != nil {
 			t.Fatalf("attempt %d refused: %v", i, err)
 		}
-		th.Failed("10.0.0.1")
+		th.Failed("ana", "10.0.0.1")
 	}
-	if s := retryAfter(t, th.Check("10.0.0.1")); s != 60 {
+	if s := retryAfter(t, th.Check("ana", "10.0.0.1")); s != 60 {
 		t.Fatalf("retry after %d s", s)
 	}
-	if err := th.Check("10.0.0.2"); err != nil {
+	if err := th.Check("ana", "10.0.0.2"); err != nil {
 		t.Fatalf("another source: %v", err)
 	}
+	if err := th.Check("bob", "10.0.0.1"); err != nil {
+		t.Fatalf("another name from the same source: %v", err)
+	}
 	now = now.Add(45 * time.Second)
-	if s := retryAfter(t, th.Check("10.0.0.1")); s != 15 {
+	if s := retryAfter(t, th.Check("ana", "10.0.0.1")); s != 15 {
 		t.Fatalf("retry after %d s", s)
 	}
 	now = now.Add(15 * time.Second)
-	if err := th.Check("10.0.0.1"); err != nil {
+	if err := th.Check("ana", "10.0.0.1"); err != nil {
 		t.Fatalf("after the window: %v", err)
 	}
-	// A success forgets earlier failures.
+	// A success forgets earlier failures of its own name.
 	for i := 0; i < maxFailures-1; i++ {
-		th.Failed("10.0.0.3")
+		th.Failed("cy", "10.0.0.3")
 	}
-	th.Succeeded("10.0.0.3")
-	th.Failed("10.0.0.3")
-	if err := th.Check("10.0.0.3"); err != nil {
+	th.Succeeded("cy", "10.0.0.3")
+	th.Failed("cy", "10.0.0.3")
+	if err := th.Check("cy", "10.0.0.3"); err != nil {
 		t.Fatalf("after a success: %v", err)
+	}
+}
+
+// TestThrottleSuccessOfAnotherName: guesses at one name interleaved with
+// valid logins of another from the same address still lock the first
+// name out, and only it.
+func TestThrottleSuccessOfAnotherName(t *testing.T) {
+	th := NewThrottle()
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	th.now = func() time.Time { return now }
+	refused := 0
+	for i := 0; i < 45; i++ {
+		if th.Check("victim", "10.0.0.1") != nil {
+			refused++
+		} else {
+			th.Failed("victim", "10.0.0.1")
+		}
+		if err := th.Check("me", "10.0.0.1"); err != nil {
+			t.Fatalf("round %d: the valid login refused: %v", i, err)
+		}
+		th.Succeeded("me", "10.0.0.1")
+		now = now.Add(100 * time.Millisecond)
+	}
+	if refused != 45-maxFailures {
+		t.Fatalf("%d guesses refused, want %d", refused, 45-maxFailures)
+	}
+}
+
+// TestThrottleSpraying: failures under many names from one source lock
+// the source as a whole; successes do not clear that, and other sources
+// are not affected.
+func TestThrottleSpraying(t *testing.T) {
+	th := NewThrottle()
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	th.now = func() time.Time { return now }
+	for i := 0; i < maxSourceFailures; i++ {
+		name := fmt.Sprintf("user%d", i)
+		if err := th.Check(name, "10.0.0.9"); err != nil {
+			t.Fatalf("name %d refused: %v", i, err)
+		}
+		th.Failed(name, "10.0.0.9")
+		th.Succeeded("me", "10.0.0.9")
+	}
+	if err := th.Check("fresh", "10.0.0.9"); err == nil || !strings.Contains(err.Error(), "from 10.0.0.9") {
+		t.Fatalf("a new name from a spraying source: %v", err)
+	}
+	if err := th.Check("me", "10.0.0.9"); err == nil {
+		t.Fatal("the source lock lets a name with successes through")
+	}
+	if err := th.Check("fresh", "10.0.0.10"); err != nil {
+		t.Fatalf("another source: %v", err)
+	}
+	now = now.Add(throttleWindow)
+	if err := th.Check("fresh", "10.0.0.9"); err != nil {
+		t.Fatalf("after the window: %v", err)
+	}
+}
+
+func TestCredentialName(t *testing.T) {
+	tok := func(payload string) string {
+		return "eyJhbGciOiJIUzI1NiJ9." + base64.RawURLEncoding.EncodeToString([]byte(payload)) + ".c2ln"
+	}
+	for _, c := range []struct{ cred, want string }{
+		{"ask_0123456789abcdef_" + strings.Repeat("A", 43), "key:0123456789abcdef"},
+		{tok(`{"sub":"svc-1","tenant":"acme"}`), "token:svc-1"},
+	} {
+		if got := CredentialName(c.cred); got != c.want {
+			t.Errorf("%.30s…: %q, want %q", c.cred, got, c.want)
+		}
+	}
+	// No id or subject to read: a hash, the same for the same credential.
+	for _, cred := range []string{"ask_short", tok(`{"tenant":"acme"}`), "not a credential"} {
+		got := CredentialName(cred)
+		if !strings.HasPrefix(got, "credential:") || got != CredentialName(cred) || strings.Contains(got, cred) {
+			t.Errorf("%q: %q", cred, got)
+		}
+	}
+	if CredentialName("a.b.c") == CredentialName("a.b.d") {
+		t.Error("two credentials share a hash")
 	}
 }
 

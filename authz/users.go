@@ -135,20 +135,103 @@ func (s *UserStore) save(users map[string]User) error {
 	return s.reload(true)
 }
 
-// checkUserName allows 1–63 printable characters without ':' (HTTP Basic
-// splits there) and without the ask_ prefix of API keys.
+// User names are login names (HTTP Basic, the pgwire startup user) and
+// unique server-wide. Over pgwire a name that is not a user's logs in
+// with an API key or a token as the password, so a user's name takes that
+// name away from key logins. Hence two namespaces:
+//
+//   - bare names ("admin", "ana") are the administrators': only they give
+//     them, and the names a tenant's clients use with keys stay free of
+//     other tenants' users;
+//   - name@tenant is a tenant's: a tenant administrator's users are always
+//     named so, in its own tenant (it asks for "ann", the user is
+//     ann@acme). It cannot name, see or tell apart other tenants' users.
+//
+// Some names (reservedNames, pg_…) are never given by a tenant
+// administrator, not even within its namespace.
+
+// maxUserNameLocal is the longest name before its @tenant suffix.
+const maxUserNameLocal = 63
+
+// reservedNames are what clients and operators take for a server's
+// operator accounts.
+var reservedNames = map[string]bool{"admin": true, "administrator": true, "root": true, "postgres": true,
+	"superuser": true, "system": true, "allsource": true, "public": true}
+
+// ReservedUserName reports whether only an administrator may give name
+// (or a tenant's user name with name before its @tenant).
+func ReservedUserName(name string) bool {
+	l := strings.ToLower(name)
+	return reservedNames[l] || strings.HasPrefix(l, "pg_")
+}
+
+// splitUserName splits name@tenant; tenant is "" for a bare name.
+func splitUserName(n string) (local, tenant string) {
+	if i := strings.LastIndexByte(n, '@'); i >= 0 {
+		return n[:i], n[i+1:]
+	}
+	return n, ""
+}
+
+// checkUserName allows a name of 1–63 printable characters without ':'
+// (HTTP Basic splits there), '@' and the ask_ prefix of API keys,
+// optionally followed by @tenant.
 func checkUserName(n string) error {
-	if n == "" || len(n) > 63 || !utf8.ValidString(n) || strings.ContainsAny(n, ":\x00\r\n\t ") || LooksLikeAPIKey(n) {
-		return allsource.Errorf(allsource.CodeInvalid, "user name %q: want 1 to 63 characters, no spaces or ':', not starting with ask_", n)
+	local, tenant := splitUserName(n)
+	if local == "" || len(local) > maxUserNameLocal || !utf8.ValidString(local) || strings.ContainsAny(local, ":@\x00\r\n\t ") || LooksLikeAPIKey(n) {
+		return allsource.Errorf(allsource.CodeInvalid, "user name %q: want 1 to 63 characters, no spaces, ':' or '@' (but before a tenant: name@tenant), not starting with ask_", n)
+	}
+	if strings.Contains(n, "@") && (tenant == allsource.AllTenants || checkTenantName(tenant) != nil) {
+		return allsource.Errorf(allsource.CodeInvalid, "user name %q: what follows '@' must be a tenant's name", n)
 	}
 	return nil
 }
 
+// TenantUserName is the user a tenant administrator of tenant means by
+// name: "ann" is ann@tenant (or the bare user ann, when an administrator
+// made it in tenant), "ann@tenant" itself. A name in another tenant's
+// namespace is not found, whether or not it exists, as is a user of
+// another tenant. With create, a name that may not be made (invalid, or
+// reserved to administrators) is refused; otherwise a user that does not
+// exist is not found.
+func (s *UserStore) TenantUserName(name, tenant string, create bool) (string, error) {
+	notFound := allsource.Errorf(allsource.CodeNotFound, "no user %q", name)
+	local, suffix := splitUserName(name)
+	full := name
+	switch {
+	case strings.Contains(name, "@") && suffix != tenant:
+		return "", notFound
+	case !strings.Contains(name, "@"):
+		if u, _, ok := s.Lookup(name); ok && u.Tenant == tenant {
+			return name, nil // a bare name an administrator gave a user of tenant
+		}
+		full = name + "@" + tenant
+	}
+	u, _, ok := s.Lookup(full)
+	if ok && u.Tenant == tenant {
+		return full, nil
+	}
+	if ok || !create {
+		return "", notFound // the name is taken outside tenant: as if missing
+	}
+	if err := checkUserName(full); err != nil {
+		return "", err
+	}
+	if ReservedUserName(local) {
+		return "", allsource.Errorf(allsource.CodeInvalid, "user name %q is reserved to administrators", local)
+	}
+	return full, nil
+}
+
 // SetUser creates user name, or replaces its password, tenant and roles.
-// Passwords must be at least 12 characters.
+// A name@tenant belongs to that tenant. Passwords must be at least 12
+// characters.
 func (s *UserStore) SetUser(name, tenant string, roleNames []string, password string) error {
 	if err := checkUserName(name); err != nil {
 		return err
+	}
+	if _, t := splitUserName(name); strings.Contains(name, "@") && t != tenant {
+		return allsource.Errorf(allsource.CodeInvalid, "user %q belongs to tenant %s, not %s", name, t, tenant)
 	}
 	if err := CheckRoles(tenant, roleNames); err != nil {
 		return err

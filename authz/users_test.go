@@ -3,6 +3,7 @@ package authz
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -92,4 +93,73 @@ func contains(b []byte, s string) bool {
 		}
 	}
 	return false
+}
+
+// TestTenantUserNames: a tenant administrator's names live in its
+// namespace; other tenants' users, taken or not, are not found; reserved
+// names are refused; name@tenant belongs to that tenant.
+func TestTenantUserNames(t *testing.T) {
+	s, err := OpenUserStore(filepath.Join(t.TempDir(), "users.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []struct{ name, tenant string }{{"admin", "*"}, {"bob", "beta"}, {"dash@beta", "beta"}, {"ana", "acme"}} {
+		roles := []string{RoleReader}
+		if u.tenant == "*" {
+			roles = []string{RoleAdmin}
+		}
+		if err := s.SetUser(u.name, u.tenant, roles, "a long enough password"); err != nil {
+			t.Fatalf("%s: %v", u.name, err)
+		}
+	}
+	for _, c := range []struct {
+		name   string
+		create bool
+		want   string // "" and code: an error
+		code   allsource.Code
+	}{
+		{"ann", true, "ann@acme", ""},
+		{"ann@acme", true, "ann@acme", ""},
+		{"bob", true, "bob@acme", ""}, // beta's bob is not acme's to see
+		{"bob", false, "", allsource.CodeNotFound},
+		{"dash@beta", false, "", allsource.CodeNotFound},
+		{"dash@beta", true, "", allsource.CodeNotFound},
+		{"ghost@beta", true, "", allsource.CodeNotFound}, // the same answer, taken or not
+		{"ana", false, "ana", ""},                        // a bare user an administrator made in acme
+		{"admin", true, "", allsource.CodeInvalid},
+		{"Postgres", true, "", allsource.CodeInvalid},
+		{"pg_monitor", true, "", allsource.CodeInvalid},
+		{"root@acme", true, "", allsource.CodeInvalid},
+		{"a:b", true, "", allsource.CodeInvalid},
+	} {
+		got, err := s.TenantUserName(c.name, "acme", c.create)
+		if c.code != "" {
+			if allsource.ErrorCode(err) != c.code {
+				t.Errorf("%s (create %v): %q %v, want %s", c.name, c.create, got, err, c.code)
+			}
+			continue
+		}
+		if err != nil || got != c.want {
+			t.Errorf("%s (create %v): %q %v, want %q", c.name, c.create, got, err, c.want)
+		}
+	}
+	// Another tenant's user and a missing one answer alike.
+	_, e1 := s.TenantUserName("dash@beta", "acme", true)
+	_, e2 := s.TenantUserName("nobody@beta", "acme", true)
+	if strings.Replace(e1.Error(), "dash", "nobody", 1) != e2.Error() {
+		t.Errorf("taken %q, missing %q", e1, e2)
+	}
+	for _, bad := range []struct{ name, tenant string }{
+		{"ann@acme", "beta"}, {"ann@", "acme"}, {"ann@_audit", "_audit"}, {"a@b@acme", "acme"}, {"x@*", "*"},
+	} {
+		if err := s.SetUser(bad.name, bad.tenant, []string{RoleReader}, "a long enough password"); err == nil {
+			t.Errorf("%s in %s accepted", bad.name, bad.tenant)
+		}
+	}
+	if err := s.SetUser("ann@acme", "acme", []string{RoleReader}, "a long enough password"); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := s.CheckPassword("ann@acme", "a long enough password"); err != nil || p.Tenant != "acme" || p.Subject != "user:ann@acme" {
+		t.Fatalf("login as ann@acme: %+v %v", p, err)
+	}
 }

@@ -75,15 +75,15 @@ func (c *conn) authenticate(user string) error {
 	s := c.srv
 	if t := s.opts.Throttle; t != nil {
 		src := remoteHost(c.nc.RemoteAddr())
-		if err := t.Check(src); err != nil {
+		if err := t.Check(user, src); err != nil {
 			return &authError{code: "28000", msg: errorMessage(err)}
 		}
 		err := c.authenticateOnce(user)
 		var ae *authError
 		if errors.As(err, &ae) && (ae.code == "28P01" || ae.code == "28000") {
-			t.Failed(src)
+			t.Failed(user, src)
 		} else if err == nil {
-			t.Succeeded(src)
+			t.Succeeded(user, src)
 		}
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -31,13 +32,17 @@ type clickhouseTarget struct {
 	pass   string
 	tenant string
 	cols   names
+	host   endpoint
+	guard  *guard
 	client *http.Client
 	fault  func(string)
 }
 
 // newClickHouseTarget reads clickhouse://user:pass@host:8123/db?table=t
-// (the HTTP port; "http" and "https" URLs work the same way).
-func newClickHouseTarget(u *url.URL, tenant string, cols names, fault func(string)) (*clickhouseTarget, error) {
+// (the HTTP port; "http" and "https" URLs work the same way). Its host
+// must be one pol admits; it connects through its guard, follows no
+// redirects and uses no proxy.
+func newClickHouseTarget(u *url.URL, tenant string, cols names, pol *policy, fault func(string)) (*clickhouseTarget, error) {
 	q := u.Query()
 	table := q.Get("table")
 	if table == "" {
@@ -55,11 +60,35 @@ func newClickHouseTarget(u *url.URL, tenant string, cols names, fault func(strin
 		scheme = "https"
 	}
 	host := u.Host
+	port := uint64(8123)
 	if u.Port() == "" {
 		host += ":8123"
+	} else if p, err := strconv.ParseUint(u.Port(), 10, 16); err == nil {
+		port = p
+	} else {
+		return nil, fmt.Errorf("target: port %q is not a number", u.Port())
+	}
+	if u.Hostname() == "" {
+		return nil, fmt.Errorf("target: ClickHouse URLs name a host: clickhouse://host:8123/db?table=t")
 	}
 	t := &clickhouseTarget{base: scheme + "://" + host + "/", db: db, table: table, tenant: tenant, cols: cols, fault: fault,
-		client: &http.Client{Timeout: 5 * time.Minute}}
+		host: endpoint{u.Hostname(), uint16(port)}}
+	g, err := newGuard(pol, t.endpoints())
+	if err != nil {
+		return nil, err
+	}
+	t.guard = g
+	t.client = &http.Client{
+		Timeout: 5 * time.Minute,
+		Transport: &http.Transport{
+			DialContext:           g.dialContext,
+			TLSHandshakeTimeout:   30 * time.Second,
+			ResponseHeaderTimeout: 5 * time.Minute,
+			MaxIdleConnsPerHost:   4,
+			IdleConnTimeout:       90 * time.Second,
+		},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
 	if u.User != nil {
 		t.user = u.User.Username()
 		t.pass, _ = u.User.Password()
@@ -68,6 +97,10 @@ func newClickHouseTarget(u *url.URL, tenant string, cols names, fault func(strin
 }
 
 func (t *clickhouseTarget) String() string { return "ClickHouse table " + t.db + "." + t.table }
+
+func (t *clickhouseTarget) endpoints() []endpoint { return []endpoint{t.host} }
+
+func (t *clickhouseTarget) guarded() *guard { return t.guard }
 
 // run sends one statement, with body as its data, and returns the answer.
 func (t *clickhouseTarget) run(ctx context.Context, query string, body io.Reader) (string, error) {
@@ -83,16 +116,19 @@ func (t *clickhouseTarget) run(ctx context.Context, query string, body io.Reader
 	}
 	resp, err := t.client.Do(req)
 	if err != nil {
-		return "", err
+		return "", targetError(err)
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if resp.StatusCode != http.StatusOK {
-		msg := strings.TrimSpace(string(b))
-		if len(msg) > 300 { // errors are shown in job status: not a way to read other services
-			msg = msg[:300] + "…"
+		// Only the status (and ClickHouse's numeric exception code): the
+		// body is the target's, and a job's status must not become a way
+		// to read other services.
+		msg := fmt.Sprintf("ClickHouse answered HTTP %d %s", resp.StatusCode, http.StatusText(resp.StatusCode))
+		if c := resp.Header.Get("X-ClickHouse-Exception-Code"); c != "" && len(c) <= 6 && strings.Trim(c, "0123456789") == "" {
+			msg += " (exception code " + c + ")"
 		}
-		return "", fmt.Errorf("ClickHouse (HTTP %d): %s", resp.StatusCode, msg)
+		return "", errors.New(msg)
 	}
 	return string(b), nil
 }
@@ -129,7 +165,11 @@ func (t *clickhouseTarget) watermark(ctx context.Context, job string) (uint64, e
 	if err != nil {
 		return 0, err
 	}
-	return strconv.ParseUint(strings.TrimSpace(out), 10, 64)
+	seq, err := strconv.ParseUint(strings.TrimSpace(out), 10, 64)
+	if err != nil {
+		return 0, errors.New("ClickHouse answered a watermark that is not a number")
+	}
+	return seq, nil
 }
 
 func (t *clickhouseTarget) write(ctx context.Context, job string, rows []Row, upTo uint64) (int64, error) {
@@ -181,4 +221,4 @@ type readerFunc func(p []byte) (int, error)
 
 func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
 
-func (t *clickhouseTarget) close() {}
+func (t *clickhouseTarget) close() { t.client.CloseIdleConnections() }

@@ -8,6 +8,9 @@
 // Targets are URLs: postgres://user@host:port/db?table=t (PostgreSQL or
 // TimescaleDB, through COPY) and clickhouse://host:8123/db?table=t
 // (ClickHouse's HTTP interface), and file:///dir?format=parquet|csv|ndjson.
+// Network targets reach only what the operator allows, checked when a job
+// is defined and at every connection, and a job's errors never repeat a
+// target's answer (netguard.go).
 package export
 
 import (
@@ -113,7 +116,14 @@ type target interface {
 	String() string
 }
 
-func openTarget(s *Spec, tenant, fileRoot string, fault func(string)) (target, error) {
+// networked is a target that connects to hosts: their endpoints are
+// checked against the allowance when a job is defined.
+type networked interface {
+	endpoints() []endpoint
+	guarded() *guard
+}
+
+func openTarget(s *Spec, tenant, fileRoot string, pol *policy, fault func(string)) (target, error) {
 	u, err := url.Parse(s.Target)
 	if err != nil {
 		return nil, fmt.Errorf("target: %v", err)
@@ -124,9 +134,9 @@ func openTarget(s *Spec, tenant, fileRoot string, fault func(string)) (target, e
 	}
 	switch u.Scheme {
 	case "postgres", "postgresql":
-		return newPostgresTarget(u, cols, fault)
+		return newPostgresTarget(u, cols, pol, fault)
 	case "clickhouse", "http", "https":
-		return newClickHouseTarget(u, tenant, cols, fault)
+		return newClickHouseTarget(u, tenant, cols, pol, fault)
 	case "file":
 		return newFileTarget(u, cols, fileRoot, fault)
 	}
@@ -168,34 +178,21 @@ type Options struct {
 	Observe func(tenant, job string, rows int, bytes int64, lag uint64)
 	// FileRoot, when set, is the directory file targets must be inside.
 	FileRoot string
-	// AllowHosts, when set, are the hosts (host or host:port, "*.domain"
-	// for a domain's hosts) network targets may name.
+	// AllowHosts is the operator's allowance for network targets (see
+	// netguard.go): hosts (host, host:port, "*.domain") that may resolve
+	// anywhere, IP addresses and CIDR networks, "*" for any host. None:
+	// any host, public addresses only.
 	AllowHosts []string
-}
-
-// hostAllowed reports whether a target URL's host is one the operator
-// allows (any when none are listed).
-func (o *Options) hostAllowed(u *url.URL) bool {
-	if len(o.AllowHosts) == 0 || u.Scheme == "file" {
-		return true
-	}
-	host := strings.ToLower(u.Hostname())
-	for _, a := range o.AllowHosts {
-		a = strings.ToLower(strings.TrimSpace(a))
-		switch {
-		case a == host || a == strings.ToLower(u.Host):
-			return true
-		case strings.HasPrefix(a, "*.") && strings.HasSuffix(host, a[1:]):
-			return true
-		}
-	}
-	return false
+	// Self are the server's own listen addresses (host:port), which no
+	// target may reach.
+	Self []string
 }
 
 // Manager runs the export jobs of every tenant.
 type Manager struct {
 	wh   *warehouse.Warehouse
 	opts Options
+	net  *policy
 	mu   sync.Mutex
 	jobs map[string]*job
 	ctl  sync.Mutex // one pause, resume or delete at a time
@@ -221,7 +218,11 @@ func Open(ctx context.Context, wh *warehouse.Warehouse, o Options) (*Manager, er
 	if o.Fault == nil {
 		o.Fault = func(string) {}
 	}
-	m := &Manager{wh: wh, opts: o, jobs: map[string]*job{}}
+	pol, err := newPolicy(o)
+	if err != nil {
+		return nil, err
+	}
+	m := &Manager{wh: wh, opts: o, net: pol, jobs: map[string]*job{}}
 	rows, err := wh.Catalog().QueryContext(ctx, `SELECT id, tenant_id, spec, paused, created_at FROM export_jobs ORDER BY created_at`)
 	if err != nil {
 		return nil, fmt.Errorf("export: read jobs: %w", err)
@@ -265,11 +266,12 @@ func (m *Manager) validate(ctx context.Context, tenant string, s *Spec) error {
 	if s.Target == "" {
 		return &allsource.Error{Code: allsource.CodeInvalid, Field: "target", Index: -1, Message: "target: give a target URL, e.g. postgres://user@host:5432/db?table=events"}
 	}
-	if u, err := url.Parse(s.Target); err == nil && !m.opts.hostAllowed(u) {
-		return &allsource.Error{Code: allsource.CodeForbidden, Field: "target", Index: -1,
-			Message: fmt.Sprintf("target: host %s is not one this server exports to (--export-allow-hosts)", u.Host)}
-	}
-	if _, err := openTarget(s, tenant, m.opts.FileRoot, nil); err != nil {
+	t, err := openTarget(s, tenant, m.opts.FileRoot, m.net, nil)
+	if err != nil {
+		var r *refusedError
+		if errors.As(err, &r) {
+			return forbidden(err)
+		}
 		field := "target"
 		if strings.HasPrefix(err.Error(), "columns") {
 			field = "columns"
@@ -313,6 +315,12 @@ func (m *Manager) validate(ctx context.Context, tenant string, s *Spec) error {
 		return &allsource.Error{Code: allsource.CodeInvalid, Field: "where", Index: -1, Message: "where: " + allsource.ErrorMessage(err)}
 	}
 	rows.Close()
+	// Last, as it asks DNS: every address the target's hosts resolve to.
+	if n, ok := t.(networked); ok {
+		if err := n.guarded().check(ctx, n.endpoints()); err != nil {
+			return forbidden(err)
+		}
+	}
 	return nil
 }
 
@@ -548,14 +556,14 @@ func (j *job) run(ctx context.Context) {
 // pass exports every matching event up to the newest seq at its start.
 func (j *job) pass(ctx context.Context) error {
 	st := j.snapshot()
-	t, err := openTarget(&st.Spec, st.Tenant, j.m.opts.FileRoot, j.m.opts.Fault)
+	t, err := openTarget(&st.Spec, st.Tenant, j.m.opts.FileRoot, j.m.net, j.m.opts.Fault)
 	if err != nil {
 		return err
 	}
+	defer t.close()
 	if err := t.open(ctx); err != nil {
 		return fmt.Errorf("%s: %w", t, err)
 	}
-	defer t.close()
 	if err := t.prepare(ctx); err != nil {
 		return fmt.Errorf("%s: prepare: %w", t, err)
 	}

@@ -3,7 +3,6 @@ package export
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -124,30 +123,47 @@ func TestWhereCannotEscapeItsParentheses(t *testing.T) {
 	}
 }
 
+// TestAllowedHosts: an explicit list admits the hosts it names (wherever
+// they resolve), the addresses and networks it lists, and nothing else.
 func TestAllowedHosts(t *testing.T) {
 	wh := openWarehouse(t)
-	m, err := Open(context.Background(), wh, Options{AllowHosts: []string{"db.internal:5432", "*.analytics.example"}})
+	m, err := Open(context.Background(), wh, Options{AllowHosts: []string{"db.internal:5432", "*.analytics.example", "10.1.0.0/16", "192.168.7.7"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer m.Close()
+	m.net.lookup = fakeDNS(map[string][]string{
+		"db.internal": {"10.9.9.9"}, "ch1.analytics.example": {"172.16.0.3"}, "etl.corp": {"10.1.2.3"},
+		"rebound.corp": {"10.1.2.3", "127.0.0.1"}, "metadata.google.internal": {"169.254.169.254"},
+	})
 	for _, c := range []struct {
 		target string
 		ok     bool
 	}{
 		{"postgres://u@db.internal:5432/x", true},
+		{"postgres://u@db.internal/x", true}, // the default port
 		{"postgres://u@db.internal:6543/x", false},
 		{"clickhouse://ch1.analytics.example:8123/db", true},
 		{"clickhouse://169.254.169.254/db", false},
 		{"http://metadata.google.internal/db", false},
+		{"postgres://u@10.1.200.1/x", true},
+		{"postgres://u@etl.corp/x", true}, // resolves into an allowed network
+		{"postgres://u@rebound.corp/x", false},
+		{"postgres://u@192.168.7.7/x", true},
+		{"postgres://u@192.168.7.8/x", false},
+		{"postgres://u@8.8.8.8/x", false}, // a list admits only what it names
+		{"postgres://u@db.internal:5432/x?host=127.0.0.1", false},
 	} {
-		u, _ := url.Parse(c.target)
-		if got := m.opts.hostAllowed(u); got != c.ok {
-			t.Errorf("%s: allowed %v, want %v", c.target, got, c.ok)
+		err := checkTarget(m, c.target)
+		if (err == nil) != c.ok {
+			t.Errorf("%s: %v, want allowed %v", c.target, err, c.ok)
 		}
 	}
 	if _, err := m.Create(context.Background(), "acme", Spec{Target: "clickhouse://169.254.169.254/db"}); allsource.ErrorCode(err) != allsource.CodeForbidden {
 		t.Fatalf("create to a host not allowed: %v", err)
+	}
+	if _, err := Open(context.Background(), wh, Options{AllowHosts: []string{"10.0.0.0/33"}}); err == nil {
+		t.Fatal("a bad network accepted")
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -16,9 +17,10 @@ import (
 // rows of a batch and the job's watermark in one transaction, so a batch
 // is there whole, with its watermark, or not at all.
 type postgresTarget struct {
-	dsn   string
+	cfg   *pgx.ConnConfig
 	table string
 	cols  names
+	guard *guard
 	conn  *pgx.Conn
 	fault func(string)
 }
@@ -30,8 +32,9 @@ var (
 
 // newPostgresTarget reads postgres://user:pass@host:port/db?table=t (the
 // other parameters are pgx's: sslmode, …). The default table is
-// allsource_events.
-func newPostgresTarget(u *url.URL, cols names, fault func(string)) (*postgresTarget, error) {
+// allsource_events. Its hosts (the URL's, or a host parameter's) must be
+// ones pol admits; it connects through their guard.
+func newPostgresTarget(u *url.URL, cols names, pol *policy, fault func(string)) (*postgresTarget, error) {
 	q := u.Query()
 	table := q.Get("table")
 	if table == "" {
@@ -43,15 +46,40 @@ func newPostgresTarget(u *url.URL, cols names, fault func(string)) (*postgresTar
 	q.Del("table")
 	c := *u
 	c.RawQuery = q.Encode()
-	return &postgresTarget{dsn: c.String(), table: table, cols: cols, fault: fault}, nil
+	cfg, err := pgx.ParseConfig(c.String())
+	if err != nil {
+		// Not the parser's message: it may quote the URL's password.
+		return nil, fmt.Errorf("target: not a PostgreSQL URL pgx accepts (postgres://user:password@host:5432/db?table=t&sslmode=…)")
+	}
+	t := &postgresTarget{cfg: cfg, table: table, cols: cols, fault: fault}
+	if t.guard, err = newGuard(pol, t.endpoints()); err != nil {
+		return nil, err
+	}
+	return t, nil
 }
 
 func (t *postgresTarget) String() string { return "postgres table " + t.table }
 
+// endpoints are the hosts pgx would try: the first and its fallbacks.
+func (t *postgresTarget) endpoints() []endpoint {
+	eps := []endpoint{{t.cfg.Host, t.cfg.Port}}
+	for _, f := range t.cfg.Fallbacks {
+		if e := (endpoint{f.Host, f.Port}); !slices.Contains(eps, e) {
+			eps = append(eps, e)
+		}
+	}
+	return eps
+}
+
+func (t *postgresTarget) guarded() *guard { return t.guard }
+
 func (t *postgresTarget) open(ctx context.Context) error {
-	conn, err := pgx.Connect(ctx, t.dsn)
+	cfg := t.cfg.Copy()
+	cfg.LookupFunc = t.guard.lookupHost
+	cfg.DialFunc = t.guard.dialer().DialContext
+	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
-		return err
+		return targetError(err)
 	}
 	t.conn = conn
 	return nil
@@ -67,20 +95,20 @@ func (t *postgresTarget) prepare(ctx context.Context) error {
 		` + c("ingested_at") + ` timestamptz NOT NULL, ` + c("payload") + ` jsonb NOT NULL, ` + c("metadata") + ` jsonb NOT NULL,
 		PRIMARY KEY (` + c("seq") + `, ` + c("timestamp") + `))`
 	if _, err := t.conn.Exec(ctx, q); err != nil {
-		return err
+		return targetError(err)
 	}
 	var timescale bool
 	if err := t.conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb')`).Scan(&timescale); err != nil {
-		return err
+		return targetError(err)
 	}
 	if timescale {
 		if _, err := t.conn.Exec(ctx, `SELECT create_hypertable($1::regclass, $2::name, if_not_exists => TRUE, migrate_data => TRUE)`, t.table, t.cols.of("timestamp")); err != nil {
-			return fmt.Errorf("create_hypertable: %w", err)
+			return fmt.Errorf("create_hypertable: %w", targetError(err))
 		}
 	}
 	_, err := t.conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS allsource_export_state (
 		job text PRIMARY KEY, seq bigint NOT NULL, updated_at timestamptz NOT NULL DEFAULT now())`)
-	return err
+	return targetError(err)
 }
 
 func (t *postgresTarget) watermark(ctx context.Context, job string) (uint64, error) {
@@ -89,7 +117,7 @@ func (t *postgresTarget) watermark(ctx context.Context, job string) (uint64, err
 	if err == pgx.ErrNoRows {
 		return 0, nil
 	}
-	return uint64(seq), err
+	return uint64(seq), targetError(err)
 }
 
 // write copies rows and sets the job's watermark to upTo, in one
@@ -97,7 +125,7 @@ func (t *postgresTarget) watermark(ctx context.Context, job string) (uint64, err
 func (t *postgresTarget) write(ctx context.Context, job string, rows []Row, upTo uint64) (int64, error) {
 	tx, err := t.conn.Begin(ctx)
 	if err != nil {
-		return 0, err
+		return 0, targetError(err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
 	var bytes int64
@@ -118,16 +146,16 @@ func (t *postgresTarget) write(ctx context.Context, job string, rows []Row, upTo
 			cols[i] = t.cols.of(c)
 		}
 		if _, err := tx.CopyFrom(ctx, pgx.Identifier{t.table}, cols, pgx.CopyFromRows(src)); err != nil {
-			return 0, err
+			return 0, targetError(err)
 		}
 	}
 	t.fault("export.copied")
 	if _, err := tx.Exec(ctx, `INSERT INTO allsource_export_state (job, seq) VALUES ($1, $2)
 		ON CONFLICT (job) DO UPDATE SET seq = excluded.seq, updated_at = now()`, job, int64(upTo)); err != nil {
-		return 0, err
+		return 0, targetError(err)
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return 0, err
+		return 0, targetError(err)
 	}
 	return bytes, nil
 }

@@ -88,7 +88,10 @@ analyst.
 Users log in with a password: over pgwire by SCRAM-SHA-256 (the server
 keeps only the verifier, in DIR/auth/users.json), over HTTP with Basic
 authentication (HTTPS or loopback only). set creates a user or replaces its
-password, tenant and roles; passwords have at least 12 characters.
+password, tenant and roles; passwords have at least 12 characters. A name
+is unique on the server and takes that name from API-key logins over
+pgwire: prefer name@tenant for a tenant's users (the form tenant
+administrators' users always have); bare names are for operators.
 
 Quotas per tenant (DIR/auth/quotas.json; '*' is the default for tenants
 without their own; a running server applies changes within a second). set

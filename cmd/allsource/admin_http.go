@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -25,10 +26,15 @@ import (
 //	GET    /v1/admin/policies        the policies in force
 //	PUT    /v1/admin/policies        a new policies file (checked first)
 //	GET    /v1/admin/users           users (of the caller's tenant, or all for an admin)
+//	GET    /v1/admin/users/:name     one user
 //	PUT    /v1/admin/users/:name     {"tenant", "roles", "password"}: create or replace
 //	DELETE /v1/admin/users/:name     delete
 //	GET    /v1/admin/roles           the custom roles
 //	PUT    /v1/admin/roles           a new custom roles file (checked first)
+//
+// A tenant administrator's user names are name@tenant in its own tenant
+// (see authz.UserStore.TenantUserName): "ann" stands for ann@acme, and
+// other tenants' users are 404 like missing ones.
 func (a *auth) registerAdmin(r gin.IRouter) {
 	r.GET("/v1/admin/keys", a.listKeys)
 	r.POST("/v1/admin/keys", a.createKey)
@@ -40,6 +46,7 @@ func (a *auth) registerAdmin(r gin.IRouter) {
 	r.GET("/v1/admin/roles", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"roles": authz.CustomRoles()}) })
 	r.PUT("/v1/admin/roles", a.setRoles)
 	r.GET("/v1/admin/users", a.listUsers)
+	r.GET("/v1/admin/users/:name", a.getUser)
 	r.PUT("/v1/admin/users/:name", a.setUser)
 	r.DELETE("/v1/admin/users/:name", a.deleteUser)
 }
@@ -55,6 +62,37 @@ func (a *auth) listUsers(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"users": out})
 }
 
+// userName is the user a request's :name stands for: the name itself for
+// an administrator, the name in the caller's namespace for a tenant
+// administrator (create: a name it may make). Another tenant's user is
+// not found.
+func (a *auth) userName(c *gin.Context, p allsource.Principal, create bool) (string, bool) {
+	name := c.Param("name")
+	if p.Tenant == allsource.AllTenants {
+		return name, true
+	}
+	full, err := a.users.TenantUserName(name, p.Tenant, create)
+	if err != nil {
+		httpx.WriteError(c, err)
+		return "", false
+	}
+	return full, true
+}
+
+func (a *auth) getUser(c *gin.Context) {
+	p := caller(c)
+	name, ok := a.userName(c, p, false)
+	if !ok {
+		return
+	}
+	u, _, found := a.users.Lookup(name)
+	if !found || !authz.Allows(p, authz.ActionManageKeys, u.Tenant) {
+		httpx.WriteError(c, allsource.Errorf(allsource.CodeNotFound, "no user %q", c.Param("name")))
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"name": u.Name, "tenant": u.Tenant, "roles": u.Roles, "created_at": u.CreatedAt})
+}
+
 func (a *auth) setUser(c *gin.Context) {
 	p := caller(c)
 	var req struct {
@@ -65,22 +103,25 @@ func (a *auth) setUser(c *gin.Context) {
 	if !decodeStrict(c, &req) {
 		return
 	}
-	name := c.Param("name")
 	if req.Tenant == "" {
 		req.Tenant = p.Tenant
+		if _, t, ok := strings.Cut(c.Param("name"), "@"); ok && p.Tenant == allsource.AllTenants {
+			req.Tenant = t // an administrator naming a tenant's user
+		}
 	}
-	// The same rules as for keys: one's own tenant, admin from an admin,
-	// and an existing user of another tenant is not one's to replace.
-	if u, _, exists := a.users.Lookup(name); exists && p.Tenant != allsource.AllTenants && u.Tenant != p.Tenant {
-		a.denied(c, p, "set_user", "user "+name+" is not yours to change")
-		return
-	}
+	// The same rules as for keys: one's own tenant, admin from an admin.
 	if err := a.policies.Authorize(p, authz.ActionManageKeys, authz.Resource{Tenant: req.Tenant}); err != nil || (req.Tenant == allsource.AllTenants && p.Tenant != allsource.AllTenants) {
 		a.denied(c, p, "set_user", "users of tenant "+req.Tenant+" are not yours to make")
 		return
 	}
 	if slices.Contains(req.Roles, authz.RoleAdmin) && !slices.Contains(p.Roles, authz.RoleAdmin) {
 		a.denied(c, p, "set_user", "only an administrator may grant admin")
+		return
+	}
+	// A tenant administrator's users live in its namespace, so no name it
+	// gives is another tenant's (nor shadows another tenant's key logins).
+	name, ok := a.userName(c, p, true)
+	if !ok {
 		return
 	}
 	if err := a.users.SetUser(name, req.Tenant, req.Roles, req.Password); err != nil {
@@ -94,10 +135,13 @@ func (a *auth) setUser(c *gin.Context) {
 
 func (a *auth) deleteUser(c *gin.Context) {
 	p := caller(c)
-	name := c.Param("name")
-	u, _, ok := a.users.Lookup(name)
-	if !ok || !authz.Allows(p, authz.ActionManageKeys, u.Tenant) || (u.Tenant == allsource.AllTenants && p.Tenant != allsource.AllTenants) {
-		httpx.WriteError(c, allsource.Errorf(allsource.CodeNotFound, "no user %q", name))
+	name, ok := a.userName(c, p, false)
+	if !ok {
+		return
+	}
+	u, _, found := a.users.Lookup(name)
+	if !found || !authz.Allows(p, authz.ActionManageKeys, u.Tenant) || (u.Tenant == allsource.AllTenants && p.Tenant != allsource.AllTenants) {
+		httpx.WriteError(c, allsource.Errorf(allsource.CodeNotFound, "no user %q", c.Param("name")))
 		return
 	}
 	if err := a.users.Delete(name); err != nil {

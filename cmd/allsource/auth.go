@@ -231,21 +231,26 @@ func (a *auth) middleware() gin.HandlerFunc {
 			return
 		}
 		src := c.ClientIP()
-		if err := a.throttle.Check(src); err != nil {
-			httpx.WriteError(c, err)
-			return
-		}
 		var p allsource.Principal
 		var err error
 		cred, ok := bearer(c.Request)
+		login := authz.CredentialName(cred) // who the throttle counts
 		if user, pass, basic := c.Request.BasicAuth(); basic {
-			cred, ok = "basic:"+user, true // for firstUse: one entry per user
+			cred, ok, login = "basic:"+user, true, user // for firstUse: one entry per user
 			if c.Request.TLS == nil && !loopbackAddr(c.Request.RemoteAddr) {
 				httpx.WriteError(c, allsource.Errorf(allsource.CodeUnauthorized, "a password is sent in clear: use HTTPS (--http-tls) or a token"))
 				return
 			}
+			if err := a.throttle.Check(login, src); err != nil {
+				httpx.WriteError(c, err)
+				return
+			}
 			p, err = a.authn.Password(user, pass)
 		} else if ok {
+			if err := a.throttle.Check(login, src); err != nil {
+				httpx.WriteError(c, err)
+				return
+			}
 			p, err = a.authn.Authenticate(cred)
 		}
 		if !ok {
@@ -256,14 +261,14 @@ func (a *auth) middleware() gin.HandlerFunc {
 			return
 		}
 		if err != nil {
-			a.throttle.Failed(src)
+			a.throttle.Failed(login, src)
 			a.audit.Record(authz.AuditRecord{Kind: "login_failed", Interface: "http", Remote: c.ClientIP(), Target: route, Reason: errorText(err)})
 			c.Header("WWW-Authenticate", `Bearer realm="allsource", error="invalid_token"`)
 			httpx.WriteError(c, err)
 			c.Abort()
 			return
 		}
-		a.throttle.Succeeded(src)
+		a.throttle.Succeeded(login, src)
 		rec := authz.AuditRecord{Interface: "http", Subject: p.Subject, Via: p.Via, Remote: src, Target: route}
 		if a.firstUse(cred) {
 			r := rec

@@ -50,8 +50,9 @@ type Config struct {
 	// ExportFileRoot is the directory file export targets must be inside
 	// ("" for DATA_DIR/exports).
 	ExportFileRoot string
-	// ExportAllowHosts limits the hosts network export targets may name
-	// (comma-separated; empty: any).
+	// ExportAllowHosts is what network export targets may reach
+	// (comma-separated hosts, IP addresses, CIDR networks, "*"; empty:
+	// any host at a public address). See analytics/export/netguard.go.
 	ExportAllowHosts string
 	// OTLPEndpoint, when set, turns tracing on: spans go there over
 	// OTLP/HTTP. TraceSample is the share of traces kept.
@@ -85,7 +86,7 @@ func (c *Config) registerStorageFlags(fs *flag.FlagSet) {
 	fs.Int64Var(&c.FlushBytes, "flush-bytes", 256<<20, "... or at this many bytes")
 	fs.DurationVar(&c.FlushAge, "flush-age", 30*time.Second, "... or when its oldest event is this old")
 	fs.StringVar(&c.ExportFileRoot, "export-file-root", "", "file export targets must be inside this directory (default DATA_DIR/exports)")
-	fs.StringVar(&c.ExportAllowHosts, "export-allow-hosts", "", "hosts export targets may name, comma-separated (host, host:port, *.domain); empty: any")
+	fs.StringVar(&c.ExportAllowHosts, "export-allow-hosts", "", "what network export targets may reach, comma-separated: hosts (host, host:port, *.domain), IP addresses and CIDR networks, * (any host, public addresses); empty: any host at a public address")
 	fs.StringVar(&c.OTLPEndpoint, "otlp-endpoint", "", "send OpenTelemetry spans over OTLP/HTTP to this URL (e.g. http://localhost:4318); off by default (the OTEL_EXPORTER_OTLP_* variables work too)")
 	fs.Float64Var(&c.TraceSample, "trace-sample", 1, "share of traces kept when tracing is on (0..1; a caller's sampled trace is always kept)")
 	fs.DurationVar(&c.ProjectionCheckpoint, "projection-checkpoint", 5*time.Second, "how often each projection saves its state and position (a restart replays the events since)")

@@ -71,7 +71,7 @@ func sameExport(t *testing.T, p *proc, target *pgx.Conn, table, where string, wa
 func TestExportToPostgresExactlyOnce(t *testing.T) {
 	pg := pgtest.Require(t)
 	dir := t.TempDir()
-	p := startProc(t, dir, []string{faultEnv + "=export.copied"})
+	p := startProc(t, dir, []string{faultEnv + "=export.copied"}, "--export-allow-hosts", "127.0.0.1")
 	exportEvents(t, p.url, 0, 3000)
 	target := pg.DSN() + "&table=events_out"
 	st, _, b, err := apiRequest("POST", p.url+"/v1/exports", map[string]string{"Content-Type": "application/json"},
@@ -84,7 +84,7 @@ func TestExportToPostgresExactlyOnce(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("the export did not reach the fault point")
 	}
-	p2 := startProc(t, dir, nil)
+	p2 := startProc(t, dir, nil, "--export-allow-hosts", "127.0.0.1")
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, pg.DSN())
 	if err != nil {
@@ -199,7 +199,7 @@ func TestExportRetriesUntilTheTargetIsBack(t *testing.T) {
 	pgAddr := strings.TrimPrefix(strings.Split(strings.Split(pg.DSN(), "@")[1], "/")[0], "")
 	px := &proxy{addr: freeAddr(t), to: pgAddr}
 	defer px.down()
-	p := startProc(t, t.TempDir(), nil)
+	p := startProc(t, t.TempDir(), nil, "--export-allow-hosts", "127.0.0.1")
 	exportEvents(t, p.url, 0, 1000)
 	target := fmt.Sprintf("postgres://postgres@%s/postgres?sslmode=disable&table=followed", px.addr)
 	j := apiJSON(t, "POST", p.url+"/v1/exports", map[string]any{"target": target, "every": "1s"}, 201)
@@ -272,7 +272,7 @@ func chQuery(t *testing.T, base, q string) string {
 func TestExportToClickHouseExactlyOnce(t *testing.T) {
 	ch := chtest.Require(t)
 	dir := t.TempDir()
-	p := startProc(t, dir, []string{faultEnv + "=export.sending"})
+	p := startProc(t, dir, []string{faultEnv + "=export.sending"}, "--export-allow-hosts", "127.0.0.1")
 	exportEvents(t, p.url, 0, 3000)
 	target := strings.Replace(ch.HTTPURL(), "http://", "clickhouse://", 1) + "/default?table=exported"
 	st, _, b, err := apiRequest("POST", p.url+"/v1/exports", map[string]string{"Content-Type": "application/json"},
@@ -285,7 +285,7 @@ func TestExportToClickHouseExactlyOnce(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("the export did not reach the fault point")
 	}
-	p2 := startProc(t, dir, nil)
+	p2 := startProc(t, dir, nil, "--export-allow-hosts", "127.0.0.1")
 	deadline := time.Now().Add(30 * time.Second)
 	for chQuery(t, ch.HTTPURL(), "SELECT count() FROM exported") != "3000" {
 		if time.Now().After(deadline) {

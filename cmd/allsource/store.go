@@ -123,7 +123,7 @@ func openStore(ctx context.Context, cfg *Config, log *slog.Logger, m *metrics) (
 	if m != nil {
 		m.projEngine.Store(pe)
 	}
-	eopts := export.Options{Logger: log, Fault: fault, FileRoot: cfg.ExportFileRoot}
+	eopts := export.Options{Logger: log, Fault: fault, FileRoot: cfg.ExportFileRoot, Self: []string{cfg.HTTPAddr, cfg.PGAddr}}
 	if eopts.FileRoot == "" {
 		eopts.FileRoot = filepath.Join(cfg.DataDir, "exports")
 	}
