@@ -9,6 +9,7 @@ import (
 	"io"
 	"maps"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -25,11 +26,15 @@ import (
 type conn struct {
 	srv  *Server
 	nc   net.Conn
+	in   *clientReader
 	w    *queuedWriter
 	out  *bufio.Writer
 	be   *pgproto3.Backend
 	tls  bool
 	sess *session
+	// pend is the connection's entry among those still logging in (nil
+	// when the server does not track it).
+	pend *pending
 
 	// skipToSync is set after an error in the extended protocol: messages
 	// are discarded until the next Sync.
@@ -61,6 +66,10 @@ type session struct {
 
 	stmts   map[string]*prepared
 	portals map[string]*portal
+
+	// maxTimeout is the server's statement timeout, the most a statement
+	// may run whatever the session sets (0: no bound).
+	maxTimeout time.Duration
 
 	mu      sync.Mutex
 	running context.CancelFunc
@@ -140,9 +149,15 @@ func (ss *session) applySettings() {
 	}
 }
 
+// statementTimeout is how long the next statement may run: the session's
+// statement_timeout, capped at the server's (0, "none", means the
+// server's).
 func (ss *session) statementTimeout() time.Duration {
 	v, _ := ss.Setting("statement_timeout")
 	d, _ := parseDuration(v)
+	if m := ss.maxTimeout; m > 0 && (d <= 0 || d > m) {
+		d = m
+	}
 	return d
 }
 
@@ -187,9 +202,10 @@ func (c *conn) setIO(nc net.Conn) {
 		c.w.Close()
 	}
 	c.nc = nc
+	c.in = newClientReader(nc)
 	c.w = newQueuedWriter(nc, c.srv.opts.WriteTimeout)
 	c.out = bufio.NewWriterSize(c.w, 64<<10)
-	c.be = pgproto3.NewBackend(bufio.NewReaderSize(nc, 16<<10), c.out)
+	c.be = pgproto3.NewBackend(c.in, c.out)
 	c.be.SetMaxBodyLen(c.srv.opts.MaxMessageBytes)
 }
 
@@ -201,9 +217,15 @@ func (c *conn) flush() error {
 	return c.out.Flush()
 }
 
-// handle serves one connection until it ends.
-func (s *Server) handle(nc net.Conn) {
-	c := &conn{srv: s}
+// handle serves one connection until it ends. p is its entry among the
+// connections still logging in, or nil.
+//
+// Start-up and authentication, TLS handshake included, must end within
+// StartupTimeout of the accept. From the login on, a goroutine owns
+// reading the socket (clientReader): when the client goes away while a
+// statement runs, the statement is cancelled.
+func (s *Server) handle(nc net.Conn, p *pending) {
+	c := &conn{srv: s, pend: p}
 	c.setIO(nc)
 	defer func() {
 		if p := recover(); p != nil {
@@ -213,11 +235,12 @@ func (s *Server) handle(nc net.Conn) {
 		}
 		c.w.Close()
 		c.nc.Close()
+		c.in.stop()
 	}()
-	nc.SetReadDeadline(time.Now().Add(30 * time.Second)) // for the startup phase
+	nc.SetDeadline(time.Now().Add(s.opts.StartupTimeout))
 	sm, err := c.startup()
 	if err != nil || sm == nil {
-		if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+		if err != nil && !clientLeft(err) {
 			s.log.Debug("pgwire: startup failed", "remote", nc.RemoteAddr().String(), "err", err)
 		}
 		return
@@ -230,8 +253,17 @@ func (s *Server) handle(nc net.Conn) {
 		o.SessionStarted()
 		defer o.SessionEnded()
 	}
+	// Write deadlines are the queued writer's from here on.
 	c.nc.SetReadDeadline(time.Time{})
+	c.in.start(c.sess.cancelRunning)
 	c.loop()
+}
+
+// clientLeft reports whether err only says that the client went away,
+// closed its side, or took longer than allowed (nothing worth telling it).
+func clientLeft(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) ||
+		errors.Is(err, os.ErrDeadlineExceeded)
 }
 
 // startup reads the startup packet, answering SSL and GSSAPI encryption
@@ -241,7 +273,7 @@ func (c *conn) startup() (*pgproto3.StartupMessage, error) {
 	for {
 		msg, err := c.be.ReceiveStartupMessage()
 		if err != nil {
-			if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+			if !clientLeft(err) {
 				c.sendError(&pgsql.Error{Code: "08P01", Message: "invalid startup packet: " + err.Error()})
 				c.flush()
 			}
@@ -313,6 +345,7 @@ func (c *conn) begin(sm *pgproto3.StartupMessage) bool {
 	ss.settings["session_authorization"] = user
 	if s.opts.StatementTimeout > 0 {
 		ss.settings["statement_timeout"] = fmt.Sprintf("%dms", s.opts.StatementTimeout.Milliseconds())
+		ss.maxTimeout = s.opts.StatementTimeout
 	}
 	c.sess = ss
 	if err := c.authenticate(user); err != nil {
@@ -341,7 +374,7 @@ func (c *conn) begin(sm *pgproto3.StartupMessage) bool {
 		}
 	}
 	ss.defaults = maps.Clone(ss.settings)
-	if !s.register(ss) {
+	if !s.register(ss, c.pend) {
 		return fail("53300", "sorry, too many clients already", "")
 	}
 	c.be.Send(&pgproto3.AuthenticationOk{})
@@ -395,10 +428,14 @@ func parseOptions(s string) map[string]string {
 	return out
 }
 
-// loop serves messages until the client leaves.
+// loop serves messages until the client leaves. Once the client has gone,
+// messages it sent before are dropped, not served.
 func (c *conn) loop() {
 	for {
 		msg, err := c.be.Receive()
+		if c.in.failed() != nil {
+			return // the client has gone: nobody reads answers
+		}
 		if err != nil {
 			if pe := receiveError(err); pe != nil {
 				c.sendFatal(pe)

@@ -2,8 +2,11 @@ package pgwire
 
 // Fuzzers for the session loop. Each input is served by the real server
 // (store, warehouse, ingest) through Server.handle on an in-memory
-// connection that reads the input and then reports EOF, so every message
-// in it is processed and nothing waits on a network. After each input:
+// connection, so nothing waits on a network. The connection reads the
+// input, then zero bytes that complete a message cut short and fail as a
+// malformed one, and then waits until the server closes it: like a client
+// that waits for its answers (one that closes its side gets its messages
+// dropped), so every message of the input is processed. After each input:
 // handle returned in time, the server logged no error (a recovered panic is
 // logged as one), no session stays registered, and everything the server
 // wrote is well-formed backend messages. Every 256 inputs a real pgx client
@@ -18,6 +21,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -112,6 +116,10 @@ type fuzzServer struct {
 	inputs  atomic.Int64
 }
 
+// fuzzPadding is more than the longest message the fuzz server accepts
+// (MaxMessageBytes) plus one message header.
+const fuzzPadding = 1<<16 + 16
+
 func startFuzzServer(f *testing.F) *fuzzServer {
 	errs := &errorLog{}
 	ts := startServer(f, func(o *Options) {
@@ -135,11 +143,11 @@ func (fz *fuzzServer) serve(t *testing.T, in []byte, afterStartup bool) {
 	if afterStartup {
 		in = cat(fz.startup, in)
 	}
-	nc := &fuzzConn{in: bytes.NewReader(in)}
+	nc := &fuzzConn{in: bytes.NewReader(cat(in, make([]byte, fuzzPadding))), closed: make(chan struct{})}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		fz.ts.srv.handle(nc)
+		fz.ts.srv.handle(nc, nil)
 	}()
 	select {
 	case <-done:
@@ -221,13 +229,22 @@ func cat(parts ...[]byte) []byte {
 }
 
 // fuzzConn is a connection from a loopback client that sends in and then
-// closes its side. What the server writes is kept.
+// waits until the server closes the connection. What the server writes is
+// kept.
 type fuzzConn struct {
-	in  *bytes.Reader
-	out bytes.Buffer
+	in     *bytes.Reader
+	out    bytes.Buffer
+	closed chan struct{}
+	once   sync.Once
 }
 
-func (c *fuzzConn) Read(b []byte) (int, error) { return c.in.Read(b) }
+func (c *fuzzConn) Read(b []byte) (int, error) {
+	if c.in.Len() > 0 {
+		return c.in.Read(b)
+	}
+	<-c.closed
+	return 0, net.ErrClosed
+}
 
 func (c *fuzzConn) Write(b []byte) (int, error) {
 	if c.out.Len() > 16<<20 {
@@ -236,7 +253,11 @@ func (c *fuzzConn) Write(b []byte) (int, error) {
 	return c.out.Write(b)
 }
 
-func (c *fuzzConn) Close() error        { return nil }
+func (c *fuzzConn) Close() error {
+	c.once.Do(func() { close(c.closed) })
+	return nil
+}
+
 func (c *fuzzConn) LocalAddr() net.Addr { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 5432} }
 func (c *fuzzConn) RemoteAddr() net.Addr {
 	return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}

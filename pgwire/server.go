@@ -7,9 +7,20 @@
 // warehouse's embedded DuckDB over the same events view as the HTTP API.
 // COPY events FROM STDIN appends through the ingest service, with the same
 // validation, atomicity and durability as POST /v1/events.
+//
+// A connection has StartupTimeout from its accept to a completed login.
+// Until then it counts among the connections logging in, which are bounded
+// per remote address and in all; a new connection past a bound pushes out
+// the oldest of them rather than being refused. A logged-in session counts
+// against MaxConns. From its login on, a goroutine owns reading the
+// client's socket, ahead of the session (clientReader): the session reads
+// messages from it, nothing the client pipelines is lost, and when the
+// client goes away the running statement is cancelled. Every statement
+// ends at StatementTimeout at the latest, whatever the session sets.
 package pgwire
 
 import (
+	"container/list"
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
@@ -28,10 +39,6 @@ import (
 	"github.com/allsource/allsource/pgwire/pgsql"
 	"github.com/allsource/allsource/warehouse"
 )
-
-// preLoginMargin is how many connections beyond MaxConns may be in their
-// start-up phase at once.
-const preLoginMargin = 64
 
 // ServerVersion is what the server reports as server_version.
 const ServerVersion = "15.13"
@@ -97,8 +104,22 @@ type Options struct {
 	TLS *tls.Config
 
 	// MaxConns bounds concurrent sessions (default 500); more are refused
-	// with SQLSTATE 53300.
+	// with SQLSTATE 53300. Connections still logging in are bounded apart.
 	MaxConns int
+	// StartupTimeout bounds a connection's start-up phase, from its accept
+	// to a completed login (SSL negotiation, TLS handshake and
+	// authentication included); a slower one is closed (default 10 s).
+	StartupTimeout time.Duration
+	// MaxStartupConns bounds the connections still logging in (default
+	// 512), MaxStartupConnsPerHost those of them from one remote address
+	// (default 256, at most MaxStartupConns). A connection past a bound is
+	// not refused: the oldest connection still logging in (from the same
+	// address, for the per-address bound) is closed to make room. Sockets
+	// that say nothing therefore cannot keep out a client that logs in
+	// within a moment; they last until newer ones push them out, or until
+	// StartupTimeout.
+	MaxStartupConns        int
+	MaxStartupConnsPerHost int
 	// MaxMessageBytes bounds one protocol message (default 64 MiB).
 	MaxMessageBytes int
 	// MaxResultBytes bounds what a session buffers for a portal read in
@@ -107,7 +128,9 @@ type Options struct {
 	// WriteTimeout bounds one write to a client; a client that does not
 	// read for this long is disconnected (default 60 s).
 	WriteTimeout time.Duration
-	// StatementTimeout is the default statement_timeout (0: none).
+	// StatementTimeout is the default statement_timeout and the most any
+	// statement may run: a session may SET a lower statement_timeout, but
+	// 0 (none) or a higher value leaves it at this one (0: no bound).
 	StatementTimeout time.Duration
 
 	Logger  *slog.Logger
@@ -126,9 +149,25 @@ type Server struct {
 	ln       net.Listener
 	sessions map[uint32]*session
 	conns    map[net.Conn]struct{}
-	closed   bool
-	nextPID  atomic.Uint32
-	wg       sync.WaitGroup
+	// starting holds the connections still logging in, oldest first
+	// (*pending); startingFrom counts them by remote address.
+	starting     list.List
+	startingFrom map[string]int
+	// evicted counts the connections closed to make room since the last
+	// warning about it, at evictWarned.
+	evicted     int
+	evictWarned time.Time
+	closed      bool
+	nextPID     atomic.Uint32
+	wg          sync.WaitGroup
+}
+
+// pending is a connection that has not logged in yet.
+type pending struct {
+	nc      net.Conn
+	host    string
+	elem    *list.Element // in Server.starting; nil once out
+	evicted bool
 }
 
 // New checks opts and prepares a server; Serve starts it.
@@ -142,6 +181,16 @@ func New(opts Options) (*Server, error) {
 	if opts.MaxConns <= 0 {
 		opts.MaxConns = 500
 	}
+	if opts.StartupTimeout <= 0 {
+		opts.StartupTimeout = 10 * time.Second
+	}
+	if opts.MaxStartupConns <= 0 {
+		opts.MaxStartupConns = 512
+	}
+	if opts.MaxStartupConnsPerHost <= 0 {
+		opts.MaxStartupConnsPerHost = 256
+	}
+	opts.MaxStartupConnsPerHost = min(opts.MaxStartupConnsPerHost, opts.MaxStartupConns)
 	if opts.MaxMessageBytes <= 0 {
 		opts.MaxMessageBytes = 64 << 20
 	}
@@ -164,7 +213,8 @@ func New(opts Options) (*Server, error) {
 	if opts.Auth == "password" && opts.TLS == nil && len(opts.Users) > 0 {
 		return nil, errors.New("pgwire: password (cleartext) authentication needs TLS; configure a certificate or use scram-sha-256")
 	}
-	s := &Server{opts: opts, log: opts.Logger, sessions: map[uint32]*session{}, conns: map[net.Conn]struct{}{}}
+	s := &Server{opts: opts, log: opts.Logger, sessions: map[uint32]*session{}, conns: map[net.Conn]struct{}{},
+		startingFrom: map[string]int{}}
 	s.scram = make(map[string]*scramVerifier, len(opts.Users))
 	for u, p := range opts.Users {
 		v, err := newScramVerifier(p)
@@ -221,25 +271,82 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			c.Close()
 			return nil
 		}
-		// Connections still logging in count too: beyond MaxConns plus a
-		// margin for logins in progress, new ones are closed at once.
-		if len(s.conns) >= s.opts.MaxConns+preLoginMargin {
-			s.mu.Unlock()
-			c.Close()
-			s.log.Warn("pgwire: connection refused: too many connections", "remote", c.RemoteAddr().String())
-			continue
-		}
+		p, evict := s.admit(c)
 		s.conns[c] = struct{}{}
 		s.wg.Add(1)
+		warn := s.noteEvicted(len(evict))
 		s.mu.Unlock()
+		for _, v := range evict {
+			v.Close()
+		}
+		if warn > 0 {
+			s.log.Warn("pgwire: closed connections that had not logged in, to make room for new ones",
+				"closed", warn, "max_startup_conns", s.opts.MaxStartupConns, "max_startup_conns_per_host", s.opts.MaxStartupConnsPerHost)
+		}
 		go func() {
 			defer s.wg.Done()
-			s.handle(c)
+			s.handle(c, p)
 			s.mu.Lock()
 			delete(s.conns, c)
+			s.leaveStartup(p)
 			s.mu.Unlock()
 		}()
 	}
+}
+
+// admit records nc as logging in and returns the connections to close to
+// stay within the bounds: the oldest still logging in from nc's address
+// when that address is at MaxStartupConnsPerHost, then the oldest of all
+// when the server is at MaxStartupConns. s.mu is held.
+func (s *Server) admit(nc net.Conn) (*pending, []net.Conn) {
+	p := &pending{nc: nc, host: remoteHost(nc.RemoteAddr())}
+	var evict []net.Conn
+	if s.startingFrom[p.host] >= s.opts.MaxStartupConnsPerHost {
+		for e := s.starting.Front(); e != nil; e = e.Next() {
+			if q := e.Value.(*pending); q.host == p.host {
+				evict = append(evict, s.evict(q))
+				break
+			}
+		}
+	}
+	if s.starting.Len() >= s.opts.MaxStartupConns {
+		evict = append(evict, s.evict(s.starting.Front().Value.(*pending)))
+	}
+	p.elem = s.starting.PushBack(p)
+	s.startingFrom[p.host]++
+	return p, evict
+}
+
+// evict takes p out of the connections logging in, for the caller to
+// close it. s.mu is held.
+func (s *Server) evict(p *pending) net.Conn {
+	p.evicted = true
+	s.leaveStartup(p)
+	return p.nc
+}
+
+// leaveStartup takes p out of the connections logging in, if it is still
+// there. s.mu is held.
+func (s *Server) leaveStartup(p *pending) {
+	if p == nil || p.elem == nil {
+		return
+	}
+	s.starting.Remove(p.elem)
+	p.elem = nil
+	if s.startingFrom[p.host]--; s.startingFrom[p.host] <= 0 {
+		delete(s.startingFrom, p.host)
+	}
+}
+
+// noteEvicted counts n evicted connections and returns how many to warn
+// about now: at most one warning a minute. s.mu is held.
+func (s *Server) noteEvicted(n int) int {
+	s.evicted += n
+	if s.evicted == 0 || time.Since(s.evictWarned) < time.Minute {
+		return 0
+	}
+	n, s.evicted, s.evictWarned = s.evicted, 0, time.Now()
+	return n
 }
 
 // Close stops accepting, cancels running statements, closes every session
@@ -275,13 +382,16 @@ func (s *Server) Sessions() int {
 }
 
 // register adds a session and assigns its process id and secret key, or
-// reports that the server is full.
-func (s *Server) register(ss *session) bool {
+// reports that the server is full (or that p, the session's connection,
+// was closed to make room for newer ones). The connection no longer counts
+// as logging in.
+func (s *Server) register(ss *session, p *pending) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.sessions) >= s.opts.MaxConns {
+	if (p != nil && p.evicted) || len(s.sessions) >= s.opts.MaxConns {
 		return false
 	}
+	s.leaveStartup(p)
 	for {
 		pid := s.nextPID.Add(1)
 		if pid == 0 {

@@ -37,6 +37,12 @@ type Config struct {
 	PGTLSKey           string
 	PGMaxConns         int
 	PGStatementTimeout time.Duration
+	// PGStartupTimeout bounds a pgwire connection's start-up and login;
+	// PGMaxStartupConns and PGMaxStartupConnsPerHost bound connections
+	// still logging in, in all and from one address.
+	PGStartupTimeout         time.Duration
+	PGMaxStartupConns        int
+	PGMaxStartupConnsPerHost int
 
 	Fsync         string
 	FsyncInterval time.Duration
@@ -119,9 +125,12 @@ func (c *Config) registerServeFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.PGTLSCert, "pg-tls-cert", "", "pgwire TLS certificate (PEM)")
 	fs.StringVar(&c.PGTLSKey, "pg-tls-key", "", "pgwire TLS private key (PEM)")
 	fs.IntVar(&c.PGMaxConns, "pg-max-conns", 500, "most concurrent pgwire sessions")
-	fs.DurationVar(&c.PGStatementTimeout, "pg-statement-timeout", 0, "default statement_timeout of pgwire sessions (0: none; sessions may SET their own)")
+	fs.DurationVar(&c.PGStatementTimeout, "pg-statement-timeout", 0, "default and ceiling of statement_timeout in pgwire sessions: they may SET a lower value, not a higher one or none (0: --query-timeout)")
+	fs.DurationVar(&c.PGStartupTimeout, "pg-startup-timeout", 10*time.Second, "longest a pgwire connection may take from connecting to a completed login (TLS and authentication included)")
+	fs.IntVar(&c.PGMaxStartupConns, "pg-max-startup-conns", 512, "most pgwire connections still logging in; past it, the oldest of them is closed to make room")
+	fs.IntVar(&c.PGMaxStartupConnsPerHost, "pg-max-startup-conns-per-host", 256, "most pgwire connections still logging in from one address; past it, that address's oldest is closed to make room")
 	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", 64<<20, "largest accepted request body")
-	fs.DurationVar(&c.QueryTimeout, "query-timeout", 5*time.Minute, "longest a query may run")
+	fs.DurationVar(&c.QueryTimeout, "query-timeout", 5*time.Minute, "longest a query may run (HTTP, and pgwire unless --pg-statement-timeout is set)")
 	fs.Int64Var(&c.QueryCacheBytes, "query-cache-bytes", 64<<20, "memory for cached EventQL answers (0: off); new data invalidates them")
 	fs.DurationVar(&c.ReadTimeout, "read-timeout", 60*time.Second, "longest a client may take to send a request")
 	fs.BoolVar(&c.Pprof, "pprof", false, "serve Go profiling endpoints under /debug/pprof/ on the HTTP address")
@@ -207,7 +216,26 @@ func (c *Config) Validate() error {
 	if c.PGAuth == "password" && c.PGTLS == "off" && c.PGUser != "" {
 		return errors.New("--pg-auth password sends the password in clear text, so it needs --pg-tls on or auto")
 	}
+	if c.PGStatementTimeout < 0 {
+		return fmt.Errorf("--pg-statement-timeout %v: want a positive duration, or 0 for --query-timeout", c.PGStatementTimeout)
+	}
+	if c.PGStartupTimeout <= 0 || c.PGMaxStartupConns <= 0 || c.PGMaxStartupConnsPerHost <= 0 {
+		return errors.New("--pg-startup-timeout, --pg-max-startup-conns and --pg-max-startup-conns-per-host must be positive")
+	}
 	return nil
+}
+
+// pgStatementTimeout is the statement timeout of pgwire sessions:
+// --pg-statement-timeout, else --query-timeout, else HTTP's default for
+// it, so that no front end runs statements without a bound.
+func (c *Config) pgStatementTimeout() time.Duration {
+	switch {
+	case c.PGStatementTimeout > 0:
+		return c.PGStatementTimeout
+	case c.QueryTimeout > 0:
+		return c.QueryTimeout
+	}
+	return 5 * time.Minute
 }
 
 func (c *Config) logger(w *os.File) *slog.Logger {

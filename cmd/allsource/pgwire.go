@@ -21,9 +21,13 @@ func newPGServer(cfg *Config, st *store, m *metrics, log *slog.Logger, au *auth)
 		Limits:           ingest.Limits{MaxPayloadBytes: cfg.MaxPayloadBytes, MaxBatchEvents: cfg.MaxBatchEvents},
 		Auth:             cfg.PGAuth,
 		MaxConns:         cfg.PGMaxConns,
-		StatementTimeout: cfg.PGStatementTimeout,
+		StatementTimeout: cfg.pgStatementTimeout(),
 		Logger:           log,
 		Commands:         projectionCommands{st.proj},
+
+		StartupTimeout:         cfg.PGStartupTimeout,
+		MaxStartupConns:        cfg.PGMaxStartupConns,
+		MaxStartupConnsPerHost: cfg.PGMaxStartupConnsPerHost,
 	}
 	if m != nil {
 		opts.Observe = m
