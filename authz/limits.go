@@ -221,6 +221,12 @@ func QuotasFile(dataDir string) string {
 	return strings.TrimSuffix(KeysFile(dataDir), "keys.json") + "quotas.json"
 }
 
+// NoQuotas returns quotas without limits and without a file (for servers
+// and tests that configure none).
+func NoQuotas() *Quotas {
+	return &Quotas{now: time.Now, quotas: map[string]Quota{}, events: map[string]*bucket{}, bytes: map[string]*bucket{}, running: map[string]int{}}
+}
+
 // OpenQuotas reads the quotas at path (none if the file does not exist).
 func OpenQuotas(path string) (*Quotas, error) {
 	q := &Quotas{file: watched{path: path, what: "quotas"}, now: time.Now, events: map[string]*bucket{}, bytes: map[string]*bucket{}, running: map[string]int{}}

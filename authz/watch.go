@@ -63,6 +63,9 @@ func (w *watched) invalid(err error) error {
 // due reports whether it is time to look again (reloadEvery since the
 // last look, or the clock went back), starting a new interval if so.
 func (w *watched) due(now time.Time) bool {
+	if w.path == "" {
+		return false // in memory only
+	}
 	if now.Sub(w.checked) < reloadEvery && !now.Before(w.checked) {
 		return false
 	}

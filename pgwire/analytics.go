@@ -31,10 +31,12 @@ func (s *Server) analyticsTable(ctx context.Context, name string, args []string)
 	if len(args) != 1 {
 		return nil, true, fmt.Errorf("takes one argument, the JSON question, e.g. %s('{...}')", name)
 	}
+	tenant := s.opts.Tenant
 	if p, ok := allsource.PrincipalFrom(ctx); ok {
-		if err := s.opts.Policies.Authorize(p, authz.ActionAnalytics, authz.Resource{Tenant: sessionTenant(p, s.opts.Tenant)}); err != nil {
-			return nil, true, &pgsql.Error{Code: "42501", Message: "permission denied: " + errorMessage(err)}
-		}
+		tenant = sessionTenant(p, s.opts.Tenant)
+	}
+	if err := s.opts.Gate.Authorize(ctx, authz.ActionAnalytics, tenant); err != nil {
+		return nil, true, &pgsql.Error{Code: "42501", Message: "permission denied: " + errorMessage(err)}
 	}
 	t, err := analytics.RunTable(ctx, s.opts.Warehouse, name, args[0])
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/allsource/allsource"
 	"github.com/allsource/allsource/authz"
+	"github.com/allsource/allsource/boundary"
 	"github.com/allsource/allsource/pgwire/pgsql"
 )
 
@@ -69,25 +70,30 @@ func passwordFailed(user string) error {
 	return &authError{code: "28P01", msg: fmt.Sprintf("password authentication failed for user %q", user)}
 }
 
-// authenticate runs the configured exchange. It returns nil once the client
-// proved who it is.
+// authenticate runs the configured exchange through the Gate's login (its
+// throttle per user name and address, and the audit of failures). It
+// returns nil once the client proved who it is.
 func (c *conn) authenticate(user string) error {
-	s := c.srv
-	if t := s.opts.Throttle; t != nil {
-		src := remoteHost(c.nc.RemoteAddr())
-		if err := t.Check(user, src); err != nil {
-			return &authError{code: "28000", msg: errorMessage(err)}
-		}
+	at := boundary.Attempt{Interface: "pgwire", Remote: remoteHost(c.nc.RemoteAddr()), Name: user}
+	_, err := c.srv.opts.Gate.Login(at, func() (allsource.Principal, error) {
 		err := c.authenticateOnce(user)
 		var ae *authError
-		if errors.As(err, &ae) && (ae.code == "28P01" || ae.code == "28000") {
-			t.Failed(user, src)
-		} else if err == nil {
-			t.Succeeded(user, src)
+		if err != nil && !(errors.As(err, &ae) && (ae.code == "28P01" || ae.code == "28000")) {
+			// The client went away or broke the protocol: not a guess.
+			return allsource.Principal{}, fmt.Errorf("%w: %w", boundary.ErrNotCredential, err)
 		}
-		return err
+		if err != nil {
+			return allsource.Principal{}, err
+		}
+		if p := c.sess.principal; p != nil {
+			return *p, nil
+		}
+		return allsource.Principal{Subject: user}, nil
+	})
+	if err != nil && !errors.As(err, new(*authError)) && allsource.ErrorCode(err) == allsource.CodeRateLimited {
+		return &authError{code: "28000", msg: errorMessage(err)}
 	}
-	return c.authenticateOnce(user)
+	return err
 }
 
 // remoteHost is the address a client connects from, without the port.
@@ -100,10 +106,10 @@ func remoteHost(a net.Addr) string {
 
 func (c *conn) authenticateOnce(user string) error {
 	s := c.srv
-	if _, configured := s.opts.Users[user]; !configured && s.opts.Authenticator != nil {
+	if _, configured := s.opts.Users[user]; !configured && s.opts.Gate.On() {
 		// An account logs in with its password over SCRAM; any other name
 		// with an API key or a token as the password.
-		if us := s.opts.Authenticator.Users; us != nil {
+		if us := s.opts.Gate.Authn().Users; us != nil {
 			if u, p, ok := us.Lookup(user); ok {
 				v := &scramVerifier{salt: u.Verifier.Salt, iters: u.Verifier.Iterations, storedKey: u.Verifier.StoredKey, serverKey: u.Verifier.ServerKey}
 				if err := c.authSCRAM(user, v); err != nil {
@@ -115,7 +121,7 @@ func (c *conn) authenticateOnce(user string) error {
 		}
 		return c.authCredential(user)
 	}
-	if len(s.opts.Users) > 0 && s.opts.Authenticator != nil {
+	if len(s.opts.Users) > 0 && s.opts.Gate.On() {
 		// A configured user: the server's operator, over every tenant.
 		defer func() {
 			c.sess.principal = &allsource.Principal{Subject: user, Tenant: allsource.AllTenants, Roles: []string{authz.RoleAdmin}, Via: "password"}
@@ -179,7 +185,7 @@ func (c *conn) authCredential(user string) error {
 	if err != nil {
 		return err
 	}
-	p, err := c.srv.opts.Authenticator.Authenticate(password)
+	p, err := c.srv.opts.Gate.Authn().Authenticate(password)
 	if err != nil {
 		return &authError{code: "28P01", msg: fmt.Sprintf("authentication failed for user %q: %s", user, errorMessage(err))}
 	}
@@ -209,14 +215,10 @@ func sessionTenant(p allsource.Principal, def string) string {
 	return p.Tenant
 }
 
-// authorize checks that the session may do a (nil without principals).
+// authorize checks that the session may do a, through its admitted
+// scope (a refusal is recorded there).
 func (c *conn) authorize(a authz.Action) error {
-	p := c.sess.principal
-	if p == nil {
-		return nil
-	}
-	if err := c.srv.opts.Policies.Authorize(*p, a, authz.Resource{Tenant: sessionTenant(*p, c.srv.opts.Tenant)}); err != nil {
-		c.audit(authz.AuditRecord{Kind: "denied", Action: string(a), Reason: errorMessage(err)})
+	if err := c.sess.scope.Authorize(a); err != nil {
 		return &pgsql.Error{Code: "42501", Message: "permission denied: " + errorMessage(err)}
 	}
 	return nil

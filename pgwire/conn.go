@@ -19,6 +19,7 @@ import (
 
 	"github.com/allsource/allsource"
 	"github.com/allsource/allsource/authz"
+	"github.com/allsource/allsource/boundary"
 	"github.com/allsource/allsource/pgwire/pgsql"
 )
 
@@ -54,7 +55,10 @@ type session struct {
 	// principal is who the session acts as when the server authenticates
 	// principals (nil: unauthenticated, every tenant).
 	principal *allsource.Principal
-	rows      int64 // rows the running statement returned (for the audit log)
+	// scope is the session as the Gate admitted it: its tenant and the
+	// context (principal, tenant scope, read restriction) statements run in.
+	scope *boundary.Scope
+	rows  int64 // rows the running statement returned (for the audit log)
 
 	settings map[string]string
 	defaults map[string]string // what RESET and DISCARD ALL return to: built-in, server, startup
@@ -352,11 +356,18 @@ func (c *conn) begin(sm *pgproto3.StartupMessage) bool {
 		var ae *authError
 		if errors.As(err, &ae) {
 			s.log.Info("pgwire: login refused", "user", user, "remote", c.nc.RemoteAddr().String(), "reason", ae.msg)
-			c.audit(authz.AuditRecord{Kind: "login_failed", Reason: ae.msg})
-			return fail(ae.code, ae.msg, "")
+			return fail(ae.code, ae.msg, "") // the Gate recorded the failure
 		}
 		return false
 	}
+	// The session is admitted once; each statement is authorized for its
+	// kind in this scope.
+	scope, err := s.opts.Gate.Admit(context.Background(), ss.principal, boundary.Request{Interface: "pgwire",
+		Remote: remoteHost(c.nc.RemoteAddr()), DefaultTenant: s.opts.Tenant, Target: "session"})
+	if err != nil {
+		return fail("28000", errorMessage(err), "")
+	}
+	ss.scope = scope
 	c.audit(authz.AuditRecord{Kind: "login"})
 	for k, v := range sm.Parameters {
 		switch k {

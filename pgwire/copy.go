@@ -630,29 +630,27 @@ func (c *conn) tenant() string {
 	return c.srv.opts.Tenant
 }
 
-// admit checks a COPY batch (after before rows) against the policies on
-// appending its event types and the tenant's quotas.
+// admit checks a COPY batch (after before rows) through the Gate: the
+// policies on appending its event types and the tenant's quotas.
 func (c *conn) admit(tenant string, part []ingest.Input, before int) error {
-	if p := c.sess.principal; p != nil && (c.srv.opts.Policies.Has() || authz.AppendLimited(p.Roles)) {
-		for i, in := range part {
-			if err := c.srv.opts.Policies.Authorize(*p, authz.ActionAppend, authz.Resource{Tenant: tenant, EventType: in.EventType}); err != nil {
-				return &pgsql.Error{Code: "42501", Message: fmt.Sprintf("row %d: permission denied: %s", before+i+1, errorMessage(err))}
-			}
-		}
-	}
-	q := c.srv.opts.Quotas
-	if q == nil {
-		return nil
-	}
-	if err := q.CheckStorage(tenant, func() int64 { return c.srv.opts.Warehouse.TenantBytes(tenant) }); err != nil {
-		return &pgsql.Error{Code: "53100", Message: allsource.ErrorMessage(err)}
-	}
 	var size int64
 	for _, in := range part {
 		size += int64(len(in.Payload) + len(in.Metadata) + len(in.EntityID) + len(in.EventType))
 	}
-	if err := q.AdmitIngest(tenant, len(part), size); err != nil {
+	err := c.srv.opts.Gate.AdmitAppend(c.sess.scope.Ctx, tenant, func(i int) string { return part[i].EventType }, len(part), size,
+		func() int64 { return c.srv.opts.Warehouse.TenantBytes(tenant) })
+	if err == nil {
+		return nil
+	}
+	switch allsource.ErrorCode(err) {
+	case allsource.CodeNoStorage:
+		return &pgsql.Error{Code: "53100", Message: allsource.ErrorMessage(err)}
+	case allsource.CodeRateLimited:
 		return &pgsql.Error{Code: "53400", Message: allsource.ErrorMessage(err)}
 	}
-	return nil
+	var ae *allsource.Error
+	if errors.As(err, &ae) && ae.Index >= 0 {
+		return &pgsql.Error{Code: "42501", Message: fmt.Sprintf("row %d: permission denied: %s", before+ae.Index+1, ae.Message)}
+	}
+	return &pgsql.Error{Code: "42501", Message: "permission denied: " + errorMessage(err)}
 }

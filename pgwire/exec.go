@@ -390,18 +390,13 @@ func (c *conn) checkAborted(st *pgsql.Statement) error {
 // statementContext returns the context one statement runs under: it ends
 // at statement_timeout or on a cancel request.
 func (c *conn) statementContext() (context.Context, func()) {
-	base := context.Background()
-	if p := c.sess.principal; p != nil {
-		base = allsource.WithPrincipal(base, *p) // scopes queries to its tenant
-		base = allsource.WithReadRestriction(base, c.srv.opts.Policies.Restriction(*p, c.tenant()))
-	}
-	ctx, cancel := context.WithCancelCause(base)
+	// The admitted scope's context carries the principal, its tenant
+	// scope and its read restriction.
+	ctx, cancel := context.WithCancelCause(c.sess.scope.Ctx)
 	var stop func() bool
 	d := c.sess.statementTimeout()
-	if q := c.srv.opts.Quotas; q != nil {
-		if qd := q.For(c.tenant()).Timeout(); qd > 0 && (d <= 0 || qd < d) {
-			d = qd // the tenant's quota is the ceiling
-		}
+	if qd := c.sess.scope.Timeout(); qd > 0 && (d <= 0 || qd < d) {
+		d = qd // the tenant's quota is the ceiling
 	}
 	if d > 0 {
 		t := time.AfterFunc(d, func() { cancel(errStatementTimeout) })
@@ -467,8 +462,8 @@ func (c *conn) execute(ctx context.Context, pt *portal, maxRows int, describe bo
 		pt.ps = fresh
 	}
 	c.sess.rows = 0
-	if q := c.srv.opts.Quotas; q != nil && rowStatement(st.Kind) {
-		done, err := q.StartQuery(c.tenant())
+	if rowStatement(st.Kind) {
+		done, err := c.sess.scope.TakeSlot()
 		if err != nil {
 			return &pgsql.Error{Code: "53400", Message: allsource.ErrorMessage(err)}
 		}
@@ -493,8 +488,7 @@ func (c *conn) execute(ctx context.Context, pt *portal, maxRows int, describe bo
 
 // audit records r for the session's principal (with a server auditor).
 func (c *conn) audit(r authz.AuditRecord) {
-	a := c.srv.opts.Audit
-	if a == nil {
+	if c.srv.opts.Gate.Auditor() == nil {
 		return
 	}
 	if p := c.sess.principal; p != nil {
@@ -504,7 +498,7 @@ func (c *conn) audit(r authz.AuditRecord) {
 		r.Subject = c.sess.user
 	}
 	r.Interface, r.Remote = "pgwire", c.nc.RemoteAddr().String()
-	a.Record(r)
+	c.srv.opts.Gate.Record(r)
 }
 
 func msSince(t time.Time) float64 { return float64(time.Since(t).Microseconds()) / 1000 }
@@ -782,10 +776,7 @@ func (c *conn) sendRows(ctx context.Context, pt *portal, maxRows int, explain bo
 
 // resultQuota is the tenant's limit on one result's bytes, or 0.
 func (c *conn) resultQuota() int64 {
-	if q := c.srv.opts.Quotas; q != nil {
-		return q.For(c.tenant()).MaxResultBytes
-	}
-	return 0
+	return c.sess.scope.MaxResultBytes()
 }
 
 func selectTag(st *pgsql.Statement, n int) []byte {

@@ -35,6 +35,7 @@ import (
 	"time"
 
 	"github.com/allsource/allsource/authz"
+	"github.com/allsource/allsource/boundary"
 	"github.com/allsource/allsource/ingest"
 	"github.com/allsource/allsource/pgwire/pgsql"
 	"github.com/allsource/allsource/warehouse"
@@ -80,22 +81,18 @@ type Options struct {
 	// Auth is "scram-sha-256" (default) or "password" (cleartext, only
 	// over TLS) when Users is set.
 	Auth string
-	// Authenticator, when set, lets a client log in with an API key or a
-	// token as its password (any user name not in Users): sent in clear,
-	// so over TLS or from loopback only. The session then acts as that
-	// principal: its statements see only its tenant, and each kind of
+	// Gate is the enforcement path every login and statement passes
+	// through (package boundary): with authentication on, a client logs
+	// in with an API key or a token as its password (any user name not in
+	// Users; sent in clear, so over TLS or from loopback only), or as a
+	// user of the Gate's user store over SCRAM. The session then acts as
+	// that principal: its statements see only its tenant, and each kind of
 	// statement needs its role's permission. Users of Users log in as
-	// administrators of every tenant.
-	Authenticator *authz.Authenticator
-	// Audit, when set, records logins, refusals and every statement.
-	Audit *authz.Auditor
-	// Throttle, when set, refuses logins from a source after repeated
-	// failures. Quotas, when set, bound each tenant's COPY FROM rate,
-	// storage, concurrent statements and statement time.
-	Throttle *authz.Throttle
-	Quotas   *authz.Quotas
-	// Policies, when set, refine what principals may do and see.
-	Policies *authz.Policies
+	// administrators of every tenant. The Gate also applies quotas (COPY
+	// FROM rates and storage, concurrent statements, statement time,
+	// result size), policies, the login throttle and the audit log. Nil:
+	// no authentication beyond Users, no quotas.
+	Gate *boundary.Gate
 	// Commands, when set, runs the server's own statements (CREATE
 	// PROJECTION …): Handles says which texts are its, Run executes one
 	// for a tenant and returns the command tag.
@@ -202,6 +199,13 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Gate == nil {
+		g, err := boundary.New(boundary.Options{Quotas: authz.NoQuotas()})
+		if err != nil {
+			return nil, err
+		}
+		opts.Gate = g
 	}
 	switch opts.Auth {
 	case "":

@@ -128,7 +128,7 @@ func (a *auth) setUser(c *gin.Context) {
 		httpx.WriteError(c, err)
 		return
 	}
-	a.audit.Record(authz.AuditRecord{Kind: "users_changed", Interface: "http", Subject: p.Subject, Via: p.Via, Remote: c.ClientIP(),
+	a.gate.Record(authz.AuditRecord{Kind: "users_changed", Interface: "http", Subject: p.Subject, Via: p.Via, Remote: c.ClientIP(),
 		Action: "set_user", Tenant: req.Tenant, Target: "user:" + name, Reason: "roles " + joinRoles(req.Roles)})
 	c.JSON(http.StatusOK, gin.H{"name": name, "tenant": req.Tenant, "roles": req.Roles})
 }
@@ -148,7 +148,7 @@ func (a *auth) deleteUser(c *gin.Context) {
 		httpx.WriteError(c, err)
 		return
 	}
-	a.audit.Record(authz.AuditRecord{Kind: "users_changed", Interface: "http", Subject: p.Subject, Via: p.Via, Remote: c.ClientIP(),
+	a.gate.Record(authz.AuditRecord{Kind: "users_changed", Interface: "http", Subject: p.Subject, Via: p.Via, Remote: c.ClientIP(),
 		Action: "delete_user", Tenant: u.Tenant, Target: "user:" + name})
 	c.JSON(http.StatusOK, gin.H{"deleted": name})
 }
@@ -164,7 +164,7 @@ func (a *auth) setRoles(c *gin.Context) {
 		httpx.WriteError(c, err)
 		return
 	}
-	a.audit.Record(authz.AuditRecord{Kind: "roles_changed", Interface: "http", Subject: p.Subject, Via: p.Via, Remote: c.ClientIP(),
+	a.gate.Record(authz.AuditRecord{Kind: "roles_changed", Interface: "http", Subject: p.Subject, Via: p.Via, Remote: c.ClientIP(),
 		Action: "set_roles", Reason: buf.String()})
 	c.JSON(http.StatusOK, gin.H{"roles": authz.CustomRoles()})
 }
@@ -188,7 +188,7 @@ func (a *auth) setPolicies(c *gin.Context) {
 		httpx.WriteError(c, err)
 		return
 	}
-	a.audit.Record(authz.AuditRecord{Kind: "policies_changed", Interface: "http", Subject: p.Subject, Via: p.Via, Remote: c.ClientIP(),
+	a.gate.Record(authz.AuditRecord{Kind: "policies_changed", Interface: "http", Subject: p.Subject, Via: p.Via, Remote: c.ClientIP(),
 		Action: "set_policies", Reason: buf.String()})
 	c.JSON(http.StatusOK, gin.H{"policies": a.policies.List()})
 }
@@ -287,7 +287,7 @@ func (a *auth) createKey(c *gin.Context) {
 		httpx.WriteError(c, err)
 		return
 	}
-	a.audit.Record(authz.AuditRecord{Kind: "keys_changed", Interface: "http", Subject: p.Subject, Via: p.Via, Remote: c.ClientIP(),
+	a.gate.Record(authz.AuditRecord{Kind: "keys_changed", Interface: "http", Subject: p.Subject, Via: p.Via, Remote: c.ClientIP(),
 		Action: "create_key", Tenant: k.Tenant, Target: "key:" + k.ID, Reason: "roles " + joinRoles(k.Roles)})
 	out := keyView(k)
 	out.Key = key
@@ -313,7 +313,7 @@ func (a *auth) revokeKey(c *gin.Context) {
 		httpx.WriteError(c, err)
 		return
 	}
-	a.audit.Record(authz.AuditRecord{Kind: "keys_changed", Interface: "http", Subject: p.Subject, Via: p.Via, Remote: c.ClientIP(),
+	a.gate.Record(authz.AuditRecord{Kind: "keys_changed", Interface: "http", Subject: p.Subject, Via: p.Via, Remote: c.ClientIP(),
 		Action: "revoke_key", Tenant: list[i].Tenant, Target: "key:" + id})
 	c.JSON(http.StatusOK, gin.H{"revoked": id})
 }
@@ -339,14 +339,14 @@ func (a *auth) setQuota(c *gin.Context) {
 		return
 	}
 	b, _ := json.Marshal(q)
-	a.audit.Record(authz.AuditRecord{Kind: "quotas_changed", Interface: "http", Subject: p.Subject, Via: p.Via, Remote: c.ClientIP(),
+	a.gate.Record(authz.AuditRecord{Kind: "quotas_changed", Interface: "http", Subject: p.Subject, Via: p.Via, Remote: c.ClientIP(),
 		Action: "set_quota", Tenant: tenant, Reason: string(b)})
 	c.JSON(http.StatusOK, gin.H{"tenant": tenant, "quota": q})
 }
 
 // denied answers 403 and records the refusal.
 func (a *auth) denied(c *gin.Context, p allsource.Principal, action, why string) {
-	a.audit.Record(authz.AuditRecord{Kind: "denied", Interface: "http", Subject: p.Subject, Tenant: p.Tenant, Via: p.Via,
+	a.gate.Record(authz.AuditRecord{Kind: "denied", Interface: "http", Subject: p.Subject, Tenant: p.Tenant, Via: p.Via,
 		Remote: c.ClientIP(), Action: action, Target: c.FullPath(), Reason: why})
 	httpx.WriteError(c, allsource.Errorf(allsource.CodeForbidden, "%s", why))
 }

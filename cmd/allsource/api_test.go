@@ -100,10 +100,22 @@ func startAPIAt(t testing.TB, dir string, extraFlags ...string) *testAPI {
 	}
 	m.registerStore(st)
 	a := &testAPI{Dir: dir, st: st, m: m, t: t}
-	a.srv = httptest.NewServer(newRouter(cfg, st, m, log, nil))
+	a.srv = httptest.NewServer(newRouter(cfg, st, m, log, testAuth(t, cfg, log)))
 	a.URL = a.srv.URL
 	t.Cleanup(a.Close)
 	return a
+}
+
+// testAuth is the server's authentication as serve sets it up: with no
+// credentials in the data directory it is off, and requests take the
+// same path through the Gate as in production (quotas included).
+func testAuth(t testing.TB, cfg *Config, log *slog.Logger) *auth {
+	t.Helper()
+	au, err := setupAuth(cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return au
 }
 
 // startAPI starts a server on a fresh data directory.
@@ -751,7 +763,7 @@ func TestSlowClient(t *testing.T) {
 	}
 	m.registerStore(st)
 	srv := &http.Server{
-		Handler:           newRouter(cfg, st, m, log, nil),
+		Handler:           newRouter(cfg, st, m, log, testAuth(t, cfg, log)),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       cfg.ReadTimeout,
 		IdleTimeout:       2 * time.Minute,

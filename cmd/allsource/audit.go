@@ -61,16 +61,17 @@ func startAuditor(ctx context.Context, st *store, log *slog.Logger) (*authz.Audi
 // startAudit starts the audit log when authentication is on: logins,
 // refusals, queries and changes of the keys file are recorded.
 func (a *auth) startAudit(ctx context.Context, st *store, log *slog.Logger) error {
-	if a == nil || !a.on {
+	if !a.on {
 		return nil
 	}
-	var err error
-	if a.audit, err = startAuditor(ctx, st, log); err != nil {
+	au, err := startAuditor(ctx, st, log)
+	if err != nil {
 		return err
 	}
+	a.gate.SetAuditor(au)
 	a.authn.Keys.OnChange(func(before, after map[string]authz.APIKey) {
 		for _, r := range keyChanges(before, after) {
-			a.audit.Record(r)
+			a.gate.Record(r)
 		}
 	})
 	return nil

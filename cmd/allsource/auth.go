@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,37 +13,32 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/allsource/allsource"
 	"github.com/allsource/allsource/authz"
+	"github.com/allsource/allsource/boundary"
 	"github.com/allsource/allsource/ingest"
 	"github.com/allsource/allsource/internal/httpx"
 	"github.com/allsource/allsource/warehouse"
 )
 
-// auth is the server's authentication: off (loopback only, every request
-// trusted), or on with an Authenticator.
+// auth is the HTTP front end's side of the boundary: the server's
+// credential stores (for the management API) and the Gate every request
+// passes through. Authentication is off (loopback only, no principal) or
+// on with an Authenticator; both take the same path through the Gate.
 type auth struct {
 	on        bool
 	keys      *authz.KeyStore
 	authn     *authz.Authenticator
-	audit     *authz.Auditor // set by serve once the store is open
-	throttle  *authz.Throttle
 	quotas    *authz.Quotas   // always loaded: quotas apply with or without auth
 	policies  *authz.Policies // in force with auth on
 	rolesFile string
 	users     *authz.UserStore
-
-	mu   sync.Mutex
-	seen map[[32]byte]time.Time // credentials whose use was recorded, and when
+	gate      *boundary.Gate
 }
-
-// loginEvery is how often a credential's use is recorded again.
-const loginEvery = time.Hour
 
 // setupAuth decides whether the server authenticates. --auth auto turns
 // it on when a credential source exists: an API key in the data dir, a
@@ -102,7 +96,7 @@ func setupAuth(cfg *Config, log *slog.Logger) (*auth, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &auth{keys: keys, quotas: quotas, policies: policies, throttle: authz.NewThrottle(), rolesFile: authz.RolesFile(cfg.DataDir), users: users}
+	a := &auth{keys: keys, quotas: quotas, policies: policies, rolesFile: authz.RolesFile(cfg.DataDir), users: users}
 	switch cfg.Auth {
 	case "on":
 		a.on = true
@@ -119,7 +113,7 @@ func setupAuth(cfg *Config, log *slog.Logger) (*auth, error) {
 			}
 		}
 		log.Warn("authentication is off (no API keys, token secret or --jwt-public-key): serving loopback only, every request trusted")
-		return a, nil
+		return a, a.newGate(authz.NewThrottle())
 	}
 	jv, err := authz.NewJWTVerifier(jc)
 	if err != nil {
@@ -127,7 +121,24 @@ func setupAuth(cfg *Config, log *slog.Logger) (*auth, error) {
 	}
 	a.authn = &authz.Authenticator{Keys: keys, JWT: jv, Users: users}
 	log.Info("authentication on", "api_keys", len(list), "users", len(users.List()), "token_secret", haveSecret, "jwt_public_keys", len(jc.PublicKeys))
-	return a, nil
+	return a, a.newGate(authz.NewThrottle())
+}
+
+// newGate (re)makes the Gate over a's stores with throttle (nil: none).
+func (a *auth) newGate(throttle *authz.Throttle) error {
+	o := boundary.Options{Quotas: a.quotas, Throttle: throttle}
+	if a.on {
+		o.Authn, o.Policies = a.authn, a.policies
+	}
+	g, err := boundary.New(o)
+	if err != nil {
+		return err
+	}
+	if a.gate != nil {
+		g.SetAuditor(a.gate.Auditor())
+	}
+	a.gate = g
+	return nil
 }
 
 func splitList(s string) []string {
@@ -154,207 +165,112 @@ func loopbackAddr(addr string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// routeActions is what each authenticated route needs. A route missing
-// here is refused, so a new endpoint cannot be reachable by mistake.
-var routeActions = map[string]authz.Action{
-	"/v1/events":                         authz.ActionAppend,
-	"/v1/query":                          authz.ActionQuery,
-	"/v1/entities/:entity_id/events":     authz.ActionQuery,
-	"/v1/eventql":                        authz.ActionQuery,
-	"/api/v1/run-eventql-query":          authz.ActionQuery,
-	"/v1/analytics/funnel":               authz.ActionAnalytics,
-	"/v1/analytics/retention":            authz.ActionAnalytics,
-	"/v1/analytics/timeseries":           authz.ActionAnalytics,
-	"/v1/analytics/anomalies":            authz.ActionAnalytics,
-	"/v1/analytics/stats":                authz.ActionAnalytics,
-	"/v1/analytics/correlation":          authz.ActionAnalytics,
-	"/v1/analytics/forecast":             authz.ActionAnalytics,
-	"/v1/analytics/retention_conditions": authz.ActionAnalytics,
-	"/v1/analytics/pivot":                authz.ActionAnalytics,
-	"/v1/subscribe":                      authz.ActionQuery,
-	"/v1/projections":                    authz.ActionReadProjections,
-	"POST /v1/projections":               authz.ActionManageProjections,
-	"/v1/projections/:name":              authz.ActionReadProjections,
-	"PUT /v1/projections/:name":          authz.ActionManageProjections,
-	"DELETE /v1/projections/:name":       authz.ActionManageProjections,
-	"POST /v1/projections/:name/:action": authz.ActionManageProjections,
-	"/v1/projections/:name/rows":         authz.ActionReadProjections,
-	"/v1/projections/:name/dead-letters": authz.ActionReadProjections,
-	"/v1/entities/:entity_id/state":      authz.ActionReadProjections,
-	"/v1/exports":                        authz.ActionExport,
-	"/v1/exports/:id":                    authz.ActionExport,
-	"/v1/exports/:id/:action":            authz.ActionExport,
-	"/v1/admin/keys":                     authz.ActionManageKeys,
-	"/v1/admin/keys/:id":                 authz.ActionManageKeys,
-	"/v1/admin/quotas":                   authz.ActionManageTenants,
-	"/v1/admin/quotas/:tenant":           authz.ActionManageTenants,
-	"/v1/admin/policies":                 authz.ActionManageTenants,
-	"/v1/admin/roles":                    authz.ActionManageTenants,
-	"/v1/admin/users":                    authz.ActionManageKeys,
-	"/v1/admin/users/:name":              authz.ActionManageKeys,
-}
-
-// routeAction is what a request needs: its method and route's entry, or
-// the route's.
-func routeAction(method, route string) (authz.Action, bool) {
-	if a, ok := routeActions[method+" "+route]; ok {
-		return a, true
-	}
-	a, ok := routeActions[route]
-	return a, ok
-}
-
-// publicRoutes answer without credentials.
-var publicRoutes = map[string]bool{"/healthz": true, "/readyz": true}
-
-// middleware authenticates every request but the public ones, checks the
-// route's action in the request's tenant, and scopes the request to the
-// principal's tenant. With auth off it does nothing.
+// middleware passes every request but the public ones through the Gate:
+// login (with authentication on), admission of the route's action in the
+// request's tenant (?tenant=, or the principal's), and for queries the
+// tenant's query quota, timeout and result limit; queries are recorded
+// with their text, status and duration.
 func (a *auth) middleware() gin.HandlerFunc {
 	return func(c *gin.Context) {
-		if a == nil {
-			c.Next()
-			return
-		}
 		route := c.FullPath()
 		if publicRoutes[route] || route == "" {
 			c.Next() // unmatched paths get their 404
 			return
 		}
-		if !a.on {
-			if route == "/v1/subscribe" {
-				c.Next()
-				return
-			}
-			action, _ := routeAction(c.Request.Method, route)
-			a.limited(c, route, action, c.DefaultQuery("tenant", allsource.DefaultTenant))
-			return
-		}
 		src := c.ClientIP()
-		var p allsource.Principal
-		var err error
-		cred, ok := bearer(c.Request)
-		login := authz.CredentialName(cred) // who the throttle counts
-		if user, pass, basic := c.Request.BasicAuth(); basic {
-			cred, ok, login = "basic:"+user, true, user // for firstUse: one entry per user
-			if c.Request.TLS == nil && !loopbackAddr(c.Request.RemoteAddr) {
-				httpx.WriteError(c, allsource.Errorf(allsource.CodeUnauthorized, "a password is sent in clear: use HTTPS (--http-tls) or a token"))
+		var p *allsource.Principal
+		if a.gate.On() {
+			pp, ok := a.login(c, route, src)
+			if !ok {
 				return
 			}
-			if err := a.throttle.Check(login, src); err != nil {
-				httpx.WriteError(c, err)
-				return
-			}
-			p, err = a.authn.Password(user, pass)
-		} else if ok {
-			if err := a.throttle.Check(login, src); err != nil {
-				httpx.WriteError(c, err)
-				return
-			}
-			p, err = a.authn.Authenticate(cred)
+			p = &pp
 		}
-		if !ok {
-			a.audit.Record(authz.AuditRecord{Kind: "login_failed", Interface: "http", Remote: c.ClientIP(), Target: route, Reason: "no credentials"})
-			c.Header("WWW-Authenticate", `Bearer realm="allsource"`)
-			httpx.WriteError(c, allsource.Errorf(allsource.CodeUnauthorized, "credentials required: send Authorization: Bearer <API key or token>"))
-			c.Abort()
-			return
-		}
-		if err != nil {
-			a.throttle.Failed(login, src)
-			a.audit.Record(authz.AuditRecord{Kind: "login_failed", Interface: "http", Remote: c.ClientIP(), Target: route, Reason: errorText(err)})
-			c.Header("WWW-Authenticate", `Bearer realm="allsource", error="invalid_token"`)
-			httpx.WriteError(c, err)
-			c.Abort()
-			return
-		}
-		a.throttle.Succeeded(login, src)
-		rec := authz.AuditRecord{Interface: "http", Subject: p.Subject, Via: p.Via, Remote: src, Target: route}
-		if a.firstUse(cred) {
-			r := rec
-			r.Kind, r.Tenant = "login", p.Tenant
-			a.audit.Record(r)
-		}
-		tenant := c.Query("tenant")
-		if tenant == "" {
-			tenant = p.Tenant
-			if tenant == allsource.AllTenants {
-				tenant = allsource.DefaultTenant
-			}
-		}
-		rec.Tenant = tenant
 		action, known := routeAction(c.Request.Method, route)
-		if route == "/metrics" || route == "/v1/status" || strings.HasPrefix(route, "/debug/pprof/") {
-			// Server-wide figures: administrators only.
-			action, known, tenant = authz.ActionManageTenants, true, allsource.AllTenants
-		}
-		if !known {
-			rec.Kind, rec.Reason = "denied", "route not open to API credentials"
-			a.audit.Record(rec)
+		serverWide := route == "/metrics" || route == "/v1/status" || strings.HasPrefix(route, "/debug/pprof/")
+		if p != nil && !known && !serverWide {
+			a.gate.Record(authz.AuditRecord{Kind: "denied", Interface: "http", Subject: p.Subject, Via: p.Via, Remote: src, Target: route, Reason: "route not open to API credentials"})
 			httpx.WriteError(c, allsource.Errorf(allsource.CodeForbidden, "%s is not open to API credentials", route))
 			c.Abort()
 			return
 		}
-		rec.Action = string(action)
-		if err := a.policies.Authorize(p, action, authz.Resource{Tenant: tenant}); err != nil {
-			rec.Kind, rec.Reason = "denied", errorText(err)
-			a.audit.Record(rec)
+		scope, err := a.gate.Admit(c.Request.Context(), p, boundary.Request{Interface: "http", Remote: src, Action: action,
+			Tenant: c.Query("tenant"), Target: route, ServerWide: serverWide})
+		if err != nil {
 			httpx.WriteError(c, err)
 			c.Abort()
 			return
 		}
-		ctx := allsource.WithPrincipal(c.Request.Context(), p)
-		if p.Tenant == allsource.AllTenants && c.Query("tenant") != "" {
-			ctx = allsource.WithTenantScope(ctx, tenant) // an admin looking at one tenant
-		}
-		ctx = allsource.WithReadRestriction(ctx, a.policies.Restriction(p, tenant))
-		c.Request = c.Request.WithContext(ctx)
-		if route == "/v1/subscribe" { // long-lived: no query slot or timeout
-			c.Next()
+		c.Request = c.Request.WithContext(scope.Ctx)
+		if route == "/v1/subscribe" || (action != authz.ActionQuery && action != authz.ActionAnalytics) {
+			c.Next() // subscriptions are long-lived: no query slot or timeout
 			return
 		}
-		if action != authz.ActionQuery && action != authz.ActionAnalytics {
-			a.limited(c, route, action, tenant)
-			return
-		}
-		// Queries are recorded with their text, status and duration.
+		rec := scope.Record
 		rec.Kind, rec.Query = "query", requestText(c.Request)
 		start := time.Now()
-		a.limited(c, route, action, tenant)
+		a.limited(c, scope)
 		rec.DurationMS = float64(time.Since(start).Microseconds()) / 1000
 		rec.Status = strconv.Itoa(c.Writer.Status())
-		a.audit.Record(rec)
+		if p != nil {
+			a.gate.Record(rec)
+		}
 	}
 }
 
-// limited runs the rest of the chain within tenant's quotas: a query or
-// analytics request takes one of the tenant's concurrent query slots and
-// runs under its query timeout. (Ingest quotas are checked by the ingest
-// handler once it knows the batch: see admit.)
-func (a *auth) limited(c *gin.Context, route string, action authz.Action, tenant string) {
-	if action != authz.ActionQuery && action != authz.ActionAnalytics {
-		c.Next()
-		return
+// login takes the request's credential (a bearer API key or token, or
+// Basic user and password over HTTPS or loopback) through the Gate. On
+// failure it has answered and aborted.
+func (a *auth) login(c *gin.Context, route, src string) (allsource.Principal, bool) {
+	cred, ok := bearer(c.Request)
+	at := boundary.Attempt{Interface: "http", Remote: src, Target: route, Name: authz.CredentialName(cred), Credential: cred}
+	authn := a.gate.Authn()
+	verify := func() (allsource.Principal, error) { return authn.Authenticate(cred) }
+	if user, pass, basic := c.Request.BasicAuth(); basic {
+		if c.Request.TLS == nil && !loopbackAddr(c.Request.RemoteAddr) {
+			httpx.WriteError(c, allsource.Errorf(allsource.CodeUnauthorized, "a password is sent in clear: use HTTPS (--http-tls) or a token"))
+			c.Abort()
+			return allsource.Principal{}, false
+		}
+		at.Name, at.Credential = user, "basic:"+user // one login record per user
+		verify, ok = func() (allsource.Principal, error) { return authn.Password(user, pass) }, true
 	}
-	done, err := a.quotas.StartQuery(tenant)
+	if !ok {
+		a.gate.Record(authz.AuditRecord{Kind: "login_failed", Interface: "http", Remote: src, Target: route, Reason: "no credentials"})
+		c.Header("WWW-Authenticate", `Bearer realm="allsource"`)
+		httpx.WriteError(c, allsource.Errorf(allsource.CodeUnauthorized, "credentials required: send Authorization: Bearer <API key or token>"))
+		c.Abort()
+		return allsource.Principal{}, false
+	}
+	p, err := a.gate.Login(at, verify)
+	if err != nil {
+		if allsource.ErrorCode(err) != allsource.CodeRateLimited {
+			c.Header("WWW-Authenticate", `Bearer realm="allsource", error="invalid_token"`)
+		}
+		httpx.WriteError(c, err)
+		c.Abort()
+		return allsource.Principal{}, false
+	}
+	return p, true
+}
+
+// limited runs the rest of the chain as one of the scope's queries: a
+// concurrent query slot of its tenant, its timeout, and its result-size
+// limit (past it the query is cancelled with the quota as the cause; the
+// handler ends the stream with that error).
+func (a *auth) limited(c *gin.Context, scope *boundary.Scope) {
+	q, err := scope.StartQuery(c.Request.Context())
 	if err != nil {
 		httpx.WriteError(c, err)
 		return
 	}
-	defer done()
-	q := a.quotas.For(tenant)
-	if d := q.Timeout(); d > 0 {
-		ctx, cancel := context.WithTimeout(c.Request.Context(), d)
-		defer cancel()
-		c.Request = c.Request.WithContext(ctx)
-	}
-	if q.MaxResultBytes > 0 {
-		// Past the limit the query is cancelled with the quota as the
-		// cause; the handler ends the stream with that error.
+	defer q.Done()
+	c.Request = c.Request.WithContext(q.Ctx)
+	if limit := q.MaxResultBytes; limit > 0 {
 		ctx, cancel := context.WithCancelCause(c.Request.Context())
 		defer cancel(nil)
 		c.Request = c.Request.WithContext(ctx)
-		c.Writer = &quotaWriter{ResponseWriter: c.Writer, limit: q.MaxResultBytes, stop: func() { cancel(authz.ResultTooLarge(tenant, q.MaxResultBytes)) }}
+		c.Writer = &quotaWriter{ResponseWriter: c.Writer, limit: limit, stop: func() { cancel(authz.ResultTooLarge(scope.Tenant, limit)) }}
 	}
 	c.Next()
 }
@@ -379,48 +295,13 @@ func (w *quotaWriter) Write(p []byte) (int, error) {
 
 func (w *quotaWriter) WriteString(s string) (int, error) { return w.Write([]byte(s)) }
 
-// admit is the ingest handler's check of a parsed batch: policies that
-// deny appending an event type, then the tenant's storage quota, then its
-// event and byte rates.
+// admit is the ingest handler's check of a parsed batch, through the
+// Gate: append policies per event type, the storage quota, the rates.
 func (a *auth) admit(wh *warehouse.Warehouse) func(ctx context.Context, tenant string, inputs []ingest.Input, size int64) error {
-	if a == nil {
-		return nil
-	}
 	return func(ctx context.Context, tenant string, inputs []ingest.Input, size int64) error {
-		if p, ok := allsource.PrincipalFrom(ctx); ok && (a.policies.Has() || authz.AppendLimited(p.Roles)) {
-			for i, in := range inputs {
-				if err := a.policies.Authorize(p, authz.ActionAppend, authz.Resource{Tenant: tenant, EventType: in.EventType}); err != nil {
-					e := *err.(*allsource.Error)
-					e.Index, e.Field = i, "event_type"
-					return &e
-				}
-			}
-		}
-		if err := a.quotas.CheckStorage(tenant, func() int64 { return wh.TenantBytes(tenant) }); err != nil {
-			return err
-		}
-		return a.quotas.AdmitIngest(tenant, len(inputs), size)
+		return a.gate.AdmitAppend(ctx, tenant, func(i int) string { return inputs[i].EventType }, len(inputs), size,
+			func() int64 { return wh.TenantBytes(tenant) })
 	}
-}
-
-// firstUse reports whether cred's use should be recorded: the first time
-// this process sees it, then once per loginEvery.
-func (a *auth) firstUse(cred string) bool {
-	if a.audit == nil {
-		return false
-	}
-	k := sha256.Sum256([]byte(cred))
-	now := time.Now()
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if t, ok := a.seen[k]; ok && now.Sub(t) < loginEvery {
-		return false
-	}
-	if a.seen == nil || len(a.seen) >= 100_000 {
-		a.seen = map[[32]byte]time.Time{}
-	}
-	a.seen[k] = now
-	return true
 }
 
 // requestText is what a query request asks: the sql, query or eventql

@@ -92,7 +92,9 @@ func (as *authServer) serve(t *testing.T, throttle bool) {
 		t.Fatalf("auth: %v (on %v)", err, au != nil && au.on)
 	}
 	if !throttle {
-		au.throttle = nil
+		if err := au.newGate(nil); err != nil {
+			t.Fatal(err)
+		}
 	}
 	m := newMetrics()
 	st, err := openStore(context.Background(), cfg, log, m)
@@ -122,7 +124,7 @@ func (as *authServer) serve(t *testing.T, throttle bool) {
 			defer c()
 			pg.Close(sctx)
 			srv.Close()
-			au.audit.Close()
+			au.gate.Auditor().Close()
 			if err := st.Close(sctx); err != nil {
 				t.Errorf("close: %v", err)
 			}

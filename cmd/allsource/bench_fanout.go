@@ -51,7 +51,11 @@ func (m *Main) runBenchFanout(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: newRouter(cfg, st, mt, log, nil)}
+	au, err := setupAuth(cfg, log)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: newRouter(cfg, st, mt, log, au)}
 	go srv.Serve(ln)
 	defer srv.Close()
 	url := "ws://" + ln.Addr().String() + "/v1/subscribe?from=now"

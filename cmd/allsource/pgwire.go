@@ -35,12 +35,7 @@ func newPGServer(cfg *Config, st *store, m *metrics, log *slog.Logger, au *auth)
 	if cfg.PGUser != "" {
 		opts.Users = map[string]string{cfg.PGUser: cfg.PGPassword}
 	}
-	if au != nil {
-		opts.Quotas = au.quotas
-		if au.on {
-			opts.Authenticator, opts.Audit, opts.Throttle, opts.Policies = au.authn, au.audit, au.throttle, au.policies
-		}
-	}
+	opts.Gate = au.gate
 	switch cfg.PGTLS {
 	case "on":
 		t, err := pgwire.LoadTLS(cfg.PGTLSCert, cfg.PGTLSKey)

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/allsource/allsource/analytics"
+	"github.com/allsource/allsource/authz"
 	"github.com/allsource/allsource/ingest"
 	"github.com/allsource/allsource/internal/httpx"
 	"github.com/allsource/allsource/internal/qcache"
@@ -138,7 +139,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	if pg != nil {
 		shutErr = errors.Join(shutErr, pg.Close(sctx))
 	}
-	au.audit.Close() // after the front ends: they record until they stop
+	au.gate.Auditor().Close() // after the front ends: they record until they stop
 	closeErr := st.Close(sctx)
 	if closeErr != nil {
 		log.Error("close", "err", closeErr)
@@ -150,6 +151,59 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	}
 	return errors.Join(shutErr, closeErr)
 }
+
+// routeActions is what each authenticated route needs. A route missing
+// here is refused, so a new endpoint cannot be reachable by mistake.
+var routeActions = map[string]authz.Action{
+	"/v1/events":                         authz.ActionAppend,
+	"/v1/query":                          authz.ActionQuery,
+	"/v1/entities/:entity_id/events":     authz.ActionQuery,
+	"/v1/eventql":                        authz.ActionQuery,
+	"/api/v1/run-eventql-query":          authz.ActionQuery,
+	"/v1/analytics/funnel":               authz.ActionAnalytics,
+	"/v1/analytics/retention":            authz.ActionAnalytics,
+	"/v1/analytics/timeseries":           authz.ActionAnalytics,
+	"/v1/analytics/anomalies":            authz.ActionAnalytics,
+	"/v1/analytics/stats":                authz.ActionAnalytics,
+	"/v1/analytics/correlation":          authz.ActionAnalytics,
+	"/v1/analytics/forecast":             authz.ActionAnalytics,
+	"/v1/analytics/retention_conditions": authz.ActionAnalytics,
+	"/v1/analytics/pivot":                authz.ActionAnalytics,
+	"/v1/subscribe":                      authz.ActionQuery,
+	"/v1/projections":                    authz.ActionReadProjections,
+	"POST /v1/projections":               authz.ActionManageProjections,
+	"/v1/projections/:name":              authz.ActionReadProjections,
+	"PUT /v1/projections/:name":          authz.ActionManageProjections,
+	"DELETE /v1/projections/:name":       authz.ActionManageProjections,
+	"POST /v1/projections/:name/:action": authz.ActionManageProjections,
+	"/v1/projections/:name/rows":         authz.ActionReadProjections,
+	"/v1/projections/:name/dead-letters": authz.ActionReadProjections,
+	"/v1/entities/:entity_id/state":      authz.ActionReadProjections,
+	"/v1/exports":                        authz.ActionExport,
+	"/v1/exports/:id":                    authz.ActionExport,
+	"/v1/exports/:id/:action":            authz.ActionExport,
+	"/v1/admin/keys":                     authz.ActionManageKeys,
+	"/v1/admin/keys/:id":                 authz.ActionManageKeys,
+	"/v1/admin/quotas":                   authz.ActionManageTenants,
+	"/v1/admin/quotas/:tenant":           authz.ActionManageTenants,
+	"/v1/admin/policies":                 authz.ActionManageTenants,
+	"/v1/admin/roles":                    authz.ActionManageTenants,
+	"/v1/admin/users":                    authz.ActionManageKeys,
+	"/v1/admin/users/:name":              authz.ActionManageKeys,
+}
+
+// routeAction is what a request needs: its method and route's entry, or
+// the route's.
+func routeAction(method, route string) (authz.Action, bool) {
+	if a, ok := routeActions[method+" "+route]; ok {
+		return a, true
+	}
+	a, ok := routeActions[route]
+	return a, ok
+}
+
+// publicRoutes answer without credentials.
+var publicRoutes = map[string]bool{"/healthz": true, "/readyz": true}
 
 func newRouter(cfg *Config, st *store, m *metrics, log *slog.Logger, au *auth) http.Handler {
 	gin.SetMode(gin.ReleaseMode)
@@ -188,9 +242,7 @@ func newRouter(cfg *Config, st *store, m *metrics, log *slog.Logger, au *auth) h
 	}
 	registerEventQL(r, st.wh, cfg.QueryTimeout, cache)
 	analytics.RegisterRoutes(r, st.wh, analytics.HTTPOptions{QueryTimeout: cfg.QueryTimeout})
-	if au != nil {
-		au.registerAdmin(r)
-	}
+	au.registerAdmin(r)
 	st.hub.RegisterRoutes(r, st.wh, projections.HTTPOptions{})
 	st.proj.RegisterRoutes(r)
 	st.exports.RegisterRoutes(r)
