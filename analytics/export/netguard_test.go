@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -283,4 +284,32 @@ func serveTCP(t *testing.T, fn func(net.Conn)) string {
 		}
 	}()
 	return ln.Addr().String()
+}
+
+// TestPostgresTargetIgnoresServerCredentials: a tenant's PostgreSQL URL
+// cannot make the server use its own password file, environment password
+// or client key for the tenant's host.
+func TestPostgresTargetIgnoresServerCredentials(t *testing.T) {
+	t.Setenv("PGPASSWORD", "operator-secret")
+	pol := &policy{public: true, lookup: func(context.Context, string) ([]netip.Addr, error) {
+		return []netip.Addr{netip.MustParseAddr("93.184.216.34")}, nil
+	}}
+	for _, param := range serverFileParams {
+		u, _ := url.Parse("postgres://u@db.example.com/db?" + param + "=/etc/x")
+		if _, err := newPostgresTarget(u, nil, pol, nil); err == nil || !strings.Contains(err.Error(), param) {
+			t.Errorf("%s: %v", param, err)
+		}
+	}
+	u, _ := url.Parse("postgres://u@db.example.com/db")
+	tg, err := newPostgresTarget(u, nil, pol, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tg.cfg.Password != "" {
+		t.Fatalf("the server's PGPASSWORD reached the target: %q", tg.cfg.Password)
+	}
+	u, _ = url.Parse("postgres://u:given@db.example.com/db")
+	if tg, err = newPostgresTarget(u, nil, pol, nil); err != nil || tg.cfg.Password != "given" {
+		t.Fatalf("the URL's password: %v %q", err, tg.cfg.Password)
+	}
 }

@@ -2,6 +2,7 @@ package export
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -30,6 +31,19 @@ var (
 	lowerIdentRE = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`) // PostgreSQL folds unquoted names to lower case
 )
 
+// serverFileParams are the connection parameters that name files or
+// services on the machine the client runs on.
+var serverFileParams = []string{"passfile", "sslkey", "sslcert", "sslrootcert", "sslcrl", "sslpassword", "service", "servicefile"}
+
+// fallbackTLS returns the TLS configurations of cfg's fallbacks.
+func fallbackTLS(cfg *pgx.ConnConfig) []*tls.Config {
+	var out []*tls.Config
+	for _, f := range cfg.Fallbacks {
+		out = append(out, f.TLSConfig)
+	}
+	return out
+}
+
 // newPostgresTarget reads postgres://user:pass@host:port/db?table=t (the
 // other parameters are pgx's: sslmode, …). The default table is
 // allsource_events. Its hosts (the URL's, or a host parameter's) must be
@@ -44,12 +58,28 @@ func newPostgresTarget(u *url.URL, cols names, pol *policy, fault func(string)) 
 		return nil, fmt.Errorf("target: table %q is not a plain lower-case identifier", table)
 	}
 	q.Del("table")
+	// Parameters that name files or services on the server would let a
+	// target read the operator's credentials (a password file, a client
+	// key) and send them to the tenant's host.
+	for _, k := range serverFileParams {
+		if q.Has(k) {
+			return nil, fmt.Errorf("target: parameter %s names a file on the server and is not accepted; put the password in the URL", k)
+		}
+	}
 	c := *u
 	c.RawQuery = q.Encode()
 	cfg, err := pgx.ParseConfig(c.String())
 	if err != nil {
 		// Not the parser's message: it may quote the URL's password.
 		return nil, fmt.Errorf("target: not a PostgreSQL URL pgx accepts (postgres://user:password@host:5432/db?table=t&sslmode=…)")
+	}
+	// Only what the URL says: not the server's PGPASSWORD or ~/.pgpass,
+	// not a client certificate from its PGSSLCERT/PGSSLKEY.
+	cfg.Password, _ = u.User.Password()
+	for _, tc := range append([]*tls.Config{cfg.TLSConfig}, fallbackTLS(cfg)...) {
+		if tc != nil {
+			tc.Certificates, tc.GetClientCertificate = nil, nil
+		}
 	}
 	t := &postgresTarget{cfg: cfg, table: table, cols: cols, fault: fault}
 	if t.guard, err = newGuard(pol, t.endpoints()); err != nil {
