@@ -32,8 +32,8 @@ vet:
 # the Postgres front end.
 test: vet
 	$(GO) test -tags "$(TAGS)" -count=1 -timeout 20m $(PKGS)
-	$(GO) test -count=1 -timeout 10m ./warehouse/ ./analytics/ ./analytics/export/
-	$(GO) test -tags "$(TAGS)" -count=1 -race -timeout 10m ./analytics/ ./analytics/export/ ./authz/ ./projections/ ./wal/ ./ingest/ ./sqlguard/ ./warehouse/ ./internal/source/ ./internal/demo/ ./internal/qcache/ ./eventql/ ./pgwire/
+	$(GO) test -count=1 -timeout 10m ./warehouse/ ./analytics/ ./export/
+	$(GO) test -tags "$(TAGS)" -count=1 -race -timeout 10m ./analytics/ ./export/ ./authz/ ./projections/ ./wal/ ./ingest/ ./sqlguard/ ./warehouse/ ./internal/source/ ./internal/demo/ ./internal/qcache/ ./eventql/ ./pgwire/
 
 test-short: vet
 	$(GO) test -tags "$(TAGS)" -short -count=1 $(PKGS)

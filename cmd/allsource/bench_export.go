@@ -17,7 +17,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/allsource/allsource"
-	"github.com/allsource/allsource/analytics/export"
+	"github.com/allsource/allsource/export"
 	"github.com/allsource/allsource/internal/chtest"
 	"github.com/allsource/allsource/internal/pgtest"
 )

@@ -58,7 +58,7 @@ type Config struct {
 	ExportFileRoot string
 	// ExportAllowHosts is what network export targets may reach
 	// (comma-separated hosts, IP addresses, CIDR networks, "*"; empty:
-	// any host at a public address). See analytics/export/netguard.go.
+	// any host at a public address). See export/netguard.go.
 	ExportAllowHosts string
 	// OTLPEndpoint, when set, turns tracing on: spans go there over
 	// OTLP/HTTP. TraceSample is the share of traces kept.

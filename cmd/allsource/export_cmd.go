@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/allsource/allsource/analytics/export"
+	"github.com/allsource/allsource/export"
 )
 
 // runExport is `allsource export run|list`: jobs on a running server.

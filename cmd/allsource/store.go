@@ -12,7 +12,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/allsource/allsource/analytics/export"
+	"github.com/allsource/allsource/export"
 	"github.com/allsource/allsource/ingest"
 	"github.com/allsource/allsource/projections"
 	"github.com/allsource/allsource/wal"

@@ -765,4 +765,4 @@ var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month 
 
 // tracer makes a span per exported batch (a no-op unless the server sets
 // up tracing).
-var tracer = otel.Tracer("github.com/allsource/allsource/analytics/export")
+var tracer = otel.Tracer("github.com/allsource/allsource/export")
