@@ -9,13 +9,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/allsource/allsource/internal/pgclient"
-	"github.com/allsource/allsource/internal/pgtest"
+	"github.com/allsource/allsource/internal/testkit/pgclient"
+	"github.com/allsource/allsource/internal/testkit/pgtest"
 )
 
 // TestRealClients drives psql, psycopg2 with SQLAlchemy, and node-postgres
 // against the server holding the shared fixture; the same checks pass
-// against PostgreSQL 15 (internal/pgclient's own test).
+// against PostgreSQL 15 (internal/testkit/pgclient's own test).
 func TestRealClients(t *testing.T) {
 	ts := startServer(t, nil)
 	ts.appendNDJSON(t, pgclient.FixtureNDJSON())
@@ -32,7 +32,7 @@ func TestRealClients(t *testing.T) {
 func TestPsqlSCRAMOverTLS(t *testing.T) {
 	psql, err := exec.LookPath("psql")
 	if err != nil {
-		pgtest.Unavailable(t, "psql", "not on PATH", "internal/pgclient/install.sh")
+		pgtest.Unavailable(t, "psql", "not on PATH", "internal/testkit/pgclient/install.sh")
 	}
 	cfg, err := AutoTLS(t.TempDir())
 	if err != nil {
@@ -65,7 +65,7 @@ func TestPsqlSCRAMOverTLS(t *testing.T) {
 func TestPsqlEventQL(t *testing.T) {
 	psql, err := exec.LookPath("psql")
 	if err != nil {
-		pgtest.Unavailable(t, "psql", "not on PATH", "internal/pgclient/install.sh")
+		pgtest.Unavailable(t, "psql", "not on PATH", "internal/testkit/pgclient/install.sh")
 	}
 	ts := startServer(t, nil)
 	ts.appendN(t, 9, 3)

@@ -1,3 +1,5 @@
+//go:build bench
+
 package main
 
 import (
@@ -15,8 +17,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/allsource/allsource/internal/bench"
-	"github.com/allsource/allsource/internal/chtest"
+	"github.com/allsource/allsource/internal/testkit/bench"
+	"github.com/allsource/allsource/internal/testkit/chtest"
 )
 
 func (m *Main) runBench(ctx context.Context, args []string) error {
@@ -325,21 +327,6 @@ func (b *benchServer) stop() {
 		<-done
 	}
 	b.cmd = nil
-}
-
-// freeAddrs returns n distinct free loopback TCP addresses. They are free
-// when it returns; another process could take one before the server does.
-func freeAddrs(n int) ([]string, error) {
-	var out []string
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		defer ln.Close()
-		out = append(out, ln.Addr().String())
-	}
-	return out, nil
 }
 
 // dialable reports whether a TCP connection to addr can be opened.

@@ -1,3 +1,5 @@
+//go:build bench
+
 package main
 
 import (
@@ -11,7 +13,7 @@ import (
 	"time"
 
 	"github.com/allsource/allsource/authz"
-	"github.com/allsource/allsource/internal/bench"
+	"github.com/allsource/allsource/internal/testkit/bench"
 )
 
 // runBenchAuth measures what authentication costs ingest: the same events

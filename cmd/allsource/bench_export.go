@@ -1,3 +1,5 @@
+//go:build bench
+
 package main
 
 import (
@@ -18,8 +20,8 @@ import (
 
 	"github.com/allsource/allsource"
 	"github.com/allsource/allsource/export"
-	"github.com/allsource/allsource/internal/chtest"
-	"github.com/allsource/allsource/internal/pgtest"
+	"github.com/allsource/allsource/internal/testkit/chtest"
+	"github.com/allsource/allsource/internal/testkit/pgtest"
 )
 
 // runBenchExport measures export throughput against each target's own
@@ -136,7 +138,7 @@ func benchExportPostgres(ctx context.Context, st *store, dir string, batch int) 
 func benchExportClickHouse(ctx context.Context, st *store, dir string, batch int) (time.Duration, time.Duration, error) {
 	client, err := exec.LookPath("clickhouse-client")
 	if err != nil {
-		return 0, 0, fmt.Errorf("clickhouse-client not found (internal/chtest/install.sh installs it)")
+		return 0, 0, fmt.Errorf("clickhouse-client not found (internal/testkit/chtest/install.sh installs it)")
 	}
 	ch, err := chtest.Start(ctx, chtest.Options{})
 	if err != nil {
@@ -177,7 +179,7 @@ func findPsql() (string, error) {
 	if ms, _ := filepath.Glob("/usr/lib/postgresql/*/bin/psql"); len(ms) > 0 {
 		return ms[len(ms)-1], nil
 	}
-	return "", fmt.Errorf("psql not found (internal/pgclient/install.sh installs it)")
+	return "", fmt.Errorf("psql not found (internal/testkit/pgclient/install.sh installs it)")
 }
 
 // writeEvents writes every event in the export's columns, as CSV for

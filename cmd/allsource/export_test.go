@@ -19,8 +19,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/parquet-go/parquet-go"
 
-	"github.com/allsource/allsource/internal/chtest"
-	"github.com/allsource/allsource/internal/pgtest"
+	"github.com/allsource/allsource/internal/testkit/chtest"
+	"github.com/allsource/allsource/internal/testkit/pgtest"
 )
 
 // exportEvents appends n events in batches through the HTTP API.

@@ -290,3 +290,18 @@ func recoverJSON(log *slog.Logger) gin.HandlerFunc {
 		c.Next()
 	}
 }
+
+// freeAddrs returns n distinct free loopback TCP addresses. They are free
+// when it returns; another process could take one before the server does.
+func freeAddrs(n int) ([]string, error) {
+	var out []string
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		defer ln.Close()
+		out = append(out, ln.Addr().String())
+	}
+	return out, nil
+}

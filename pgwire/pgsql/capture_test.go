@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/allsource/allsource/internal/pgtest"
+	"github.com/allsource/allsource/internal/testkit/pgtest"
 	"github.com/jackc/pgx/v5"
 )
 

@@ -41,7 +41,7 @@ func Unavailable(t TB, what, why, install string) {
 func RequireAvailable(t TB) {
 	t.Helper()
 	if ok, why := Available(); !ok {
-		Unavailable(t, "PostgreSQL", why, "internal/pgtest/install.sh")
+		Unavailable(t, "PostgreSQL", why, "internal/testkit/pgtest/install.sh")
 	}
 }
 

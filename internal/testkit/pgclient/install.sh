@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the real clients that internal/pgclient drives: psql, Debian's
+# Installs the real clients that internal/testkit/pgclient drives: psql, Debian's
 # python3 with psycopg2 and SQLAlchemy 1.4, node and npm, a JDK with Debian's
 # pgjdbc, then the locked node-postgres modules into testdata/node. Idempotent
 # and non-interactive; installing Debian packages needs root on Debian or

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/allsource/allsource/internal/pgtest"
+	"github.com/allsource/allsource/internal/testkit/pgtest"
 )
 
 // scriptTimeout bounds one client script run.
@@ -28,7 +28,7 @@ const exitMissing = 3
 // it under CI (CI=true), where every client must be present.
 func missing(t testing.TB, what string) {
 	t.Helper()
-	pgtest.Unavailable(t, what, "not installed", "internal/pgclient/install.sh")
+	pgtest.Unavailable(t, what, "not installed", "internal/testkit/pgclient/install.sh")
 }
 
 var (
@@ -50,7 +50,7 @@ func packageDir() (string, error) {
 			}
 		}
 		// Built with -trimpath: ask the go command.
-		out, err := exec.Command("go", "list", "-f", "{{.Dir}}", "github.com/allsource/allsource/internal/pgclient").Output()
+		out, err := exec.Command("go", "list", "-f", "{{.Dir}}", "github.com/allsource/allsource/internal/testkit/pgclient").Output()
 		if err != nil {
 			pkgDirErr = fmt.Errorf("pgclient: locating package directory: %w", err)
 			return

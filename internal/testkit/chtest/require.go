@@ -3,7 +3,7 @@ package chtest
 import (
 	"context"
 
-	"github.com/allsource/allsource/internal/pgtest"
+	"github.com/allsource/allsource/internal/testkit/pgtest"
 )
 
 // TB is the subset of testing.TB that Require uses (pgtest's, so both
@@ -15,7 +15,7 @@ type TB = pgtest.TB
 func RequireAvailable(t TB) {
 	t.Helper()
 	if ok, why := Available(); !ok {
-		pgtest.Unavailable(t, "ClickHouse", why, "internal/chtest/install.sh")
+		pgtest.Unavailable(t, "ClickHouse", why, "internal/testkit/chtest/install.sh")
 	}
 }
 

@@ -14,7 +14,7 @@ import (
 	"github.com/duckdb/duckdb-go/v2"
 
 	"github.com/allsource/allsource/analytics"
-	"github.com/allsource/allsource/internal/chtest"
+	"github.com/allsource/allsource/internal/testkit/chtest"
 )
 
 // smallSessions is the shared small data set: ~10k events over 600

@@ -189,7 +189,7 @@ func checkGolden(t testing.TB, what, path, got string) {
 	}
 	want, err := os.ReadFile(path)
 	if err != nil {
-		t.Errorf("%s: reading golden: %v (record with go test ./internal/pgclient -update against PostgreSQL)", what, err)
+		t.Errorf("%s: reading golden: %v (record with go test ./internal/testkit/pgclient -update against PostgreSQL)", what, err)
 		return
 	}
 	if msg := sameText(got, string(want)); msg != "" {

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the PostgreSQL server binaries that internal/pgtest starts for tests
+# Installs the PostgreSQL server binaries that internal/testkit/pgtest starts for tests
 # and benchmarks. Idempotent and non-interactive; must run as root on a Debian
 # or Ubuntu machine. CI calls it before the tests.
 set -euo pipefail

@@ -80,7 +80,7 @@ func binDir(override string) (string, error) {
 	}
 	entries, err := os.ReadDir(debianRoot)
 	if err != nil {
-		return "", fmt.Errorf("PostgreSQL server binaries not found: %s is missing (run internal/pgtest/install.sh as root)", debianRoot)
+		return "", fmt.Errorf("PostgreSQL server binaries not found: %s is missing (run internal/testkit/pgtest/install.sh as root)", debianRoot)
 	}
 	var versions []float64
 	names := map[float64]string{}
@@ -95,7 +95,7 @@ func binDir(override string) (string, error) {
 		}
 	}
 	if len(versions) == 0 {
-		return "", fmt.Errorf("PostgreSQL server binaries not found under %s (run internal/pgtest/install.sh as root)", debianRoot)
+		return "", fmt.Errorf("PostgreSQL server binaries not found under %s (run internal/testkit/pgtest/install.sh as root)", debianRoot)
 	}
 	sort.Float64s(versions)
 	return filepath.Join(debianRoot, names[versions[len(versions)-1]], "bin"), nil

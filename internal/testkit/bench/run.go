@@ -8,7 +8,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/allsource/allsource/internal/pgtest"
+	"github.com/allsource/allsource/internal/testkit/pgtest"
 )
 
 // DefaultBatchSizes are the batch sizes Run measures by default.

@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/allsource/allsource/internal/pgtest"
+	"github.com/allsource/allsource/internal/testkit/pgtest"
 )
 
 // TestMeasurePeers measures the peers on a large event set; it runs only
@@ -14,7 +14,7 @@ import (
 // connections, BENCH_PEERS_ROUNDS repeats the Appender runs (JSON and VARCHAR
 // alternately), BENCH_PEERS_SKIP_PG leaves PostgreSQL out. E.g.
 //
-//	BENCH_PEERS_EVENTS=1000000 go test -run TestMeasurePeers -v -timeout 30m ./internal/bench/
+//	BENCH_PEERS_EVENTS=1000000 go test -run TestMeasurePeers -v -timeout 30m ./internal/testkit/bench/
 func TestMeasurePeers(t *testing.T) {
 	n, _ := strconv.Atoi(os.Getenv("BENCH_PEERS_EVENTS"))
 	if n <= 0 {

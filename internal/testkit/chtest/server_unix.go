@@ -65,7 +65,7 @@ func binary(override string) (string, error) {
 	}
 	st, err := os.Stat(override)
 	if err != nil {
-		return "", fmt.Errorf("ClickHouse server binary not found: %v (run internal/chtest/install.sh as root)", err)
+		return "", fmt.Errorf("ClickHouse server binary not found: %v (run internal/testkit/chtest/install.sh as root)", err)
 	}
 	if st.IsDir() || st.Mode()&0o111 == 0 {
 		return "", fmt.Errorf("ClickHouse server binary %s is not executable", override)

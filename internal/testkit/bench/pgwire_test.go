@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/allsource/allsource/internal/pgtest"
+	"github.com/allsource/allsource/internal/testkit/pgtest"
 )
 
 // TestPGWireAgainstPostgres runs the pgwire comparison's measurements

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the ClickHouse server that internal/chtest starts for tests and
+# Installs the ClickHouse server that internal/testkit/chtest starts for tests and
 # benchmarks (Debian's clickhouse-server and clickhouse-client, 18.16 on
 # Debian 12). Idempotent and non-interactive; must run as root on a Debian or
 # Ubuntu machine. CI calls it before the tests.

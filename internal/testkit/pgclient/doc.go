@@ -34,7 +34,7 @@
 // RunPsql compares the stable parts of psql's output with golden files in
 // testdata/psql/, recorded against PostgreSQL with
 //
-//	go test ./internal/pgclient -update
+//	go test ./internal/testkit/pgclient -update
 //
 // Where both servers should print the same thing the golden is the whole
 // output (\d events, \df, queries, \copy); elsewhere it keeps what both

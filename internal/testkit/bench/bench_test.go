@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/allsource/allsource"
-	"github.com/allsource/allsource/internal/pgtest"
+	"github.com/allsource/allsource/internal/testkit/pgtest"
 	"github.com/duckdb/duckdb-go/v2"
 	"github.com/jackc/pgx/v5"
 	"go.uber.org/goleak"

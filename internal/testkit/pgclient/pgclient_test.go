@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/allsource/allsource/internal/pgtest"
+	"github.com/allsource/allsource/internal/testkit/pgtest"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/psql/*.golden from PostgreSQL's output")
