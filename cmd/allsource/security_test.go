@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -41,7 +42,8 @@ func startHostileServer(t *testing.T, dir string, extra ...string) *hostileServe
 		t.Fatal(err)
 	}
 	flags := append([]string{"--flush-age", "1s", "--projection-checkpoint", "1s"}, extra...)
-	p := startProc(t, dir, nil, flags...)
+	// GOMAXPROCS=2: the engine has 2×2 query connections, wherever it runs.
+	p := startProc(t, dir, []string{"GOMAXPROCS=2"}, flags...)
 	hs := &hostileServer{p: p, dir: dir, keys: as.keys}
 	hs.must(t, "beta", "POST", "/v1/events", fmt.Sprintf(`{"entity_id":%q,"event_type":"beta.private","payload":{"secret":%q,"ssn":"999"}}`, betaEntity, betaSecret), 200)
 	hs.must(t, "acme", "POST", "/v1/events", fmt.Sprintf(`{"entity_id":"acme-1","event_type":"order.placed","payload":{"ssn":%q,"amount":5}}`, hiddenMarker), 200)
@@ -356,4 +358,47 @@ func TestCrossTenantHoles(t *testing.T) {
 			t.Fatalf("repeat 3e9: %d %s after %v", st, body, time.Since(start))
 		}
 	})
+}
+
+// TestOneTenantCannotStarveAnother: four engine-bound queries of acme's
+// over HTTP (their clients stay connected) hold at most acme's share of
+// the engine's connections, so beta's query answers at once; and
+// abandoning them frees the engine.
+func TestOneTenantCannotStarveAnother(t *testing.T) {
+	dir := t.TempDir()
+	hs := startHostileServer(t, dir)
+	// Four engine connections (GOMAXPROCS=2), two per tenant.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var wg sync.WaitGroup
+	for i := 0; i < 4; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req, _ := http.NewRequestWithContext(ctx, "POST", hs.p.url+"/v1/query",
+				strings.NewReader(sqlBody("SELECT count(*) FROM range(1000000000000) t(x) WHERE x % 7 = 3")))
+			req.Header.Set("Authorization", "Bearer "+hs.keys["acme"])
+			req.Header.Set("Content-Type", "application/json")
+			if resp, err := http.DefaultClient.Do(req); err == nil {
+				resp.Body.Close()
+			}
+		}()
+	}
+	time.Sleep(500 * time.Millisecond)
+	start := time.Now()
+	st, body := hs.do(t, "beta", "POST", "/v1/query", sqlBody("SELECT count(*) AS n FROM events"))
+	if st != 200 || time.Since(start) > 3*time.Second {
+		t.Fatalf("beta while acme scans: %d %s after %v", st, body, time.Since(start))
+	}
+	cancel() // acme's clients go away: their queries stop
+	wg.Wait()
+	start = time.Now()
+	for i := 0; i < 4; i++ {
+		if st, body := hs.do(t, "acme", "POST", "/v1/query", sqlBody("SELECT 1 AS x")); st != 200 {
+			t.Fatalf("acme after abandoning its scans: %d %s", st, body)
+		}
+	}
+	if time.Since(start) > 3*time.Second {
+		t.Fatalf("the abandoned scans still held the engine: %v", time.Since(start))
+	}
 }
