@@ -58,7 +58,9 @@ type session struct {
 	// scope is the session as the Gate admitted it: its tenant and the
 	// context (principal, tenant scope, read restriction) statements run in.
 	scope *boundary.Scope
-	rows  int64 // rows the running statement returned (for the audit log)
+	// catalog is the server's synthetic catalog.
+	catalog *pgsql.Catalog
+	rows    int64 // rows the running statement returned (for the audit log)
 
 	settings map[string]string
 	defaults map[string]string // what RESET and DISCARD ALL return to: built-in, server, startup
@@ -124,6 +126,10 @@ func (ss *session) SetSetting(name, value string, local bool) error {
 
 // User implements pgsql.Session.
 func (ss *session) User() string { return ss.user }
+
+// Catalog is the server's catalog, which the session's statements are
+// rewritten against.
+func (ss *session) Catalog() *pgsql.Catalog { return ss.catalog }
 
 // validateSetting refuses values the session could not honour.
 func (ss *session) validateSetting(name, value string) error {
@@ -344,7 +350,7 @@ func (c *conn) begin(sm *pgproto3.StartupMessage) bool {
 	if sm.Parameters["replication"] != "" && sm.Parameters["replication"] != "false" {
 		return fail("0A000", "replication connections are not supported", "")
 	}
-	ss := &session{user: user, settings: pgsql.DefaultSettings(), txStatus: 'I',
+	ss := &session{user: user, settings: pgsql.DefaultSettings(), txStatus: 'I', catalog: s.catalog,
 		stmts: map[string]*prepared{}, portals: map[string]*portal{}}
 	ss.settings["session_authorization"] = user
 	if s.opts.StatementTimeout > 0 {

@@ -141,6 +141,7 @@ type Server struct {
 	scram    map[string]*scramVerifier
 	decoyKey []byte // derives the salts shown for unknown users
 	shapes   shapeCache
+	catalog  *pgsql.Catalog // the synthetic catalog sessions rewrite against
 
 	mu       sync.Mutex
 	ln       net.Listener
@@ -218,7 +219,7 @@ func New(opts Options) (*Server, error) {
 		return nil, errors.New("pgwire: password (cleartext) authentication needs TLS; configure a certificate or use scram-sha-256")
 	}
 	s := &Server{opts: opts, log: opts.Logger, sessions: map[uint32]*session{}, conns: map[net.Conn]struct{}{},
-		startingFrom: map[string]int{}}
+		startingFrom: map[string]int{}, catalog: pgsql.NewCatalog()}
 	s.scram = make(map[string]*scramVerifier, len(opts.Users))
 	for u, p := range opts.Users {
 		v, err := newScramVerifier(p)
@@ -468,7 +469,7 @@ func (s *Server) installCatalog(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("pgwire: describe tables: %w", err)
 	}
-	if err := s.opts.Warehouse.Exec(ctx, pgsql.CatalogDDL(tables)...); err != nil {
+	if err := s.opts.Warehouse.Exec(ctx, s.catalog.DDL(tables)...); err != nil {
 		return fmt.Errorf("pgwire: install catalog: %w", err)
 	}
 	return nil

@@ -66,17 +66,49 @@ type userTable struct {
 	oid uint32
 }
 
-var (
-	registryGen     atomic.Uint64
-	currentRegistry atomic.Pointer[registry]
-)
+// Catalog is one synthetic Postgres catalog: the relations statements are
+// rewritten against, and (DDL) the statements that create them in the
+// engine. A server owns one; sessions that name none (Session without a
+// Catalog method) use DefaultCatalog.
+type Catalog struct {
+	reg atomic.Pointer[registry]
+}
+
+// NewCatalog returns a catalog of DefaultTables.
+func NewCatalog() *Catalog {
+	c := &Catalog{}
+	c.reg.Store(newRegistry(DefaultTables()))
+	return c
+}
+
+// DefaultCatalog is the catalog of sessions that do not name their own
+// (tests, tools).
+var DefaultCatalog *Catalog
+
+// CatalogSession is implemented by sessions that rewrite against their
+// server's own catalog.
+type CatalogSession interface {
+	Catalog() *Catalog
+}
+
+// catalogOf is the catalog sess rewrites against.
+func catalogOf(sess Session) *Catalog {
+	if cs, ok := sess.(CatalogSession); ok {
+		if c := cs.Catalog(); c != nil {
+			return c
+		}
+	}
+	return DefaultCatalog
+}
+
+var registryGen atomic.Uint64
 
 func init() {
 	catalogRels = catalogRelDefs()
-	setRegistry(DefaultTables())
+	DefaultCatalog = NewCatalog()
 }
 
-func setRegistry(tables []Table) *registry {
+func newRegistry(tables []Table) *registry {
 	b := newCatalogBuild(tables)
 	r := &registry{gen: registryGen.Add(1), build: b, user: map[string]*userTable{}, intCols: map[string]bool{}, catalogs: map[string]*catRel{}}
 	notInt := map[string]bool{}
@@ -97,11 +129,8 @@ func setRegistry(tables []Table) *registry {
 	for _, c := range catalogRels {
 		r.catalogs[c.schema+"."+c.name] = c
 	}
-	currentRegistry.Store(r)
 	return r
 }
-
-func lookupUserTable(name string) *userTable { return currentRegistry.Load().user[name] }
 
 // catalogBuild holds the table list with assigned OIDs while the catalog
 // rows are made.
@@ -131,6 +160,9 @@ func newCatalogBuild(tables []Table) *catalogBuild {
 	}
 	return b
 }
+
+// CatalogDDL is DefaultCatalog.DDL (for tests and tools).
+func CatalogDDL(tables []Table) []string { return DefaultCatalog.DDL(tables) }
 
 // catCol is a parsed column of a catRel.
 type catCol struct {
@@ -167,15 +199,16 @@ func (c *catRel) engineName() string {
 	return CatalogSchema + "." + c.name
 }
 
-// CatalogDDL returns the statements that (re)create the synthetic catalog
+// DDL returns the statements that (re)create the synthetic catalog
 // for tables in the engine: schemas pgcat and pgcat_is, the catalog
 // relations (tables, or table macros keyed on the session user), and the
 // helper macros Rewrite routes functions to. Every statement is idempotent.
 // It also makes tables the relations Rewrite resolves names against; user
 // table OIDs are assigned from 16384 in list order, three apart (the
 // table, its row type, and the row type's array).
-func CatalogDDL(tables []Table) []string {
-	r := setRegistry(tables)
+func (c *Catalog) DDL(tables []Table) []string {
+	r := newRegistry(tables)
+	c.reg.Store(r)
 	b := r.build
 	ddl := []string{
 		"CREATE SCHEMA IF NOT EXISTS " + CatalogSchema,

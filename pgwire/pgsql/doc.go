@@ -18,7 +18,7 @@
 // for DuckDB 1.5. It works on the PostgreSQL parse tree and deparses it:
 //
 //   - catalog relations (pg_catalog.X, unqualified pg_X, information_schema.X)
-//     are routed to the synthetic catalog that CatalogDDL creates in the
+//     are routed to the synthetic catalog that Catalog.DDL creates in the
 //     DuckDB schemas pgcat and pgcat_is; user tables (public.events) to the
 //     engine's relations; anything else is 42P01;
 //   - session functions (version(), current_setting, set_config,
@@ -38,7 +38,7 @@
 //
 // # Catalog
 //
-// CatalogDDL returns the statements that create the synthetic catalog for a
+// Catalog.DDL returns the statements that create the synthetic catalog for a
 // list of tables: PostgreSQL 15 column names and types (oid columns are
 // BIGINT, "char" is VARCHAR, arrays are DuckDB lists), the built-in types
 // with their real OIDs, the catalog relations themselves with PostgreSQL's

@@ -709,9 +709,8 @@ func classifyCopy(st *Statement, c *pg_query.CopyStmt) error {
 		st.Kind, st.Tag = KindCopyFrom, "COPY"
 		return nil
 	}
-	if lookupUserTable(rel.Relname) == nil {
-		return errorf(CodeUndefinedTable, 0, "relation \"%s\" does not exist", rangeVarName(rel))
-	}
+	// The relation is resolved when the query below is rewritten
+	// (against the session's catalog), like any other name.
 	cols := "*"
 	if len(cp.Columns) > 0 {
 		q := make([]string, len(cp.Columns))

@@ -42,11 +42,16 @@ func (s *Statement) Rewrite(sess Session) (string, error) {
 	switch s.Kind {
 	case KindSelect, KindExplain:
 	case KindCopyTo:
-		return s.Copy.Query.Rewrite(sess)
+		out, err := s.Copy.Query.Rewrite(sess)
+		var pe *Error
+		if s.Copy.Table != "" && errors.As(err, &pe) {
+			pe.Position = 0 // the query was made from the table's name, not typed
+		}
+		return out, err
 	default:
 		return "", errorf(CodeInternal, 0, "%s statement has no SQL to rewrite", s.Kind)
 	}
-	reg := currentRegistry.Load()
+	reg := catalogOf(sess).reg.Load()
 	s.cache.mu.Lock()
 	if s.cache.gen == reg.gen && s.cache.sql != "" {
 		out := s.cache.sql
