@@ -240,6 +240,28 @@ func TestEscapeCorpusEveryFrontEnd(t *testing.T) {
 			}
 		}
 	}
+	// EventQL and the JSON DSL: each statement as the query text, inside
+	// a string literal, and as a projection's name (compiled SQL goes
+	// through the same guard).
+	for _, role := range []string{"acme", "acme-reader"} {
+		for _, q := range all {
+			lit, _ := json.Marshal(q)
+			for _, e := range []string{q, "FROM e IN events WHERE e.type == " + string(lit) + " PROJECT INTO e",
+				"FROM e IN projections." + q + " PROJECT INTO e"} {
+				_, body := hs.do(t, role, "POST", "/v1/eventql", eqlBody(e))
+				check("EventQL", role, q, body, false)
+			}
+			for _, d := range []map[string]any{
+				{"where": []any{"=", "event_type", q}},
+				{"select": []any{map[string]any{"as": "x", "expr": q}}},
+				{"where": []any{"=", q, 1}},
+			} {
+				dsl, _ := json.Marshal(map[string]any{"dsl": d})
+				_, body := hs.do(t, role, "POST", "/v1/query", string(dsl))
+				check("DSL", role, q, body, false)
+			}
+		}
+	}
 	for i, q := range all {
 		def, _ := json.Marshal(map[string]string{"name": fmt.Sprintf("esc%d", i), "sql": q})
 		st, body := hs.do(t, "acme-admin", "POST", "/v1/projections", string(def))
