@@ -7,7 +7,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -327,14 +326,4 @@ func (b *benchServer) stop() {
 		<-done
 	}
 	b.cmd = nil
-}
-
-// dialable reports whether a TCP connection to addr can be opened.
-func dialable(addr string) bool {
-	c, err := net.DialTimeout("tcp", addr, time.Second)
-	if err != nil {
-		return false
-	}
-	c.Close()
-	return true
 }

@@ -90,7 +90,9 @@ func startProc(t *testing.T, dir string, env []string, flags ...string) *proc {
 		resp, err := http.Get(p.url + "/readyz")
 		if err == nil {
 			resp.Body.Close()
-			if resp.StatusCode == 200 {
+			// Ready once both front ends accept: the Postgres listener
+			// may open just after HTTP answers.
+			if resp.StatusCode == 200 && dialable(p.pg) {
 				return p
 			}
 		}

@@ -305,3 +305,13 @@ func freeAddrs(n int) ([]string, error) {
 	}
 	return out, nil
 }
+
+// dialable reports whether a TCP connection to addr can be opened.
+func dialable(addr string) bool {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
+}
