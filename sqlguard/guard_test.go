@@ -200,3 +200,25 @@ func TestCatalogQualifiedFunctionRefused(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkCheck measures the guard on a typical dashboard statement:
+// the engine's serialization (what the warehouse asks once per new text)
+// and the walk.
+func BenchmarkCheck(b *testing.B) {
+	db := openEngine(b)
+	q := `WITH daily AS (SELECT date_trunc('day', "timestamp") AS d, event_type, count(*) AS n FROM events
+		WHERE "timestamp" > now() - INTERVAL 30 DAY GROUP BY ALL) SELECT d, event_type, n, sum(n) OVER (PARTITION BY event_type ORDER BY d) FROM daily ORDER BY d`
+	tree := serialize(b, db, q)
+	b.Run("serialize", func(b *testing.B) {
+		for b.Loop() {
+			serialize(b, db, q)
+		}
+	})
+	b.Run("walk", func(b *testing.B) {
+		for b.Loop() {
+			if err := sqlguard.Check(tree); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

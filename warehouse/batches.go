@@ -6,7 +6,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 )
 
-// Batches runs trusted SQL q (from this program, not from a user) over the
+// Batches runs SQL q, checked by the statement guard like user SQL (it
+// is built by this program but may carry user conditions), over the
 // current events view and hands fn its result as Arrow record batches, in
 // the engine's order. A batch is valid until fn returns; fn keeps nothing
 // of it without retaining it. Columns are typed as the engine's Arrow
@@ -20,6 +21,11 @@ import (
 func (w *Warehouse) Batches(ctx context.Context, q string, fn func(rec arrow.RecordBatch) error) error {
 	var fnErr error
 	err := w.withConn(ctx, func(qc *queryConn) error {
+		// The statement may carry user conditions (analytics questions,
+		// export filters): it passes the guard like any other.
+		if err := w.checked.check(ctx, qc.conn, q); err != nil {
+			return err
+		}
 		return qc.conn.Raw(func(dc any) error {
 			return engineBatches(ctx, dc, q, func(rec arrow.RecordBatch) error {
 				if err := fn(rec); err != nil {
