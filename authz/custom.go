@@ -2,6 +2,7 @@ package authz
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path"
 	"path/filepath"
@@ -28,45 +29,78 @@ type CustomRole struct {
 	EventTypes []string `json:"event_types,omitempty"`
 }
 
-// customRoles is the registry of the roles file in use (UseRolesFile).
-var customRoles struct {
-	sync.Mutex
-	file  watched
-	roles map[string]CustomRole
-	err   error
+// Roles is a deployment's custom roles, read from a roles file and
+// re-read when the file's size or mtime changes (looked at at most every
+// reloadEvery); a file that does not parse keeps the roles in force and
+// is reported by Err. Every check that consults roles is a method of
+// Roles; a nil *Roles knows the built-in roles only. Safe for concurrent
+// use.
+type Roles struct {
+	now func() time.Time
+
+	mu     sync.Mutex
+	file   watched
+	custom map[string]CustomRole // replaced whole on reload, never changed in place
+	err    error
 }
 
-// UseRolesFile makes the custom roles of path (none if it does not exist)
-// known to every check in this process, re-read when the file changes.
-func UseRolesFile(path string) error {
-	customRoles.Lock()
-	defer customRoles.Unlock()
-	customRoles.file = watched{path: path, what: "roles"}
-	return reloadRoles(true)
-}
-
-func reloadRoles(force bool) error {
-	c := &customRoles
-	if c.file.path == "" {
-		c.roles, c.err = nil, nil
-		return nil
+// OpenRoles reads the custom roles at path (none while there is no file).
+func OpenRoles(path string) (*Roles, error) {
+	r := NewRoles(path)
+	if err := r.reload(true); err != nil {
+		return nil, err
 	}
-	snap, changed, err := c.file.look(force)
+	return r, nil
+}
+
+// NewRoles returns a set with no custom roles for path, without reading
+// it (to replace a file that does not parse); it reads the file when it
+// changes.
+func NewRoles(path string) *Roles {
+	return &Roles{file: watched{path: path, what: "roles"}, now: time.Now}
+}
+
+func (r *Roles) reload(force bool) error {
+	snap, changed, err := r.file.look(force)
 	if err != nil || !changed {
 		return err
 	}
-	c.file.stamp = snap.stamp // a broken file is reported once, not parsed again
+	r.file.stamp = snap.stamp // a broken file is reported once, not parsed again
 	if snap.gone {
-		c.roles, c.err = nil, nil
+		r.custom, r.err = nil, nil
 		return nil
 	}
 	m, err := parseRoles(snap.data)
 	if err != nil {
-		c.err = c.file.invalid(err)
-		return c.err
+		r.err = r.file.invalid(err)
+		return r.err
 	}
-	c.roles, c.err = m, nil
+	r.custom, r.err = m, nil
 	return nil
+}
+
+// current returns the custom roles in force, looking at the file first
+// when it is time to.
+func (r *Roles) current() map[string]CustomRole {
+	if r == nil {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.file.due(r.now()) {
+		_ = r.reload(false) // a broken file keeps the roles in force
+	}
+	return r.custom
+}
+
+// Err is why the file's latest contents are not in force, or nil.
+func (r *Roles) Err() error {
+	if r == nil {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.err
 }
 
 // parseRoles checks a roles file: an array of CustomRole.
@@ -110,38 +144,28 @@ func CheckRolesFile(b []byte) error {
 	return err
 }
 
-// customRole looks a role up in the registry.
-func customRole(name string) (CustomRole, bool) {
-	c := &customRoles
-	c.Lock()
-	defer c.Unlock()
-	if c.file.due(time.Now()) {
-		_ = reloadRoles(false) // a broken file keeps the roles in force
-	}
-	r, ok := c.roles[name]
-	return r, ok
-}
-
-// grants returns what role name grants: its actions, the event types it
-// is limited to (nil: all), and whether it exists.
-func grants(name string) ([]Action, []string, bool) {
+// lookup returns what role name grants, looked up among the built-in
+// roles, then in custom: its actions, the event types it is limited to
+// (nil: all), and whether it exists.
+func lookup(custom map[string]CustomRole, name string) ([]Action, []string, bool) {
 	if a, ok := roles[name]; ok {
 		return a, nil, true
 	}
-	if r, ok := customRole(name); ok {
-		return r.Actions, r.EventTypes, true
+	if c, ok := custom[name]; ok {
+		return c.Actions, c.EventTypes, true
 	}
 	return nil, nil, false
 }
 
-// ReadableTypes returns the event types p's reads are limited to: nil
-// when some role granting query is unlimited, else the union of the
-// patterns of its roles that grant query.
-func ReadableTypes(roleNames []string) []string {
+// ReadableTypes returns the event types a principal with roleNames may
+// read: nil when some role granting query is unlimited, else the union of
+// the patterns of its roles that grant query.
+func (r *Roles) ReadableTypes(roleNames []string) []string {
+	custom := r.current()
 	var out []string
 	limited := false
-	for _, r := range roleNames {
-		acts, types, ok := grants(r)
+	for _, n := range roleNames {
+		acts, types, ok := lookup(custom, n)
 		if !ok || !slices.Contains(acts, ActionQuery) {
 			continue
 		}
@@ -158,11 +182,12 @@ func ReadableTypes(roleNames []string) []string {
 	return slices.Compact(out)
 }
 
-// appendableType reports whether some role of roleNames granting append
+// appendable reports whether some role of roleNames granting append
 // covers eventType.
-func appendableType(roleNames []string, eventType string) bool {
-	for _, r := range roleNames {
-		acts, types, ok := grants(r)
+func (r *Roles) appendable(roleNames []string, eventType string) bool {
+	custom := r.current()
+	for _, n := range roleNames {
+		acts, types, ok := lookup(custom, n)
 		if !ok || !slices.Contains(acts, ActionAppend) {
 			continue
 		}
@@ -178,47 +203,41 @@ func appendableType(roleNames []string, eventType string) bool {
 	return false
 }
 
-// Restriction is what p may not read in tenant: the event types its roles
-// are limited to, and what hide policies take away (ps may be nil).
-func (ps *Policies) Restriction(p allsource.Principal, tenant string) allsource.ReadRestriction {
-	types, fields := ps.Hidden(p, tenant)
-	return allsource.ReadRestriction{OnlyTypes: ReadableTypes(p.Roles), HiddenTypes: types, HiddenFields: fields}
-}
-
 // AppendLimited reports whether some role of roleNames granting append is
 // limited to event types, so appends must be checked event by event.
-func AppendLimited(roleNames []string) bool {
-	for _, r := range roleNames {
-		if acts, types, ok := grants(r); ok && types != nil && slices.Contains(acts, ActionAppend) {
+func (r *Roles) AppendLimited(roleNames []string) bool {
+	custom := r.current()
+	for _, n := range roleNames {
+		if acts, types, ok := lookup(custom, n); ok && types != nil && slices.Contains(acts, ActionAppend) {
 			return true
 		}
 	}
 	return false
 }
 
-// SetRolesFile checks a roles file's contents and installs them at path.
-func SetRolesFile(path string, b []byte) error {
+// Set checks a roles file's contents, installs them at r's path and puts
+// them in force.
+func (r *Roles) Set(b []byte) error {
+	if r == nil {
+		return errors.New("authz: roles: no roles file to set")
+	}
 	if err := CheckRolesFile(b); err != nil {
 		return allsource.Errorf(allsource.CodeInvalid, "roles: %v", err)
 	}
-	if err := writeFileAtomic(path, b); err != nil {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := writeFileAtomic(r.file.path, b); err != nil {
 		return fmt.Errorf("authz: roles: %w", err)
 	}
-	customRoles.Lock()
-	defer customRoles.Unlock()
-	if customRoles.file.path == path {
-		return reloadRoles(true)
-	}
-	return nil
+	return r.reload(true)
 }
 
-// CustomRoles returns the custom roles in force, by name.
-func CustomRoles() []CustomRole {
-	customRoles.Lock()
-	defer customRoles.Unlock()
-	out := make([]CustomRole, 0, len(customRoles.roles))
-	for _, r := range customRoles.roles {
-		out = append(out, r)
+// List returns the custom roles in force, by name.
+func (r *Roles) List() []CustomRole {
+	custom := r.current()
+	out := make([]CustomRole, 0, len(custom))
+	for _, c := range custom {
+		out = append(out, c)
 	}
 	slices.SortFunc(out, func(a, b CustomRole) int { return strings.Compare(a.Name, b.Name) })
 	return out

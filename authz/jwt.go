@@ -97,6 +97,9 @@ type JWTConfig struct {
 	// Leeway is the clock skew allowed on exp and nbf: default 30 s, at
 	// most 5 minutes.
 	Leeway time.Duration
+	// Roles are the custom roles a token may name besides the built-in
+	// ones (nil: the built-in roles only).
+	Roles *Roles
 }
 
 // JWTVerifier checks tokens against a JWTConfig.
@@ -187,7 +190,7 @@ func (v *JWTVerifier) verify(token string) (allsource.Principal, time.Time, erro
 	if c.Tenant == "" {
 		return fail("invalid token: no tenant claim")
 	}
-	if err := CheckRoles(c.Tenant, c.Roles); err != nil {
+	if err := v.cfg.Roles.Check(c.Tenant, c.Roles); err != nil {
 		return fail("invalid token: roles: %s", err.(*allsource.Error).Message)
 	}
 	return allsource.Principal{Subject: c.Subject, Tenant: c.Tenant, Roles: c.Roles, Via: "jwt"}, c.ExpiresAt.Add(v.cfg.Leeway), nil
@@ -215,11 +218,15 @@ func tokenProblem(err error) string {
 }
 
 // IssueHS256 signs claims for tenant and roles, valid for ttl from now.
+// The tenant and the form of the role names are checked here (admin goes
+// with "*" and only there); whether a custom role exists is the
+// verifier's to decide (JWTConfig.Roles), so check the names with
+// Roles.Check first.
 func IssueHS256(secret []byte, subject, tenant string, roleNames []string, ttl time.Duration, now time.Time) (string, error) {
 	if len(secret) < 32 {
 		return "", fmt.Errorf("authz: the HS256 secret must be at least 32 bytes")
 	}
-	if err := CheckRoles(tenant, roleNames); err != nil {
+	if err := checkGrant(tenant, roleNames, nil); err != nil {
 		return "", err
 	}
 	if ttl <= 0 || ttl > 366*24*time.Hour {

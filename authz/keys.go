@@ -78,7 +78,16 @@ type KeyStore struct {
 	mu       sync.Mutex
 	file     watched
 	keys     map[string]APIKey
+	roles    *Roles // what Create accepts; nil: the built-in roles
 	onChange func(before, after map[string]APIKey)
+}
+
+// SetRoles sets the roles Create accepts besides the built-in ones (nil:
+// the built-in roles only).
+func (s *KeyStore) SetRoles(r *Roles) {
+	s.mu.Lock()
+	s.roles = r
+	s.mu.Unlock()
 }
 
 // OnChange sets a function called (under the store's lock; it must not
@@ -143,7 +152,10 @@ func (s *KeyStore) save() error {
 // Create makes a key for tenant with roles, valid for ttl (0: until
 // revoked), and returns it: the only time its secret is known.
 func (s *KeyStore) Create(name, tenant string, roleNames []string, ttl time.Duration) (string, APIKey, error) {
-	if err := CheckRoles(tenant, roleNames); err != nil {
+	s.mu.Lock()
+	roles := s.roles
+	s.mu.Unlock()
+	if err := roles.Check(tenant, roleNames); err != nil {
 		return "", APIKey{}, err
 	}
 	if ttl < 0 {

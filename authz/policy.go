@@ -130,9 +130,10 @@ func payloadPath(f string) ([]string, error) {
 
 // Policies holds the compiled policies of a file, re-read when it changes
 // (a file that does not compile keeps the previous policies and is
-// reported by Err).
+// reported by Err), and the roles they are evaluated with.
 type Policies struct {
-	now func() time.Time
+	now   func() time.Time
+	roles *Roles // nil: the built-in roles only
 
 	mu   sync.Mutex
 	file watched
@@ -140,9 +141,10 @@ type Policies struct {
 	err  error
 }
 
-// OpenPolicies reads the policies at path (none if there is no file).
-func OpenPolicies(path string) (*Policies, error) {
-	ps := &Policies{file: watched{path: path, what: "policies"}, now: time.Now}
+// OpenPolicies reads the policies at path (none if there is no file),
+// to be evaluated with roles (nil: the built-in roles only).
+func OpenPolicies(path string, roles *Roles) (*Policies, error) {
+	ps := NewPolicies(path, roles)
 	if err := ps.reload(true); err != nil {
 		return nil, err
 	}
@@ -219,22 +221,23 @@ func (c compiled) matches(vars map[string]any) bool {
 	return ok && b
 }
 
-// Authorize decides with roles and policies: allowed when a role or an
-// allow policy grants it and no deny policy matches. A nil Policies is
-// the roles alone.
+// Authorize decides with ps's roles and policies: allowed when a role or
+// an allow policy grants it and no deny policy matches. A nil Policies is
+// the built-in roles alone.
 //
 // Appending is decided per event (r.EventType set); asked without an event
 // type (a whole request), append is decided by the roles alone.
 func (ps *Policies) Authorize(p allsource.Principal, a Action, r Resource) error {
-	if a == ActionAppend && r.EventType != "" && Allows(p, a, r.Tenant) && !appendableType(p.Roles, r.EventType) {
+	roles := ps.Roles()
+	if a == ActionAppend && r.EventType != "" && roles.Allows(p, a, r.Tenant) && !roles.appendable(p.Roles, r.EventType) {
 		return allsource.Errorf(allsource.CodeForbidden, "append of %s is outside the event types of role %s", r.EventType, strings.Join(p.Roles, ", "))
 	}
 	if ps == nil || (a == ActionAppend && r.EventType == "") {
-		return Authorize(p, a, r.Tenant)
+		return roles.Authorize(p, a, r.Tenant)
 	}
 	list := ps.current()
 	if len(list) == 0 {
-		return Authorize(p, a, r.Tenant)
+		return roles.Authorize(p, a, r.Tenant)
 	}
 	vars := policyVars(p, a, r)
 	for _, c := range list {
@@ -246,7 +249,7 @@ func (ps *Policies) Authorize(p allsource.Principal, a Action, r Resource) error
 			return allsource.Errorf(allsource.CodeForbidden, "%s is denied by policy %q", what, c.Name)
 		}
 	}
-	err := Authorize(p, a, r.Tenant)
+	err := roles.Authorize(p, a, r.Tenant)
 	if err == nil {
 		return nil
 	}
@@ -316,8 +319,25 @@ func (ps *Policies) List() []Policy {
 	return out
 }
 
-// NewPolicies returns an empty set for path without reading it (to
-// replace a file that does not compile).
-func NewPolicies(path string) *Policies {
-	return &Policies{file: watched{path: path, what: "policies"}, now: time.Now}
+// NewPolicies returns an empty set for path, evaluated with roles,
+// without reading it (to replace a file that does not compile); it reads
+// the file when it changes.
+func NewPolicies(path string, roles *Roles) *Policies {
+	return &Policies{file: watched{path: path, what: "policies"}, now: time.Now, roles: roles}
+}
+
+// Roles returns the roles ps evaluates with (nil for a nil ps: the
+// built-in roles only).
+func (ps *Policies) Roles() *Roles {
+	if ps == nil {
+		return nil
+	}
+	return ps.roles
+}
+
+// Restriction is what p may not read in tenant: the event types its roles
+// are limited to, and what hide policies take away (ps may be nil).
+func (ps *Policies) Restriction(p allsource.Principal, tenant string) allsource.ReadRestriction {
+	types, fields := ps.Hidden(p, tenant)
+	return allsource.ReadRestriction{OnlyTypes: ps.Roles().ReadableTypes(p.Roles), HiddenTypes: types, HiddenFields: fields}
 }

@@ -32,7 +32,7 @@ func TestPolicyCompileErrors(t *testing.T) {
 
 func TestPolicies(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "auth", "policies.json")
-	ps, err := OpenPolicies(path)
+	ps, err := OpenPolicies(path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,8 +1,9 @@
-// Package authz decides who a request is and what it may do: API keys
-// and JWTs become an allsource.Principal (Authenticator), and roles grant
-// actions within the principal's tenant (Authorize).
+// Package authz decides who a request is and what it may do: API keys,
+// JWTs and passwords become an allsource.Principal (Authenticator), roles
+// grant actions within the principal's tenant (Roles.Authorize), and
+// policies refine that (Policies.Authorize).
 //
-// Roles:
+// Built-in roles:
 //
 //	admin         every action in every tenant (its principal's tenant is "*")
 //	tenant-admin  every action in its own tenant but managing tenants
@@ -10,8 +11,17 @@
 //	reader        query
 //	analyst       query, analytics and reading projections
 //
-// A principal with several roles may do what any of them allows. Nothing
-// in this package does I/O but KeyStore, which keeps API keys in a file.
+// A deployment may define custom roles in its roles file. They are a
+// value, Roles, that a server opens and hands to whatever consults roles:
+// its Policies, KeyStore, UserStore and JWTConfig. A nil *Roles is the
+// built-in roles alone, so two servers in one process, or a server and a
+// test, never see each other's roles; the package keeps no mutable state
+// of its own.
+//
+// A principal with several roles may do what any of them allows. The
+// stores (keys, users, quotas, policies, roles) are files in
+// DATA_DIR/auth, written whole and re-read when they change; the rest of
+// the package does no I/O.
 package authz
 
 import (
@@ -59,8 +69,8 @@ var roles = map[string][]Action{
 	RoleAnalyst: {ActionQuery, ActionAnalytics, ActionReadProjections},
 }
 
-// Roles lists the built-in role names, sorted.
-func Roles() []string {
+// BuiltinRoles lists the built-in role names, sorted.
+func BuiltinRoles() []string {
 	out := make([]string, 0, len(roles))
 	for r := range roles {
 		out = append(out, r)
@@ -69,19 +79,29 @@ func Roles() []string {
 	return out
 }
 
-// CheckRoles validates role names and the tenant they are granted in:
-// every role must exist, and admin (which spans tenants) goes with the
-// tenant "*" and only there.
-func CheckRoles(tenant string, names []string) error {
+// Check validates role names and the tenant they are granted in: every
+// role must be built in or one of r's custom roles, and admin (which
+// spans tenants) goes with the tenant "*" and only there.
+func (r *Roles) Check(tenant string, names []string) error {
+	custom := r.current()
+	return checkGrant(tenant, names, func(n string) bool {
+		_, _, ok := lookup(custom, n)
+		return ok
+	})
+}
+
+// checkGrant validates tenant and names, with known saying which names
+// are roles (nil: any well-formed name).
+func checkGrant(tenant string, names []string, known func(string) bool) error {
 	if err := checkTenantName(tenant); err != nil {
 		return err
 	}
 	if len(names) == 0 {
-		return allsource.Errorf(allsource.CodeInvalid, "give at least one role (%s)", strings.Join(Roles(), ", "))
+		return allsource.Errorf(allsource.CodeInvalid, "give at least one role (%s)", strings.Join(BuiltinRoles(), ", "))
 	}
 	for _, n := range names {
-		if _, _, ok := grants(n); !ok {
-			return allsource.Errorf(allsource.CodeInvalid, "unknown role %q (built-in roles: %s; custom roles are in the roles file)", n, strings.Join(Roles(), ", "))
+		if n == "" || strings.ContainsAny(n, ", ") || known != nil && !known(n) {
+			return allsource.Errorf(allsource.CodeInvalid, "unknown role %q (built-in roles: %s; custom roles are in the roles file)", n, strings.Join(BuiltinRoles(), ", "))
 		}
 		if (n == RoleAdmin) != (tenant == allsource.AllTenants) {
 			return allsource.Errorf(allsource.CodeInvalid, "role admin goes with tenant %q (every tenant), and only it", allsource.AllTenants)
@@ -90,26 +110,36 @@ func CheckRoles(tenant string, names []string) error {
 	return nil
 }
 
-// Allows reports whether p may do a in tenant.
-func Allows(p allsource.Principal, a Action, tenant string) bool {
+// Allows reports whether p may do a in tenant by its roles.
+func (r *Roles) Allows(p allsource.Principal, a Action, tenant string) bool {
 	if p.Tenant != allsource.AllTenants && p.Tenant != tenant {
 		return false
 	}
-	for _, r := range p.Roles {
-		if r == RoleAdmin && p.Tenant != allsource.AllTenants {
+	var custom map[string]CustomRole
+	looked := false // built-in roles are decided without r's lock
+	for _, n := range p.Roles {
+		if n == RoleAdmin && p.Tenant != allsource.AllTenants {
 			continue // an admin grant outside "*" is malformed: ignore it
 		}
-		if acts, _, _ := grants(r); slices.Contains(acts, a) {
+		acts, ok := roles[n]
+		if !ok {
+			if !looked {
+				custom, looked = r.current(), true
+			}
+			acts, _, _ = lookup(custom, n)
+		}
+		if slices.Contains(acts, a) {
 			return true
 		}
 	}
 	return false
 }
 
-// Authorize returns nil when p may do a in tenant, else a forbidden error
-// that names the action (and not whether the tenant exists).
-func Authorize(p allsource.Principal, a Action, tenant string) error {
-	if Allows(p, a, tenant) {
+// Authorize returns nil when p's roles allow a in tenant, else a
+// forbidden error that names the action (and not whether the tenant
+// exists).
+func (r *Roles) Authorize(p allsource.Principal, a Action, tenant string) error {
+	if r.Allows(p, a, tenant) {
 		return nil
 	}
 	if p.Tenant != allsource.AllTenants && p.Tenant != tenant {

@@ -307,7 +307,7 @@ func (s *Scope) MaxResultBytes() int64 { return s.gate.o.Quotas.For(s.Tenant).Ma
 // (eventType(i)), then the tenant's storage quota (stored returns what
 // it holds), then its event and byte rates. The principal is ctx's.
 func (g *Gate) AdmitAppend(ctx context.Context, tenant string, eventType func(i int) string, n int, size int64, stored func() int64) error {
-	if p, ok := allsource.PrincipalFrom(ctx); ok && (g.o.Policies.Has() || authz.AppendLimited(p.Roles)) {
+	if p, ok := allsource.PrincipalFrom(ctx); ok && (g.o.Policies.Has() || g.o.Policies.Roles().AppendLimited(p.Roles)) {
 		for i := 0; i < n; i++ {
 			if err := g.o.Policies.Authorize(p, authz.ActionAppend, authz.Resource{Tenant: tenant, EventType: eventType(i)}); err != nil {
 				var e allsource.Error

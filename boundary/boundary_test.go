@@ -34,7 +34,7 @@ func testGate(t *testing.T, on bool) (*Gate, map[string]string) {
 	if err := q.Set("acme", authz.Quota{MaxConcurrentQueries: 1, QueryTimeout: "50ms"}); err != nil {
 		t.Fatal(err)
 	}
-	o := Options{Quotas: q, Throttle: authz.NewThrottle(), Policies: authz.NewPolicies(filepath.Join(dir, "policies.json"))}
+	o := Options{Quotas: q, Throttle: authz.NewThrottle(), Policies: authz.NewPolicies(filepath.Join(dir, "policies.json"), nil)}
 	if on {
 		o.Authn = &authz.Authenticator{Keys: ks}
 	}

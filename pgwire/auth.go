@@ -190,7 +190,8 @@ func (c *conn) authCredential(user string) error {
 		return &authError{code: "28P01", msg: fmt.Sprintf("authentication failed for user %q: %s", user, errorMessage(err))}
 	}
 	tenant := sessionTenant(p, c.srv.opts.Tenant)
-	if !authz.Allows(p, authz.ActionQuery, tenant) && !authz.Allows(p, authz.ActionAppend, tenant) {
+	roles := c.srv.opts.Gate.Policies().Roles()
+	if !roles.Allows(p, authz.ActionQuery, tenant) && !roles.Allows(p, authz.ActionAppend, tenant) {
 		return &authError{code: "28000", msg: fmt.Sprintf("role %s may neither query nor append", strings.Join(p.Roles, ", "))}
 	}
 	c.sess.principal = &p

@@ -47,7 +47,11 @@ func (m *Main) runToken(_ context.Context, args []string) error {
 	if *tenant == "" {
 		return errors.New("--tenant is required")
 	}
-	if err := authz.UseRolesFile(authz.RolesFile(*dataDir)); err != nil {
+	roles, err := authz.OpenRoles(authz.RolesFile(*dataDir))
+	if err != nil {
+		return err
+	}
+	if err := roles.Check(*tenant, splitList(*role)); err != nil {
 		return err
 	}
 	secret, err := authz.LoadOrCreateSecret(authz.SecretFile(*dataDir))
@@ -132,13 +136,15 @@ func (m *Main) runAdmin(ctx context.Context, args []string) error {
 		if *tenant == "" {
 			return errors.New("--tenant is required")
 		}
-		if err := authz.UseRolesFile(authz.RolesFile(*dataDir)); err != nil {
+		roles, err := authz.OpenRoles(authz.RolesFile(*dataDir))
+		if err != nil {
 			return err
 		}
 		ks, err := authz.OpenKeyStore(authz.KeysFile(*dataDir))
 		if err != nil {
 			return err
 		}
+		ks.SetRoles(roles)
 		key, k, err := ks.Create(*name, *tenant, splitList(*role), *ttl)
 		if err != nil {
 			return err
@@ -291,13 +297,15 @@ func (m *Main) runAdminUser(args []string) error {
 			}
 			pw = strings.TrimRight(line, "\r\n")
 		}
-		if err := authz.UseRolesFile(authz.RolesFile(*dataDir)); err != nil {
+		roles, err := authz.OpenRoles(authz.RolesFile(*dataDir))
+		if err != nil {
 			return err
 		}
 		us, err := authz.OpenUserStore(authz.UsersFile(*dataDir))
 		if err != nil {
 			return err
 		}
+		us.SetRoles(roles)
 		if err := us.SetUser(*name, *tenant, splitList(*role), pw); err != nil {
 			return err
 		}
@@ -361,12 +369,13 @@ func (m *Main) runAdminPolicy(args []string) error {
 		fmt.Fprintf(m.Stderr, "%s: the policies are valid\n", fs.Arg(0))
 		return nil
 	}
-	ps, err := authz.OpenPolicies(authz.PoliciesFile(*dataDir))
+	// The policies are only written here, not evaluated: no roles needed.
+	ps, err := authz.OpenPolicies(authz.PoliciesFile(*dataDir), nil)
 	if err != nil && !strings.Contains(err.Error(), "policies file") {
 		return err
 	}
 	if ps == nil {
-		ps = authz.NewPolicies(authz.PoliciesFile(*dataDir))
+		ps = authz.NewPolicies(authz.PoliciesFile(*dataDir), nil)
 	}
 	if err := ps.Set(b); err != nil {
 		return err
@@ -389,18 +398,20 @@ func (m *Main) runAdminRole(args []string) error {
 		if err != nil {
 			return err
 		}
-		if err := authz.SetRolesFile(authz.RolesFile(*dataDir), b); err != nil {
+		// NewRoles does not read the file, so a broken one is replaced too.
+		if err := authz.NewRoles(authz.RolesFile(*dataDir)).Set(b); err != nil {
 			return fmt.Errorf("%s: %w", fs.Arg(0), err)
 		}
 		fmt.Fprintln(m.Stderr, "custom roles installed")
 		return nil
 	case args[0] == "list" && fs.NArg() == 0:
-		if err := authz.UseRolesFile(authz.RolesFile(*dataDir)); err != nil {
+		roles, err := authz.OpenRoles(authz.RolesFile(*dataDir))
+		if err != nil {
 			return err
 		}
 		tw := tabwriter.NewWriter(m.Stdout, 2, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "ROLE\tACTIONS\tEVENT TYPES")
-		for _, r := range authz.CustomRoles() {
+		for _, r := range roles.List() {
 			acts := make([]string, len(r.Actions))
 			for i, a := range r.Actions {
 				acts[i] = string(a)

@@ -43,7 +43,7 @@ func (a *auth) registerAdmin(r gin.IRouter) {
 	r.PUT("/v1/admin/quotas/:tenant", a.setQuota)
 	r.GET("/v1/admin/policies", a.listPolicies)
 	r.PUT("/v1/admin/policies", a.setPolicies)
-	r.GET("/v1/admin/roles", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"roles": authz.CustomRoles()}) })
+	r.GET("/v1/admin/roles", a.listRoles)
 	r.PUT("/v1/admin/roles", a.setRoles)
 	r.GET("/v1/admin/users", a.listUsers)
 	r.GET("/v1/admin/users/:name", a.getUser)
@@ -86,7 +86,7 @@ func (a *auth) getUser(c *gin.Context) {
 		return
 	}
 	u, _, found := a.users.Lookup(name)
-	if !found || !authz.Allows(p, authz.ActionManageKeys, u.Tenant) {
+	if !found || !a.roles.Allows(p, authz.ActionManageKeys, u.Tenant) {
 		httpx.WriteError(c, allsource.Errorf(allsource.CodeNotFound, "no user %q", c.Param("name")))
 		return
 	}
@@ -140,7 +140,7 @@ func (a *auth) deleteUser(c *gin.Context) {
 		return
 	}
 	u, _, found := a.users.Lookup(name)
-	if !found || !authz.Allows(p, authz.ActionManageKeys, u.Tenant) || (u.Tenant == allsource.AllTenants && p.Tenant != allsource.AllTenants) {
+	if !found || !a.roles.Allows(p, authz.ActionManageKeys, u.Tenant) || (u.Tenant == allsource.AllTenants && p.Tenant != allsource.AllTenants) {
 		httpx.WriteError(c, allsource.Errorf(allsource.CodeNotFound, "no user %q", c.Param("name")))
 		return
 	}
@@ -153,6 +153,14 @@ func (a *auth) deleteUser(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"deleted": name})
 }
 
+func (a *auth) listRoles(c *gin.Context) {
+	out := gin.H{"roles": a.roles.List()}
+	if err := a.roles.Err(); err != nil {
+		out["file_error"] = err.Error() // the file on disk does not parse; the previous roles are in force
+	}
+	c.JSON(http.StatusOK, out)
+}
+
 func (a *auth) setRoles(c *gin.Context) {
 	p := caller(c)
 	var buf bytes.Buffer
@@ -160,13 +168,13 @@ func (a *auth) setRoles(c *gin.Context) {
 		httpx.WriteError(c, allsource.Errorf(allsource.CodeInvalid, "the request body could not be read: %v", err))
 		return
 	}
-	if err := authz.SetRolesFile(a.rolesFile, buf.Bytes()); err != nil {
+	if err := a.roles.Set(buf.Bytes()); err != nil {
 		httpx.WriteError(c, err)
 		return
 	}
 	a.gate.Record(authz.AuditRecord{Kind: "roles_changed", Interface: "http", Subject: p.Subject, Via: p.Via, Remote: c.ClientIP(),
 		Action: "set_roles", Reason: buf.String()})
-	c.JSON(http.StatusOK, gin.H{"roles": authz.CustomRoles()})
+	c.JSON(http.StatusOK, gin.H{"roles": a.roles.List()})
 }
 
 func (a *auth) listPolicies(c *gin.Context) {
@@ -305,7 +313,7 @@ func (a *auth) revokeKey(c *gin.Context) {
 	id := c.Param("id")
 	i := slices.IndexFunc(list, func(k authz.APIKey) bool { return k.ID == id })
 	// Another tenant's key looks like no key at all.
-	if i < 0 || !authz.Allows(p, authz.ActionManageKeys, list[i].Tenant) || (list[i].Tenant == allsource.AllTenants && p.Tenant != allsource.AllTenants) {
+	if i < 0 || !a.roles.Allows(p, authz.ActionManageKeys, list[i].Tenant) || (list[i].Tenant == allsource.AllTenants && p.Tenant != allsource.AllTenants) {
 		httpx.WriteError(c, allsource.Errorf(allsource.CodeNotFound, "no API key %q", id))
 		return
 	}

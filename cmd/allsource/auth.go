@@ -30,14 +30,14 @@ import (
 // passes through. Authentication is off (loopback only, no principal) or
 // on with an Authenticator; both take the same path through the Gate.
 type auth struct {
-	on        bool
-	keys      *authz.KeyStore
-	authn     *authz.Authenticator
-	quotas    *authz.Quotas   // always loaded: quotas apply with or without auth
-	policies  *authz.Policies // in force with auth on
-	rolesFile string
-	users     *authz.UserStore
-	gate      *boundary.Gate
+	on       bool
+	keys     *authz.KeyStore
+	authn    *authz.Authenticator
+	quotas   *authz.Quotas   // always loaded: quotas apply with or without auth
+	policies *authz.Policies // in force with auth on
+	roles    *authz.Roles    // the custom roles, which policies, keys, users and tokens use
+	users    *authz.UserStore
+	gate     *boundary.Gate
 }
 
 // setupAuth decides whether the server authenticates. --auth auto turns
@@ -46,10 +46,15 @@ type auth struct {
 // --jwt-public-key / --jwt-jwks.
 // Without auth the server only listens on loopback addresses.
 func setupAuth(cfg *Config, log *slog.Logger) (*auth, error) {
+	roles, err := authz.OpenRoles(authz.RolesFile(cfg.DataDir))
+	if err != nil {
+		return nil, err
+	}
 	keys, err := authz.OpenKeyStore(authz.KeysFile(cfg.DataDir))
 	if err != nil {
 		return nil, err
 	}
+	keys.SetRoles(roles)
 	list, err := keys.List()
 	if err != nil {
 		return nil, err
@@ -58,7 +63,7 @@ func setupAuth(cfg *Config, log *slog.Logger) (*auth, error) {
 	if err != nil {
 		return nil, err
 	}
-	jc := authz.JWTConfig{HS256Secret: secret, Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience}
+	jc := authz.JWTConfig{HS256Secret: secret, Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience, Roles: roles}
 	for _, p := range splitList(cfg.JWTPublicKeys) {
 		k, err := authz.LoadPublicKey(p)
 		if err != nil {
@@ -77,6 +82,7 @@ func setupAuth(cfg *Config, log *slog.Logger) (*auth, error) {
 	if err != nil {
 		return nil, err
 	}
+	users.SetRoles(roles)
 	// First start: an administrator from ALLSOURCE_ADMIN_PASSWORD.
 	if pw := os.Getenv("ALLSOURCE_ADMIN_PASSWORD"); pw != "" && len(users.List()) == 0 {
 		if err := users.SetUser("admin", allsource.AllTenants, []string{authz.RoleAdmin}, pw); err != nil {
@@ -89,14 +95,11 @@ func setupAuth(cfg *Config, log *slog.Logger) (*auth, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := authz.UseRolesFile(authz.RolesFile(cfg.DataDir)); err != nil {
-		return nil, err
-	}
-	policies, err := authz.OpenPolicies(authz.PoliciesFile(cfg.DataDir))
+	policies, err := authz.OpenPolicies(authz.PoliciesFile(cfg.DataDir), roles)
 	if err != nil {
 		return nil, err
 	}
-	a := &auth{keys: keys, quotas: quotas, policies: policies, rolesFile: authz.RolesFile(cfg.DataDir), users: users}
+	a := &auth{keys: keys, quotas: quotas, policies: policies, roles: roles, users: users}
 	switch cfg.Auth {
 	case "on":
 		a.on = true

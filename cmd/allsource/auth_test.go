@@ -952,7 +952,6 @@ func TestRunawayQueries(t *testing.T) {
 // appends only those, over HTTP and pgwire.
 func TestCustomRolesOverHTTP(t *testing.T) {
 	as := startAuthServer(t, false)
-	defer authz.UseRolesFile("")
 	if st, body := as.do(t, as.keys["acme"], "PUT", "/v1/admin/roles", `[]`); st != 403 {
 		t.Fatalf("a tenant sets roles: %d %s", st, body)
 	}
