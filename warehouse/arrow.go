@@ -2,7 +2,7 @@ package warehouse
 
 // Arrow IPC stream results.
 //
-// A query result is sent as an Arrow IPC stream (the "streaming format":
+// A query result can be encoded as an Arrow IPC stream (the "streaming format":
 // a schema message, then record batches, then the end-of-stream marker;
 // media type application/vnd.apache.arrow.stream) so that pandas, polars
 // and pyarrow read it without parsing JSON. The schema is built from the
@@ -45,24 +45,23 @@ package warehouse
 //	                             timestamp RFC 3339, as in the JSON format)
 //	anything else                utf8, the value as JSON text
 //
-// Errors. An error before the first batch is written (a failing statement,
-// a bad value in the first rows) is returned to the caller, which answers
-// with the usual JSON error. An error after that cannot change the status:
-// the batch in progress is dropped, the stream is cut with an incomplete
-// message header (so every Arrow reader fails with an unexpected end of
-// stream instead of seeing a shorter, complete-looking result), the
-// message is set as the HTTP trailer Allsource-Error, and the server logs
-// it.
+// Errors. WriteArrow returns every error, and reports whether any byte
+// reached its writer. An error before the first batch is written (a
+// failing statement, a bad value in the first rows) leaves the writer
+// untouched, so the caller can still answer with an ordinary error (the
+// HTTP API's JSON error). An error after that cannot be taken back: the
+// batch in progress is dropped and the stream is cut with an incomplete
+// message header, so every Arrow reader fails with an unexpected end of
+// stream instead of seeing a shorter, complete-looking result. (The HTTP
+// API then sends the message as a trailer; see package httpapi.)
 
 import (
 	"bufio"
-	"context"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"math/big"
-	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -74,10 +73,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	duckdb "github.com/duckdb/duckdb-go/v2"
-	"github.com/gin-gonic/gin"
 
 	"github.com/allsource/allsource"
-	"github.com/allsource/allsource/internal/httpx"
 )
 
 // ArrowStreamType is the media type of an Arrow IPC stream.
@@ -85,10 +82,6 @@ const ArrowStreamType = "application/vnd.apache.arrow.stream"
 
 // ArrowTypeKey is the field metadata key holding a column's DuckDB type.
 const ArrowTypeKey = "allsource.duckdb_type"
-
-// ArrowErrorTrailer is the HTTP trailer set when an Arrow stream is cut by
-// an error.
-const ArrowErrorTrailer = "Allsource-Error"
 
 const (
 	arrowBatchRows  = 8192
@@ -114,72 +107,28 @@ type arrowOptions struct {
 	flush      func() // after each batch reached dst
 }
 
-// arrowResult tells what writeArrow did.
-type arrowResult struct {
-	rows    int64
-	batches int
-	started bool // some bytes were written to dst
+// ArrowResult tells what WriteArrow did.
+type ArrowResult struct {
+	Rows    int64 // rows encoded
+	Batches int   // record batches written
+	Started bool  // some bytes were written to dst
 }
 
-// WantsArrow reports whether an Accept header asks for an Arrow stream
-// before any other format this package serves.
-func WantsArrow(accept string) bool { return negotiate(accept) == formatArrow }
-
-// ServeArrow answers the request with rows as an Arrow IPC stream. It
-// writes the JSON error response itself when nothing was sent yet, and
-// logs errors that cut a stream.
-func (w *Warehouse) ServeArrow(c *gin.Context, rows *Rows) {
-	out := &arrowHTTPWriter{c: c}
-	res, err := writeArrow(out, rows, arrowOptions{flush: c.Writer.Flush})
-	if err == nil {
-		if !res.started {
-			out.start()
-		}
-		return
-	}
-	if !res.started {
-		httpx.WriteError(c, w.arrowError(err))
-		return
-	}
-	c.Writer.Header().Set(http.TrailerPrefix+ArrowErrorTrailer, allsource.ErrorMessage(w.arrowError(err)))
-	if c.Request.Context().Err() == nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
-		w.log.Warn("arrow stream ended with an error", "err", err, "rows", res.rows)
-	}
-}
-
-// arrowError makes err fit for the user.
-func (w *Warehouse) arrowError(err error) error {
-	var e *allsource.Error
-	if errors.As(err, &e) {
-		return err
-	}
-	return &allsource.Error{Code: allsource.CodeInvalid, Message: w.userMessage(err), Index: -1, Err: err}
-}
-
-// arrowHTTPWriter sends the status and Content-Type with the first byte,
-// so that an error before it can still be a JSON error response.
-type arrowHTTPWriter struct {
-	c       *gin.Context
-	started bool
-}
-
-func (a *arrowHTTPWriter) start() {
-	if !a.started {
-		a.started = true
-		a.c.Writer.Header().Set("Content-Type", ArrowStreamType)
-		a.c.Status(http.StatusOK)
-		a.c.Writer.WriteHeaderNow()
-	}
-}
-
-func (a *arrowHTTPWriter) Write(p []byte) (int, error) {
-	a.start()
-	return a.c.Writer.Write(p)
+// WriteArrow encodes rows as an Arrow IPC stream to dst, in record batches
+// of at most 8192 rows or 16 MiB of variable-length data, and calls flush
+// (when not nil) after each batch and at the end, so a caller streaming to
+// a network peer can push each batch out. On an error after the first byte
+// it ends what it wrote with an incomplete message (see the package
+// comment above); before it, dst is untouched (res.Started is false).
+// A value its Arrow type cannot hold is an *allsource.Error (invalid)
+// naming the column and row; other errors are the engine's or dst's.
+func WriteArrow(dst io.Writer, rows *Rows, flush func()) (ArrowResult, error) {
+	return writeArrow(dst, rows, arrowOptions{flush: flush})
 }
 
 // writeArrow encodes rows as an Arrow IPC stream to dst. On an error after
 // the first batch it writes arrowCut; before it, nothing.
-func writeArrow(dst io.Writer, rows *Rows, o arrowOptions) (res arrowResult, err error) {
+func writeArrow(dst io.Writer, rows *Rows, o arrowOptions) (res ArrowResult, err error) {
 	if o.batchRows <= 0 {
 		o.batchRows = arrowBatchRows
 	}
@@ -217,7 +166,7 @@ func writeArrow(dst io.Writer, rows *Rows, o arrowOptions) (res arrowResult, err
 			bw.Write(arrowCut)
 			bw.Flush()
 		}
-		res.started = cw.n > 0
+		res.Started = cw.n > 0
 	}()
 	emit := func() error {
 		rec := rb.NewRecordBatch()
@@ -228,7 +177,7 @@ func writeArrow(dst io.Writer, rows *Rows, o arrowOptions) (res arrowResult, err
 		if err := bw.Flush(); err != nil {
 			return err
 		}
-		res.batches++
+		res.Batches++
 		if o.flush != nil {
 			o.flush()
 		}
@@ -254,14 +203,14 @@ func writeArrow(dst io.Writer, rows *Rows, o arrowOptions) (res arrowResult, err
 			n, err := cols[i].add(b, v)
 			if errors.Is(err, errArrowRange) {
 				return res, &allsource.Error{Code: allsource.CodeInvalid, Index: -1, Err: err,
-					Message: fmt.Sprintf("column %q, row %d: %s", fields[i].Name, res.rows+1, msgArrowRange)}
+					Message: fmt.Sprintf("column %q, row %d: %s", fields[i].Name, res.Rows+1, msgArrowRange)}
 			}
 			if err != nil {
-				return res, fmt.Errorf("warehouse: arrow: column %q, row %d: %w", fields[i].Name, res.rows+1, err)
+				return res, fmt.Errorf("warehouse: arrow: column %q, row %d: %w", fields[i].Name, res.Rows+1, err)
 			}
 			batchBytes += n
 		}
-		res.rows++
+		res.Rows++
 		if inBatch++; inBatch >= o.batchRows || batchBytes >= o.batchBytes {
 			if err := emit(); err != nil {
 				return res, err
@@ -430,7 +379,7 @@ func addText(b array.Builder, v any) (int, error) {
 	case fmt.Stringer: // BIGNUM, BIT
 		s = x.String()
 	default:
-		s = csvValue(v)
+		s = TextValue(v)
 	}
 	b.(*array.StringBuilder).Append(s)
 	return len(s), nil
@@ -481,7 +430,7 @@ func appendNestedJSON(buf []byte, v any) []byte {
 			}
 			ks, ok := k.(string)
 			if !ok {
-				ks = csvValue(k)
+				ks = TextValue(k)
 			}
 			buf = appendJSONString(buf, ks)
 			buf = append(buf, ':')
@@ -491,7 +440,7 @@ func appendNestedJSON(buf []byte, v any) []byte {
 	case duckdb.Union:
 		return appendNestedJSON(buf, x.Value)
 	default:
-		return appendJSONValue(buf, v)
+		return AppendJSONValue(buf, v)
 	}
 }
 

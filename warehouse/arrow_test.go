@@ -21,7 +21,7 @@ import (
 
 // arrowQuery runs q and encodes its result with writeArrow, checking that
 // the encoder released every buffer it allocated.
-func arrowQuery(t *testing.T, w *Warehouse, q string, o arrowOptions) ([]byte, arrowResult, error) {
+func arrowQuery(t *testing.T, w *Warehouse, q string, o arrowOptions) ([]byte, ArrowResult, error) {
 	t.Helper()
 	rows, err := w.Query(context.Background(), q)
 	if err != nil {
@@ -94,7 +94,7 @@ func TestArrowTypes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.rows != 3 || res.batches != 1 || !res.started {
+	if res.Rows != 3 || res.Batches != 1 || !res.Started {
 		t.Fatalf("result %+v", res)
 	}
 	schema, recs := readArrow(t, b)
@@ -217,7 +217,7 @@ func TestArrowEmpty(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.rows != 0 || res.batches != 0 || !res.started {
+	if res.Rows != 0 || res.Batches != 0 || !res.Started {
 		t.Fatalf("result %+v", res)
 	}
 	schema, recs := readArrow(t, b)
@@ -237,7 +237,7 @@ func TestArrowBatches(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.rows != n || res.batches != 3 {
+	if res.Rows != n || res.Batches != 3 {
 		t.Fatalf("result %+v, want %d rows in 3 batches", res, n)
 	}
 	_, recs := readArrow(t, b)
@@ -270,7 +270,7 @@ func TestArrowBatches(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, recs := readArrow(t, b); res.batches != 10 || len(recs) != 10 || recs[0].NumRows() != 10 {
+	if _, recs := readArrow(t, b); res.Batches != 10 || len(recs) != 10 || recs[0].NumRows() != 10 {
 		t.Fatalf("byte-bounded batches: %+v, %d records", res, len(recs))
 	}
 }
@@ -329,7 +329,7 @@ func TestArrowErrors(t *testing.T) {
 	// the error is a user error naming the column.
 	huge := "CASE WHEN i = %d THEN 170141183460469231731687303715884105727::HUGEINT ELSE i::HUGEINT END AS h"
 	b, res, err := arrowQuery(t, w, "SELECT "+strings.Replace(huge, "%d", "5", 1)+" FROM range(100) t(i)", arrowOptions{})
-	if err == nil || res.started || len(b) != 0 {
+	if err == nil || res.Started || len(b) != 0 {
 		t.Fatalf("err %v, result %+v, %d bytes", err, res, len(b))
 	}
 	if allsource.ErrorCode(err) != allsource.CodeInvalid || !strings.Contains(allsource.ErrorMessage(err), `column "h", row 6`) {
@@ -338,7 +338,7 @@ func TestArrowErrors(t *testing.T) {
 	// After the first batch: the stream is cut so that a reader fails
 	// instead of taking it for a complete, shorter result.
 	b, res, err = arrowQuery(t, w, "SELECT "+strings.Replace(huge, "%d", "10000", 1)+" FROM range(20000) t(i) ORDER BY i", arrowOptions{})
-	if !errors.Is(err, errArrowRange) || !res.started || res.batches != 1 {
+	if !errors.Is(err, errArrowRange) || !res.Started || res.Batches != 1 {
 		t.Fatalf("err %v, result %+v", err, res)
 	}
 	if !bytes.HasSuffix(b, arrowCut) {

@@ -191,7 +191,7 @@ func (w *Warehouse) query(ctx context.Context, check bool, q string, args ...any
 		if ctx.Err() != nil {
 			return fail(ctx.Err())
 		}
-		return fail(&allsource.Error{Code: allsource.CodeInvalid, Message: w.userMessage(err), Index: -1, Err: err})
+		return fail(&allsource.Error{Code: allsource.CodeInvalid, Message: w.UserMessage(err), Index: -1, Err: err})
 	}
 	return &Rows{Rows: rows, JSON: jsonCols, release: release}, nil
 }
@@ -468,9 +468,11 @@ func lineColumn(q string, off int) (line, col int) {
 // internalNames matches the engine's internal relations in messages.
 var internalNames = regexp.MustCompile(`"?(_hot|_proj)"?\."?[A-Za-z0-9_]+"?`)
 
-// userMessage is DuckDB's message for err without the server's absolute
-// directories (paths appear relative to the data directory).
-func (w *Warehouse) userMessage(err error) string {
+// UserMessage is DuckDB's message for err as a user may see it: without
+// the server's absolute directories (paths appear relative to the data
+// directory), the quoted generated view, or the engine's internal tables.
+// Front ends use it for an error that reaches them after a result began.
+func (w *Warehouse) UserMessage(err error) string {
 	msg := strings.TrimSpace(err.Error())
 	// The engine quotes the failing statement ("LINE 1: ..." and a caret);
 	// when that is the generated events view, the quote is a truncated

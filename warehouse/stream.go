@@ -211,7 +211,7 @@ func (w *Warehouse) engineError(ctx context.Context, err error) error {
 	if _, ok := err.(*allsource.Error); ok {
 		return err
 	}
-	return &allsource.Error{Code: allsource.CodeInvalid, Message: w.userMessage(err), Index: -1, Err: err}
+	return &allsource.Error{Code: allsource.CodeInvalid, Message: w.UserMessage(err), Index: -1, Err: err}
 }
 
 // Exec runs trusted DDL on the engine (for example catalog tables that

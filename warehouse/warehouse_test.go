@@ -415,13 +415,13 @@ func TestErrorsHideServerPaths(t *testing.T) {
 		t.Fatalf("the engine's error %q does not name the file; the test exercises nothing", err)
 	}
 	// What the HTTP layer shows: the error's user message, or, for an error
-	// while streaming, userMessage.
-	for _, msg := range []string{allsource.ErrorMessage(err), w.userMessage(err)} {
+	// while streaming, UserMessage.
+	for _, msg := range []string{allsource.ErrorMessage(err), w.UserMessage(err)} {
 		if strings.Contains(msg, dir) {
 			t.Fatalf("message %q shows the server path %s", msg, dir)
 		}
 	}
-	if !strings.Contains(w.userMessage(err), "warehouse/tenant=default/") {
-		t.Fatalf("userMessage %q lost the relative path", w.userMessage(err))
+	if !strings.Contains(w.UserMessage(err), "warehouse/tenant=default/") {
+		t.Fatalf("UserMessage %q lost the relative path", w.UserMessage(err))
 	}
 }

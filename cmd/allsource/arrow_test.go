@@ -13,6 +13,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 
+	"github.com/allsource/allsource/httpapi"
 	"github.com/allsource/allsource/warehouse"
 )
 
@@ -141,7 +142,7 @@ func TestArrowOverHTTP(t *testing.T) {
 	// An error after the first batch cuts the stream: the reader fails,
 	// and the trailer tells why.
 	resp, b = post("/v1/query", query("SELECT CASE WHEN i = 10000 THEN 170141183460469231731687303715884105727::HUGEINT ELSE i END AS h FROM range(20000) t(i) ORDER BY i"))
-	if resp.StatusCode != http.StatusOK || !strings.Contains(resp.Trailer.Get(warehouse.ArrowErrorTrailer), "38 digits") || !strings.Contains(resp.Trailer.Get(warehouse.ArrowErrorTrailer), `column "h", row 10001`) {
+	if resp.StatusCode != http.StatusOK || !strings.Contains(resp.Trailer.Get(httpapi.ArrowErrorTrailer), "38 digits") || !strings.Contains(resp.Trailer.Get(httpapi.ArrowErrorTrailer), `column "h", row 10001`) {
 		t.Fatalf("cut stream: %d, trailer %v", resp.StatusCode, resp.Trailer)
 	}
 	r, err := ipc.NewReader(bytes.NewReader(b))

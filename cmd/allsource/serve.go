@@ -20,12 +20,12 @@ import (
 
 	"github.com/allsource/allsource/analytics"
 	"github.com/allsource/allsource/authz"
+	"github.com/allsource/allsource/httpapi"
 	"github.com/allsource/allsource/ingest"
 	"github.com/allsource/allsource/internal/httpx"
 	"github.com/allsource/allsource/internal/qcache"
 	"github.com/allsource/allsource/pgwire"
 	"github.com/allsource/allsource/projections"
-	"github.com/allsource/allsource/warehouse"
 )
 
 func (m *Main) runServe(ctx context.Context, args []string) error {
@@ -232,7 +232,8 @@ func newRouter(cfg *Config, st *store, m *metrics, log *slog.Logger, au *auth) h
 		r.Any("/debug/pprof/*any", gin.WrapH(http.DefaultServeMux))
 	}
 	st.ingest.RegisterRoutes(r, ingest.HTTPOptions{MaxBodyBytes: cfg.MaxBodyBytes, Admit: au.admit(st.wh)})
-	st.wh.RegisterRoutes(r, warehouse.HTTPOptions{QueryTimeout: cfg.QueryTimeout, EventQL: eventqlCompiler(st.wh), DSL: compileDSL})
+	hlog := log.With("component", "http")
+	httpapi.RegisterQuery(r, st.wh, httpapi.QueryOptions{QueryTimeout: cfg.QueryTimeout, Logger: hlog})
 	var cache *qcache.Cache
 	if cfg.QueryCacheBytes > 0 {
 		cache = qcache.New(cfg.QueryCacheBytes, max(cfg.QueryCacheBytes/16, 1<<10))
@@ -240,7 +241,7 @@ func newRouter(cfg *Config, st *store, m *metrics, log *slog.Logger, au *auth) h
 			m.registerCache(cache)
 		}
 	}
-	registerEventQL(r, st.wh, cfg.QueryTimeout, cache)
+	httpapi.RegisterEventQL(r, st.wh, httpapi.EventQLOptions{QueryTimeout: cfg.QueryTimeout, Cache: cache, Logger: hlog})
 	analytics.RegisterRoutes(r, st.wh, analytics.HTTPOptions{QueryTimeout: cfg.QueryTimeout})
 	au.registerAdmin(r)
 	st.hub.RegisterRoutes(r, st.wh, projections.HTTPOptions{})

@@ -1,10 +1,11 @@
-package main
+package httpapi
 
 import (
 	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
 	"regexp"
 	"strings"
@@ -27,31 +28,47 @@ type eventqlRequest struct {
 	Explain bool   `json:"explain"`
 }
 
-// registerEventQL adds the EventQL endpoints. /v1/eventql streams one JSON
+// EventQLOptions configures the EventQL endpoints.
+type EventQLOptions struct {
+	QueryTimeout time.Duration // default 5 minutes
+	// Cache, when set, keeps NDJSON answers keyed by tenant, read
+	// restriction, query text and data watermark.
+	Cache *qcache.Cache
+	// Logger receives Arrow streams cut short by an error; default:
+	// discarded.
+	Logger *slog.Logger
+}
+
+// RegisterEventQL adds the EventQL endpoints. /v1/eventql streams one JSON
 // document per line, or with Accept: application/vnd.apache.arrow.stream
 // the columns form (Compiled.SQL) as an Arrow IPC stream;
 // /api/v1/run-eventql-query frames each document as
-// {"type":"row","payload":…}, as EventSourcingDB's clients expect.
-func registerEventQL(r gin.IRouter, wh *warehouse.Warehouse, timeout time.Duration, cache *qcache.Cache) {
-	r.POST("/v1/eventql", func(c *gin.Context) { serveEventQL(c, wh, timeout, cache, false) })
-	r.POST("/api/v1/run-eventql-query", func(c *gin.Context) { serveEventQL(c, wh, timeout, cache, true) })
+// {"type":"row","payload":…}, as EventSourcingDB's clients expect. A body
+// with "explain": true answers the compiled SQL instead of running it.
+func RegisterEventQL(r gin.IRouter, wh *warehouse.Warehouse, o EventQLOptions) {
+	if o.QueryTimeout <= 0 {
+		o.QueryTimeout = 5 * time.Minute
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	r.POST("/v1/eventql", func(c *gin.Context) { serveEventQL(c, wh, &o, false) })
+	r.POST("/api/v1/run-eventql-query", func(c *gin.Context) { serveEventQL(c, wh, &o, true) })
 }
 
-// eventqlCompiler is the compiler /v1/query uses: the columns form, with
-// the analytics functions the query reads computed.
-func eventqlCompiler(wh *warehouse.Warehouse) func(ctx context.Context, src string) (string, error) {
-	return func(ctx context.Context, src string) (string, error) {
-		q, err := eventql.CompileString(src)
-		if err != nil {
+// compileEventQL is EventQL as /v1/query runs it: the columns form, with
+// the analytics functions the query reads computed under ctx.
+func compileEventQL(ctx context.Context, wh *warehouse.Warehouse, src string) (string, error) {
+	q, err := eventql.CompileString(src)
+	if err != nil {
+		return "", err
+	}
+	if len(q.Tables) > 0 {
+		if err := analytics.ExpandTables(ctx, wh, q.Tables, &q.SQL); err != nil {
 			return "", err
 		}
-		if len(q.Tables) > 0 {
-			if err := analytics.ExpandTables(ctx, wh, q.Tables, &q.SQL); err != nil {
-				return "", err
-			}
-		}
-		return q.SQL, nil
 	}
+	return q.SQL, nil
 }
 
 // compileDSL compiles a query DSL document (the "dsl" of /v1/query).
@@ -63,7 +80,8 @@ func compileDSL(q json.RawMessage) (string, error) {
 	return c.SQL, nil
 }
 
-func serveEventQL(c *gin.Context, wh *warehouse.Warehouse, timeout time.Duration, cache *qcache.Cache, framed bool) {
+func serveEventQL(c *gin.Context, wh *warehouse.Warehouse, o *EventQLOptions, framed bool) {
+	timeout, cache := o.QueryTimeout, o.Cache
 	var req eventqlRequest
 	dec := json.NewDecoder(http.MaxBytesReader(c.Writer, c.Request.Body, 1<<20))
 	dec.DisallowUnknownFields()
@@ -101,7 +119,7 @@ func serveEventQL(c *gin.Context, wh *warehouse.Warehouse, timeout time.Duration
 	if t, ok := allsource.TenantScope(c.Request.Context()); ok && t != allsource.AllTenants {
 		watermark = wh.TenantWatermark(t) // other tenants' writes (the audit log's) do not invalidate it
 	}
-	if !framed && warehouse.WantsArrow(c.GetHeader("Accept")) {
+	if !framed && WantsArrow(c.GetHeader("Accept")) {
 		if err := analytics.ExpandTables(ctx, wh, compiled.Tables, &compiled.SQL); err != nil {
 			httpx.WriteError(c, err)
 			return
@@ -112,7 +130,7 @@ func serveEventQL(c *gin.Context, wh *warehouse.Warehouse, timeout time.Duration
 			return
 		}
 		defer rows.Close()
-		wh.ServeArrow(c, rows)
+		serveArrow(c, wh, rows, o.Logger)
 		return
 	}
 	// Answers are cached by query text and data watermark (read before the
