@@ -826,5 +826,18 @@ func (s *Service) failed() error {
 // Healthy reports whether the pipeline accepts writes.
 func (s *Service) Healthy() error { return s.failed() }
 
+// Limits are the bounds batches for this service are parsed under: front
+// ends pass them to ParseBatch.
+func (s *Service) Limits() Limits { return s.opts.Limits }
+
+// CountRejected reports a batch a front end refused with err (while
+// parsing or admitting it, or because Append failed) to the Observer, by
+// err's code.
+func (s *Service) CountRejected(err error) {
+	if s.opts.Observe != nil {
+		s.opts.Observe.Rejected(allsource.ErrorCode(err))
+	}
+}
+
 // tracer makes the ingest spans (a no-op unless the server sets up tracing).
 var tracer = otel.Tracer("github.com/allsource/allsource/ingest")

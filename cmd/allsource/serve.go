@@ -21,7 +21,6 @@ import (
 	"github.com/allsource/allsource/analytics"
 	"github.com/allsource/allsource/authz"
 	"github.com/allsource/allsource/httpapi"
-	"github.com/allsource/allsource/ingest"
 	"github.com/allsource/allsource/internal/httpx"
 	"github.com/allsource/allsource/internal/qcache"
 	"github.com/allsource/allsource/pgwire"
@@ -231,7 +230,7 @@ func newRouter(cfg *Config, st *store, m *metrics, log *slog.Logger, au *auth) h
 	if cfg.Pprof {
 		r.Any("/debug/pprof/*any", gin.WrapH(http.DefaultServeMux))
 	}
-	st.ingest.RegisterRoutes(r, ingest.HTTPOptions{MaxBodyBytes: cfg.MaxBodyBytes, Admit: au.admit(st.wh)})
+	httpapi.RegisterIngest(r, st.ingest, httpapi.IngestOptions{MaxBodyBytes: cfg.MaxBodyBytes, Admit: au.admit(st.wh)})
 	hlog := log.With("component", "http")
 	httpapi.RegisterQuery(r, st.wh, httpapi.QueryOptions{QueryTimeout: cfg.QueryTimeout, Logger: hlog})
 	var cache *qcache.Cache
