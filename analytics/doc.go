@@ -14,7 +14,7 @@
 // one pass per entity computes the answer (the approach ClickHouse's
 // windowFunnel takes over a table sorted by entity and time), partitions
 // in parallel (feed.go). RunFunnel and RunRetention join the two over a
-// warehouse; RegisterRoutes serves them over HTTP. The semantics of
+// warehouse; package httpapi serves them over HTTP. The semantics of
 // each evaluator, including ties, exclusions, time zones and DST, are
 // stated at the top of its file.
 package analytics

@@ -18,7 +18,6 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/allsource/allsource/analytics"
 	"github.com/allsource/allsource/authz"
 	"github.com/allsource/allsource/httpapi"
 	"github.com/allsource/allsource/internal/httpx"
@@ -241,7 +240,7 @@ func newRouter(cfg *Config, st *store, m *metrics, log *slog.Logger, au *auth) h
 		}
 	}
 	httpapi.RegisterEventQL(r, st.wh, httpapi.EventQLOptions{QueryTimeout: cfg.QueryTimeout, Cache: cache, Logger: hlog})
-	analytics.RegisterRoutes(r, st.wh, analytics.HTTPOptions{QueryTimeout: cfg.QueryTimeout})
+	httpapi.RegisterAnalytics(r, st.wh, httpapi.AnalyticsOptions{QueryTimeout: cfg.QueryTimeout})
 	au.registerAdmin(r)
 	st.hub.RegisterRoutes(r, st.wh, projections.HTTPOptions{})
 	st.proj.RegisterRoutes(r)

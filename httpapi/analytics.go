@@ -1,4 +1,4 @@
-package analytics
+package httpapi
 
 import (
 	"context"
@@ -7,36 +7,39 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/allsource/allsource/analytics"
 	"github.com/allsource/allsource/internal/httpx"
 	"github.com/allsource/allsource/warehouse"
 )
 
-// HTTPOptions configures the analytics endpoints.
-type HTTPOptions struct {
+// AnalyticsOptions configures the analytics endpoints.
+type AnalyticsOptions struct {
 	QueryTimeout time.Duration // default 5 minutes
 }
 
-// RegisterRoutes adds POST /v1/analytics/funnel, /retention, /timeseries,
-// /anomalies, /stats, /correlation, /forecast, /retention_conditions and
-// /pivot.
-func RegisterRoutes(r gin.IRouter, wh *warehouse.Warehouse, o HTTPOptions) {
+// RegisterAnalytics adds POST /v1/analytics/funnel, /retention,
+// /timeseries, /anomalies, /stats, /correlation, /forecast,
+// /retention_conditions and /pivot: each takes its question as a strict
+// JSON body of its analytics spec type (FunnelSpec, RetentionSpec …), runs
+// it under the query timeout and answers the result as JSON.
+func RegisterAnalytics(r gin.IRouter, wh *warehouse.Warehouse, o AnalyticsOptions) {
 	if o.QueryTimeout <= 0 {
 		o.QueryTimeout = 5 * time.Minute
 	}
-	post(r, wh, o, "/v1/analytics/funnel", RunFunnel, funnelJSON)
-	post(r, wh, o, "/v1/analytics/timeseries", RunSeries, func(_ SeriesSpec, res SeriesResult) any { return res })
-	postNamed(r, wh, o, "/v1/analytics/anomalies", RunAnomalies, "anomalies")
-	postNamed(r, wh, o, "/v1/analytics/stats", RunStats, "series")
-	postNamed(r, wh, o, "/v1/analytics/correlation", RunCorrelation, "lags")
-	postNamed(r, wh, o, "/v1/analytics/forecast", RunForecast, "series")
-	postNamed(r, wh, o, "/v1/analytics/retention_conditions", RunConditions, "counts")
-	post(r, wh, o, "/v1/analytics/pivot", RunPivot, func(_ PivotSpec, res *PivotOut) any { return res })
-	post(r, wh, o, "/v1/analytics/retention", RunRetention, func(_ RetentionSpec, res RetentionResult) any { return retentionJSON(res) })
+	post(r, wh, o, "/v1/analytics/funnel", analytics.RunFunnel, funnelJSON)
+	post(r, wh, o, "/v1/analytics/timeseries", analytics.RunSeries, func(_ analytics.SeriesSpec, res analytics.SeriesResult) any { return res })
+	postNamed(r, wh, o, "/v1/analytics/anomalies", analytics.RunAnomalies, "anomalies")
+	postNamed(r, wh, o, "/v1/analytics/stats", analytics.RunStats, "series")
+	postNamed(r, wh, o, "/v1/analytics/correlation", analytics.RunCorrelation, "lags")
+	postNamed(r, wh, o, "/v1/analytics/forecast", analytics.RunForecast, "series")
+	postNamed(r, wh, o, "/v1/analytics/retention_conditions", analytics.RunConditions, "counts")
+	post(r, wh, o, "/v1/analytics/pivot", analytics.RunPivot, func(_ analytics.PivotSpec, res *analytics.PivotOut) any { return res })
+	post(r, wh, o, "/v1/analytics/retention", analytics.RunRetention, func(_ analytics.RetentionSpec, res analytics.RetentionResult) any { return retentionJSON(res) })
 }
 
 // post serves one question: the JSON body decoded strictly into its spec,
 // run under the query timeout, the answer shaped by out.
-func post[S, R any](r gin.IRouter, wh *warehouse.Warehouse, o HTTPOptions, path string,
+func post[S, R any](r gin.IRouter, wh *warehouse.Warehouse, o AnalyticsOptions, path string,
 	run func(context.Context, *warehouse.Warehouse, S) (R, error), out func(S, R) any) {
 	r.POST(path, func(c *gin.Context) {
 		var spec S
@@ -55,7 +58,7 @@ func post[S, R any](r gin.IRouter, wh *warehouse.Warehouse, o HTTPOptions, path 
 }
 
 // postNamed serves a question answered as {"name": result}.
-func postNamed[S, R any](r gin.IRouter, wh *warehouse.Warehouse, o HTTPOptions, path string,
+func postNamed[S, R any](r gin.IRouter, wh *warehouse.Warehouse, o AnalyticsOptions, path string,
 	run func(context.Context, *warehouse.Warehouse, S) (R, error), name string) {
 	post(r, wh, o, path, run, func(_ S, res R) any { return gin.H{name: res} })
 }
@@ -70,7 +73,7 @@ type funnelStepJSON struct {
 	AvgSecondsToConvert    *float64 `json:"avg_seconds_to_convert"`
 }
 
-func funnelSteps(spec FunnelSpec, steps []FunnelStep) []funnelStepJSON {
+func funnelSteps(spec analytics.FunnelSpec, steps []analytics.FunnelStep) []funnelStepJSON {
 	out := make([]funnelStepJSON, len(steps))
 	for i, s := range steps {
 		name := ""
@@ -84,7 +87,7 @@ func funnelSteps(spec FunnelSpec, steps []FunnelStep) []funnelStepJSON {
 	return out
 }
 
-func funnelJSON(spec FunnelSpec, r FunnelResult) any {
+func funnelJSON(spec analytics.FunnelSpec, r analytics.FunnelResult) any {
 	out := gin.H{"steps": funnelSteps(spec, r.Steps)}
 	if len(r.Breakdown) > 0 {
 		var bd []gin.H
@@ -103,7 +106,7 @@ type cohortJSON struct {
 	Share    []float64 `json:"share"`
 }
 
-func cohorts(cs []Cohort) []cohortJSON {
+func cohorts(cs []analytics.Cohort) []cohortJSON {
 	out := make([]cohortJSON, len(cs))
 	for i, c := range cs {
 		out[i] = cohortJSON{Cohort: c.Cohort, Size: c.Size, Retained: c.Retained, Share: c.Share}
@@ -111,7 +114,7 @@ func cohorts(cs []Cohort) []cohortJSON {
 	return out
 }
 
-func retentionJSON(r RetentionResult) gin.H {
+func retentionJSON(r analytics.RetentionResult) gin.H {
 	out := gin.H{"cohorts": cohorts(r.Cohorts), "rows": r.Rows()}
 	if len(r.Breakdown) > 0 {
 		var bd []gin.H
