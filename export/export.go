@@ -168,6 +168,15 @@ type Job struct {
 	LastRun   time.Time `json:"last_run_at"` // when the last pass ended
 }
 
+// Redacted is j with the target's password masked: answers and logs do
+// not repeat credentials.
+func (j Job) Redacted() Job {
+	if u, err := url.Parse(j.Spec.Target); err == nil {
+		j.Spec.Target = u.Redacted()
+	}
+	return j
+}
+
 // Options tune the manager.
 type Options struct {
 	Logger *slog.Logger
@@ -522,7 +531,7 @@ func (j *job) run(ctx context.Context) {
 		}
 		if err != nil {
 			j.set(func(s *Job) { s.Status, s.LastError = StatusRetrying, err.Error() })
-			j.m.opts.Logger.Warn("export failed; retrying", "job", j.state.ID, "target", redacted(j.snapshot()).Spec.Target, "in", backoff, "err", err)
+			j.m.opts.Logger.Warn("export failed; retrying", "job", j.state.ID, "target", j.snapshot().Redacted().Spec.Target, "in", backoff, "err", err)
 			select {
 			case <-ctx.Done():
 				return

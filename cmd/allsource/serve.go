@@ -244,7 +244,7 @@ func newRouter(cfg *Config, st *store, m *metrics, log *slog.Logger, au *auth) h
 	au.registerAdmin(r)
 	st.hub.RegisterRoutes(r, st.wh, projections.HTTPOptions{})
 	st.proj.RegisterRoutes(r)
-	st.exports.RegisterRoutes(r)
+	httpapi.RegisterExports(r, st.exports)
 	r.NoRoute(func(c *gin.Context) {
 		c.JSON(http.StatusNotFound, gin.H{"error": gin.H{"code": "not_found", "message": "no such endpoint: " + c.Request.Method + " " + c.Request.URL.Path}})
 	})

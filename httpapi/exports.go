@@ -1,16 +1,17 @@
-package export
+package httpapi
 
 import (
 	"net/http"
-	"net/url"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/allsource/allsource"
+	"github.com/allsource/allsource/export"
 	"github.com/allsource/allsource/internal/httpx"
 )
 
-// RegisterRoutes adds the export endpoints:
+// RegisterExports adds the export endpoints, acting in the request's
+// tenant; answers show a job with its target's password masked:
 //
 //	GET    /v1/exports              the tenant's jobs
 //	POST   /v1/exports              define one: {"target", "types", "where", "every", "batch_rows"}
@@ -18,16 +19,16 @@ import (
 //	POST   /v1/exports/:id/pause    stop after the current batch
 //	POST   /v1/exports/:id/resume   start again (or run a waiting job now)
 //	DELETE /v1/exports/:id          remove it (the target keeps its rows)
-func (m *Manager) RegisterRoutes(r gin.IRouter) {
+func RegisterExports(r gin.IRouter, m *export.Manager) {
 	r.GET("/v1/exports", func(c *gin.Context) {
 		jobs := m.List(httpx.Tenant(c))
 		for i := range jobs {
-			jobs[i] = redacted(jobs[i])
+			jobs[i] = jobs[i].Redacted()
 		}
 		c.JSON(http.StatusOK, gin.H{"exports": jobs})
 	})
 	r.POST("/v1/exports", func(c *gin.Context) {
-		var s Spec
+		var s export.Spec
 		if !httpx.DecodeJSON(c, &s) {
 			return
 		}
@@ -36,7 +37,7 @@ func (m *Manager) RegisterRoutes(r gin.IRouter) {
 			httpx.WriteError(c, err)
 			return
 		}
-		c.JSON(http.StatusCreated, redacted(j))
+		c.JSON(http.StatusCreated, j.Redacted())
 	})
 	r.GET("/v1/exports/:id", func(c *gin.Context) {
 		j, err := m.Get(httpx.Tenant(c), c.Param("id"))
@@ -44,7 +45,7 @@ func (m *Manager) RegisterRoutes(r gin.IRouter) {
 			httpx.WriteError(c, err)
 			return
 		}
-		c.JSON(http.StatusOK, redacted(j))
+		c.JSON(http.StatusOK, j.Redacted())
 	})
 	r.POST("/v1/exports/:id/:action", func(c *gin.Context) {
 		ctx, tenant, id := c.Request.Context(), httpx.Tenant(c), c.Param("id")
@@ -66,7 +67,7 @@ func (m *Manager) RegisterRoutes(r gin.IRouter) {
 			httpx.WriteError(c, err)
 			return
 		}
-		c.JSON(http.StatusOK, redacted(j))
+		c.JSON(http.StatusOK, j.Redacted())
 	})
 	r.DELETE("/v1/exports/:id", func(c *gin.Context) {
 		if err := m.Delete(c.Request.Context(), httpx.Tenant(c), c.Param("id")); err != nil {
@@ -75,13 +76,4 @@ func (m *Manager) RegisterRoutes(r gin.IRouter) {
 		}
 		c.Status(http.StatusNoContent)
 	})
-}
-
-// redacted is j with the target's password masked: answers and logs do
-// not repeat credentials.
-func redacted(j Job) Job {
-	if u, err := url.Parse(j.Spec.Target); err == nil {
-		j.Spec.Target = u.Redacted()
-	}
-	return j
 }
