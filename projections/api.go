@@ -5,180 +5,40 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/gin-gonic/gin"
-
 	"github.com/allsource/allsource"
-	"github.com/allsource/allsource/internal/httpx"
 )
 
-// RegisterRoutes adds the projection endpoints:
-//
-//	GET    /v1/projections                     status of the tenant's projections
-//	POST   /v1/projections                     define one: {"name", "sql" | "js", "on_error", "replace"}
-//	GET    /v1/projections/:name               one projection's status and definition
-//	PUT    /v1/projections/:name               a new version: {"sql" | "js", "on_error"}
-//	DELETE /v1/projections/:name               remove it with its state
-//	POST   /v1/projections/:name/start|stop|reset
-//	GET    /v1/projections/:name/rows          its rows as JSON (?key=, ?limit=)
-//	GET    /v1/projections/:name/dead-letters  events it could not apply
-//	GET    /v1/entities/:entity_id/state       ?projection=&at=: an entity's state, now or at a time
-func (e *Engine) RegisterRoutes(r gin.IRouter) {
-	r.GET("/v1/projections", func(c *gin.Context) {
-		c.JSON(http.StatusOK, gin.H{"projections": nonNil(e.List(httpx.Tenant(c)))})
-	})
-	r.POST("/v1/projections", func(c *gin.Context) {
-		var body struct {
-			Spec
-			Replace bool `json:"replace"`
-		}
-		if !httpx.DecodeJSON(c, &body) {
-			return
-		}
-		e.define(c, body.Spec, body.Replace)
-	})
-	r.GET("/v1/projections/:name", func(c *gin.Context) {
-		st, err := e.Get(httpx.Tenant(c), c.Param("name"))
-		if err != nil {
-			httpx.WriteError(c, err)
-			return
-		}
-		c.JSON(http.StatusOK, st)
-	})
-	r.PUT("/v1/projections/:name", func(c *gin.Context) {
-		var s Spec
-		if !httpx.DecodeJSON(c, &s) {
-			return
-		}
-		s.Name = c.Param("name")
-		e.define(c, s, true)
-	})
-	r.DELETE("/v1/projections/:name", func(c *gin.Context) {
-		if err := e.Delete(c.Request.Context(), httpx.Tenant(c), c.Param("name")); err != nil {
-			httpx.WriteError(c, err)
-			return
-		}
-		c.Status(http.StatusNoContent)
-	})
-	r.POST("/v1/projections/:name/:action", func(c *gin.Context) {
-		ctx, tenant, name := c.Request.Context(), httpx.Tenant(c), c.Param("name")
-		var err error
-		switch c.Param("action") {
-		case "start":
-			err = e.Start(ctx, tenant, name)
-		case "stop":
-			err = e.Stop(ctx, tenant, name)
-		case "reset":
-			err = e.Reset(ctx, tenant, name)
-		default:
-			err = allsource.Errorf(allsource.CodeNotFound, "no action %q (start, stop or reset)", c.Param("action"))
-		}
-		if err != nil {
-			httpx.WriteError(c, err)
-			return
-		}
-		st, err := e.Get(tenant, name)
-		if err != nil {
-			httpx.WriteError(c, err)
-			return
-		}
-		c.JSON(http.StatusOK, st)
-	})
-	r.GET("/v1/projections/:name/rows", func(c *gin.Context) { e.serveRows(c) })
-	r.GET("/v1/projections/:name/dead-letters", func(c *gin.Context) {
-		limit, ok := intParam(c, "limit", 1000)
-		if !ok {
-			return
-		}
-		dl, err := e.DeadLetters(c.Request.Context(), httpx.Tenant(c), c.Param("name"), limit)
-		if err != nil {
-			httpx.WriteError(c, err)
-			return
-		}
-		c.JSON(http.StatusOK, gin.H{"dead_letters": dl})
-	})
-	r.GET("/v1/entities/:entity_id/state", func(c *gin.Context) { e.serveEntityState(c) })
-}
-
-func nonNil(s []Status) []Status {
-	if s == nil {
-		return []Status{}
-	}
-	return s
-}
-
-func intParam(c *gin.Context, name string, def int) (int, bool) {
-	v := c.Query(name)
-	if v == "" {
-		return def, true
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 0 {
-		httpx.WriteError(c, &allsource.Error{Code: allsource.CodeInvalid, Field: name, Index: -1, Message: fmt.Sprintf("%s: %q is not a count", name, v)})
-		return 0, false
-	}
-	return n, true
-}
-
-func (e *Engine) define(c *gin.Context, s Spec, replace bool) {
-	d, err := e.Create(c.Request.Context(), httpx.Tenant(c), s, replace)
-	if err != nil {
-		httpx.WriteError(c, err)
-		return
-	}
-	st, err := e.Get(d.Tenant, d.Name)
-	if err != nil {
-		httpx.WriteError(c, err)
-		return
-	}
-	code := http.StatusCreated
-	if d.Version > 1 {
-		code = http.StatusAccepted // rebuilding; takes over when caught up
-	}
-	c.JSON(code, st)
-}
-
-// serveRows answers a projection's rows, optionally one key's (JS
-// projections) and at most limit.
-func (e *Engine) serveRows(c *gin.Context) {
-	limit, ok := intParam(c, "limit", 10_000)
-	if !ok {
-		return
-	}
-	tenant, name := httpx.Tenant(c), c.Param("name")
+// Rows returns at most limit of a projection's rows as JSON objects in
+// column order, with the projection's status when they were read (its
+// version and position). With key set, only that key's row: code
+// projections keep one row per key; SQL projections have no keys (filter
+// them with a query instead), and asking for one is invalid.
+func (e *Engine) Rows(ctx context.Context, tenant, name string, key *string, limit int) (Status, []json.RawMessage, error) {
 	st, err := e.Get(tenant, name)
 	if err != nil {
-		httpx.WriteError(c, err)
-		return
+		return st, nil, err
 	}
 	q := "SELECT * FROM projections." + quoteIdent(name)
 	var args []any
-	if k, ok := c.GetQuery("key"); ok {
+	if key != nil {
 		if st.Kind != KindJS {
-			httpx.WriteError(c, &allsource.Error{Code: allsource.CodeInvalid, Field: "key", Index: -1, Message: "key: only code projections have keys; filter SQL projections with a query"})
-			return
+			return st, nil, &allsource.Error{Code: allsource.CodeInvalid, Field: "key", Index: -1, Message: "key: only code projections have keys; filter SQL projections with a query"}
 		}
 		q += " WHERE key = ?"
-		args = append(args, k)
+		args = append(args, *key)
 	}
 	q += fmt.Sprintf(" LIMIT %d", limit)
-	ctx := allsource.WithTenantScope(c.Request.Context(), tenant)
-	rows, err := e.wh.QueryInternal(ctx, q, args...)
+	rows, err := e.wh.QueryInternal(allsource.WithTenantScope(ctx, tenant), q, args...)
 	if err != nil {
-		httpx.WriteError(c, err)
-		return
+		return st, nil, err
 	}
 	defer rows.Close()
 	out, err := rowObjects(rows.Rows)
-	if err != nil {
-		httpx.WriteError(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{"projection": name, "version": st.Version, "position": st.Position, "rows": out})
+	return st, out, err
 }
 
 // rowObjects reads rows as JSON objects in column order.
@@ -232,31 +92,6 @@ func jsonValue(v any) any {
 		return x.String()
 	}
 	return v
-}
-
-// serveEntityState answers an entity's state in a projection, now or as
-// of ?at= (an RFC 3339 time: the events with timestamp ≤ at, in seq order).
-func (e *Engine) serveEntityState(c *gin.Context) {
-	tenant, entity, name := httpx.Tenant(c), c.Param("entity_id"), c.Query("projection")
-	if name == "" {
-		httpx.WriteError(c, &allsource.Error{Code: allsource.CodeInvalid, Field: "projection", Index: -1, Message: "projection: name the projection (?projection=<name>)"})
-		return
-	}
-	var at time.Time
-	if v := c.Query("at"); v != "" {
-		t, err := time.Parse(time.RFC3339Nano, v)
-		if err != nil {
-			httpx.WriteError(c, &allsource.Error{Code: allsource.CodeInvalid, Field: "at", Index: -1, Message: fmt.Sprintf("at: %q is not an RFC 3339 time", v)})
-			return
-		}
-		at = t
-	}
-	res, err := e.EntityState(c.Request.Context(), tenant, name, entity, at)
-	if err != nil {
-		httpx.WriteError(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, res)
 }
 
 // EntityStateResult is an entity's state in a projection.

@@ -175,6 +175,14 @@ func cmpOrdered(x, y float64) int {
 	return 0
 }
 
+// Validate reports what is wrong with f as a subscription's filter: no
+// tenant, an event type pattern that is not valid (invalid), or a where
+// on a field hidden from the reader (forbidden). Subscribe checks the
+// same; a front end calls Validate to refuse a request before it answers
+// anything.
+func (f Filter) Validate() error { return f.prepare() }
+
+// prepare checks f and builds what matching needs.
 func (f *Filter) prepare() error {
 	if f.Tenant == "" {
 		return errors.New("projections: a subscription needs a tenant")
@@ -430,6 +438,14 @@ func (h *Hub) Close() {
 	for s := range h.subs {
 		h.endLocked(s, "the server is shutting down; resume from the last seq received")
 	}
+}
+
+// Closed reports whether Close was called: a subscription the hub ended
+// since then ended because the server is going away.
+func (h *Hub) Closed() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.closed
 }
 
 // Subscribers is how many subscriptions are live.

@@ -23,7 +23,6 @@ import (
 	"github.com/allsource/allsource/internal/httpx"
 	"github.com/allsource/allsource/internal/qcache"
 	"github.com/allsource/allsource/pgwire"
-	"github.com/allsource/allsource/projections"
 )
 
 func (m *Main) runServe(ctx context.Context, args []string) error {
@@ -242,8 +241,8 @@ func newRouter(cfg *Config, st *store, m *metrics, log *slog.Logger, au *auth) h
 	httpapi.RegisterEventQL(r, st.wh, httpapi.EventQLOptions{QueryTimeout: cfg.QueryTimeout, Cache: cache, Logger: hlog})
 	httpapi.RegisterAnalytics(r, st.wh, httpapi.AnalyticsOptions{QueryTimeout: cfg.QueryTimeout})
 	au.registerAdmin(r)
-	st.hub.RegisterRoutes(r, st.wh, projections.HTTPOptions{})
-	st.proj.RegisterRoutes(r)
+	httpapi.RegisterSubscribe(r, st.hub, st.wh, httpapi.SubscribeOptions{})
+	httpapi.RegisterProjections(r, st.proj)
 	httpapi.RegisterExports(r, st.exports)
 	r.NoRoute(func(c *gin.Context) {
 		c.JSON(http.StatusNotFound, gin.H{"error": gin.H{"code": "not_found", "message": "no such endpoint: " + c.Request.Method + " " + c.Request.URL.Path}})

@@ -1,6 +1,7 @@
-package projections
+package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,20 +10,22 @@ import (
 	"strings"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/gin-gonic/gin"
 
 	"github.com/allsource/allsource"
 	"github.com/allsource/allsource/internal/httpx"
+	"github.com/allsource/allsource/projections"
 	"github.com/allsource/allsource/warehouse"
 )
 
-// HTTPOptions tune the subscription endpoint.
-type HTTPOptions struct {
+// SubscribeOptions tune the subscription endpoint.
+type SubscribeOptions struct {
 	Buffer    int           // live events held for a slow reader; default 10,000
 	Heartbeat time.Duration // comment lines that keep idle streams open; default 15 s
 }
 
-// RegisterRoutes adds GET /v1/subscribe: a Server-Sent Events stream of
+// RegisterSubscribe adds GET /v1/subscribe: a Server-Sent Events stream of
 // the events that match its parameters, or a WebSocket (when the request
 // asks to upgrade) with one JSON event per text message.
 //
@@ -40,24 +43,25 @@ type HTTPOptions struct {
 // Each event is "id: <seq>", "event: <event_type>", "data: <JSON>"; a
 // reconnecting client's Last-Event-ID resumes after that seq. A stream the
 // server ends (a slow reader) gets a last "event: end" whose data says why.
-func (h *Hub) RegisterRoutes(r gin.IRouter, wh *warehouse.Warehouse, o HTTPOptions) {
+func RegisterSubscribe(r gin.IRouter, h *projections.Hub, wh *warehouse.Warehouse, o SubscribeOptions) {
 	if o.Heartbeat <= 0 {
 		o.Heartbeat = 15 * time.Second
 	}
 	r.GET("/v1/subscribe", func(c *gin.Context) {
 		if strings.EqualFold(c.GetHeader("Upgrade"), "websocket") {
-			h.serveWS(c, wh, o)
+			serveWS(c, h, wh, &o)
 			return
 		}
-		h.serveSSE(c, wh, o)
+		serveSSE(c, h, wh, &o)
 	})
 }
 
-// request reads a subscription's parameters; it answers 400 itself (and
-// returns ok false) when they are wrong.
-func request(c *gin.Context) (f Filter, start Start, ok bool) {
+// subscription reads a subscription's parameters; it answers 400 (403
+// for a where on a hidden field) itself and returns ok false when they
+// are wrong.
+func subscription(c *gin.Context) (f projections.Filter, start projections.Start, ok bool) {
 	ctx := c.Request.Context()
-	f = Filter{Tenant: c.Query("tenant"), Types: splitParam(c.Query("types")), Entities: splitParam(c.Query("entities")),
+	f = projections.Filter{Tenant: c.Query("tenant"), Types: splitParam(c.Query("types")), Entities: splitParam(c.Query("entities")),
 		Restrict: allsource.ReadRestrictionFrom(ctx)}
 	if t, ok := allsource.TenantScope(ctx); ok {
 		f.Tenant = t
@@ -66,7 +70,7 @@ func request(c *gin.Context) (f Filter, start Start, ok bool) {
 		f.Tenant = allsource.DefaultTenant
 	}
 	for _, w := range c.QueryArray("where") {
-		p, err := ParsePredicate(w)
+		p, err := projections.ParsePredicate(w)
 		if err != nil {
 			httpx.WriteError(c, &allsource.Error{Code: allsource.CodeInvalid, Field: "where", Index: -1, Message: "where: " + err.Error()})
 			return f, start, false
@@ -99,19 +103,19 @@ func request(c *gin.Context) (f Filter, start Start, ok bool) {
 	}
 	if v := c.GetHeader("Last-Event-ID"); v != "" {
 		if n, err := strconv.ParseUint(v, 10, 64); err == nil {
-			start = Start{AfterSeq: n} // a reconnect resumes exactly
+			start = projections.Start{AfterSeq: n} // a reconnect resumes exactly
 		}
 	}
-	if err := f.prepare(); err != nil {
+	if err := f.Validate(); err != nil {
 		httpx.WriteError(c, err)
 		return f, start, false
 	}
 	return f, start, true
 }
 
-func (h *Hub) serveSSE(c *gin.Context, wh *warehouse.Warehouse, o HTTPOptions) {
+func serveSSE(c *gin.Context, h *projections.Hub, wh *warehouse.Warehouse, o *SubscribeOptions) {
 	ctx := c.Request.Context()
-	f, start, ok := request(c)
+	f, start, ok := subscription(c)
 	if !ok {
 		return
 	}
@@ -128,10 +132,10 @@ func (h *Hub) serveSSE(c *gin.Context, wh *warehouse.Warehouse, o HTTPOptions) {
 	}
 
 	var werr error
-	send := func(batch []Event) error {
+	send := func(batch []projections.Event) error {
 		for i := range batch {
 			e := &batch[i]
-			b, err := h.eventJSON(&f, e)
+			b, err := eventJSON(h, &f, e)
 			if err != nil {
 				return err
 			}
@@ -151,12 +155,12 @@ func (h *Hub) serveSSE(c *gin.Context, wh *warehouse.Warehouse, o HTTPOptions) {
 		w.Flush()
 		return nil
 	}
-	err := h.SubscribeBatches(ctx, wh, f, start, SubOptions{Buffer: o.Buffer, Heartbeat: o.Heartbeat, Idle: idle, Ready: ready, JSON: true, MaxBatch: 1000}, send)
+	err := h.SubscribeBatches(ctx, wh, f, start, projections.SubOptions{Buffer: o.Buffer, Heartbeat: o.Heartbeat, Idle: idle, Ready: ready, JSON: true, MaxBatch: 1000}, send)
 	if !started { // refused before it began (the server is shutting down)
 		httpx.WriteError(c, allsource.Errorf(allsource.CodeUnavailable, "%v", err))
 		return
 	}
-	var ended *Ended
+	var ended *projections.Ended
 	switch {
 	case errors.As(err, &ended):
 		b, _ := json.Marshal(map[string]string{"reason": ended.Reason})
@@ -171,7 +175,7 @@ func (h *Hub) serveSSE(c *gin.Context, wh *warehouse.Warehouse, o HTTPOptions) {
 
 // eventJSON is e as f's reader receives it: the hub's shared encoding when
 // the reader sees whole events.
-func (h *Hub) eventJSON(f *Filter, e *Event) ([]byte, error) {
+func eventJSON(h *projections.Hub, f *projections.Filter, e *projections.Event) ([]byte, error) {
 	if len(f.Restrict.HiddenFields) == 0 {
 		if b := h.EncodedJSON(e.Seq); b != nil {
 			return b, nil
@@ -188,4 +192,75 @@ func splitParam(s string) []string {
 		}
 	}
 	return out
+}
+
+// serveWS streams a subscription over a WebSocket: one text message per
+// event (the JSON of the SSE data), or per batch of events with batch=true
+// (a JSON array), pings while idle, and a close frame
+// whose reason says why the server ended it (1013 for a slow reader, 1001
+// when shutting down). Browsers cannot send Last-Event-ID here: a client
+// resumes with from_seq.
+func serveWS(c *gin.Context, h *projections.Hub, wh *warehouse.Warehouse, o *SubscribeOptions) {
+	f, start, ok := subscription(c)
+	if !ok {
+		return
+	}
+	conn, err := websocket.Accept(c.Writer, c.Request, nil) // same-origin browsers and non-browser clients
+	if err != nil {
+		return // Accept answered the client
+	}
+	defer conn.CloseNow()
+	// The client sends nothing; reading handles its pings and close, and
+	// ends ctx when it goes away.
+	ctx := conn.CloseRead(c.Request.Context())
+	batched := c.Query("batch") == "true"
+	var buf []byte
+	send := func(batch []projections.Event) error {
+		if batched { // one message: a JSON array of the batch
+			buf = append(buf[:0], '[')
+			for i := range batch {
+				b, err := eventJSON(h, &f, &batch[i])
+				if err != nil {
+					return err
+				}
+				if i > 0 {
+					buf = append(buf, ',')
+				}
+				buf = append(buf, b...)
+			}
+			buf = append(buf, ']')
+			return conn.Write(ctx, websocket.MessageText, buf)
+		}
+		for i := range batch {
+			b, err := eventJSON(h, &f, &batch[i])
+			if err != nil {
+				return err
+			}
+			if err := conn.Write(ctx, websocket.MessageText, b); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	idle := func() error { return conn.Ping(ctx) }
+	err = h.SubscribeBatches(ctx, wh, f, start, projections.SubOptions{Buffer: o.Buffer, Heartbeat: o.Heartbeat, Idle: idle, JSON: true, MaxBatch: 1000}, send)
+	var ended *projections.Ended
+	switch {
+	case errors.As(err, &ended) && h.Closed():
+		conn.Close(websocket.StatusGoingAway, truncateReason(ended.Reason))
+	case errors.As(err, &ended):
+		conn.Close(websocket.StatusTryAgainLater, truncateReason(ended.Reason))
+	case err != nil && !errors.Is(err, context.Canceled) && ctx.Err() == nil:
+		conn.Close(websocket.StatusInternalError, truncateReason(err.Error()))
+	default:
+		conn.Close(websocket.StatusNormalClosure, "")
+	}
+}
+
+// truncateReason fits a close reason in a control frame (123 bytes).
+func truncateReason(s string) string {
+	if len(s) > 120 {
+		return s[:120]
+	}
+	return s
 }
