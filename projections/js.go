@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"regexp"
 	"runtime/metrics"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -27,15 +28,24 @@ import (
 //	  })
 //
 // A handler returns the new state, or changes s and returns nothing. The
-// runtime is sandboxed: there is no require, no timers, no I/O; Date and
-// Math.random are deterministic (the event's time, a sequence seeded by
-// its seq), and each event gets bounded time and allocation.
+// runtime is sandboxed: there is no require, no timers, no I/O, no eval;
+// Date and Math.random are deterministic (the event's time, a sequence
+// seeded by its seq), and each event gets bounded time and allocation.
+// The source is checked before it is parsed (jscheck.go) and the
+// built-ins that could take the process down in one step are bounded
+// (jsguard.go). Whatever fails, a Go panic included, fails the call, so
+// the event, never the process.
 
 // JSLimits bound what one event's handler may use.
 type JSLimits struct {
 	Time       time.Duration // per event; default 100 ms
 	Alloc      uint64        // bytes allocated while one event runs (the process's counter, so others' allocations count too); default 1 GiB
 	StateBytes int           // a partition's state as JSON; default 1 MiB
+	// Value bounds what one built-in may make in one step: characters of
+	// a string, bytes of an ArrayBuffer or typed array, and (an eighth of
+	// it) elements of an array a built-in loops over; default 16 ×
+	// StateBytes.
+	Value int
 }
 
 func (l *JSLimits) defaults() {
@@ -47,6 +57,9 @@ func (l *JSLimits) defaults() {
 	}
 	if l.StateBytes <= 0 {
 		l.StateBytes = 1 << 20
+	}
+	if l.Value <= 0 {
+		l.Value = 16 * l.StateBytes
 	}
 }
 
@@ -82,12 +95,16 @@ type jsRuntime struct {
 	now       time.Time
 	rnd       *rand.Rand
 	declared  bool
+	// broken: a Go panic left the runtime in an unknown state; its
+	// folder replaces it.
+	broken     bool
+	rangeError func(format string, args ...any) *goja.Object
 }
 
 func compileJS(src string) (*jsProgram, error) {
-	prog, err := goja.Compile("projection.js", src, false)
+	prog, err := compileSource(src)
 	if err != nil {
-		return nil, allsource.Errorf(allsource.CodeInvalid, "projection JavaScript: %v", err)
+		return nil, err
 	}
 	p := &jsProgram{src: src, prog: prog}
 	r, err := p.runtime(JSLimits{})
@@ -107,13 +124,10 @@ func (p *jsProgram) runtime(lim JSLimits) (*jsRuntime, error) {
 	vm.SetMaxCallStackSize(1024)
 	vm.SetTimeSource(func() time.Time { return r.now })
 	vm.SetRandSource(func() float64 { return r.rnd.Float64() })
-	if err := r.guard(); err != nil {
-		return nil, err
+	if err := r.guarded(r.guard); err != nil {
+		return nil, fmt.Errorf("projection JavaScript: set up the runtime: %w", err)
 	}
 	var err error
-	json := vm.Get("JSON").ToObject(vm)
-	r.parse, _ = goja.AssertFunction(json.Get("parse"))
-	r.stringify, _ = goja.AssertFunction(json.Get("stringify"))
 	vm.SetFieldNameMapper(goja.TagFieldNameMapper("js", true))
 	r.startWatchdog()
 
@@ -162,12 +176,16 @@ func (p *jsProgram) runtime(lim JSLimits) (*jsRuntime, error) {
 	})
 	vm.Set("fromStreams", func(c goja.FunctionCall) goja.Value {
 		r.streams = map[string]bool{}
-		var ids []string
-		if err := vm.ExportTo(c.Argument(0), &ids); err != nil {
+		ids, ok := c.Argument(0).(*goja.Object)
+		if !ok || ids.ClassName() != "Array" {
 			panic(vm.NewTypeError("fromStreams wants an array of entity ids"))
 		}
-		for _, id := range ids {
-			r.streams[id] = true
+		n := ids.Get("length").ToInteger()
+		if n > jsMaxStreams {
+			panic(r.rangeError("fromStreams: %d entity ids are over the limit of %d", n, jsMaxStreams))
+		}
+		for i := int64(0); i < n; i++ {
+			r.streams[ids.Get(strconv.FormatInt(i, 10)).String()] = true
 		}
 		return builder
 	})
@@ -191,25 +209,8 @@ func (p *jsProgram) runtime(lim JSLimits) (*jsRuntime, error) {
 	return r, nil
 }
 
-// guard replaces the built-ins that could allocate without bound in one
-// step, which the allocation watchdog would see too late.
-func (r *jsRuntime) guard() error {
-	_, err := r.vm.RunString(fmt.Sprintf(`(function(){
-		const max = %d;
-		const sp = String.prototype;
-		const repeat = sp.repeat, padStart = sp.padStart, padEnd = sp.padEnd;
-		const check = (n) => { if (n > max) throw new RangeError("string of " + n + " characters is over the limit of " + max); };
-		Object.defineProperty(sp, "repeat", {value: function(n) { check(this.length * n); return repeat.call(this, n); }});
-		Object.defineProperty(sp, "padStart", {value: function(n, s) { check(n); return padStart.call(this, n, s); }});
-		Object.defineProperty(sp, "padEnd", {value: function(n, s) { check(n); return padEnd.call(this, n, s); }});
-		const A = Array;
-		const fill = A.prototype.fill;
-		Object.defineProperty(A.prototype, "fill", {value: function(...a) { check(this.length); return fill.apply(this, a); }});
-		const join = A.prototype.join;
-		Object.defineProperty(A.prototype, "join", {value: function(...a) { check(this.length); return join.apply(this, a); }});
-	})()`, r.lim.StateBytes*16))
-	return err
-}
+// jsMaxStreams bounds fromStreams.
+const jsMaxStreams = 100_000
 
 // heapAllocs reads the process's cumulative heap allocation.
 func heapAllocs() uint64 {
@@ -233,7 +234,26 @@ type watchdog struct {
 	seenGen uint64    // the call the allocation baseline belongs to
 	base    uint64    // heap allocations when the watchdog first saw it
 	why     error
+	slowRE  bool // a regular expression took its whole time bound
 	stop    chan struct{}
+}
+
+// fired is why the watchdog stopped the running call, if it did.
+func (w *watchdog) fired() error {
+	if w == nil {
+		return nil
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.why
+}
+
+func (w *watchdog) noteSlowRegexp() {
+	if w != nil {
+		w.mu.Lock()
+		w.slowRE = true
+		w.mu.Unlock()
+	}
 }
 
 func (r *jsRuntime) startWatchdog() {
@@ -274,34 +294,81 @@ func (r *jsRuntime) close() {
 	}
 }
 
-// call runs fn under the watchdog's bounds.
+// call runs fn under the watchdog's bounds. A Go panic in fn (goja's or
+// ours) is its error, and breaks the runtime.
 func (r *jsRuntime) call(fn func() error) error {
 	w := r.wd
 	w.mu.Lock()
-	w.running, w.started, w.why = true, time.Now(), nil
+	w.running, w.started, w.why, w.slowRE = true, time.Now(), nil, false
 	w.gen++
 	w.mu.Unlock()
-	err := fn()
-	w.mu.Lock()
-	w.running = false
-	why := w.why
-	r.vm.ClearInterrupt()
-	w.mu.Unlock()
-	if err != nil {
-		var ie *goja.InterruptedError
-		if errors.As(err, &ie) && why != nil {
-			return why
-		}
-		var so *goja.StackOverflowError
-		if errors.As(err, &so) {
-			return errors.New("the handler's calls nest too deeply (stack overflow)")
-		}
+	err := r.guarded(func() error {
+		// An exception is described while the watchdog still runs: its
+		// toString is user code.
+		err := fn()
 		var ex *goja.Exception
 		if errors.As(err, &ex) {
-			return errors.New(strings.TrimSpace(ex.Error()))
+			return errors.New(describe(ex))
 		}
+		return err
+	})
+	w.mu.Lock()
+	w.running = false
+	why, slowRE, took := w.why, w.slowRE, time.Since(w.started)
+	r.vm.ClearInterrupt()
+	w.mu.Unlock()
+	if why == nil && took > r.lim.Time {
+		// Past the bound inside one built-in, returned before the
+		// watchdog looked.
+		why = fmt.Errorf("the handler ran longer than %v", r.lim.Time)
+	}
+	if why != nil && slowRE {
+		why = fmt.Errorf("%w (a regular expression match ran %v, its limit)", why, jsRegexpTime)
+	}
+	var ie *goja.InterruptedError
+	var so *goja.StackOverflowError
+	switch {
+	case why != nil && (err == nil || errors.As(err, &ie)):
+		return why
+	case errors.As(err, &so):
+		return errors.New("the handler's calls nest too deeply (stack overflow)")
 	}
 	return err
+}
+
+// describe is an uncaught exception's message and where in the
+// projection it was thrown.
+func describe(ex *goja.Exception) string {
+	msg := "an exception"
+	if v := ex.Value(); v != nil {
+		msg = v.String()
+	}
+	for _, f := range ex.Stack() {
+		if f.SrcName() == jsSourceName {
+			p := f.Position()
+			msg += fmt.Sprintf(" (%s:%d:%d)", jsSourceName, p.Line, p.Column)
+			break
+		}
+	}
+	return strings.TrimSpace(msg)
+}
+
+// guarded runs fn, turning a panic into an error that marks the runtime
+// broken.
+func (r *jsRuntime) guarded(fn func() error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			r.broken = true
+			var ie *goja.InterruptedError
+			var so *goja.StackOverflowError
+			if e, ok := p.(error); ok && (errors.As(e, &ie) || errors.As(e, &so)) {
+				err = e // the watchdog's, out of Go code calling JavaScript
+				return
+			}
+			err = fmt.Errorf("the JavaScript runtime failed: %v", p)
+		}
+	}()
+	return fn()
 }
 
 // jsEvent is the event as handlers see it, with KurrentDB's names for its
@@ -444,17 +511,24 @@ func (f *jsFold) step(e *Event) error {
 	})
 }
 
-// finish turns the touched states into JSON, checking their size.
+// finish turns the touched states into JSON, checking their size; each
+// under the watchdog, as a handler is.
 func (f *jsFold) finish() error {
 	for key, c := range f.changed {
-		v, err := f.r.stringify(goja.Undefined(), f.live[key])
+		err := f.r.call(func() error {
+			v, err := f.r.stringify(goja.Undefined(), f.live[key])
+			if err != nil {
+				return err
+			}
+			if goja.IsUndefined(v) {
+				c.json = "null"
+			} else {
+				c.json = v.String()
+			}
+			return nil
+		})
 		if err != nil {
 			return fmt.Errorf("state of partition %q: %v", key, err)
-		}
-		if goja.IsUndefined(v) {
-			c.json = "null"
-		} else {
-			c.json = v.String()
 		}
 		if len(c.json) > f.r.lim.StateBytes {
 			return fmt.Errorf("state of partition %q is %d bytes, over the limit of %d", key, len(c.json), f.r.lim.StateBytes)

@@ -15,6 +15,8 @@ import (
 // (as JSON) and in the table (key, state, last_seq, last_event_at).
 type jsFolder struct {
 	*engineIO
+	prog   *jsProgram
+	lim    JSLimits
 	rt     *jsRuntime
 	states map[string]string
 	// live holds the runtime's values of states as of the last applied
@@ -35,7 +37,7 @@ func newJSFolder(ctx context.Context, wh *warehouse.Warehouse, table string, p *
 		rt.close()
 		return nil, err
 	}
-	return &jsFolder{engineIO: io, rt: rt, states: map[string]string{}}, nil
+	return &jsFolder{engineIO: io, prog: p, lim: lim, rt: rt, states: map[string]string{}}, nil
 }
 
 func (f *jsFolder) setup(ctx context.Context) error {
@@ -47,6 +49,16 @@ func (f *jsFolder) setup(ctx context.Context) error {
 }
 
 func (f *jsFolder) apply(ctx context.Context, batch []Event) error {
+	if f.rt.broken {
+		// A Go panic went through the last runtime: start a new one
+		// (the states are kept as JSON).
+		rt, err := f.prog.runtime(f.lim)
+		if err != nil {
+			return err
+		}
+		f.rt.close()
+		f.rt, f.live = rt, nil
+	}
 	if f.live == nil || len(f.live) > maxLiveStates {
 		f.live = map[string]goja.Value{}
 	}
