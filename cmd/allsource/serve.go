@@ -224,12 +224,13 @@ func newRouter(cfg *Config, st *store, m *metrics, log *slog.Logger, au *auth) h
 		c.JSON(http.StatusOK, gin.H{"status": "ready", "hot_rows": s.HotRows, "parquet_files": s.Files, "flushed_seq": s.FlushedSeq})
 	})
 	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})))
-	registerStatus(r, cfg, st, st.opened)
+	httpapi.RegisterStatus(r, func(ctx context.Context) (any, error) { return buildStatus(ctx, cfg, st, st.opened) })
 	if cfg.Pprof {
 		r.Any("/debug/pprof/*any", gin.WrapH(http.DefaultServeMux))
 	}
-	httpapi.RegisterIngest(r, st.ingest, httpapi.IngestOptions{MaxBodyBytes: cfg.MaxBodyBytes, Admit: au.admit(st.wh)})
+	// The API's handlers (package httpapi) over the domain services.
 	hlog := log.With("component", "http")
+	httpapi.RegisterIngest(r, st.ingest, httpapi.IngestOptions{MaxBodyBytes: cfg.MaxBodyBytes, Admit: au.admit(st.wh)})
 	httpapi.RegisterQuery(r, st.wh, httpapi.QueryOptions{QueryTimeout: cfg.QueryTimeout, Logger: hlog})
 	var cache *qcache.Cache
 	if cfg.QueryCacheBytes > 0 {

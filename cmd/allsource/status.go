@@ -3,21 +3,16 @@ package main
 import (
 	"context"
 	"io/fs"
-	"net/http"
-	"net/url"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"time"
 
-	"github.com/gin-gonic/gin"
-
 	"github.com/allsource/allsource"
-	"github.com/allsource/allsource/internal/httpx"
 )
 
-// statusReport is GET /v1/status: what an operator's cluster or health
-// view shows of one server.
+// statusReport is GET /v1/status (served by httpapi.RegisterStatus): what
+// an operator's cluster or health view shows of one server.
 type statusReport struct {
 	Version       string         `json:"version"`
 	Revision      string         `json:"revision,omitempty"`
@@ -86,19 +81,6 @@ type projectionJob struct {
 	Rebuild   string `json:"rebuilding,omitempty"` // status of a version rebuilding
 }
 
-// registerStatus adds GET /v1/status (administrators only with
-// authentication on).
-func registerStatus(r gin.IRouter, cfg *Config, st *store, started time.Time) {
-	r.GET("/v1/status", func(c *gin.Context) {
-		rep, err := buildStatus(c.Request.Context(), cfg, st, started)
-		if err != nil {
-			httpx.WriteError(c, err)
-			return
-		}
-		c.JSON(http.StatusOK, rep)
-	})
-}
-
 func buildStatus(ctx context.Context, cfg *Config, st *store, started time.Time) (*statusReport, error) {
 	rep := &statusReport{Version: "(devel)", GoVersion: runtime.Version(), StartedAt: started.UTC(),
 		UptimeSeconds: time.Since(started).Seconds(), Healthy: true, DataDir: cfg.DataDir}
@@ -158,10 +140,7 @@ func buildStatus(ctx context.Context, cfg *Config, st *store, started time.Time)
 	}
 	rep.Jobs.Exports = []exportJob{}
 	for _, j := range st.exports.List(allsource.AllTenants) {
-		target := j.Spec.Target
-		if u, err := url.Parse(target); err == nil {
-			target = u.Redacted() // no passwords in status
-		}
+		target := j.Redacted().Spec.Target // no passwords in status
 		rep.Jobs.Exports = append(rep.Jobs.Exports, exportJob{ID: j.ID, Tenant: j.Tenant, Target: target, Status: j.Status, LastError: j.LastError, Lag: j.Lag})
 	}
 	rep.Jobs.Subscribers = st.hub.Subscribers()
