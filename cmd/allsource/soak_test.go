@@ -52,7 +52,7 @@ func TestHostileSoak(t *testing.T) {
 	for i := 0; i < 20000; i++ {
 		lines = append(lines, fmt.Sprintf(`{"entity_id":"b%d","event_type":"t%d","payload":{"n":%d}}`, i%2000, i%7, i))
 	}
-	hs.must(t, "beta", "POST", "/v1/events", strings.Join(lines, "\n")+"\n", 200)
+	hs.must(t, "beta", "POST", "/v1/events", "["+strings.Join(lines, ",")+"]", 200)
 
 	probe := func(stop <-chan struct{}, until time.Time) (lat []time.Duration, failed int) {
 		c := hs.pg(t, "beta", pgx.QueryExecModeCacheStatement)
