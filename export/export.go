@@ -195,6 +195,9 @@ type Options struct {
 	// Self are the server's own listen addresses (host:port), which no
 	// target may reach.
 	Self []string
+	// MaxPerTenant bounds a tenant's jobs (each runs its own goroutine and
+	// target connection); default 50.
+	MaxPerTenant int
 }
 
 // Manager runs the export jobs of every tenant.
@@ -209,6 +212,7 @@ type Manager struct {
 
 type job struct {
 	m       *Manager
+	tenant  string // state.Tenant, fixed at creation (read without mu)
 	mu      sync.Mutex
 	state   Job
 	every   time.Duration
@@ -264,7 +268,7 @@ func (m *Manager) newJob(id, tenant string, s Spec, created time.Time) *job {
 	if s.Schedule != "" {
 		sched, _ = cronParser.Parse(s.Schedule)
 	}
-	j := &job{m: m, state: Job{ID: id, Tenant: tenant, Spec: s, Created: created, Status: StatusIdle}, every: every, sched: sched, kick: make(chan struct{}, 1)}
+	j := &job{m: m, tenant: tenant, state: Job{ID: id, Tenant: tenant, Spec: s, Created: created, Status: StatusIdle}, every: every, sched: sched, kick: make(chan struct{}, 1)}
 	m.jobs[id] = j
 	return j
 }
@@ -342,6 +346,9 @@ func (m *Manager) Create(ctx context.Context, tenant string, s Spec) (Job, error
 	if err := m.validate(ctx, tenant, &s); err != nil {
 		return Job{}, err
 	}
+	if n, limit := m.jobsOf(tenant), m.maxPerTenant(); n >= limit {
+		return Job{}, allsource.Errorf(allsource.CodeTooLarge, "tenant %s has %d export jobs, the most it may have; delete one first", tenant, n)
+	}
 	b := make([]byte, 8)
 	rand.Read(b)
 	id := "exp_" + hex.EncodeToString(b)
@@ -355,6 +362,26 @@ func (m *Manager) Create(ctx context.Context, tenant string, s Spec) (Job, error
 	m.mu.Unlock()
 	j.start()
 	return j.snapshot(), nil
+}
+
+// jobsOf counts tenant's jobs.
+func (m *Manager) jobsOf(tenant string) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for _, j := range m.jobs {
+		if j.tenant == tenant {
+			n++
+		}
+	}
+	return n
+}
+
+func (m *Manager) maxPerTenant() int {
+	if m.opts.MaxPerTenant > 0 {
+		return m.opts.MaxPerTenant
+	}
+	return 50
 }
 
 func (m *Manager) get(tenant, id string) (*job, error) {

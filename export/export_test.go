@@ -222,3 +222,24 @@ func TestScheduledJobFollows(t *testing.T) {
 		t.Fatalf("another tenant lists %v", l)
 	}
 }
+
+// TestJobsPerTenantBounded: a tenant may run at most MaxPerTenant jobs.
+func TestJobsPerTenantBounded(t *testing.T) {
+	m, err := Open(context.Background(), openWarehouse(t), Options{FileRoot: os.TempDir(), MaxPerTenant: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	ctx := context.Background()
+	for i := 0; i < 2; i++ {
+		if _, err := m.Create(ctx, "acme", Spec{Target: "file://" + t.TempDir() + "?format=ndjson", Every: "1h"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := m.Create(ctx, "acme", Spec{Target: "file://" + t.TempDir() + "?format=ndjson", Every: "1h"}); allsource.ErrorCode(err) != allsource.CodeTooLarge {
+		t.Fatalf("third job: %v", err)
+	}
+	if _, err := m.Create(ctx, "beta", Spec{Target: "file://" + t.TempDir() + "?format=ndjson", Every: "1h"}); err != nil {
+		t.Fatalf("another tenant: %v", err)
+	}
+}

@@ -23,6 +23,9 @@ import (
 type SubscribeOptions struct {
 	Buffer    int           // live events held for a slow reader; default 10,000
 	Heartbeat time.Duration // comment lines that keep idle streams open; default 15 s
+	// TenantLimit bounds the live subscriptions one tenant holds at once
+	// (each holds a goroutine, a buffer and a connection); default 1,000.
+	TenantLimit int
 }
 
 // RegisterSubscribe adds GET /v1/subscribe: a Server-Sent Events stream of
@@ -46,6 +49,9 @@ type SubscribeOptions struct {
 func RegisterSubscribe(r gin.IRouter, h *projections.Hub, wh *warehouse.Warehouse, o SubscribeOptions) {
 	if o.Heartbeat <= 0 {
 		o.Heartbeat = 15 * time.Second
+	}
+	if o.TenantLimit <= 0 {
+		o.TenantLimit = 1000
 	}
 	r.GET("/v1/subscribe", func(c *gin.Context) {
 		if strings.EqualFold(c.GetHeader("Upgrade"), "websocket") {
@@ -155,8 +161,13 @@ func serveSSE(c *gin.Context, h *projections.Hub, wh *warehouse.Warehouse, o *Su
 		w.Flush()
 		return nil
 	}
-	err := h.SubscribeBatches(ctx, wh, f, start, projections.SubOptions{Buffer: o.Buffer, Heartbeat: o.Heartbeat, Idle: idle, Ready: ready, JSON: true, MaxBatch: 1000}, send)
-	if !started { // refused before it began (the server is shutting down)
+	err := h.SubscribeBatches(ctx, wh, f, start, projections.SubOptions{Buffer: o.Buffer, Heartbeat: o.Heartbeat, Idle: idle, Ready: ready, JSON: true, MaxBatch: 1000, TenantLimit: o.TenantLimit}, send)
+	if !started { // refused before it began: over the tenant's limit, or the server is shutting down
+		var ae *allsource.Error
+		if errors.As(err, &ae) {
+			httpx.WriteError(c, ae)
+			return
+		}
 		httpx.WriteError(c, allsource.Errorf(allsource.CodeUnavailable, "%v", err))
 		return
 	}
@@ -243,9 +254,11 @@ func serveWS(c *gin.Context, h *projections.Hub, wh *warehouse.Warehouse, o *Sub
 		return nil
 	}
 	idle := func() error { return conn.Ping(ctx) }
-	err = h.SubscribeBatches(ctx, wh, f, start, projections.SubOptions{Buffer: o.Buffer, Heartbeat: o.Heartbeat, Idle: idle, JSON: true, MaxBatch: 1000}, send)
+	err = h.SubscribeBatches(ctx, wh, f, start, projections.SubOptions{Buffer: o.Buffer, Heartbeat: o.Heartbeat, Idle: idle, JSON: true, MaxBatch: 1000, TenantLimit: o.TenantLimit}, send)
 	var ended *projections.Ended
 	switch {
+	case allsource.ErrorCode(err) == allsource.CodeRateLimited:
+		conn.Close(websocket.StatusTryAgainLater, truncateReason(allsource.ErrorMessage(err)))
 	case errors.As(err, &ended) && h.Closed():
 		conn.Close(websocket.StatusGoingAway, truncateReason(ended.Reason))
 	case errors.As(err, &ended):

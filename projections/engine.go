@@ -59,14 +59,20 @@ type Options struct {
 	Retries         int           // per batch and per event; default 3
 	RetryWait       time.Duration // first back-off; default 20 ms, ×4 each retry
 	JS              JSLimits
-	Logger          *slog.Logger
-	Observe         Observer
+	// MaxPerTenant bounds a tenant's projections (each runs its own
+	// runner and state tables); default 100.
+	MaxPerTenant int
+	Logger       *slog.Logger
+	Observe      Observer
 	// Fault, when set, is asked at each step of applying and saving; true
 	// makes the engine act as if the process died there (tests).
 	Fault func(point string) bool
 }
 
 func (o *Options) defaults() {
+	if o.MaxPerTenant <= 0 {
+		o.MaxPerTenant = 100
+	}
 	if o.CheckpointEvery <= 0 {
 		o.CheckpointEvery = 5 * time.Second
 	}
@@ -347,6 +353,17 @@ func (e *Engine) Create(ctx context.Context, tenant string, s Spec, replace bool
 	p := e.projs[k]
 	if p != nil && !replace {
 		return d, allsource.Errorf(allsource.CodeConflict, "projection %s already exists (replace it with CREATE OR REPLACE PROJECTION or PUT /v1/projections/%s)", d.Name, d.Name)
+	}
+	if p == nil {
+		n := 0
+		for k := range e.projs {
+			if k.tenant == tenant {
+				n++
+			}
+		}
+		if n >= e.opts.MaxPerTenant {
+			return d, allsource.Errorf(allsource.CodeTooLarge, "tenant %s has %d projections, the most it may have; drop one first", tenant, n)
+		}
 	}
 	var latest int64
 	if err := e.wh.Catalog().QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM projection_versions WHERE tenant_id = ? AND name = ?`, tenant, d.Name).Scan(&latest); err != nil {

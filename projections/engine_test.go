@@ -619,3 +619,28 @@ func TestSnapshotsAreBounded(t *testing.T) {
 		t.Fatalf("files kept: %v", names)
 	}
 }
+
+// TestProjectionsPerTenantBounded: a tenant may define at most
+// MaxPerTenant projections; replacing one and other tenants' are not
+// affected.
+func TestProjectionsPerTenantBounded(t *testing.T) {
+	s := newStore(t)
+	e := openEngine(t, s, Options{MaxPerTenant: 2})
+	defer e.Close()
+	ctx := context.Background()
+	def := "SELECT event_type, count(*) AS n FROM events GROUP BY event_type"
+	for _, name := range []string{"a", "b"} {
+		if _, err := e.Create(ctx, "acme", Spec{Name: name, SQL: def}, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := e.Create(ctx, "acme", Spec{Name: "c", SQL: def}, false); allsource.ErrorCode(err) != allsource.CodeTooLarge {
+		t.Fatalf("third projection: %v", err)
+	}
+	if _, err := e.Create(ctx, "acme", Spec{Name: "a", SQL: def}, true); err != nil {
+		t.Fatalf("replacing one: %v", err)
+	}
+	if _, err := e.Create(ctx, "other", Spec{Name: "c", SQL: def}, false); err != nil {
+		t.Fatalf("another tenant: %v", err)
+	}
+}

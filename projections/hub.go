@@ -313,10 +313,11 @@ func withoutFields(payload json.RawMessage, fields []string) json.RawMessage {
 
 // Hub fans stored events out to live subscribers.
 type Hub struct {
-	mu     sync.Mutex
-	last   uint64 // highest seq published
-	subs   map[*sub]struct{}
-	closed bool
+	mu      sync.Mutex
+	last    uint64 // highest seq published
+	subs    map[*sub]struct{}
+	limited map[string]int // subscriptions with a TenantLimit, per tenant
+	closed  bool
 
 	// Subscribers that send JSON share one encoding of each live event,
 	// kept in a ring by seq for as long as it is likely to be sent.
@@ -365,7 +366,9 @@ type sub struct {
 
 // NewHub returns a hub whose events so far end at last (the warehouse's
 // data watermark at start).
-func NewHub(last uint64) *Hub { return &Hub{last: last, subs: map[*sub]struct{}{}} }
+func NewHub(last uint64) *Hub {
+	return &Hub{last: last, subs: map[*sub]struct{}{}, limited: map[string]int{}}
+}
 
 // Advance records that events up to seq are stored (recovered at start,
 // before anyone subscribed).
@@ -482,6 +485,11 @@ type SubOptions struct {
 	// one encoding of each live event for every such subscriber
 	// (EncodedJSON).
 	JSON bool
+	// TenantLimit, when set, bounds the subscriptions with a TenantLimit
+	// that the filter's tenant holds at once (clients' subscriptions;
+	// the server's own, such as projection runners, set none): past it,
+	// SubscribeBatches refuses with CodeRateLimited.
+	TenantLimit int
 }
 
 // Subscribe streams f's events from start to send, stored ones first, then
@@ -518,6 +526,13 @@ func (h *Hub) SubscribeBatches(ctx context.Context, wh *warehouse.Warehouse, f F
 		h.mu.Unlock()
 		return &Ended{Reason: "the server is shutting down"}
 	}
+	if o.TenantLimit > 0 {
+		if n := h.limited[f.Tenant]; n >= o.TenantLimit {
+			h.mu.Unlock()
+			return allsource.Errorf(allsource.CodeRateLimited, "tenant %s has %d live subscriptions, the most it may hold at once; close one first", f.Tenant, n)
+		}
+		h.limited[f.Tenant]++
+	}
 	upTo := h.last // stored events up to here; later ones arrive live
 	h.subs[s] = struct{}{}
 	h.mu.Unlock()
@@ -528,6 +543,11 @@ func (h *Hub) SubscribeBatches(ctx context.Context, wh *warehouse.Warehouse, f F
 		h.mu.Lock()
 		if _, ok := h.subs[s]; ok {
 			delete(h.subs, s)
+		}
+		if o.TenantLimit > 0 {
+			if h.limited[f.Tenant]--; h.limited[f.Tenant] <= 0 {
+				delete(h.limited, f.Tenant)
+			}
 		}
 		h.mu.Unlock()
 	}()

@@ -305,3 +305,44 @@ func BenchmarkFanOut(b *testing.B) {
 	b.ReportMetric(float64(all[len(all)/2].Microseconds()), "p50-µs")
 	b.ReportMetric(float64(all[len(all)*99/100].Microseconds()), "p99-µs")
 }
+
+// TestTenantLimit: a tenant holds at most TenantLimit limited
+// subscriptions at once; another tenant's and unlimited ones (projection
+// runners) are not counted, and an ended one frees its place.
+func TestTenantLimit(t *testing.T) {
+	s := newStore(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	o := SubOptions{TenantLimit: 1}
+	ready := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		oo := o
+		oo.Ready = func() { close(ready) }
+		done <- s.hub.SubscribeBatches(ctx, s.wh, Filter{Tenant: "acme"}, Start{Now: true}, oo, func([]Event) error { return nil })
+	}()
+	<-ready
+	quick, stop := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer stop()
+	err := s.hub.SubscribeBatches(quick, s.wh, Filter{Tenant: "acme"}, Start{Now: true}, o, func([]Event) error { return nil })
+	if allsource.ErrorCode(err) != allsource.CodeRateLimited {
+		t.Fatalf("second subscription of acme: %v", err)
+	}
+	for _, tc := range []struct {
+		f Filter
+		o SubOptions
+	}{{Filter{Tenant: "beta"}, o}, {Filter{Tenant: "acme"}, SubOptions{}}} {
+		c, stop := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		err := s.hub.SubscribeBatches(c, s.wh, tc.f, Start{Now: true}, tc.o, func([]Event) error { return nil })
+		stop()
+		if allsource.ErrorCode(err) == allsource.CodeRateLimited {
+			t.Fatalf("%+v: %v", tc, err)
+		}
+	}
+	cancel()
+	<-done
+	c, stop2 := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer stop2()
+	if err := s.hub.SubscribeBatches(c, s.wh, Filter{Tenant: "acme"}, Start{Now: true}, o, func([]Event) error { return nil }); allsource.ErrorCode(err) == allsource.CodeRateLimited {
+		t.Fatalf("after the first ended: %v", err)
+	}
+}
