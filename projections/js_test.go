@@ -25,23 +25,7 @@ func testEvent(seq uint64, typ string, payload string) *Event {
 // or the error.
 func runJS(t *testing.T, body string, lim JSLimits) (string, error) {
 	t.Helper()
-	p, err := compileJS(`fromAll().when({ $init: () => ({}), 'x': (s, e) => { ` + body + ` } })`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rt, err := p.runtime(lim)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rt.close()
-	f := rt.newFold(map[string]string{})
-	if err := f.step(testEvent(7, "x", `{"a": 1}`)); err != nil {
-		return "", err
-	}
-	if err := f.finish(); err != nil {
-		return "", err
-	}
-	return f.changed[""].json, nil
+	return runJSWith(t, body, `{"a": 1}`, lim)
 }
 
 // TestJSSandbox: what a handler cannot do is refused with an error, and
