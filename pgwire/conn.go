@@ -10,6 +10,7 @@ import (
 	"maps"
 	"net"
 	"os"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -239,8 +240,13 @@ func (s *Server) handle(nc net.Conn, p *pending) {
 	c.setIO(nc)
 	defer func() {
 		if p := recover(); p != nil {
-			s.log.Error("pgwire: panic in session", "panic", p, "remote", nc.RemoteAddr().String())
-			c.sendError(&pgsql.Error{Code: "XX000", Message: "internal error"})
+			// A bug in this session: its client is told and disconnected;
+			// the engine connection it held was discarded on the way (see
+			// warehouse.withConn), so other sessions are not affected.
+			s.log.Error("pgwire: panic in session", "panic", p, "remote", nc.RemoteAddr().String(), "stack", string(debug.Stack()))
+			c.fatal = true // the session ends: clients expect FATAL before the close
+			c.sendError(&pgsql.Error{Code: "XX000", Message: fmt.Sprintf("internal error: %v", p),
+				Detail: "The session was closed; the server logged the details. Other sessions are not affected."})
 			c.flush()
 		}
 		c.w.Close()

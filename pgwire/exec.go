@@ -842,9 +842,16 @@ func (c *conn) sendPortionOf(ctx context.Context, pt *portal, maxRows int) error
 	return nil
 }
 
+// testHookEachRow, set by tests only, is called as a result starts
+// streaming (where a failure holds an engine connection).
+var testHookEachRow func(text string)
+
 // eachRow encodes every row of a result as a DataRow message and passes it
 // to emit (the slice is reused).
 func (c *conn) eachRow(pt *portal, next func([]driver.Value) error, explain bool, emit func([]byte) error) error {
+	if testHookEachRow != nil {
+		testHookEachRow(pt.ps.stmt.Text)
+	}
 	if explain {
 		return c.eachPlanLine(next, emit)
 	}

@@ -82,6 +82,16 @@ func (w *Warehouse) bindView(ctx context.Context, qc *queryConn, v *version) err
 // maxCachedStmts bounds the prepared statements kept per connection.
 const maxCachedStmts = 256
 
+// discard closes the connection and its statements (after a failure that
+// may have left it in an unknown state).
+func (qc *queryConn) discard() {
+	qc.dropStmts()
+	if qc.conn != nil {
+		qc.conn.Close()
+		qc.conn = nil
+	}
+}
+
 // dropStmts closes the connection's cached statements.
 func (qc *queryConn) dropStmts() {
 	for q, st := range qc.stmts {

@@ -177,13 +177,31 @@ func (w *Warehouse) withConn(ctx context.Context, fn func(qc *queryConn) error) 
 		return ctx.Err()
 	}
 	v := w.pin()
+	returned := false
 	defer func() {
 		w.unpin(v)
+		if !returned {
+			// fn panicked: the connection may be mid-result or otherwise
+			// broken. It is closed, never handed to another query; a fresh
+			// one takes its place in the pool. The panic goes on.
+			qc.discard()
+			qc = &queryConn{}
+		}
 		w.conns <- qc
 		if w.opts.Observe != nil {
 			w.opts.Observe.Queried(time.Since(start))
 		}
 	}()
+	err = w.prepareConn(ctx, qc, v)
+	if err == nil {
+		err = fn(qc)
+	}
+	returned = true
+	return err
+}
+
+// prepareConn opens qc if needed and binds its events view to version v.
+func (w *Warehouse) prepareConn(ctx context.Context, qc *queryConn, v *version) error {
 	if qc.conn == nil {
 		c, err := w.openQueryConn(ctx)
 		if err != nil {
@@ -196,10 +214,7 @@ func (w *Warehouse) withConn(ctx context.Context, fn func(qc *queryConn) error) 
 			return err
 		}
 	}
-	if err := w.bindView(ctx, qc, v); err != nil {
-		return err
-	}
-	return fn(qc)
+	return w.bindView(ctx, qc, v)
 }
 
 // engineError turns an engine failure into an *allsource.Error with the
