@@ -93,7 +93,10 @@ func (c *conn) copyOut(ctx context.Context, pt *portal) error {
 	}
 	n := 0
 	var buf []byte
-	err = c.srv.opts.Warehouse.Stream(ctx, pt.ps.sh.engine, pt.args, func(_ []warehouse.Column, next func([]driver.Value) error) error {
+	err = c.srv.opts.Warehouse.Stream(ctx, pt.ps.sh.engine, pt.args, func(ecols []warehouse.Column, next func([]driver.Value) error) error {
+		if err := sameShape(pt, ecols, false); err != nil {
+			return err
+		}
 		c.be.Send(&pgproto3.CopyOutResponse{OverallFormat: overall, ColumnFormatCodes: colFormats})
 		if err := c.be.Flush(); err != nil {
 			return err

@@ -254,6 +254,14 @@ func (c *conn) prepare(ctx context.Context, st *pgsql.Statement, paramOIDs []uin
 		if err != nil {
 			return nil, err
 		}
+		if typed := typeParams(sh, paramOIDs, castParamTypes(q.Text)); typed != nil {
+			// The engine could not type some parameters (select 1, $1
+			// describes as one column of unknown type): they take the
+			// client's announced type, else text, as in PostgreSQL.
+			if tsh, err := c.srv.shapeOf(ctx, castParams(engineSQL, typed)); err == nil {
+				sh = tsh
+			}
+		}
 		ps.sh = sh
 	}
 	n := max(st.Params, len(paramOIDs))
@@ -277,6 +285,27 @@ func (c *conn) prepare(ctx context.Context, st *pgsql.Statement, paramOIDs []uin
 		}
 	}
 	return ps, nil
+}
+
+// typeParams returns the engine types for the parameters sh left untyped
+// (the client's announced type, a cast in the statement, else text), or
+// nil when every parameter is typed.
+func typeParams(sh *shape, paramOIDs []uint32, casts map[int]uint32) map[int]string {
+	var out map[int]string
+	for i, t := range sh.params {
+		if t != duckdb.TYPE_INVALID {
+			continue
+		}
+		oid := casts[i+1]
+		if i < len(paramOIDs) && paramOIDs[i] != 0 {
+			oid = paramOIDs[i]
+		}
+		if out == nil {
+			out = map[int]string{}
+		}
+		out[i+1] = engineTypeOf(oid)
+	}
+	return out
 }
 
 // rowDescription describes ps's result columns in the given formats.
@@ -753,7 +782,10 @@ func (c *conn) sendRows(ctx context.Context, pt *portal, maxRows int, explain bo
 	}
 	n := 0
 	limit, sent := c.resultQuota(), int64(0)
-	err := c.srv.opts.Warehouse.Stream(ctx, pt.ps.sh.engine, pt.args, func(_ []warehouse.Column, next func([]driver.Value) error) error {
+	err := c.srv.opts.Warehouse.Stream(ctx, pt.ps.sh.engine, pt.args, func(ecols []warehouse.Column, next func([]driver.Value) error) error {
+		if err := sameShape(pt, ecols, explain); err != nil {
+			return err
+		}
 		if err := c.be.Flush(); err != nil {
 			return err
 		}
@@ -799,7 +831,10 @@ func (c *conn) sendPortionOf(ctx context.Context, pt *portal, maxRows int) error
 			}
 		}
 		limit, total := c.resultQuota(), int64(0)
-		err := c.srv.opts.Warehouse.Stream(ctx, pt.ps.sh.engine, pt.args, func(_ []warehouse.Column, next func([]driver.Value) error) error {
+		err := c.srv.opts.Warehouse.Stream(ctx, pt.ps.sh.engine, pt.args, func(ecols []warehouse.Column, next func([]driver.Value) error) error {
+			if err := sameShape(pt, ecols, pt.ps.stmt.Kind == pgsql.KindExplain); err != nil {
+				return err
+			}
 			return c.eachRow(pt, next, pt.ps.stmt.Kind == pgsql.KindExplain, func(row []byte) error {
 				if total += int64(len(row)); limit > 0 && total > limit {
 					return &pgsql.Error{Code: "54000", Message: authz.ResultTooLarge(c.tenant(), limit).Message}
@@ -840,6 +875,17 @@ func (c *conn) sendPortionOf(ctx context.Context, pt *portal, maxRows int) error
 	c.sess.rows = int64(sent)
 	c.be.Send(&pgproto3.CommandComplete{CommandTag: selectTag(pt.ps.stmt, sent)})
 	return nil
+}
+
+// sameShape refuses a result whose columns are not the ones described to
+// the client (a statement whose shape depends on its arguments), rather
+// than sending rows that do not fit its RowDescription.
+func sameShape(pt *portal, ecols []warehouse.Column, explain bool) error {
+	if explain || len(ecols) == len(pt.ps.sh.cols) {
+		return nil
+	}
+	return &pgsql.Error{Code: "42P18", Message: fmt.Sprintf("the result has %d columns where %d were described", len(ecols), len(pt.ps.sh.cols)),
+		Hint: "Cast the statement's parameters to their types ($1::int8), so its columns do not depend on the values bound."}
 }
 
 // testHookEachRow, set by tests only, is called as a result starts

@@ -94,3 +94,105 @@ var pgTypeOIDs = map[string]uint32{
 	"interval": oidInterval, "uuid": oidUUID,
 	"json": oidJSON, "jsonb": oidJSONB,
 }
+
+// engineTypes are the engine's types for the parameter types a client may
+// announce; anything else (and "unknown", OID 0) is taken as text, as
+// PostgreSQL resolves an untyped parameter it cannot infer.
+var engineTypes = map[uint32]string{
+	oidBool: "BOOLEAN", oidBytea: "BLOB", oidInt2: "SMALLINT", oidInt4: "INTEGER", oidInt8: "BIGINT",
+	oidOID: "BIGINT", oidFloat4: "FLOAT", oidFloat8: "DOUBLE", oidNumeric: "DOUBLE", oidDate: "DATE",
+	oidTime: "TIME", oidTimestamp: "TIMESTAMP", oidTimestampTZ: "TIMESTAMPTZ", oidInterval: "INTERVAL",
+	oidUUID: "UUID", oidJSON: "JSON", oidJSONB: "JSON",
+}
+
+// engineTypeOf is the engine type a parameter of type oid is cast to.
+func engineTypeOf(oid uint32) string {
+	if t, ok := engineTypes[oid]; ok {
+		return t
+	}
+	return "VARCHAR"
+}
+
+// castParams returns the engine statement q with each parameter $n of
+// types written as CAST($n AS types[n]). Parameters are found as the
+// engine's lexer would: not inside quoted strings or identifiers,
+// dollar-quoted strings or comments.
+func castParams(q string, types map[int]string) string {
+	var b strings.Builder
+	for i := 0; i < len(q); {
+		c := q[i]
+		switch {
+		case c == '\'' || c == '"':
+			j := i + 1
+			for j < len(q) {
+				if q[j] == c {
+					if j+1 < len(q) && q[j+1] == c { // doubled: an escaped quote
+						j += 2
+						continue
+					}
+					break
+				}
+				if q[j] == '\\' && c == '\'' && i > 0 && (q[i-1] == 'E' || q[i-1] == 'e') {
+					j++ // E'…' strings take backslash escapes
+				}
+				j++
+			}
+			j = min(j+1, len(q))
+			b.WriteString(q[i:j])
+			i = j
+		case c == '-' && i+1 < len(q) && q[i+1] == '-':
+			j := strings.IndexByte(q[i:], '\n')
+			if j < 0 {
+				j = len(q) - i
+			}
+			b.WriteString(q[i : i+j])
+			i += j
+		case c == '/' && i+1 < len(q) && q[i+1] == '*':
+			j := strings.Index(q[i+2:], "*/")
+			end := len(q)
+			if j >= 0 {
+				end = i + 2 + j + 2
+			}
+			b.WriteString(q[i:end])
+			i = end
+		case c == '$' && i+1 < len(q) && q[i+1] >= '0' && q[i+1] <= '9':
+			j := i + 1
+			for j < len(q) && q[j] >= '0' && q[j] <= '9' {
+				j++
+			}
+			n := 0
+			for _, d := range q[i+1 : j] {
+				n = n*10 + int(d-'0')
+			}
+			if t, ok := types[n]; ok {
+				b.WriteString("CAST(" + q[i:j] + " AS " + t + ")")
+			} else {
+				b.WriteString(q[i:j])
+			}
+			i = j
+		case c == '$':
+			// A dollar-quoted string: $tag$ … $tag$ (tag may be empty).
+			j := i + 1
+			for j < len(q) && (q[j] == '_' || q[j] >= 'a' && q[j] <= 'z' || q[j] >= 'A' && q[j] <= 'Z' || q[j] >= '0' && q[j] <= '9') {
+				j++
+			}
+			if j < len(q) && q[j] == '$' {
+				tag := q[i : j+1]
+				end := strings.Index(q[j+1:], tag)
+				stop := len(q)
+				if end >= 0 {
+					stop = j + 1 + end + len(tag)
+				}
+				b.WriteString(q[i:stop])
+				i = stop
+			} else {
+				b.WriteByte(c)
+				i++
+			}
+		default:
+			b.WriteByte(c)
+			i++
+		}
+	}
+	return b.String()
+}

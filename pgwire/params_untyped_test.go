@@ -1,0 +1,88 @@
+package pgwire
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// TestUntypedParameters: a parameter the engine cannot type (next to
+// another column in a select list) is text, as in PostgreSQL, in every
+// pgx execution mode; it used to describe one column and stream two.
+func TestUntypedParameters(t *testing.T) {
+	ts := startServer(t, nil)
+	ts.appendN(t, 3, 3)
+	ctx := context.Background()
+	for _, mode := range []pgx.QueryExecMode{pgx.QueryExecModeCacheStatement, pgx.QueryExecModeCacheDescribe,
+		pgx.QueryExecModeDescribeExec, pgx.QueryExecModeExec, pgx.QueryExecModeSimpleProtocol} {
+		cfg, err := pgx.ParseConfig(ts.dsn("u", ""))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.DefaultQueryExecMode = mode
+		c, err := pgx.ConnectConfig(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range []struct {
+			q    string
+			args []any
+			want string
+		}{
+			{"select 1, $1", []any{"a"}, "[1 a]"},
+			{"select $1, 1", []any{"a"}, "[a 1]"},
+			{"select seq, $1 from events order by seq limit 1", []any{"x"}, "[1 x]"},
+			{"select $1::text, $2", []any{"a", "b"}, "[a b]"},
+			{"select '$1', $1, $$ $2 $$", []any{"p"}, "[$1 p  $2 ]"},
+		} {
+			var got string
+			rows, err := c.Query(ctx, tc.q, tc.args...)
+			if err == nil {
+				for rows.Next() {
+					v, _ := rows.Values()
+					got = fmt.Sprint(v)
+				}
+				err = rows.Err()
+				rows.Close()
+			}
+			if err != nil || got != tc.want {
+				t.Errorf("%v %s: %s %v, want %s", mode, tc.q, got, err, tc.want)
+			}
+		}
+		c.Close(ctx)
+	}
+}
+
+func TestCastParams(t *testing.T) {
+	types := map[int]string{1: "VARCHAR", 2: "BIGINT"}
+	for _, tc := range []struct{ in, want string }{
+		{"SELECT 1, $1", "SELECT 1, CAST($1 AS VARCHAR)"},
+		{"SELECT $1, $2, $3, $12", "SELECT CAST($1 AS VARCHAR), CAST($2 AS BIGINT), $3, $12"},
+		{"SELECT '$1', \"$1\", $1", "SELECT '$1', \"$1\", CAST($1 AS VARCHAR)"},
+		{"SELECT 'it''s $1', $2", "SELECT 'it''s $1', CAST($2 AS BIGINT)"},
+		{"SELECT $$ $1 $$, $tag$ $2 $tag$, $1", "SELECT $$ $1 $$, $tag$ $2 $tag$, CAST($1 AS VARCHAR)"},
+		{"SELECT $1 -- $2\n, /* $2 */ $2", "SELECT CAST($1 AS VARCHAR) -- $2\n, /* $2 */ CAST($2 AS BIGINT)"},
+		{"SELECT E'\\' $1', $1", "SELECT E'\\' $1', CAST($1 AS VARCHAR)"},
+		{"SELECT 'unterminated $1", "SELECT 'unterminated $1"},
+	} {
+		if got := castParams(tc.in, types); got != tc.want {
+			t.Errorf("castParams(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+// FuzzCastParams: without types the text is unchanged, and no input makes
+// the scanner fail.
+func FuzzCastParams(f *testing.F) {
+	for _, s := range []string{"SELECT $1", "SELECT '$1' -- $2\n", "$$ $1 $$", "$a$ x $a", "E'\\'", "/* $1", "$"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, q string) {
+		if got := castParams(q, nil); got != q {
+			t.Fatalf("castParams(%q, nil) = %q", q, got)
+		}
+		castParams(q, map[int]string{1: "VARCHAR", 0: "BIGINT"})
+	})
+}
