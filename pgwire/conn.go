@@ -110,6 +110,9 @@ func (ss *session) SetSetting(name, value string, local bool) error {
 	if err := ss.validateSetting(name, value); err != nil {
 		return err
 	}
+	if name == "client_encoding" {
+		value = "UTF8" // reported and shown by its canonical name, as PostgreSQL does
+	}
 	if local {
 		if ss.txStatus == 'I' {
 			return nil // Postgres warns and ignores SET LOCAL outside a block
@@ -145,11 +148,25 @@ func (ss *session) validateSetting(name, value string) error {
 				Hint: "Valid units for this parameter are \"us\", \"ms\", \"s\", \"min\", \"h\", and \"d\"."}
 		}
 	case "client_encoding":
-		if v := strings.ToUpper(strings.ReplaceAll(value, "-", "")); v != "UTF8" && v != "UNICODE" {
+		// As PostgreSQL reads encoding names: letters and digits only,
+		// any case ('utf-8' with its quotes, as asyncpg sends it, is UTF8).
+		if v := encodingName(value); v != "utf8" && v != "unicode" {
 			return &pgsql.Error{Code: "22023", Message: fmt.Sprintf("client_encoding %q is not supported; the server speaks UTF8 only", value)}
 		}
 	}
 	return nil
+}
+
+// encodingName is an encoding's name as PostgreSQL compares them: its
+// letters and digits, lower-case.
+func encodingName(s string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(s) {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }
 
 // applySettings refreshes what depends on settings.
