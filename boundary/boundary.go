@@ -74,10 +74,8 @@ func (g *Gate) On() bool { return g.o.Authn != nil }
 // Authn is the authenticator (nil when authentication is off).
 func (g *Gate) Authn() *authz.Authenticator { return g.o.Authn }
 
-// Quotas, Policies and Throttle are the Gate's (each may be nil).
-func (g *Gate) Quotas() *authz.Quotas     { return g.o.Quotas }
+// Policies are the Gate's (nil: roles only).
 func (g *Gate) Policies() *authz.Policies { return g.o.Policies }
-func (g *Gate) Throttle() *authz.Throttle { return g.o.Throttle }
 
 // SetAuditor starts recording to a (set once the store is open).
 func (g *Gate) SetAuditor(a *authz.Auditor) { g.audit.Store(a) }

@@ -346,6 +346,8 @@ func (m *Manager) Create(ctx context.Context, tenant string, s Spec) (Job, error
 	if err := m.validate(ctx, tenant, &s); err != nil {
 		return Job{}, err
 	}
+	m.ctl.Lock() // the count and the new job together
+	defer m.ctl.Unlock()
 	if n, limit := m.jobsOf(tenant), m.maxPerTenant(); n >= limit {
 		return Job{}, allsource.Errorf(allsource.CodeTooLarge, "tenant %s has %d export jobs, the most it may have; delete one first", tenant, n)
 	}

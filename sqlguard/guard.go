@@ -112,10 +112,9 @@ func DeniedFunction(name string) bool {
 		strings.Contains(name, "setting")
 }
 
-// Serialized is the engine's answer for one text: json_serialize_sql.
-type Serialized struct {
+// serialized is the engine's answer for one text: json_serialize_sql.
+type serialized struct {
 	Error      bool              `json:"error"`
-	ErrorType  string            `json:"error_type"`
 	Message    string            `json:"error_message"`
 	Position   string            `json:"position"`
 	Statements []json.RawMessage `json:"statements"`
@@ -123,9 +122,9 @@ type Serialized struct {
 
 // Check judges the engine's serialization of one statement text (the
 // JSON text json_serialize_sql returned for it). A refusal is *Error.
-func Check(serialized []byte) error {
-	var res Serialized
-	if err := json.Unmarshal(serialized, &res); err != nil {
+func Check(parsed []byte) error {
+	var res serialized
+	if err := json.Unmarshal(parsed, &res); err != nil {
 		return fmt.Errorf("sqlguard: read the engine's parse tree: %w", err)
 	}
 	if res.Error {

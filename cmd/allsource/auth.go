@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -336,14 +335,6 @@ func requestText(r *http.Request) string {
 		}
 	}
 	return string(b)
-}
-
-func errorText(err error) string {
-	var e *allsource.Error
-	if errors.As(err, &e) {
-		return e.Message
-	}
-	return err.Error()
 }
 
 // bearer returns the credential of an Authorization: Bearer header.
