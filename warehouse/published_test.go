@@ -109,3 +109,50 @@ func TestPublishedTables(t *testing.T) {
 		t.Fatal("unpublished name still reads")
 	}
 }
+
+// TestSwapWhileResolving: a projection's new version swapped in (its old
+// table dropped) between resolving a statement's names and running it
+// does not fail the statement: it runs again over the new table.
+func TestSwapWhileResolving(t *testing.T) {
+	w := openTest(t, t.TempDir(), func(o *Options) { o.QueryConns = 1 })
+	defer w.Close()
+	ctx := context.Background()
+	conn, err := w.EngineConn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for _, q := range []string{"CREATE TABLE _proj.v1 AS SELECT 1 AS n", "CREATE TABLE _proj.v2 AS SELECT 2 AS n"} {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.Publish("acme", "p", "v1")
+	swapped := false
+	testHookResolved = func() {
+		if !swapped {
+			swapped = true
+			w.Publish("acme", "p", "v2")
+			if _, err := conn.ExecContext(ctx, "DROP TABLE _proj.v1"); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	t.Cleanup(func() { testHookResolved = nil })
+	var got []int64
+	err = w.Stream(allsource.WithTenantScope(ctx, "acme"), "SELECT n FROM projections.p", nil, func(_ []Column, next func([]driver.Value) error) error {
+		dest := make([]driver.Value, 1)
+		for {
+			if err := next(dest); err != nil {
+				if err == io.EOF {
+					return nil
+				}
+				return err
+			}
+			got = append(got, int64(dest[0].(int32)))
+		}
+	})
+	if err != nil || !swapped || len(got) != 1 || got[0] != 2 {
+		t.Fatalf("read during a swap: %v %v (swapped %v)", got, err, swapped)
+	}
+}

@@ -134,6 +134,15 @@ func (w *Warehouse) QueryInternal(ctx context.Context, q string, args ...any) (*
 }
 
 func (w *Warehouse) query(ctx context.Context, check bool, q string, args ...any) (*Rows, error) {
+	gen := w.pubGen.Load()
+	rows, err := w.queryOnce(ctx, check, q, args...)
+	if err != nil && w.republished(ctx, q, gen) {
+		return w.queryOnce(ctx, check, q, args...)
+	}
+	return rows, err
+}
+
+func (w *Warehouse) queryOnce(ctx context.Context, check bool, q string, args ...any) (*Rows, error) {
 	start := time.Now()
 	leave, err := w.fair.acquire(ctx, scopeOf(ctx).tenant)
 	if err != nil {

@@ -106,6 +106,32 @@ func describeStmt(st *duckdb.Stmt) (*Described, error) {
 // the pinned version are held until fn returns.
 func (w *Warehouse) Stream(ctx context.Context, q string, args []driver.NamedValue,
 	fn func(cols []Column, next func(dest []driver.Value) error) error) error {
+	gen := w.pubGen.Load()
+	started := false
+	err := w.stream(ctx, q, args, func(cols []Column, next func(dest []driver.Value) error) error {
+		started = true
+		return fn(cols, next)
+	})
+	if err != nil && !started && w.republished(ctx, q, gen) {
+		return w.stream(ctx, q, args, fn)
+	}
+	return err
+}
+
+// testHookResolved, set by tests only, runs between resolving a
+// statement's projection names and running it.
+var testHookResolved func()
+
+// republished reports whether a statement naming projections that failed
+// before any row should run again: the projections' tables were replaced
+// (a new version swapped in, and the old one's tables dropped) between
+// resolving its names and running it.
+func (w *Warehouse) republished(ctx context.Context, q string, gen uint64) bool {
+	return ctx.Err() == nil && mentionsPublished(q) && w.pubGen.Load() != gen
+}
+
+func (w *Warehouse) stream(ctx context.Context, q string, args []driver.NamedValue,
+	fn func(cols []Column, next func(dest []driver.Value) error) error) error {
 	var fnErr error
 	err := w.withConn(ctx, func(qc *queryConn) error {
 		rq := q
@@ -117,6 +143,9 @@ func (w *Warehouse) Stream(ctx context.Context, q string, args []driver.NamedVal
 			if rq, err = w.resolvePublished(ctx, qc.conn, q); err != nil {
 				return err
 			}
+		}
+		if testHookResolved != nil {
+			testHookResolved()
 		}
 		return qc.conn.Raw(func(dc any) error {
 			// Repeated statements (a dashboard's, a driver's prepared
