@@ -231,7 +231,12 @@ func (e *Engine) snapshotFor(ctx context.Context, tenant, name, entity string, a
 	if err != nil || cp == nil {
 		return 0, "", false
 	}
-	conn, err := e.wh.EngineConn(ctx)
+	lease, err := e.wh.Engine(ctx, r.def.Tenant)
+	if err != nil {
+		return 0, "", false
+	}
+	defer lease.Release()
+	conn, err := lease.Conn(ctx)
 	if err != nil {
 		return 0, "", false
 	}

@@ -223,13 +223,13 @@ func (e *Engine) newFolder(ctx context.Context, d Definition, table string) (fol
 		if err != nil {
 			return nil, err
 		}
-		return newSQLFolder(ctx, e.wh, table, sd)
+		return newSQLFolder(ctx, e.wh, d.Tenant, table, sd)
 	case KindJS:
 		p, err := compileJS(d.Source)
 		if err != nil {
 			return nil, err
 		}
-		return newJSFolder(ctx, e.wh, table, p, e.opts.JS)
+		return newJSFolder(ctx, e.wh, d.Tenant, table, p, e.opts.JS)
 	}
 	return nil, allsource.Errorf(allsource.CodeInvalid, "projection kind %q (want sql or js)", d.Kind)
 }

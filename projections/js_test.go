@@ -410,7 +410,7 @@ func TestJSGoPanic(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := newJSFolder(ctx, s.wh, "panics", p, JSLimits{})
+	f, err := newJSFolder(ctx, s.wh, allsource.DefaultTenant, "panics", p, JSLimits{})
 	if err != nil {
 		t.Fatal(err)
 	}

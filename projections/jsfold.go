@@ -27,12 +27,12 @@ type jsFolder struct {
 
 const maxLiveStates = 200_000
 
-func newJSFolder(ctx context.Context, wh *warehouse.Warehouse, table string, p *jsProgram, lim JSLimits) (*jsFolder, error) {
+func newJSFolder(ctx context.Context, wh *warehouse.Warehouse, tenant, table string, p *jsProgram, lim JSLimits) (*jsFolder, error) {
 	rt, err := p.runtime(lim)
 	if err != nil {
 		return nil, err
 	}
-	io, err := openEngineIO(ctx, wh, table)
+	io, err := openEngineIO(ctx, wh, tenant, table)
 	if err != nil {
 		rt.close()
 		return nil, err

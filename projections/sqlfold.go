@@ -34,10 +34,12 @@ type folder interface {
 	close()
 }
 
-// engineIO is what folders share: the engine connection (with a private
-// events view over the batch table) and an appender filling that table.
+// engineIO is what folders share: a connection of the tenant's engine
+// instance (with a private events view over the batch table) and an
+// appender filling that table. The instance stays open while it lives.
 type engineIO struct {
 	wh    *warehouse.Warehouse
+	lease *warehouse.Engine
 	conn  *sql.Conn
 	dconn driver.Conn
 	table string // the state table's name in _proj; others derive from it
@@ -47,17 +49,23 @@ type engineIO struct {
 	uses map[string]bool
 }
 
-func openEngineIO(ctx context.Context, wh *warehouse.Warehouse, table string) (*engineIO, error) {
-	conn, err := wh.EngineConn(ctx)
+func openEngineIO(ctx context.Context, wh *warehouse.Warehouse, tenant, table string) (*engineIO, error) {
+	lease, err := wh.Engine(ctx, tenant)
 	if err != nil {
 		return nil, err
 	}
-	dconn, err := wh.EngineDriverConn(ctx)
+	conn, err := lease.Conn(ctx)
+	if err != nil {
+		lease.Release()
+		return nil, err
+	}
+	dconn, err := lease.DriverConn(ctx)
 	if err != nil {
 		conn.Close()
+		lease.Release()
 		return nil, err
 	}
-	io := &engineIO{wh: wh, conn: conn, dconn: dconn, table: table, fault: func(string) error { return nil }}
+	io := &engineIO{wh: wh, lease: lease, conn: conn, dconn: dconn, table: table, fault: func(string) error { return nil }}
 	in := io.name("in")
 	if err := io.exec(ctx,
 		`CREATE OR REPLACE TABLE _proj.`+in+` (seq BIGINT, id VARCHAR, tenant_id VARCHAR, entity_id VARCHAR, event_type VARCHAR,
@@ -197,6 +205,7 @@ func (io *engineIO) close() {
 	io.exec(context.Background(), "DROP TABLE IF EXISTS _proj."+io.name("in"))
 	io.dconn.Close()
 	io.conn.Close()
+	io.lease.Release()
 }
 
 // sqlFolder maintains a SQL projection.
@@ -208,8 +217,8 @@ type sqlFolder struct {
 
 }
 
-func newSQLFolder(ctx context.Context, wh *warehouse.Warehouse, table string, def *sqlDef) (*sqlFolder, error) {
-	io, err := openEngineIO(ctx, wh, table)
+func newSQLFolder(ctx context.Context, wh *warehouse.Warehouse, tenant, table string, def *sqlDef) (*sqlFolder, error) {
+	io, err := openEngineIO(ctx, wh, tenant, table)
 	if err != nil {
 		return nil, err
 	}

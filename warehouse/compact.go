@@ -103,7 +103,7 @@ func (w *Warehouse) compactPartition(ctx context.Context, in []fileEntry) error 
 	defer os.Remove(tmp)
 	q := fmt.Sprintf(`COPY (SELECT %s, day FROM read_parquet([%s]) ORDER BY entity_id, "timestamp", seq)
 		TO %s (FORMAT PARQUET, COMPRESSION ZSTD, ROW_GROUP_SIZE %d)`, columns, strings.Join(paths, ", "), sqlString(tmp), rowGroupRows)
-	if _, err := w.engine.ExecContext(ctx, q); err != nil {
+	if _, err := w.main.db.ExecContext(ctx, q); err != nil {
 		return fmt.Errorf("compact %s/%s: %w", out.Tenant, out.Date, err)
 	}
 	size, err := syncFile(tmp)

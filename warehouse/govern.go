@@ -29,9 +29,9 @@ var connSetup = []string{
 		THEN error('rpad: the result would be over %d MiB') ELSE system.main.rpad(s, n, p) END`, MaxBuiltValueBytes, MaxBuiltValueBytes>>20),
 }
 
-// openQueryConn opens a query connection and prepares it.
-func (w *Warehouse) openQueryConn(ctx context.Context) (*sql.Conn, error) {
-	c, err := w.engine.Conn(ctx)
+// openQueryConn opens a query connection of instance e and prepares it.
+func (w *Warehouse) openQueryConn(ctx context.Context, e *engine) (*sql.Conn, error) {
+	c, err := e.db.Conn(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("warehouse: engine connection: %w", err)
 	}

@@ -28,8 +28,10 @@ const hotTableDDL = `(
 // gen is one hot-tier generation: committed events in Go memory, in seq
 // order. The applier appends whole batches; after freeze it is immutable.
 //
-// Queries see a generation through its mirror, a DuckDB table that is
-// brought up to date lazily, when a query that pins the generation starts.
+// Queries see a generation through its mirrors, a DuckDB table in each
+// engine instance that queries it (a tenant's instance holding only that
+// tenant's rows), brought up to date lazily, when a query that pins the
+// generation starts.
 // Ingest therefore never waits on DuckDB, and events that are flushed before
 // any query asks for them never enter DuckDB's memory at all.
 type gen struct {
@@ -46,17 +48,18 @@ type gen struct {
 	firstAt time.Time
 
 	mirrorMu sync.Mutex
-	mirror   *mirror // nil until a query needs it; guarded by mirrorMu
-	dropped  bool    // guarded by mirrorMu
+	mirrors  map[*engine]*mirror // made when a query of that instance needs it; guarded by mirrorMu
+	dropped  bool                // guarded by mirrorMu
 }
 
 type mirror struct {
-	conn  driver.Conn
-	app   *duckdb.Appender
-	rows  int64 // rows copied so far
-	chunk int   // position of the next row: chunks[chunk][off]
-	off   int
-	days  dayCache
+	tenant string // the rows it takes (allScopes: all)
+	conn   driver.Conn
+	app    *duckdb.Appender
+	rows   int64 // rows of the generation gone through so far (copied or, another tenant's, skipped)
+	chunk  int   // position of the next row: chunks[chunk][off]
+	off    int
+	days   dayCache
 }
 
 func (g *gen) rowCount() int64  { return g.rows.Load() }
@@ -132,27 +135,27 @@ func (w *Warehouse) TenantWatermark(tenant string) uint64 {
 	return w.startSeq
 }
 
-// syncMirror brings g's mirror table up to at least upto rows, creating it
-// on first use.
-func (w *Warehouse) syncMirror(ctx context.Context, g *gen, upto int64) error {
+// syncMirror brings g's mirror in instance e up to at least upto rows,
+// creating it on first use. The caller holds a lease on e.
+func (w *Warehouse) syncMirror(ctx context.Context, e *engine, g *gen, upto int64) error {
 	g.mirrorMu.Lock()
 	defer g.mirrorMu.Unlock()
 	if g.dropped {
 		return fmt.Errorf("warehouse: generation %d was dropped while pinned", g.id)
 	}
-	m := g.mirror
+	m := g.mirrors[e]
 	if m == nil {
 		// OR REPLACE: a mirror dropped after a failed fill may have left a
 		// partial table behind.
-		if _, err := w.engine.ExecContext(ctx, "CREATE OR REPLACE TABLE "+g.table+" "+hotTableDDL); err != nil {
+		if _, err := e.db.ExecContext(ctx, "CREATE OR REPLACE TABLE "+g.table+" "+hotTableDDL); err != nil {
 			return fmt.Errorf("warehouse: create %s: %w", g.table, err)
 		}
 		// Point queries on entity_id (an entity's stream) use the index
 		// instead of scanning the generation; filling it costs little.
-		if _, err := w.engine.ExecContext(ctx, fmt.Sprintf("CREATE INDEX gen_%d_entity ON %s (entity_id)", g.id, g.table)); err != nil {
+		if _, err := e.db.ExecContext(ctx, fmt.Sprintf("CREATE INDEX gen_%d_entity ON %s (entity_id)", g.id, g.table)); err != nil {
 			return fmt.Errorf("warehouse: index %s: %w", g.table, err)
 		}
-		conn, err := w.connector.Connect(ctx)
+		conn, err := e.connector.Connect(ctx)
 		if err != nil {
 			return fmt.Errorf("warehouse: engine connection: %w", err)
 		}
@@ -161,8 +164,17 @@ func (w *Warehouse) syncMirror(ctx context.Context, g *gen, upto int64) error {
 			conn.Close()
 			return fmt.Errorf("warehouse: appender for %s: %w", g.table, err)
 		}
-		m = &mirror{conn: conn, app: app}
-		g.mirror = m
+		m = &mirror{tenant: e.tenant, conn: conn, app: app}
+		if g.mirrors == nil {
+			g.mirrors = map[*engine]*mirror{}
+		}
+		g.mirrors[e] = m
+		w.engMu.Lock()
+		if e.mirrored == nil {
+			e.mirrored = map[*gen]bool{}
+		}
+		e.mirrored[g] = true
+		w.engMu.Unlock()
 	}
 	if m.rows >= upto {
 		return nil
@@ -172,8 +184,8 @@ func (w *Warehouse) syncMirror(ctx context.Context, g *gen, upto int64) error {
 		// m.rows counts: start the mirror over on the next query.
 		m.app.Close()
 		m.conn.Close()
-		g.mirror = nil
-		if _, derr := w.engine.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+g.table); derr != nil {
+		delete(g.mirrors, e)
+		if _, derr := e.db.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+g.table); derr != nil {
 			w.log.Warn("drop broken mirror", "table", g.table, "err", derr)
 		}
 		return err
@@ -183,16 +195,20 @@ func (w *Warehouse) syncMirror(ctx context.Context, g *gen, upto int64) error {
 
 func (w *Warehouse) fillMirror(g *gen, m *mirror, upto int64) error {
 	chunks := g.snapshot()
+	all := m.tenant == allScopes
 	for m.rows < upto && m.chunk < len(chunks) {
 		c := chunks[m.chunk]
 		for ; m.off < len(c) && m.rows < upto; m.off++ {
 			e := &c[m.off]
+			m.rows++
+			if !all && e.Tenant != m.tenant {
+				continue
+			}
 			err := m.app.AppendRow(int64(e.Seq), e.ID, e.Tenant, e.EntityID, e.EventType, int64(e.Version),
 				e.Timestamp, e.IngestedAt, bytesString(e.Payload), bytesString(e.Metadata), m.days.day(e.Timestamp))
 			if err != nil {
 				return fmt.Errorf("warehouse: mirror seq %d: %w", e.Seq, err)
 			}
-			m.rows++
 		}
 		if m.off == len(c) {
 			m.chunk++
@@ -205,16 +221,23 @@ func (w *Warehouse) fillMirror(g *gen, m *mirror, upto int64) error {
 	return nil
 }
 
-// dropGen releases a flushed generation: its mirror and its events.
+// dropGen releases a flushed generation: its mirrors and its events.
 func (w *Warehouse) dropGen(g *gen) {
 	g.mirrorMu.Lock()
 	defer g.mirrorMu.Unlock()
 	g.dropped = true
-	if m := g.mirror; m != nil {
+	for e, m := range g.mirrors {
 		m.app.Close()
 		m.conn.Close()
-		g.mirror = nil
-		if _, err := w.engine.Exec("DROP TABLE IF EXISTS " + g.table); err != nil {
+		delete(g.mirrors, e)
+		w.engMu.Lock()
+		delete(e.mirrored, g)
+		closed := e.closed
+		w.engMu.Unlock()
+		if closed {
+			continue
+		}
+		if _, err := e.db.Exec("DROP TABLE IF EXISTS " + g.table); err != nil {
 			w.log.Warn("drop flushed generation", "table", g.table, "err", err)
 		}
 	}

@@ -3,8 +3,8 @@ package warehouse
 import (
 	"context"
 	"database/sql"
-	"database/sql/driver"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -61,15 +61,19 @@ func (w *Warehouse) PublishedTables(tenant string) map[string]string {
 	return out
 }
 
-// publishedTenant is the tenant whose published tables ctx's statements
-// name: the scope's tenant, and the default tenant for scopes spanning
-// tenants.
-func publishedTenant(ctx context.Context) string {
-	sc := scopeOf(ctx)
-	if sc.tenant == allScopes || sc.tenant == allsource.AllTenants {
-		return allsource.DefaultTenant
+// errCrossTenantProjections is rewritePublished's answer to a statement
+// naming projections in a scope spanning tenants (authentication off, an
+// administrator's): projections are a tenant's objects, and such a
+// statement reads the default tenant's, as if in its scope.
+var errCrossTenantProjections = errors.New("warehouse: projections named across tenants")
+
+// inDefaultTenant is ctx scoped to the default tenant when err says its
+// statement named projections across tenants.
+func inDefaultTenant(ctx context.Context, err error) (context.Context, bool) {
+	if !errors.Is(err, errCrossTenantProjections) {
+		return ctx, false
 	}
-	return sc.tenant
+	return allsource.WithTenantScope(ctx, allsource.DefaultTenant), true
 }
 
 // mentionsPublished is a cheap test for statements that may name a
@@ -125,7 +129,7 @@ func (w *Warehouse) rewritePublished(ctx context.Context, conn *sql.Conn, q stri
 	if err := dec.Decode(&tree); err != nil || tree["error"] == true {
 		return q, nil
 	}
-	tenant := publishedTenant(ctx)
+	tenant := scopeOf(ctx).tenant
 	names := w.PublishedTables(tenant)
 	found := false
 	var missing error
@@ -138,6 +142,13 @@ func (w *Warehouse) rewritePublished(ctx context.Context, conn *sql.Conn, q stri
 				catalog, _ := x["catalog_name"].(string)
 				if catalog == "" && strings.EqualFold(schema, PublishedSchema) {
 					name, _ := x["table_name"].(string)
+					if engineKey(tenant) == allScopes {
+						// Each tenant's tables are in its own engine
+						// instance: the statement runs again in the
+						// default tenant's (see inDefaultTenant).
+						missing = errCrossTenantProjections
+						return
+					}
 					table, ok := names[strings.ToLower(name)]
 					if !ok {
 						if missing == nil {
@@ -184,13 +195,6 @@ func (w *Warehouse) rewritePublished(ctx context.Context, conn *sql.Conn, q stri
 	return back, nil
 }
 
-// EngineConn is a connection of the engine for trusted work by packages
-// above the warehouse (maintaining published tables). It is not one of
-// the query connections and has no events view. The caller closes it.
-func (w *Warehouse) EngineConn(ctx context.Context) (*sql.Conn, error) {
-	return w.engine.Conn(ctx)
-}
-
 // Catalog is the catalog database, for packages above the warehouse that
 // keep their definitions there (see migrations).
 func (w *Warehouse) Catalog() *sql.DB { return w.catalog }
@@ -204,18 +208,12 @@ func (w *Warehouse) engineDirs() []string {
 	return []string{w.whDir + string(filepath.Separator), w.tmpDir + string(filepath.Separator), w.projDir + string(filepath.Separator)}
 }
 
-// EngineDriverConn is a driver connection of the engine, for appenders
-// filling tables in schema _proj. The caller closes it.
-func (w *Warehouse) EngineDriverConn(ctx context.Context) (driver.Conn, error) {
-	return w.connector.Connect(ctx)
-}
-
 // CheckQuery applies the checks user queries get (one read-only SELECT,
 // allowed table functions only, no file access, no internal schemas) to
 // SQL that a package above builds from user input (projection
 // definitions), without running it.
 func (w *Warehouse) CheckQuery(ctx context.Context, q string) error {
-	conn, err := w.engine.Conn(ctx)
+	conn, err := w.main.db.Conn(ctx)
 	if err != nil {
 		return err
 	}
@@ -229,7 +227,7 @@ func (w *Warehouse) CheckQuery(ctx context.Context, q string) error {
 // as one expression, so it can be ANDed with other conditions safely.
 func (w *Warehouse) CanonicalCondition(ctx context.Context, cond string) (string, error) {
 	q := "SELECT 1 FROM events WHERE " + cond
-	conn, err := w.engine.Conn(ctx)
+	conn, err := w.main.db.Conn(ctx)
 	if err != nil {
 		return "", err
 	}

@@ -17,19 +17,12 @@ func TestPublishedTables(t *testing.T) {
 	w := openTest(t, t.TempDir(), func(o *Options) { o.QueryConns = 1 })
 	defer w.Close()
 	ctx := context.Background()
-	conn, err := w.EngineConn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	for _, q := range []string{
-		"CREATE TABLE _proj.t_acme AS SELECT 'acme' AS who, 1 AS n",
-		"CREATE TABLE _proj.t_beta AS SELECT 'beta' AS who, 2 AS n",
-	} {
-		if _, err := conn.ExecContext(ctx, q); err != nil {
-			t.Fatal(err)
-		}
-	}
+	// Each tenant's tables are in its own engine instance.
+	engineExec(t, w, "acme", "CREATE TABLE _proj.t_acme AS SELECT 'acme' AS who, 1 AS n",
+		"CREATE TABLE _proj.t_acme2 AS SELECT 'acme2' AS who, 2 AS n")
+	engineExec(t, w, "beta", "CREATE TABLE _proj.t_beta AS SELECT 'beta' AS who, 2 AS n")
+	engineExec(t, w, allsource.DefaultTenant, "CREATE TABLE _proj.t_def AS SELECT 'default' AS who, 0 AS n")
+	w.Publish(allsource.DefaultTenant, "deftotals", "t_def")
 	w.Publish("acme", "totals", "t_acme")
 	w.Publish("beta", "totals", "t_beta")
 	read := func(ctx context.Context, q string) (string, error) {
@@ -64,6 +57,12 @@ func TestPublishedTables(t *testing.T) {
 		{acme, "SELECT totals.who, totals.n FROM Projections.Totals", "acme", ""},
 		{allsource.WithTenantScope(ctx, "gamma"), "SELECT who, n FROM projections.totals", "", "does not exist in tenant gamma"},
 		{acme, "SELECT who, n FROM _proj.t_beta", "", "internal"},
+		// Across tenants (authentication off, an administrator), the
+		// default tenant's projections.
+		{allsource.WithTenantScope(ctx, allsource.AllTenants), "SELECT who, n FROM projections.totals", "", "does not exist in tenant default"},
+		{allsource.WithTenantScope(ctx, allsource.AllTenants), "SELECT who, n FROM projections.deftotals", "default", ""},
+		{ctx, "SELECT who, n FROM projections.deftotals", "default", ""},
+		{ctx, "SELECT 'projections' AS who, count(*) AS n FROM events", "projections", ""},
 		{allsource.WithReadRestriction(acme, allsource.ReadRestriction{HiddenTypes: []string{"pii.*"}}), "SELECT who, n FROM projections.totals", "", "not open to readers"},
 	} {
 		got, err := read(c.ctx, c.q)
@@ -100,8 +99,8 @@ func TestPublishedTables(t *testing.T) {
 	if got := stream(acme); got != "acme" {
 		t.Fatalf("stream: %q", got)
 	}
-	w.Publish("acme", "totals", "t_beta")
-	if got := stream(acme); got != "beta" {
+	w.Publish("acme", "totals", "t_acme2")
+	if got := stream(acme); got != "acme2" {
 		t.Fatalf("after republishing: %q", got)
 	}
 	w.Unpublish("acme", "totals")
@@ -117,7 +116,12 @@ func TestSwapWhileResolving(t *testing.T) {
 	w := openTest(t, t.TempDir(), func(o *Options) { o.QueryConns = 1 })
 	defer w.Close()
 	ctx := context.Background()
-	conn, err := w.EngineConn(ctx)
+	lease, err := w.Engine(ctx, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lease.Release()
+	conn, err := lease.Conn(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,5 +158,26 @@ func TestSwapWhileResolving(t *testing.T) {
 	})
 	if err != nil || !swapped || len(got) != 1 || got[0] != 2 {
 		t.Fatalf("read during a swap: %v %v (swapped %v)", got, err, swapped)
+	}
+}
+
+// engineExec runs statements in tenant's engine instance.
+func engineExec(t *testing.T, w *Warehouse, tenant string, stmts ...string) {
+	t.Helper()
+	ctx := context.Background()
+	lease, err := w.Engine(ctx, tenant)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lease.Release()
+	conn, err := lease.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for _, q := range stmts {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

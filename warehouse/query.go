@@ -59,9 +59,15 @@ func scopeKey(ctx context.Context) string { return scopeOf(ctx).key }
 // allScopes cannot be a tenant name (they are [A-Za-z0-9_-]).
 const allScopes = "*all*"
 
-// bindView makes qc's events view show version v as ctx's tenant scope
+// bindView brings the mirrors of v's generations in instance e up to
+// date and makes qc's events view show version v as ctx's tenant scope
 // sees it. Statements prepared for another view are dropped.
-func (w *Warehouse) bindView(ctx context.Context, qc *queryConn, v *version) error {
+func (w *Warehouse) bindView(ctx context.Context, e *engine, qc *queryConn, v *version) error {
+	for _, g := range v.gens {
+		if err := w.syncMirror(ctx, e, g, g.rowCount()); err != nil {
+			return err
+		}
+	}
 	sc := scopeOf(ctx)
 	if gen := w.pubGen.Load(); qc.pubGen != gen {
 		qc.dropStmts() // they may name a table no longer published
@@ -136,6 +142,10 @@ func (w *Warehouse) QueryInternal(ctx context.Context, q string, args ...any) (*
 func (w *Warehouse) query(ctx context.Context, check bool, q string, args ...any) (*Rows, error) {
 	gen := w.pubGen.Load()
 	rows, err := w.queryOnce(ctx, check, q, args...)
+	if c, ok := inDefaultTenant(ctx, err); ok {
+		ctx = c
+		rows, err = w.queryOnce(ctx, check, q, args...)
+	}
 	if err != nil && w.republished(ctx, q, gen) {
 		return w.queryOnce(ctx, check, q, args...)
 	}
@@ -144,53 +154,34 @@ func (w *Warehouse) query(ctx context.Context, check bool, q string, args ...any
 
 func (w *Warehouse) queryOnce(ctx context.Context, check bool, q string, args ...any) (*Rows, error) {
 	start := time.Now()
-	leave, err := w.fair.acquire(ctx, scopeOf(ctx).tenant)
+	h, err := w.acquire(ctx)
 	if err != nil {
 		return nil, err
 	}
-	var qc *queryConn
-	select {
-	case qc = <-w.conns:
-	case <-ctx.Done():
-		leave()
-		return nil, ctx.Err()
-	}
+	qc := h.qc
 	v := w.pin()
 	released := false
-	release := func() {
+	release := func(broken bool) {
 		if released {
 			return
 		}
 		released = true
 		w.unpin(v)
-		w.conns <- qc
-		leave()
+		h.release(broken)
 		if w.opts.Observe != nil {
 			w.opts.Observe.Queried(time.Since(start))
 		}
 	}
 	fail := func(err error) (*Rows, error) {
-		release()
+		release(false)
 		return nil, err
-	}
-	if qc.conn == nil {
-		c, err := w.openQueryConn(ctx)
-		if err != nil {
-			return fail(err)
-		}
-		qc.conn = c
 	}
 	if check {
 		if err := w.checked.check(ctx, qc.conn, q); err != nil {
 			return fail(err)
 		}
 	}
-	for _, g := range v.gens {
-		if err := w.syncMirror(ctx, g, g.rowCount()); err != nil {
-			return fail(err)
-		}
-	}
-	if err := w.bindView(ctx, qc, v); err != nil {
+	if err := w.bindView(ctx, h.e, qc, v); err != nil {
 		return fail(err)
 	}
 	q, err = w.resolvePublished(ctx, qc.conn, q)
@@ -212,7 +203,7 @@ func (w *Warehouse) queryOnce(ctx context.Context, check bool, q string, args ..
 		}
 		return fail(&allsource.Error{Code: allsource.CodeInvalid, Message: w.UserMessage(err), Index: -1, Err: err})
 	}
-	return &Rows{Rows: rows, JSON: jsonCols, release: release}, nil
+	return &Rows{Rows: rows, JSON: jsonCols, release: func() { release(false) }}, nil
 }
 
 // resultShape is what preparing a statement tells about its result columns.

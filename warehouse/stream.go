@@ -29,6 +29,14 @@ type Described struct {
 // Describe checks q as user SQL (see Query) and prepares it over the
 // events view, reporting its columns and parameters.
 func (w *Warehouse) Describe(ctx context.Context, q string) (*Described, error) {
+	d, err := w.describe(ctx, q)
+	if c, ok := inDefaultTenant(ctx, err); ok {
+		d, err = w.describe(c, q)
+	}
+	return d, err
+}
+
+func (w *Warehouse) describe(ctx context.Context, q string) (*Described, error) {
 	var d *Described
 	err := w.withConn(ctx, func(qc *queryConn) error {
 		if err := w.checked.check(ctx, qc.conn, q); err != nil {
@@ -108,10 +116,15 @@ func (w *Warehouse) Stream(ctx context.Context, q string, args []driver.NamedVal
 	fn func(cols []Column, next func(dest []driver.Value) error) error) error {
 	gen := w.pubGen.Load()
 	started := false
-	err := w.stream(ctx, q, args, func(cols []Column, next func(dest []driver.Value) error) error {
+	wrapped := func(cols []Column, next func(dest []driver.Value) error) error {
 		started = true
 		return fn(cols, next)
-	})
+	}
+	err := w.stream(ctx, q, args, wrapped)
+	if c, ok := inDefaultTenant(ctx, err); ok && !started {
+		ctx = c
+		err = w.stream(ctx, q, args, wrapped)
+	}
 	if err != nil && !started && w.republished(ctx, q, gen) {
 		return w.stream(ctx, q, args, fn)
 	}
@@ -194,56 +207,28 @@ func (w *Warehouse) stream(ctx context.Context, q string, args []driver.NamedVal
 // version (pinned until fn returns).
 func (w *Warehouse) withConn(ctx context.Context, fn func(qc *queryConn) error) error {
 	start := time.Now()
-	leave, err := w.fair.acquire(ctx, scopeOf(ctx).tenant)
+	h, err := w.acquire(ctx)
 	if err != nil {
 		return err
-	}
-	defer leave()
-	var qc *queryConn
-	select {
-	case qc = <-w.conns:
-	case <-ctx.Done():
-		return ctx.Err()
 	}
 	v := w.pin()
 	returned := false
 	defer func() {
 		w.unpin(v)
-		if !returned {
-			// fn panicked: the connection may be mid-result or otherwise
-			// broken. It is closed, never handed to another query; a fresh
-			// one takes its place in the pool. The panic goes on.
-			qc.discard()
-			qc = &queryConn{}
-		}
-		w.conns <- qc
+		// When fn panicked the connection may be mid-result or otherwise
+		// broken: it is closed, never handed to another query, and the
+		// panic goes on.
+		h.release(!returned)
 		if w.opts.Observe != nil {
 			w.opts.Observe.Queried(time.Since(start))
 		}
 	}()
-	err = w.prepareConn(ctx, qc, v)
+	err = w.bindView(ctx, h.e, h.qc, v)
 	if err == nil {
-		err = fn(qc)
+		err = fn(h.qc)
 	}
 	returned = true
 	return err
-}
-
-// prepareConn opens qc if needed and binds its events view to version v.
-func (w *Warehouse) prepareConn(ctx context.Context, qc *queryConn, v *version) error {
-	if qc.conn == nil {
-		c, err := w.openQueryConn(ctx)
-		if err != nil {
-			return err
-		}
-		qc.conn = c
-	}
-	for _, g := range v.gens {
-		if err := w.syncMirror(ctx, g, g.rowCount()); err != nil {
-			return err
-		}
-	}
-	return w.bindView(ctx, qc, v)
 }
 
 // engineError turns an engine failure into an *allsource.Error with the
@@ -256,15 +241,4 @@ func (w *Warehouse) engineError(ctx context.Context, err error) error {
 		return err
 	}
 	return &allsource.Error{Code: allsource.CodeInvalid, Message: w.UserMessage(err), Index: -1, Err: err}
-}
-
-// Exec runs trusted DDL on the engine (for example catalog tables that
-// protocol front ends answer from). It must not touch the events view.
-func (w *Warehouse) Exec(ctx context.Context, stmts ...string) error {
-	for _, s := range stmts {
-		if _, err := w.engine.ExecContext(ctx, s); err != nil {
-			return fmt.Errorf("warehouse: exec %.60q: %w", s, err)
-		}
-	}
-	return nil
 }

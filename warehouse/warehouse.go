@@ -30,9 +30,11 @@
 //
 // # Engine
 //
-// Queries run on an embedded in-memory DuckDB sandboxed to the warehouse
-// directory (external access disabled, configuration locked). User SQL is
-// checked first (see CheckReadOnly): one SELECT, no file-reading functions.
+// Queries run on embedded in-memory DuckDB instances: one per tenant,
+// sandboxed to that tenant's partitions and projection folder and holding
+// only its rows (see engines.go), and the main one for the server's own
+// work. User SQL is checked first by the statement guard (package
+// sqlguard): one SELECT, no file-reading functions.
 package warehouse
 
 import (
@@ -49,8 +51,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	duckdb "github.com/duckdb/duckdb-go/v2"
 
 	"github.com/allsource/allsource/migrations"
 )
@@ -73,8 +73,11 @@ type Options struct {
 	// default QueryConns/2, at least 1. The server's own queries are not
 	// counted.
 	TenantConns int
-	Threads     int    // DuckDB threads; default GOMAXPROCS
-	MemLimit    string // DuckDB memory_limit, e.g. "8GB"; default DuckDB's (80% of RAM)
+	Threads     int    // DuckDB threads per engine instance; default GOMAXPROCS
+	MemLimit    string // DuckDB memory_limit per engine instance, e.g. "8GB"; default DuckDB's (80% of RAM)
+	// EngineIdle is how long a tenant's engine instance stays open with
+	// nothing using it; default 5 minutes.
+	EngineIdle time.Duration
 
 	Logger *slog.Logger
 	// Fault, if set, is called at named points of flush and compaction; tests
@@ -134,6 +137,9 @@ func (o *Options) Validate() error {
 	if o.Threads <= 0 {
 		o.Threads = runtime.GOMAXPROCS(0)
 	}
+	if o.EngineIdle <= 0 {
+		o.EngineIdle = 5 * time.Minute
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -188,11 +194,17 @@ type Warehouse struct {
 	checked checkCache
 	shapes  shapeCache
 
-	catalog   *sql.DB
-	engine    *sql.DB
-	connector *duckdb.Connector
-	conns     chan *queryConn
-	fair      tenantSlots // each tenant's share of conns
+	catalog *sql.DB
+	// main is the server's engine instance; engines are the tenants'
+	// (see engines.go), guarded by engMu. createMu serialises creating
+	// an instance with Exec; setup is what Exec ran, for new instances.
+	main     *engine
+	engMu    sync.Mutex
+	engines  map[string]*engine
+	createMu sync.Mutex
+	setup    []string
+	slots    chan struct{} // one per running query, QueryConns in all
+	fair     tenantSlots   // each tenant's share of the slots
 
 	mu      sync.Mutex
 	cur     *version
@@ -275,9 +287,10 @@ func Open(ctx context.Context, opts Options) (*Warehouse, error) {
 	w.cur = &version{id: 1, files: files, gens: []*gen{g}, watermark: watermark}
 	w.lastSeq.Store(watermark)
 	w.tenantSeq, w.startSeq = map[string]uint64{}, watermark
-	w.done.Add(2)
+	w.done.Add(3)
 	go w.flushLoop()
 	go w.compactLoop()
+	go w.evictLoop()
 	ok = true
 	w.log.Info("warehouse open", "files", len(files), "flushed_seq", watermark)
 	return w, nil
@@ -366,38 +379,14 @@ func (w *Warehouse) removeOrphans(files []fileEntry) error {
 }
 
 func (w *Warehouse) openEngine(ctx context.Context) error {
-	init := []string{
-		fmt.Sprintf("SET GLOBAL threads = %d", w.opts.Threads),
-		"SET GLOBAL parquet_metadata_cache = true",
-		"SET GLOBAL TimeZone = 'UTC'",
-		"CREATE SCHEMA IF NOT EXISTS _hot",
-		"CREATE SCHEMA IF NOT EXISTS " + internalSchema,
-	}
-	if w.opts.MemLimit != "" {
-		init = append(init, fmt.Sprintf("SET GLOBAL memory_limit = %s", sqlString(w.opts.MemLimit)))
-	}
-	init = append(init,
-		fmt.Sprintf("SET allowed_directories = [%s]", sqlList(w.engineDirs())),
-		"SET enable_external_access = false",
-		"SET lock_configuration = true",
-	)
-	connector, err := duckdb.NewConnector("", nil)
+	e, err := w.newEngine(ctx, allScopes, nil)
 	if err != nil {
-		return fmt.Errorf("warehouse: open engine: %w", err)
+		return err
 	}
-	w.connector = connector
-	w.engine = sql.OpenDB(connector)
-	w.engine.SetMaxIdleConns(w.opts.QueryConns + 4)
-	for _, q := range init {
-		if _, err := w.engine.ExecContext(ctx, q); err != nil {
-			return fmt.Errorf("warehouse: engine %q: %w", q, err)
-		}
-	}
-	w.conns = make(chan *queryConn, w.opts.QueryConns)
+	w.main = e
+	w.engines = map[string]*engine{}
+	w.slots = make(chan struct{}, w.opts.QueryConns)
 	w.fair.share = w.opts.TenantConns
-	for i := 0; i < w.opts.QueryConns; i++ {
-		w.conns <- &queryConn{}
-	}
 	return nil
 }
 
@@ -543,24 +532,21 @@ func (w *Warehouse) Close() error {
 func (w *Warehouse) closeDBs() error {
 	var errs []error
 	// Every query has ended (Close waits for the background work, and
-	// callers stop querying first); close the statements cached on the
-	// pool's connections.
-	if w.conns != nil {
-	drain:
-		for {
-			select {
-			case qc := <-w.conns:
-				qc.dropStmts()
-				if qc.conn != nil {
-					errs = append(errs, qc.conn.Close())
-				}
-			default:
-				break drain
-			}
-		}
+	// callers stop querying first).
+	w.createMu.Lock()
+	w.engMu.Lock()
+	var all []*engine
+	for _, e := range w.engines {
+		all = append(all, e)
 	}
-	if w.engine != nil {
-		errs = append(errs, w.engine.Close())
+	w.engines = nil // no instance is created after this
+	w.engMu.Unlock()
+	w.createMu.Unlock()
+	if w.main != nil {
+		all = append(all, w.main)
+	}
+	for _, e := range all {
+		errs = append(errs, w.closeEngine(e))
 	}
 	if w.catalog != nil {
 		errs = append(errs, w.catalog.Close())

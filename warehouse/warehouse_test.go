@@ -104,7 +104,7 @@ func TestAppendFlushCompactReopen(t *testing.T) {
 	first := filepath.Join(w.whDir, filepath.FromSlash(w.cur.files[0].Path))
 	w.mu.Unlock()
 	var excludes bool
-	if err := w.engine.QueryRow(`SELECT bool_and(bloom_filter_excludes) FROM parquet_bloom_probe(` + sqlString(first) + `, 'entity_id', 'user-1a')`).Scan(&excludes); err != nil || !excludes {
+	if err := w.main.db.QueryRow(`SELECT bool_and(bloom_filter_excludes) FROM parquet_bloom_probe(` + sqlString(first) + `, 'entity_id', 'user-1a')`).Scan(&excludes); err != nil || !excludes {
 		t.Fatalf("bloom filter probe: excludes=%v, %v", excludes, err)
 	}
 	// A query pinned before compaction keeps its files.
@@ -227,7 +227,7 @@ func checkSorted(w *Warehouse) error {
 	for _, f := range files {
 		path := filepath.Join(w.whDir, filepath.FromSlash(f.Path))
 		var bad int
-		err := w.engine.QueryRow(`SELECT count(*) FROM (
+		err := w.main.db.QueryRow(`SELECT count(*) FROM (
 			SELECT entity_id, "timestamp", seq,
 				lag(entity_id) OVER () AS pe, lag("timestamp") OVER () AS pt, lag(seq) OVER () AS ps
 			FROM read_parquet(` + sqlString(path) + `))
