@@ -73,6 +73,7 @@ type session struct {
 
 	stmts   map[string]*prepared
 	portals map[string]*portal
+	cursors map[string]*cursor // DECLAREd cursors
 
 	// maxTimeout is the server's statement timeout, the most a statement
 	// may run whatever the session sets (0: no bound).
@@ -374,7 +375,7 @@ func (c *conn) begin(sm *pgproto3.StartupMessage) bool {
 		return fail("0A000", "replication connections are not supported", "")
 	}
 	ss := &session{user: user, settings: pgsql.DefaultSettings(), txStatus: 'I', catalog: s.catalog,
-		stmts: map[string]*prepared{}, portals: map[string]*portal{}}
+		stmts: map[string]*prepared{}, portals: map[string]*portal{}, cursors: map[string]*cursor{}}
 	ss.settings["session_authorization"] = user
 	if s.opts.StatementTimeout > 0 {
 		ss.settings["statement_timeout"] = fmt.Sprintf("%dms", s.opts.StatementTimeout.Milliseconds())
@@ -570,6 +571,11 @@ func (c *conn) endTransaction() {
 		c.reportSetting(name)
 	}
 	clear(c.sess.portals)
+	for name, cur := range c.sess.cursors {
+		if !cur.hold {
+			delete(c.sess.cursors, name)
+		}
+	}
 }
 
 // sendFatal sends err as a FATAL error; the caller then closes the

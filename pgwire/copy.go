@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5/pgproto3"
 
@@ -112,14 +113,14 @@ func (c *conn) copyOut(ctx context.Context, pt *portal) error {
 			_, err := c.out.Write(data)
 			return err
 		}
+		// The binary header travels in one message with the first row (or
+		// the trailer), as PostgreSQL sends it; psycopg reads it so.
+		var pending []byte
 		switch o.format {
 		case "binary":
-			h := append([]byte(nil), binaryCopySignature...)
-			h = binary.BigEndian.AppendUint32(h, 0)
-			h = binary.BigEndian.AppendUint32(h, 0)
-			if err := emit(h); err != nil {
-				return err
-			}
+			pending = append(pending, binaryCopySignature...)
+			pending = binary.BigEndian.AppendUint32(pending, 0)
+			pending = binary.BigEndian.AppendUint32(pending, 0)
 		default:
 			if o.header {
 				buf = buf[:0]
@@ -143,7 +144,8 @@ func (c *conn) copyOut(ctx context.Context, pt *portal) error {
 				}
 				return err
 			}
-			buf = buf[:0]
+			buf = append(buf[:0], pending...)
+			pending = nil
 			if o.format == "binary" {
 				buf = binary.BigEndian.AppendUint16(buf, uint16(len(cols)))
 			}
@@ -184,7 +186,7 @@ func (c *conn) copyOut(ctx context.Context, pt *portal) error {
 			n++
 		}
 		if o.format == "binary" {
-			if err := emit([]byte{0xff, 0xff}); err != nil {
+			if err := emit(append(pending, 0xff, 0xff)); err != nil {
 				return err
 			}
 		}
@@ -259,9 +261,6 @@ func (c *conn) copyIn(ctx context.Context, st *pgsql.Statement) error {
 	if err != nil {
 		return err
 	}
-	if o.format == "binary" {
-		return &pgsql.Error{Code: "0A000", Message: "COPY events FROM STDIN supports text and CSV formats, not binary"}
-	}
 	if o.format == "csv" && (o.quote != '"' || o.escape != '"') {
 		return &pgsql.Error{Code: "0A000", Message: "COPY events FROM STDIN supports CSV with the default QUOTE and ESCAPE (\") only"}
 	}
@@ -290,7 +289,14 @@ func (c *conn) copyIn(ctx context.Context, st *pgsql.Statement) error {
 	if c.srv.opts.Ingest == nil {
 		return &pgsql.Error{Code: "25006", Message: "this server does not accept writes"}
 	}
-	c.be.Send(&pgproto3.CopyInResponse{OverallFormat: 0, ColumnFormatCodes: make([]uint16, len(cols))})
+	in := &pgproto3.CopyInResponse{ColumnFormatCodes: make([]uint16, len(cols))}
+	if o.format == "binary" {
+		in.OverallFormat = 1
+		for i := range in.ColumnFormatCodes {
+			in.ColumnFormatCodes[i] = 1
+		}
+	}
+	c.be.Send(in)
 	if err := c.flush(); err != nil {
 		return err
 	}
@@ -380,7 +386,13 @@ func (c *conn) copyIn(ctx context.Context, st *pgsql.Statement) error {
 // validation as NDJSON over HTTP: each row becomes one JSON line, so errors
 // name the row (line) and field.
 func (c *conn) parseCopy(data []byte, cols []string, o *copyOpts) ([]ingest.Input, error) {
-	rows, err := splitCopyRows(data, o)
+	var rows [][]*string
+	var err error
+	if o.format == "binary" {
+		rows, err = c.splitBinaryRows(data, cols)
+	} else {
+		rows, err = splitCopyRows(data, o)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -472,6 +484,89 @@ func parseTimestamp(s string, loc *time.Location) (time.Time, error) {
 		}
 	}
 	return time.Time{}, fmt.Errorf("invalid input syntax for type timestamp with time zone: %q", s)
+}
+
+// splitBinaryRows reads COPY binary data (a header, tuples of
+// length-prefixed fields, a -1 trailer) into rows of text fields, each
+// field read in the binary format of its column's type as the catalog
+// describes events (text as its bytes, timestamptz as microseconds, json
+// as its text, jsonb's version byte accepted).
+func (c *conn) splitBinaryRows(data []byte, cols []string) ([][]*string, error) {
+	bad := func(row int, format string, args ...any) error {
+		return &pgsql.Error{Code: "22P04", Message: fmt.Sprintf("COPY events, binary row %d: ", row) + fmt.Sprintf(format, args...)}
+	}
+	if !bytes.HasPrefix(data, binaryCopySignature) || len(data) < len(binaryCopySignature)+8 {
+		return nil, &pgsql.Error{Code: "22P04", Message: "COPY events: binary data does not start with the PGCOPY signature"}
+	}
+	p := data[len(binaryCopySignature):]
+	flags := binary.BigEndian.Uint32(p)
+	if flags&(1<<16) != 0 {
+		return nil, &pgsql.Error{Code: "22P04", Message: "COPY events: binary data with OIDs is not supported"}
+	}
+	ext := binary.BigEndian.Uint32(p[4:])
+	p = p[8:]
+	if uint64(ext) > uint64(len(p)) {
+		return nil, &pgsql.Error{Code: "22P04", Message: "COPY events: binary header extension is truncated"}
+	}
+	p = p[ext:]
+	var rows [][]*string
+	for n := 1; ; n++ {
+		if len(p) == 0 {
+			break // the trailer is optional: PostgreSQL (and pgx) end at a row boundary too
+		}
+		if len(p) < 2 {
+			return nil, bad(n, "truncated field count")
+		}
+		count := int16(binary.BigEndian.Uint16(p))
+		p = p[2:]
+		if count == -1 {
+			break
+		}
+		if int(count) != len(cols) {
+			return nil, bad(n, "expected %d fields, got %d", len(cols), count)
+		}
+		row := make([]*string, len(cols))
+		for j, col := range cols {
+			if len(p) < 4 {
+				return nil, bad(n, "column %s is truncated", col)
+			}
+			l := int32(binary.BigEndian.Uint32(p))
+			p = p[4:]
+			if l < 0 {
+				continue // NULL
+			}
+			if int(l) > len(p) {
+				return nil, bad(n, "column %s is truncated", col)
+			}
+			raw := p[:l]
+			p = p[l:]
+			oid := c.srv.eventTypes[col]
+			if oid == oidJSON && len(raw) > 0 && raw[0] == 1 {
+				raw = raw[1:] // jsonb's binary form: a version byte, then the text
+			}
+			v, err := decodeParam(raw, 1, oid)
+			if err != nil {
+				return nil, bad(n, "column %s: %v", col, err)
+			}
+			var text string
+			switch x := v.(type) {
+			case string:
+				text = x
+			case []byte:
+				text = string(x)
+			case time.Time:
+				text = x.Format(time.RFC3339Nano)
+			default:
+				text = fmt.Sprint(x)
+			}
+			if !utf8.ValidString(text) {
+				return nil, bad(n, "column %s is not valid UTF-8", col)
+			}
+			row[j] = &text
+		}
+		rows = append(rows, row)
+	}
+	return rows, nil
 }
 
 // splitCopyRows splits COPY text or CSV data into rows of fields; nil is

@@ -109,8 +109,9 @@ func wrapColumns(q string, cols []column) string {
 // Query.
 type prepared struct {
 	stmt      *pgsql.Statement
-	sh        *shape   // statements returning rows from the engine
-	paramOIDs []uint32 // as announced in ParameterDescription
+	sh        *shape         // statements returning rows from the engine
+	paramOIDs []uint32       // as announced in ParameterDescription
+	listOIDs  map[int]uint32 // array types found for untyped list parameters ($n → OID)
 	// dynamic statements embed computed tables (analytics functions):
 	// each execution computes them again, so new data shows.
 	dynamic bool
@@ -215,6 +216,14 @@ func (c *conn) prepare(ctx context.Context, st *pgsql.Statement, paramOIDs []uin
 		q = st
 	case st.Kind == pgsql.KindCopyTo && st.Copy != nil && st.Copy.Query != nil:
 		q = st.Copy.Query
+	case st.Kind == pgsql.KindDeclare:
+		q = st.Cursor.Query
+	case st.Kind == pgsql.KindFetch:
+		// Described as the cursor's rows, when it exists already.
+		if cur := c.sess.cursors[st.Name]; cur != nil && !st.Cursor.Move {
+			ps.sh = cur.pt.ps.sh
+		}
+		return ps, nil
 	case st.Kind == pgsql.KindCopyTo:
 		return nil, &pgsql.Error{Code: "0A000", Message: "COPY table TO is not supported; use COPY (SELECT ...) TO STDOUT"}
 	}
@@ -263,6 +272,7 @@ func (c *conn) prepare(ctx context.Context, st *pgsql.Statement, paramOIDs []uin
 			}
 		}
 		ps.sh = sh
+		ps.listOIDs = c.srv.listParamTypes(ctx, engineSQL, sh, paramOIDs, castParamTypes(q.Text))
 	}
 	n := max(st.Params, len(paramOIDs))
 	if ps.sh != nil {
@@ -278,6 +288,8 @@ func (c *conn) prepare(ctx context.Context, st *pgsql.Statement, paramOIDs []uin
 			ps.paramOIDs[i] = paramOIDs[i]
 		} else if oid, ok := casts[i+1]; ok {
 			ps.paramOIDs[i] = oid
+		} else if oid, ok := ps.listOIDs[i+1]; ok {
+			ps.paramOIDs[i] = oid
 		} else if ps.sh != nil && i < len(ps.sh.params) && ps.sh.params[i] != duckdb.TYPE_INVALID {
 			ps.paramOIDs[i] = paramOID(ps.sh.params[i])
 		} else {
@@ -285,6 +297,45 @@ func (c *conn) prepare(ctx context.Context, st *pgsql.Statement, paramOIDs []uin
 		}
 	}
 	return ps, nil
+}
+
+// listCandidates are the element types tried, in order, for a list
+// parameter the engine types only as "a list" (x = ANY($1)).
+var listCandidates = []struct {
+	engine string
+	oid    uint32
+}{
+	{"VARCHAR", oidTextArr}, {"BIGINT", oidInt8Arr}, {"DOUBLE", oidFloat8Arr}, {"TIMESTAMPTZ", oidTSTZArr},
+	{"BOOLEAN", oidBoolArr}, {"DATE", oidDateArr}, {"UUID", oidUUIDArr}, {"INTERVAL", oidIntervalArr},
+}
+
+// listParamTypes finds the array type of each list parameter the client
+// did not type: x = ANY($1) is described as an array of x's type, as in
+// PostgreSQL. The engine reports such a parameter as a list without its
+// element type, and refuses a list of the wrong element type, so the
+// first candidate the statement prepares with is it (text[] if none).
+// The arguments then arrive as list literals that the engine casts.
+func (s *Server) listParamTypes(ctx context.Context, engineSQL string, sh *shape, paramOIDs []uint32, casts map[int]uint32) map[int]uint32 {
+	var out map[int]uint32
+	for i, t := range sh.params {
+		if t != duckdb.TYPE_LIST || (i < len(paramOIDs) && paramOIDs[i] != 0) {
+			continue
+		}
+		if _, cast := casts[i+1]; cast {
+			continue
+		}
+		if out == nil {
+			out = map[int]uint32{}
+		}
+		out[i+1] = oidTextArr
+		for _, c := range listCandidates {
+			if _, err := s.shapeOf(ctx, castParams(engineSQL, map[int]string{i + 1: c.engine + "[]"})); err == nil {
+				out[i+1] = c.oid
+				break
+			}
+		}
+	}
+	return out
 }
 
 // typeParams returns the engine types for the parameters sh left untyped
@@ -342,7 +393,7 @@ func resultColumns(ps *prepared) []column {
 // describeResult queues the RowDescription (or NoData) of a statement.
 func (c *conn) describeResult(ps *prepared, formats []int16) {
 	switch {
-	case ps.sh != nil && ps.stmt.Kind != pgsql.KindCopyTo:
+	case ps.sh != nil && ps.stmt.Kind != pgsql.KindCopyTo && ps.stmt.Kind != pgsql.KindDeclare:
 		c.be.Send(rowDescription(resultColumns(ps), formats))
 	case ps.stmt.Kind == pgsql.KindShow:
 		c.be.Send(rowDescription(showColumns(ps.stmt), formats))
@@ -491,7 +542,7 @@ func (c *conn) execute(ctx context.Context, pt *portal, maxRows int, describe bo
 		pt.ps = fresh
 	}
 	c.sess.rows = 0
-	if rowStatement(st.Kind) {
+	if rowStatement(st.Kind) || st.Kind == pgsql.KindFetch {
 		done, err := c.sess.scope.TakeSlot()
 		if err != nil {
 			return &pgsql.Error{Code: "53400", Message: allsource.ErrorMessage(err)}
@@ -549,6 +600,19 @@ func (c *conn) executeKind(ctx context.Context, pt *portal, maxRows int, describ
 			c.be.Send(rowDescription(resultColumns(pt.ps), pt.formats))
 		}
 		return c.sendRows(ctx, pt, maxRows, st.Kind == pgsql.KindExplain)
+	case pgsql.KindDeclare:
+		return c.declare(pt)
+	case pgsql.KindFetch:
+		return c.fetch(ctx, pt, describe)
+	case pgsql.KindCloseCursor:
+		if st.Name == "" {
+			clear(ss.cursors)
+		} else if _, ok := ss.cursors[st.Name]; ok {
+			delete(ss.cursors, st.Name)
+		} else {
+			return &pgsql.Error{Code: "34000", Message: fmt.Sprintf("cursor \"%s\" does not exist", st.Name)}
+		}
+		c.complete(st, "CLOSE CURSOR")
 	case pgsql.KindCommand:
 		if err := c.authorize(authz.ActionManageProjections); err != nil {
 			return err
@@ -639,6 +703,7 @@ func (c *conn) executeKind(ctx context.Context, pt *portal, maxRows int, describ
 		}
 		clear(ss.stmts)
 		clear(ss.portals)
+		clear(ss.cursors)
 		c.complete(st, "DISCARD ALL")
 	case pgsql.KindDeallocate:
 		if st.Name == "" || strings.EqualFold(st.Name, "all") {
@@ -818,9 +883,10 @@ func selectTag(st *pgsql.Statement, n int) []byte {
 	return []byte("SELECT " + strconv.Itoa(n))
 }
 
-// sendPortionOf runs the portal's statement on first use, keeping its
-// encoded rows, then sends up to maxRows of them.
-func (c *conn) sendPortionOf(ctx context.Context, pt *portal, maxRows int) error {
+// fillPortal runs a portal's statement on first use and keeps its rows,
+// encoded in the portal's formats, for reading in parts (Execute with a
+// row limit, FETCH from a cursor).
+func (c *conn) fillPortal(ctx context.Context, pt *portal) error {
 	if !pt.started {
 		pt.started = true
 		// The budget is the session's: other open portals' rows count.
@@ -828,6 +894,11 @@ func (c *conn) sendPortionOf(ctx context.Context, pt *portal, maxRows int) error
 		for _, other := range c.sess.portals {
 			if other != pt {
 				held += other.size
+			}
+		}
+		for _, cur := range c.sess.cursors {
+			if cur.pt != pt {
+				held += cur.pt.size
 			}
 		}
 		limit, total := c.resultQuota(), int64(0)
@@ -852,6 +923,15 @@ func (c *conn) sendPortionOf(ctx context.Context, pt *portal, maxRows int) error
 			pt.rows, pt.size = nil, 0
 			return err
 		}
+	}
+	return nil
+}
+
+// sendPortionOf runs the portal's statement on first use, keeping its
+// encoded rows, then sends up to maxRows of them.
+func (c *conn) sendPortionOf(ctx context.Context, pt *portal, maxRows int) error {
+	if err := c.fillPortal(ctx, pt); err != nil {
+		return err
 	}
 	if err := c.be.Flush(); err != nil {
 		return err

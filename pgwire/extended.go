@@ -94,6 +94,16 @@ func (c *conn) extended(msg pgproto3.FrontendMessage) error {
 		case 'P':
 			pt, ok := ss.portals[m.Name]
 			if !ok {
+				// A DECLAREd cursor is a portal too (psycopg describes its
+				// named cursors so).
+				if cur := ss.cursors[m.Name]; cur != nil {
+					formats := cur.pt.formats
+					if !cur.pt.started && cur.binary {
+						formats = []int16{1}
+					}
+					c.describeResult(cur.pt.ps, formats)
+					return nil
+				}
 				return &pgsql.Error{Code: "34000", Message: fmt.Sprintf("portal %q does not exist", m.Name)}
 			}
 			c.describeResult(pt.ps, pt.formats)
@@ -117,6 +127,7 @@ func (c *conn) extended(msg pgproto3.FrontendMessage) error {
 			delete(ss.stmts, m.Name)
 		case 'P':
 			delete(ss.portals, m.Name)
+			delete(ss.cursors, m.Name)
 		default:
 			return &pgsql.Error{Code: "08P01", Message: fmt.Sprintf("invalid CLOSE message subtype %d", m.ObjectType)}
 		}

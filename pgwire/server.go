@@ -142,6 +142,9 @@ type Server struct {
 	decoyKey []byte // derives the salts shown for unknown users
 	shapes   shapeCache
 	catalog  *pgsql.Catalog // the synthetic catalog sessions rewrite against
+	// eventTypes are the events columns' types as the catalog describes
+	// them (binary COPY FROM reads each column in its type's format).
+	eventTypes map[string]uint32
 
 	mu       sync.Mutex
 	ln       net.Listener
@@ -471,6 +474,10 @@ func (s *Server) installCatalog(ctx context.Context) error {
 	}
 	if err := s.opts.Warehouse.Exec(ctx, s.catalog.DDL(tables)...); err != nil {
 		return fmt.Errorf("pgwire: install catalog: %w", err)
+	}
+	s.eventTypes = map[string]uint32{}
+	for _, c := range tables[0].Columns {
+		s.eventTypes[c.Name] = c.TypeOID
 	}
 	return nil
 }

@@ -430,6 +430,13 @@ func (r *rewriter) regCast(arg *pg_query.Node, reg, outer string, pos int) (*pg_
 	if err != nil {
 		return nil, err
 	}
+	if arg.GetParamRef() != nil && outer == "" {
+		// $1::regtype: the client sends a name ('json', 'text[]') or a
+		// number, which becomes the OID, as PostgreSQL's input function
+		// reads it (psycopg's TypeInfo.fetch compares it with pg_type.oid).
+		inner = castTo(inner, "varchar")
+		wantOID = true
+	}
 	if wantOID {
 		switch reg {
 		case "regclass":
@@ -576,6 +583,32 @@ func parseArrayLiteral(s string) ([]*string, bool) {
 	}
 }
 
+// listText renders array elements as the engine's list text: every
+// element quoted, NULL bare.
+func listText(elems []*string) string {
+	var b strings.Builder
+	b.WriteByte('[')
+	for i, e := range elems {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		if e == nil {
+			b.WriteString("NULL")
+			continue
+		}
+		b.WriteByte('"')
+		for _, r := range *e {
+			if r == '"' || r == '\\' {
+				b.WriteByte('\\')
+			}
+			b.WriteRune(r)
+		}
+		b.WriteByte('"')
+	}
+	b.WriteByte(']')
+	return b.String()
+}
+
 func arrayOf(elems []*string) *pg_query.Node {
 	nodes := make([]*pg_query.Node, len(elems))
 	for i, e := range elems {
@@ -653,6 +686,20 @@ func (r *rewriter) aExpr(n *pg_query.Node, e *pg_query.A_Expr) (*pg_query.Node, 
 		switch op {
 		case "~", "!~", "~*", "!~*":
 			return nil, errorf(CodeFeatureNotSupported, r.pos(e.Location), "regular expression operators with ANY/ALL are not supported")
+		}
+		// x = ANY('{a,b}'): the literal is an array, as PostgreSQL
+		// reads an untyped literal where an array must be.
+		if k := e.Rexpr.GetAConst(); k != nil {
+			if s, ok := k.Val.(*pg_query.A_Const_Sval); ok {
+				elems, ok := parseArrayLiteral(s.Sval.Sval)
+				if !ok {
+					return nil, errorf(CodeInvalidParameter, r.pos(k.Location), "malformed array literal: \"%s\"", s.Sval.Sval)
+				}
+				// As the engine's list text, which it casts to a list of
+				// the other operand's type ('{1,2}' against a bigint).
+				e.Rexpr = strConst(listText(elems))
+				r.changed = true
+			}
 		}
 		// DuckDB runs x = ANY(list) as a subquery, which it cannot do in
 		// an outer join's condition; list_contains has no such limit.

@@ -3,6 +3,7 @@ package pgsql
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,28 +17,32 @@ import (
 type Kind int
 
 const (
-	KindEmpty      Kind = iota // nothing but whitespace, comments or ';': EmptyQueryResponse
-	KindSelect                 // a query returning rows: SELECT, VALUES, TABLE, WITH … SELECT; run Rewrite's SQL
-	KindExplain                // EXPLAIN of a query: run Rewrite's SQL, which returns the DuckDB plan
-	KindSet                    // SET [SESSION|LOCAL] name = value: Name, Value, Local
-	KindReset                  // RESET name, RESET ALL (Name "all"), SET name TO DEFAULT
-	KindShow                   // SHOW name, SHOW ALL (Name "all")
-	KindBegin                  // BEGIN, START TRANSACTION
-	KindCommit                 // COMMIT, END
-	KindRollback               // ROLLBACK, ABORT
-	KindSavepoint              // SAVEPOINT name (Name)
-	KindRelease                // RELEASE [SAVEPOINT] name (Name)
-	KindRollbackTo             // ROLLBACK TO [SAVEPOINT] name (Name)
-	KindDiscard                // DISCARD ALL|PLANS|SEQUENCES|TEMP (Name "all", "plans", …)
-	KindDeallocate             // DEALLOCATE name (Name); DEALLOCATE ALL leaves Name empty
-	KindCopyTo                 // COPY table|(query) TO STDOUT: Copy
-	KindCopyFrom               // COPY events FROM STDIN: Copy
-	KindNoop                   // accepted and ignored: LISTEN, UNLISTEN, SET TRANSACTION, SET SESSION CHARACTERISTICS, SET CONSTRAINTS, CLOSE ALL…
-	KindCommand                // a statement of the server's own (CREATE PROJECTION …), run by its command handler
+	KindEmpty       Kind = iota // nothing but whitespace, comments or ';': EmptyQueryResponse
+	KindSelect                  // a query returning rows: SELECT, VALUES, TABLE, WITH … SELECT; run Rewrite's SQL
+	KindExplain                 // EXPLAIN of a query: run Rewrite's SQL, which returns the DuckDB plan
+	KindSet                     // SET [SESSION|LOCAL] name = value: Name, Value, Local
+	KindReset                   // RESET name, RESET ALL (Name "all"), SET name TO DEFAULT
+	KindShow                    // SHOW name, SHOW ALL (Name "all")
+	KindBegin                   // BEGIN, START TRANSACTION
+	KindCommit                  // COMMIT, END
+	KindRollback                // ROLLBACK, ABORT
+	KindSavepoint               // SAVEPOINT name (Name)
+	KindRelease                 // RELEASE [SAVEPOINT] name (Name)
+	KindRollbackTo              // ROLLBACK TO [SAVEPOINT] name (Name)
+	KindDiscard                 // DISCARD ALL|PLANS|SEQUENCES|TEMP (Name "all", "plans", …)
+	KindDeallocate              // DEALLOCATE name (Name); DEALLOCATE ALL leaves Name empty
+	KindCopyTo                  // COPY table|(query) TO STDOUT: Copy
+	KindCopyFrom                // COPY events FROM STDIN: Copy
+	KindNoop                    // accepted and ignored: LISTEN, UNLISTEN, SET TRANSACTION, SET SESSION CHARACTERISTICS, SET CONSTRAINTS, CLOSE ALL…
+	KindCommand                 // a statement of the server's own (CREATE PROJECTION …), run by its command handler
+	KindDeclare                 // DECLARE name [BINARY] CURSOR [WITH HOLD] FOR query: Cursor
+	KindFetch                   // FETCH/MOVE [NEXT | FORWARD n | n | ALL] [FROM|IN] name: Cursor, Name
+	KindCloseCursor             // CLOSE name (Name), CLOSE ALL (Name empty)
 )
 
 var kindNames = [...]string{"Empty", "Select", "Explain", "Set", "Reset", "Show", "Begin", "Commit", "Rollback",
-	"Savepoint", "Release", "RollbackTo", "Discard", "Deallocate", "CopyTo", "CopyFrom", "Noop", "Command"}
+	"Savepoint", "Release", "RollbackTo", "Discard", "Deallocate", "CopyTo", "CopyFrom", "Noop", "Command",
+	"Declare", "Fetch", "CloseCursor"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) {
@@ -50,20 +55,34 @@ func (k Kind) String() string {
 // cached and shared between sessions: treat them as read-only.
 type Statement struct {
 	Kind   Kind
-	Text   string // this statement's own text, trimmed, without the terminating ';'
-	Offset int    // byte offset of Text in the string given to Parse
-	Tag    string // CommandComplete tag for statements without rows ("SET", "BEGIN", "DISCARD ALL", …); for rows pgwire writes "SELECT n"
-	Name   string // Set/Reset/Show: the lower-case setting name; Savepoint…: the savepoint; Deallocate: the prepared statement; Discard: what
-	Value  string // Set: the value as PostgreSQL flattens it (quotes removed, list items joined with ", ")
-	Local  bool   // SET LOCAL
-	Copy   *Copy  // CopyTo / CopyFrom
-	Params int    // highest $n used
+	Text   string  // this statement's own text, trimmed, without the terminating ';'
+	Offset int     // byte offset of Text in the string given to Parse
+	Tag    string  // CommandComplete tag for statements without rows ("SET", "BEGIN", "DISCARD ALL", …); for rows pgwire writes "SELECT n"
+	Name   string  // Set/Reset/Show: the lower-case setting name; Savepoint…: the savepoint; Deallocate: the prepared statement; Discard: what
+	Value  string  // Set: the value as PostgreSQL flattens it (quotes removed, list items joined with ", ")
+	Local  bool    // SET LOCAL
+	Copy   *Copy   // CopyTo / CopyFrom
+	Cursor *Cursor // Declare / Fetch
+	Params int     // highest $n used
 
 	version int32          // the parser's version, for Deparse
 	node    *pg_query.Node // the statement's parse tree (the query for Select, Explain and Copy's Query)
 	analyze bool           // EXPLAIN ANALYZE
 	cache   rewriteCache
 }
+
+// Cursor describes DECLARE and FETCH/MOVE.
+type Cursor struct {
+	Name   string
+	Query  *Statement // Declare: the rows
+	Binary bool       // Declare: DECLARE … BINARY CURSOR
+	Hold   bool       // Declare: WITH HOLD (it outlives its transaction)
+	Count  int64      // Fetch: how many rows forward (FetchAll for ALL)
+	Move   bool       // Fetch: MOVE (skip the rows, send none)
+}
+
+// FetchAll is Cursor.Count for FETCH ALL.
+const FetchAll = int64(math.MaxInt64)
 
 // Copy describes a COPY statement.
 type Copy struct {
@@ -268,10 +287,14 @@ func classify(st *Statement, n *pg_query.Node) error {
 	case *pg_query.Node_ConstraintsSetStmt:
 		st.Kind, st.Tag = KindNoop, "SET CONSTRAINTS"
 	case *pg_query.Node_ClosePortalStmt:
-		if x.ClosePortalStmt.Portalname != "" {
-			return unsupported("CLOSE", "Cursors are not supported; use the extended query protocol with a row limit.")
+		st.Kind, st.Tag, st.Name = KindCloseCursor, "CLOSE CURSOR", x.ClosePortalStmt.Portalname
+		if st.Name == "" {
+			st.Tag = "CLOSE CURSOR ALL"
 		}
-		st.Kind, st.Tag = KindNoop, "CLOSE CURSOR ALL"
+	case *pg_query.Node_DeclareCursorStmt:
+		return classifyDeclare(st, x.DeclareCursorStmt)
+	case *pg_query.Node_FetchStmt:
+		return classifyFetch(st, x.FetchStmt)
 	case *pg_query.Node_CopyStmt:
 		return classifyCopy(st, x.CopyStmt)
 	default:
@@ -282,15 +305,7 @@ func classify(st *Statement, n *pg_query.Node) error {
 
 // refusedNode is the error for a statement kind that is not served.
 func refusedNode(n *pg_query.Node) error {
-	switch x := n.GetNode().(type) {
-	case *pg_query.Node_DeclareCursorStmt:
-		return unsupported("DECLARE CURSOR", "Cursors are not supported; use the extended query protocol with a row limit.")
-	case *pg_query.Node_FetchStmt:
-		what := "FETCH"
-		if x.FetchStmt.Ismove {
-			what = "MOVE"
-		}
-		return unsupported(what, "Cursors are not supported; use the extended query protocol with a row limit.")
+	switch n.GetNode().(type) {
 	case *pg_query.Node_PrepareStmt:
 		return unsupported("PREPARE", "Use the extended query protocol (Parse/Bind/Execute) to prepare statements.")
 	case *pg_query.Node_ExecuteStmt:
@@ -725,6 +740,63 @@ func classifyCopy(st *Statement, c *pg_query.CopyStmt) error {
 	}
 	cp.Query = q[0]
 	st.Kind, st.Tag = KindCopyTo, "COPY"
+	return nil
+}
+
+// Cursor options, as the parser sets them (PostgreSQL's CURSOR_OPT_*).
+const (
+	cursorOptBinary = 0x0001
+	cursorOptScroll = 0x0002
+	cursorOptHold   = 0x0020
+)
+
+func classifyDeclare(st *Statement, d *pg_query.DeclareCursorStmt) error {
+	if d.Options&cursorOptScroll != 0 {
+		return unsupported("SCROLL cursors", "Cursors here move forward only; declare it NO SCROLL (the default).")
+	}
+	if _, ok := d.Query.GetNode().(*pg_query.Node_SelectStmt); !ok {
+		return refusal("DECLARE CURSOR FOR " + statementName(d.Query))
+	}
+	text, err := pg_query.Deparse(&pg_query.ParseResult{Version: st.version, Stmts: []*pg_query.RawStmt{{Stmt: d.Query}}})
+	if err != nil {
+		return errorf(CodeInternal, 0, "deparse cursor query: %v", err)
+	}
+	q, err := parse(text)
+	if err != nil {
+		return err
+	}
+	if len(q) != 1 || q[0].Kind != KindSelect {
+		return errorf(CodeInternal, 0, "cursor query does not re-parse as one SELECT")
+	}
+	st.Cursor = &Cursor{Name: d.Portalname, Query: q[0], Binary: d.Options&cursorOptBinary != 0, Hold: d.Options&cursorOptHold != 0}
+	st.Kind, st.Tag, st.Name, st.Params = KindDeclare, "DECLARE CURSOR", d.Portalname, q[0].Params
+	return nil
+}
+
+func classifyFetch(st *Statement, f *pg_query.FetchStmt) error {
+	what := "FETCH"
+	if f.Ismove {
+		what = "MOVE"
+	}
+	c := &Cursor{Name: f.Portalname, Move: f.Ismove, Count: f.HowMany}
+	switch f.Direction {
+	case pg_query.FetchDirection_FETCH_FORWARD:
+		if c.Count <= 0 {
+			return unsupported(what+" FORWARD 0", "Cursors here move forward only.")
+		}
+	case pg_query.FetchDirection_FETCH_ABSOLUTE, pg_query.FetchDirection_FETCH_RELATIVE:
+		// NEXT is parsed as RELATIVE 1 by some versions; FIRST as
+		// ABSOLUTE 1, which only a fresh cursor could honour.
+		if f.Direction != pg_query.FetchDirection_FETCH_RELATIVE || c.Count != 1 {
+			return unsupported(what+" ABSOLUTE/RELATIVE", "Cursors here move forward only: use FETCH NEXT, FETCH n or FETCH ALL.")
+		}
+	default:
+		return unsupported(what+" BACKWARD/PRIOR", "Cursors here move forward only: use FETCH NEXT, FETCH n or FETCH ALL.")
+	}
+	if c.Count >= math.MaxInt64/2 {
+		c.Count = FetchAll
+	}
+	st.Kind, st.Tag, st.Name, st.Cursor = KindFetch, what, f.Portalname, c
 	return nil
 }
 
