@@ -83,7 +83,7 @@ var pgTypeOIDs = map[string]uint32{
 	"bool": oidBool, "boolean": oidBool,
 	"int2": oidInt2, "smallint": oidInt2, "tinyint": oidInt2,
 	"int4": oidInt4, "int": oidInt4, "integer": oidInt4,
-	"int8": oidInt8, "bigint": oidInt8, "oid": oidInt8,
+	"int8": oidInt8, "bigint": oidInt8, "oid": oidOID,
 	"float4": oidFloat4, "real": oidFloat4, "float": oidFloat8,
 	"float8": oidFloat8, "double": oidFloat8,
 	"numeric": oidNumeric, "decimal": oidNumeric, "hugeint": oidNumeric,
@@ -100,7 +100,7 @@ var pgTypeOIDs = map[string]uint32{
 // PostgreSQL resolves an untyped parameter it cannot infer.
 var engineTypes = map[uint32]string{
 	oidBool: "BOOLEAN", oidBytea: "BLOB", oidInt2: "SMALLINT", oidInt4: "INTEGER", oidInt8: "BIGINT",
-	oidOID: "BIGINT", oidFloat4: "FLOAT", oidFloat8: "DOUBLE", oidNumeric: "DOUBLE", oidDate: "DATE",
+	oidOID: "UINTEGER", oidFloat4: "FLOAT", oidFloat8: "DOUBLE", oidNumeric: "DOUBLE", oidDate: "DATE",
 	oidTime: "TIME", oidTimestamp: "TIMESTAMP", oidTimestampTZ: "TIMESTAMPTZ", oidInterval: "INTERVAL",
 	oidUUID: "UUID", oidJSON: "JSON", oidJSONB: "JSON",
 }

@@ -7,11 +7,14 @@ import (
 	"fmt"
 	"math"
 	"math/big"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
+
+	"github.com/allsource/allsource/pgwire/pgsql"
 )
 
 // Postgres type OIDs this server speaks.
@@ -23,6 +26,7 @@ const (
 	oidInt4        = 23
 	oidText        = 25
 	oidOID         = 26
+	oidChar        = 18
 	oidJSON        = 114
 	oidFloat4      = 700
 	oidFloat8      = 701
@@ -53,6 +57,8 @@ const (
 	oidUUIDArr     = 2951
 	oidJSONB       = 3802
 	oidJSONArr     = 199
+	oidOIDArr      = 1028
+	oidCharArr     = 1002
 )
 
 // arrayOf maps an element type to its array type.
@@ -61,6 +67,7 @@ var arrayOf = map[uint32]uint32{
 	oidInt8: oidInt8Arr, oidText: oidTextArr, oidVarchar: oidVarcharArr, oidFloat4: oidFloat4Arr,
 	oidFloat8: oidFloat8Arr, oidDate: oidDateArr, oidTimestamp: oidTSArr, oidTimestampTZ: oidTSTZArr,
 	oidInterval: oidIntervalArr, oidNumeric: oidNumericArr, oidUUID: oidUUIDArr, oidJSON: oidJSONArr,
+	oidOID: oidOIDArr, oidChar: oidCharArr,
 }
 
 // elemOf is the inverse of arrayOf.
@@ -79,6 +86,8 @@ func typeSize(oid uint32) int16 {
 		return 1
 	case oidInt2:
 		return 2
+	case oidChar:
+		return 1
 	case oidInt4, oidFloat4, oidDate, oidOID:
 		return 4
 	case oidInt8, oidFloat8, oidTimestamp, oidTimestampTZ, oidTime:
@@ -129,6 +138,11 @@ func pgColumn(name string, t duckdb.TypeInfo) column {
 			}
 		}
 		c.oid, c.cast = oidJSON, "tojson"
+	case duckdb.TYPE_ENUM:
+		c.oid = oidText
+		if d, ok := t.Details().(*duckdb.EnumDetails); ok && slices.Equal(d.Values, pgsql.CharValues) {
+			c.oid = oidChar // a catalog "char" column
+		}
 	case duckdb.TYPE_STRUCT, duckdb.TYPE_MAP, duckdb.TYPE_UNION:
 		c.oid, c.cast = oidJSON, "tojson"
 	default:
@@ -149,8 +163,10 @@ func scalarOID(t duckdb.Type) uint32 {
 		return oidInt2
 	case duckdb.TYPE_INTEGER, duckdb.TYPE_USMALLINT:
 		return oidInt4
-	case duckdb.TYPE_BIGINT, duckdb.TYPE_UINTEGER:
+	case duckdb.TYPE_BIGINT:
 		return oidInt8
+	case duckdb.TYPE_UINTEGER: // the catalog's oid columns
+		return oidOID
 	case duckdb.TYPE_UBIGINT, duckdb.TYPE_HUGEINT, duckdb.TYPE_UHUGEINT, duckdb.TYPE_DECIMAL, duckdb.TYPE_BIGNUM:
 		return oidNumeric
 	case duckdb.TYPE_FLOAT:
@@ -522,7 +538,11 @@ func appendBinary(buf []byte, v driver.Value, oid uint32) ([]byte, error) {
 			}
 			return append(buf, 0), nil
 		}
-	case oidInt2, oidInt4, oidInt8:
+	case oidChar:
+		if s, ok := v.(string); ok && len(s) <= 1 {
+			return append(buf, s...), nil
+		}
+	case oidInt2, oidInt4, oidInt8, oidOID:
 		n, ok := toInt64(v)
 		if !ok {
 			break
@@ -530,7 +550,7 @@ func appendBinary(buf []byte, v driver.Value, oid uint32) ([]byte, error) {
 		switch oid {
 		case oidInt2:
 			return binary.BigEndian.AppendUint16(buf, uint16(n)), nil
-		case oidInt4:
+		case oidInt4, oidOID:
 			return binary.BigEndian.AppendUint32(buf, uint32(n)), nil
 		default:
 			return binary.BigEndian.AppendUint64(buf, uint64(n)), nil

@@ -214,6 +214,7 @@ func (c *Catalog) DDL(tables []Table) []string {
 	ddl := []string{
 		"CREATE SCHEMA IF NOT EXISTS " + CatalogSchema,
 		"CREATE SCHEMA IF NOT EXISTS " + InfoSchema,
+		charTypeDDL(),
 		typfmtDDL(),
 		keywordsDDL(),
 	}
@@ -385,6 +386,35 @@ func sqlValue(v any) string {
 }
 
 func sqlString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// Catalog columns of PostgreSQL's one-byte "char" type (pg_type.typtype,
+// pg_class.relkind, …) are stored as an engine ENUM of the printable ASCII
+// characters, so a result column read from one is recognisably "char"
+// (OID 18), which drivers decode as a byte (asyncpg compares typtype with
+// b'b'); oid columns are stored as UINTEGER, PostgreSQL's oid being an
+// unsigned 32-bit number. Both compare with text and integer literals as
+// before.
+
+// CharEngineType is the engine type of "char" catalog columns.
+const CharEngineType = CatalogSchema + ".pgchar"
+
+// CharValues are the values of CharEngineType: "" and the printable ASCII
+// characters, in order.
+var CharValues = func() []string {
+	vs := []string{""}
+	for c := byte(' '); c <= '~'; c++ {
+		vs = append(vs, string(c))
+	}
+	return vs
+}()
+
+func charTypeDDL() string {
+	q := make([]string, len(CharValues))
+	for i, v := range CharValues {
+		q[i] = sqlString(v)
+	}
+	return "CREATE TYPE IF NOT EXISTS " + CharEngineType + " AS ENUM (" + strings.Join(q, ", ") + ")"
+}
 
 // typfmtDDL creates pgcat._typfmt, what format_type and regtype need.
 func typfmtDDL() string {

@@ -307,9 +307,9 @@ var regTypes = map[string]bool{
 // castTypes maps PostgreSQL types DuckDB lacks (or spells otherwise) to a
 // DuckDB type.
 var castTypes = map[string]string{
-	"oid": "bigint", "xid": "bigint", "xid8": "bigint", "cid": "bigint", "tid": "varchar",
+	"oid": "uinteger", "xid": "bigint", "xid8": "bigint", "cid": "bigint", "tid": "varchar",
 	"name": "varchar", "char": "varchar", "text": "varchar", "bpchar": "varchar", "int2vector": "smallint[]",
-	"oidvector": "bigint[]", "aclitem": "varchar", "pg_node_tree": "varchar", "pg_lsn": "varchar",
+	"oidvector": "uinteger[]", "aclitem": "varchar", "pg_node_tree": "varchar", "pg_lsn": "varchar",
 	"inet": "varchar", "cidr": "varchar", "macaddr": "varchar", "xml": "varchar", "jsonb": "json",
 	"regproc": "varchar", "regprocedure": "varchar", "regoper": "varchar", "regoperator": "varchar",
 	"anyarray": "varchar", "unknown": "varchar", "tsvector": "varchar", "money": "double", "citext": "varchar",
