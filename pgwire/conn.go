@@ -571,6 +571,7 @@ func (c *conn) endTransaction() {
 		c.reportSetting(name)
 	}
 	clear(c.sess.portals)
+	c.srv.advisory.releaseAll(c.sess, false, true)
 	for name, cur := range c.sess.cursors {
 		if !cur.hold {
 			delete(c.sess.cursors, name)

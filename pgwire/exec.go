@@ -218,6 +218,11 @@ func (c *conn) prepare(ctx context.Context, st *pgsql.Statement, paramOIDs []uin
 		q = st.Copy.Query
 	case st.Kind == pgsql.KindDeclare:
 		q = st.Cursor.Query
+	case st.Kind == pgsql.KindAdvisory:
+		ps.sh = &shape{cols: advisoryColumns(st), params: make([]duckdb.Type, st.Params)}
+		for i := range ps.sh.params {
+			ps.sh.params[i] = duckdb.TYPE_BIGINT
+		}
 	case st.Kind == pgsql.KindFetch:
 		// Described as the cursor's rows, when it exists already.
 		if cur := c.sess.cursors[st.Name]; cur != nil && !st.Cursor.Move {
@@ -600,6 +605,8 @@ func (c *conn) executeKind(ctx context.Context, pt *portal, maxRows int, describ
 			c.be.Send(rowDescription(resultColumns(pt.ps), pt.formats))
 		}
 		return c.sendRows(ctx, pt, maxRows, st.Kind == pgsql.KindExplain)
+	case pgsql.KindAdvisory:
+		return c.runAdvisory(ctx, pt, describe)
 	case pgsql.KindDeclare:
 		return c.declare(pt)
 	case pgsql.KindFetch:

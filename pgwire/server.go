@@ -145,6 +145,7 @@ type Server struct {
 	// eventTypes are the events columns' types as the catalog describes
 	// them (binary COPY FROM reads each column in its type's format).
 	eventTypes map[string]uint32
+	advisory   advisoryLocks // pg_advisory_* locks
 
 	mu       sync.Mutex
 	ln       net.Listener
@@ -417,6 +418,7 @@ func (s *Server) register(ss *session, p *pending) bool {
 }
 
 func (s *Server) unregister(ss *session) {
+	s.advisory.releaseAll(ss, true, true)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.sessions[ss.pid] == ss {

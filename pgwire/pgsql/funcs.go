@@ -91,6 +91,9 @@ func (r *rewriter) funcCall(n *pg_query.Node, fc *pg_query.FuncCall) (*pg_query.
 	if err := checkFunction(schema, name, pos); err != nil {
 		return nil, err
 	}
+	if IsAdvisoryFunc(name) {
+		return nil, errorf(CodeFeatureNotSupported, pos, "%s can only be called on its own: SELECT %s(…)", name, name)
+	}
 	// Session functions read their (constant) arguments before rewriting.
 	switch name {
 	case "current_setting":

@@ -38,11 +38,12 @@ const (
 	KindDeclare                 // DECLARE name [BINARY] CURSOR [WITH HOLD] FOR query: Cursor
 	KindFetch                   // FETCH/MOVE [NEXT | FORWARD n | n | ALL] [FROM|IN] name: Cursor, Name
 	KindCloseCursor             // CLOSE name (Name), CLOSE ALL (Name empty)
+	KindAdvisory                // SELECT of advisory lock functions only: Advisory
 )
 
 var kindNames = [...]string{"Empty", "Select", "Explain", "Set", "Reset", "Show", "Begin", "Commit", "Rollback",
 	"Savepoint", "Release", "RollbackTo", "Discard", "Deallocate", "CopyTo", "CopyFrom", "Noop", "Command",
-	"Declare", "Fetch", "CloseCursor"}
+	"Declare", "Fetch", "CloseCursor", "Advisory"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) {
@@ -63,7 +64,9 @@ type Statement struct {
 	Local  bool    // SET LOCAL
 	Copy   *Copy   // CopyTo / CopyFrom
 	Cursor *Cursor // Declare / Fetch
-	Params int     // highest $n used
+	// Advisory: the lock function calls, one result column each.
+	Advisory []AdvisoryCall
+	Params   int // highest $n used
 
 	version int32          // the parser's version, for Deparse
 	node    *pg_query.Node // the statement's parse tree (the query for Select, Explain and Copy's Query)
@@ -236,6 +239,9 @@ func unsupported(what, hint string) *Error {
 func classify(st *Statement, n *pg_query.Node) error {
 	switch x := n.Node.(type) {
 	case *pg_query.Node_SelectStmt:
+		if ok, err := classifyAdvisory(st, x.SelectStmt); ok || err != nil {
+			return err
+		}
 		st.Kind, st.node = KindSelect, n
 		return checkQuery(st, n)
 	case *pg_query.Node_ExplainStmt:
