@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -25,13 +26,67 @@ type Table struct {
 	Rows    [][]any  // nil, int64, float64, string or time.Time
 }
 
+// tableShapes are the table functions' columns and engine types.
+var tableShapes = map[string]Table{
+	"funnel": {
+		Columns: []string{"breakdown", "step", "name", "entities", "conversion_from_start", "conversion_from_previous", "median_seconds_to_convert", "avg_seconds_to_convert"},
+		Types:   []string{"VARCHAR", "INTEGER", "VARCHAR", "BIGINT", "DOUBLE", "DOUBLE", "DOUBLE", "DOUBLE"},
+	},
+	"retention": {
+		Columns: []string{"breakdown", "cohort", "size", "period", "retained", "share"},
+		Types:   []string{"VARCHAR", "DATE", "BIGINT", "INTEGER", "BIGINT", "DOUBLE"},
+	},
+	"time_series": {
+		Columns: []string{"time", "group", "value", "moving_average", "change", "change_percent", "rate"},
+		Types:   []string{"TIMESTAMPTZ", "VARCHAR", "DOUBLE", "DOUBLE", "DOUBLE", "DOUBLE", "DOUBLE"},
+	},
+	"stats": {
+		Columns: []string{"group", "count", "mean", "stddev", "min", "max", "p50", "p90", "p99", "slope_per_hour", "r2"},
+		Types:   []string{"VARCHAR", "BIGINT", "DOUBLE", "DOUBLE", "DOUBLE", "DOUBLE", "DOUBLE", "DOUBLE", "DOUBLE", "DOUBLE", "DOUBLE"},
+	},
+	"correlation": {
+		Columns: []string{"lag", "pairs", "r", "slope", "intercept", "r2"},
+		Types:   []string{"INTEGER", "BIGINT", "DOUBLE", "DOUBLE", "DOUBLE", "DOUBLE"},
+	},
+	"forecast": {
+		Columns: []string{"time", "group", "value", "lower", "upper"},
+		Types:   []string{"TIMESTAMPTZ", "VARCHAR", "DOUBLE", "DOUBLE", "DOUBLE"},
+	},
+	"pivot": {
+		Columns: []string{"kind", "row_value", "column_value", "value"},
+		Types:   []string{"VARCHAR", "VARCHAR", "VARCHAR", "DOUBLE"},
+	},
+	"anomalies": {
+		Columns: []string{"time", "group", "value", "expected", "score", "direction"},
+		Types:   []string{"TIMESTAMPTZ", "VARCHAR", "DOUBLE", "DOUBLE", "DOUBLE", "VARCHAR"},
+	},
+}
+
+// EmptyTable is table function name's answer with no rows: its columns
+// and types (nil for a name that is not one), for describing a statement
+// before its arguments are known.
+func EmptyTable(name string) *Table {
+	sh, ok := tableShapes[name]
+	if !ok {
+		return nil
+	}
+	return &Table{Columns: slices.Clone(sh.Columns), Types: slices.Clone(sh.Types)}
+}
+
+// TableFunctions names the table functions, sorted.
+func TableFunctions() []string {
+	names := make([]string, 0, len(tableShapes))
+	for n := range tableShapes {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
 // IsTableFunction reports whether name is an analytics table function.
 func IsTableFunction(name string) bool {
-	switch name {
-	case "funnel", "retention", "time_series", "anomalies", "stats", "correlation", "forecast", "pivot":
-		return true
-	}
-	return false
+	_, ok := tableShapes[name]
+	return ok
 }
 
 // RunTable answers the table function name for question (the JSON body its
@@ -70,10 +125,7 @@ func RunTable(ctx context.Context, wh *warehouse.Warehouse, name, question strin
 		if err != nil {
 			return nil, err
 		}
-		t := &Table{
-			Columns: []string{"breakdown", "step", "name", "entities", "conversion_from_start", "conversion_from_previous", "median_seconds_to_convert", "avg_seconds_to_convert"},
-			Types:   []string{"VARCHAR", "INTEGER", "VARCHAR", "BIGINT", "DOUBLE", "DOUBLE", "DOUBLE", "DOUBLE"},
-		}
+		t := EmptyTable("funnel")
 		add := func(bd any, steps []FunnelStep) {
 			for i, st := range steps {
 				name := ""
@@ -101,10 +153,7 @@ func RunTable(ctx context.Context, wh *warehouse.Warehouse, name, question strin
 		if err != nil {
 			return nil, err
 		}
-		t := &Table{
-			Columns: []string{"breakdown", "cohort", "size", "period", "retained", "share"},
-			Types:   []string{"VARCHAR", "DATE", "BIGINT", "INTEGER", "BIGINT", "DOUBLE"},
-		}
+		t := EmptyTable("retention")
 		add := func(bd any, cs []Cohort) {
 			for _, c := range cs {
 				for k, n := range c.Retained {
@@ -133,10 +182,7 @@ func RunTable(ctx context.Context, wh *warehouse.Warehouse, name, question strin
 		if err != nil {
 			return nil, err
 		}
-		t := &Table{
-			Columns: []string{"time", "group", "value", "moving_average", "change", "change_percent", "rate"},
-			Types:   []string{"TIMESTAMPTZ", "VARCHAR", "DOUBLE", "DOUBLE", "DOUBLE", "DOUBLE", "DOUBLE"},
-		}
+		t := EmptyTable("time_series")
 		for _, g := range res.Series {
 			for _, p := range g.Points {
 				t.Rows = append(t.Rows, []any{p.Time, str(g.Group), f(p.Value), f(p.MovingAverage), f(p.Change), f(p.ChangePercent), f(p.Rate)})
@@ -153,10 +199,7 @@ func RunTable(ctx context.Context, wh *warehouse.Warehouse, name, question strin
 		if err != nil {
 			return nil, err
 		}
-		t := &Table{
-			Columns: []string{"group", "count", "mean", "stddev", "min", "max", "p50", "p90", "p99", "slope_per_hour", "r2"},
-			Types:   []string{"VARCHAR", "BIGINT", "DOUBLE", "DOUBLE", "DOUBLE", "DOUBLE", "DOUBLE", "DOUBLE", "DOUBLE", "DOUBLE", "DOUBLE"},
-		}
+		t := EmptyTable("stats")
 		for _, o := range res {
 			pct := func(k string) any {
 				if v, ok := o.Percentiles[k]; ok {
@@ -181,10 +224,7 @@ func RunTable(ctx context.Context, wh *warehouse.Warehouse, name, question strin
 		if err != nil {
 			return nil, err
 		}
-		t := &Table{
-			Columns: []string{"lag", "pairs", "r", "slope", "intercept", "r2"},
-			Types:   []string{"INTEGER", "BIGINT", "DOUBLE", "DOUBLE", "DOUBLE", "DOUBLE"},
-		}
+		t := EmptyTable("correlation")
 		for _, o := range res {
 			t.Rows = append(t.Rows, []any{int64(o.Lag), int64(o.Pairs), f(o.R), f(o.Slope), f(o.Intercept), f(o.R2)})
 		}
@@ -198,10 +238,7 @@ func RunTable(ctx context.Context, wh *warehouse.Warehouse, name, question strin
 		if err != nil {
 			return nil, err
 		}
-		t := &Table{
-			Columns: []string{"time", "group", "value", "lower", "upper"},
-			Types:   []string{"TIMESTAMPTZ", "VARCHAR", "DOUBLE", "DOUBLE", "DOUBLE"},
-		}
+		t := EmptyTable("forecast")
 		for _, o := range res {
 			for _, p := range o.Points {
 				t.Rows = append(t.Rows, []any{p.Time, str(o.Group), p.Value, p.Lower, p.Upper})
@@ -218,10 +255,7 @@ func RunTable(ctx context.Context, wh *warehouse.Warehouse, name, question strin
 			return nil, err
 		}
 		// Long form: one row per cell, then the totals, told apart by kind.
-		t := &Table{
-			Columns: []string{"kind", "row_value", "column_value", "value"},
-			Types:   []string{"VARCHAR", "VARCHAR", "VARCHAR", "DOUBLE"},
-		}
+		t := EmptyTable("pivot")
 		for i, r := range res.Rows {
 			for j, c := range res.Columns {
 				if v := res.Cells[i][j]; v != nil {
@@ -244,10 +278,7 @@ func RunTable(ctx context.Context, wh *warehouse.Warehouse, name, question strin
 		if err != nil {
 			return nil, err
 		}
-		t := &Table{
-			Columns: []string{"time", "group", "value", "expected", "score", "direction"},
-			Types:   []string{"TIMESTAMPTZ", "VARCHAR", "DOUBLE", "DOUBLE", "DOUBLE", "VARCHAR"},
-		}
+		t := EmptyTable("anomalies")
 		for _, a := range res {
 			t.Rows = append(t.Rows, []any{a.Time, str(a.Group), a.Value, a.Expected, f(a.Score), a.Direction})
 		}

@@ -20,6 +20,45 @@ func (ss *session) TableFunction(name string, args []string) (*pgsql.TableResult
 	return ss.tables(name, args)
 }
 
+// TableShape implements pgsql.TableFunctionProvider: the columns of a
+// call whose argument is a parameter not yet bound.
+func (ss *session) TableShape(name string, nargs int) (*pgsql.TableResult, bool, error) {
+	if ss.tables == nil {
+		return nil, false, nil
+	}
+	// The probe marks the statement as computed at each execution.
+	if _, handled, _ := ss.tables(name, nil); !handled {
+		return nil, false, nil
+	}
+	if nargs != 1 {
+		return nil, true, fmt.Errorf("takes one argument, the JSON question, e.g. %s('{...}')", name)
+	}
+	sql, err := analytics.EmptyTable(name).ValuesSQL()
+	if err != nil {
+		return nil, true, err
+	}
+	return &pgsql.TableResult{SQL: sql}, true, nil
+}
+
+// ParamText implements pgsql.ParamBinder: parameter n's bound value as
+// text, while a statement whose table functions take parameters is
+// rewritten for execution.
+func (ss *session) ParamText(n int) (string, bool) {
+	if ss.bound == nil || n < 1 || n > len(ss.bound) {
+		return "", false
+	}
+	switch v := ss.bound[n-1].Value.(type) {
+	case nil:
+		return "", false
+	case string:
+		return v, true
+	case []byte:
+		return string(v), true
+	default:
+		return fmt.Sprint(v), true
+	}
+}
+
 // analyticsTable computes one analytics table function.
 func (s *Server) analyticsTable(ctx context.Context, name string, args []string) (*pgsql.TableResult, bool, error) {
 	if !analytics.IsTableFunction(name) {

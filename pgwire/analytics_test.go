@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // TestAnalyticsTableFunctions: funnel, retention, time_series and
@@ -179,5 +181,43 @@ func TestAnalyticsBadCalls(t *testing.T) {
 	var one int32
 	if err := c.QueryRow(context.Background(), "SELECT 1").Scan(&one); err != nil {
 		t.Fatalf("connection lost: %v", err)
+	}
+}
+
+// TestTableFunctionParameter: funnel($1) takes its question as a bound
+// parameter, in every pgx execution mode, alongside other parameters.
+func TestTableFunctionParameter(t *testing.T) {
+	ts := startServer(t, nil)
+	ts.appendN(t, 9, 3) // e0 has only t0 events, e1 only t1: one entity enters, none converts
+	ctx := context.Background()
+	for _, mode := range []pgx.QueryExecMode{pgx.QueryExecModeCacheStatement, pgx.QueryExecModeCacheDescribe,
+		pgx.QueryExecModeDescribeExec, pgx.QueryExecModeExec, pgx.QueryExecModeSimpleProtocol} {
+		cfg, err := pgx.ParseConfig(ts.dsn("u", ""))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.DefaultQueryExecMode = mode
+		c, err := pgx.ConnectConfig(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows, err := c.Query(ctx, "SELECT step, entities FROM funnel($1) WHERE step >= $2 ORDER BY step",
+			`{"steps": ["t0", "t1"], "window": "1h"}`, 1)
+		if err != nil {
+			t.Fatalf("%v: %v", mode, err)
+		}
+		var got []int64
+		for rows.Next() {
+			var step int32
+			var n int64
+			if err := rows.Scan(&step, &n); err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, n)
+		}
+		if err := rows.Err(); err != nil || len(got) != 2 || got[0] != 1 || got[1] != 0 {
+			t.Fatalf("%v: %v %v", mode, got, err)
+		}
+		c.Close(ctx)
 	}
 }

@@ -22,6 +22,9 @@ func TestRealClients(t *testing.T) {
 	dsn := ts.dsn("analyst", "")
 	t.Run("psql", func(t *testing.T) { pgclient.RunPsql(t, dsn) })
 	t.Run("psycopg", func(t *testing.T) { pgclient.RunPsycopg(t, dsn) })
+	t.Run("psycopg3", func(t *testing.T) { pgclient.RunPsycopg3(t, dsn) })
+	t.Run("asyncpg", func(t *testing.T) { pgclient.RunAsyncpg(t, dsn) })
+	t.Run("pgcli", func(t *testing.T) { pgclient.RunPgcli(t, dsn) })
 	t.Run("node", func(t *testing.T) { pgclient.RunNode(t, dsn) })
 	t.Run("jdbc", func(t *testing.T) { pgclient.RunJDBC(t, dsn) })
 }

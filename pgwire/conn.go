@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"io"
@@ -85,6 +86,9 @@ type session struct {
 	// tables computes table functions (analytics) for the statement being
 	// prepared; set around Rewrite.
 	tables func(name string, args []string) (*pgsql.TableResult, bool, error)
+	// bound are the arguments of the statement being prepared for
+	// execution (see ParamText).
+	bound []driver.NamedValue
 }
 
 func (ss *session) cancelRunning() {

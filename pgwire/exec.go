@@ -540,7 +540,9 @@ func (c *conn) execute(ctx context.Context, pt *portal, maxRows int, describe bo
 	if pt.ps.dynamic && !describe && !pt.started {
 		// Compute the tables again; the portal keeps its identity so a
 		// read in parts continues where it stopped.
+		c.sess.bound = pt.args
 		fresh, err := c.prepare(ctx, st, pt.ps.paramOIDs)
+		c.sess.bound = nil
 		if err != nil {
 			return c.statementError(ctx, err)
 		}

@@ -67,7 +67,14 @@ func typeNameOID(tn any) uint32 {
 	last, _ := names[len(names)-1].(map[string]any)
 	str, _ := last["String"].(map[string]any)
 	name, _ := str["sval"].(string)
-	oid := pgTypeOIDs[strings.ToLower(name)]
+	name = strings.ToLower(name)
+	oid := pgTypeOIDs[name]
+	if oid == 0 && strings.HasPrefix(name, "_") {
+		// _text, _int8: PostgreSQL's names of the array types.
+		if elem := pgTypeOIDs[name[1:]]; elem != 0 {
+			return arrayOf[elem]
+		}
+	}
 	if oid == 0 {
 		return 0
 	}

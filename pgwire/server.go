@@ -34,6 +34,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/allsource/allsource/analytics"
 	"github.com/allsource/allsource/authz"
 	"github.com/allsource/allsource/boundary"
 	"github.com/allsource/allsource/ingest"
@@ -466,7 +467,36 @@ func (s *Server) tables(ctx context.Context) ([]pgsql.Table, error) {
 		// shows NOT NULL only for constraints.
 		t.Columns = append(t.Columns, pgsql.Column{Name: c.Name, TypeOID: pc.oid, TypMod: -1, Comment: comments[c.Name]})
 	}
-	return []pgsql.Table{t}, nil
+	out := []pgsql.Table{t}
+	// The analytics table functions, listed in pg_proc (\df, BI tools'
+	// function browsers).
+	for _, name := range analytics.TableFunctions() {
+		f := pgsql.Table{Schema: "public", Name: name, Kind: 'f', Args: []string{"question"},
+			Comment: name + "(question text): the analytics question as the JSON its HTTP endpoint takes; see the README"}
+		et := analytics.EmptyTable(name)
+		for i, c := range et.Columns {
+			f.Columns = append(f.Columns, pgsql.Column{Name: c, TypeOID: engineTypeOID(et.Types[i]), TypMod: -1})
+		}
+		out = append(out, f)
+	}
+	return out, nil
+}
+
+// engineTypeOID is the PostgreSQL type of an analytics table's column type.
+func engineTypeOID(t string) uint32 {
+	switch t {
+	case "INTEGER":
+		return oidInt4
+	case "BIGINT":
+		return oidInt8
+	case "DOUBLE":
+		return oidFloat8
+	case "DATE":
+		return oidDate
+	case "TIMESTAMPTZ":
+		return oidTimestampTZ
+	}
+	return oidText
 }
 
 func (s *Server) installCatalog(ctx context.Context) error {

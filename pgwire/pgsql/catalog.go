@@ -11,11 +11,15 @@ import (
 
 // Table is a relation the catalog describes.
 type Table struct {
-	Schema  string // "public" when empty
-	Name    string // also the relation's name in the engine
-	Kind    byte   // 'r' table (default), 'v' view, 'm' materialized view
+	Schema string // "public" when empty
+	Name   string // also the relation's name in the engine
+	// 'r' table (default), 'v' view, 'm' materialized view, or 'f' a
+	// table function taking one text argument (Args names it) and
+	// returning rows of Columns: listed in pg_proc, not pg_class.
+	Kind    byte
 	Comment string
 	Columns []Column
+	Args    []string // a function's text arguments' names
 }
 
 // Column is a column of a Table.
@@ -137,6 +141,7 @@ func newRegistry(tables []Table) *registry {
 // rows are made.
 type catalogBuild struct {
 	tables     []*userTable
+	funcs      []*userTable // Kind 'f'
 	schemaOIDs map[string]uint32
 }
 
@@ -149,6 +154,11 @@ func newCatalogBuild(tables []Table) *catalogBuild {
 		}
 		if t.Kind == 0 {
 			t.Kind = 'r'
+		}
+		if t.Kind == 'f' {
+			b.funcs = append(b.funcs, &userTable{Table: t, oid: next})
+			next++
+			continue
 		}
 		b.tables = append(b.tables, &userTable{Table: t, oid: next})
 		next += 3 // the table, its row type, the row type's array type
@@ -216,6 +226,7 @@ func (c *Catalog) DDL(tables []Table) []string {
 		"CREATE SCHEMA IF NOT EXISTS " + InfoSchema,
 		charTypeDDL(),
 		typfmtDDL(),
+		procSigDDL(b),
 		keywordsDDL(),
 	}
 	for _, c := range catalogRels {
@@ -416,6 +427,22 @@ func charTypeDDL() string {
 	return "CREATE TYPE IF NOT EXISTS " + CharEngineType + " AS ENUM (" + strings.Join(q, ", ") + ")"
 }
 
+// procSigDDL creates pgcat._procsig: each function's argument list and
+// result as pg_get_function_arguments and pg_get_function_result print
+// them.
+func procSigDDL(b *catalogBuild) string {
+	var sb strings.Builder
+	sb.WriteString("CREATE OR REPLACE TABLE " + CatalogSchema + "._procsig AS SELECT CAST(c0 AS UINTEGER) AS oid, CAST(c1 AS VARCHAR) AS args, CAST(c2 AS VARCHAR) AS result FROM (VALUES ")
+	for i, p := range b.procEntries() {
+		if i > 0 {
+			sb.WriteString(", ")
+		}
+		fmt.Fprintf(&sb, "(%d, %s, %s)", p.row[0], sqlString(p.args), sqlString(p.result))
+	}
+	sb.WriteString(") v(c0, c1, c2)")
+	return sb.String()
+}
+
 // typfmtDDL creates pgcat._typfmt, what format_type and regtype need.
 func typfmtDDL() string {
 	oids := make([]int, 0, len(typeByOID))
@@ -562,7 +589,30 @@ func typeRow(oid uint32, name string, ns uint32, length int, byval bool, typtype
 		input, output, "-", "-", "-", "-", "-", align, storage, false, 0, -1, 0, coll, nil, nil, nil}
 }
 
+// procEntry is one pg_proc row and the signature pg_get_function_arguments
+// and pg_get_function_result print for it.
+type procEntry struct {
+	row          []any
+	args, result string
+}
+
 func (b *catalogBuild) procs() [][]any {
+	var rows [][]any
+	for _, p := range b.procEntries() {
+		rows = append(rows, p.row)
+	}
+	return rows
+}
+
+// typeText is a type's name as format_type prints it.
+func typeText(oid int) string {
+	if t := typeByOID[uint32(oid)]; t != nil {
+		return t.pre + t.post
+	}
+	return "-"
+}
+
+func (b *catalogBuild) procEntries() []procEntry {
 	type proc struct {
 		oid     int
 		name    string
@@ -585,16 +635,50 @@ func (b *catalogBuild) procs() [][]any {
 		{2147, "count", "a", oidInt8, []int{2276}, false, "i"},
 		{1067, "generate_series", "f", oidInt8, []int{oidInt8, oidInt8}, true, "i"},
 	}
-	var rows [][]any
+	var rows []procEntry
 	for _, p := range procs {
-		rows = append(rows, []any{p.oid, p.name, nsPgCatalog, ownerOID, 12, 1, 0, 0, "-", p.kind, false, false, true, p.retset,
-			p.volatil, "s", len(p.args), 0, p.ret, append([]int{}, p.args...), nil, nil, nil, nil, nil, p.name, nil, nil, nil, nil})
+		var args []string
+		for _, a := range p.args {
+			args = append(args, typeText(a))
+		}
+		result := typeText(p.ret)
+		if p.retset {
+			result = "SETOF " + result
+		}
+		rows = append(rows, procEntry{row: []any{p.oid, p.name, nsPgCatalog, ownerOID, 12, 1, 0, 0, "-", p.kind, false, false, true, p.retset,
+			p.volatil, "s", len(p.args), 0, p.ret, append([]int{}, p.args...), nil, nil, nil, nil, nil, p.name, nil, nil, nil, nil},
+			args: strings.Join(args, ", "), result: result})
+	}
+	// The server's table functions (funnel …): text arguments in, the
+	// columns out, as a function RETURNS TABLE (…) is recorded.
+	for _, f := range b.funcs {
+		ns := b.schemaOIDs[f.Schema]
+		in := make([]int, len(f.Args))
+		all, modes, names := []int{}, []string{}, []string{}
+		var args, outs []string
+		for i, a := range f.Args {
+			in[i] = oidText
+			all, modes, names = append(all, oidText), append(modes, "i"), append(names, a)
+			args = append(args, a+" text")
+		}
+		for _, c := range f.Columns {
+			all, modes, names = append(all, int(c.TypeOID)), append(modes, "t"), append(names, c.Name)
+			outs = append(outs, quoteIdent(c.Name)+" "+typeText(int(c.TypeOID)))
+		}
+		rows = append(rows, procEntry{row: []any{int(f.oid), f.Name, int(ns), ownerOID, 14, 100, 1000, 0, "-", "f", false, false, true, true,
+			"v", "s", len(in), 0, 2249, in, all, modes, names, nil, nil, f.Name, nil, nil, nil, nil},
+			args: strings.Join(args, ", "), result: "TABLE(" + strings.Join(outs, ", ") + ")"})
 	}
 	return rows
 }
 
 func (b *catalogBuild) descriptions() [][]any {
 	var rows [][]any
+	for _, f := range b.funcs {
+		if f.Comment != "" {
+			rows = append(rows, []any{int(f.oid), 1255, 0, f.Comment})
+		}
+	}
 	for _, t := range b.tables {
 		if t.Comment != "" {
 			rows = append(rows, []any{t.oid, 1259, 0, t.Comment})

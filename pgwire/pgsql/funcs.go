@@ -55,7 +55,6 @@ var nullTextFunctions = map[string]bool{
 	"pg_get_expr": true, "pg_get_indexdef": true, "pg_get_constraintdef": true, "pg_get_partkeydef": true,
 	"pg_get_viewdef": true, "pg_get_ruledef": true, "pg_get_statisticsobjdef_columns": true,
 	"pg_get_statisticsobjdef": true, "pg_get_triggerdef": true, "pg_get_functiondef": true,
-	"pg_get_function_arguments": true, "pg_get_function_identity_arguments": true, "pg_get_function_result": true,
 	"pg_get_serial_sequence": true, "pg_get_partition_constraintdef": true, "pg_get_function_sqlbody": true,
 }
 
@@ -72,6 +71,7 @@ var macroFunctions = map[string]int{
 	"shobj_description": 2, "pg_encoding_to_char": 1, "pg_char_to_encoding": 1, "pg_size_pretty": 1,
 	"quote_ident": 1, "quote_literal": 1, "quote_nullable": 1, "parse_ident": 1, "array_lower": 2,
 	"array_upper": 2, "array_length": 2, "cardinality": 1, "pg_typeof": 1,
+	"pg_get_function_arguments": 1, "pg_get_function_identity_arguments": 1, "pg_get_function_result": 1,
 }
 
 // renamedFunctions are PostgreSQL functions DuckDB has under another name.
@@ -346,8 +346,46 @@ func typeParts(tn *pg_query.TypeName) (name string, qualified, array bool) {
 func (r *rewriter) typeCast(n *pg_query.Node, tc *pg_query.TypeCast) (*pg_query.Node, error) {
 	name, qualified, array := typeParts(tc.TypeName)
 	pos := r.pos(tc.Location)
+	// _text, _int8 …: PostgreSQL's own names of array types (asyncpg
+	// casts to them).
+	if !array && strings.HasPrefix(name, "_") {
+		if t := typeByName[name]; t != nil && t.elem != 0 {
+			if et := typeByOID[t.elem]; et != nil {
+				name, array = et.name, true
+				tc.TypeName = typeName(et.name)
+				tc.TypeName.ArrayBounds = []*pg_query.Node{pg_query.MakeIntNode(-1)}
+				r.changed = true
+			}
+		}
+	}
 	if !array && regTypes[name] {
 		return r.regCast(tc.Arg, name, "", pos)
+	}
+	// x::regtype[]: each OID's type name (pgcli lists argument types so).
+	if array && name == "regtype" {
+		arg, err := r.node(tc.Arg)
+		if err != nil {
+			return nil, err
+		}
+		r.changed = true
+		return funcCall(CatalogSchema+".regtype_names", arg), nil
+	}
+	// An array cast to text prints as PostgreSQL prints arrays: {a,b}.
+	if !array && (name == "text" || name == "varchar") {
+		isArray := tc.Arg.GetAArrayExpr() != nil
+		if inner := tc.Arg.GetTypeCast(); inner != nil {
+			iname, _, iarr := typeParts(inner.TypeName)
+			t := typeByName[iname]
+			isArray = iarr || (strings.HasPrefix(iname, "_") && t != nil && t.elem != 0)
+		}
+		if isArray {
+			arg, err := r.node(tc.Arg)
+			if err != nil {
+				return nil, err
+			}
+			r.changed = true
+			return funcCall(CatalogSchema+".array_text", arg), nil
+		}
 	}
 	// X::regclass::oid and friends: the OID, not the name.
 	if inner := tc.Arg.GetTypeCast(); inner != nil && !array {
@@ -635,6 +673,13 @@ func (r *rewriter) aExpr(n *pg_query.Node, e *pg_query.A_Expr) (*pg_query.Node, 
 			r.changed = true
 		}
 	}
+	// Two regtype values compared are compared as OIDs (a column's
+	// x::regtype alone reads as the type's name).
+	if e.Kind == pg_query.A_Expr_Kind_AEXPR_OP && isRegCast(e.Lexpr) && isRegCast(e.Rexpr) {
+		e.Lexpr = castTo(e.Lexpr, "oid")
+		e.Rexpr = castTo(e.Rexpr, "oid")
+		r.changed = true
+	}
 	// A namespace compared with a schema name: relnamespace = 'public'.
 	if e.Kind == pg_query.A_Expr_Kind_AEXPR_OP && (op == "=" || op == "<>") {
 		r.namespaceLiteral(e.Lexpr, e.Rexpr)
@@ -717,6 +762,16 @@ func (r *rewriter) aExpr(n *pg_query.Node, e *pg_query.A_Expr) (*pg_query.Node, 
 		}
 	}
 	return nil, nil
+}
+
+// isRegCast reports whether n is a cast to one of the OID alias types.
+func isRegCast(n *pg_query.Node) bool {
+	tc := n.GetTypeCast()
+	if tc == nil {
+		return false
+	}
+	name, _, array := typeParts(tc.TypeName)
+	return !array && regTypes[name]
 }
 
 // namespaceLiteral turns 'public' compared with a namespace OID column

@@ -42,6 +42,18 @@ var macroDDL = []string{
 		SELECT _f.oid FROM pgcat._typfmt _f
 		WHERE CAST(_f.oid AS VARCHAR) = CAST(_x AS VARCHAR) OR _f.typname = lower(CAST(_x AS VARCHAR)) OR _f.pre || _f.post = lower(CAST(_x AS VARCHAR))
 		ORDER BY _f.oid LIMIT 1)`,
+	`CREATE OR REPLACE MACRO pgcat.pg_get_function_arguments(_o) AS (SELECT _s.args FROM pgcat._procsig _s WHERE _s.oid = _o)`,
+	`CREATE OR REPLACE MACRO pgcat.pg_get_function_identity_arguments(_o) AS (SELECT _s.args FROM pgcat._procsig _s WHERE _s.oid = _o)`,
+	`CREATE OR REPLACE MACRO pgcat.pg_get_function_result(_o) AS (SELECT _s.result FROM pgcat._procsig _s WHERE _s.oid = _o)`,
+	`CREATE OR REPLACE MACRO pgcat.regtype_names(_l) AS (
+		SELECT list(pgcat.format_type(_u.e, NULL) ORDER BY _u.i) FROM (SELECT unnest(_l) AS e, generate_subscripts(_l, 1) AS i) _u)`,
+	// An array as PostgreSQL's text output prints it: {a,b,"c d",NULL}.
+	`CREATE OR REPLACE MACRO pgcat.array_text(_l) AS (
+		CASE WHEN _l IS NULL THEN NULL ELSE '{' || array_to_string(list_transform(_l, _e ->
+			CASE WHEN _e IS NULL THEN 'NULL'
+				WHEN CAST(_e AS VARCHAR) = '' OR upper(CAST(_e AS VARCHAR)) = 'NULL' OR regexp_matches(CAST(_e AS VARCHAR), '[{},"\\\s]')
+				THEN '"' || replace(replace(CAST(_e AS VARCHAR), '\', '\\'), '"', '\"') || '"'
+				ELSE CAST(_e AS VARCHAR) END), ',') || '}' END)`,
 	`CREATE OR REPLACE MACRO pgcat.regnamespace_name(_x) AS (
 		coalesce((SELECT _n.nspname FROM pgcat.pg_namespace _n WHERE CAST(_n.oid AS VARCHAR) = CAST(_x AS VARCHAR)), CAST(_x AS VARCHAR)))`,
 	`CREATE OR REPLACE MACRO pgcat.regnamespace_oid(_x) AS (

@@ -694,9 +694,20 @@ func itoa32(i int32) string { return strconv.Itoa(int(i)) }
 
 // TableFunctionProvider is implemented by sessions that compute table
 // functions themselves (analytics: funnel, retention, time_series). The
-// arguments are the call's constant text arguments.
+// arguments are the call's text arguments: constants, or parameters'
+// bound values; nil args probe whether the name is the provider's.
+// TableShape is the table with its columns only, no rows, for a call of
+// nargs arguments described before its parameters are bound.
 type TableFunctionProvider interface {
 	TableFunction(name string, args []string) (*TableResult, bool, error)
+	TableShape(name string, nargs int) (*TableResult, bool, error)
+}
+
+// ParamBinder is optionally implemented by a Session to give the text of
+// parameter $n while a statement is rewritten for execution; ok is false
+// while it is being prepared (no values yet).
+type ParamBinder interface {
+	ParamText(n int) (text string, ok bool)
 }
 
 // TableResult is a computed table as a statement of the form
@@ -709,7 +720,26 @@ type TableResult struct {
 // computed, as a VALUES subquery.
 func (r *rewriter) providedTable(tp TableFunctionProvider, name string, fc *pg_query.FuncCall, alias *pg_query.Alias, pos int) (*pg_query.Node, bool, error) {
 	args := []string{}
+	unbound := false
+	var consumed []int32 // parameters whose values are arguments
 	for _, a := range fc.Args {
+		p := a.GetParamRef()
+		if tc := a.GetTypeCast(); tc != nil && tc.Arg.GetParamRef() != nil {
+			p = tc.Arg.GetParamRef()
+		}
+		if p != nil {
+			// A parameter: its bound value when executing; while
+			// preparing, the table's columns only.
+			consumed = append(consumed, p.Number)
+			if pb, ok := r.sess.(ParamBinder); ok {
+				if text, ok := pb.ParamText(int(p.Number)); ok {
+					args = append(args, text)
+					continue
+				}
+			}
+			unbound = true
+			continue
+		}
 		c := a.GetAConst()
 		if c == nil || c.GetSval() == nil {
 			if tc := a.GetTypeCast(); tc != nil && tc.Arg.GetAConst().GetSval() != nil {
@@ -720,12 +750,19 @@ func (r *rewriter) providedTable(tp TableFunctionProvider, name string, fc *pg_q
 				if _, handled, _ := tp.TableFunction(name, nil); !handled {
 					return nil, false, nil
 				}
-				return nil, true, errorf(CodeInvalidParameter, pos, "%s takes its arguments as text constants, e.g. %s('{\"steps\": [\"a\", \"b\"]}')", name, name)
+				return nil, true, errorf(CodeInvalidParameter, pos, "%s takes its arguments as text constants or parameters, e.g. %s('{\"steps\": [\"a\", \"b\"]}')", name, name)
 			}
 		}
 		args = append(args, c.GetSval().Sval)
 	}
-	res, handled, err := tp.TableFunction(name, args)
+	var res *TableResult
+	var handled bool
+	var err error
+	if unbound {
+		res, handled, err = tp.TableShape(name, len(fc.Args))
+	} else {
+		res, handled, err = tp.TableFunction(name, args)
+	}
 	if !handled {
 		return nil, false, nil
 	}
@@ -742,6 +779,15 @@ func (r *rewriter) providedTable(tp TableFunctionProvider, name string, fc *pg_q
 	}
 	r.changed, r.sessionDep = true, true
 	sql := res.SQL
+	if len(consumed) > 0 {
+		// The parameter stays in the statement, so the engine numbers
+		// and types the others as the client does.
+		var refs []string
+		for _, n := range consumed {
+			refs = append(refs, fmt.Sprintf("CAST($%d AS varchar) IS NULL", n))
+		}
+		sql = "SELECT * FROM (SELECT * FROM (" + sql + ") AS _v WHERE (" + strings.Join(refs, " OR ") + ") OR true) AS _t"
+	}
 	tree, perr := pg_query.Parse(sql)
 	if perr != nil {
 		return nil, true, errorf(CodeInternal, pos, "%s: %v", name, perr)

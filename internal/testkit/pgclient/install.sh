@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the real clients that internal/testkit/pgclient drives: psql, Debian's
-# python3 with psycopg2 and SQLAlchemy 1.4, node and npm, a JDK with Debian's
+# python3 with psycopg2, SQLAlchemy 1.4, psycopg 3 and asyncpg, pgcli, node and npm, a JDK with Debian's
 # pgjdbc, then the locked node-postgres modules into testdata/node. Idempotent
 # and non-interactive; installing Debian packages needs root on Debian or
 # Ubuntu. CI calls it before the tests.
@@ -13,6 +13,9 @@ missing=()
 [ -x /usr/bin/psql ] || missing+=(postgresql-client)
 /usr/bin/python3 -c 'import psycopg2' >/dev/null 2>&1 || missing+=(python3-psycopg2)
 /usr/bin/python3 -c 'import sqlalchemy' >/dev/null 2>&1 || missing+=(python3-sqlalchemy)
+/usr/bin/python3 -c 'import psycopg' >/dev/null 2>&1 || missing+=(python3-psycopg)
+/usr/bin/python3 -c 'import asyncpg' >/dev/null 2>&1 || missing+=(python3-asyncpg)
+command -v pgcli >/dev/null 2>&1 || missing+=(pgcli)
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
 # RunJDBC launches Check.java as source, which needs the compiler (a JDK, not
@@ -33,7 +36,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 	apt-get update
 	apt-get install -y --no-install-recommends "${missing[@]}"
 else
-	echo "pgclient/install.sh: psql, psycopg2, SQLAlchemy, node, npm, a JDK and pgjdbc already installed"
+	echo "pgclient/install.sh: psql, psycopg2, SQLAlchemy, psycopg 3, asyncpg, pgcli, node, npm, a JDK and pgjdbc already installed"
 fi
 
 # npm ls fails when a dependency is missing or does not match package.json.

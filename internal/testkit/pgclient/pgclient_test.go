@@ -23,6 +23,9 @@ func TestClientsAgainstPostgres(t *testing.T) {
 	updateGoldens = *update
 	t.Run("psql", func(t *testing.T) { RunPsql(t, srv.DSN()) })
 	t.Run("psycopg", func(t *testing.T) { RunPsycopg(t, srv.DSN()) })
+	t.Run("psycopg3", func(t *testing.T) { RunPsycopg3(t, srv.DSN()) })
+	t.Run("asyncpg", func(t *testing.T) { RunAsyncpg(t, srv.DSN()) })
+	t.Run("pgcli", func(t *testing.T) { RunPgcli(t, srv.DSN()) })
 	t.Run("node", func(t *testing.T) { RunNode(t, srv.DSN()) })
 	t.Run("jdbc", func(t *testing.T) { RunJDBC(t, srv.DSN()) })
 	// A second psql run on the same server still passes: COPY FROM adds

@@ -70,7 +70,7 @@ func psqlSections(db, user, token string) []psqlSection {
 				}
 				return ""
 			}},
-		{name: "df", input: `\df`, golden: true},
+		{name: "df", input: `\df pg_catalog.version`, golden: true},
 		{name: "du", input: `\du`, check: func(out string) string {
 			return needRow(out, "List of roles", user)
 		}},

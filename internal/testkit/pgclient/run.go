@@ -177,6 +177,42 @@ func RunPsycopg(t testing.TB, dsn string) {
 	runScript(t, "psycopg2/SQLAlchemy", filepath.Dir(script), pythonPath, script, dsn)
 }
 
+// RunPsycopg3 runs testdata/psycopg3_check.py with Debian's Python against
+// dsn: psycopg 3 (parameters of every type, array parameters, binary
+// results of every events column, TypeInfo, errors and recovery, COPY in
+// and out in text and binary, a named cursor, funnel() with a bound
+// parameter). The server must hold the fixture.
+func RunPsycopg3(t testing.TB, dsn string) {
+	t.Helper()
+	runPython(t, "psycopg 3", "psycopg3_check.py", dsn)
+}
+
+// RunAsyncpg runs testdata/asyncpg_check.py with Debian's Python against
+// dsn: asyncpg (its type introspection, codecs, array parameters, binary
+// COPY in and out, a cursor, a pool whose release resets the connection).
+// The server must hold the fixture.
+func RunAsyncpg(t testing.TB, dsn string) {
+	t.Helper()
+	runPython(t, "asyncpg", "asyncpg_check.py", dsn)
+}
+
+// RunPgcli runs testdata/pgcli_check.py: pgcli's own metadata queries (the
+// ones its completion refresh and \d commands run) and a statement piped
+// through the pgcli program. The server must hold the fixture.
+func RunPgcli(t testing.TB, dsn string) {
+	t.Helper()
+	runPython(t, "pgcli", "pgcli_check.py", dsn)
+}
+
+func runPython(t testing.TB, what, name, dsn string) {
+	t.Helper()
+	if _, err := os.Stat(pythonPath); err != nil {
+		missing(t, pythonPath)
+	}
+	script := testdataPath(t, name)
+	runScript(t, what, filepath.Dir(script), pythonPath, script, dsn)
+}
+
 // RunNode runs testdata/node/check.js with node-postgres against dsn,
 // installing the locked node modules first if they are missing. The server
 // must hold the fixture.
