@@ -122,3 +122,60 @@ func TestCursors(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestSQLPrepareExecute: PREPARE / EXECUTE / DEALLOCATE as SQL (pg_dump
+// prepares its per-object queries so) and LOCK TABLE, with PostgreSQL's
+// errors.
+func TestSQLPrepareExecute(t *testing.T) {
+	ts := startServer(t, nil)
+	ts.appendN(t, 5, 5)
+	ctx := context.Background()
+	c := ts.connect(t)
+	defer c.Close(ctx)
+	pc := c.PgConn()
+	run := func(q string) (string, [][]byte, error) {
+		res, err := pc.Exec(ctx, q).ReadAll()
+		if err != nil {
+			return "", nil, err
+		}
+		last := res[len(res)-1]
+		var first [][]byte
+		if len(last.Rows) > 0 {
+			first = last.Rows[0]
+		}
+		return last.CommandTag.String(), first, nil
+	}
+	code := func(err error) string {
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) {
+			return pe.Code
+		}
+		return fmt.Sprint(err)
+	}
+	if tag, _, err := run("PREPARE bySeq(pg_catalog.int8, text) AS SELECT entity_id, $2 AS note FROM events WHERE seq = $1"); err != nil || tag != "PREPARE" {
+		t.Fatalf("PREPARE: %q %v", tag, err)
+	}
+	tag, row, err := run("EXECUTE bySeq(3, 'hi')")
+	if err != nil || tag != "SELECT 1" || string(row[0]) != "e2" || string(row[1]) != "hi" {
+		t.Fatalf("EXECUTE: %q %q %v", tag, row, err)
+	}
+	for _, bad := range []struct{ q, code string }{
+		{"PREPARE bySeq AS SELECT 1", "42P05"},
+		{"EXECUTE bySeq(3)", "42601"},
+		{"EXECUTE nothing(1)", "26000"},
+		{"LOCK TABLE events IN ACCESS SHARE MODE", "25P01"},
+	} {
+		if _, _, err := run(bad.q); code(err) != bad.code {
+			t.Errorf("%s: %v, want %s", bad.q, err, bad.code)
+		}
+	}
+	if _, _, err := run("DEALLOCATE bySeq"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := run("EXECUTE bySeq(3, 'x')"); code(err) != "26000" {
+		t.Fatalf("EXECUTE after DEALLOCATE: %v", err)
+	}
+	if tag, _, err := run("BEGIN; LOCK TABLE events IN ACCESS SHARE MODE; COMMIT"); err != nil || tag != "COMMIT" {
+		t.Fatalf("LOCK in a transaction: %q %v", tag, err)
+	}
+}

@@ -223,6 +223,12 @@ func (c *conn) prepare(ctx context.Context, st *pgsql.Statement, paramOIDs []uin
 		for i := range ps.sh.params {
 			ps.sh.params[i] = duckdb.TYPE_BIGINT
 		}
+	case st.Kind == pgsql.KindExecute:
+		// Described as the prepared statement's rows.
+		if target := c.sess.stmts[st.Name]; target != nil {
+			ps.sh = target.sh
+		}
+		return ps, nil
 	case st.Kind == pgsql.KindFetch:
 		// Described as the cursor's rows, when it exists already.
 		if cur := c.sess.cursors[st.Name]; cur != nil && !st.Cursor.Move {
@@ -609,6 +615,15 @@ func (c *conn) executeKind(ctx context.Context, pt *portal, maxRows int, describ
 		return c.sendRows(ctx, pt, maxRows, st.Kind == pgsql.KindExplain)
 	case pgsql.KindAdvisory:
 		return c.runAdvisory(ctx, pt, describe)
+	case pgsql.KindLock:
+		if ss.txStatus == 'I' {
+			return &pgsql.Error{Code: "25P01", Message: "LOCK TABLE can only be used in transaction blocks"}
+		}
+		c.complete(st, "LOCK TABLE")
+	case pgsql.KindPrepare:
+		return c.prepareSQL(ctx, st)
+	case pgsql.KindExecute:
+		return c.executeSQL(ctx, st, describe)
 	case pgsql.KindDeclare:
 		return c.declare(pt)
 	case pgsql.KindFetch:
@@ -1134,3 +1149,52 @@ func kindName(k pgsql.Kind) string {
 // tracer makes a span per statement (a no-op unless the server sets up
 // tracing).
 var tracer = otel.Tracer("github.com/allsource/allsource/pgwire")
+
+// prepareSQL runs PREPARE name [(types)] AS query: a named prepared
+// statement, the same as one made with the Parse message.
+func (c *conn) prepareSQL(ctx context.Context, st *pgsql.Statement) error {
+	if _, dup := c.sess.stmts[st.Name]; dup {
+		return &pgsql.Error{Code: "42P05", Message: fmt.Sprintf("prepared statement \"%s\" already exists", st.Name)}
+	}
+	oids := make([]uint32, len(st.Types))
+	for i, t := range st.Types {
+		if strings.HasSuffix(t, "[]") {
+			oids[i] = arrayOf[pgTypeOIDs[strings.TrimSuffix(t, "[]")]]
+		} else {
+			oids[i] = pgTypeOIDs[t]
+		}
+	}
+	ps, err := c.prepare(ctx, st.Prepare, oids)
+	if err != nil {
+		return err
+	}
+	c.sess.stmts[st.Name] = ps
+	c.complete(st, "PREPARE")
+	return nil
+}
+
+// executeSQL runs EXECUTE name [(values)]: the values are read as text in
+// the parameters' types, as a Bind message's text values are.
+func (c *conn) executeSQL(ctx context.Context, st *pgsql.Statement, describe bool) error {
+	ps := c.sess.stmts[st.Name]
+	if ps == nil {
+		return &pgsql.Error{Code: "26000", Message: fmt.Sprintf("prepared statement \"%s\" does not exist", st.Name)}
+	}
+	if len(st.Execute) != len(ps.paramOIDs) {
+		return &pgsql.Error{Code: "42601", Message: fmt.Sprintf("wrong number of parameters for prepared statement \"%s\"", st.Name),
+			Detail: fmt.Sprintf("Expected %d parameters but got %d.", len(ps.paramOIDs), len(st.Execute))}
+	}
+	args := make([]driver.NamedValue, len(st.Execute))
+	for i, text := range st.Execute {
+		var raw []byte
+		if text != nil {
+			raw = []byte(*text)
+		}
+		v, err := decodeParam(raw, 0, ps.paramOIDs[i])
+		if err != nil {
+			return &pgsql.Error{Code: "22P02", Message: fmt.Sprintf("parameter $%d: %v", i+1, err)}
+		}
+		args[i] = driver.NamedValue{Ordinal: i + 1, Value: v}
+	}
+	return c.executeKind(ctx, &portal{ps: ps, args: args}, 0, describe)
+}

@@ -59,6 +59,8 @@ const (
 	oidJSONArr     = 199
 	oidOIDArr      = 1028
 	oidCharArr     = 1002
+	oidInt2Vector  = 22
+	oidOidVector   = 30
 )
 
 // arrayOf maps an element type to its array type.
@@ -69,6 +71,9 @@ var arrayOf = map[uint32]uint32{
 	oidInterval: oidIntervalArr, oidNumeric: oidNumericArr, oidUUID: oidUUIDArr, oidJSON: oidJSONArr,
 	oidOID: oidOIDArr, oidChar: oidCharArr,
 }
+
+// vectorElem are the element types of the catalog's vector types.
+var vectorElem = map[uint32]uint32{oidOidVector: oidOID, oidInt2Vector: oidInt2}
 
 // elemOf is the inverse of arrayOf.
 var elemOf = func() map[uint32]uint32 {
@@ -130,6 +135,17 @@ func pgColumn(name string, t duckdb.TypeInfo) column {
 			child = d.Child
 		}
 		if child != nil && child.Alias() == "" {
+			// The catalog's vector types: oidvector is stored as a list
+			// of UBIGINT and int2vector of USMALLINT, which nothing else
+			// produces; PostgreSQL prints them space-separated.
+			switch child.InternalType() {
+			case duckdb.TYPE_UBIGINT:
+				c.oid, c.elem = oidOidVector, oidOID
+				return c
+			case duckdb.TYPE_USMALLINT:
+				c.oid, c.elem = oidInt2Vector, oidInt2
+				return c
+			}
 			if e := scalarOID(child.InternalType()); e != 0 {
 				if a, ok := arrayOf[e]; ok {
 					c.oid, c.elem = a, e
@@ -264,6 +280,15 @@ func appendText(buf []byte, v driver.Value, oid uint32, env *textEnv) ([]byte, e
 	case duckdb.Interval:
 		return appendInterval(buf, x), nil
 	case []any:
+		if oid == oidOidVector || oid == oidInt2Vector {
+			for i, e := range x {
+				if i > 0 {
+					buf = append(buf, ' ')
+				}
+				buf = append(buf, fmt.Sprint(e)...)
+			}
+			return buf, nil
+		}
 		return appendArrayText(buf, x, elemOf[oid], env)
 	}
 	return append(buf, fmt.Sprint(v)...), nil
@@ -641,7 +666,11 @@ func appendBinary(buf []byte, v driver.Value, oid uint32) ([]byte, error) {
 		buf = append(buf, 1)
 		return appendText(buf, v, oidJSON, nil)
 	}
-	if elem, ok := elemOf[oid]; ok {
+	elem, ok := elemOf[oid]
+	if !ok {
+		elem, ok = vectorElem[oid]
+	}
+	if ok {
 		if xs, ok := v.([]any); ok {
 			return appendArrayBinary(buf, xs, elem)
 		}

@@ -665,8 +665,12 @@ func (b *catalogBuild) procEntries() []procEntry {
 			all, modes, names = append(all, int(c.TypeOID)), append(modes, "t"), append(names, c.Name)
 			outs = append(outs, quoteIdent(c.Name)+" "+typeText(int(c.TypeOID)))
 		}
-		rows = append(rows, procEntry{row: []any{int(f.oid), f.Name, int(ns), ownerOID, 14, 100, 1000, 0, "-", "f", false, false, true, true,
-			"v", "s", len(in), 0, 2249, in, all, modes, names, nil, nil, f.Name, nil, nil, nil, nil},
+		// The body a dump carries into another PostgreSQL: there the
+		// function exists but says where it runs.
+		src := fmt.Sprintf("\nBEGIN\n  -- %s is computed by the AllSource server from its events; this definition only describes it.\n"+
+			"  RAISE EXCEPTION '%s() is computed by AllSource: call it there';\nEND\n", f.Name, f.Name)
+		rows = append(rows, procEntry{row: []any{int(f.oid), f.Name, int(ns), ownerOID, langPlpgsql, 100, 1000, 0, "-", "f", false, false, true, true,
+			"v", "s", len(in), 0, 2249, in, all, modes, names, nil, nil, src, nil, nil, nil, nil},
 			args: strings.Join(args, ", "), result: "TABLE(" + strings.Join(outs, ", ") + ")"})
 	}
 	return rows

@@ -24,6 +24,7 @@ const (
 	nsPublic    = 2200
 	nsInfo      = 13000
 	ownerOID    = 10 // the bootstrap superuser: the session user
+	langPlpgsql = 13574
 	databaseOID = 5
 	firstUserID = 16384
 )
@@ -71,6 +72,17 @@ func catalogRelDefs() []*catRel {
 				{783, "gist", "gisthandler", "i"}, {2742, "gin", "ginhandler", "i"}, {4000, "spgist", "spghandler", "i"}, {3580, "brin", "brinhandler", "i"}}
 		}},
 		{schema: "pg_catalog", name: "pg_inherits", oid: 2611, kind: 'r', cols: "inhrelid oid, inhparent oid, inhseqno int4, inhdetachpending bool"},
+		// Empty relations pg_dump reads (the server has none of these objects).
+		{schema: "pg_catalog", name: "pg_transform", oid: 3576, kind: 'r', cols: "oid oid, trftype oid, trflang oid, trffromsql regproc, trftosql regproc"},
+		{schema: "pg_catalog", name: "pg_amop", oid: 2602, kind: 'r', cols: "oid oid, amopfamily oid, amoplefttype oid, amoprighttype oid, amopstrategy int2, amoppurpose char, amopopr oid, amopmethod oid, amopsortfamily oid"},
+		{schema: "pg_catalog", name: "pg_amproc", oid: 2603, kind: 'r', cols: "oid oid, amprocfamily oid, amproclefttype oid, amprocrighttype oid, amprocnum int2, amproc regproc"},
+		{schema: "pg_catalog", name: "pg_opfamily", oid: 2753, kind: 'r', cols: "oid oid, opfmethod oid, opfname name, opfnamespace oid, opfowner oid"},
+		{schema: "pg_catalog", name: "pg_ts_parser", oid: 3601, kind: 'r', cols: "oid oid, prsname name, prsnamespace oid, prsstart regproc, prstoken regproc, prsend regproc, prsheadline regproc, prslextype regproc"},
+		{schema: "pg_catalog", name: "pg_ts_template", oid: 3764, kind: 'r', cols: "oid oid, tmplname name, tmplnamespace oid, tmplinit regproc, tmpllexize regproc"},
+		{schema: "pg_catalog", name: "pg_ts_dict", oid: 3600, kind: 'r', cols: "oid oid, dictname name, dictnamespace oid, dictowner oid, dicttemplate oid, dictinitoption text"},
+		{schema: "pg_catalog", name: "pg_ts_config", oid: 3602, kind: 'r', cols: "oid oid, cfgname name, cfgnamespace oid, cfgowner oid, cfgparser oid"},
+		{schema: "pg_catalog", name: "pg_subscription", oid: 6100, kind: 'r', cols: "oid oid, subdbid oid, subskiplsn pg_lsn, subname name, subowner oid, subenabled bool, subbinary bool, substream bool, subtwophasestate char, subdisableonerr bool, subconninfo text, subslotname name, subsynccommit text, subpublications text[]"},
+		{schema: "pg_catalog", name: "pg_seclabels", oid: 12099, kind: 'v', cols: "objoid oid, classoid oid, objsubid int4, objtype text, objnamespace oid, objname text, provider text, label text"},
 		{schema: "pg_catalog", name: "pg_attrdef", oid: 2604, kind: 'r', cols: "oid oid, adrelid oid, adnum int2, adbin pg_node_tree"},
 		{schema: "pg_catalog", name: "pg_enum", oid: 3501, kind: 'r', cols: "oid oid, enumtypid oid, enumsortorder float4, enumlabel name"},
 		{schema: "pg_catalog", name: "pg_extension", oid: 3079, kind: 'r', cols: "oid oid, extname name, extowner oid, extnamespace oid, extrelocatable bool, extversion text, extconfig oid[], extcondition text[]"},
@@ -95,7 +107,8 @@ func catalogRelDefs() []*catRel {
 				{951, "POSIX", nsPgCatalog, ownerOID, "c", true, -1, "POSIX", "POSIX", nil, nil}}
 		}},
 		{schema: "pg_catalog", name: "pg_language", oid: 2612, kind: 'r', cols: "oid oid, lanname name, lanowner oid, lanispl bool, lanpltrusted bool, lanplcallfoid oid, laninline oid, lanvalidator oid, lanacl aclitem[]", rows: func(*catalogBuild) [][]any {
-			return [][]any{{12, "internal", ownerOID, false, false, 0, 0, 2246, nil}, {13, "c", ownerOID, false, false, 0, 0, 2247, nil}, {14, "sql", ownerOID, false, true, 0, 0, 2248, nil}}
+			return [][]any{{12, "internal", ownerOID, false, false, 0, 0, 2246, nil}, {13, "c", ownerOID, false, false, 0, 0, 2247, nil}, {14, "sql", ownerOID, false, true, 0, 0, 2248, nil},
+				{langPlpgsql, "plpgsql", ownerOID, true, true, 0, 0, 0, nil}}
 		}},
 		{schema: "pg_catalog", name: "pg_conversion", oid: 2607, kind: 'r', cols: "oid oid, conname name, connamespace oid, conowner oid, conforencoding int4, contoencoding int4, conproc regproc, condefault bool"},
 		{schema: "pg_catalog", name: "pg_statistic_ext", oid: 3381, kind: 'r', cols: "oid oid, stxrelid oid, stxname name, stxnamespace oid, stxowner oid, stxstattarget int4, stxkeys int2vector, stxkind char[], stxexprs pg_node_tree"},

@@ -56,6 +56,7 @@ var nullTextFunctions = map[string]bool{
 	"pg_get_viewdef": true, "pg_get_ruledef": true, "pg_get_statisticsobjdef_columns": true,
 	"pg_get_statisticsobjdef": true, "pg_get_triggerdef": true, "pg_get_functiondef": true,
 	"pg_get_serial_sequence": true, "pg_get_partition_constraintdef": true, "pg_get_function_sqlbody": true,
+	"acldefault": true,
 }
 
 // zeroFunctions are sizes and statistics: 0.
@@ -72,6 +73,7 @@ var macroFunctions = map[string]int{
 	"quote_ident": 1, "quote_literal": 1, "quote_nullable": 1, "parse_ident": 1, "array_lower": 2,
 	"array_upper": 2, "array_length": 2, "cardinality": 1, "pg_typeof": 1,
 	"pg_get_function_arguments": 1, "pg_get_function_identity_arguments": 1, "pg_get_function_result": 1,
+	"array_remove": 2,
 }
 
 // renamedFunctions are PostgreSQL functions DuckDB has under another name.
@@ -231,6 +233,19 @@ func (r *rewriter) setConfig(fc *pg_query.FuncCall, pos int) (*pg_query.Node, er
 	name, ok1 := constText(argAt(fc, 0))
 	value, ok2 := constText(argAt(fc, 1))
 	local, ok3 := constBool(argAt(fc, 2))
+	if len(fc.Args) == 3 && !ok1 {
+		// A setting named by a column (pg_dump: SELECT set_config(name, …)
+		// FROM pg_settings WHERE name = 'x', for a setting that may not
+		// exist): settings change while the statement is rewritten, so
+		// only a statement that finds no row can run; one that finds a
+		// row fails on it.
+		arg, err := r.node(argAt(fc, 0))
+		if err != nil {
+			return nil, err
+		}
+		r.changed = true
+		return funcCall("error", funcCall("concat", strConst("set_config needs a constant setting name, got "), arg)), nil
+	}
 	if len(fc.Args) != 3 || !ok1 || !ok3 || (!ok2 && !isNullConst(argAt(fc, 1))) {
 		return nil, errorf(CodeFeatureNotSupported, pos, "set_config needs constant arguments")
 	}
@@ -311,8 +326,8 @@ var regTypes = map[string]bool{
 // DuckDB type.
 var castTypes = map[string]string{
 	"oid": "uinteger", "xid": "bigint", "xid8": "bigint", "cid": "bigint", "tid": "varchar",
-	"name": "varchar", "char": "varchar", "text": "varchar", "bpchar": "varchar", "int2vector": "smallint[]",
-	"oidvector": "uinteger[]", "aclitem": "varchar", "pg_node_tree": "varchar", "pg_lsn": "varchar",
+	"name": "varchar", "char": "varchar", "text": "varchar", "bpchar": "varchar", "int2vector": "usmallint[]",
+	"oidvector": "ubigint[]", "aclitem": "varchar", "pg_node_tree": "varchar", "pg_lsn": "varchar",
 	"inet": "varchar", "cidr": "varchar", "macaddr": "varchar", "xml": "varchar", "jsonb": "json",
 	"regproc": "varchar", "regprocedure": "varchar", "regoper": "varchar", "regoperator": "varchar",
 	"anyarray": "varchar", "unknown": "varchar", "tsvector": "varchar", "money": "double", "citext": "varchar",

@@ -45,6 +45,9 @@ var macroDDL = []string{
 	`CREATE OR REPLACE MACRO pgcat.pg_get_function_arguments(_o) AS (SELECT _s.args FROM pgcat._procsig _s WHERE _s.oid = _o)`,
 	`CREATE OR REPLACE MACRO pgcat.pg_get_function_identity_arguments(_o) AS (SELECT _s.args FROM pgcat._procsig _s WHERE _s.oid = _o)`,
 	`CREATE OR REPLACE MACRO pgcat.pg_get_function_result(_o) AS (SELECT _s.result FROM pgcat._procsig _s WHERE _s.oid = _o)`,
+	`CREATE OR REPLACE MACRO pgcat.pg_options_to_table(_o) AS TABLE
+		SELECT split_part(_x.o, '=', 1) AS option_name, substr(_x.o, strpos(_x.o, '=') + 1) AS option_value FROM (SELECT unnest(_o) AS o) _x`,
+	`CREATE OR REPLACE MACRO pgcat.array_remove(_l, _v) AS (list_filter(_l, _e -> _e IS DISTINCT FROM _v))`,
 	`CREATE OR REPLACE MACRO pgcat.regtype_names(_l) AS (
 		SELECT list(pgcat.format_type(_u.e, NULL) ORDER BY _u.i) FROM (SELECT unnest(_l) AS e, generate_subscripts(_l, 1) AS i) _u)`,
 	// An array as PostgreSQL's text output prints it: {a,b,"c d",NULL}.

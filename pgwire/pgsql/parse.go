@@ -39,11 +39,14 @@ const (
 	KindFetch                   // FETCH/MOVE [NEXT | FORWARD n | n | ALL] [FROM|IN] name: Cursor, Name
 	KindCloseCursor             // CLOSE name (Name), CLOSE ALL (Name empty)
 	KindAdvisory                // SELECT of advisory lock functions only: Advisory
+	KindPrepare                 // PREPARE name [(types)] AS query: Name, Prepare
+	KindExecute                 // EXECUTE name [(values)]: Name, Execute
+	KindLock                    // LOCK [TABLE] …: nothing to do (reads take no locks that matter), inside a transaction block
 )
 
 var kindNames = [...]string{"Empty", "Select", "Explain", "Set", "Reset", "Show", "Begin", "Commit", "Rollback",
 	"Savepoint", "Release", "RollbackTo", "Discard", "Deallocate", "CopyTo", "CopyFrom", "Noop", "Command",
-	"Declare", "Fetch", "CloseCursor", "Advisory"}
+	"Declare", "Fetch", "CloseCursor", "Advisory", "Prepare", "Execute", "Lock"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) {
@@ -66,7 +69,13 @@ type Statement struct {
 	Cursor *Cursor // Declare / Fetch
 	// Advisory: the lock function calls, one result column each.
 	Advisory []AdvisoryCall
-	Params   int // highest $n used
+	// Prepare: the query and its parameters' type names (lower case,
+	// unqualified; "" where not given).
+	Prepare *Statement
+	Types   []string
+	// Execute: the arguments' texts (nil: NULL).
+	Execute []*string
+	Params  int // highest $n used
 
 	version int32          // the parser's version, for Deparse
 	node    *pg_query.Node // the statement's parse tree (the query for Select, Explain and Copy's Query)
@@ -299,6 +308,39 @@ func classify(st *Statement, n *pg_query.Node) error {
 		}
 	case *pg_query.Node_DeclareCursorStmt:
 		return classifyDeclare(st, x.DeclareCursorStmt)
+	case *pg_query.Node_LockStmt:
+		st.Kind, st.Tag = KindLock, "LOCK TABLE"
+	case *pg_query.Node_PrepareStmt:
+		return classifyPrepare(st, x.PrepareStmt)
+	case *pg_query.Node_ExecuteStmt:
+		st.Kind, st.Tag, st.Name = KindExecute, "EXECUTE", x.ExecuteStmt.Name
+		for _, p := range x.ExecuteStmt.Params {
+			if tc := p.GetTypeCast(); tc != nil {
+				p = tc.Arg
+			}
+			k := p.GetAConst()
+			if k == nil {
+				return unsupported("EXECUTE with expressions as arguments", "Pass constants: EXECUTE name('value', 42).")
+			}
+			if k.Isnull {
+				st.Execute = append(st.Execute, nil)
+				continue
+			}
+			var text string
+			switch v := k.Val.(type) {
+			case *pg_query.A_Const_Sval:
+				text = v.Sval.Sval
+			case *pg_query.A_Const_Ival:
+				text = strconv.Itoa(int(v.Ival.Ival))
+			case *pg_query.A_Const_Fval:
+				text = v.Fval.Fval
+			case *pg_query.A_Const_Boolval:
+				text = strconv.FormatBool(v.Boolval.Boolval)
+			default:
+				return unsupported("this EXECUTE argument", "")
+			}
+			st.Execute = append(st.Execute, &text)
+		}
 	case *pg_query.Node_FetchStmt:
 		return classifyFetch(st, x.FetchStmt)
 	case *pg_query.Node_CopyStmt:
@@ -312,12 +354,6 @@ func classify(st *Statement, n *pg_query.Node) error {
 // refusedNode is the error for a statement kind that is not served.
 func refusedNode(n *pg_query.Node) error {
 	switch n.GetNode().(type) {
-	case *pg_query.Node_PrepareStmt:
-		return unsupported("PREPARE", "Use the extended query protocol (Parse/Bind/Execute) to prepare statements.")
-	case *pg_query.Node_ExecuteStmt:
-		return unsupported("EXECUTE", "Use the extended query protocol (Parse/Bind/Execute) to run prepared statements.")
-	case *pg_query.Node_LockStmt:
-		return unsupported("LOCK", "AllSource tables are read-only; there is nothing to lock.")
 	case *pg_query.Node_NotifyStmt:
 		return unsupported("NOTIFY", "AllSource does not deliver notifications.")
 	case *pg_query.Node_CopyStmt:
@@ -776,6 +812,36 @@ func classifyDeclare(st *Statement, d *pg_query.DeclareCursorStmt) error {
 	}
 	st.Cursor = &Cursor{Name: d.Portalname, Query: q[0], Binary: d.Options&cursorOptBinary != 0, Hold: d.Options&cursorOptHold != 0}
 	st.Kind, st.Tag, st.Name, st.Params = KindDeclare, "DECLARE CURSOR", d.Portalname, q[0].Params
+	return nil
+}
+
+func classifyPrepare(st *Statement, p *pg_query.PrepareStmt) error {
+	if _, ok := p.Query.GetNode().(*pg_query.Node_SelectStmt); !ok {
+		return refusal("PREPARE of " + statementName(p.Query))
+	}
+	text, err := pg_query.Deparse(&pg_query.ParseResult{Version: st.version, Stmts: []*pg_query.RawStmt{{Stmt: p.Query}}})
+	if err != nil {
+		return errorf(CodeInternal, 0, "deparse prepared query: %v", err)
+	}
+	q, err := parse(text)
+	if err != nil {
+		return err
+	}
+	if len(q) != 1 {
+		return errorf(CodeInternal, 0, "prepared query does not re-parse as one statement")
+	}
+	st.Kind, st.Tag, st.Name, st.Prepare = KindPrepare, "PREPARE", p.Name, q[0]
+	for _, a := range p.Argtypes {
+		name := ""
+		if tn := a.GetTypeName(); tn != nil {
+			var array bool
+			name, _, array = typeParts(tn)
+			if array {
+				name += "[]"
+			}
+		}
+		st.Types = append(st.Types, strings.ToLower(name))
+	}
 	return nil
 }
 

@@ -90,12 +90,15 @@ func (s *Statement) Rewrite(sess Session) (string, error) {
 
 // rewriter rewrites one statement's tree in place.
 type rewriter struct {
-	st         *Statement
-	sess       Session
-	reg        *registry
-	ctes       map[string]bool // CTE names: relations that need no resolving
-	changed    bool            // the tree differs from the text
-	sessionDep bool            // the result depends on the session
+	st   *Statement
+	sess Session
+	reg  *registry
+	ctes map[string]bool // CTE names: relations that need no resolving
+	// tableoids are the catalog relations in FROM clauses by the name
+	// their columns are qualified with, for the tableoid system column.
+	tableoids  map[string]uint32
+	changed    bool // the tree differs from the text
+	sessionDep bool // the result depends on the session
 }
 
 // pos converts a node location into a position in the statement text.
@@ -184,18 +187,45 @@ func (r *rewriter) visit(n *pg_query.Node) (*pg_query.Node, bool, error) {
 		return repl, false, err
 	case *pg_query.Node_SqlvalueFunction:
 		return r.sqlValueFunction(x.SqlvalueFunction), false, nil
+	case *pg_query.Node_AIndirection:
+		if repl := nameSubscript(x.AIndirection); repl != nil {
+			r.changed = true
+			return repl, false, nil
+		}
 	case *pg_query.Node_CollateClause:
 		// PostgreSQL collations mean nothing to DuckDB: drop the clause.
 		r.changed = true
 		arg, err := r.node(x.CollateClause.Arg)
 		return arg, false, err
 	case *pg_query.Node_ColumnRef:
-		r.columnRef(x.ColumnRef)
-		return nil, false, nil
+		return r.columnRef(x.ColumnRef), false, nil
 	case *pg_query.Node_RangeTableSample:
 		return nil, false, errorf(CodeFeatureNotSupported, 0, "TABLESAMPLE is not supported")
 	}
 	return nil, true, nil
+}
+
+// nameSubscript reads typname[0] as PostgreSQL reads a subscript of a
+// name column (pg_dump tells array types by typname[0] = '_'): the
+// character at that 0-based position.
+func nameSubscript(ind *pg_query.A_Indirection) *pg_query.Node {
+	cr := ind.Arg.GetColumnRef()
+	if cr == nil || len(ind.Indirection) != 1 {
+		return nil
+	}
+	col := cr.Fields[len(cr.Fields)-1].GetString_().GetSval()
+	if !strings.HasSuffix(col, "name") {
+		return nil
+	}
+	idx := ind.Indirection[0].GetAIndices()
+	if idx == nil || idx.IsSlice || idx.Uidx == nil {
+		return nil
+	}
+	k, ok := idx.Uidx.GetAConst().GetVal().(*pg_query.A_Const_Ival)
+	if !ok {
+		return nil
+	}
+	return funcCall("substr", ind.Arg, intConst(int64(k.Ival.Ival)+1), intConst(1))
 }
 
 // selectStmt records CTE names and names unnamed output columns the way
@@ -215,6 +245,7 @@ func (r *rewriter) selectStmt(s *pg_query.SelectStmt) error {
 			}
 		}
 	}
+	r.noteTableoids(s.FromClause)
 	if s.WithClause != nil {
 		for _, c := range s.WithClause.Ctes {
 			if cte := c.GetCommonTableExpr(); cte != nil {
@@ -227,8 +258,13 @@ func (r *rewriter) selectStmt(s *pg_query.SelectStmt) error {
 		if rt == nil || rt.Name != "" || rt.Val == nil {
 			continue
 		}
-		switch rt.Val.Node.(type) {
-		case *pg_query.Node_ColumnRef:
+		if cr := rt.Val.GetColumnRef(); cr != nil {
+			// tableoid becomes a constant (see columnRef), which the
+			// engine would name after itself.
+			if f := cr.Fields; f[len(f)-1].GetString_().GetSval() == "tableoid" {
+				rt.Name = "tableoid"
+				r.changed = true
+			}
 			continue
 		}
 		rt.Name = figureColname(rt.Val)
@@ -405,18 +441,68 @@ func (r *rewriter) currentSchema() *pg_query.Node {
 // columnRef drops catalog or schema qualifiers of a column reference
 // (pg_catalog.pg_class.oid → pg_class.oid), since DuckDB sees the relation
 // under its bare name.
-func (r *rewriter) columnRef(c *pg_query.ColumnRef) {
+func (r *rewriter) columnRef(c *pg_query.ColumnRef) *pg_query.Node {
+	// tableoid, a system column of every relation: the catalog relation's
+	// OID (pg_dump reads it with every catalog row).
+	if n := len(c.Fields); n <= 2 && c.Fields[n-1].GetString_().GetSval() == "tableoid" {
+		var oid uint32
+		if n == 2 {
+			oid = r.tableoids[c.Fields[0].GetString_().GetSval()]
+		} else if len(r.tableoids) == 1 {
+			for _, o := range r.tableoids {
+				oid = o
+			}
+		}
+		if oid != 0 {
+			r.changed = true
+			return castTo(intConst(int64(oid)), "oid")
+		}
+	}
 	if len(c.Fields) < 3 {
-		return
+		return nil
 	}
 	if _, star := c.Fields[len(c.Fields)-1].Node.(*pg_query.Node_AStar); !star && len(c.Fields) < 3 {
-		return
+		return nil
 	}
 	first := c.Fields[0].GetString_().GetSval()
 	switch first {
 	case "pg_catalog", "information_schema", "public", DatabaseName:
 		c.Fields = c.Fields[len(c.Fields)-2:]
 		r.changed = true
+	}
+	return nil
+}
+
+// noteTableoids records the catalog relations of a FROM clause (see
+// tableoids).
+func (r *rewriter) noteTableoids(from []*pg_query.Node) {
+	for _, n := range from {
+		if j := n.GetJoinExpr(); j != nil {
+			r.noteTableoids([]*pg_query.Node{j.Larg, j.Rarg})
+			continue
+		}
+		rv := n.GetRangeVar()
+		if rv == nil {
+			continue
+		}
+		var cat *catRel
+		switch rv.Schemaname {
+		case "", "pg_catalog":
+			cat = r.reg.catalogs["pg_catalog."+rv.Relname]
+		case "information_schema":
+			cat = r.reg.catalogs["information_schema."+rv.Relname]
+		}
+		if cat == nil || cat.oid == 0 {
+			continue
+		}
+		key := rv.Relname
+		if rv.Alias != nil && rv.Alias.Aliasname != "" {
+			key = rv.Alias.Aliasname
+		}
+		if r.tableoids == nil {
+			r.tableoids = map[string]uint32{}
+		}
+		r.tableoids[key] = cat.oid
 	}
 }
 
@@ -475,7 +561,7 @@ func (r *rewriter) rangeVar(rv *pg_query.RangeVar) (*pg_query.Node, error) {
 // survives.
 var tableFunctions = map[string]bool{
 	"generate_series": true, "unnest": true, "range": true, "json_each": true, "json_tree": true,
-	"generate_subscripts": true, "pg_get_keywords": true,
+	"generate_subscripts": true, "pg_get_keywords": true, "pg_options_to_table": true,
 }
 
 // singleColumn are the table functions that return one column, which
@@ -512,8 +598,8 @@ func (r *rewriter) rangeFunction(rf *pg_query.RangeFunction) (*pg_query.Node, er
 			fc.Funcname = []*pg_query.Node{pg_query.MakeStrNode(name)}
 			r.changed = true
 		}
-		if name == "pg_get_keywords" {
-			fc.Funcname = qualifiedName(CatalogSchema + ".pg_get_keywords")
+		if name == "pg_get_keywords" || name == "pg_options_to_table" {
+			fc.Funcname = qualifiedName(CatalogSchema + "." + name)
 			r.changed = true
 		}
 		if err := r.nodes(fc.Args); err != nil {

@@ -63,6 +63,7 @@ var settings = func() map[string]setting {
 		{"server_version", ServerVersion, true, "Preset Options", "Shows the server version."},
 		{"server_version_num", ServerVersionNum, true, "Preset Options", "Shows the server version as an integer."},
 		{"session_authorization", "", false, "Preset Options", "Sets the session user name."},
+		{"synchronize_seqscans", "on", false, "Version and Platform Compatibility / Previous PostgreSQL Versions", "Enable synchronized sequential scans."},
 		{"standard_conforming_strings", "on", false, "Version and Platform Compatibility", "Causes '...' strings to treat backslashes literally."},
 		{"statement_timeout", "0", false, "Client Connection Defaults / Statement Behavior", "Sets the maximum allowed duration of any statement."},
 		{"synchronous_commit", "on", false, "Write-Ahead Log / Settings", "Sets the current transaction's synchronization level."},
