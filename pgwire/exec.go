@@ -112,6 +112,7 @@ type prepared struct {
 	sh        *shape         // statements returning rows from the engine
 	paramOIDs []uint32       // as announced in ParameterDescription
 	listOIDs  map[int]uint32 // array types found for untyped list parameters ($n → OID)
+	guessed   map[int]uint32 // types found for untyped parameters text does not fit ($1 % 3)
 	// dynamic statements embed computed tables (analytics functions):
 	// each execution computes them again, so new data shows.
 	dynamic bool
@@ -278,8 +279,20 @@ func (c *conn) prepare(ctx context.Context, st *pgsql.Statement, paramOIDs []uin
 			// The engine could not type some parameters (select 1, $1
 			// describes as one column of unknown type): they take the
 			// client's announced type, else text, as in PostgreSQL.
-			if tsh, err := c.srv.shapeOf(ctx, castParams(engineSQL, typed)); err == nil {
+			if g, ok := c.srv.guesses.get(engineSQL, typed); ok {
+				if tsh, err := c.srv.shapeOf(ctx, g.sql); err == nil {
+					sh, ps.guessed = tsh, g.types
+				}
+			} else if tsh, err := c.srv.shapeOf(ctx, castParams(engineSQL, typed)); err == nil {
 				sh = tsh
+			} else if tsh, guessed := c.srv.guessParamTypes(ctx, engineSQL, typed, paramOIDs, castParamTypes(q.Text)); tsh != nil {
+				c.srv.guesses.put(engineSQL, typed, guess{sql: tsh.engine, types: guessed})
+				sh, ps.guessed = tsh, guessed
+			} else {
+				for n := range typed {
+					return nil, &pgsql.Error{Code: "42P18", Message: fmt.Sprintf("could not determine data type of parameter $%d", n),
+						Hint: "Cast the parameter to its type ($1::int8) or announce its type when preparing."}
+				}
 			}
 		}
 		ps.sh = sh
@@ -299,6 +312,8 @@ func (c *conn) prepare(ctx context.Context, st *pgsql.Statement, paramOIDs []uin
 			ps.paramOIDs[i] = paramOIDs[i]
 		} else if oid, ok := casts[i+1]; ok {
 			ps.paramOIDs[i] = oid
+		} else if oid, ok := ps.guessed[i+1]; ok {
+			ps.paramOIDs[i] = oid
 		} else if oid, ok := ps.listOIDs[i+1]; ok {
 			ps.paramOIDs[i] = oid
 		} else if ps.sh != nil && i < len(ps.sh.params) && ps.sh.params[i] != duckdb.TYPE_INVALID {
@@ -308,6 +323,103 @@ func (c *conn) prepare(ctx context.Context, st *pgsql.Statement, paramOIDs []uin
 		}
 	}
 	return ps, nil
+}
+
+// paramCandidates are the types tried, in order, for a parameter nobody
+// typed where text does not fit ('e' || ($1 % 3)): PostgreSQL would infer
+// it from the operator.
+var paramCandidates = []struct {
+	engine string
+	oid    uint32
+}{
+	{"VARCHAR", oidText}, {"BIGINT", oidInt8}, {"DOUBLE", oidFloat8}, {"TIMESTAMPTZ", oidTimestampTZ},
+	{"BOOLEAN", oidBool}, {"DATE", oidDate}, {"INTERVAL", oidInterval},
+}
+
+// guess is a statement's parameter types found by guessParamTypes, and
+// the engine statement with them cast.
+type guess struct {
+	sql   string
+	types map[int]uint32
+}
+
+// guessCache keeps guesses per statement and the types given, so a
+// client re-preparing one statement (pgbench -M extended) probes once.
+type guessCache struct {
+	mu sync.Mutex
+	m  map[string]guess
+}
+
+func guessKey(engineSQL string, typed map[int]string) string {
+	keys := slices.Sorted(maps.Keys(typed))
+	var b strings.Builder
+	b.WriteString(engineSQL)
+	for _, k := range keys {
+		fmt.Fprintf(&b, "\x00%d=%s", k, typed[k])
+	}
+	return b.String()
+}
+
+func (c *guessCache) get(engineSQL string, typed map[int]string) (guess, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	g, ok := c.m[guessKey(engineSQL, typed)]
+	return g, ok
+}
+
+func (c *guessCache) put(engineSQL string, typed map[int]string, g guess) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= shapeCacheSize {
+		c.m = map[string]guess{}
+	}
+	c.m[guessKey(engineSQL, typed)] = g
+}
+
+// guessParamTypes types the parameters of typed that neither the client
+// nor a cast typed: first all of them alike with each candidate in turn,
+// then one at a time (the others as text). It returns the shape and the
+// types found, or nil when no choice prepares.
+func (s *Server) guessParamTypes(ctx context.Context, engineSQL string, typed map[int]string, paramOIDs []uint32, casts map[int]uint32) (*shape, map[int]uint32) {
+	var free []int
+	for n := range typed {
+		if _, cast := casts[n]; cast || (n-1 < len(paramOIDs) && paramOIDs[n-1] != 0) {
+			continue
+		}
+		free = append(free, n)
+	}
+	slices.Sort(free)
+	try := func(choice map[int]int) (*shape, map[int]uint32) {
+		types := maps.Clone(typed)
+		guessed := map[int]uint32{}
+		for _, n := range free {
+			c := paramCandidates[choice[n]]
+			types[n], guessed[n] = c.engine, c.oid
+		}
+		if sh, err := s.shapeOf(ctx, castParams(engineSQL, types)); err == nil {
+			return sh, guessed
+		}
+		return nil, nil
+	}
+	for i := range paramCandidates {
+		all := map[int]int{}
+		for _, n := range free {
+			all[n] = i
+		}
+		if sh, g := try(all); sh != nil {
+			return sh, g
+		}
+	}
+	if len(free) > 1 {
+		for _, n := range free {
+			for i := 1; i < len(paramCandidates); i++ {
+				if sh, g := try(map[int]int{n: i}); sh != nil {
+					return sh, g
+				}
+			}
+		}
+	}
+	return nil, nil
 }
 
 // listCandidates are the element types tried, in order, for a list

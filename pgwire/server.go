@@ -142,6 +142,7 @@ type Server struct {
 	scram    map[string]*scramVerifier
 	decoyKey []byte // derives the salts shown for unknown users
 	shapes   shapeCache
+	guesses  guessCache
 	catalog  *pgsql.Catalog // the synthetic catalog sessions rewrite against
 	// eventTypes are the events columns' types as the catalog describes
 	// them (binary COPY FROM reads each column in its type's format).
