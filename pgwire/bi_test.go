@@ -89,7 +89,7 @@ func TestBIClientQueries(t *testing.T) {
 		}
 		got = append(got, name+":"+typ+":"+udt)
 	}
-	want := "seq:bigint:int8 id:text:text tenant_id:text:text entity_id:text:text event_type:text:text version:bigint:int8 " +
+	want := "seq:bigint:int8 id:uuid:uuid tenant_id:text:text entity_id:text:text event_type:text:text version:bigint:int8 " +
 		"timestamp:timestamp with time zone:timestamptz ingested_at:timestamp with time zone:timestamptz payload:json:json metadata:json:json"
 	if strings.Join(got, " ") != want {
 		t.Errorf("columns:\n got %s\nwant %s", strings.Join(got, " "), want)

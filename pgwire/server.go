@@ -466,7 +466,13 @@ func (s *Server) tables(ctx context.Context) ([]pgsql.Table, error) {
 		pc := pgColumn(c.Name, c.Type)
 		// Columns are reported nullable: events is a view, and Postgres
 		// shows NOT NULL only for constraints.
-		t.Columns = append(t.Columns, pgsql.Column{Name: c.Name, TypeOID: pc.oid, TypMod: -1, Comment: comments[c.Name]})
+		col := pgsql.Column{Name: c.Name, TypeOID: pc.oid, TypMod: -1, Comment: comments[c.Name]}
+		if c.Name == "id" && pc.oid == oidText {
+			// Ids are UUIDs (ingest accepts nothing else): typed so for
+			// clients, so binary COPY into a uuid column works.
+			col.TypeOID, col.Cast = oidUUID, "UUID"
+		}
+		t.Columns = append(t.Columns, col)
 	}
 	out := []pgsql.Table{t}
 	// The analytics table functions, listed in pg_proc (\df, BI tools'

@@ -26,7 +26,11 @@ type Table struct {
 type Column struct {
 	Name    string
 	TypeOID uint32 // a built-in PostgreSQL type (20 int8, 25 text, 1184 timestamptz, 114 json, …)
-	TypMod  int32  // -1 or 0 for none
+	// Cast, when set, is the engine type the column is read as (the
+	// relation is read through a projection casting it): UUID for an id
+	// the engine stores as text.
+	Cast    string
+	TypMod  int32 // -1 or 0 for none
 	NotNull bool
 	Comment string
 }

@@ -376,6 +376,31 @@ func (r *rewriter) typeCast(n *pg_query.Node, tc *pg_query.TypeCast) (*pg_query.
 	if !array && regTypes[name] {
 		return r.regCast(tc.Arg, name, "", pos)
 	}
+	// A timestamp with time zone as time: the time of day in the session's
+	// time zone (the engine has no such cast).
+	if !array && (name == "time" || name == "timetz") && r.isTimestamptz(tc.Arg) {
+		arg, err := r.node(tc.Arg)
+		if err != nil {
+			return nil, err
+		}
+		tz, _ := r.setting("timezone")
+		if tz == "" {
+			tz = "UTC"
+		}
+		r.changed, r.sessionDep = true, true
+		return castTo(funcCall("timezone", strConst(tz), arg), "time"), nil
+	}
+	// A constant as numeric keeps the scale it is written with (1.25 is
+	// 1.25, not the engine's default DECIMAL(18,3) 1.250), as PostgreSQL's
+	// numeric does.
+	if !array && (name == "numeric" || name == "decimal") && len(tc.TypeName.Typmods) == 0 {
+		if prec, scale, ok := decimalOfConstant(tc.Arg); ok {
+			r.changed = true
+			tc.TypeName = typeName("decimal")
+			tc.TypeName.Typmods = []*pg_query.Node{pg_query.MakeAConstIntNode(int64(prec), -1), pg_query.MakeAConstIntNode(int64(scale), -1)}
+			return nil, nil
+		}
+	}
 	// x::regtype[]: each OID's type name (pgcli lists argument types so).
 	if array && name == "regtype" {
 		arg, err := r.node(tc.Arg)
@@ -777,6 +802,71 @@ func (r *rewriter) aExpr(n *pg_query.Node, e *pg_query.A_Expr) (*pg_query.Node, 
 		}
 	}
 	return nil, nil
+}
+
+// isTimestamptz reports whether n is known to be a timestamp with time
+// zone: now() and its kin, CURRENT_TIMESTAMP, a cast to timestamptz, or a
+// timestamptz column of a served table.
+func (r *rewriter) isTimestamptz(n *pg_query.Node) bool {
+	switch x := n.GetNode().(type) {
+	case *pg_query.Node_FuncCall:
+		_, name := funcName(x.FuncCall)
+		switch name {
+		case "now", "transaction_timestamp", "statement_timestamp", "clock_timestamp":
+			return true
+		}
+	case *pg_query.Node_SqlvalueFunction:
+		return x.SqlvalueFunction.Op == pg_query.SQLValueFunctionOp_SVFOP_CURRENT_TIMESTAMP ||
+			x.SqlvalueFunction.Op == pg_query.SQLValueFunctionOp_SVFOP_CURRENT_TIMESTAMP_N
+	case *pg_query.Node_TypeCast:
+		name, _, array := typeParts(x.TypeCast.TypeName)
+		return !array && (name == "timestamptz")
+	case *pg_query.Node_ColumnRef:
+		f := x.ColumnRef.Fields
+		col := f[len(f)-1].GetString_().GetSval()
+		for _, t := range r.reg.user {
+			for _, c := range t.Columns {
+				if c.Name == col && c.TypeOID == oidTimestamptz {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// decimalOfConstant is the DECIMAL(p,s) that holds a numeric constant as
+// written ("1.25" → DECIMAL(3,2)).
+func decimalOfConstant(n *pg_query.Node) (prec, scale int, ok bool) {
+	k := n.GetAConst()
+	if k == nil {
+		return 0, 0, false
+	}
+	var text string
+	switch v := k.Val.(type) {
+	case *pg_query.A_Const_Ival:
+		text = strconv.Itoa(int(v.Ival.Ival))
+	case *pg_query.A_Const_Fval:
+		text = v.Fval.Fval
+	case *pg_query.A_Const_Sval:
+		text = strings.TrimSpace(v.Sval.Sval)
+	default:
+		return 0, 0, false
+	}
+	digits := strings.TrimLeft(text, "+-")
+	whole, frac, _ := strings.Cut(digits, ".")
+	if whole == "" && frac == "" || strings.Trim(whole+frac, "0123456789") != "" {
+		return 0, 0, false
+	}
+	whole = strings.TrimLeft(whole, "0")
+	prec, scale = len(whole)+len(frac), len(frac)
+	if prec == 0 {
+		prec = 1
+	}
+	if prec > 38 {
+		return 0, 0, false
+	}
+	return prec, scale, true
 }
 
 // isRegCast reports whether n is a cast to one of the OID alias types.

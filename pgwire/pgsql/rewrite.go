@@ -473,6 +473,37 @@ func (r *rewriter) columnRef(c *pg_query.ColumnRef) *pg_query.Node {
 	return nil
 }
 
+// castedRelation is t read through a projection that casts its columns
+// with a Cast (events.id as uuid), named as rv names t; nil when no column
+// needs one.
+func castedRelation(t *userTable, rv *pg_query.RangeVar) *pg_query.Node {
+	cast := false
+	var cols []string
+	for _, c := range t.Columns {
+		if c.Cast != "" {
+			cast = true
+			cols = append(cols, fmt.Sprintf("CAST(%s AS %s) AS %s", quoteIdent(c.Name), c.Cast, quoteIdent(c.Name)))
+		} else {
+			cols = append(cols, quoteIdent(c.Name))
+		}
+	}
+	if !cast {
+		return nil
+	}
+	tree, err := pg_query.Parse("SELECT * FROM (SELECT " + strings.Join(cols, ", ") + " FROM " + quoteIdent(t.Name) + ") AS x")
+	if err != nil {
+		return nil
+	}
+	sub := tree.Stmts[0].Stmt.GetSelectStmt().FromClause[0]
+	alias := t.Name
+	if rv.Alias != nil && rv.Alias.Aliasname != "" {
+		alias = rv.Alias.Aliasname
+		sub.GetRangeSubselect().Alias.Colnames = rv.Alias.Colnames
+	}
+	sub.GetRangeSubselect().Alias.Aliasname = alias
+	return sub
+}
+
 // noteTableoids records the catalog relations of a FROM clause (see
 // tableoids).
 func (r *rewriter) noteTableoids(from []*pg_query.Node) {
@@ -550,6 +581,10 @@ func (r *rewriter) rangeVar(rv *pg_query.RangeVar) (*pg_query.Node, error) {
 		if rv.Schemaname != "" || rv.Catalogname != "" {
 			rv.Schemaname, rv.Catalogname = "", ""
 			r.changed = true
+		}
+		if sub := castedRelation(t, rv); sub != nil {
+			r.changed = true
+			return sub, nil
 		}
 		return nil, nil
 	}

@@ -120,7 +120,7 @@ func fixtureJSON() []byte {
 // with four columns insert rows on PostgreSQL.
 const eventsDDL = `CREATE TABLE public.events (
 	seq bigint,
-	id text,
+	id uuid,
 	tenant_id text,
 	entity_id text,
 	event_type text,

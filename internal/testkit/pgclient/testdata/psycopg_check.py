@@ -289,7 +289,7 @@ def sqlalchemy_checks():
                ["seq", "id", "tenant_id", "entity_id", "event_type", "version",
                 "timestamp", "ingested_at", "payload", "metadata"])
         want_types = {
-            "seq": sqlalchemy.BIGINT, "id": sqlalchemy.TEXT, "tenant_id": sqlalchemy.TEXT,
+            "seq": sqlalchemy.BIGINT, "id": sa_pg.UUID, "tenant_id": sqlalchemy.TEXT,
             "entity_id": sqlalchemy.TEXT, "event_type": sqlalchemy.TEXT,
             "version": sqlalchemy.BIGINT, "timestamp": sqlalchemy.TIMESTAMP,
             "ingested_at": sqlalchemy.TIMESTAMP, "payload": sa_pg.JSON, "metadata": sa_pg.JSON,

@@ -51,7 +51,7 @@ public class Check {
 
     /** The ten columns of events, in order, with the java.sql.Types and type name pgjdbc reports. */
     static final String[][] COLUMNS = {
-        {"seq", "int8"}, {"id", "text"}, {"tenant_id", "text"}, {"entity_id", "text"},
+        {"seq", "int8"}, {"id", "uuid"}, {"tenant_id", "text"}, {"entity_id", "text"},
         {"event_type", "text"}, {"version", "int8"}, {"timestamp", "timestamptz"},
         {"ingested_at", "timestamptz"}, {"payload", "json"}, {"metadata", "json"},
     };
@@ -279,7 +279,7 @@ public class Check {
         switch (typeName) {
             case "int8" -> expect(name, got, Types.BIGINT);
             case "text" -> expect(name, got, Types.VARCHAR);
-            case "json" -> expect(name, got, Types.OTHER);
+            case "json", "uuid" -> expect(name, got, Types.OTHER);
             // pgjdbc 42.x reports TIMESTAMP; the JDBC spec also allows this.
             case "timestamptz" -> expectTrue(name, got == Types.TIMESTAMP || got == Types.TIMESTAMP_WITH_TIMEZONE,
                 "got " + got + ", want TIMESTAMP or TIMESTAMP_WITH_TIMEZONE");
