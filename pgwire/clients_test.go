@@ -26,6 +26,7 @@ func TestRealClients(t *testing.T) {
 	t.Run("asyncpg", func(t *testing.T) { pgclient.RunAsyncpg(t, dsn) })
 	t.Run("pgcli", func(t *testing.T) { pgclient.RunPgcli(t, dsn) })
 	t.Run("node", func(t *testing.T) { pgclient.RunNode(t, dsn) })
+	t.Run("node-drivers", func(t *testing.T) { pgclient.RunNodeDrivers(t, dsn) })
 	t.Run("jdbc", func(t *testing.T) { pgclient.RunJDBC(t, dsn) })
 }
 

@@ -27,6 +27,7 @@ func TestClientsAgainstPostgres(t *testing.T) {
 	t.Run("asyncpg", func(t *testing.T) { RunAsyncpg(t, srv.DSN()) })
 	t.Run("pgcli", func(t *testing.T) { RunPgcli(t, srv.DSN()) })
 	t.Run("node", func(t *testing.T) { RunNode(t, srv.DSN()) })
+	t.Run("node-drivers", func(t *testing.T) { RunNodeDrivers(t, srv.DSN()) })
 	t.Run("jdbc", func(t *testing.T) { RunJDBC(t, srv.DSN()) })
 	// A second psql run on the same server still passes: COPY FROM adds
 	// rows under fresh entity ids and nothing else counts them.

@@ -232,9 +232,29 @@ func RunNode(t testing.TB, dsn string) {
 	runScript(t, "node-postgres", dir, node, filepath.Join(dir, "check.js"), dsn)
 }
 
+// RunNodeDrivers runs testdata/node/drivers_check.js against dsn:
+// postgres.js (parameters, arrays, a cursor, COPY in and out, funnel()
+// with a bound parameter) and knex over node-postgres (schema inspection,
+// its query builder). The server must hold the fixture.
+func RunNodeDrivers(t testing.TB, dsn string) {
+	t.Helper()
+	node, err := exec.LookPath("node")
+	if err != nil {
+		missing(t, "node")
+	}
+	dir := testdataPath(t, "node")
+	if err := ensureNodeModules(dir); err != nil {
+		if errors.Is(err, errNoNpm) {
+			missing(t, "npm (to install postgres.js and knex)")
+		}
+		t.Fatal(err)
+	}
+	runScript(t, "postgres.js/knex", dir, node, filepath.Join(dir, "drivers_check.js"), dsn)
+}
+
 var errNoNpm = errors.New("pgclient: npm not found")
 
-// ensureNodeModules runs npm ci in dir unless node_modules/pg is there.
+// ensureNodeModules runs npm ci in dir unless every locked module is there.
 // Test binaries of several packages may call it at once: a lock on
 // package.json serialises them.
 func ensureNodeModules(dir string) error {
@@ -243,7 +263,13 @@ func ensureNodeModules(dir string) error {
 		return fmt.Errorf("pgclient: locking %s: %w", dir, err)
 	}
 	defer unlock()
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "pg", "package.json")); err == nil {
+	installed := true
+	for _, m := range []string{"pg", "postgres", "knex"} {
+		if _, err := os.Stat(filepath.Join(dir, "node_modules", m, "package.json")); err != nil {
+			installed = false
+		}
+	}
+	if installed {
 		return nil
 	}
 	npm, err := exec.LookPath("npm")
