@@ -24,6 +24,7 @@ func TestRealClients(t *testing.T) {
 	t.Run("psycopg", func(t *testing.T) { pgclient.RunPsycopg(t, dsn) })
 	t.Run("psycopg3", func(t *testing.T) { pgclient.RunPsycopg3(t, dsn) })
 	t.Run("asyncpg", func(t *testing.T) { pgclient.RunAsyncpg(t, dsn) })
+	t.Run("sqlalchemy-pandas", func(t *testing.T) { pgclient.RunSQLAlchemyPandas(t, dsn) })
 	t.Run("pgcli", func(t *testing.T) { pgclient.RunPgcli(t, dsn) })
 	t.Run("node", func(t *testing.T) { pgclient.RunNode(t, dsn) })
 	t.Run("node-drivers", func(t *testing.T) { pgclient.RunNodeDrivers(t, dsn) })

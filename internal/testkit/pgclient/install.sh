@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the real clients that internal/testkit/pgclient drives: psql, Debian's
-# python3 with psycopg2, SQLAlchemy 1.4, psycopg 3 and asyncpg, pgcli, node and npm, a JDK with Debian's
+# python3 with psycopg2, SQLAlchemy 1.4, psycopg 3, asyncpg, greenlet and pandas, pgcli, node and npm, a JDK with Debian's
 # pgjdbc, then the locked node-postgres modules into testdata/node. Idempotent
 # and non-interactive; installing Debian packages needs root on Debian or
 # Ubuntu. CI calls it before the tests.
@@ -15,6 +15,8 @@ missing=()
 /usr/bin/python3 -c 'import sqlalchemy' >/dev/null 2>&1 || missing+=(python3-sqlalchemy)
 /usr/bin/python3 -c 'import psycopg' >/dev/null 2>&1 || missing+=(python3-psycopg)
 /usr/bin/python3 -c 'import asyncpg' >/dev/null 2>&1 || missing+=(python3-asyncpg)
+/usr/bin/python3 -c 'import greenlet' >/dev/null 2>&1 || missing+=(python3-greenlet)
+/usr/bin/python3 -c 'import pandas' >/dev/null 2>&1 || missing+=(python3-pandas)
 command -v pgcli >/dev/null 2>&1 || missing+=(pgcli)
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
@@ -36,7 +38,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 	apt-get update
 	apt-get install -y --no-install-recommends "${missing[@]}"
 else
-	echo "pgclient/install.sh: psql, psycopg2, SQLAlchemy, psycopg 3, asyncpg, pgcli, node, npm, a JDK and pgjdbc already installed"
+	echo "pgclient/install.sh: psql, psycopg2, SQLAlchemy, psycopg 3, asyncpg, greenlet, pandas, pgcli, node, npm, a JDK and pgjdbc already installed"
 fi
 
 # npm ls fails when a dependency is missing or does not match package.json.

@@ -25,6 +25,7 @@ func TestClientsAgainstPostgres(t *testing.T) {
 	t.Run("psycopg", func(t *testing.T) { RunPsycopg(t, srv.DSN()) })
 	t.Run("psycopg3", func(t *testing.T) { RunPsycopg3(t, srv.DSN()) })
 	t.Run("asyncpg", func(t *testing.T) { RunAsyncpg(t, srv.DSN()) })
+	t.Run("sqlalchemy-pandas", func(t *testing.T) { RunSQLAlchemyPandas(t, srv.DSN()) })
 	t.Run("pgcli", func(t *testing.T) { RunPgcli(t, srv.DSN()) })
 	t.Run("node", func(t *testing.T) { RunNode(t, srv.DSN()) })
 	t.Run("node-drivers", func(t *testing.T) { RunNodeDrivers(t, srv.DSN()) })

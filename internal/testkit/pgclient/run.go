@@ -204,6 +204,15 @@ func RunPgcli(t testing.TB, dsn string) {
 	runPython(t, "pgcli", "pgcli_check.py", dsn)
 }
 
+// RunSQLAlchemyPandas runs testdata/sqla_pandas_check.py: SQLAlchemy 1.4's
+// asyncpg dialect (inspection, Core, a streamed result) and pandas
+// read_sql (parameters, chunks over a server-side cursor, read_sql_table).
+// The server must hold the fixture.
+func RunSQLAlchemyPandas(t testing.TB, dsn string) {
+	t.Helper()
+	runPython(t, "SQLAlchemy asyncpg/pandas", "sqla_pandas_check.py", dsn)
+}
+
 func runPython(t testing.TB, what, name, dsn string) {
 	t.Helper()
 	if _, err := os.Stat(pythonPath); err != nil {
