@@ -31,6 +31,31 @@ func TestRealClients(t *testing.T) {
 	t.Run("jdbc", func(t *testing.T) { pgclient.RunJDBC(t, dsn) })
 }
 
+// TestRealClientsSCRAMOverTLS: the same client matrix logging in with
+// SCRAM-SHA-256 over TLS (the server's self-signed certificate, so
+// sslmode=require: encrypted, not verified).
+func TestRealClientsSCRAMOverTLS(t *testing.T) {
+	cfg, err := AutoTLS(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := startServerAuth(t, func(o *Options) {
+		o.Users = map[string]string{"analyst": "s3cret-pass"}
+		o.TLS = cfg
+	})
+	ts.appendNDJSON(t, pgclient.FixtureNDJSON())
+	dsn := strings.Replace(ts.dsn("analyst", "s3cret-pass"), "sslmode=disable", "sslmode=require", 1)
+	t.Run("psql", func(t *testing.T) { pgclient.RunPsql(t, dsn) })
+	t.Run("psycopg", func(t *testing.T) { pgclient.RunPsycopg(t, dsn) })
+	t.Run("psycopg3", func(t *testing.T) { pgclient.RunPsycopg3(t, dsn) })
+	t.Run("asyncpg", func(t *testing.T) { pgclient.RunAsyncpg(t, dsn) })
+	t.Run("sqlalchemy-pandas", func(t *testing.T) { pgclient.RunSQLAlchemyPandas(t, dsn) })
+	t.Run("pgcli", func(t *testing.T) { pgclient.RunPgcli(t, dsn) })
+	t.Run("node", func(t *testing.T) { pgclient.RunNode(t, dsn) })
+	t.Run("node-drivers", func(t *testing.T) { pgclient.RunNodeDrivers(t, dsn) })
+	t.Run("jdbc", func(t *testing.T) { pgclient.RunJDBC(t, dsn) })
+}
+
 // TestPsqlSCRAMOverTLS logs in with libpq (psql) using SCRAM-SHA-256 over
 // TLS with the self-signed certificate --pg-tls auto makes, and checks a
 // wrong password is refused.

@@ -52,7 +52,8 @@ for ev in fixture:
 fixture_sorted = sorted(fixture, key=lambda e: (e["entity_id"], e["version"]))
 entities = sorted({e["entity_id"] for e in fixture})
 sync_url = dsn.replace("postgres://", "postgresql+psycopg2://", 1)
-async_url = dsn.replace("postgres://", "postgresql+asyncpg://", 1).replace("sslmode=disable", "ssl=disable")
+# asyncpg names libpq's sslmode "ssl".
+async_url = dsn.replace("postgres://", "postgresql+asyncpg://", 1).replace("sslmode=", "ssl=")
 
 
 async def sqlalchemy_asyncpg():

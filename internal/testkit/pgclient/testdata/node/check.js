@@ -21,7 +21,11 @@ try {
 // PostgreSQL type OIDs the events columns must be described with.
 const OID = { text: 25, int8: 20, timestamptz: 1184, json: 114 };
 
-const [dsn, fixturePath] = process.argv.slice(2);
+const [givenDSN, fixturePath] = process.argv.slice(2);
+// node-postgres reads sslmode=require as verify-full unless told to read
+// it as libpq does (encrypted, certificate not verified): the server's
+// certificate may be self-signed.
+const dsn = /[?&]sslmode=require/.test(givenDSN) ? givenDSN + '&uselibpqcompat=true' : givenDSN;
 const fixture = JSON.parse(fs.readFileSync(fixturePath, 'utf8')).map((e) => ({
   ...e,
   ts: new Date(e.timestamp),
