@@ -40,6 +40,15 @@ func (ss *session) TableShape(name string, nargs int) (*pgsql.TableResult, bool,
 	return &pgsql.TableResult{SQL: sql}, true, nil
 }
 
+// TenantTables implements pgsql.TenantTables: the session's tenant's
+// projections, which its catalog lists in schema projections.
+func (ss *session) TenantTables() []pgsql.Table {
+	if ss.own == nil {
+		return nil
+	}
+	return ss.own()
+}
+
 // ParamText implements pgsql.ParamBinder: parameter n's bound value as
 // text, while a statement whose table functions take parameters is
 // rewritten for execution.

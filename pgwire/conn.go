@@ -86,6 +86,9 @@ type session struct {
 	// tables computes table functions (analytics) for the statement being
 	// prepared; set around Rewrite.
 	tables func(name string, args []string) (*pgsql.TableResult, bool, error)
+	// own lists the tenant's projections while a statement is rewritten
+	// (see TenantTables).
+	own func() []pgsql.Table
 	// bound are the arguments of the statement being prepared for
 	// execution (see ParamText).
 	bound []driver.NamedValue

@@ -265,8 +265,9 @@ func (c *conn) prepare(ctx context.Context, st *pgsql.Statement, paramOIDs []uin
 				}
 				return res, handled, err
 			}
+			c.sess.own = func() []pgsql.Table { return c.srv.projectionTables(ctx, c.tenant()) }
 			engineSQL, err = q.Rewrite(c.sess)
-			c.sess.tables = nil
+			c.sess.tables, c.sess.own = nil, nil
 		}
 		if err != nil {
 			return nil, err
@@ -1310,3 +1311,50 @@ func (c *conn) executeSQL(ctx context.Context, st *pgsql.Statement, describe boo
 	}
 	return c.executeKind(ctx, &portal{ps: ps, args: args}, 0, describe)
 }
+
+// projectionTables are tenant's projections as catalog relations of
+// schema projections, their columns described from the engine (in the
+// statement's scope: a reader projections are closed to gets none). Kept
+// per tenant until its published tables change.
+func (s *Server) projectionTables(ctx context.Context, tenant string) []pgsql.Table {
+	published := s.opts.Warehouse.PublishedTables(tenant)
+	if len(published) == 0 {
+		return nil
+	}
+	names := slices.Sorted(maps.Keys(published))
+	var key strings.Builder
+	key.WriteString(tenant)
+	for _, n := range names {
+		key.WriteString("\x00" + n + "=" + published[n])
+	}
+	s.projMu.Lock()
+	if t, ok := s.projTables[key.String()]; ok {
+		s.projMu.Unlock()
+		return t
+	}
+	s.projMu.Unlock()
+	var out []pgsql.Table
+	for _, n := range names {
+		d, err := s.opts.Warehouse.Describe(ctx, "SELECT * FROM projections."+quoteIdentPG(n))
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			continue
+		}
+		t := pgsql.Table{Schema: "projections", Name: n, Kind: 'v', Comment: "projection " + n + " (state kept as events arrive)"}
+		for _, c := range d.Columns {
+			t.Columns = append(t.Columns, pgsql.Column{Name: c.Name, TypeOID: pgColumn(c.Name, c.Type).oid, TypMod: -1})
+		}
+		out = append(out, t)
+	}
+	s.projMu.Lock()
+	if s.projTables == nil || len(s.projTables) > 1024 {
+		s.projTables = map[string][]pgsql.Table{}
+	}
+	s.projTables[key.String()] = out
+	s.projMu.Unlock()
+	return out
+}
+
+func quoteIdentPG(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }

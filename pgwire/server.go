@@ -143,7 +143,10 @@ type Server struct {
 	decoyKey []byte // derives the salts shown for unknown users
 	shapes   shapeCache
 	guesses  guessCache
-	catalog  *pgsql.Catalog // the synthetic catalog sessions rewrite against
+	// projTables caches tenants' projections as catalog relations.
+	projMu     sync.Mutex
+	projTables map[string][]pgsql.Table
+	catalog    *pgsql.Catalog // the synthetic catalog sessions rewrite against
 	// eventTypes are the events columns' types as the catalog describes
 	// them (binary COPY FROM reads each column in its type's format).
 	eventTypes map[string]uint32

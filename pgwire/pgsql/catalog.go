@@ -3,9 +3,11 @@ package pgsql
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 )
 
@@ -63,8 +65,13 @@ func DefaultTables() []Table { return []Table{EventsTable()} }
 
 // registry is what Rewrite knows about relations: set by CatalogDDL.
 type registry struct {
-	gen      uint64
-	build    *catalogBuild
+	gen    uint64
+	tables []Table // what the registry was built from
+	build  *catalogBuild
+	// tenant caches the catalog rows of sessions' own relations (see
+	// TenantTables), by their signature.
+	tenantMu sync.Mutex
+	tenant   map[string]map[*catRel][][]any
 	user     map[string]*userTable // by name
 	intCols  map[string]bool       // integer-typed user columns, by name
 	catalogs map[string]*catRel    // "pg_catalog.pg_class", "information_schema.tables"
@@ -119,7 +126,7 @@ func init() {
 
 func newRegistry(tables []Table) *registry {
 	b := newCatalogBuild(tables)
-	r := &registry{gen: registryGen.Add(1), build: b, user: map[string]*userTable{}, intCols: map[string]bool{}, catalogs: map[string]*catRel{}}
+	r := &registry{gen: registryGen.Add(1), tables: tables, build: b, user: map[string]*userTable{}, intCols: map[string]bool{}, catalogs: map[string]*catRel{}}
 	notInt := map[string]bool{}
 	for _, t := range b.tables {
 		r.user[t.Name] = t
@@ -285,6 +292,14 @@ func relationDDL(c *catRel, b *catalogBuild) string {
 		sb.WriteString(" FROM " + from)
 		return sb.String()
 	}
+	sb.WriteString(valuesFrom(c, rows))
+	return sb.String()
+}
+
+// valuesFrom is " FROM (VALUES …) v(c0, …)" for rows of c.
+func valuesFrom(c *catRel, rows [][]any) string {
+	cols := c.columns()
+	var sb strings.Builder
 	sb.WriteString(" FROM (VALUES ")
 	for i, row := range rows {
 		if len(row) != len(cols) {
@@ -310,6 +325,68 @@ func relationDDL(c *catRel, b *catalogBuild) string {
 		fmt.Fprintf(&sb, "c%d", i)
 	}
 	sb.WriteString(")")
+	return sb.String()
+}
+
+// tenantRows are the catalog rows that a session's own relations (own,
+// TenantTables) add to the server's: the rows of a catalog built from the
+// server's tables and own, less those of the server's catalog. Own
+// relations come after the server's, so every OID of the server's stays.
+func (r *registry) tenantRows(own []Table) map[*catRel][][]any {
+	if len(own) == 0 {
+		return nil
+	}
+	var key strings.Builder
+	for _, t := range own {
+		fmt.Fprintf(&key, "%s.%s(", t.Schema, t.Name)
+		for _, c := range t.Columns {
+			fmt.Fprintf(&key, "%s %d,", c.Name, c.TypeOID)
+		}
+		key.WriteString(")")
+	}
+	r.tenantMu.Lock()
+	if rows, ok := r.tenant[key.String()]; ok {
+		r.tenantMu.Unlock()
+		return rows
+	}
+	r.tenantMu.Unlock()
+	b := newCatalogBuild(append(slices.Clone(r.tables), own...))
+	out := map[*catRel][][]any{}
+	for _, c := range catalogRels {
+		if c.rows == nil || c.perUser {
+			continue
+		}
+		have := map[string]bool{}
+		for _, row := range c.rows(r.build) {
+			have[fmt.Sprint(row)] = true
+		}
+		for _, row := range c.rows(b) {
+			if !have[fmt.Sprint(row)] {
+				out[c] = append(out[c], row)
+			}
+		}
+	}
+	r.tenantMu.Lock()
+	if r.tenant == nil || len(r.tenant) > 256 {
+		r.tenant = map[string]map[*catRel][][]any{}
+	}
+	r.tenant[key.String()] = out
+	r.tenantMu.Unlock()
+	return out
+}
+
+// unionSQL is catalog relation c with extra rows: the server's table and
+// the rows, one relation.
+func unionSQL(c *catRel, rows [][]any) string {
+	var sb strings.Builder
+	sb.WriteString("SELECT * FROM " + c.engineName() + " UNION ALL SELECT ")
+	for i, col := range c.columns() {
+		if i > 0 {
+			sb.WriteString(", ")
+		}
+		fmt.Fprintf(&sb, "CAST(c%d AS %s) AS %s", i, col.typ.duck, quoteIdent(col.name))
+	}
+	sb.WriteString(valuesFrom(c, rows))
 	return sb.String()
 }
 

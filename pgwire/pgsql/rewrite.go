@@ -573,6 +573,27 @@ func (r *rewriter) rangeVar(rv *pg_query.RangeVar) (*pg_query.Node, error) {
 				Alias:     alias,
 			}}}, nil
 		}
+		if tt, ok := r.sess.(TenantTables); ok {
+			// The session's own relations (a tenant's projections) are
+			// listed too: the rewrite depends on the session.
+			r.sessionDep = true
+			if extra := r.reg.tenantRows(tt.TenantTables())[cat]; len(extra) > 0 {
+				alias := name
+				if rv.Alias != nil && rv.Alias.Aliasname != "" {
+					alias = rv.Alias.Aliasname
+				}
+				tree, err := pg_query.Parse("SELECT * FROM (" + unionSQL(cat, extra) + ") AS " + quoteIdent(alias))
+				if err != nil {
+					return nil, errorf(CodeInternal, pos, "catalog %s: %v", name, err)
+				}
+				sub := tree.Stmts[0].Stmt.GetSelectStmt().FromClause[0]
+				if rv.Alias != nil && len(rv.Alias.Colnames) > 0 {
+					sub.GetRangeSubselect().Alias.Colnames = rv.Alias.Colnames
+				}
+				r.changed = true
+				return sub, nil
+			}
+		}
 		rv.Catalogname = ""
 		rv.Schemaname, rv.Relname = strings.Split(cat.engineName(), ".")[0], cat.name
 		return nil, nil
@@ -822,6 +843,14 @@ func itoa32(i int32) string { return strconv.Itoa(int(i)) }
 type TableFunctionProvider interface {
 	TableFunction(name string, args []string) (*TableResult, bool, error)
 	TableShape(name string, nargs int) (*TableResult, bool, error)
+}
+
+// TenantTables is optionally implemented by a Session whose catalog also
+// lists relations of its own (a tenant's projections, schema projections),
+// besides the server's tables. Catalog relations are then read with the
+// rows those add.
+type TenantTables interface {
+	TenantTables() []Table
 }
 
 // ParamBinder is optionally implemented by a Session to give the text of
