@@ -290,10 +290,9 @@ func (c *conn) prepare(ctx context.Context, st *pgsql.Statement, paramOIDs []uin
 				c.srv.guesses.put(engineSQL, typed, guess{sql: tsh.engine, types: guessed})
 				sh, ps.guessed = tsh, guessed
 			} else {
-				for n := range typed {
-					return nil, &pgsql.Error{Code: "42P18", Message: fmt.Sprintf("could not determine data type of parameter $%d", n),
-						Hint: "Cast the parameter to its type ($1::int8) or announce its type when preparing."}
-				}
+				n := slices.Sorted(maps.Keys(typed))[0]
+				return nil, &pgsql.Error{Code: "42P18", Message: fmt.Sprintf("could not determine data type of parameter $%d", n),
+					Hint: "Cast the parameter to its type ($1::int8) or announce its type when preparing."}
 			}
 		}
 		ps.sh = sh
