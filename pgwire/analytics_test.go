@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-
-	"github.com/jackc/pgx/v5"
 )
 
 // TestAnalyticsTableFunctions: funnel, retention, time_series and
@@ -190,17 +188,8 @@ func TestTableFunctionParameter(t *testing.T) {
 	ts := startServer(t, nil)
 	ts.appendN(t, 9, 3) // e0 has only t0 events, e1 only t1: one entity enters, none converts
 	ctx := context.Background()
-	for _, mode := range []pgx.QueryExecMode{pgx.QueryExecModeCacheStatement, pgx.QueryExecModeCacheDescribe,
-		pgx.QueryExecModeDescribeExec, pgx.QueryExecModeExec, pgx.QueryExecModeSimpleProtocol} {
-		cfg, err := pgx.ParseConfig(ts.dsn("u", ""))
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg.DefaultQueryExecMode = mode
-		c, err := pgx.ConnectConfig(ctx, cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, mode := range allExecModes {
+		c := ts.connectMode(t, mode)
 		rows, err := c.Query(ctx, "SELECT step, entities FROM funnel($1) WHERE step >= $2 ORDER BY step",
 			`{"steps": ["t0", "t1"], "window": "1h"}`, 1)
 		if err != nil {

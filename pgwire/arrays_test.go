@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"testing"
-
-	"github.com/jackc/pgx/v5"
 )
 
 // TestArrayParameters: x = ANY($1) takes an array parameter (described as
@@ -32,17 +30,8 @@ func TestArrayParameters(t *testing.T) {
 	if len(ids) != 3 {
 		t.Fatalf("entities %v", ids)
 	}
-	for _, mode := range []pgx.QueryExecMode{pgx.QueryExecModeCacheStatement, pgx.QueryExecModeCacheDescribe,
-		pgx.QueryExecModeDescribeExec, pgx.QueryExecModeExec, pgx.QueryExecModeSimpleProtocol} {
-		cfg, err := pgx.ParseConfig(ts.dsn("u", ""))
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg.DefaultQueryExecMode = mode
-		c, err := pgx.ConnectConfig(ctx, cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, mode := range allExecModes {
+		c := ts.connectMode(t, mode)
 		for _, tc := range []struct {
 			q    string
 			args []any

@@ -19,16 +19,14 @@ import (
 func TestRealClients(t *testing.T) {
 	ts := startServer(t, nil)
 	ts.appendNDJSON(t, pgclient.FixtureNDJSON())
-	dsn := ts.dsn("analyst", "")
-	t.Run("psql", func(t *testing.T) { pgclient.RunPsql(t, dsn) })
-	t.Run("psycopg", func(t *testing.T) { pgclient.RunPsycopg(t, dsn) })
-	t.Run("psycopg3", func(t *testing.T) { pgclient.RunPsycopg3(t, dsn) })
-	t.Run("asyncpg", func(t *testing.T) { pgclient.RunAsyncpg(t, dsn) })
-	t.Run("sqlalchemy-pandas", func(t *testing.T) { pgclient.RunSQLAlchemyPandas(t, dsn) })
-	t.Run("pgcli", func(t *testing.T) { pgclient.RunPgcli(t, dsn) })
-	t.Run("node", func(t *testing.T) { pgclient.RunNode(t, dsn) })
-	t.Run("node-drivers", func(t *testing.T) { pgclient.RunNodeDrivers(t, dsn) })
-	t.Run("jdbc", func(t *testing.T) { pgclient.RunJDBC(t, dsn) })
+	runClientMatrix(t, ts.dsn("analyst", ""))
+}
+
+// runClientMatrix runs every scripted client against dsn.
+func runClientMatrix(t *testing.T, dsn string) {
+	for _, c := range pgclient.Scripted {
+		t.Run(c.Name, func(t *testing.T) { c.Run(t, dsn) })
+	}
 }
 
 // TestRealClientsSCRAMOverTLS: the same client matrix logging in with
@@ -44,16 +42,7 @@ func TestRealClientsSCRAMOverTLS(t *testing.T) {
 		o.TLS = cfg
 	})
 	ts.appendNDJSON(t, pgclient.FixtureNDJSON())
-	dsn := strings.Replace(ts.dsn("analyst", "s3cret-pass"), "sslmode=disable", "sslmode=require", 1)
-	t.Run("psql", func(t *testing.T) { pgclient.RunPsql(t, dsn) })
-	t.Run("psycopg", func(t *testing.T) { pgclient.RunPsycopg(t, dsn) })
-	t.Run("psycopg3", func(t *testing.T) { pgclient.RunPsycopg3(t, dsn) })
-	t.Run("asyncpg", func(t *testing.T) { pgclient.RunAsyncpg(t, dsn) })
-	t.Run("sqlalchemy-pandas", func(t *testing.T) { pgclient.RunSQLAlchemyPandas(t, dsn) })
-	t.Run("pgcli", func(t *testing.T) { pgclient.RunPgcli(t, dsn) })
-	t.Run("node", func(t *testing.T) { pgclient.RunNode(t, dsn) })
-	t.Run("node-drivers", func(t *testing.T) { pgclient.RunNodeDrivers(t, dsn) })
-	t.Run("jdbc", func(t *testing.T) { pgclient.RunJDBC(t, dsn) })
+	runClientMatrix(t, strings.Replace(ts.dsn("analyst", "s3cret-pass"), "sslmode=disable", "sslmode=require", 1))
 }
 
 // TestPsqlSCRAMOverTLS logs in with libpq (psql) using SCRAM-SHA-256 over

@@ -137,19 +137,9 @@ func TestGoDrivers(t *testing.T) {
 		}
 		tx.Rollback(ctx)
 	}
-	for _, mode := range []pgx.QueryExecMode{pgx.QueryExecModeCacheStatement, pgx.QueryExecModeCacheDescribe,
-		pgx.QueryExecModeDescribeExec, pgx.QueryExecModeExec, pgx.QueryExecModeSimpleProtocol} {
+	for _, mode := range allExecModes {
 		t.Run("pgx-"+mode.String(), func(t *testing.T) {
-			cfg, err := pgx.ParseConfig(ts.dsn("u", ""))
-			if err != nil {
-				t.Fatal(err)
-			}
-			cfg.DefaultQueryExecMode = mode
-			c, err := pgx.ConnectConfig(ctx, cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close(ctx)
+			c := ts.connectMode(t, mode)
 			check(t, c, c.PgConn)
 		})
 	}

@@ -141,6 +141,27 @@ func (ts *testServer) dsn(user, password string) string {
 	return fmt.Sprintf("postgres://%s@%s/allsource?sslmode=disable", cred, ts.addr)
 }
 
+// allExecModes are pgx's five query execution modes.
+var allExecModes = []pgx.QueryExecMode{pgx.QueryExecModeCacheStatement, pgx.QueryExecModeCacheDescribe,
+	pgx.QueryExecModeDescribeExec, pgx.QueryExecModeExec, pgx.QueryExecModeSimpleProtocol}
+
+// connectMode opens a pgx connection whose queries use mode; it is closed
+// when the test ends.
+func (ts *testServer) connectMode(t testing.TB, mode pgx.QueryExecMode) *pgx.Conn {
+	t.Helper()
+	cfg, err := pgx.ParseConfig(ts.dsn("u", ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.DefaultQueryExecMode = mode
+	c, err := pgx.ConnectConfig(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close(context.Background()) })
+	return c
+}
+
 // connect opens a pgx connection as user "tester".
 func (ts *testServer) connect(t testing.TB) *pgx.Conn {
 	t.Helper()

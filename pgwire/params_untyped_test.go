@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"testing"
-
-	"github.com/jackc/pgx/v5"
 )
 
 // TestUntypedParameters: a parameter the engine cannot type (next to
@@ -15,17 +13,8 @@ func TestUntypedParameters(t *testing.T) {
 	ts := startServer(t, nil)
 	ts.appendN(t, 3, 3)
 	ctx := context.Background()
-	for _, mode := range []pgx.QueryExecMode{pgx.QueryExecModeCacheStatement, pgx.QueryExecModeCacheDescribe,
-		pgx.QueryExecModeDescribeExec, pgx.QueryExecModeExec, pgx.QueryExecModeSimpleProtocol} {
-		cfg, err := pgx.ParseConfig(ts.dsn("u", ""))
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg.DefaultQueryExecMode = mode
-		c, err := pgx.ConnectConfig(ctx, cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, mode := range allExecModes {
+		c := ts.connectMode(t, mode)
 		for _, tc := range []struct {
 			q    string
 			args []any

@@ -21,15 +21,9 @@ func TestClientsAgainstPostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	updateGoldens = *update
-	t.Run("psql", func(t *testing.T) { RunPsql(t, srv.DSN()) })
-	t.Run("psycopg", func(t *testing.T) { RunPsycopg(t, srv.DSN()) })
-	t.Run("psycopg3", func(t *testing.T) { RunPsycopg3(t, srv.DSN()) })
-	t.Run("asyncpg", func(t *testing.T) { RunAsyncpg(t, srv.DSN()) })
-	t.Run("sqlalchemy-pandas", func(t *testing.T) { RunSQLAlchemyPandas(t, srv.DSN()) })
-	t.Run("pgcli", func(t *testing.T) { RunPgcli(t, srv.DSN()) })
-	t.Run("node", func(t *testing.T) { RunNode(t, srv.DSN()) })
-	t.Run("node-drivers", func(t *testing.T) { RunNodeDrivers(t, srv.DSN()) })
-	t.Run("jdbc", func(t *testing.T) { RunJDBC(t, srv.DSN()) })
+	for _, c := range Scripted {
+		t.Run(c.Name, func(t *testing.T) { c.Run(t, srv.DSN()) })
+	}
 	// A second psql run on the same server still passes: COPY FROM adds
 	// rows under fresh entity ids and nothing else counts them.
 	if !*update {

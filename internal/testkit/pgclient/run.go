@@ -160,6 +160,17 @@ func lastLine(s string) string {
 	return s[strings.LastIndexByte(s, '\n')+1:]
 }
 
+// Scripted are the clients driven by a script, each run against a server
+// holding the fixture: the client matrix.
+var Scripted = []struct {
+	Name string
+	Run  func(t testing.TB, dsn string)
+}{
+	{"psql", RunPsql}, {"psycopg", RunPsycopg}, {"psycopg3", RunPsycopg3}, {"asyncpg", RunAsyncpg},
+	{"sqlalchemy-pandas", RunSQLAlchemyPandas}, {"pgcli", RunPgcli}, {"node", RunNode},
+	{"node-drivers", RunNodeDrivers}, {"jdbc", RunJDBC},
+}
+
 // pythonPath is Debian's Python, which has the apt-installed psycopg2 and
 // SQLAlchemy (a pyenv python3 on PATH would not).
 const pythonPath = "/usr/bin/python3"
@@ -227,18 +238,7 @@ func runPython(t testing.TB, what, name, dsn string) {
 // must hold the fixture.
 func RunNode(t testing.TB, dsn string) {
 	t.Helper()
-	node, err := exec.LookPath("node")
-	if err != nil {
-		missing(t, "node")
-	}
-	dir := testdataPath(t, "node")
-	if err := ensureNodeModules(dir); err != nil {
-		if errors.Is(err, errNoNpm) {
-			missing(t, "npm (to install node-postgres)")
-		}
-		t.Fatal(err)
-	}
-	runScript(t, "node-postgres", dir, node, filepath.Join(dir, "check.js"), dsn)
+	runNode(t, "node-postgres", "check.js", dsn)
 }
 
 // RunNodeDrivers runs testdata/node/drivers_check.js against dsn:
@@ -247,6 +247,13 @@ func RunNode(t testing.TB, dsn string) {
 // its query builder). The server must hold the fixture.
 func RunNodeDrivers(t testing.TB, dsn string) {
 	t.Helper()
+	runNode(t, "postgres.js/knex", "drivers_check.js", dsn)
+}
+
+// runNode runs a check script of testdata/node, installing the locked
+// node modules first if they are missing.
+func runNode(t testing.TB, what, script, dsn string) {
+	t.Helper()
 	node, err := exec.LookPath("node")
 	if err != nil {
 		missing(t, "node")
@@ -254,11 +261,11 @@ func RunNodeDrivers(t testing.TB, dsn string) {
 	dir := testdataPath(t, "node")
 	if err := ensureNodeModules(dir); err != nil {
 		if errors.Is(err, errNoNpm) {
-			missing(t, "npm (to install postgres.js and knex)")
+			missing(t, "npm (to install the node modules)")
 		}
 		t.Fatal(err)
 	}
-	runScript(t, "postgres.js/knex", dir, node, filepath.Join(dir, "drivers_check.js"), dsn)
+	runScript(t, what, dir, node, filepath.Join(dir, script), dsn)
 }
 
 var errNoNpm = errors.New("pgclient: npm not found")

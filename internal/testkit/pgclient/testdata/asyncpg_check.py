@@ -16,8 +16,9 @@ import datetime
 import io
 import json
 import sys
-import traceback
 import uuid
+
+from checklib import FUNNEL, agroup, expect, fail, finish, load_fixture
 
 try:
     import asyncpg
@@ -25,44 +26,8 @@ except ImportError as e:
     print("MISSING MODULE: %s" % e)
     sys.exit(3)
 
-checks = 0
-failures = 0
-
-
-def fail(name, msg):
-    global failures
-    failures += 1
-    print("FAIL: %s: %s" % (name, msg))
-
-
-def expect(name, got, want):
-    global checks
-    checks += 1
-    if got != want:
-        fail(name, "got %r, want %r" % (got, want))
-
-
-dsn, fixture_path = sys.argv[1], sys.argv[2]
-# The fixture's accounts only (other checks add entities), over 100 days:
-# acct-1, 2 and 3 opened, acct-1 and 2 credited, acct-1 closed after.
-FUNNEL = {"steps": [{"event_type": "opened", "where": "subject == 'acct-1' OR subject == 'acct-2' OR subject == 'acct-3'"}, "credited", "closed"],
-          "window": "100d"}
-with open(fixture_path, encoding="utf-8") as f:
-    fixture = json.load(f)
-for ev in fixture:
-    ev["ts"] = datetime.datetime.fromisoformat(ev["timestamp"].replace("Z", "+00:00"))
-    ev["doc"] = json.loads(ev["payload"])
-fixture_sorted = sorted(fixture, key=lambda e: (e["entity_id"], e["version"]))
-entities = sorted({e["entity_id"] for e in fixture})
-
-
-async def group(fn, c):
-    global checks
-    try:
-        await fn(c)
-    except Exception as e:  # noqa: BLE001 - report and go on
-        checks += 1
-        fail(fn.__name__, "%s: %s\n%s" % (type(e).__name__, e, traceback.format_exc()))
+dsn = sys.argv[1]
+fixture, fixture_sorted, entities = load_fixture(sys.argv[2])
 
 
 async def basics(c):
@@ -158,16 +123,10 @@ async def pool():
 async def main():
     c = await asyncpg.connect(dsn)
     for g in (basics, rows, parameters, codecs, errors, copy, cursor, allsource_functions):
-        await group(g, c)
+        await agroup(g, c)
     await c.close()
-    global checks
-    try:
-        await pool()
-    except Exception as e:  # noqa: BLE001
-        checks += 1
-        fail("pool", "%s: %s\n%s" % (type(e).__name__, e, traceback.format_exc()))
+    await agroup(pool)
 
 
 asyncio.run(main())
-print("asyncpg %s: %d checks, %d failed" % (asyncpg.__version__, checks, failures))
-sys.exit(1 if failures else 0)
+finish("asyncpg %s" % asyncpg.__version__)

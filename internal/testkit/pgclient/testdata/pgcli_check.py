@@ -12,12 +12,12 @@ exits 1 if any failed, 3 if pgcli is missing. The same checks pass against
 PostgreSQL 15; those about AllSource's own functions run only there.
 """
 
-import json
 import os
 import subprocess
 import sys
-import traceback
 import urllib.parse
+
+from checklib import expect_true, finish, group
 
 try:
     from pgcli.pgexecute import PGExecute
@@ -25,32 +25,6 @@ try:
 except ImportError as e:
     print("MISSING MODULE: %s" % e)
     sys.exit(3)
-
-checks = 0
-failures = 0
-
-
-def fail(name, msg):
-    global failures
-    failures += 1
-    print("FAIL: %s: %s" % (name, msg))
-
-
-def expect_true(name, cond, msg=""):
-    global checks
-    checks += 1
-    if not cond:
-        fail(name, msg or "condition false")
-
-
-def group(fn):
-    global checks
-    try:
-        fn()
-    except Exception as e:  # noqa: BLE001 - report and go on
-        checks += 1
-        fail(fn.__name__, "%s: %s\n%s" % (type(e).__name__, e, traceback.format_exc()))
-
 
 dsn = sys.argv[1]
 # This pgcli passes a dsn= keyword its libpq refuses: give the parts.
@@ -120,5 +94,4 @@ def program():
 
 for g in (version, completion_refresh, backslash, program):
     group(g)
-print("pgcli: %d checks, %d failed" % (checks, failures))
-sys.exit(1 if failures else 0)
+finish("pgcli")

@@ -10,59 +10,22 @@ against PostgreSQL 15; those about AllSource's own functions run only there.
 """
 
 import datetime
-import decimal
 import json
 import sys
-import traceback
 import uuid
+
+from checklib import FUNNEL, expect, fail, finish, group, load_fixture
 
 try:
     import psycopg
-    from psycopg import sql
     from psycopg.types import TypeInfo
     from psycopg.types.json import Json
 except ImportError as e:
     print("MISSING MODULE: %s" % e)
     sys.exit(3)
 
-checks = 0
-failures = 0
-
-
-def fail(name, msg):
-    global failures
-    failures += 1
-    print("FAIL: %s: %s" % (name, msg))
-
-
-def expect(name, got, want):
-    global checks
-    checks += 1
-    if got != want:
-        fail(name, "got %r, want %r" % (got, want))
-
-
-def group(fn):
-    global checks
-    try:
-        fn()
-    except Exception as e:  # noqa: BLE001 - report and go on
-        checks += 1
-        fail(fn.__name__, "%s: %s\n%s" % (type(e).__name__, e, traceback.format_exc()))
-
-
-dsn, fixture_path = sys.argv[1], sys.argv[2]
-# The fixture's accounts only (other checks add entities), over 100 days:
-# acct-1, 2 and 3 opened, acct-1 and 2 credited, acct-1 closed after.
-FUNNEL = {"steps": [{"event_type": "opened", "where": "subject == 'acct-1' OR subject == 'acct-2' OR subject == 'acct-3'"}, "credited", "closed"],
-          "window": "100d"}
-with open(fixture_path, encoding="utf-8") as f:
-    fixture = json.load(f)
-for ev in fixture:
-    ev["ts"] = datetime.datetime.fromisoformat(ev["timestamp"].replace("Z", "+00:00"))
-    ev["doc"] = json.loads(ev["payload"])
-fixture_sorted = sorted(fixture, key=lambda e: (e["entity_id"], e["version"]))
-entities = sorted({e["entity_id"] for e in fixture})
+dsn = sys.argv[1]
+fixture, fixture_sorted, entities = load_fixture(sys.argv[2])
 
 conn = psycopg.connect(dsn, autocommit=True)
 allsource = "AllSource" in conn.execute("SELECT version()").fetchone()[0]
@@ -185,5 +148,4 @@ def allsource_functions():
 for g in (connection, browse, parameters, binary_results, errors_and_recovery, copy_out_and_in, named_cursor,
           allsource_functions):
     group(g)
-print("psycopg %s: %d checks, %d failed" % (psycopg.__version__, checks, failures))
-sys.exit(1 if failures else 0)
+finish("psycopg %s" % psycopg.__version__)

@@ -16,7 +16,8 @@ import io
 import json
 import os
 import sys
-import traceback
+
+from checklib import expect, expect_true, fail, finish, group, load_fixture
 
 # The session time zone, sent by libpq in the startup packet, fixes how the
 # server prints timestamptz in COPY output.
@@ -36,48 +37,9 @@ except ImportError as e:
 # PostgreSQL type OIDs the events columns must be described with.
 OID_TEXT, OID_INT8, OID_TIMESTAMPTZ, OID_JSON = 25, 20, 1184, 114
 
-checks = 0
-failures = 0
-
-
-def fail(name, msg):
-    global failures
-    failures += 1
-    print("FAIL: %s: %s" % (name, msg))
-
-
-def expect(name, got, want):
-    global checks
-    checks += 1
-    if got != want:
-        fail(name, "got %r, want %r" % (got, want))
-
-
-def expect_true(name, cond, msg=""):
-    global checks
-    checks += 1
-    if not cond:
-        fail(name, msg or "condition false")
-
-
-def group(fn):
-    """Runs one group of checks; an exception fails the group, not the run."""
-    global checks
-    try:
-        fn()
-    except Exception as e:  # noqa: BLE001 - report and go on
-        checks += 1
-        fail(fn.__name__, "%s: %s\n%s" % (type(e).__name__, e, traceback.format_exc()))
-
-
-dsn, fixture_path = sys.argv[1], sys.argv[2]
-with open(fixture_path, encoding="utf-8") as f:
-    fixture = json.load(f)
-for ev in fixture:
-    ev["ts"] = datetime.datetime.fromisoformat(ev["timestamp"].replace("Z", "+00:00"))
-    ev["doc"] = json.loads(ev["payload"])
-fixture_sorted = sorted(fixture, key=lambda e: (e["entity_id"], e["version"]))
-entities = tuple(sorted({e["entity_id"] for e in fixture}))
+dsn = sys.argv[1]
+fixture, fixture_sorted, entity_list = load_fixture(sys.argv[2])
+entities = tuple(entity_list)
 
 
 def pg_timestamptz(ts):
@@ -350,6 +312,4 @@ for g in (connection, fixture_rows, parameters, typed_results, errors, copy_to):
 conn.close()
 group(sqlalchemy_checks)
 
-print("psycopg2 %s, SQLAlchemy %s: %d checks, %d failed"
-      % (psycopg2.__version__.split()[0], sqlalchemy.__version__, checks, failures))
-sys.exit(1 if failures else 0)
+finish("psycopg2 %s, SQLAlchemy %s" % (psycopg2.__version__.split()[0], sqlalchemy.__version__))

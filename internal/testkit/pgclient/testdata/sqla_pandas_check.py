@@ -11,10 +11,9 @@ against PostgreSQL 15.
 """
 
 import asyncio
-import datetime
-import json
 import sys
-import traceback
+
+from checklib import crashed, expect, finish, load_fixture
 
 try:
     import pandas as pd
@@ -27,30 +26,8 @@ except ImportError as e:
     print("MISSING MODULE: %s" % e)
     sys.exit(3)
 
-checks = 0
-failures = 0
-
-
-def fail(name, msg):
-    global failures
-    failures += 1
-    print("FAIL: %s: %s" % (name, msg))
-
-
-def expect(name, got, want):
-    global checks
-    checks += 1
-    if got != want:
-        fail(name, "got %r, want %r" % (got, want))
-
-
-dsn, fixture_path = sys.argv[1], sys.argv[2]
-with open(fixture_path, encoding="utf-8") as f:
-    fixture = json.load(f)
-for ev in fixture:
-    ev["ts"] = datetime.datetime.fromisoformat(ev["timestamp"].replace("Z", "+00:00"))
-fixture_sorted = sorted(fixture, key=lambda e: (e["entity_id"], e["version"]))
-entities = sorted({e["entity_id"] for e in fixture})
+dsn = sys.argv[1]
+fixture, fixture_sorted, entities = load_fixture(sys.argv[2])
 sync_url = dsn.replace("postgres://", "postgresql+psycopg2://", 1)
 # asyncpg names libpq's sslmode "ssl".
 async_url = dsn.replace("postgres://", "postgresql+asyncpg://", 1).replace("sslmode=", "ssl=")
@@ -109,7 +86,5 @@ for name, fn in (("sqlalchemy asyncpg", lambda: asyncio.run(sqlalchemy_asyncpg()
     try:
         fn()
     except Exception as e:  # noqa: BLE001 - report and go on
-        checks += 1
-        fail(name, "%s: %s\n%s" % (type(e).__name__, e, traceback.format_exc()))
-print("SQLAlchemy %s (asyncpg), pandas %s: %d checks, %d failed" % (sqlalchemy.__version__, pd.__version__, checks, failures))
-sys.exit(1 if failures else 0)
+        crashed(name, e)
+finish("SQLAlchemy %s (asyncpg), pandas %s" % (sqlalchemy.__version__, pd.__version__))

@@ -7,8 +7,7 @@
 // events relation. Prints one "FAIL: ..." line per failed check and a
 // summary line; exits 1 if any check failed, 3 if the pg module is missing.
 
-const assert = require('assert');
-const fs = require('fs');
+const { fail, expect, expectTrue, countFailure, group, finish, loadFixture, libpqDSN } = require('./checklib');
 
 let pg;
 try {
@@ -22,52 +21,10 @@ try {
 const OID = { text: 25, int8: 20, timestamptz: 1184, json: 114 };
 
 const [givenDSN, fixturePath] = process.argv.slice(2);
-// node-postgres reads sslmode=require as verify-full unless told to read
-// it as libpq does (encrypted, certificate not verified): the server's
-// certificate may be self-signed.
-const dsn = /[?&]sslmode=require/.test(givenDSN) ? givenDSN + '&uselibpqcompat=true' : givenDSN;
-const fixture = JSON.parse(fs.readFileSync(fixturePath, 'utf8')).map((e) => ({
-  ...e,
-  ts: new Date(e.timestamp),
-  doc: JSON.parse(e.payload),
-}));
-const sorted = [...fixture].sort((a, b) =>
-  a.entity_id < b.entity_id ? -1 : a.entity_id > b.entity_id ? 1 : a.version - b.version);
-const entities = [...new Set(fixture.map((e) => e.entity_id))].sort();
+const dsn = libpqDSN(givenDSN);
+const { fixture, sorted, entities } = loadFixture(fixturePath);
 // "$1, $2, $3" for the fixture entities, and the values to bind.
 const inList = entities.map((_, i) => '$' + (i + 1)).join(', ');
-
-let checks = 0;
-let failures = 0;
-
-function fail(name, msg) {
-  failures++;
-  console.log('FAIL: ' + name + ': ' + msg);
-}
-
-function expect(name, got, want) {
-  checks++;
-  try {
-    assert.deepStrictEqual(got, want);
-  } catch (e) {
-    fail(name, 'got ' + JSON.stringify(got) + ', want ' + JSON.stringify(want));
-  }
-}
-
-function expectTrue(name, cond, msg) {
-  checks++;
-  if (!cond) fail(name, msg || 'condition false');
-}
-
-// group runs one group of checks; an exception fails the group, not the run.
-async function group(name, fn) {
-  try {
-    await fn();
-  } catch (e) {
-    checks++;
-    fail(name, (e && e.stack) || String(e));
-  }
-}
 
 // expectError runs a query that must fail and returns the error.
 async function expectError(name, client, query) {
@@ -76,8 +33,7 @@ async function expectError(name, client, query) {
   } catch (e) {
     return e;
   }
-  checks++;
-  fail(name, 'no error raised');
+  countFailure(name, 'no error raised');
   return null;
 }
 
@@ -238,8 +194,7 @@ async function main() {
     }
   });
 
-  console.log(`node ${process.version}, pg ${require('pg/package.json').version}: ${checks} checks, ${failures} failed`);
-  process.exitCode = failures ? 1 : 0;
+  finish(`node ${process.version}, pg ${require('pg/package.json').version}`);
 }
 
 main().catch((e) => {

@@ -9,8 +9,9 @@
 // same checks pass against PostgreSQL 15; those about AllSource's own
 // functions run only there.
 
-const assert = require('assert');
 const fs = require('fs');
+const path = require('path');
+const { expect, group, finish, loadFixture, libpqDSN } = require('./checklib');
 
 let postgres, knexLib;
 try {
@@ -22,49 +23,13 @@ try {
 }
 
 const [givenDSN, fixturePath] = process.argv.slice(2);
-// node-postgres reads sslmode=require as verify-full unless told to read
-// it as libpq does (encrypted, certificate not verified): the server's
-// certificate may be self-signed.
-const dsn = /[?&]sslmode=require/.test(givenDSN) ? givenDSN + '&uselibpqcompat=true' : givenDSN;
-const fixture = JSON.parse(fs.readFileSync(fixturePath, 'utf8')).map((e) => ({
-  ...e,
-  ts: new Date(e.timestamp),
-  doc: JSON.parse(e.payload),
-}));
-const sorted = [...fixture].sort((a, b) =>
-  a.entity_id < b.entity_id ? -1 : a.entity_id > b.entity_id ? 1 : a.version - b.version);
-const entities = [...new Set(fixture.map((e) => e.entity_id))].sort();
+const dsn = libpqDSN(givenDSN);
+const { fixture, sorted, entities } = loadFixture(fixturePath);
 const when = new Date('2024-02-01T00:00:00Z');
 const FUNNEL = JSON.stringify({
   steps: [{ event_type: 'opened', where: "subject == 'acct-1' OR subject == 'acct-2' OR subject == 'acct-3'" }, 'credited', 'closed'],
   window: '100d',
 });
-
-let checks = 0;
-let failures = 0;
-
-function fail(name, msg) {
-  failures++;
-  console.log('FAIL: ' + name + ': ' + msg);
-}
-
-function expect(name, got, want) {
-  checks++;
-  try {
-    assert.deepStrictEqual(got, want);
-  } catch (e) {
-    fail(name, 'got ' + JSON.stringify(got) + ', want ' + JSON.stringify(want));
-  }
-}
-
-async function group(name, fn) {
-  try {
-    await fn();
-  } catch (e) {
-    checks++;
-    fail(name, (e && e.stack) || String(e));
-  }
-}
 
 async function postgresJS() {
   const sql = postgres(dsn, { max: 2, onnotice: () => {} });
@@ -183,7 +148,7 @@ async function knex() {
 (async () => {
   await group('postgres.js', postgresJS);
   await group('knex', knex);
-  const version = (m) => JSON.parse(fs.readFileSync(require('path').join(__dirname, 'node_modules', m, 'package.json'), 'utf8')).version;
-  console.log('postgres.js ' + version('postgres') + ', knex ' + version('knex') + ': ' + checks + ' checks, ' + failures + ' failed');
-  process.exit(failures ? 1 : 0);
+  const version = (m) => JSON.parse(fs.readFileSync(path.join(__dirname, 'node_modules', m, 'package.json'), 'utf8')).version;
+  finish('postgres.js ' + version('postgres') + ', knex ' + version('knex'));
+  process.exit(process.exitCode);
 })();
