@@ -373,14 +373,7 @@ func listLiteral(xs []any) string {
 			default:
 				text = fmt.Sprint(v)
 			}
-			b.WriteByte('"')
-			for _, r := range text {
-				if r == '"' || r == '\\' {
-					b.WriteByte('\\')
-				}
-				b.WriteRune(r)
-			}
-			b.WriteByte('"')
+			pgsql.WriteListElement(&b, text)
 		}
 	}
 	b.WriteByte(']')

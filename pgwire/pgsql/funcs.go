@@ -677,17 +677,24 @@ func listText(elems []*string) string {
 			b.WriteString("NULL")
 			continue
 		}
-		b.WriteByte('"')
-		for _, r := range *e {
-			if r == '"' || r == '\\' {
-				b.WriteByte('\\')
-			}
-			b.WriteRune(r)
-		}
-		b.WriteByte('"')
+		WriteListElement(&b, *e)
 	}
 	b.WriteByte(']')
 	return b.String()
+}
+
+// WriteListElement writes text as an element of the engine's list text,
+// which the engine casts to any element type: quoted, with quotes and
+// backslashes escaped.
+func WriteListElement(b *strings.Builder, text string) {
+	b.WriteByte('"')
+	for _, r := range text {
+		if r == '"' || r == '\\' {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	b.WriteByte('"')
 }
 
 func arrayOf(elems []*string) *pg_query.Node {
