@@ -210,3 +210,24 @@ func TestTableFunctionParameter(t *testing.T) {
 		c.Close(ctx)
 	}
 }
+
+// TestTableFunctionsInCatalog: the table functions are in pg_proc, with
+// their arguments, result and definition as psql's \df and \sf read them.
+func TestTableFunctionsInCatalog(t *testing.T) {
+	ts := startServer(t, nil)
+	c := ts.connect(t)
+	ctx := context.Background()
+	var args, result, def string
+	err := c.QueryRow(ctx, `SELECT pg_get_function_arguments(p.oid), pg_get_function_result(p.oid), pg_get_functiondef(p.oid)
+		FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+		WHERE p.proname = 'funnel' AND n.nspname = 'public'`).Scan(&args, &result, &def)
+	if err != nil || args != "question text" || !strings.HasPrefix(result, "TABLE(breakdown text, step integer,") ||
+		!strings.HasPrefix(def, "CREATE OR REPLACE FUNCTION public.funnel(question text)") {
+		t.Fatalf("funnel in pg_proc: %q %q %q %v", args, result, def, err)
+	}
+	var n int
+	if err := c.QueryRow(ctx, `SELECT count(*) FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+		WHERE n.nspname = 'public' AND p.proretset`).Scan(&n); err != nil || n != 8 {
+		t.Fatalf("table functions listed: %d %v", n, err)
+	}
+}

@@ -513,14 +513,18 @@ func charTypeDDL() string {
 // them.
 func procSigDDL(b *catalogBuild) string {
 	var sb strings.Builder
-	sb.WriteString("CREATE OR REPLACE TABLE " + CatalogSchema + "._procsig AS SELECT CAST(c0 AS UINTEGER) AS oid, CAST(c1 AS VARCHAR) AS args, CAST(c2 AS VARCHAR) AS result FROM (VALUES ")
+	sb.WriteString("CREATE OR REPLACE TABLE " + CatalogSchema + "._procsig AS SELECT CAST(c0 AS UINTEGER) AS oid, CAST(c1 AS VARCHAR) AS args, CAST(c2 AS VARCHAR) AS result, CAST(c3 AS VARCHAR) AS def FROM (VALUES ")
 	for i, p := range b.procEntries() {
 		if i > 0 {
 			sb.WriteString(", ")
 		}
-		fmt.Fprintf(&sb, "(%d, %s, %s)", p.row[0], sqlString(p.args), sqlString(p.result))
+		def := "NULL"
+		if p.def != "" {
+			def = sqlString(p.def)
+		}
+		fmt.Fprintf(&sb, "(%d, %s, %s, %s)", p.row[0], sqlString(p.args), sqlString(p.result), def)
 	}
-	sb.WriteString(") v(c0, c1, c2)")
+	sb.WriteString(") v(c0, c1, c2, c3)")
 	return sb.String()
 }
 
@@ -675,6 +679,7 @@ func typeRow(oid uint32, name string, ns uint32, length int, byval bool, typtype
 type procEntry struct {
 	row          []any
 	args, result string
+	def          string // what pg_get_functiondef prints
 }
 
 func (b *catalogBuild) procs() [][]any {
@@ -726,9 +731,14 @@ func (b *catalogBuild) procEntries() []procEntry {
 		if p.retset {
 			result = "SETOF " + result
 		}
-		rows = append(rows, procEntry{row: []any{p.oid, p.name, nsPgCatalog, ownerOID, 12, 1, 0, 0, "-", p.kind, false, false, true, p.retset,
+		e := procEntry{row: []any{p.oid, p.name, nsPgCatalog, ownerOID, 12, 1, 0, 0, "-", p.kind, false, false, true, p.retset,
 			p.volatil, "s", len(p.args), 0, p.ret, append([]int{}, p.args...), nil, nil, nil, nil, nil, p.name, nil, nil, nil, nil},
-			args: strings.Join(args, ", "), result: result})
+			args: strings.Join(args, ", "), result: result}
+		if p.kind == "f" {
+			e.def = fmt.Sprintf("CREATE OR REPLACE FUNCTION pg_catalog.%s(%s)\n RETURNS %s\n LANGUAGE internal\nAS $function$%s$function$\n",
+				p.name, e.args, result, p.name)
+		}
+		rows = append(rows, e)
 	}
 	// The server's table functions (funnel …): text arguments in, the
 	// columns out, as a function RETURNS TABLE (…) is recorded.
@@ -750,9 +760,12 @@ func (b *catalogBuild) procEntries() []procEntry {
 		// function exists but says where it runs.
 		src := fmt.Sprintf("\nBEGIN\n  -- %s is computed by the AllSource server from its events; this definition only describes it.\n"+
 			"  RAISE EXCEPTION '%s() is computed by AllSource: call it there';\nEND\n", f.Name, f.Name)
-		rows = append(rows, procEntry{row: []any{int(f.oid), f.Name, int(ns), ownerOID, langPlpgsql, 100, 1000, 0, "-", "f", false, false, true, true,
+		e := procEntry{row: []any{int(f.oid), f.Name, int(ns), ownerOID, langPlpgsql, 100, 1000, 0, "-", "f", false, false, true, true,
 			"v", "s", len(in), 0, 2249, in, all, modes, names, nil, nil, src, nil, nil, nil, nil},
-			args: strings.Join(args, ", "), result: "TABLE(" + strings.Join(outs, ", ") + ")"})
+			args: strings.Join(args, ", "), result: "TABLE(" + strings.Join(outs, ", ") + ")"}
+		e.def = fmt.Sprintf("CREATE OR REPLACE FUNCTION %s.%s(%s)\n RETURNS %s\n LANGUAGE plpgsql\n STRICT PARALLEL SAFE\nAS $function$%s$function$\n",
+			quoteIdent(f.Schema), quoteIdent(f.Name), e.args, e.result, src)
+		rows = append(rows, e)
 	}
 	return rows
 }

@@ -54,7 +54,7 @@ var trueFunctions = map[string]bool{
 var nullTextFunctions = map[string]bool{
 	"pg_get_expr": true, "pg_get_indexdef": true, "pg_get_constraintdef": true, "pg_get_partkeydef": true,
 	"pg_get_viewdef": true, "pg_get_ruledef": true, "pg_get_statisticsobjdef_columns": true,
-	"pg_get_statisticsobjdef": true, "pg_get_triggerdef": true, "pg_get_functiondef": true,
+	"pg_get_statisticsobjdef": true, "pg_get_triggerdef": true,
 	"pg_get_serial_sequence": true, "pg_get_partition_constraintdef": true, "pg_get_function_sqlbody": true,
 	"acldefault": true,
 }
@@ -73,7 +73,7 @@ var macroFunctions = map[string]int{
 	"quote_ident": 1, "quote_literal": 1, "quote_nullable": 1, "parse_ident": 1, "array_lower": 2,
 	"array_upper": 2, "array_length": 2, "cardinality": 1, "pg_typeof": 1,
 	"pg_get_function_arguments": 1, "pg_get_function_identity_arguments": 1, "pg_get_function_result": 1,
-	"array_remove": 2,
+	"array_remove": 2, "pg_get_functiondef": 1,
 }
 
 // renamedFunctions are PostgreSQL functions DuckDB has under another name.

@@ -45,6 +45,7 @@ var macroDDL = []string{
 	`CREATE OR REPLACE MACRO pgcat.pg_get_function_arguments(_o) AS (SELECT _s.args FROM pgcat._procsig _s WHERE _s.oid = _o)`,
 	`CREATE OR REPLACE MACRO pgcat.pg_get_function_identity_arguments(_o) AS (SELECT _s.args FROM pgcat._procsig _s WHERE _s.oid = _o)`,
 	`CREATE OR REPLACE MACRO pgcat.pg_get_function_result(_o) AS (SELECT _s.result FROM pgcat._procsig _s WHERE _s.oid = _o)`,
+	`CREATE OR REPLACE MACRO pgcat.pg_get_functiondef(_o) AS (SELECT _s.def FROM pgcat._procsig _s WHERE _s.oid = _o)`,
 	`CREATE OR REPLACE MACRO pgcat.pg_options_to_table(_o) AS TABLE
 		SELECT split_part(_x.o, '=', 1) AS option_name, substr(_x.o, strpos(_x.o, '=') + 1) AS option_value FROM (SELECT unnest(_o) AS o) _x`,
 	`CREATE OR REPLACE MACRO pgcat.array_remove(_l, _v) AS (list_filter(_l, _e -> _e IS DISTINCT FROM _v))`,

@@ -17,7 +17,7 @@ import json
 import os
 import sys
 
-from checklib import expect, expect_true, fail, finish, group, load_fixture
+from checklib import FUNNEL, expect, expect_true, fail, finish, group, load_fixture
 
 # The session time zone, sent by libpq in the startup packet, fixes how the
 # server prints timestamptz in COPY output.
@@ -227,6 +227,21 @@ def copy_to():
         expect("copy row %s v%s" % (w[0], w[2]), got, w)
 
 
+def funnel_and_named_cursor():
+    with conn.cursor() as cur:
+        cur.execute("SELECT version()")
+        if "AllSource" in cur.fetchone()[0]:
+            cur.execute("SELECT entities FROM funnel(%s) ORDER BY step", (json.dumps(FUNNEL),))
+            expect("funnel with a bound parameter", [r[0] for r in cur.fetchall()], [3, 2, 1])
+    # A named cursor is a server-side cursor (DECLARE … FETCH FORWARD).
+    with conn.cursor(name="pg2_named") as cur:
+        cur.itersize = 3
+        cur.execute("SELECT entity_id, version FROM events WHERE entity_id IN %s ORDER BY entity_id, version",
+                    (entities,))
+        expect("named cursor", [tuple(r) for r in cur], [(e["entity_id"], e["version"]) for e in fixture_sorted])
+    conn.rollback()
+
+
 def sqlalchemy_checks():
     url = dsn
     for scheme in ("postgresql://", "postgres://"):
@@ -302,7 +317,7 @@ def sqlalchemy_checks():
         engine.dispose()
 
 
-for g in (connection, fixture_rows, parameters, typed_results, errors, copy_to):
+for g in (connection, fixture_rows, parameters, typed_results, errors, copy_to, funnel_and_named_cursor):
     group(g)
     if conn.closed:
         print("FAIL: %s closed the connection; reconnecting" % g.__name__)

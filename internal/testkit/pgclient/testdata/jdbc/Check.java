@@ -177,6 +177,7 @@ public class Check {
             group("errors", () -> errors(conn));
             group("connect calls", () -> connectCalls(conn));
             group("copy out", () -> copyOut(conn));
+            group("funnel with a bound parameter", () -> funnelParameter(conn));
         }
         group("prepareThreshold=1, extendedCacheEverything", () -> {
             String sep = url.contains("?") ? "&" : "?";
@@ -537,6 +538,28 @@ public class Check {
             conn.setAutoCommit(true);
         }
         expect("isValid after", conn.isValid(5), true);
+    }
+
+    /** funnel(?) with the question bound: AllSource's only (PostgreSQL has no funnel). */
+    static void funnelParameter(Connection conn) throws Exception {
+        try (Statement st = conn.createStatement(); ResultSet rs = st.executeQuery("SELECT version()")) {
+            rs.next();
+            if (!rs.getString(1).contains("AllSource")) {
+                return;
+            }
+        }
+        String question = "{\"steps\": [{\"event_type\": \"opened\", \"where\": \"subject == 'acct-1' OR subject == 'acct-2' OR subject == 'acct-3'\"}, "
+            + "\"credited\", \"closed\"], \"window\": \"100d\"}";
+        try (PreparedStatement ps = conn.prepareStatement("SELECT entities FROM funnel(?) ORDER BY step")) {
+            ps.setString(1, question);
+            List<Long> got = new ArrayList<>();
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    got.add(rs.getLong(1));
+                }
+            }
+            expect("funnel(?)", got, List.of(3L, 2L, 1L));
+        }
     }
 
     static void copyOut(Connection conn) throws Exception {

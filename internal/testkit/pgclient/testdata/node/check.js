@@ -7,7 +7,7 @@
 // events relation. Prints one "FAIL: ..." line per failed check and a
 // summary line; exits 1 if any check failed, 3 if the pg module is missing.
 
-const { fail, expect, expectTrue, countFailure, group, finish, loadFixture, libpqDSN } = require('./checklib');
+const { fail, expect, expectTrue, countFailure, group, finish, loadFixture, libpqDSN, FUNNEL } = require('./checklib');
 
 let pg;
 try {
@@ -164,6 +164,13 @@ async function main() {
         { id, n: String(fixture.filter((e) => e.entity_id === id).length) });
     });
     expect('pipelined last', rs[rs.length - 1].rows, [{ answer: 42 }]);
+  });
+
+  await group('funnel with a bound parameter', async () => {
+    const v = await client.query('SELECT version() AS v');
+    if (!v.rows[0].v.includes('AllSource')) return;
+    const r = await client.query('SELECT entities FROM funnel($1) ORDER BY step', [JSON.stringify(FUNNEL)]);
+    expect('funnel($1)', r.rows.map((x) => Number(x.entities)), [3, 2, 1]);
   });
 
   await client.end();

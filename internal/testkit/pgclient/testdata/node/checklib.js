@@ -69,4 +69,12 @@ function libpqDSN(dsn) {
   return /[?&]sslmode=require/.test(dsn) ? dsn + '&uselibpqcompat=true' : dsn;
 }
 
-module.exports = { fail, expect, expectTrue, countFailure, group, finish, loadFixture, libpqDSN, state };
+// FUNNEL asks about the fixture's accounts only (other checks add
+// entities), over 100 days: acct-1, 2 and 3 opened, acct-1 and 2
+// credited, acct-1 closed after; its answer is [3, 2, 1].
+const FUNNEL = {
+  steps: [{ event_type: 'opened', where: "subject == 'acct-1' OR subject == 'acct-2' OR subject == 'acct-3'" }, 'credited', 'closed'],
+  window: '100d',
+};
+
+module.exports = { fail, expect, expectTrue, countFailure, group, finish, loadFixture, libpqDSN, FUNNEL, state };

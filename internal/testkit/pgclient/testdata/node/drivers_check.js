@@ -11,7 +11,8 @@
 
 const fs = require('fs');
 const path = require('path');
-const { expect, group, finish, loadFixture, libpqDSN } = require('./checklib');
+const shared = require('./checklib');
+const { expect, group, finish, loadFixture, libpqDSN } = shared;
 
 let postgres, knexLib;
 try {
@@ -26,10 +27,7 @@ const [givenDSN, fixturePath] = process.argv.slice(2);
 const dsn = libpqDSN(givenDSN);
 const { fixture, sorted, entities } = loadFixture(fixturePath);
 const when = new Date('2024-02-01T00:00:00Z');
-const FUNNEL = JSON.stringify({
-  steps: [{ event_type: 'opened', where: "subject == 'acct-1' OR subject == 'acct-2' OR subject == 'acct-3'" }, 'credited', 'closed'],
-  window: '100d',
-});
+const FUNNEL = JSON.stringify(shared.FUNNEL);
 
 async function postgresJS() {
   const sql = postgres(dsn, { max: 2, onnotice: () => {} });
