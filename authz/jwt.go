@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -89,7 +90,12 @@ type JWTConfig struct {
 	// HS256Secret verifies HS256 tokens (the ones `allsource token issue`
 	// signs); nil accepts none.
 	HS256Secret []byte
-	PublicKeys  []PublicKey
+	// HS256SecretFile, when set, is where the secret is kept: it is read
+	// again when it changes (looked at every half second), so a secret
+	// made by `allsource token issue` after the server started is used
+	// at once.
+	HS256SecretFile string
+	PublicKeys      []PublicKey
 	// Issuer and Audience, when set, must be the token's iss and among its
 	// aud.
 	Issuer   string
@@ -107,6 +113,10 @@ type JWTVerifier struct {
 	cfg     JWTConfig
 	methods []string
 	opts    []jwt.ParserOption
+
+	secretMu sync.Mutex
+	secret   []byte   // the HS256 secret in force; guarded by secretMu
+	file     *watched // HS256SecretFile; guarded by secretMu
 }
 
 // NewJWTVerifier validates cfg.
@@ -120,8 +130,15 @@ func NewJWTVerifier(cfg JWTConfig) (*JWTVerifier, error) {
 	if cfg.Leeway < 0 || cfg.Leeway > 5*time.Minute {
 		return nil, fmt.Errorf("authz: clock skew leeway %v is out of range (0 to 5m)", cfg.Leeway)
 	}
-	v := &JWTVerifier{cfg: cfg}
-	if cfg.HS256Secret != nil {
+	v := &JWTVerifier{cfg: cfg, secret: cfg.HS256Secret}
+	if cfg.HS256SecretFile != "" {
+		v.file = &watched{path: cfg.HS256SecretFile, what: "token secret"}
+		if st, err := os.Stat(cfg.HS256SecretFile); err == nil {
+			v.file.stamp = fileStamp{st.ModTime(), st.Size()}
+		}
+		v.file.checked = time.Now()
+	}
+	if cfg.HS256Secret != nil || v.file != nil {
 		v.methods = append(v.methods, "HS256")
 	}
 	for _, k := range cfg.PublicKeys {
@@ -151,8 +168,8 @@ func (v *JWTVerifier) keyFor(t *jwt.Token) (any, error) {
 	alg, _ := t.Header["alg"].(string)
 	kid, hasKid := t.Header["kid"].(string)
 	var set jwt.VerificationKeySet
-	if alg == "HS256" && v.cfg.HS256Secret != nil && (!hasKid || kid == "local") {
-		set.Keys = append(set.Keys, v.cfg.HS256Secret)
+	if secret := v.hs256Secret(); alg == "HS256" && secret != nil && (!hasKid || kid == "local") {
+		set.Keys = append(set.Keys, secret)
 	}
 	for _, k := range v.cfg.PublicKeys {
 		if k.alg() == alg && (!hasKid || kid == k.ID) {
@@ -163,6 +180,29 @@ func (v *JWTVerifier) keyFor(t *jwt.Token) (any, error) {
 		return nil, fmt.Errorf("no key for algorithm %q", alg)
 	}
 	return set, nil
+}
+
+// hs256Secret is the HS256 secret in force, read again from its file when
+// that changed (a secret that does not parse keeps the one before, and
+// is logged by nobody: the CLI writes it whole, atomically).
+func (v *JWTVerifier) hs256Secret() []byte {
+	v.secretMu.Lock()
+	defer v.secretMu.Unlock()
+	if v.file == nil || !v.file.due(time.Now()) {
+		return v.secret
+	}
+	snap, changed, err := v.file.look(false)
+	if err != nil || !changed {
+		return v.secret
+	}
+	if snap.gone {
+		v.secret, v.file.stamp = nil, fileStamp{}
+		return nil
+	}
+	if s, err := hex.DecodeString(strings.TrimSpace(string(snap.data))); err == nil && len(s) >= 32 {
+		v.secret, v.file.stamp = s, snap.stamp
+	}
+	return v.secret
 }
 
 // Verify checks a token and returns its principal.

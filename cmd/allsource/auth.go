@@ -62,7 +62,7 @@ func setupAuth(cfg *Config, log *slog.Logger) (*auth, error) {
 	if err != nil {
 		return nil, err
 	}
-	jc := authz.JWTConfig{HS256Secret: secret, Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience, Roles: roles}
+	jc := authz.JWTConfig{HS256Secret: secret, HS256SecretFile: authz.SecretFile(cfg.DataDir), Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience, Roles: roles}
 	for _, p := range splitList(cfg.JWTPublicKeys) {
 		k, err := authz.LoadPublicKey(p)
 		if err != nil {
