@@ -23,6 +23,7 @@ import (
 	"log/slog"
 	"net/url"
 	"path"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -230,6 +231,15 @@ func Open(ctx context.Context, wh *warehouse.Warehouse, o Options) (*Manager, er
 	}
 	if o.Fault == nil {
 		o.Fault = func(string) {}
+	}
+	if o.FileRoot != "" {
+		// Targets are absolute paths: a relative root (the default
+		// data/exports) is compared as the absolute directory it names.
+		abs, err := filepath.Abs(o.FileRoot)
+		if err != nil {
+			return nil, fmt.Errorf("export: file root %s: %w", o.FileRoot, err)
+		}
+		o.FileRoot = abs
 	}
 	pol, err := newPolicy(o)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -59,4 +60,24 @@ func TestTokenIssuedAfterStart(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// TestFileExportUnderRelativeDataDir: with the default export root
+// (DATA_DIR/exports) and a relative --data-dir, as `make run` starts the
+// server, a file export into that directory is accepted (the relative
+// root was compared with the absolute target and refused everything).
+func TestFileExportUnderRelativeDataDir(t *testing.T) {
+	dir, err := os.MkdirTemp(".", "rel")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	p := startProc(t, dir, nil)
+	abs, err := filepath.Abs(filepath.Join(dir, "exports", "x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	apiJSON(t, "POST", p.url+"/v1/exports", map[string]any{"target": "file://" + abs + "?format=ndjson"}, http.StatusCreated)
+	// Outside the root is still refused.
+	apiJSON(t, "POST", p.url+"/v1/exports", map[string]any{"target": "file:///tmp/elsewhere?format=ndjson"}, http.StatusBadRequest)
 }
