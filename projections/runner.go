@@ -301,15 +301,30 @@ func (r *runner) tryApply(ctx context.Context, batch []Event) error {
 		if r.e.opts.Observe != nil {
 			r.e.opts.Observe.Failed(r.def.Tenant, r.def.Name)
 		}
+		if eventLevel(err) {
+			// The data's fault (a handler that throws): trying again
+			// gives the same answer, so the events are sorted out (and
+			// parked) at once instead of after the back-off.
+			return err
+		}
 	}
 	return err
+}
+
+// attemptsOf is how many times an event that failed with cause was
+// tried: once for its data's fault, else every retry.
+func attemptsOf(cause error, retries int) int {
+	if eventLevel(cause) {
+		return 1
+	}
+	return retries + 1
 }
 
 // park records a failed event in the dead-letter table.
 func (r *runner) park(ctx context.Context, e *Event, cause error) error {
 	_, err := r.e.wh.Catalog().ExecContext(ctx,
 		`INSERT INTO projection_dead_letters (tenant_id, name, version, seq, event_type, entity_id, error, attempts) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		r.def.Tenant, r.def.Name, r.def.Version, e.Seq, e.EventType, e.EntityID, cause.Error(), r.e.opts.Retries+1)
+		r.def.Tenant, r.def.Name, r.def.Version, e.Seq, e.EventType, e.EntityID, cause.Error(), attemptsOf(cause, r.e.opts.Retries))
 	if err != nil {
 		return fmt.Errorf("park event seq %d: %w", e.Seq, err)
 	}
