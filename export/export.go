@@ -135,7 +135,7 @@ func openTarget(s *Spec, tenant, fileRoot string, pol *policy, fault func(string
 	}
 	switch u.Scheme {
 	case "postgres", "postgresql":
-		return newPostgresTarget(u, cols, pol, fault)
+		return newPostgresTarget(u, tenant, cols, pol, fault)
 	case "clickhouse", "http", "https":
 		return newClickHouseTarget(u, tenant, cols, pol, fault)
 	case "file":

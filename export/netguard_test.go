@@ -296,12 +296,12 @@ func TestPostgresTargetIgnoresServerCredentials(t *testing.T) {
 	}}
 	for _, param := range serverFileParams {
 		u, _ := url.Parse("postgres://u@db.example.com/db?" + param + "=/etc/x")
-		if _, err := newPostgresTarget(u, nil, pol, nil); err == nil || !strings.Contains(err.Error(), param) {
+		if _, err := newPostgresTarget(u, "acme", nil, pol, nil); err == nil || !strings.Contains(err.Error(), param) {
 			t.Errorf("%s: %v", param, err)
 		}
 	}
 	u, _ := url.Parse("postgres://u@db.example.com/db")
-	tg, err := newPostgresTarget(u, nil, pol, nil)
+	tg, err := newPostgresTarget(u, "acme", nil, pol, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -309,7 +309,7 @@ func TestPostgresTargetIgnoresServerCredentials(t *testing.T) {
 		t.Fatalf("the server's PGPASSWORD reached the target: %q", tg.cfg.Password)
 	}
 	u, _ = url.Parse("postgres://u:given@db.example.com/db")
-	if tg, err = newPostgresTarget(u, nil, pol, nil); err != nil || tg.cfg.Password != "given" {
+	if tg, err = newPostgresTarget(u, "acme", nil, pol, nil); err != nil || tg.cfg.Password != "given" {
 		t.Fatalf("the URL's password: %v %q", err, tg.cfg.Password)
 	}
 }

@@ -12,18 +12,21 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/allsource/allsource"
 )
 
 // postgresTarget writes to PostgreSQL or TimescaleDB through COPY: the
 // rows of a batch and the job's watermark in one transaction, so a batch
 // is there whole, with its watermark, or not at all.
 type postgresTarget struct {
-	cfg   *pgx.ConnConfig
-	table string
-	cols  names
-	guard *guard
-	conn  *pgx.Conn
-	fault func(string)
+	cfg    *pgx.ConnConfig
+	tenant string
+	table  string
+	cols   names
+	guard  *guard
+	conn   *pgx.Conn
+	fault  func(string)
 }
 
 var (
@@ -48,7 +51,7 @@ func fallbackTLS(cfg *pgx.ConnConfig) []*tls.Config {
 // other parameters are pgx's: sslmode, …). The default table is
 // allsource_events. Its hosts (the URL's, or a host parameter's) must be
 // ones pol admits; it connects through their guard.
-func newPostgresTarget(u *url.URL, cols names, pol *policy, fault func(string)) (*postgresTarget, error) {
+func newPostgresTarget(u *url.URL, tenant string, cols names, pol *policy, fault func(string)) (*postgresTarget, error) {
 	q := u.Query()
 	table := q.Get("table")
 	if table == "" {
@@ -81,7 +84,7 @@ func newPostgresTarget(u *url.URL, cols names, pol *policy, fault func(string)) 
 			tc.Certificates, tc.GetClientCertificate = nil, nil
 		}
 	}
-	t := &postgresTarget{cfg: cfg, table: table, cols: cols, fault: fault}
+	t := &postgresTarget{cfg: cfg, tenant: tenant, table: table, cols: cols, fault: fault}
 	if t.guard, err = newGuard(pol, t.endpoints()); err != nil {
 		return nil, err
 	}
@@ -141,11 +144,17 @@ func (t *postgresTarget) prepare(ctx context.Context) error {
 	return targetError(err)
 }
 
+// watermark is the job's recorded seq; a job that has recorded none (a
+// new job, say the same export run again) continues after the largest
+// seq the table holds for the tenant, as the ClickHouse target does,
+// instead of copying rows the table has (its primary key would refuse
+// them, batch after batch).
 func (t *postgresTarget) watermark(ctx context.Context, job string) (uint64, error) {
 	var seq int64
 	err := t.conn.QueryRow(ctx, `SELECT seq FROM allsource_export_state WHERE job = $1`, job).Scan(&seq)
 	if err == pgx.ErrNoRows {
-		return 0, nil
+		q := `SELECT coalesce(max("` + t.cols.of("seq") + `"), 0) FROM ` + t.table + ` WHERE "` + t.cols.of("tenant_id") + `" = $1 OR $1 = $2`
+		err = t.conn.QueryRow(ctx, q, t.tenant, allsource.AllTenants).Scan(&seq)
 	}
 	return uint64(seq), targetError(err)
 }

@@ -130,6 +130,22 @@ func TestExportToPostgresExactlyOnce(t *testing.T) {
 	if err := conn.QueryRow(ctx, `SELECT count(*), min(user_id) FROM mapped WHERE (body->>'amount')::int >= 0 AND at IS NOT NULL`).Scan(&mapped, &user); err != nil || mapped != 3000 || user != "c0" {
 		t.Fatalf("mapped columns: %d %q %v", mapped, user, err)
 	}
+	// The same export run again (a new job) continues from what the table
+	// holds: it finishes at once, and copies only what is new. It used to
+	// hit the primary key and retry every 30 s for ever.
+	for _, more := range []int{0, 10} {
+		exportEvents(t, p2.url, 3000, more)
+		rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		err := m.runExport(rctx, []string{"run", "--server", p2.url, "--target", pg.DSN() + "&table=mapped", "--quiet",
+			"--columns", "entity_id=user_id,payload=body,timestamp=at"})
+		cancel()
+		if err != nil {
+			t.Fatalf("export run again (+%d events): %v\n%s", more, err, errOut.String())
+		}
+		if err := conn.QueryRow(ctx, `SELECT count(*) FROM mapped`).Scan(&mapped); err != nil || mapped != int64(3000+more) {
+			t.Fatalf("after running again (+%d events): %d rows, %v", more, mapped, err)
+		}
+	}
 	if st, _, b, _ := apiRequest("POST", p2.url+"/v1/exports", map[string]string{"Content-Type": "application/json"},
 		strings.NewReader(`{"target": "postgres://x@127.0.0.1:1/db", "where": "nosuchcolumn > 1"}`)); st != 400 || !strings.Contains(string(b), "nosuchcolumn") {
 		t.Fatalf("bad where: %d %s", st, b)
