@@ -8,13 +8,16 @@ DATA_DIR ?= ./data
 # duckdb_arrow lets the engine hand query results to Go as Arrow arrays
 # (the analytics feeds); without it the same results are copied row by row.
 TAGS     ?= duckdb_arrow
+# The version the binary reports (allsource version, /v1/status).
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null)
+LDFLAGS  := -X main.version=$(VERSION)
 
 .PHONY: all build run test test-short vet fmt bench bench-build bench-go fuzz soak clean
 
 all: build
 
 build:
-	$(GO) build -tags "$(TAGS)" -o $(BIN) ./cmd/allsource
+	$(GO) build -tags "$(TAGS)" -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/allsource
 
 run: build
 	./$(BIN) serve --data-dir $(DATA_DIR)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -104,5 +105,39 @@ func TestThrowingProjectionDeadLettersAtSpeed(t *testing.T) {
 			t.Fatalf("after 20 s: %d dead letters, status %v", len(rows), status["status"])
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestFirstContactHTTP: the root URL is a page for a person, a known
+// endpoint asked with the wrong method says which to use (405), and the
+// version is the binary's, as `allsource version` prints it.
+func TestFirstContactHTTP(t *testing.T) {
+	p := startProc(t, t.TempDir(), nil)
+	resp, err := http.Get(p.url + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") ||
+		!strings.Contains(string(page), "/v1/status") || !strings.Contains(string(page), "/v1/events") {
+		t.Fatalf("GET /: %d %s\n%s", resp.StatusCode, resp.Header.Get("Content-Type"), page)
+	}
+	resp, err = http.Get(p.url + "/v1/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 405 || !strings.Contains(resp.Header.Get("Allow"), "POST") || !strings.Contains(string(body), "use POST") {
+		t.Fatalf("GET /v1/events: %d %q %s", resp.StatusCode, resp.Header.Get("Allow"), body)
+	}
+	status := apiJSON(t, "GET", p.url+"/v1/status", nil, http.StatusOK)
+	want := strings.TrimPrefix(strings.TrimSpace(cli(t, "version")), "allsource ")
+	if status["version"] != want || want == "(devel)" || want == "" {
+		t.Fatalf("version: status %v, CLI %q", status["version"], want)
+	}
+	if got := strings.TrimSpace(cli(t, "--version")); got != "allsource "+want {
+		t.Fatalf("--version: %q", got)
 	}
 }

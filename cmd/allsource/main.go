@@ -83,6 +83,7 @@ Commands:
   admin    manage API keys (admin key create|list|revoke)
   audit    check the audit log's hash chain (audit verify)
   export   export events to PostgreSQL/TimescaleDB (export run --target URL, export list)
+  version  print the version
 
 Run 'allsource <command> -h' for the flags of a command.
 `
@@ -114,6 +115,9 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return m.runExport(ctx, args[1:])
 	case "help", "-h", "--help":
 		fmt.Fprint(m.Stdout, usage)
+		return nil
+	case "version", "--version", "-version":
+		fmt.Fprintf(m.Stdout, "allsource %s\n", Version())
 		return nil
 	default:
 		fmt.Fprint(m.Stderr, usage)

@@ -6,13 +6,16 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"html"
 	"log/slog"
 	"net"
 	"net/http"
 	_ "net/http/pprof" // registers on http.DefaultServeMux, served only with --pprof
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -200,7 +203,7 @@ func routeAction(method, route string) (authz.Action, bool) {
 }
 
 // publicRoutes answer without credentials.
-var publicRoutes = map[string]bool{"/healthz": true, "/readyz": true}
+var publicRoutes = map[string]bool{"/": true, "/healthz": true, "/readyz": true}
 
 func newRouter(cfg *Config, st *store, m *metrics, log *slog.Logger, au *auth) http.Handler {
 	gin.SetMode(gin.ReleaseMode)
@@ -245,10 +248,66 @@ func newRouter(cfg *Config, st *store, m *metrics, log *slog.Logger, au *auth) h
 	httpapi.RegisterSubscribe(r, st.hub, st.wh, httpapi.SubscribeOptions{})
 	httpapi.RegisterProjections(r, st.proj)
 	httpapi.RegisterExports(r, st.exports)
+	r.GET("/", func(c *gin.Context) { c.Data(http.StatusOK, "text/html; charset=utf-8", rootPage(r.Routes())) })
 	r.NoRoute(func(c *gin.Context) {
 		c.JSON(http.StatusNotFound, gin.H{"error": gin.H{"code": "not_found", "message": "no such endpoint: " + c.Request.Method + " " + c.Request.URL.Path}})
 	})
+	// A known endpoint asked with another method says which it takes.
+	r.HandleMethodNotAllowed = true
+	r.NoMethod(func(c *gin.Context) {
+		var allowed []string
+		for _, rt := range r.Routes() {
+			if routeMatches(rt.Path, c.Request.URL.Path) && !slices.Contains(allowed, rt.Method) {
+				allowed = append(allowed, rt.Method)
+			}
+		}
+		slices.Sort(allowed)
+		c.Header("Allow", strings.Join(allowed, ", "))
+		c.JSON(http.StatusMethodNotAllowed, gin.H{"error": gin.H{"code": "method_not_allowed",
+			"message": c.Request.Method + " " + c.Request.URL.Path + " is not served: use " + strings.Join(allowed, " or ")}})
+	})
 	return r
+}
+
+// routeMatches reports whether path fits a route pattern (":name" and
+// "*name" segments match any).
+func routeMatches(pattern, path string) bool {
+	ps, xs := strings.Split(strings.Trim(pattern, "/"), "/"), strings.Split(strings.Trim(path, "/"), "/")
+	for i, p := range ps {
+		if strings.HasPrefix(p, "*") {
+			return true
+		}
+		if i >= len(xs) || (!strings.HasPrefix(p, ":") && p != xs[i]) {
+			return false
+		}
+	}
+	return len(ps) == len(xs)
+}
+
+// rootPage is what a person opening the server in a browser sees: where
+// things are, and the endpoints.
+func rootPage(routes gin.RoutesInfo) []byte {
+	var b strings.Builder
+	b.WriteString(`<!doctype html><html><head><meta charset="utf-8"><title>AllSource</title>
+<style>body{font-family:system-ui,sans-serif;max-width:48rem;margin:2rem auto;padding:0 1rem;line-height:1.45}code{background:#f3f3f3;padding:0 .2em}td{padding:0 .8em 0 0}</style></head><body>
+<h1>AllSource</h1><p>An analytics-first event warehouse, version ` + html.EscapeString(Version()) + `.</p>
+<ul><li><a href="/v1/status">/v1/status</a>: the server's state (needs a credential when authentication is on)</li>
+<li><a href="/healthz">/healthz</a>, <a href="/readyz">/readyz</a>: liveness and readiness</li>
+<li><a href="/metrics">/metrics</a>: Prometheus metrics</li>
+<li>SQL over the Postgres protocol: <code>psql "postgres://me@HOST:5433/allsource"</code></li>
+<li>The README (in the source tree) documents every endpoint, the SQL, EventQL and the analytics.</li></ul>
+<h2>Endpoints</h2><table>`)
+	seen := map[string]bool{}
+	for _, rt := range routes {
+		k := rt.Method + " " + rt.Path
+		if seen[k] || strings.HasPrefix(rt.Path, "/debug/") {
+			continue
+		}
+		seen[k] = true
+		b.WriteString("<tr><td><code>" + rt.Method + "</code></td><td><code>" + html.EscapeString(rt.Path) + "</code></td></tr>\n")
+	}
+	b.WriteString("</table></body></html>\n")
+	return []byte(b.String())
 }
 
 func accessLog(log *slog.Logger, m *metrics) gin.HandlerFunc {

@@ -82,12 +82,9 @@ type projectionJob struct {
 }
 
 func buildStatus(ctx context.Context, cfg *Config, st *store, started time.Time) (*statusReport, error) {
-	rep := &statusReport{Version: "(devel)", GoVersion: runtime.Version(), StartedAt: started.UTC(),
+	rep := &statusReport{Version: Version(), GoVersion: runtime.Version(), StartedAt: started.UTC(),
 		UptimeSeconds: time.Since(started).Seconds(), Healthy: true, DataDir: cfg.DataDir}
 	if bi, ok := debug.ReadBuildInfo(); ok {
-		if bi.Main.Version != "" {
-			rep.Version = bi.Main.Version
-		}
 		for _, s := range bi.Settings {
 			if s.Key == "vcs.revision" {
 				rep.Revision = s.Value
