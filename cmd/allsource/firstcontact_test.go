@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"os"
@@ -139,5 +140,21 @@ func TestFirstContactHTTP(t *testing.T) {
 	}
 	if got := strings.TrimSpace(cli(t, "--version")); got != "allsource "+want {
 		t.Fatalf("--version: %q", got)
+	}
+}
+
+// TestUnknownCommandSuggests: a mistyped command names the closest one,
+// once, without the whole usage.
+func TestUnknownCommandSuggests(t *testing.T) {
+	for in, want := range map[string]string{"qeury": "query", "serv": "serve", "exprot": "export", "versoin": "version", "xyzzy": ""} {
+		if got := closest(in, commands); got != want {
+			t.Errorf("closest(%q) = %q, want %q", in, got, want)
+		}
+	}
+	var out, errOut strings.Builder
+	m := &Main{Stdout: &out, Stderr: &errOut}
+	err := m.Run(context.Background(), []string{"qeury", "SELECT 1"})
+	if err == nil || !strings.Contains(err.Error(), `did you mean "query"`) || errOut.Len() != 0 {
+		t.Fatalf("qeury: %v (stderr %q)", err, errOut.String())
 	}
 }
