@@ -21,6 +21,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/allsource/allsource/internal/suggest"
 	"io"
 	"os"
 	"os/signal"
@@ -120,7 +121,7 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		fmt.Fprintf(m.Stdout, "allsource %s\n", Version())
 		return nil
 	default:
-		if near := closest(args[0], commands); near != "" {
+		if near := suggest.Closest(args[0], commands); near != "" {
 			return &exitError{code: 2, err: fmt.Errorf("unknown command %q: did you mean %q? ('allsource help' lists the commands)", args[0], near)}
 		}
 		fmt.Fprint(m.Stderr, usage)
@@ -130,42 +131,3 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 
 // commands are the top-level commands, for suggestions.
 var commands = []string{"serve", "import", "query", "demo", "bench", "token", "admin", "audit", "export", "help", "version"}
-
-// closest is the candidate nearest to s (at most two edits away, and
-// fewer than s has letters), or "".
-func closest(s string, candidates []string) string {
-	best, bestD := "", 3
-	for _, c := range candidates {
-		if d := editDistance(s, c); d < bestD && d < len(s) {
-			best, bestD = c, d
-		}
-	}
-	return best
-}
-
-// editDistance is the Damerau-Levenshtein distance (a swap of two
-// neighbours counts once: qeury → query is 1).
-func editDistance(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	d := make([][]int, len(ra)+1)
-	for i := range d {
-		d[i] = make([]int, len(rb)+1)
-		d[i][0] = i
-	}
-	for j := range rb {
-		d[0][j+1] = j + 1
-	}
-	for i := 1; i <= len(ra); i++ {
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
-			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
-				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
-			}
-		}
-	}
-	return d[len(ra)][len(rb)]
-}
