@@ -149,6 +149,10 @@ func (a *testAPI) CrashClose() {
 		if err != nil {
 			a.t.Errorf("crash-close store %s: %v", a.Dir, err)
 		}
+		// A crashed process's lock on its data directory goes with it.
+		if a.st.unlock != nil {
+			a.st.unlock()
+		}
 		apiClient.CloseIdleConnections()
 	})
 }

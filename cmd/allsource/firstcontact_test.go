@@ -153,3 +153,55 @@ func TestUnknownCommandSuggests(t *testing.T) {
 		t.Fatalf("qeury: %v (stderr %q)", err, errOut.String())
 	}
 }
+
+// cliFails runs the allsource command, which must fail, and returns what
+// it printed.
+func cliFails(t *testing.T, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), "ALLSOURCE_TEST_AS_BINARY=1")
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("allsource %s succeeded:\n%s", strings.Join(args, " "), out)
+	}
+	return string(out)
+}
+
+// TestDataDirMistakes: a second server on a data directory is refused
+// before it touches anything (it used to open the write-ahead log, then
+// fail on the engine's lock), naming the process that holds it; a data
+// directory that is a file, and a port already taken, are refused without
+// creating anything.
+func TestDataDirMistakes(t *testing.T) {
+	dir := t.TempDir()
+	p := startProc(t, dir, nil)
+	mustAppendND(t, p.url, orderLines(0, 10)...)
+	out := cliFails(t, "serve", "--data-dir", dir, "--http-addr", freeAddr(t), "--pg-addr", freeAddr(t))
+	if !strings.Contains(out, "in use by another allsource process (PID") || !strings.Contains(out, "one server per data directory") {
+		t.Fatalf("second server:\n%s", out)
+	}
+	if rows := queryCSV(t, p.url, "SELECT count(*) FROM events"); rows[0][0] != "10" {
+		t.Fatalf("the first server after the second tried: %v", rows)
+	}
+	// An offline import into the same directory is refused the same way.
+	file := filepath.Join(t.TempDir(), "e.ndjson")
+	os.WriteFile(file, []byte(`{"entity_id":"x","event_type":"t"}`+"\n"), 0o644)
+	if out := cliFails(t, "import", "--data-dir", dir, file); !strings.Contains(out, "in use by another allsource process") {
+		t.Fatalf("offline import into a served data dir:\n%s", out)
+	}
+
+	notDir := filepath.Join(t.TempDir(), "plain-file")
+	os.WriteFile(notDir, []byte("x"), 0o644)
+	if out := cliFails(t, "serve", "--data-dir", notDir, "--http-addr", freeAddr(t), "--pg-addr", freeAddr(t)); !strings.Contains(out, "is a file, not a directory") {
+		t.Fatalf("data dir that is a file:\n%s", out)
+	}
+
+	fresh := filepath.Join(t.TempDir(), "never-created")
+	taken := strings.TrimPrefix(p.url, "http://")
+	if out := cliFails(t, "serve", "--data-dir", fresh, "--http-addr", taken, "--pg-addr", freeAddr(t)); !strings.Contains(out, "address already in use") {
+		t.Fatalf("port taken:\n%s", out)
+	}
+	if _, err := os.Stat(fresh); !os.IsNotExist(err) {
+		t.Fatalf("the data dir was created although the port was taken: %v", err)
+	}
+}

@@ -55,6 +55,28 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 // to Parquet, close.
 func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	start := time.Now()
+	if err := checkDataDir(cfg.DataDir); err != nil {
+		return err
+	}
+	// The ports first: a server that cannot listen touches nothing (the
+	// data directory is not created).
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
+	}
+	listening := false
+	defer func() {
+		if !listening {
+			ln.Close()
+		}
+	}()
+	if cfg.PGAddr != "" {
+		pl, err := net.Listen("tcp", cfg.PGAddr)
+		if err != nil {
+			return fmt.Errorf("listen on %s (--pg-addr): %w", cfg.PGAddr, err)
+		}
+		pl.Close()
+	}
 	au, err := setupAuth(cfg, log)
 	if err != nil {
 		return err
@@ -81,11 +103,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		return err
 	}
 
-	ln, err := net.Listen("tcp", cfg.HTTPAddr)
-	if err != nil {
-		st.Close(context.Background())
-		return fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
-	}
+	listening = true
 	scheme := "http"
 	if cfg.HTTPTLS == "on" || cfg.HTTPTLS == "auto" {
 		var tc *tls.Config

@@ -29,6 +29,7 @@ type store struct {
 	proj    *projections.Engine
 	exports *export.Manager
 	opened  time.Time
+	unlock  func() // the data directory's lock
 }
 
 // faultEnv names the environment variable that makes the process kill itself
@@ -37,11 +38,38 @@ type store struct {
 const faultEnv = "ALLSOURCE_FAULT"
 
 func openStore(ctx context.Context, cfg *Config, log *slog.Logger, m *metrics) (*store, error) {
-	mode, err := wal.ParseSyncMode(cfg.Fsync)
-	if err != nil {
+	if err := checkDataDir(cfg.DataDir); err != nil {
 		return nil, err
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return nil, err
+	}
+	unlock, err := lockDataDir(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	st, err := openLockedStore(ctx, cfg, log, m)
+	if err != nil {
+		unlock()
+		return nil, err
+	}
+	st.unlock = unlock
+	return st, nil
+}
+
+// checkDataDir refuses a data directory path that names something else.
+func checkDataDir(dir string) error {
+	if fi, err := os.Stat(dir); err == nil && !fi.IsDir() {
+		return fmt.Errorf("--data-dir %s is a file, not a directory", dir)
+	}
+	return nil
+}
+
+// openLockedStore opens the store in a data directory this process has
+// locked.
+func openLockedStore(ctx context.Context, cfg *Config, log *slog.Logger, m *metrics) (*store, error) {
+	mode, err := wal.ParseSyncMode(cfg.Fsync)
+	if err != nil {
 		return nil, err
 	}
 	wopts := wal.Options{SegmentSize: cfg.SegmentSize, Sync: mode, SyncInterval: cfg.FsyncInterval, Logger: log}
@@ -153,5 +181,9 @@ func (s *store) Close(ctx context.Context) error {
 	s.exports.Close()      // each job after its current batch
 	perr := s.proj.Close() // saves a checkpoint of each projection
 	err := errors.Join(perr, s.ingest.Close(ctx, true))
-	return errors.Join(err, s.wh.Close(), s.wal.Close())
+	err = errors.Join(err, s.wh.Close(), s.wal.Close())
+	if s.unlock != nil {
+		s.unlock()
+	}
+	return err
 }
