@@ -250,13 +250,14 @@ func (m *Main) runAdminQuota(args []string) error {
 			return err
 		}
 		names, all := qs.All()
-		tw := tabwriter.NewWriter(m.Stdout, 2, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "TENANT\tEVENTS/S\tBYTES/S\tQUERIES\tTIMEOUT\tSTORAGE BYTES\tRESULT BYTES")
+		// Numbers right-aligned, written out in full (10000000, not 1e+07).
+		tw := tabwriter.NewWriter(m.Stdout, 2, 4, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "TENANT\tEVENTS/S\tBYTES/S\tQUERIES\tTIMEOUT\tSTORAGE BYTES\tRESULT BYTES\t")
 		num := func(v float64) string {
 			if v == 0 {
 				return "-"
 			}
-			return strconv.FormatFloat(v, 'g', -1, 64)
+			return strconv.FormatFloat(v, 'f', -1, 64)
 		}
 		for _, n := range names {
 			q := all[n]
@@ -264,7 +265,7 @@ func (m *Main) runAdminQuota(args []string) error {
 			if to == "" {
 				to = "-"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", n, num(q.IngestEventsPerSec), num(q.IngestBytesPerSec),
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", n, num(q.IngestEventsPerSec), num(q.IngestBytesPerSec),
 				num(float64(q.MaxConcurrentQueries)), to, num(float64(q.StorageBytes)), num(float64(q.MaxResultBytes)))
 		}
 		return tw.Flush()

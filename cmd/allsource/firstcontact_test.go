@@ -205,3 +205,14 @@ func TestDataDirMistakes(t *testing.T) {
 		t.Fatalf("the data dir was created although the port was taken: %v", err)
 	}
 }
+
+// TestQuotaListPrintsIntegers: quotas print as the numbers they are
+// (10000000, not 1e+07).
+func TestQuotaListPrintsIntegers(t *testing.T) {
+	dir := t.TempDir()
+	cli(t, "admin", "quota", "set", "--data-dir", dir, "--tenant", "acme", "--ingest-events-per-sec", "10000000", "--storage-bytes", "50000000000")
+	out := cli(t, "admin", "quota", "list", "--data-dir", dir)
+	if !strings.Contains(out, "10000000") || !strings.Contains(out, "50000000000") || strings.Contains(out, "e+") {
+		t.Fatalf("quota list:\n%s", out)
+	}
+}
