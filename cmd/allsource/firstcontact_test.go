@@ -216,3 +216,21 @@ func TestQuotaListPrintsIntegers(t *testing.T) {
 		t.Fatalf("quota list:\n%s", out)
 	}
 }
+
+// TestQueryWithoutTokenSaysHow: querying an authenticating server without
+// a credential names --token and ALLSOURCE_TOKEN.
+func TestQueryWithoutTokenSaysHow(t *testing.T) {
+	dir := t.TempDir()
+	ks, err := authz.OpenKeyStore(authz.KeysFile(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := ks.Create("svc", "acme", []string{authz.RoleAnalyst}, 0); err != nil {
+		t.Fatal(err)
+	}
+	p := startProc(t, dir, nil)
+	out := cliFails(t, "query", "--server", p.url, "SELECT 1")
+	if !strings.Contains(out, "HTTP 401") || !strings.Contains(out, "--token") || !strings.Contains(out, "ALLSOURCE_TOKEN") {
+		t.Fatalf("query without a token:\n%s", out)
+	}
+}

@@ -118,11 +118,16 @@ func plural(n int) string {
 // message.
 func responseError(resp *http.Response) error {
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	hint := ""
+	if resp.StatusCode == http.StatusUnauthorized && resp.Request != nil && resp.Request.Header.Get("Authorization") == "" {
+		// The server authenticates and the command sent nothing.
+		hint = "; it asks for a credential: pass --token or set ALLSOURCE_TOKEN to an API key or token"
+	}
 	var eb allsource.ErrorBody
 	if json.Unmarshal(b, &eb) == nil && eb.Error.Message != "" {
-		return fmt.Errorf("server: %s (HTTP %d %s)", eb.Error.Message, resp.StatusCode, eb.Error.Code)
+		return fmt.Errorf("server: %s (HTTP %d %s)%s", eb.Error.Message, resp.StatusCode, eb.Error.Code, hint)
 	}
-	return fmt.Errorf("server: HTTP %d: %s", resp.StatusCode, strings.TrimSpace(string(b)))
+	return fmt.Errorf("server: HTTP %d: %s%s", resp.StatusCode, strings.TrimSpace(string(b)), hint)
 }
 
 func cellText(v json.RawMessage) string {
