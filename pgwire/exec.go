@@ -268,6 +268,9 @@ func (c *conn) prepare(ctx context.Context, st *pgsql.Statement, paramOIDs []uin
 			c.sess.own = func() []pgsql.Table { return c.srv.projectionTables(ctx, c.tenant()) }
 			engineSQL, err = q.Rewrite(c.sess)
 			c.sess.tables, c.sess.own = nil, nil
+			if q.SessionDependent() {
+				ps.dynamic = true // rewritten again at each execution
+			}
 		}
 		if err != nil {
 			return nil, err

@@ -75,3 +75,35 @@ func FuzzCastParams(f *testing.F) {
 		castParams(q, map[int]string{1: "VARCHAR", 0: "BIGINT"})
 	})
 }
+
+// TestConstantCasts: a constant cast to numeric keeps its written scale,
+// and a timestamptz cast to time is the time of day in the session's time
+// zone, as in PostgreSQL.
+func TestConstantCasts(t *testing.T) {
+	ts := startServer(t, nil)
+	c := ts.connect(t)
+	ctx := context.Background()
+	for _, tc := range []struct{ q, want string }{
+		{"SELECT 1.25::numeric::text", "1.25"},
+		{"SELECT '-0.5'::numeric::text", "-0.5"},
+		{"SELECT 5::numeric::text", "5"},
+		{"SELECT (1.25::numeric * 2)::text", "2.50"},
+		{"SELECT '2024-01-01 10:00:00+00'::timestamptz::time::text", "10:00:00"},
+	} {
+		var got string
+		if err := c.QueryRow(ctx, tc.q).Scan(&got); err != nil || got != tc.want {
+			t.Errorf("%s: %q %v, want %q", tc.q, got, err, tc.want)
+		}
+	}
+	if _, err := c.Exec(ctx, "SET TimeZone = 'Europe/Paris'"); err != nil {
+		t.Fatal(err)
+	}
+	var got string
+	if err := c.QueryRow(ctx, "SELECT '2024-01-01 10:00:00+00'::timestamptz::time::text").Scan(&got); err != nil || got != "11:00:00" {
+		t.Fatalf("time in Europe/Paris: %q %v", got, err)
+	}
+	var ok bool
+	if err := c.QueryRow(ctx, "SELECT now()::time IS NOT NULL").Scan(&ok); err != nil || !ok {
+		t.Fatalf("now()::time: %v %v", ok, err)
+	}
+}

@@ -845,31 +845,19 @@ func (r *rewriter) isTimestamptz(n *pg_query.Node) bool {
 // decimalOfConstant is the DECIMAL(p,s) that holds a numeric constant as
 // written ("1.25" → DECIMAL(3,2)).
 func decimalOfConstant(n *pg_query.Node) (prec, scale int, ok bool) {
-	k := n.GetAConst()
-	if k == nil {
+	text, ok := constText(n)
+	if !ok {
 		return 0, 0, false
 	}
-	var text string
-	switch v := k.Val.(type) {
-	case *pg_query.A_Const_Ival:
-		text = strconv.Itoa(int(v.Ival.Ival))
-	case *pg_query.A_Const_Fval:
-		text = v.Fval.Fval
-	case *pg_query.A_Const_Sval:
-		text = strings.TrimSpace(v.Sval.Sval)
-	default:
-		return 0, 0, false
-	}
+	text = strings.TrimSpace(text)
 	digits := strings.TrimLeft(text, "+-")
 	whole, frac, _ := strings.Cut(digits, ".")
 	if whole == "" && frac == "" || strings.Trim(whole+frac, "0123456789") != "" {
 		return 0, 0, false
 	}
 	whole = strings.TrimLeft(whole, "0")
-	prec, scale = len(whole)+len(frac), len(frac)
-	if prec == 0 {
-		prec = 1
-	}
+	// One digit before the point at least, so the engine prints 0.5, not .5.
+	prec, scale = max(len(whole), 1)+len(frac), len(frac)
 	if prec > 38 {
 		return 0, 0, false
 	}

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"unicode"
 
 	pg_query "github.com/pganalyze/pg_query_go/v6"
@@ -81,6 +82,8 @@ type Statement struct {
 	node    *pg_query.Node // the statement's parse tree (the query for Select, Explain and Copy's Query)
 	analyze bool           // EXPLAIN ANALYZE
 	cache   rewriteCache
+	// sessionDep is set once a rewrite depended on the session.
+	sessionDep atomic.Bool
 }
 
 // Cursor describes DECLARE and FETCH/MOVE.
@@ -326,19 +329,7 @@ func classify(st *Statement, n *pg_query.Node) error {
 				st.Execute = append(st.Execute, nil)
 				continue
 			}
-			var text string
-			switch v := k.Val.(type) {
-			case *pg_query.A_Const_Sval:
-				text = v.Sval.Sval
-			case *pg_query.A_Const_Ival:
-				text = strconv.Itoa(int(v.Ival.Ival))
-			case *pg_query.A_Const_Fval:
-				text = v.Fval.Fval
-			case *pg_query.A_Const_Boolval:
-				text = strconv.FormatBool(v.Boolval.Boolval)
-			default:
-				return unsupported("this EXECUTE argument", "")
-			}
+			text := constString(k)
 			st.Execute = append(st.Execute, &text)
 		}
 	case *pg_query.Node_FetchStmt:

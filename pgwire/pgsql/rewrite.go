@@ -84,8 +84,21 @@ func (s *Statement) Rewrite(sess Session) (string, error) {
 		s.cache.mu.Lock()
 		s.cache.gen, s.cache.sql = reg.gen, out
 		s.cache.mu.Unlock()
+	} else {
+		s.sessionDep.Store(true)
 	}
 	return out, nil
+}
+
+// SessionDependent reports whether a rewrite of s depended on the session
+// (its settings, its tenant's catalog, set_config): a prepared statement
+// must then be rewritten again for each execution, as PostgreSQL reads
+// the settings when it runs one.
+func (s *Statement) SessionDependent() bool {
+	if s.Kind == KindCopyTo && s.Copy != nil && s.Copy.Query != nil {
+		return s.Copy.Query.SessionDependent()
+	}
+	return s.sessionDep.Load()
 }
 
 // rewriter rewrites one statement's tree in place.
