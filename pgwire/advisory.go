@@ -44,7 +44,17 @@ type advLock struct {
 type advisoryLocks struct {
 	mu    sync.Mutex
 	locks map[advKey]*advLock
+	holds map[*session]int // distinct holds per session, bounded by maxAdvisoryHolds
 }
+
+// maxAdvisoryHolds bounds the distinct locks (and modes) one session
+// holds at once, as PostgreSQL's lock table does: a client taking key
+// after key cannot grow the server's memory without bound.
+const maxAdvisoryHolds = 4096
+
+// errTooManyLocks is PostgreSQL's answer to a full lock table.
+var errTooManyLocks = &pgsql.Error{Code: "53200", Message: "out of shared memory",
+	Hint: fmt.Sprintf("A session holds at most %d advisory locks at once; release some (pg_advisory_unlock_all()).", maxAdvisoryHolds)}
 
 // grantable reports whether h may take l now: a session never conflicts
 // with itself; exclusive conflicts with any other holder, shared with
@@ -75,6 +85,19 @@ func (t *advisoryLocks) lock(ctx context.Context, k advKey, h advHolder, wait bo
 			t.locks[k] = l
 		}
 		if l.grantable(h) {
+			if l.held[h] == 0 {
+				if t.holds[h.ss] >= maxAdvisoryHolds {
+					if len(l.held) == 0 {
+						delete(t.locks, k)
+					}
+					t.mu.Unlock()
+					return false, errTooManyLocks
+				}
+				if t.holds == nil {
+					t.holds = map[*session]int{}
+				}
+				t.holds[h.ss]++
+			}
 			l.held[h]++
 			t.mu.Unlock()
 			return true, nil
@@ -110,6 +133,9 @@ func (t *advisoryLocks) unlock(k advKey, h advHolder) bool {
 func (t *advisoryLocks) release(k advKey, l *advLock, h advHolder) {
 	if l.held[h] == 0 {
 		delete(l.held, h)
+		if t.holds[h.ss]--; t.holds[h.ss] <= 0 {
+			delete(t.holds, h.ss)
+		}
 	}
 	close(l.wake)
 	l.wake = make(chan struct{})
@@ -123,6 +149,9 @@ func (t *advisoryLocks) release(k advKey, l *advLock, h advHolder) {
 func (t *advisoryLocks) releaseAll(ss *session, session, xact bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if t.holds[ss] == 0 {
+		return // the common case: every transaction's end asks
+	}
 	for k, l := range t.locks {
 		for h := range l.held {
 			if h.ss == ss && ((h.xact && xact) || (!h.xact && session)) {

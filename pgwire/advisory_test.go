@@ -130,3 +130,33 @@ func TestAdvisoryKeysPerTenant(t *testing.T) {
 		t.Fatal("acme's key 1 taken twice")
 	}
 }
+
+// TestAdvisoryHoldsBounded: one session's distinct holds are bounded
+// (53200, as PostgreSQL's full lock table); releasing makes room.
+func TestAdvisoryHoldsBounded(t *testing.T) {
+	var l advisoryLocks
+	x := &session{}
+	ctx := context.Background()
+	for i := 0; i < maxAdvisoryHolds; i++ {
+		if ok, err := l.lock(ctx, advKey{tenant: "acme", a: int64(i)}, advHolder{ss: x}, false); !ok || err != nil {
+			t.Fatalf("lock %d: %v %v", i, ok, err)
+		}
+	}
+	// Taking one held again is not a new hold.
+	if ok, err := l.lock(ctx, advKey{tenant: "acme", a: 0}, advHolder{ss: x}, false); !ok || err != nil {
+		t.Fatalf("re-entrant lock at the bound: %v %v", ok, err)
+	}
+	if _, err := l.lock(ctx, advKey{tenant: "acme", a: -1}, advHolder{ss: x}, false); err != errTooManyLocks {
+		t.Fatalf("past the bound: %v", err)
+	}
+	if len(l.locks) != maxAdvisoryHolds {
+		t.Fatalf("a refused lock left an entry: %d", len(l.locks))
+	}
+	l.releaseAll(x, true, true)
+	if len(l.locks) != 0 || len(l.holds) != 0 {
+		t.Fatalf("after releaseAll: %d locks, %d sessions", len(l.locks), len(l.holds))
+	}
+	if ok, err := l.lock(ctx, advKey{tenant: "acme", a: -1}, advHolder{ss: x}, false); !ok || err != nil {
+		t.Fatalf("after releasing: %v %v", ok, err)
+	}
+}

@@ -328,6 +328,10 @@ func (c *conn) prepare(ctx context.Context, st *pgsql.Statement, paramOIDs []uin
 	return ps, nil
 }
 
+// maxProbedParams bounds the parameters whose types are found by
+// preparing with candidates, one at a time.
+const maxProbedParams = 16
+
 // paramCandidates are the types tried, in order, for a parameter nobody
 // typed where text does not fit ('e' || ($1 % 3)): PostgreSQL would infer
 // it from the operator.
@@ -413,7 +417,10 @@ func (s *Server) guessParamTypes(ctx context.Context, engineSQL string, typed ma
 			return sh, g
 		}
 	}
-	if len(free) > 1 {
+	// One at a time costs a prepare per candidate per parameter: only
+	// for a handful of parameters (a statement is prepared within its
+	// timeout, and every probe counts).
+	if len(free) > 1 && len(free) <= maxProbedParams {
 		for _, n := range free {
 			for i := 1; i < len(paramCandidates); i++ {
 				if sh, g := try(map[int]int{n: i}); sh != nil {
@@ -454,6 +461,9 @@ func (s *Server) listParamTypes(ctx context.Context, engineSQL string, sh *shape
 			out = map[int]uint32{}
 		}
 		out[i+1] = oidTextArr
+		if len(out) > maxProbedParams {
+			continue // text[], unprobed: a bound on the prepares one statement costs
+		}
 		for _, c := range listCandidates {
 			if _, err := s.shapeOf(ctx, castParams(engineSQL, map[int]string{i + 1: c.engine + "[]"})); err == nil {
 				out[i+1] = c.oid
