@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/allsource/allsource"
 	"github.com/allsource/allsource/authz"
 )
 
@@ -43,6 +44,10 @@ func TestTokenIssuedAfterStart(t *testing.T) {
 	if _, _, err := ks.Create("svc", "acme", []string{authz.RoleWriter}, 0); err != nil {
 		t.Fatal(err)
 	}
+	adminKey, _, err := ks.Create("ops", allsource.AllTenants, []string{authz.RoleAdmin}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
 	p := startProc(t, dir, nil)
 	token := strings.TrimSpace(cli(t, "token", "issue", "--data-dir", dir, "--tenant", "acme", "--role", "analyst", "--ttl", "1h"))
 	deadline := time.Now().Add(5 * time.Second)
@@ -55,12 +60,24 @@ func TestTokenIssuedAfterStart(t *testing.T) {
 		}
 		resp.Body.Close()
 		if resp.StatusCode == 200 {
-			return
+			break
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("a token issued after the server started: %d after 5 s", resp.StatusCode)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+	// acme's query ran in acme's own engine instance, which /metrics counts.
+	req, _ := http.NewRequest("GET", p.url+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+adminKey)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), "\nallsource_engine_instances 1\n") {
+		t.Fatalf("/metrics: %d, no allsource_engine_instances 1", resp.StatusCode)
 	}
 }
 

@@ -99,6 +99,8 @@ func (m *metrics) registerStore(s *store) {
 	gauge("allsource_flushed_seq", "Highest seq stored in Parquet.", func() float64 { return float64(s.wh.Stats().FlushedSeq) })
 	gauge("allsource_wal_bytes", "Size of the WAL segments on disk.", func() float64 { return float64(s.wal.Size()) })
 	gauge("allsource_wal_segments", "WAL segments on disk.", func() float64 { return float64(len(s.wal.Segments())) })
+	gauge("allsource_engine_instances", "Tenants' query engine instances open (each sandboxed to its tenant's data).",
+		func() float64 { return float64(s.wh.EngineInstances()) })
 }
 
 func (m *metrics) observeFsync(d time.Duration) { m.fsyncLatency.Observe(d.Seconds()) }
