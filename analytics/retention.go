@@ -188,13 +188,13 @@ type RetentionResult struct {
 
 // RetentionRow is one cell of the retention matrix in long form.
 type RetentionRow struct {
-	Breakdown *string // nil in Rows; the group's value (nil: NULL) in BreakdownRows
-	Cohort    string
-	Start     time.Time
-	Period    int
-	Size      int64
-	Retained  int64
-	Share     float64
+	Breakdown *string   `json:"breakdown,omitempty"` // nil in Rows; the group's value (nil: NULL) in BreakdownRows
+	Cohort    string    `json:"cohort"`
+	Start     time.Time `json:"start"`
+	Period    int       `json:"period"`
+	Size      int64     `json:"size"`
+	Retained  int64     `json:"retained"`
+	Share     float64   `json:"share"`
 }
 
 // Rows returns the overall matrix as rows, by cohort then period.

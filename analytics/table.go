@@ -1,9 +1,7 @@
 package analytics
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -95,14 +93,7 @@ func RunTable(ctx context.Context, wh *warehouse.Warehouse, name, question strin
 	if !IsTableFunction(name) {
 		return nil, allsource.Errorf(allsource.CodeInvalid, "no analytics function %q", name)
 	}
-	decode := func(v any) error {
-		dec := json.NewDecoder(bytes.NewReader([]byte(question)))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(v); err != nil {
-			return allsource.Errorf(allsource.CodeInvalid, "invalid JSON argument: %v", err)
-		}
-		return nil
-	}
+	decode := func(v any) error { return DecodeQuestion([]byte(question), v, time.Now()) }
 	f := func(p *float64) any {
 		if p == nil {
 			return nil

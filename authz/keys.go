@@ -248,6 +248,13 @@ func (s *KeyStore) Verify(token string) (allsource.Principal, error) {
 		}
 	}
 	k, found := s.keys[id]
+	if !found {
+		// A key created a moment ago is not refused for want of the next
+		// look at the file (a look costs a stat; it reads only a change).
+		if err := s.reload(false); err == nil {
+			k, found = s.keys[id]
+		}
+	}
 	s.mu.Unlock()
 	want := k.Hash
 	if !found {

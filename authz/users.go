@@ -311,6 +311,12 @@ func (s *UserStore) Lookup(name string) (User, allsource.Principal, bool) {
 	s.refresh()
 	u, ok := s.users[name]
 	if !ok {
+		// A user set a moment ago is not missed for want of the next
+		// look at the file (a look costs a stat; it reads only a change).
+		_ = s.reload(false)
+		u, ok = s.users[name]
+	}
+	if !ok {
 		return User{}, allsource.Principal{}, false
 	}
 	return u, allsource.Principal{Subject: "user:" + u.Name, Tenant: u.Tenant, Roles: slices.Clone(u.Roles), Via: "password"}, true

@@ -53,8 +53,11 @@ type Options struct {
 
 // Gate is the enforcement path. Its methods are safe for concurrent use.
 type Gate struct {
-	o     Options
-	audit atomic.Pointer[authz.Auditor]
+	o        Options
+	audit    atomic.Pointer[authz.Auditor]
+	authn    atomic.Pointer[authz.Authenticator] // nil: authentication off
+	policies atomic.Pointer[authz.Policies]
+	probe    atomic.Pointer[func() bool]
 
 	mu   sync.Mutex
 	seen map[[32]byte]time.Time // credentials whose use was recorded, and when
@@ -65,17 +68,48 @@ func New(o Options) (*Gate, error) {
 	if o.Quotas == nil {
 		return nil, errors.New("boundary: Quotas is required")
 	}
-	return &Gate{o: o}, nil
+	g := &Gate{o: o}
+	g.policies.Store(o.Policies)
+	g.authn.Store(o.Authn)
+	return g, nil
+}
+
+// TurnOn turns authentication on in a running Gate (the first credential
+// of a server that started without one): from the next login on, both
+// front ends ask for a credential.
+func (g *Gate) TurnOn(authn *authz.Authenticator, policies *authz.Policies) {
+	g.policies.Store(policies)
+	g.authn.Store(authn)
+}
+
+// SetProbe gives a Gate without authentication a check that turns it on
+// (by calling TurnOn) when a credential has appeared; On asks it, so the
+// first login after a credential is created, on either front end, already
+// needs one. nil stops asking.
+func (g *Gate) SetProbe(probe func() bool) {
+	if probe == nil {
+		g.probe.Store(nil)
+		return
+	}
+	g.probe.Store(&probe)
 }
 
 // On reports whether authentication is on.
-func (g *Gate) On() bool { return g.o.Authn != nil }
+func (g *Gate) On() bool {
+	if g.authn.Load() != nil {
+		return true
+	}
+	if p := g.probe.Load(); p != nil && (*p)() {
+		return g.authn.Load() != nil
+	}
+	return false
+}
 
 // Authn is the authenticator (nil when authentication is off).
-func (g *Gate) Authn() *authz.Authenticator { return g.o.Authn }
+func (g *Gate) Authn() *authz.Authenticator { return g.authn.Load() }
 
 // Policies are the Gate's (nil: roles only).
-func (g *Gate) Policies() *authz.Policies { return g.o.Policies }
+func (g *Gate) Policies() *authz.Policies { return g.policies.Load() }
 
 // SetAuditor starts recording to a (set once the store is open).
 func (g *Gate) SetAuditor(a *authz.Auditor) { g.audit.Store(a) }
@@ -220,7 +254,7 @@ func (g *Gate) Admit(ctx context.Context, p *allsource.Principal, r Request) (*S
 	}
 	s.Record.Subject, s.Record.Via = p.Subject, p.Via
 	if r.Action != "" {
-		if err := g.o.Policies.Authorize(*p, r.Action, authz.Resource{Tenant: tenant}); err != nil {
+		if err := g.Policies().Authorize(*p, r.Action, authz.Resource{Tenant: tenant}); err != nil {
 			rec := s.Record
 			rec.Kind, rec.Reason = "denied", errorText(err)
 			g.Record(rec)
@@ -231,7 +265,7 @@ func (g *Gate) Admit(ctx context.Context, p *allsource.Principal, r Request) (*S
 	if p.Tenant == allsource.AllTenants && r.Tenant != "" && !r.ServerWide {
 		ctx = allsource.WithTenantScope(ctx, tenant) // an administrator looking at one tenant
 	}
-	s.Ctx = allsource.WithReadRestriction(ctx, g.o.Policies.Restriction(*p, tenant))
+	s.Ctx = allsource.WithReadRestriction(ctx, g.Policies().Restriction(*p, tenant))
 	return s, nil
 }
 
@@ -241,7 +275,7 @@ func (s *Scope) Authorize(a authz.Action) error {
 	if s.Principal == nil {
 		return nil
 	}
-	if err := s.gate.o.Policies.Authorize(*s.Principal, a, authz.Resource{Tenant: s.Tenant}); err != nil {
+	if err := s.gate.Policies().Authorize(*s.Principal, a, authz.Resource{Tenant: s.Tenant}); err != nil {
 		rec := s.Record
 		rec.Kind, rec.Action, rec.Reason = "denied", string(a), errorText(err)
 		s.gate.Record(rec)
@@ -258,7 +292,7 @@ func (g *Gate) Authorize(ctx context.Context, a authz.Action, tenant string) err
 	if !ok {
 		return nil
 	}
-	if err := g.o.Policies.Authorize(p, a, authz.Resource{Tenant: tenant}); err != nil {
+	if err := g.Policies().Authorize(p, a, authz.Resource{Tenant: tenant}); err != nil {
 		g.Record(authz.AuditRecord{Kind: "denied", Subject: p.Subject, Via: p.Via, Tenant: tenant, Action: string(a), Reason: errorText(err)})
 		return err
 	}
@@ -305,9 +339,9 @@ func (s *Scope) MaxResultBytes() int64 { return s.gate.o.Quotas.For(s.Tenant).Ma
 // (eventType(i)), then the tenant's storage quota (stored returns what
 // it holds), then its event and byte rates. The principal is ctx's.
 func (g *Gate) AdmitAppend(ctx context.Context, tenant string, eventType func(i int) string, n int, size int64, stored func() int64) error {
-	if p, ok := allsource.PrincipalFrom(ctx); ok && (g.o.Policies.Has() || g.o.Policies.Roles().AppendLimited(p.Roles)) {
+	if p, ok := allsource.PrincipalFrom(ctx); ok && (g.Policies().Has() || g.Policies().Roles().AppendLimited(p.Roles)) {
 		for i := 0; i < n; i++ {
-			if err := g.o.Policies.Authorize(p, authz.ActionAppend, authz.Resource{Tenant: tenant, EventType: eventType(i)}); err != nil {
+			if err := g.Policies().Authorize(p, authz.ActionAppend, authz.Resource{Tenant: tenant, EventType: eventType(i)}); err != nil {
 				var e allsource.Error
 				if ae, ok := err.(*allsource.Error); ok {
 					e = *ae

@@ -2,11 +2,14 @@ package httpapi
 
 import (
 	"context"
+	"encoding/json"
+	"io"
 	"net/http"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/allsource/allsource"
 	"github.com/allsource/allsource/analytics"
 	"github.com/allsource/allsource/internal/httpx"
 	"github.com/allsource/allsource/warehouse"
@@ -43,7 +46,7 @@ func post[S, R any](r gin.IRouter, wh *warehouse.Warehouse, o AnalyticsOptions, 
 	run func(context.Context, *warehouse.Warehouse, S) (R, error), out func(S, R) any) {
 	r.POST(path, func(c *gin.Context) {
 		var spec S
-		if !httpx.DecodeJSON(c, &spec) {
+		if !decodeSpec(c, &spec) {
 			return
 		}
 		ctx, cancel := context.WithTimeout(c.Request.Context(), o.QueryTimeout)
@@ -53,7 +56,7 @@ func post[S, R any](r gin.IRouter, wh *warehouse.Warehouse, o AnalyticsOptions, 
 			httpx.WriteError(c, err)
 			return
 		}
-		c.JSON(http.StatusOK, out(spec, res))
+		c.PureJSON(http.StatusOK, withWarnings(out(spec, res), analytics.Warnings(ctx, wh, spec)))
 	})
 }
 
@@ -124,4 +127,36 @@ func retentionJSON(r analytics.RetentionResult) gin.H {
 		out["breakdown"] = bd
 	}
 	return out
+}
+
+// decodeSpec decodes a question strictly (analytics.DecodeQuestion:
+// relative times too); on failure it has answered.
+func decodeSpec(c *gin.Context, spec any) bool {
+	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, 1<<20))
+	if err == nil {
+		err = analytics.DecodeQuestion(body, spec, time.Now())
+	} else {
+		err = allsource.Errorf(allsource.CodeInvalid, "invalid request body: %v", err)
+	}
+	if err != nil {
+		httpx.WriteError(c, err)
+		return false
+	}
+	return true
+}
+
+// withWarnings adds "warnings" to an answer object when there are any.
+func withWarnings(answer any, warnings []string) any {
+	if len(warnings) == 0 {
+		return answer
+	}
+	h, ok := answer.(gin.H)
+	if !ok {
+		b, err := json.Marshal(answer)
+		if err != nil || json.Unmarshal(b, &h) != nil {
+			return answer
+		}
+	}
+	h["warnings"] = warnings
+	return h
 }

@@ -108,7 +108,7 @@ func serveEventQL(c *gin.Context, wh *warehouse.Warehouse, o *EventQLOptions, fr
 		return
 	}
 	if req.Explain {
-		c.JSON(http.StatusOK, gin.H{"sql": compiled.SQL, "doc_sql": compiled.DocSQL, "columns": compiled.Columns})
+		c.PureJSON(http.StatusOK, gin.H{"sql": compiled.SQL, "doc_sql": compiled.DocSQL, "columns": compiled.Columns})
 		return
 	}
 	ctx, cancel := context.WithTimeout(c.Request.Context(), timeout)
@@ -232,7 +232,7 @@ var usesNow = regexp.MustCompile(`(?i)\bnow\s*\(`)
 
 // writeStreamError ends a stream that already began with an error line.
 func writeStreamError(bw *bufio.Writer, framed bool, err error) {
-	msg, _ := json.Marshal(allsource.ErrorMessage(err))
+	msg, _ := httpx.JSONText(allsource.ErrorMessage(err))
 	if framed {
 		bw.WriteString(`{"type":"error","payload":{"error":` + string(msg) + "}}\n")
 		return

@@ -25,7 +25,7 @@ func RegisterExports(r gin.IRouter, m *export.Manager) {
 		for i := range jobs {
 			jobs[i] = jobs[i].Redacted()
 		}
-		c.JSON(http.StatusOK, gin.H{"exports": jobs})
+		c.PureJSON(http.StatusOK, gin.H{"exports": jobs})
 	})
 	r.POST("/v1/exports", func(c *gin.Context) {
 		var s export.Spec
@@ -37,7 +37,7 @@ func RegisterExports(r gin.IRouter, m *export.Manager) {
 			httpx.WriteError(c, err)
 			return
 		}
-		c.JSON(http.StatusCreated, j.Redacted())
+		c.PureJSON(http.StatusCreated, j.Redacted())
 	})
 	r.GET("/v1/exports/:id", func(c *gin.Context) {
 		j, err := m.Get(httpx.Tenant(c), c.Param("id"))
@@ -45,7 +45,7 @@ func RegisterExports(r gin.IRouter, m *export.Manager) {
 			httpx.WriteError(c, err)
 			return
 		}
-		c.JSON(http.StatusOK, j.Redacted())
+		c.PureJSON(http.StatusOK, j.Redacted())
 	})
 	r.POST("/v1/exports/:id/:action", func(c *gin.Context) {
 		ctx, tenant, id := c.Request.Context(), httpx.Tenant(c), c.Param("id")
@@ -67,7 +67,7 @@ func RegisterExports(r gin.IRouter, m *export.Manager) {
 			httpx.WriteError(c, err)
 			return
 		}
-		c.JSON(http.StatusOK, j.Redacted())
+		c.PureJSON(http.StatusOK, j.Redacted())
 	})
 	r.DELETE("/v1/exports/:id", func(c *gin.Context) {
 		if err := m.Delete(c.Request.Context(), httpx.Tenant(c), c.Param("id")); err != nil {

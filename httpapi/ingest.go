@@ -108,7 +108,7 @@ func serveAppend(c *gin.Context, s *ingest.Service, o *IngestOptions) {
 	if res.Duplicates == nil {
 		res.Duplicates = []ingest.Duplicate{}
 	}
-	c.JSON(http.StatusOK, res)
+	c.PureJSON(http.StatusOK, res)
 }
 
 // reject answers a refused batch and counts it.

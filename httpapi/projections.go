@@ -27,7 +27,7 @@ import (
 //	GET    /v1/entities/:entity_id/state       ?projection=&at=: an entity's state, now or at a time
 func RegisterProjections(r gin.IRouter, e *projections.Engine) {
 	r.GET("/v1/projections", func(c *gin.Context) {
-		c.JSON(http.StatusOK, gin.H{"projections": nonNil(e.List(httpx.Tenant(c)))})
+		c.PureJSON(http.StatusOK, gin.H{"projections": nonNil(e.List(httpx.Tenant(c)))})
 	})
 	r.POST("/v1/projections", func(c *gin.Context) {
 		var body struct {
@@ -45,7 +45,7 @@ func RegisterProjections(r gin.IRouter, e *projections.Engine) {
 			httpx.WriteError(c, err)
 			return
 		}
-		c.JSON(http.StatusOK, st)
+		c.PureJSON(http.StatusOK, st)
 	})
 	r.PUT("/v1/projections/:name", func(c *gin.Context) {
 		var s projections.Spec
@@ -84,7 +84,7 @@ func RegisterProjections(r gin.IRouter, e *projections.Engine) {
 			httpx.WriteError(c, err)
 			return
 		}
-		c.JSON(http.StatusOK, st)
+		c.PureJSON(http.StatusOK, st)
 	})
 	r.GET("/v1/projections/:name/rows", func(c *gin.Context) { serveProjectionRows(c, e) })
 	r.GET("/v1/projections/:name/dead-letters", func(c *gin.Context) {
@@ -97,7 +97,7 @@ func RegisterProjections(r gin.IRouter, e *projections.Engine) {
 			httpx.WriteError(c, err)
 			return
 		}
-		c.JSON(http.StatusOK, gin.H{"dead_letters": dl})
+		c.PureJSON(http.StatusOK, gin.H{"dead_letters": dl})
 	})
 	r.GET("/v1/entities/:entity_id/state", func(c *gin.Context) { serveEntityState(c, e) })
 }
@@ -128,6 +128,9 @@ func define(c *gin.Context, e *projections.Engine, s projections.Spec, replace b
 		httpx.WriteError(c, err)
 		return
 	}
+	if notice := e.AwaitBuild(c.Request.Context(), d.Tenant, d.Name); notice != "" {
+		c.Header("X-Allsource-Notice", notice)
+	}
 	st, err := e.Get(d.Tenant, d.Name)
 	if err != nil {
 		httpx.WriteError(c, err)
@@ -137,7 +140,7 @@ func define(c *gin.Context, e *projections.Engine, s projections.Spec, replace b
 	if d.Version > 1 {
 		code = http.StatusAccepted // rebuilding; takes over when caught up
 	}
-	c.JSON(code, st)
+	c.PureJSON(code, st)
 }
 
 // serveProjectionRows answers a projection's rows, optionally one key's
@@ -157,7 +160,7 @@ func serveProjectionRows(c *gin.Context, e *projections.Engine) {
 		httpx.WriteError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"projection": name, "version": st.Version, "position": st.Position, "rows": rows})
+	c.PureJSON(http.StatusOK, gin.H{"projection": name, "version": st.Version, "position": st.Position, "rows": rows})
 }
 
 // serveEntityState answers an entity's state in a projection, now or as
@@ -182,5 +185,5 @@ func serveEntityState(c *gin.Context, e *projections.Engine) {
 		httpx.WriteError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, res)
+	c.PureJSON(http.StatusOK, res)
 }

@@ -186,7 +186,7 @@ func serveEntity(c *gin.Context, wh *warehouse.Warehouse, o *QueryOptions) {
 		httpx.WriteError(c, allsource.Errorf(allsource.CodeNotFound, "entity %q has no events in tenant %q", entity, tenant))
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"entity_id": entity, "tenant": tenant, "events": evs})
+	c.PureJSON(http.StatusOK, gin.H{"entity_id": entity, "tenant": tenant, "events": evs})
 }
 
 func uintParam(c *gin.Context, name string, def uint64) (uint64, error) {

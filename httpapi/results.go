@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/csv"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"strconv"
@@ -210,12 +209,12 @@ func streamMessage(c *gin.Context, wh *warehouse.Warehouse, err error) string {
 func finishWithError(bw *bufio.Writer, cw *csv.Writer, format string, n int, err error, msg string) error {
 	switch format {
 	case formatJSON:
-		b, _ := json.Marshal(allsource.ErrorDetail{Code: allsource.CodeInvalid, Message: msg})
+		b, _ := httpx.JSONText(allsource.ErrorDetail{Code: allsource.CodeInvalid, Message: msg})
 		bw.WriteString(`],"row_count":` + strconv.Itoa(n) + `,"error":`)
 		bw.Write(b)
 		bw.WriteString("}\n")
 	case formatNDJSON:
-		b, _ := json.Marshal(allsource.NewErrorBody(&allsource.Error{Code: allsource.CodeInvalid, Message: msg, Index: -1}))
+		b, _ := httpx.JSONText(allsource.NewErrorBody(&allsource.Error{Code: allsource.CodeInvalid, Message: msg, Index: -1}))
 		bw.Write(append(b, '\n'))
 	case formatCSV:
 		cw.Flush()

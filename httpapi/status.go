@@ -19,6 +19,6 @@ func RegisterStatus(r gin.IRouter, report func(ctx context.Context) (any, error)
 			httpx.WriteError(c, err)
 			return
 		}
-		c.JSON(http.StatusOK, rep)
+		c.PureJSON(http.StatusOK, rep)
 	})
 }

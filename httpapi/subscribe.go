@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -174,11 +173,11 @@ func serveSSE(c *gin.Context, h *projections.Hub, wh *warehouse.Warehouse, o *Su
 	var ended *projections.Ended
 	switch {
 	case errors.As(err, &ended):
-		b, _ := json.Marshal(map[string]string{"reason": ended.Reason})
+		b, _ := httpx.JSONText(map[string]string{"reason": ended.Reason})
 		fmt.Fprintf(w, "event: end\ndata: %s\n\n", b)
 		w.Flush()
 	case err != nil && werr == nil && ctx.Err() == nil:
-		b, _ := json.Marshal(map[string]string{"reason": err.Error()})
+		b, _ := httpx.JSONText(map[string]string{"reason": err.Error()})
 		fmt.Fprintf(w, "event: end\ndata: %s\n\n", b)
 		w.Flush()
 	}
@@ -192,7 +191,7 @@ func eventJSON(h *projections.Hub, f *projections.Filter, e *projections.Event) 
 			return b, nil
 		}
 	}
-	return json.Marshal(e)
+	return httpx.JSONText(e)
 }
 
 func splitParam(s string) []string {

@@ -770,13 +770,16 @@ func (c *conn) executeKind(ctx context.Context, pt *portal, maxRows int, describ
 		if p := c.sess.principal; p != nil {
 			tenant = sessionTenant(*p, tenant)
 		}
-		tag, err := c.srv.opts.Commands.Run(ctx, tenant, st.Text)
+		tag, notice, err := c.srv.opts.Commands.Run(ctx, tenant, st.Text)
 		if err != nil {
 			code := map[allsource.Code]string{allsource.CodeConflict: "42710", allsource.CodeInvalid: "42601"}[allsource.ErrorCode(err)]
 			if code == "" {
 				return err
 			}
 			return &pgsql.Error{Code: code, Message: allsource.ErrorMessage(err)}
+		}
+		if notice != "" {
+			c.be.Send(&pgproto3.NoticeResponse{Severity: "NOTICE", SeverityUnlocalized: "NOTICE", Code: "00000", Message: notice})
 		}
 		c.be.Send(&pgproto3.CommandComplete{CommandTag: []byte(tag)})
 	case pgsql.KindShow:

@@ -64,7 +64,9 @@ type Observer interface {
 // Commands are statements pgwire passes to the server (see Options).
 type Commands interface {
 	Handles(text string) bool
-	Run(ctx context.Context, tenant, text string) (tag string, err error)
+	// Run runs the statement; a notice is sent to the client (as a
+	// NOTICE) before the command completes.
+	Run(ctx context.Context, tenant, text string) (tag, notice string, err error)
 }
 
 type Options struct {

@@ -62,8 +62,13 @@ type Options struct {
 	// MaxPerTenant bounds a tenant's projections (each runs its own
 	// runner and state tables); default 100.
 	MaxPerTenant int
-	Logger       *slog.Logger
-	Observe      Observer
+	// FirstBuildWait is how long creating a projection waits for its
+	// first build to catch up, so that reads right after it see every
+	// event; default 10 s. Past it, creation returns and says how far
+	// the build is.
+	FirstBuildWait time.Duration
+	Logger         *slog.Logger
+	Observe        Observer
 	// Fault, when set, is asked at each step of applying and saving; true
 	// makes the engine act as if the process died there (tests).
 	Fault func(point string) bool
@@ -72,6 +77,9 @@ type Options struct {
 func (o *Options) defaults() {
 	if o.MaxPerTenant <= 0 {
 		o.MaxPerTenant = 100
+	}
+	if o.FirstBuildWait <= 0 {
+		o.FirstBuildWait = 10 * time.Second
 	}
 	if o.CheckpointEvery <= 0 {
 		o.CheckpointEvery = 5 * time.Second
@@ -635,6 +643,43 @@ func (e *Engine) Get(tenant, name string) (Status, error) {
 		return Status{}, err
 	}
 	return p.status(tenant, name), nil
+}
+
+// AwaitBuild waits, at most Options.FirstBuildWait, for the version of a
+// projection just created (the active one, or the one rebuilding) to
+// catch up with the tenant's events. When it has not, the notice says how
+// far it is and that reads show part of the events until it has.
+func (e *Engine) AwaitBuild(ctx context.Context, tenant, name string) (notice string) {
+	e.mu.Lock()
+	p, err := e.get(tenant, name)
+	var r *runner
+	rebuilding := false
+	if err == nil {
+		r = p.active
+		if p.next != nil {
+			r, rebuilding = p.next, true
+		}
+	}
+	e.mu.Unlock()
+	if r == nil {
+		return ""
+	}
+	head := e.wh.TenantWatermark(tenant)
+	wctx, cancel := context.WithTimeout(ctx, e.opts.FirstBuildWait)
+	defer cancel()
+	if r.wait(wctx, head) == nil {
+		return ""
+	}
+	vs := r.versionStatus()
+	if vs.Status == StatusFaulted {
+		return fmt.Sprintf("projection %s is faulted: %s", name, vs.Reason)
+	}
+	what := "reads show the rows of the events applied so far"
+	if rebuilding {
+		what = "the previous version serves reads until it has"
+	}
+	return fmt.Sprintf("projection %s is still building (version %d, %d events behind the newest; GET /v1/projections/%s shows its progress): %s",
+		name, vs.Version, vs.LagEvents, name, what)
 }
 
 // Wait blocks until the active version of a projection has applied every

@@ -644,3 +644,32 @@ func TestProjectionsPerTenantBounded(t *testing.T) {
 		t.Fatalf("another tenant: %v", err)
 	}
 }
+
+// TestCreateAwaitsFirstBuild: CREATE PROJECTION returns once the first
+// build has applied every stored event, so a read right after it sees
+// them all; when the build takes longer than FirstBuildWait, it returns
+// with a notice saying so instead of leaving reads silently partial.
+func TestCreateAwaitsFirstBuild(t *testing.T) {
+	s := newStore(t)
+	for i := 0; i < 10; i++ {
+		s.orders(t, "acme", 500)
+	}
+	e := openEngine(t, s, Options{})
+	defer e.Close()
+	ctx := context.Background()
+	tag, notice, err := e.Exec(ctx, "acme", "CREATE PROJECTION n AS SELECT event_type, count(*) AS n FROM events GROUP BY event_type")
+	if err != nil || tag != "CREATE PROJECTION" || notice != "" {
+		t.Fatalf("create: %q %q %v", tag, notice, err)
+	}
+	got := rowsOf(t, s, "acme", "SELECT sum(n) FROM projections.n")
+	if len(got) != 1 || got[0] != "5000" {
+		t.Fatalf("read right after CREATE: %v, want 5000 events counted", got)
+	}
+
+	slow := openEngine(t, s, Options{FirstBuildWait: time.Nanosecond})
+	defer slow.Close()
+	_, notice, err = slow.Exec(ctx, "acme", "CREATE PROJECTION m AS SELECT event_type, count(*) AS n FROM events GROUP BY event_type")
+	if err != nil || !strings.Contains(notice, "projection m is still building") || !strings.Contains(notice, "events behind") {
+		t.Fatalf("create with no time to build: notice %q, %v", notice, err)
+	}
+}

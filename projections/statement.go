@@ -33,7 +33,10 @@ func identName(s string) string {
 }
 
 // Exec runs a projection statement for tenant and returns its command tag.
-func (e *Engine) Exec(ctx context.Context, tenant, text string) (string, error) {
+//
+// CREATE returns once the new version's build has caught up, or with a
+// notice saying how far it is (see AwaitBuild).
+func (e *Engine) Exec(ctx context.Context, tenant, text string) (tag, notice string, err error) {
 	if m := createRE.FindStringSubmatch(text); m != nil {
 		s := Spec{Name: identName(m[2]), OnError: strings.ToLower(m[6])}
 		body := strings.TrimSpace(m[7])
@@ -54,19 +57,20 @@ func (e *Engine) Exec(ctx context.Context, tenant, text string) (string, error) 
 		case "js", "javascript":
 			s.JS = body
 		default:
-			return "", allsource.Errorf(allsource.CodeInvalid, "CREATE PROJECTION: LANGUAGE %s (want sql or js)", m[4])
+			return "", "", allsource.Errorf(allsource.CodeInvalid, "CREATE PROJECTION: LANGUAGE %s (want sql or js)", m[4])
 		}
-		if _, err := e.Create(ctx, tenant, s, m[1] != ""); err != nil {
-			return "", err
+		d, err := e.Create(ctx, tenant, s, m[1] != "")
+		if err != nil {
+			return "", "", err
 		}
-		return "CREATE PROJECTION", nil
+		return "CREATE PROJECTION", e.AwaitBuild(ctx, tenant, d.Name), nil
 	}
 	if m := dropRE.FindStringSubmatch(text); m != nil {
 		err := e.Delete(ctx, tenant, identName(m[2]))
 		if err != nil && !(m[1] != "" && allsource.ErrorCode(err) == allsource.CodeNotFound) {
-			return "", err
+			return "", "", err
 		}
-		return "DROP PROJECTION", nil
+		return "DROP PROJECTION", "", nil
 	}
 	if m := alterRE.FindStringSubmatch(text); m != nil {
 		name := identName(m[1])
@@ -80,9 +84,9 @@ func (e *Engine) Exec(ctx context.Context, tenant, text string) (string, error) 
 			err = e.Reset(ctx, tenant, name)
 		}
 		if err != nil {
-			return "", err
+			return "", "", err
 		}
-		return "ALTER PROJECTION", nil
+		return "ALTER PROJECTION", "", nil
 	}
-	return "", allsource.Errorf(allsource.CodeInvalid, "projection statement not understood; the forms are: CREATE [OR REPLACE] PROJECTION name [LANGUAGE sql|js] [ON ERROR SKIP|STOP] AS SELECT … | $$…$$; DROP PROJECTION [IF EXISTS] name; ALTER PROJECTION name START|STOP|RESET")
+	return "", "", allsource.Errorf(allsource.CodeInvalid, "projection statement not understood; the forms are: CREATE [OR REPLACE] PROJECTION name [LANGUAGE sql|js] [ON ERROR SKIP|STOP] AS SELECT … | $$…$$; DROP PROJECTION [IF EXISTS] name; ALTER PROJECTION name START|STOP|RESET")
 }

@@ -212,7 +212,8 @@ type resultShape struct {
 	wrapped string // the statement selecting JSON columns as text, or ""
 }
 
-// wrap selects q's columns by position, casting JSON ones to their text.
+// wrap selects q's columns by position under the given names, casting
+// JSON ones to their text.
 func wrap(q string, names []string, json []bool) string {
 	var b strings.Builder
 	b.WriteString("SELECT ")
@@ -254,7 +255,12 @@ func (c *shapeCache) get(ctx context.Context, conn *sql.Conn, q string) *resultS
 		return nil
 	}
 	r = &resultShape{json: jsonCols}
-	if slices.Contains(jsonCols, true) {
+	renamed := false
+	var tree string
+	if conn.QueryRowContext(ctx, "SELECT CAST(json_serialize_sql("+sqlString(q)+") AS VARCHAR)").Scan(&tree) == nil {
+		names, renamed = postgresNames(tree, names)
+	}
+	if renamed || slices.Contains(jsonCols, true) {
 		// Use the wrapped form only if it prepares: odd endings (a ';'
 		// followed by a comment) run as written instead.
 		if w := wrap(q, names, jsonCols); func() error { _, _, err := describe(ctx, conn, w); return err }() == nil {

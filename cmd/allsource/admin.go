@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"strconv"
@@ -21,27 +20,25 @@ const tokenUsage = `Usage: allsource token issue --data-dir DIR --tenant T --rol
 Prints a signed token (JWT, HS256) for the server on DIR: send it as
 Authorization: Bearer <token>, or as the Postgres password. The signing
 secret is DIR/auth/token-hs256.key, made on first use; a server on DIR
-accepts tokens once it exists (restart a running one to turn
-authentication on). Roles: admin (with --tenant '*'), tenant-admin, writer,
+accepts tokens once it exists (one running without authentication turns
+it on within a second). Roles: admin (with --tenant '*'), tenant-admin, writer,
 reader, analyst.
-
-Flags:
 `
 
 func (m *Main) runToken(_ context.Context, args []string) error {
-	if len(args) == 0 || args[0] != "issue" {
-		fmt.Fprint(m.Stderr, tokenUsage)
-		return &exitError{code: 2, err: errors.New("usage: allsource token issue …")}
-	}
-	fs := flag.NewFlagSet("token issue", flag.ContinueOnError)
-	fs.SetOutput(m.Stderr)
+	fs := newFlags("token issue", tokenUsage)
 	dataDir := fs.String("data-dir", "./data", "the server's data directory")
 	tenant := fs.String("tenant", "", "the tenant the token acts in ('*' with role admin)")
 	role := fs.String("role", "", "comma-separated roles")
 	ttl := fs.Duration("ttl", time.Hour, "how long the token is valid (at most a year)")
 	subject := fs.String("subject", "cli", "the token's subject (sub), as audit records name it")
-	fs.Usage = func() { fmt.Fprint(m.Stderr, tokenUsage); fs.PrintDefaults() }
-	if err := fs.Parse(args[1:]); err != nil {
+	if len(args) > 0 && isHelpArg(args[0]) {
+		args = []string{"issue", "--help"}
+	}
+	if _, err := m.pickCommand("token", tokenUsage, args, "issue"); err != nil {
+		return err
+	}
+	if err := m.parse(fs, args[1:]); err != nil {
 		return err
 	}
 	if *tenant == "" {
@@ -104,25 +101,27 @@ unlimited.
 `
 
 func (m *Main) runAdmin(ctx context.Context, args []string) error {
-	if len(args) >= 2 && args[0] == "quota" {
+	group, err := m.pickCommand("admin", adminUsage, args, "key", "quota", "user", "policy", "role")
+	if err != nil {
+		return err
+	}
+	subs := map[string][]string{"key": {"create", "list", "revoke"}, "quota": {"set", "list"}, "user": {"set", "list", "delete"},
+		"policy": {"set", "check"}, "role": {"set", "list"}}[group]
+	sub, err := m.pickCommand("admin "+group, helpSection(adminUsage, "admin "+group), args[1:], subs...)
+	if err != nil {
+		return err
+	}
+	switch group {
+	case "quota":
 		return m.runAdminQuota(args[1:])
-	}
-	if len(args) >= 2 && args[0] == "user" {
+	case "user":
 		return m.runAdminUser(args[1:])
-	}
-	if len(args) >= 2 && args[0] == "policy" {
+	case "policy":
 		return m.runAdminPolicy(args[1:])
-	}
-	if len(args) >= 2 && args[0] == "role" {
+	case "role":
 		return m.runAdminRole(args[1:])
 	}
-	if len(args) < 2 || args[0] != "key" {
-		fmt.Fprint(m.Stderr, adminUsage)
-		return &exitError{code: 2, err: errors.New("usage: allsource admin key create|list|revoke …")}
-	}
-	fs := flag.NewFlagSet("admin key "+args[1], flag.ContinueOnError)
-	fs.SetOutput(m.Stderr)
-	fs.Usage = func() { fmt.Fprint(m.Stderr, adminUsage); fs.PrintDefaults() }
+	fs := newFlags("admin key "+sub, helpSection(adminUsage, "admin key "+sub))
 	dataDir := fs.String("data-dir", "./data", "the server's data directory")
 	switch args[1] {
 	case "create":
@@ -130,7 +129,7 @@ func (m *Main) runAdmin(ctx context.Context, args []string) error {
 		role := fs.String("role", "", "comma-separated roles")
 		name := fs.String("name", "", "what the key is for")
 		ttl := fs.Duration("ttl", 0, "how long the key is valid (0: until revoked)")
-		if err := fs.Parse(args[2:]); err != nil {
+		if err := m.parse(fs, args[2:]); err != nil {
 			return err
 		}
 		if *tenant == "" {
@@ -154,7 +153,7 @@ func (m *Main) runAdmin(ctx context.Context, args []string) error {
 		return nil
 	case "list":
 		asJSON := fs.Bool("json", false, "print JSON")
-		if err := fs.Parse(args[2:]); err != nil {
+		if err := m.parse(fs, args[2:]); err != nil {
 			return err
 		}
 		ks, err := authz.OpenKeyStore(authz.KeysFile(*dataDir))
@@ -191,7 +190,7 @@ func (m *Main) runAdmin(ctx context.Context, args []string) error {
 		}
 		return tw.Flush()
 	case "revoke":
-		if err := fs.Parse(args[2:]); err != nil {
+		if err := m.parse(fs, args[2:]); err != nil {
 			return err
 		}
 		if fs.NArg() != 1 {
@@ -207,14 +206,11 @@ func (m *Main) runAdmin(ctx context.Context, args []string) error {
 		fmt.Fprintf(m.Stderr, "key %s revoked\n", fs.Arg(0))
 		return nil
 	}
-	fmt.Fprint(m.Stderr, adminUsage)
-	return &exitError{code: 2, err: fmt.Errorf("unknown admin key command %q", args[1])}
+	return usageError(fs, fmt.Errorf("unknown command %q", args[1]))
 }
 
 func (m *Main) runAdminQuota(args []string) error {
-	fs := flag.NewFlagSet("admin quota "+args[0], flag.ContinueOnError)
-	fs.SetOutput(m.Stderr)
-	fs.Usage = func() { fmt.Fprint(m.Stderr, adminUsage); fs.PrintDefaults() }
+	fs := newFlags("admin quota "+args[0], helpSection(adminUsage, "admin quota "+args[0]))
 	dataDir := fs.String("data-dir", "./data", "the server's data directory")
 	switch args[0] {
 	case "set":
@@ -226,7 +222,7 @@ func (m *Main) runAdminQuota(args []string) error {
 		fs.StringVar(&q.QueryTimeout, "query-timeout", "", "longest a query may run, e.g. 30s")
 		fs.Int64Var(&q.StorageBytes, "storage-bytes", 0, "Parquet bytes stored; appends are refused (507) at the limit")
 		fs.Int64Var(&q.MaxResultBytes, "max-result-bytes", 0, "bytes one query may send back")
-		if err := fs.Parse(args[1:]); err != nil {
+		if err := m.parse(fs, args[1:]); err != nil {
 			return err
 		}
 		if *tenant == "" {
@@ -242,7 +238,7 @@ func (m *Main) runAdminQuota(args []string) error {
 		fmt.Fprintf(m.Stderr, "quota of %s set\n", *tenant)
 		return nil
 	case "list":
-		if err := fs.Parse(args[1:]); err != nil {
+		if err := m.parse(fs, args[1:]); err != nil {
 			return err
 		}
 		qs, err := authz.OpenQuotas(authz.QuotasFile(*dataDir))
@@ -251,40 +247,37 @@ func (m *Main) runAdminQuota(args []string) error {
 		}
 		names, all := qs.All()
 		// Numbers right-aligned, written out in full (10000000, not 1e+07).
-		tw := tabwriter.NewWriter(m.Stdout, 2, 4, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "TENANT\tEVENTS/S\tBYTES/S\tQUERIES\tTIMEOUT\tSTORAGE BYTES\tRESULT BYTES\t")
 		num := func(v float64) string {
 			if v == 0 {
 				return "-"
 			}
 			return strconv.FormatFloat(v, 'f', -1, 64)
 		}
+		rows := [][]string{{"TENANT", "EVENTS/S", "BYTES/S", "QUERIES", "TIMEOUT", "STORAGE BYTES", "RESULT BYTES"}}
 		for _, n := range names {
 			q := all[n]
 			to := q.QueryTimeout
 			if to == "" {
 				to = "-"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", n, num(q.IngestEventsPerSec), num(q.IngestBytesPerSec),
-				num(float64(q.MaxConcurrentQueries)), to, num(float64(q.StorageBytes)), num(float64(q.MaxResultBytes)))
+			rows = append(rows, []string{n, num(q.IngestEventsPerSec), num(q.IngestBytesPerSec),
+				num(float64(q.MaxConcurrentQueries)), to, num(float64(q.StorageBytes)), num(float64(q.MaxResultBytes))})
 		}
-		return tw.Flush()
+		writeColumns(m.Stdout, rows, []bool{false, true, true, true, true, true, true})
+		return nil
 	}
-	fmt.Fprint(m.Stderr, adminUsage)
-	return &exitError{code: 2, err: fmt.Errorf("unknown admin quota command %q", args[0])}
+	return usageError(fs, fmt.Errorf("unknown command %q", args[0]))
 }
 
 func (m *Main) runAdminUser(args []string) error {
-	fs := flag.NewFlagSet("admin user "+args[0], flag.ContinueOnError)
-	fs.SetOutput(m.Stderr)
-	fs.Usage = func() { fmt.Fprint(m.Stderr, adminUsage); fs.PrintDefaults() }
+	fs := newFlags("admin user "+args[0], helpSection(adminUsage, "admin user "+args[0]))
 	dataDir := fs.String("data-dir", "./data", "the server's data directory")
 	switch args[0] {
 	case "set":
 		name := fs.String("name", "", "the user name")
 		tenant := fs.String("tenant", "", "the tenant the user acts in ('*' with role admin)")
 		role := fs.String("role", "", "comma-separated roles")
-		if err := fs.Parse(args[1:]); err != nil {
+		if err := m.parse(fs, args[1:]); err != nil {
 			return err
 		}
 		if *name == "" || *tenant == "" {
@@ -313,7 +306,7 @@ func (m *Main) runAdminUser(args []string) error {
 		fmt.Fprintf(m.Stderr, "user %s set (tenant %s)\n", *name, *tenant)
 		return nil
 	case "list":
-		if err := fs.Parse(args[1:]); err != nil {
+		if err := m.parse(fs, args[1:]); err != nil {
 			return err
 		}
 		us, err := authz.OpenUserStore(authz.UsersFile(*dataDir))
@@ -327,7 +320,7 @@ func (m *Main) runAdminUser(args []string) error {
 		}
 		return tw.Flush()
 	case "delete":
-		if err := fs.Parse(args[1:]); err != nil {
+		if err := m.parse(fs, args[1:]); err != nil {
 			return err
 		}
 		if fs.NArg() != 1 {
@@ -343,21 +336,17 @@ func (m *Main) runAdminUser(args []string) error {
 		fmt.Fprintf(m.Stderr, "user %s deleted\n", fs.Arg(0))
 		return nil
 	}
-	fmt.Fprint(m.Stderr, adminUsage)
-	return &exitError{code: 2, err: fmt.Errorf("unknown admin user command %q", args[0])}
+	return usageError(fs, fmt.Errorf("unknown command %q", args[0]))
 }
 
 func (m *Main) runAdminPolicy(args []string) error {
-	fs := flag.NewFlagSet("admin policy "+args[0], flag.ContinueOnError)
-	fs.SetOutput(m.Stderr)
-	fs.Usage = func() { fmt.Fprint(m.Stderr, adminUsage); fs.PrintDefaults() }
+	fs := newFlags("admin policy "+args[0], helpSection(adminUsage, "admin policy "+args[0]))
 	dataDir := fs.String("data-dir", "./data", "the server's data directory")
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := m.parse(fs, args[1:]); err != nil {
 		return err
 	}
-	if fs.NArg() != 1 || (args[0] != "set" && args[0] != "check") {
-		fmt.Fprint(m.Stderr, adminUsage)
-		return &exitError{code: 2, err: errors.New("usage: allsource admin policy set|check … FILE")}
+	if fs.NArg() != 1 {
+		return usageError(fs, errors.New("give one policies FILE"))
 	}
 	b, err := os.ReadFile(fs.Arg(0))
 	if err != nil {
@@ -386,11 +375,9 @@ func (m *Main) runAdminPolicy(args []string) error {
 }
 
 func (m *Main) runAdminRole(args []string) error {
-	fs := flag.NewFlagSet("admin role "+args[0], flag.ContinueOnError)
-	fs.SetOutput(m.Stderr)
-	fs.Usage = func() { fmt.Fprint(m.Stderr, adminUsage); fs.PrintDefaults() }
+	fs := newFlags("admin role "+args[0], helpSection(adminUsage, "admin role "+args[0]))
 	dataDir := fs.String("data-dir", "./data", "the server's data directory")
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := m.parse(fs, args[1:]); err != nil {
 		return err
 	}
 	switch {
@@ -425,6 +412,8 @@ func (m *Main) runAdminRole(args []string) error {
 		}
 		return tw.Flush()
 	}
-	fmt.Fprint(m.Stderr, adminUsage)
-	return &exitError{code: 2, err: errors.New("usage: allsource admin role set DIR FILE | list")}
+	if args[0] == "set" {
+		return usageError(fs, errors.New("give one roles FILE"))
+	}
+	return usageError(fs, fmt.Errorf("takes no arguments, got %q", fs.Args()))
 }

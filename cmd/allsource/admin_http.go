@@ -59,7 +59,7 @@ func (a *auth) listUsers(c *gin.Context) {
 			out = append(out, gin.H{"name": u.Name, "tenant": u.Tenant, "roles": u.Roles, "created_at": u.CreatedAt})
 		}
 	}
-	c.JSON(http.StatusOK, gin.H{"users": out})
+	c.PureJSON(http.StatusOK, gin.H{"users": out})
 }
 
 // userName is the user a request's :name stands for: the name itself for
@@ -90,7 +90,7 @@ func (a *auth) getUser(c *gin.Context) {
 		httpx.WriteError(c, allsource.Errorf(allsource.CodeNotFound, "no user %q", c.Param("name")))
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"name": u.Name, "tenant": u.Tenant, "roles": u.Roles, "created_at": u.CreatedAt})
+	c.PureJSON(http.StatusOK, gin.H{"name": u.Name, "tenant": u.Tenant, "roles": u.Roles, "created_at": u.CreatedAt})
 }
 
 func (a *auth) setUser(c *gin.Context) {
@@ -130,7 +130,7 @@ func (a *auth) setUser(c *gin.Context) {
 	}
 	a.gate.Record(authz.AuditRecord{Kind: "users_changed", Interface: "http", Subject: p.Subject, Via: p.Via, Remote: c.ClientIP(),
 		Action: "set_user", Tenant: req.Tenant, Target: "user:" + name, Reason: "roles " + joinRoles(req.Roles)})
-	c.JSON(http.StatusOK, gin.H{"name": name, "tenant": req.Tenant, "roles": req.Roles})
+	c.PureJSON(http.StatusOK, gin.H{"name": name, "tenant": req.Tenant, "roles": req.Roles})
 }
 
 func (a *auth) deleteUser(c *gin.Context) {
@@ -150,7 +150,7 @@ func (a *auth) deleteUser(c *gin.Context) {
 	}
 	a.gate.Record(authz.AuditRecord{Kind: "users_changed", Interface: "http", Subject: p.Subject, Via: p.Via, Remote: c.ClientIP(),
 		Action: "delete_user", Tenant: u.Tenant, Target: "user:" + name})
-	c.JSON(http.StatusOK, gin.H{"deleted": name})
+	c.PureJSON(http.StatusOK, gin.H{"deleted": name})
 }
 
 func (a *auth) listRoles(c *gin.Context) {
@@ -158,7 +158,7 @@ func (a *auth) listRoles(c *gin.Context) {
 	if err := a.roles.Err(); err != nil {
 		out["file_error"] = err.Error() // the file on disk does not parse; the previous roles are in force
 	}
-	c.JSON(http.StatusOK, out)
+	c.PureJSON(http.StatusOK, out)
 }
 
 func (a *auth) setRoles(c *gin.Context) {
@@ -174,7 +174,7 @@ func (a *auth) setRoles(c *gin.Context) {
 	}
 	a.gate.Record(authz.AuditRecord{Kind: "roles_changed", Interface: "http", Subject: p.Subject, Via: p.Via, Remote: c.ClientIP(),
 		Action: "set_roles", Reason: buf.String()})
-	c.JSON(http.StatusOK, gin.H{"roles": a.roles.List()})
+	c.PureJSON(http.StatusOK, gin.H{"roles": a.roles.List()})
 }
 
 func (a *auth) listPolicies(c *gin.Context) {
@@ -182,7 +182,7 @@ func (a *auth) listPolicies(c *gin.Context) {
 	if err := a.policies.Err(); err != nil {
 		out["file_error"] = err.Error() // the file on disk does not compile; the previous policies are in force
 	}
-	c.JSON(http.StatusOK, out)
+	c.PureJSON(http.StatusOK, out)
 }
 
 func (a *auth) setPolicies(c *gin.Context) {
@@ -198,7 +198,7 @@ func (a *auth) setPolicies(c *gin.Context) {
 	}
 	a.gate.Record(authz.AuditRecord{Kind: "policies_changed", Interface: "http", Subject: p.Subject, Via: p.Via, Remote: c.ClientIP(),
 		Action: "set_policies", Reason: buf.String()})
-	c.JSON(http.StatusOK, gin.H{"policies": a.policies.List()})
+	c.PureJSON(http.StatusOK, gin.H{"policies": a.policies.List()})
 }
 
 // caller is the request's principal; with authentication off (loopback
@@ -252,7 +252,7 @@ func (a *auth) listKeys(c *gin.Context) {
 			out = append(out, keyView(k))
 		}
 	}
-	c.JSON(http.StatusOK, gin.H{"keys": out})
+	c.PureJSON(http.StatusOK, gin.H{"keys": out})
 }
 
 func (a *auth) createKey(c *gin.Context) {
@@ -299,7 +299,7 @@ func (a *auth) createKey(c *gin.Context) {
 		Action: "create_key", Tenant: k.Tenant, Target: "key:" + k.ID, Reason: "roles " + joinRoles(k.Roles)})
 	out := keyView(k)
 	out.Key = key
-	c.JSON(http.StatusCreated, out)
+	c.PureJSON(http.StatusCreated, out)
 }
 
 func (a *auth) revokeKey(c *gin.Context) {
@@ -323,7 +323,7 @@ func (a *auth) revokeKey(c *gin.Context) {
 	}
 	a.gate.Record(authz.AuditRecord{Kind: "keys_changed", Interface: "http", Subject: p.Subject, Via: p.Via, Remote: c.ClientIP(),
 		Action: "revoke_key", Tenant: list[i].Tenant, Target: "key:" + id})
-	c.JSON(http.StatusOK, gin.H{"revoked": id})
+	c.PureJSON(http.StatusOK, gin.H{"revoked": id})
 }
 
 func (a *auth) listQuotas(c *gin.Context) {
@@ -332,7 +332,7 @@ func (a *auth) listQuotas(c *gin.Context) {
 	for _, n := range names {
 		out = append(out, gin.H{"tenant": n, "quota": all[n]})
 	}
-	c.JSON(http.StatusOK, gin.H{"quotas": out})
+	c.PureJSON(http.StatusOK, gin.H{"quotas": out})
 }
 
 func (a *auth) setQuota(c *gin.Context) {
@@ -349,7 +349,7 @@ func (a *auth) setQuota(c *gin.Context) {
 	b, _ := json.Marshal(q)
 	a.gate.Record(authz.AuditRecord{Kind: "quotas_changed", Interface: "http", Subject: p.Subject, Via: p.Via, Remote: c.ClientIP(),
 		Action: "set_quota", Tenant: tenant, Reason: string(b)})
-	c.JSON(http.StatusOK, gin.H{"tenant": tenant, "quota": q})
+	c.PureJSON(http.StatusOK, gin.H{"tenant": tenant, "quota": q})
 }
 
 // denied answers 403 and records the refusal.

@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -87,15 +86,15 @@ contents. Prints how many records were checked, or where the chain breaks
 `
 
 func (m *Main) runAudit(ctx context.Context, args []string) error {
-	if len(args) == 0 || args[0] != "verify" {
-		fmt.Fprint(m.Stderr, auditUsage)
-		return &exitError{code: 2, err: errors.New("usage: allsource audit verify …")}
+	fs := newFlags("audit verify", auditUsage)
+	if len(args) > 0 && isHelpArg(args[0]) {
+		args = []string{"verify", "--help"}
 	}
-	fs := flag.NewFlagSet("audit verify", flag.ContinueOnError)
-	fs.SetOutput(m.Stderr)
-	fs.Usage = func() { fmt.Fprint(m.Stderr, auditUsage); fs.PrintDefaults() }
+	if _, err := m.pickCommand("audit", auditUsage, args, "verify"); err != nil {
+		return err
+	}
 	server := fs.String("server", "http://127.0.0.1:8080", "the server's HTTP address")
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := m.parse(fs, args[1:]); err != nil {
 		return err
 	}
 	body, _ := json.Marshal(map[string]string{"sql": "SELECT payload::VARCHAR AS record FROM events ORDER BY seq"})

@@ -12,6 +12,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -37,6 +38,8 @@ type auth struct {
 	roles    *authz.Roles    // the custom roles, which policies, keys, users and tokens use
 	users    *authz.UserStore
 	gate     *boundary.Gate
+	jwt      authz.JWTConfig
+	auto     bool // --auth auto: turns on when the first credential appears
 }
 
 // setupAuth decides whether the server authenticates. --auth auto turns
@@ -98,12 +101,12 @@ func setupAuth(cfg *Config, log *slog.Logger) (*auth, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &auth{keys: keys, quotas: quotas, policies: policies, roles: roles, users: users}
+	a := &auth{keys: keys, quotas: quotas, policies: policies, roles: roles, users: users, jwt: jc}
 	switch cfg.Auth {
 	case "on":
 		a.on = true
 	case "auto":
-		a.on = sources
+		a.on, a.auto = sources, true
 	case "off":
 	default:
 		return nil, fmt.Errorf("--auth must be auto, on or off, got %q", cfg.Auth)
@@ -114,7 +117,7 @@ func setupAuth(cfg *Config, log *slog.Logger) (*auth, error) {
 				return nil, fmt.Errorf("listening on %s needs authentication: create an API key (allsource admin key create --data-dir %s --tenant T --role R) or a token secret (allsource token issue), or pass --auth on", addr, cfg.DataDir)
 			}
 		}
-		log.Warn("authentication is off (no API keys, token secret or --jwt-public-key): serving loopback only, every request trusted")
+		log.Warn("authentication is off (no API keys, users, token secret or --jwt-public-key): serving loopback only, every request trusted until a credential is created")
 		return a, a.newGate(authz.NewThrottle())
 	}
 	jv, err := authz.NewJWTVerifier(jc)
@@ -124,6 +127,46 @@ func setupAuth(cfg *Config, log *slog.Logger) (*auth, error) {
 	a.authn = &authz.Authenticator{Keys: keys, JWT: jv, Users: users}
 	log.Info("authentication on", "api_keys", len(list), "users", len(users.List()), "token_secret", haveSecret, "jwt_public_keys", len(jc.PublicKeys))
 	return a, a.newGate(authz.NewThrottle())
+}
+
+// credentialProbe, with --auth auto on a server that started without
+// credentials, is the Gate's probe (boundary.Gate.SetProbe): it looks for
+// the data dir's keys, users and token secret, and once one exists turns
+// authentication on in both front ends (and starts the audit log) without
+// a restart, as it would have been at start-up. nil when there is nothing
+// to watch.
+func (a *auth) credentialProbe(ctx context.Context, st *store, log *slog.Logger) func() bool {
+	if a.on || !a.auto {
+		return nil
+	}
+	var mu sync.Mutex
+	return func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		if a.gate.Authn() != nil {
+			return true
+		}
+		keys, _ := a.keys.List()
+		secret, haveSecret, _ := authz.ReadSecret(a.jwt.HS256SecretFile)
+		if len(keys) == 0 && !haveSecret && len(a.users.List()) == 0 {
+			return false
+		}
+		jc := a.jwt
+		jc.HS256Secret = secret
+		jv, err := authz.NewJWTVerifier(jc)
+		if err != nil {
+			log.Error("a credential appeared but authentication cannot turn on", "err", err)
+			return false
+		}
+		a.authn = &authz.Authenticator{Keys: a.keys, JWT: jv, Users: a.users}
+		a.on = true
+		a.gate.TurnOn(a.authn, a.policies)
+		log.Info("authentication on: a credential was created in the data dir", "api_keys", len(keys), "users", len(a.users.List()), "token_secret", haveSecret)
+		if err := a.startAudit(ctx, st, log); err != nil {
+			log.Error("audit log", "err", err)
+		}
+		return true
+	}
 }
 
 // newGate (re)makes the Gate over a's stores with throttle (nil: none).

@@ -5,7 +5,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"net/http"
 	"os"
@@ -21,31 +20,34 @@ import (
 )
 
 func (m *Main) runBench(ctx context.Context, args []string) error {
-	if len(args) > 0 {
-		switch args[0] {
-		case "ingest":
-			return m.runBenchIngest(ctx, args[1:])
-		case "pgwire":
-			return m.runBenchPGWire(ctx, args[1:])
-		case "analytics":
-			return m.runBenchAnalytics(ctx, args[1:])
-		case "auth":
-			return m.runBenchAuth(ctx, args[1:])
-		case "projections":
-			return m.runBenchProjections(ctx, args[1:])
-		case "fanout":
-			return m.runBenchFanout(ctx, args[1:])
-		case "export":
-			return m.runBenchExport(ctx, args[1:])
-		}
+	kind, err := m.pickCommand("bench", benchHelp, args, "ingest", "pgwire", "analytics", "auth", "projections", "fanout", "export")
+	if err != nil {
+		return err
 	}
-	fmt.Fprintln(m.Stderr, "Usage: allsource bench ingest|pgwire|analytics|auth|projections|fanout|export [flags]")
-	return &exitError{code: 2, err: errors.New("bench: the benchmarks are 'ingest', 'pgwire', 'analytics', 'auth', 'projections', 'fanout' and 'export'")}
+	run := map[string]func(context.Context, []string) error{
+		"ingest": m.runBenchIngest, "pgwire": m.runBenchPGWire, "analytics": m.runBenchAnalytics, "auth": m.runBenchAuth,
+		"projections": m.runBenchProjections, "fanout": m.runBenchFanout, "export": m.runBenchExport,
+	}[kind]
+	return run(ctx, args[1:])
 }
 
+const benchHelp = `Usage: allsource bench <kind> [flags]
+
+Each benchmark runs its peer or baseline in the same run and prints the
+ratio. The kinds:
+  ingest       HTTP ingest against PostgreSQL COPY and DuckDB's Appender
+  pgwire       the Postgres front end against PostgreSQL
+  analytics    funnel, retention, time series against DuckDB SQL and ClickHouse
+  auth         ingest with authentication off, by API key, by token
+  projections  projection lag under ingest, against SQL over events
+  fanout       live-subscription delivery latency over WebSocket
+  export       export throughput against psql \copy and clickhouse-client
+
+'allsource bench <kind> --help' lists the flags of one.
+`
+
 func (m *Main) runBenchIngest(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("bench ingest", flag.ContinueOnError)
-	fs.SetOutput(m.Stderr)
+	fs := newFlags("bench ingest", "Usage: allsource bench ingest [flags]\n\nMeasures ingest over HTTP at several batch sizes against PostgreSQL COPY\nand DuckDB's Appender in the same run, and prints the ratios; with\n--query-events, also queries over the flushed Parquet files against DuckDB\nreading the same files.")
 	server := fs.String("server", "", "a running server to drive (default: start one on a temporary data dir)")
 	dataDir := fs.String("data-dir", "", "with --server: its data dir, for the query comparison over its Parquet files")
 	events := fs.Int("events", bench.DefaultEvents, "events sent per batch size")
@@ -58,7 +60,7 @@ func (m *Main) runBenchIngest(ctx context.Context, args []string) error {
 	queryEvents := fs.Int("query-events", 0, "for the query comparison, load this many events (e.g. 10000000), flush them to Parquet and compare queries with DuckDB reading the same files; 0 skips it")
 	fsync := fs.String("fsync", "always", "fsync mode of the server it starts")
 	scratch := fs.String("scratch-dir", "", "where temporary data goes (default: the system temp dir)")
-	if err := fs.Parse(args); err != nil {
+	if err := m.parse(fs, args); err != nil {
 		return err
 	}
 	sizes, err := parseInts(*batches)
@@ -137,8 +139,7 @@ func (m *Main) runBenchIngest(ctx context.Context, args []string) error {
 // runBenchPGWire compares the pgwire front end with PostgreSQL: point
 // queries and full reads over the same events on both.
 func (m *Main) runBenchPGWire(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("bench pgwire", flag.ContinueOnError)
-	fs.SetOutput(m.Stderr)
+	fs := newFlags("bench pgwire", "Usage: allsource bench pgwire [flags]\n\nCompares the Postgres wire protocol front end with PostgreSQL (given the\nindexes the queries need): point queries and full reads over the same events.")
 	server := fs.String("server", "", "a running server's HTTP URL to load and measure (default: start one on a temporary data dir)")
 	pgAddr := fs.String("pg-addr", "127.0.0.1:5433", "with --server: its pgwire address (loopback, no password)")
 	events := fs.Int("events", bench.DefaultEvents, "events loaded into both servers")
@@ -146,7 +147,7 @@ func (m *Main) runBenchPGWire(ctx context.Context, args []string) error {
 	streamRuns := fs.Int("stream-runs", bench.DefaultStreamRuns, "runs of each full read per server (the fastest is reported)")
 	pgDSN := fs.String("pg-dsn", "", "PostgreSQL to compare with; its schema "+bench.PGSchema+" is replaced (default: start a throwaway one from the Debian packages)")
 	scratch := fs.String("scratch-dir", "", "where temporary data goes (default: the system temp dir)")
-	if err := fs.Parse(args); err != nil {
+	if err := m.parse(fs, args); err != nil {
 		return err
 	}
 	opts := bench.PGWireOptions{
@@ -178,8 +179,7 @@ func (m *Main) runBenchPGWire(ctx context.Context, args []string) error {
 // time series) with hand-written DuckDB SQL over the same Parquet files and
 // with ClickHouse over the same events.
 func (m *Main) runBenchAnalytics(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("bench analytics", flag.ContinueOnError)
-	fs.SetOutput(m.Stderr)
+	fs := newFlags("bench analytics", "Usage: allsource bench analytics [flags]\n\nCompares the analytics endpoints (funnel, retention, time series) with\nhand-written DuckDB SQL over the same Parquet files and with ClickHouse\n(ORDER BY the grouping key, OPTIMIZE FINAL) over the same events.")
 	server := fs.String("server", "", "a running server to load and ask (default: start one on a temporary data dir); its events must be flushed to Parquet before the questions (restart it)")
 	dataDir := fs.String("data-dir", "", "with --server: its data dir, for DuckDB over its Parquet files")
 	events := fs.Int("events", bench.DefaultAnalyticsEvents, "events generated and loaded into every side")
@@ -189,7 +189,7 @@ func (m *Main) runBenchAnalytics(ctx context.Context, args []string) error {
 	chURL := fs.String("clickhouse-url", "", "an existing ClickHouse HTTP interface to load (table "+bench.ClickHouseTable+" is replaced; default: start a throwaway one from the Debian package)")
 	skipLoad := fs.Bool("skip-load", false, "with --server: the server already holds these events (same --events, --entities); only ClickHouse is loaded")
 	scratch := fs.String("scratch-dir", "", "where temporary data goes (default: the system temp dir)")
-	if err := fs.Parse(args); err != nil {
+	if err := m.parse(fs, args); err != nil {
 		return err
 	}
 	if *server != "" && *dataDir == "" {

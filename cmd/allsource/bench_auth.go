@@ -4,7 +4,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"os"
 	"runtime"
@@ -20,14 +19,13 @@ import (
 // sent to three servers — authentication off, on with an API key, on with
 // a token — in alternating rounds, and the ratio of their throughputs.
 func (m *Main) runBenchAuth(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("bench auth", flag.ContinueOnError)
-	fs.SetOutput(m.Stderr)
+	fs := newFlags("bench auth", "Usage: allsource bench auth [flags]\n\nMeasures what authentication costs ingest: three servers (off, API key,\ntoken) in alternating rounds, and the ratio of their throughputs.")
 	events := fs.Int("events", 200_000, "events per run")
 	batches := fs.String("batch-sizes", "100,1000", "comma-separated batch sizes")
 	clients := fs.Int("clients", bench.DefaultClients, "concurrent HTTP clients")
 	rounds := fs.Int("rounds", 5, "runs per server and batch size (alternating); the median is reported")
 	scratch := fs.String("scratch-dir", "", "where the servers' data dirs go (default: the system temp dir)")
-	if err := fs.Parse(args); err != nil {
+	if err := m.parse(fs, args); err != nil {
 		return err
 	}
 	sizes, err := parseInts(*batches)

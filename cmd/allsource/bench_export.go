@@ -6,7 +6,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/csv"
-	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -29,13 +28,12 @@ import (
 // from a CSV file (PostgreSQL) and with clickhouse-client from a
 // TabSeparated file (ClickHouse), into the same table shapes.
 func (m *Main) runBenchExport(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("bench export", flag.ContinueOnError)
-	fs.SetOutput(m.Stderr)
+	fs := newFlags("bench export", "Usage: allsource bench export [flags]\n\nMeasures export throughput against each target's own bulk loader in the\nsame run: psql \\copy (PostgreSQL) and clickhouse-client (ClickHouse).")
 	events := fs.Int("events", 1_000_000, "events to export")
 	batch := fs.Int("batch-rows", 0, "rows per export batch (default: the target's)")
 	targets := fs.String("targets", "postgres,clickhouse", "which targets to measure")
 	bf := addBenchFlags(fs)
-	if err := fs.Parse(args); err != nil {
+	if err := m.parse(fs, args); err != nil {
 		return err
 	}
 	st, _, dir, done, err := bf.open(ctx, "export")

@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -28,15 +27,14 @@ import (
 // ingested_at, taken before the WAL sync, so it includes the
 // acknowledgement) to its arrival at a subscriber.
 func (m *Main) runBenchFanout(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("bench fanout", flag.ContinueOnError)
-	fs.SetOutput(m.Stderr)
+	fs := newFlags("bench fanout", "Usage: allsource bench fanout [flags]\n\nMeasures live-subscription delivery: WebSocket subscribers each receiving\nevery event of a paced ingest, and the latency from acknowledgement to\narrival.")
 	subs := fs.Int("subscribers", 1000, "WebSocket subscribers, each receiving every event")
 	rate := fs.Int("rate", 10_000, "events per second to ingest")
 	seconds := fs.Int("seconds", 10, "how long to ingest")
 	batch := fs.Int("batch", 100, "events per ingest batch")
 	arrays := fs.Bool("batched", false, "subscribe with batch=true: a JSON array of the events ready per message")
 	bf := addBenchFlags(fs)
-	if err := fs.Parse(args); err != nil {
+	if err := m.parse(fs, args); err != nil {
 		return err
 	}
 	if *subs < 1 || *rate < 1 || *seconds < 1 || *batch < 1 {

@@ -4,7 +4,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"runtime"
 	"slices"
@@ -41,15 +40,14 @@ var benchProjections = []projections.Spec{
 // recorded. The baseline is answering the same questions with SQL over
 // events instead of reading the projections.
 func (m *Main) runBenchProjections(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("bench projections", flag.ContinueOnError)
-	fs.SetOutput(m.Stderr)
+	fs := newFlags("bench projections", "Usage: allsource bench projections [flags]\n\nMeasures projection lag under a paced ingest (acknowledgement until each\nprojection has applied the batch) against answering the same questions\nwith SQL over events.")
 	rate := fs.Int("rate", 50_000, "events per second to ingest")
 	seconds := fs.Int("seconds", 20, "how long to ingest")
 	batch := fs.Int("batch", 500, "events per ingest batch")
 	count := fs.Int("projections", len(benchProjections), "how many of the projections to run (at most 10)")
 	only := fs.String("only", "", "comma-separated names of the projections to run instead (by_type, …, carts, region_totals)")
 	bf := addBenchFlags(fs)
-	if err := fs.Parse(args); err != nil {
+	if err := m.parse(fs, args); err != nil {
 		return err
 	}
 	if *rate < 1 || *seconds < 1 || *batch < 1 || *count < 1 || *count > len(benchProjections) {

@@ -106,6 +106,19 @@ func (c *Config) registerStorageFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
 }
 
+// registerLoadFlags adds the storage flags that matter to a command
+// writing into a data dir directly (import, demo); the others keep
+// their defaults.
+func (c *Config) registerLoadFlags(fs *flag.FlagSet) {
+	all := flag.NewFlagSet("", flag.ContinueOnError)
+	c.registerStorageFlags(all)
+	for _, name := range []string{"data-dir", "fsync", "fsync-interval", "wal-segment-bytes", "flush-rows", "flush-bytes", "flush-age",
+		"max-batch-events", "max-payload-bytes", "dedup-window", "memory-limit", "log-level", "log-format"} {
+		f := all.Lookup(name)
+		fs.Var(f.Value, f.Name, f.Usage)
+	}
+}
+
 func (c *Config) registerServeFlags(fs *flag.FlagSet) {
 	c.registerStorageFlags(fs)
 	fs.StringVar(&c.HTTPAddr, "http-addr", "127.0.0.1:8080", "HTTP API listen address")

@@ -5,33 +5,49 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/allsource/allsource/export"
 )
 
+const exportHelp = `Usage:
+  allsource export run --target URL [--where SQL] [--types a,b] [--columns a=b,…] [--server URL]
+  allsource export list [--server URL]
+
+run starts an export job on a running server and follows it to completion
+with a progress bar; list shows the server's export jobs. Targets:
+postgres://user@host:port/db?table=t (PostgreSQL, TimescaleDB),
+clickhouse://host:8123/db?table=t, file:///dir?format=parquet (or csv,
+ndjson; the directory inside the server's --export-file-root). Running an export to a
+table again continues from the rows the table already holds.
+`
+
 // runExport is `allsource export run|list`: jobs on a running server.
 func (m *Main) runExport(ctx context.Context, args []string) error {
-	if len(args) == 0 || (args[0] != "run" && args[0] != "list") {
-		fmt.Fprintln(m.Stderr, "Usage: allsource export run --target URL [--where SQL] [--types a,b] [--server URL]\n       allsource export list [--server URL]")
-		return &exitError{code: 2, err: errors.New("export: the subcommands are run and list")}
+	sub, err := m.pickCommand("export", exportHelp, args, "run", "list")
+	if err != nil {
+		return err
 	}
-	fs := flag.NewFlagSet("export "+args[0], flag.ContinueOnError)
-	fs.SetOutput(m.Stderr)
+	fs := newFlags("export "+sub, helpSection(exportHelp, "export "+sub))
 	server := fs.String("server", "http://127.0.0.1:8080", "server URL")
 	tenant := fs.String("tenant", "", "the tenant, for an administrator (default: the credential's own)")
-	target := fs.String("target", "", "where to: postgres://user@host:port/db?table=t")
-	where := fs.String("where", "", "a SQL condition over events, e.g. \"event_type LIKE 'order.%'\"")
-	types := fs.String("types", "", "comma-separated event type patterns")
-	batch := fs.Int("batch-rows", 0, "rows per target transaction (default 50,000)")
-	columns := fs.String("columns", "", "target column names: entity_id=user_id,payload=body")
-	quiet := fs.Bool("quiet", false, "no progress bar")
-	if err := fs.Parse(args[1:]); err != nil {
+	var target, where, types, columns *string
+	var batch *int
+	var quiet *bool
+	if sub == "run" {
+		target = fs.String("target", "", "where to: postgres://user@host:port/db?table=t, clickhouse://host:8123/db?table=t, file:///dir?format=parquet")
+		where = fs.String("where", "", "a SQL condition over events, e.g. \"event_type LIKE 'order.%'\"")
+		types = fs.String("types", "", "comma-separated event type patterns")
+		batch = fs.Int("batch-rows", 0, "rows per target transaction (default 50,000)")
+		columns = fs.String("columns", "", "target column names: entity_id=user_id,payload=body")
+		quiet = fs.Bool("quiet", false, "no progress bar")
+	}
+	if err := m.parse(fs, args[1:]); err != nil {
 		return err
 	}
 	if err := applyEnv(fs); err != nil {
@@ -73,13 +89,20 @@ func (m *Main) runExport(ctx context.Context, args []string) error {
 		if err := call("GET", "/v1/exports", nil, &res); err != nil {
 			return err
 		}
-		for _, j := range res.Exports {
-			fmt.Fprintf(m.Stdout, "%s\t%s\t%s\twatermark %d\tlag %d\trows %d\t%s\n", j.ID, j.Status, j.Spec.Target, j.Watermark, j.Lag, j.Rows, j.LastError)
+		if len(res.Exports) == 0 {
+			fmt.Fprintln(m.Stdout, "no export jobs")
+			return nil
 		}
+		rows := [][]string{{"ID", "STATUS", "TARGET", "WATERMARK", "LAG", "ROWS", "LAST ERROR"}}
+		for _, j := range res.Exports {
+			rows = append(rows, []string{j.ID, string(j.Status), j.Spec.Target, strconv.FormatUint(j.Watermark, 10),
+				strconv.FormatUint(j.Lag, 10), strconv.FormatInt(j.Rows, 10), j.LastError})
+		}
+		writeColumns(m.Stdout, rows, []bool{false, false, false, true, true, true, false})
 		return nil
 	}
 	if *target == "" {
-		return &exitError{code: 2, err: errors.New("export run: --target is required")}
+		return usageError(fs, errors.New("--target is required"))
 	}
 	spec := export.Spec{Target: *target, Where: *where, BatchRows: *batch}
 	for _, kv := range strings.Split(*columns, ",") {

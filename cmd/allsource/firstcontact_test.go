@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"os"
@@ -249,5 +250,92 @@ func TestQueryWithoutTokenSaysHow(t *testing.T) {
 	out := cliFails(t, "query", "--server", p.url, "SELECT 1")
 	if !strings.Contains(out, "HTTP 401") || !strings.Contains(out, "--token") || !strings.Contains(out, "ALLSOURCE_TOKEN") {
 		t.Fatalf("query without a token:\n%s", out)
+	}
+}
+
+// TestAuthTurnsOnWithFirstCredential: a server started without any
+// credential (loopback, every request trusted) asks for one as soon as
+// the first API key is created, over HTTP and pgwire, without a restart,
+// and the key's tenant is the one its requests act in. It used to go on
+// trusting every request, so the README's key acted in no tenant at all.
+func TestAuthTurnsOnWithFirstCredential(t *testing.T) {
+	dir := t.TempDir()
+	p := startProc(t, dir, nil)
+	mustAppendND(t, p.url, orderLines(0, 3)...)
+	key := strings.TrimSpace(cli(t, "admin", "key", "create", "--data-dir", dir, "--tenant", "acme", "--role", "writer,analyst"))
+	query := func(cred string) (int, string) {
+		req, _ := http.NewRequest("POST", p.url+"/v1/query", strings.NewReader(`{"sql":"SELECT count(*) AS n FROM events"}`))
+		if cred != "" {
+			req.Header.Set("Authorization", "Bearer "+cred)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		code, _ := query("")
+		if code == http.StatusUnauthorized {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("still %d without a credential 10 s after the first key was made", code)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if code, body := query(key); code != 200 || !strings.Contains(body, `"rows":[[0]]`) {
+		t.Fatalf("with the key (tenant acme, which has no events): %d %s", code, body)
+	}
+	if !strings.Contains(p.logs.String(), "authentication on") {
+		t.Fatalf("the log does not say authentication turned on:\n%s", tail(p.logs.String(), 20))
+	}
+	// pgwire asks for a password now too.
+	cmd := exec.Command("psql", "-h", "127.0.0.1", "-p", portOf(p.pg), "-d", "allsource", "-U", "me", "-w", "-c", "SELECT 1")
+	if _, err := exec.LookPath("psql"); err == nil {
+		out, err := cmd.CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "password") {
+			t.Fatalf("psql without a password after the first key: %v\n%s", err, out)
+		}
+	}
+}
+
+func portOf(addr string) string {
+	_, port, _ := strings.Cut(addr, ":")
+	return port
+}
+
+// TestAnalyticsWarnsOfUnknownNames: a question about an event type no
+// event has, or a payload field none of its events carries, still answers
+// (the events may come later) but says so, naming the closest known name;
+// a question about known names has no warnings.
+func TestAnalyticsWarnsOfUnknownNames(t *testing.T) {
+	p := startProc(t, t.TempDir(), nil)
+	mustAppendND(t, p.url, orderLines(0, 30)...)
+	cases := []struct {
+		path, body string
+		want       []string
+	}{
+		{"/v1/analytics/funnel", `{"steps": ["order.placed", "order.payed"], "breakdown": "payload.amout"}`,
+			[]string{`no event has type "order.payed" (did you mean "order.paid"?)`, `no event of the question's types has the field payload.amout (did you mean payload.amount?)`}},
+		{"/v1/analytics/timeseries", `{"event_type": "order.placd", "interval": "1d", "from": "2026-05-01T00:00:00Z", "to": "2026-05-03T00:00:00Z"}`,
+			[]string{`no event has type "order.placd" (did you mean "order.placed"?)`}},
+		{"/v1/analytics/retention", `{"start_event": "order.placed", "return_event": "order.paid"}`, nil},
+		{"/v1/analytics/funnel", `{"steps": ["order.placed", "order.paid"], "breakdown": "payload.amount"}`, nil},
+	}
+	for _, c := range cases {
+		res := apiJSON(t, "POST", p.url+c.path, json.RawMessage(c.body), 200)
+		var got []string
+		if w, ok := res["warnings"].([]any); ok {
+			for _, x := range w {
+				got = append(got, x.(string))
+			}
+		}
+		if strings.Join(got, "\n") != strings.Join(c.want, "\n") {
+			t.Errorf("%s %s: warnings\n%q\nwant\n%q", c.path, c.body, got, c.want)
+		}
 	}
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"strings"
@@ -13,9 +12,8 @@ import (
 
 func (m *Main) runImport(ctx context.Context, args []string) error {
 	var cfg Config
-	fs := flag.NewFlagSet("import", flag.ContinueOnError)
-	fs.SetOutput(m.Stderr)
-	cfg.registerStorageFlags(fs)
+	fs := newFlags("import", importHelp)
+	cfg.registerLoadFlags(fs)
 	server := fs.String("server", "", "load through a running server at this URL (default http://127.0.0.1:8080 unless --data-dir is given)")
 	format := fs.String("format", "", "ndjson, json or csv (default: from the file name and content)")
 	var mp source.Mapping
@@ -30,32 +28,14 @@ func (m *Main) runImport(ctx context.Context, args []string) error {
 	fs.StringVar(&mp.TypePrefix, "type-prefix", "", "prefix added to every event type")
 	batch := fs.Int("batch", 10_000, "events per batch")
 	skipBad := fs.Bool("skip-bad", false, "skip records that cannot be mapped (reported) instead of stopping")
-	fs.Usage = func() {
-		fmt.Fprintln(m.Stderr, `Usage: allsource import [flags] FILE...
-
-Bulk-loads NDJSON, JSON (an array of objects) or CSV files, optionally gzipped.
-Records already in the event input format load as they are; others are mapped
-with the --*-field flags, e.g. for GitHub events:
-
-  allsource import --entity-field actor_login --type-field type --time-field time github.json
-
-By default it loads through the server at http://127.0.0.1:8080; with --data-dir
-(and no --server) it writes into that data directory directly (the server must
-not be running on it). Batches are atomic: a bad record stops the import with
-its file and line, and nothing of its batch is stored.
-
-Flags:`)
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
+	if err := m.parse(fs, args); err != nil {
 		return err
 	}
 	if err := applyEnv(fs); err != nil {
 		return err
 	}
 	if fs.NArg() == 0 {
-		fs.Usage()
-		return &exitError{code: 2, err: errors.New("no files given")}
+		return usageError(fs, errors.New("no files given"))
 	}
 	if *payload != "" {
 		mp.PayloadFields = strings.Split(*payload, ",")
@@ -117,3 +97,16 @@ func (m *Main) importFile(ctx context.Context, l *loader, path string, format so
 	defer r.Close()
 	return l.loadReader(ctx, r, path)
 }
+
+const importHelp = `Usage: allsource import [flags] FILE...
+
+Bulk-loads NDJSON, JSON (an array of objects) or CSV files, optionally gzipped.
+Records already in the event input format load as they are; others are mapped
+with the --*-field flags, e.g. for GitHub events:
+
+  allsource import --entity-field actor_login --type-field type --time-field time github.json
+
+By default it loads through the server at http://127.0.0.1:8080; with --data-dir
+(and no --server) it writes into that data directory directly (the server must
+not be running on it). Batches are atomic: a bad record stops the import with
+its file and line, and nothing of its batch is stored.`

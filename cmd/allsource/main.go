@@ -1,15 +1,16 @@
 // Command allsource is the AllSource event warehouse: the server and the
 // tools around it.
 //
-//	allsource serve     run the server (HTTP API, metrics)
+//	allsource serve     run the server (HTTP API, metrics, Postgres wire protocol)
 //	allsource import    bulk-load NDJSON, JSON or CSV files
 //	allsource query     run SQL and print a table
 //	allsource demo      generate an e-commerce event history
-//	allsource bench     measure ingest and query speed against peers
+//	allsource export    export to PostgreSQL, ClickHouse or files; list export jobs
 //	allsource token     issue a signed token (JWT) for a tenant and roles
-//	allsource admin     manage API keys
+//	allsource admin     manage API keys, users, quotas, policies and roles
 //	allsource audit     check the audit log's hash chain
-//	allsource export    run an export to completion, list export jobs
+//	allsource bench     measure ingest and query speed against peers
+//	allsource version   print the version
 //
 // Every flag of serve can also be set as an environment variable named
 // ALLSOURCE_ plus the flag in upper case with '-' as '_'
@@ -74,19 +75,24 @@ const usage = `AllSource — an analytics-first event warehouse.
 Usage: allsource <command> [flags]
 
 Commands:
-  serve    run the server (HTTP API on --http-addr, Prometheus metrics at /metrics)
+  serve    run the server: HTTP API and /metrics on --http-addr, Postgres wire
+           protocol on --pg-addr
   import   bulk-load NDJSON, JSON or CSV files, through a server or into a data dir
-  query    run one SQL query and print the result as a table
+  query    run one SQL query on a running server and print the result
   demo     generate a realistic e-commerce event history and load it
-  bench    measure ingest and query throughput against DuckDB and PostgreSQL
-           (bench ingest; bench pgwire: the Postgres front end against PostgreSQL)
+  export   export events to PostgreSQL/TimescaleDB, ClickHouse or files
+           (export run --target URL; export list)
   token    issue a signed token for a tenant and roles (token issue)
-  admin    manage API keys (admin key create|list|revoke)
+  admin    manage access: API keys, users, quotas, policies and roles
+           (admin key|user|quota|policy|role …)
   audit    check the audit log's hash chain (audit verify)
-  export   export events to PostgreSQL/TimescaleDB (export run --target URL, export list)
+  bench    measure against peers in the same run: ingest, pgwire, analytics,
+           auth, projections, fanout, export (built by make bench-build)
   version  print the version
 
-Run 'allsource <command> -h' for the flags of a command.
+Projections, analytics and EventQL are served by the server: see
+/v1/status and the README. Run 'allsource <command> --help' for the flags
+of a command.
 `
 
 // Run runs the subcommand named by args[0].
@@ -124,8 +130,7 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		if near := suggest.Closest(args[0], commands); near != "" {
 			return &exitError{code: 2, err: fmt.Errorf("unknown command %q: did you mean %q? ('allsource help' lists the commands)", args[0], near)}
 		}
-		fmt.Fprint(m.Stderr, usage)
-		return &exitError{code: 2, err: fmt.Errorf("unknown command %q", args[0])}
+		return &exitError{code: 2, err: fmt.Errorf("unknown command %q ('allsource help' lists the commands)", args[0])}
 	}
 }
 

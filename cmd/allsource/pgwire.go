@@ -73,6 +73,6 @@ type projectionCommands struct{ e *projections.Engine }
 
 func (p projectionCommands) Handles(text string) bool { return projections.IsStatement(text) }
 
-func (p projectionCommands) Run(ctx context.Context, tenant, text string) (string, error) {
+func (p projectionCommands) Run(ctx context.Context, tenant, text string) (string, string, error) {
 	return p.e.Exec(ctx, tenant, text)
 }

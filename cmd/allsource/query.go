@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -17,26 +16,20 @@ import (
 )
 
 func (m *Main) runQuery(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("query", flag.ContinueOnError)
-	fs.SetOutput(m.Stderr)
+	fs := newFlags("query", "Usage: allsource query [flags] \"SQL\"\n\nRuns one read-only SQL query on a running server and prints the result;\nthe table is events.")
 	server := fs.String("server", "http://127.0.0.1:8080", "server URL")
 	format := fs.String("format", "table", "output: table, csv, ndjson or json")
 	maxRows := fs.Int("max-rows", 1000, "most rows printed in table format (the rest are counted)")
 	token := fs.String("token", "", "an API key or token, when the server authenticates (env ALLSOURCE_TOKEN)")
 	tenant := fs.String("tenant", "", "the tenant to query, for an administrator (default: the credential's own)")
-	fs.Usage = func() {
-		fmt.Fprintln(m.Stderr, "Usage: allsource query [flags] \"SQL\"\n\nRuns one read-only SQL query on a running server; the table is events.\n\nFlags:")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
+	if err := m.parse(fs, args); err != nil {
 		return err
 	}
 	if err := applyEnv(fs); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
-		fs.Usage()
-		return &exitError{code: 2, err: errors.New("query takes exactly one SQL argument (quote it)")}
+		return usageError(fs, errors.New("query takes exactly one SQL argument (quote it)"))
 	}
 	accept := map[string]string{"table": "application/json", "json": "application/json", "csv": "text/csv", "ndjson": "application/x-ndjson"}[*format]
 	if accept == "" {
@@ -85,6 +78,10 @@ func (m *Main) runQuery(ctx context.Context, args []string) error {
 		names[i] = c.Name
 	}
 	cells := make([][]string, 0, min(len(res.Rows), *maxRows))
+	numeric := make([]bool, len(names))
+	for i := range numeric {
+		numeric[i] = true
+	}
 	for i, r := range res.Rows {
 		if i >= *maxRows {
 			break
@@ -92,10 +89,13 @@ func (m *Main) runQuery(ctx context.Context, args []string) error {
 		row := make([]string, len(r))
 		for j, v := range r {
 			row[j] = cellText(v)
+			if j < len(numeric) && len(v) > 0 && v[0] != '-' && (v[0] < '0' || v[0] > '9') && string(v) != "null" {
+				numeric[j] = false
+			}
 		}
 		cells = append(cells, row)
 	}
-	printTable(m.Stdout, names, cells)
+	printTable(m.Stdout, names, cells, numeric)
 	if len(res.Rows) > len(cells) {
 		fmt.Fprintf(m.Stdout, "(%d rows, %d shown; use --format csv for all)\n", len(res.Rows), len(cells))
 	} else {
@@ -144,8 +144,9 @@ func cellText(v json.RawMessage) string {
 	return s
 }
 
-// printTable writes rows as an aligned text table in psql's style.
-func printTable(w io.Writer, names []string, rows [][]string) {
+// printTable writes rows as an aligned text table in psql's style:
+// numeric columns right-aligned.
+func printTable(w io.Writer, names []string, rows [][]string, numeric []bool) {
 	const maxWidth = 60
 	width := make([]int, len(names))
 	for i, n := range names {
@@ -165,24 +166,57 @@ func printTable(w io.Writer, names []string, rows [][]string) {
 			width[i] = max(width[i], utf8.RuneCountInString(r[i]))
 		}
 	}
-	line := func(cells []string) {
+	line := func(cells []string, header bool) {
 		var b strings.Builder
 		for i, c := range cells {
 			if i > 0 {
 				b.WriteString(" | ")
 			}
-			b.WriteString(c)
-			b.WriteString(strings.Repeat(" ", width[i]-utf8.RuneCountInString(c)))
+			pad := strings.Repeat(" ", width[i]-utf8.RuneCountInString(c))
+			if i < len(numeric) && numeric[i] {
+				b.WriteString(pad + c)
+			} else {
+				b.WriteString(c + pad)
+			}
 		}
 		fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
 	}
-	line(names)
+	line(names, true)
 	sep := make([]string, len(names))
 	for i := range sep {
 		sep[i] = strings.Repeat("-", width[i])
 	}
 	fmt.Fprintln(w, strings.Join(sep, "-+-"))
 	for _, r := range rows {
-		line(r)
+		line(r, false)
+	}
+}
+
+// writeColumns writes rows (the first is the header) as columns two
+// spaces apart, the columns marked right right-aligned (numbers).
+func writeColumns(w io.Writer, rows [][]string, right []bool) {
+	var width []int
+	for _, r := range rows {
+		for i, c := range r {
+			if i >= len(width) {
+				width = append(width, 0)
+			}
+			width[i] = max(width[i], utf8.RuneCountInString(c))
+		}
+	}
+	for _, r := range rows {
+		var b strings.Builder
+		for i, c := range r {
+			if i > 0 {
+				b.WriteString("  ")
+			}
+			pad := strings.Repeat(" ", width[i]-utf8.RuneCountInString(c))
+			if i < len(right) && right[i] {
+				b.WriteString(pad + c)
+			} else {
+				b.WriteString(c + pad)
+			}
+		}
+		fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
 	}
 }

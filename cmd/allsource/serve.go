@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"flag"
 	"fmt"
 	"html"
 	"log/slog"
@@ -30,14 +29,9 @@ import (
 
 func (m *Main) runServe(ctx context.Context, args []string) error {
 	var cfg Config
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(m.Stderr)
+	fs := newFlags("serve", "Usage: allsource serve [flags]\n\nRuns the server: the HTTP API (and /metrics) on --http-addr, the Postgres\nwire protocol on --pg-addr. Every flag can also be set as ALLSOURCE_<FLAG>\n(e.g. ALLSOURCE_DATA_DIR).")
 	cfg.registerServeFlags(fs)
-	fs.Usage = func() {
-		fmt.Fprintln(m.Stderr, "Usage: allsource serve [flags]\n\nRuns the server. Every flag can also be set as ALLSOURCE_<FLAG> (e.g. ALLSOURCE_DATA_DIR).\n\nFlags:")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
+	if err := m.parse(fs, args); err != nil {
 		return err
 	}
 	if err := applyEnv(fs); err != nil {
@@ -102,6 +96,8 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		st.Close(context.Background())
 		return err
 	}
+	au.gate.SetProbe(au.credentialProbe(context.WithoutCancel(ctx), st, log))
+	defer au.gate.SetProbe(nil)
 
 	listening = true
 	scheme := "http"
@@ -150,6 +146,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		log.Error("pgwire server stopped", "err", err)
 	}
 	log.Info("shutting down")
+	au.gate.SetProbe(nil) // before the auditor and the store close
 	sctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	st.hub.Close() // subscription streams end, so Shutdown need not wait for them
@@ -233,7 +230,7 @@ func newRouter(cfg *Config, st *store, m *metrics, log *slog.Logger, au *auth) h
 	// connection: X-Forwarded-For from anyone would let a client pick its own.
 	_ = r.SetTrustedProxies(nil)
 	r.Use(traceHTTP(), accessLog(log, m), recoverJSON(log), au.middleware())
-	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
+	r.GET("/healthz", func(c *gin.Context) { c.PureJSON(http.StatusOK, gin.H{"status": "ok"}) })
 	r.GET("/readyz", func(c *gin.Context) {
 		for _, err := range []error{st.ingest.Healthy(), st.wh.Healthy()} {
 			if err != nil {
@@ -242,7 +239,7 @@ func newRouter(cfg *Config, st *store, m *metrics, log *slog.Logger, au *auth) h
 			}
 		}
 		s := st.wh.Stats()
-		c.JSON(http.StatusOK, gin.H{"status": "ready", "hot_rows": s.HotRows, "parquet_files": s.Files, "flushed_seq": s.FlushedSeq})
+		c.PureJSON(http.StatusOK, gin.H{"status": "ready", "hot_rows": s.HotRows, "parquet_files": s.Files, "flushed_seq": s.FlushedSeq})
 	})
 	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})))
 	httpapi.RegisterStatus(r, func(ctx context.Context) (any, error) { return buildStatus(ctx, cfg, st, st.opened) })
@@ -268,7 +265,7 @@ func newRouter(cfg *Config, st *store, m *metrics, log *slog.Logger, au *auth) h
 	httpapi.RegisterExports(r, st.exports)
 	r.GET("/", func(c *gin.Context) { c.Data(http.StatusOK, "text/html; charset=utf-8", rootPage(r.Routes())) })
 	r.NoRoute(func(c *gin.Context) {
-		c.JSON(http.StatusNotFound, gin.H{"error": gin.H{"code": "not_found", "message": "no such endpoint: " + c.Request.Method + " " + c.Request.URL.Path}})
+		c.PureJSON(http.StatusNotFound, gin.H{"error": gin.H{"code": "not_found", "message": "no such endpoint: " + c.Request.Method + " " + c.Request.URL.Path}})
 	})
 	// A known endpoint asked with another method says which it takes.
 	r.HandleMethodNotAllowed = true
@@ -281,7 +278,7 @@ func newRouter(cfg *Config, st *store, m *metrics, log *slog.Logger, au *auth) h
 		}
 		slices.Sort(allowed)
 		c.Header("Allow", strings.Join(allowed, ", "))
-		c.JSON(http.StatusMethodNotAllowed, gin.H{"error": gin.H{"code": "method_not_allowed",
+		c.PureJSON(http.StatusMethodNotAllowed, gin.H{"error": gin.H{"code": "method_not_allowed",
 			"message": c.Request.Method + " " + c.Request.URL.Path + " is not served: use " + strings.Join(allowed, " or ")}})
 	})
 	return r
@@ -360,7 +357,8 @@ func recoverJSON(log *slog.Logger) gin.HandlerFunc {
 		defer func() {
 			if p := recover(); p != nil {
 				log.Error("panic in handler", "path", c.Request.URL.Path, "panic", p)
-				c.AbortWithStatusJSON(http.StatusInternalServerError, gin.H{"error": gin.H{"code": "internal", "message": "internal error"}})
+				c.Abort()
+				c.PureJSON(http.StatusInternalServerError, gin.H{"error": gin.H{"code": "internal", "message": "internal error"}})
 			}
 		}()
 		c.Next()

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -133,10 +134,15 @@ func TestDefaultHistory(t *testing.T) {
 
 func TestEventShape(t *testing.T) {
 	_, events := defaultHistory(t)
+	ids := map[string]bool{}
 	for i, e := range events {
-		if e.Tenant != nil || e.ID != nil {
-			t.Fatalf("event %d has a tenant or id", i)
+		if e.Tenant != nil {
+			t.Fatalf("event %d has a tenant", i)
 		}
+		if e.ID == nil || !uuidRE.MatchString(*e.ID) || ids[*e.ID] {
+			t.Fatalf("event %d: id %v is not a fresh version-8 UUID", i, e.ID)
+		}
+		ids[*e.ID] = true
 		if !strings.HasPrefix(e.EntityID, "user-") || len(e.EntityID) != len("user-000042") {
 			t.Fatalf("event %d: entity_id %q", i, e.EntityID)
 		}
@@ -354,6 +360,39 @@ func TestDeterministic(t *testing.T) {
 	data, _ := defaultHistory(t)
 	if !bytes.Equal(gen(full), data) {
 		t.Fatal("explicit default options give other output than zero options")
+	}
+}
+
+var uuidRE = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+
+// TestIDsFollowOptions: the same options give the same event ids (loading
+// a history twice stores it once); another seed, period or tenant gives
+// other ids.
+func TestIDsFollowOptions(t *testing.T) {
+	ids := func(o Options) []string {
+		var buf bytes.Buffer
+		if _, err := Generate(&buf, o); err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for line := range bytes.Lines(buf.Bytes()) {
+			out = append(out, string(line[len(`{"id":"`):len(`{"id":"`)+36]))
+		}
+		return out
+	}
+	base := Options{Users: 20, Days: 10}
+	a, b := ids(base), ids(base)
+	if !slices.Equal(a, b) {
+		t.Fatal("the same options gave other ids")
+	}
+	for _, o := range []Options{
+		{Users: 20, Days: 10, Seed: 2},
+		{Users: 20, Days: 10, Start: DefaultEnd.AddDate(0, 0, -11)},
+		{Users: 20, Days: 10, Tenant: "acme"},
+	} {
+		if c := ids(o); slices.ContainsFunc(c, func(id string) bool { return slices.Contains(a, id) }) {
+			t.Errorf("%+v shares ids with the defaults", o)
+		}
 	}
 }
 

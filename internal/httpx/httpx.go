@@ -3,7 +3,9 @@
 package httpx
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"strconv"
 
@@ -33,5 +35,18 @@ func WriteError(c *gin.Context, err error) {
 			c.Header("Retry-After", strconv.Itoa(s))
 		}
 	}
-	c.AbortWithStatusJSON(allsource.HTTPStatus(code), allsource.NewErrorBody(err))
+	c.Abort()
+	c.PureJSON(allsource.HTTPStatus(code), allsource.NewErrorBody(err))
+}
+
+// JSONText is v as JSON for people to read: like json.Marshal, without
+// turning <, > and & into \u003c escapes.
+func JSONText(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }

@@ -18,6 +18,8 @@ missing=()
 /usr/bin/python3 -c 'import greenlet' >/dev/null 2>&1 || missing+=(python3-greenlet)
 /usr/bin/python3 -c 'import pandas' >/dev/null 2>&1 || missing+=(python3-pandas)
 command -v pgcli >/dev/null 2>&1 || missing+=(pgcli)
+# The README's examples (run by cmd/allsource's README test) use curl.
+command -v curl >/dev/null 2>&1 || missing+=(curl)
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
 # RunJDBC launches Check.java as source, which needs the compiler (a JDK, not
