@@ -26,22 +26,32 @@ package analytics
 //     index instead; here the caller's seq is the truth, and a hit matching
 //     several steps could not be put in a single step order anyway).
 //   - strict_increase: additionally t(p_{j+1}) > t(p_j); ties never convert.
-//   - strict_order: no hit strictly between p_j and p_{j+1} matches any step.
-//     Put operationally, the first step hit after p_j must match step j+1 or
-//     the chain ends there; repeating the current step ends it too. Hits that
-//     match no step (Steps == 0, e.g. exclusion-only hits) are not "other
-//     events" (ClickHouse also breaks on rows matching no condition; the
-//     caller only passes relevant events).
+//   - strict_order: no hit strictly between p_j and p_{j+1} matches step
+//     j+1 or a later one: each step is taken at the first hit after the
+//     previous step that matches it, a hit that skips ahead ends the chain
+//     ("A B D C" reaches 2), and repeats of steps already reached do not
+//     ("A A B B C C" reaches 3, "A B A C" reaches 3), as in ClickHouse,
+//     which breaks only on other events, not on repeats. Hits that match no step
+//     (Steps == 0, e.g. exclusion-only hits) are not "other events"
+//     (ClickHouse also breaks on rows matching no condition; the caller
+//     only passes relevant events).
 //   - strict_deduplication: no hit strictly between p_j and p_{j+1} matches
-//     any of steps 1..j+1: the first hit after p_j that matches step j+1 or
-//     an already matched step decides: it extends the chain if it matches
-//     step j+1 (and is in the window), otherwise it is a repeat and ends the
-//     chain. "A B C B D" reaches 3; "A A B" reaches 2 (from the second A).
+//     any of steps 2..j+1: the first hit after p_j that matches step j+1 or
+//     an already matched step other than step 1 decides: it extends the
+//     chain if it matches step j+1 (and is in the window), otherwise it is a
+//     repeat and ends the chain. A step-1 hit is never a repeat (it starts
+//     another attempt, as in ClickHouse): "A B C B D" reaches 3, "A B B C"
+//     2, "A B A C" 3.
 //
 // The key's level is the largest k over all chains (0 without a step-1 hit):
-// every step-1 hit is tried as a start. Unlike ClickHouse, a violation in
+// every step-1 hit is tried as a start. Deviations from ClickHouse in the
+// strict modes, each because ClickHouse's answer depends on the order it
+// happens to scan in rather than on the events: a violation in
 // strict_order or strict_deduplication ends only the chains it breaks, not
-// the whole scan, so a later attempt can still convert.
+// the whole scan, so a later attempt can still convert; and after a
+// repeat, strict_deduplication keeps the level the chain had reached,
+// where some ClickHouse versions report the repeated step's level ("A B C
+// B" is 3 here, 2 there).
 //
 // any_order: the chain is anchored at a step-1 hit s; steps 2..k may then
 // happen in any order. The level from s is the largest k such that steps
@@ -85,6 +95,7 @@ import (
 	"fmt"
 	"math/bits"
 	"slices"
+	"sort"
 	"strings"
 	"time"
 
@@ -317,7 +328,7 @@ type Funnel struct {
 	sorted []Hit
 	starts []int32                   // hit positions of step-1 hits (grouped modes)
 	lo, hi [MaxFunnelSteps + 1]int32 // per level: live starts[lo..hi] (grouped modes)
-	st     [MaxFunnelSteps + 1]int32 // per level: start of the live chain (strict modes)
+	queues [][]int32                 // per level: starts of the live chains (strict modes)
 	chain  [MaxFunnelSteps]int64     // times of the counted chain's steps
 	cnt    [MaxFunnelSteps]int32     // any_order: hits per step in the window
 	mhits  []funnelMatchHit          // any_order matching: candidate hits
@@ -547,52 +558,72 @@ func (f *Funnel) evalGrouped(hits []Hit) (bestL, bestS int) {
 	return bestL, bestS
 }
 
-// evalStrict handles strict_order and strict_deduplication, where the chain
-// from each start is determined hit by hit; at most one live chain per
-// level exists, so chains are a bitset (bit L-1: a chain at level L) with
-// their starts in f.st.
+// evalStrict handles strict_order and strict_deduplication. Chains are
+// kept per level as queues of their starts (hit positions, ascending):
+// live chains with earlier starts are never at a lower level than later
+// ones (they advance together while in the window), so when a hit advances
+// level L, the queue's starts still in the window move, in order, behind
+// those of level L+1, and the first of them is the earliest start at the
+// new level. A chain that does not advance stays where it is unless the
+// hit breaks it (the mode's rule). Each start moves at most once a level.
 func (f *Funnel) evalStrict(hits []Hit) (bestL, bestS int) {
 	bestS = -1
 	dedup := f.opt.Mode == FunnelDedup
-	var live uint64
+	if len(f.queues) < f.n+1 {
+		f.queues = make([][]int32, f.n+1)
+	}
+	q := f.queues[:f.n+1]
+	for L := range q {
+		q[L] = q[L][:0]
+	}
 	for k := range hits {
 		h := &hits[k]
 		if h.Exclude {
-			live = 0
+			for L := range q {
+				q[L] = q[L][:0]
+			}
 		}
 		m := h.Steps & f.full
 		if m == 0 {
 			continue
 		}
-		adv := live & (m >> 1)
-		var next uint64
-		if dedup {
-			// A chain at level L that does not advance survives only if the
-			// hit matches none of steps 1..L.
-			next = (live &^ adv) & (1<<uint(bits.TrailingZeros64(m)) - 1)
-		}
-		for adv != 0 {
-			b := 63 - bits.LeadingZeros64(adv)
-			adv &^= 1 << uint(b)
-			L := b + 1
-			s := f.st[L]
-			if h.Micros-hits[s].Micros > f.window {
+		hb := 63 - bits.LeadingZeros64(m) // the furthest step bit matched
+		for L := f.n - 1; L >= 1; L-- {
+			if len(q[L]) == 0 {
 				continue
 			}
-			f.st[L+1] = s
-			next |= 1 << uint(L)
-			if L+1 > bestL || (L+1 == bestL && int(s) < bestS) {
-				bestL, bestS = L+1, int(s)
+			if m&(1<<uint(L)) != 0 {
+				// Advance the chains still in the window; the others can
+				// never advance again (times only grow).
+				starts := q[L]
+				i := sort.Search(len(starts), func(i int) bool { return h.Micros-hits[starts[i]].Micros <= f.window })
+				if moved := starts[i:]; len(moved) > 0 {
+					if s := int(moved[0]); L+1 > bestL || (L+1 == bestL && s < bestS) {
+						bestL, bestS = L+1, s
+					}
+					q[L+1] = append(q[L+1], moved...)
+				}
+				q[L] = q[L][:0]
+				continue
+			}
+			var broken bool
+			if dedup {
+				// A repeat of steps 2..L (a step-1 hit is another start).
+				broken = m&^1&(1<<uint(L)-1) != 0
+			} else {
+				// strict_order: a hit that skips past step L+1.
+				broken = hb > L
+			}
+			if broken {
+				q[L] = q[L][:0]
 			}
 		}
 		if m&1 != 0 {
-			f.st[1] = int32(k)
-			next |= 1
+			q[1] = append(q[1], int32(k))
 			if bestL == 0 {
 				bestL, bestS = 1, k
 			}
 		}
-		live = next
 		if bestL == f.n {
 			break
 		}
@@ -681,11 +712,11 @@ func (f *Funnel) walk(hits []Hit, s, lvl int) {
 		case FunnelStrictIncrease:
 			hit = hit && h.Micros > f.chain[j-1]
 		case FunnelStrictOrder:
-			if m != 0 && !hit {
+			if !hit && m>>uint(j+1) != 0 {
 				return
 			}
 		case FunnelDedup:
-			if !hit && m&(1<<uint(j)-1) != 0 {
+			if !hit && (m&^1)&(1<<uint(j)-1) != 0 {
 				return
 			}
 		}

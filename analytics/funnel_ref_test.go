@@ -53,14 +53,17 @@ func refFunnelEvalKey(o FunnelOptions, hits []Hit) refFunnelKey {
 				return false
 			}
 		case FunnelStrictOrder:
+			// Nothing in between matches step j+1 or a later one: only
+			// repeats of steps already reached.
 			for x := last + 1; x < q; x++ {
-				if mask(x) != 0 {
+				if mask(x)>>uint(j) != 0 {
 					return false
 				}
 			}
 		case FunnelDedup:
+			// Nothing in between repeats steps 2..j+1.
 			for x := last + 1; x < q; x++ {
-				if mask(x)&(1<<uint(j+1)-1) != 0 {
+				if mask(x)&^1&(1<<uint(j+1)-1) != 0 {
 					return false
 				}
 			}

@@ -188,8 +188,10 @@ func compileQuery(q *Query, depth int) (*result, *Error) {
 		case SourceProjection:
 			// Each row is one JSON document of the projection's columns;
 			// fields take their type from context, as payload fields do.
+			// Times are RFC 3339, as everywhere else (the engine writes
+			// "2026-01-02 03:04:05.678+00" for a UTC time).
 			b.kind, b.t = bindValue, tyAny
-			from = append(from, "(SELECT CAST(to_json("+sqlIdent("__row")+") AS JSON) AS value FROM projections."+sqlIdent(s.Func)+" AS "+sqlIdent("__row")+") AS "+alias)
+			from = append(from, "(SELECT CAST(regexp_replace(CAST(to_json("+sqlIdent("__row")+`) AS VARCHAR), '"(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d(?:\.\d+)?)\+00"', '"\1T\2Z"', 'g') AS JSON) AS value FROM projections.`+sqlIdent(s.Func)+" AS "+sqlIdent("__row")+") AS "+alias)
 		case SourceFunction:
 			call := TableCall{Placeholder: sqlIdent("__allsource_table_" + placeholderNonce()), Func: s.Func, Arg: s.Arg}
 			tables = append(tables, call)

@@ -161,12 +161,12 @@ type Job struct {
 	Created   time.Time `json:"created_at"`
 	Status    string    `json:"status"`
 	LastError string    `json:"last_error,omitempty"`
-	Watermark uint64    `json:"watermark"`   // the target holds every matching event up to this seq
-	Head      uint64    `json:"head"`        // the newest seq when it last looked
-	Lag       uint64    `json:"lag"`         // head - watermark
-	Rows      int64     `json:"rows"`        // exported since the server started
-	Bytes     int64     `json:"bytes"`       // approximate bytes sent since the server started
-	LastRun   time.Time `json:"last_run_at"` // when the last pass ended
+	Watermark uint64    `json:"watermark"`            // the target holds every matching event up to this seq
+	Head      uint64    `json:"head"`                 // the newest seq when it last looked
+	Lag       uint64    `json:"lag"`                  // head - watermark
+	Rows      int64     `json:"rows"`                 // exported since the server started
+	Bytes     int64     `json:"bytes"`                // approximate bytes sent since the server started
+	LastRun   time.Time `json:"last_run_at,omitzero"` // when the last pass ended
 }
 
 // Redacted is j with the target's password masked: answers and logs do

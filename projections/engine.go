@@ -302,6 +302,19 @@ func (s *Spec) definition(tenant string) (Definition, error) {
 // validate compiles a definition and creates its tables under a scratch
 // name, so a definition the engine cannot run is refused at once.
 func (e *Engine) validate(ctx context.Context, d Definition) error {
+	if d.Kind == KindSQL {
+		// The user's SELECT as written first, so that what the engine
+		// says about it (an unknown column, a type error) speaks of that
+		// text, not of the statements the projection is run with.
+		if err := e.wh.CheckQuery(ctx, d.Source); err != nil {
+			return allsource.Errorf(allsource.CodeInvalid, "projection %s: %s", d.Name, allsource.ErrorMessage(err))
+		}
+		rows, err := e.wh.QueryInternal(allsource.WithTenantScope(ctx, d.Tenant), "DESCRIBE "+d.Source)
+		if err != nil {
+			return allsource.Errorf(allsource.CodeInvalid, "projection %s: %s", d.Name, cleanEngineError(err))
+		}
+		rows.Close()
+	}
 	f, err := e.newFolder(ctx, d, fmt.Sprintf("check_%d", time.Now().UnixNano()))
 	if err != nil {
 		return err
@@ -563,19 +576,19 @@ type VersionStatus struct {
 	Version        int64     `json:"version"`
 	Status         string    `json:"status"`
 	Reason         string    `json:"reason,omitempty"`
-	Position       uint64    `json:"position"`       // every event up to this seq is applied
-	LagEvents      uint64    `json:"lag_events"`     // seqs between the position and the tenant's newest event
-	LagMillis      int64     `json:"lag_ms"`         // age of the newest applied event while behind; 0 when caught up
-	Events         uint64    `json:"events_applied"` // since the server started
-	Failures       uint64    `json:"failures"`       // failed attempts since the server started
-	Parked         uint64    `json:"dead_letters"`   // events parked since the server started
-	CheckpointSeq  uint64    `json:"checkpoint_seq"` // the last saved checkpoint
-	CheckpointTime time.Time `json:"checkpoint_at"`  // when it was saved
-	Snapshots      int       `json:"snapshots"`      // kept checkpoints
-	Created        time.Time `json:"created_at"`     // of this version
-	Kind           string    `json:"kind"`           // sql or js
-	Source         string    `json:"source"`         // the definition
-	OnError        string    `json:"on_error"`       // skip or stop
+	Position       uint64    `json:"position"`               // every event up to this seq is applied
+	LagEvents      uint64    `json:"lag_events"`             // seqs between the position and the tenant's newest event
+	LagMillis      int64     `json:"lag_ms"`                 // age of the newest applied event while behind; 0 when caught up
+	Events         uint64    `json:"events_applied"`         // since the server started
+	Failures       uint64    `json:"failures"`               // failed attempts since the server started
+	Parked         uint64    `json:"dead_letters"`           // events parked since the server started
+	CheckpointSeq  uint64    `json:"checkpoint_seq"`         // the last saved checkpoint
+	CheckpointTime time.Time `json:"checkpoint_at,omitzero"` // when it was saved
+	Snapshots      int       `json:"snapshots"`              // kept checkpoints
+	Created        time.Time `json:"created_at"`             // of this version
+	Kind           string    `json:"kind"`                   // sql or js
+	Source         string    `json:"source"`                 // the definition
+	OnError        string    `json:"on_error"`               // skip or stop
 }
 
 // Status is a projection's state: its active version and the one
@@ -750,7 +763,12 @@ func (e *Engine) crash() {
 
 // cleanEngineError is the engine's message without its internal names.
 func cleanEngineError(err error) string {
-	msg := err.Error()
+	msg := allsource.ErrorMessage(err)
 	msg = regexp.MustCompile(`_proj\."?p_[0-9a-f]*_`).ReplaceAllString(msg, "")
-	return msg
+	// The engine's "LINE 1: …" excerpt and caret point into the statement
+	// it ran, which is not the text the user wrote.
+	if i := strings.Index(msg, "\nLINE "); i >= 0 {
+		msg = msg[:i]
+	}
+	return strings.TrimSpace(msg)
 }

@@ -673,3 +673,27 @@ func TestCreateAwaitsFirstBuild(t *testing.T) {
 		t.Fatalf("create with no time to build: notice %q, %v", notice, err)
 	}
 }
+
+// TestDefinitionErrorsSpeakOfTheUsersSQL: a definition the engine cannot
+// run is refused with what the engine says about the SELECT as written,
+// not about the statements the projection runs (their _key, _seq and
+// json_array, their LINE excerpt).
+func TestDefinitionErrorsSpeakOfTheUsersSQL(t *testing.T) {
+	s := newStore(t)
+	s.orders(t, "acme", 10)
+	e := openEngine(t, s, Options{})
+	defer e.Close()
+	cases := []struct{ sql, want string }{
+		{"SELECT entty_id, count(*) AS n FROM events GROUP BY entty_id", `Referenced column "entty_id" not found`},
+		{"SELECT entity_id, frist(event_type) AS f FROM events GROUP BY entity_id", `Did you mean "first"?`},
+		{"SELECT entity_id, sum(payload->>'x') AS s FROM events GROUP BY entity_id", `'sum(VARCHAR)'`},
+	}
+	for _, c := range cases {
+		_, err := e.Create(context.Background(), "acme", Spec{Name: "bad", SQL: c.sql}, false)
+		msg := allsource.ErrorMessage(err)
+		if err == nil || !strings.Contains(msg, c.want) || strings.Contains(msg, "_key") || strings.Contains(msg, "_seq") ||
+			strings.Contains(msg, "json_array") || strings.Contains(msg, "LINE ") {
+			t.Errorf("%s:\n%v\nwant an error saying %s about the SELECT as written", c.sql, msg, c.want)
+		}
+	}
+}

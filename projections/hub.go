@@ -362,6 +362,7 @@ type sub struct {
 	queued atomic.Int64
 	limit  int64
 	reason chan string // one reason, when the hub ends it
+	client bool        // not Internal
 }
 
 // NewHub returns a hub whose events so far end at last (the warehouse's
@@ -451,11 +452,18 @@ func (h *Hub) Closed() bool {
 	return h.closed
 }
 
-// Subscribers is how many subscriptions are live.
+// Subscribers is how many clients' subscriptions are live (the server's
+// own, such as projection runners, are not counted).
 func (h *Hub) Subscribers() int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return len(h.subs)
+	n := 0
+	for s := range h.subs {
+		if s.client {
+			n++
+		}
+	}
+	return n
 }
 
 // Start says where a subscription begins: after a seq, at the end (from
@@ -490,6 +498,9 @@ type SubOptions struct {
 	// the server's own, such as projection runners, set none): past it,
 	// SubscribeBatches refuses with CodeRateLimited.
 	TenantLimit int
+	// Internal marks the server's own subscriptions (projection runners):
+	// Subscribers does not count them.
+	Internal bool
 }
 
 // Subscribe streams f's events from start to send, stored ones first, then
@@ -520,7 +531,7 @@ func (h *Hub) SubscribeBatches(ctx context.Context, wh *warehouse.Warehouse, f F
 		h.jsonSubs.Add(1)
 		defer h.jsonSubs.Add(-1)
 	}
-	s := &sub{f: &f, ch: make(chan []Event, min(o.Buffer, 4096)), limit: int64(o.Buffer), reason: make(chan string, 1)}
+	s := &sub{f: &f, ch: make(chan []Event, min(o.Buffer, 4096)), limit: int64(o.Buffer), reason: make(chan string, 1), client: !o.Internal}
 	h.mu.Lock()
 	if h.closed {
 		h.mu.Unlock()

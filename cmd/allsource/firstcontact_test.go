@@ -339,3 +339,51 @@ func TestAnalyticsWarnsOfUnknownNames(t *testing.T) {
 		}
 	}
 }
+
+// TestImportWithoutMappingSaysHow: records that are not events yet, given
+// without --entity-field/--type-field, are refused before anything is
+// sent (no progress bar, nothing stored) with the fields to map.
+func TestImportWithoutMappingSaysHow(t *testing.T) {
+	p := startProc(t, t.TempDir(), nil)
+	dir := t.TempDir()
+	csvFile := filepath.Join(dir, "people.csv")
+	if err := os.WriteFile(csvFile, []byte("user,action,at\nann,signed_up,2026-03-02 09:15:00\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := cliFails(t, "import", "--server", p.url, csvFile)
+	if !strings.Contains(out, "are not events yet") || !strings.Contains(out, "--entity-field user --type-field action") ||
+		strings.Contains(out, "100%") || strings.Contains(out, "imported") {
+		t.Fatalf("import without a mapping:\n%s", out)
+	}
+	if rows := queryCSV(t, p.url, "SELECT count(*) FROM events"); rows[0][0] != "0" {
+		t.Fatalf("stored %s events", rows[0][0])
+	}
+}
+
+// TestJSONForPeopleIsNotEscaped: <, > and & stay as they are in answers
+// (they used to come back as \u003c, \u003e and \u0026).
+func TestJSONForPeopleIsNotEscaped(t *testing.T) {
+	p := startProc(t, t.TempDir(), nil)
+	mustAppendND(t, p.url, `{"entity_id":"a<b>","event_type":"x&y","payload":{"note":"<b>&</b>"}}`)
+	for _, c := range []struct{ method, path, body string }{
+		{"POST", "/v1/query", `{"sql":"SELECT entity_id, payload FROM events"}`},
+		{"GET", "/v1/entities/a%3Cb%3E/events", ""},
+		{"POST", "/v1/eventql", `{"query":"FROM e IN events PROJECT INTO e"}`},
+		{"POST", "/v1/query", `{"sql":"SELECT <nonsense>"}`},
+		{"GET", "/v1/subscribe?from_seq=0&types=x%26y", ""},
+	} {
+		req, _ := http.NewRequest(c.method, p.url+c.path, strings.NewReader(c.body))
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		resp, err := http.DefaultClient.Do(req.WithContext(ctx))
+		if err != nil {
+			cancel()
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body) // the subscription ends with the timeout
+		resp.Body.Close()
+		cancel()
+		if strings.Contains(string(b), `\u003c`) || strings.Contains(string(b), `\u0026`) || !strings.ContainsAny(string(b), "<&") {
+			t.Errorf("%s %s:\n%s", c.method, c.path, b)
+		}
+	}
+}

@@ -1,10 +1,16 @@
 package main
 
 import (
+	"bufio"
 	"context"
+	"encoding/csv"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/allsource/allsource/internal/source"
@@ -63,6 +69,10 @@ func (m *Main) runImport(ctx context.Context, args []string) error {
 		}
 		total += st.Size()
 	}
+	if err := checkMapped(fs.Args(), fmtOverride, mp); err != nil {
+		snk.close(ctx)
+		return err
+	}
 	prog := newProgress(os.Stderr, total)
 	l := &loader{sink: snk, batch: *batch, skipBad: *skipBad, progress: prog}
 	for _, path := range fs.Args() {
@@ -74,8 +84,77 @@ func (m *Main) runImport(ctx context.Context, args []string) error {
 	if cerr := snk.close(context.Background()); cerr != nil && err == nil {
 		err = cerr
 	}
+	if err != nil {
+		return err // it says how many events were stored before it
+	}
 	fmt.Fprintf(m.Stdout, "imported %d events (%d duplicates skipped, %d bad records skipped)\n", l.stored.Load(), l.dups.Load(), l.skipped.Load())
-	return err
+	return nil
+}
+
+// checkMapped reads the first record of each file when no field mapping
+// is given: a file whose records are not events yet (no entity_id or
+// event_type) gets one error saying how to map it, before anything is
+// sent and before a progress bar.
+func checkMapped(paths []string, format source.Format, mp source.Mapping) error {
+	if mp.EntityField != "" || mp.TypeField != "" {
+		return nil
+	}
+	for _, path := range paths {
+		f := format
+		if f == "" {
+			f = source.DetectFormat(path)
+		}
+		r, err := source.Open(path, f, mp)
+		if err == nil {
+			_, err = r.Next()
+			r.Close()
+		}
+		if err == nil || err == io.EOF {
+			continue
+		}
+		msg := err.Error()
+		if !strings.Contains(msg, `"entity_id"`) && !strings.Contains(msg, `"event_type"`) {
+			continue // another fault, reported where it is when loading
+		}
+		fields := firstFields(path, f)
+		hint := "--entity-field FIELD --type-field FIELD"
+		if len(fields) >= 2 {
+			hint = fmt.Sprintf("--entity-field %s --type-field %s", fields[0], fields[1])
+		}
+		what := ""
+		if len(fields) > 0 {
+			what = fmt.Sprintf(" (its fields are %s)", strings.Join(fields, ", "))
+		}
+		return &exitError{code: 2, err: fmt.Errorf("%s: its records are not events yet: they have no entity_id and event_type%s; name the fields that hold them, e.g. %s (and --time-field for the time; 'allsource import --help' says more)", path, what, hint)}
+	}
+	return nil
+}
+
+// firstFields are the field names of a file's first record (CSV columns,
+// or the keys of the first NDJSON object), for hints; nil when unknown.
+func firstFields(path string, format source.Format) []string {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	line, _ := bufio.NewReader(io.LimitReader(f, 1<<20)).ReadString('\n')
+	switch format {
+	case source.FormatCSV:
+		rec, err := csv.NewReader(strings.NewReader(line)).Read()
+		if err != nil {
+			return nil
+		}
+		return rec
+	case source.FormatNDJSON:
+		var obj map[string]json.RawMessage
+		if json.Unmarshal([]byte(line), &obj) != nil {
+			return nil
+		}
+		keys := slices.Sorted(maps.Keys(obj))
+		return keys
+	}
+	return nil
 }
 
 func (m *Main) importFile(ctx context.Context, l *loader, path string, format source.Format, mp source.Mapping) error {

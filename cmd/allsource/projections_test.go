@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -136,6 +137,12 @@ func TestProjectionsThroughTheServer(t *testing.T) {
 		strings.NewReader(`{"query": "FROM p IN projections.order_totals WHERE p.total > 0 ORDER BY p.entity_id PROJECT INTO { id: p.entity_id, n: p.n }"}`))
 	if err != nil || st != 200 || strings.Count(string(b), "\n") != 5 || !strings.Contains(string(b), `"id":"o0"`) {
 		t.Fatalf("EventQL: %d %v %s", st, err, b)
+	}
+	// A projection's times are RFC 3339 in EventQL documents too.
+	st, _, b, err = apiRequest("POST", p.url+"/v1/eventql", map[string]string{"Content-Type": "application/json"},
+		strings.NewReader(`{"query": "FROM p IN projections.order_totals ORDER BY p.entity_id TOP 1 PROJECT INTO p"}`))
+	if err != nil || st != 200 || !regexp.MustCompile(`"latest":"2026-05-\d\dT10:00:00Z"`).Match(b) {
+		t.Fatalf("EventQL time of a projection: %d %v %s", st, err, b)
 	}
 	got := apiJSON(t, "GET", p.url+"/v1/projections/order_state/rows?key=o1", nil, 200)
 	if r, _ := got["rows"].([]any); len(r) != 1 {

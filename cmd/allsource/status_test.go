@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestStatusEndpoint: /v1/status reports storage, tenants and background
@@ -30,6 +31,29 @@ func TestStatusEndpoint(t *testing.T) {
 		rep.Tenants[1].Events != 2 || rep.Tenants[1].LastSeq != 2 || len(rep.Jobs.Projections) != 1 || rep.Jobs.Projections[0].Name != "n" {
 		t.Fatalf("status: %s", b)
 	}
+	// Subscribers are clients: the projection's runner is not one, a
+	// live SSE stream is.
+	if rep.Jobs.Subscribers != 0 {
+		t.Fatalf("%d subscribers with only a projection running: %s", rep.Jobs.Subscribers, b)
+	}
+	resp, err := http.Get(a.URL + "/v1/subscribe?from=now")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		_, _, b, _ = apiRequest("GET", a.URL+"/v1/status", nil, nil)
+		rep = statusReport{}
+		json.Unmarshal(b, &rep)
+		if rep.Jobs.Subscribers == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("an open subscription is not counted: %s", b)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	resp.Body.Close()
 	if err := a.st.wh.FlushAll(t.Context()); err != nil {
 		t.Fatal(err)
 	}
