@@ -303,9 +303,14 @@ func (s *Spec) definition(tenant string) (Definition, error) {
 // name, so a definition the engine cannot run is refused at once.
 func (e *Engine) validate(ctx context.Context, d Definition) error {
 	if d.Kind == KindSQL {
-		// The user's SELECT as written first, so that what the engine
-		// says about it (an unknown column, a type error) speaks of that
-		// text, not of the statements the projection is run with.
+		// The projection's own rules first (its messages say what a
+		// projection may hold), then the user's SELECT as written, so
+		// that what the engine says about it (an unknown column, a type
+		// error) speaks of that text, not of the statements the
+		// projection is run with.
+		if _, err := parseSQLDef(d.Source); err != nil {
+			return err
+		}
 		if err := e.wh.CheckQuery(ctx, d.Source); err != nil {
 			return allsource.Errorf(allsource.CodeInvalid, "projection %s: %s", d.Name, allsource.ErrorMessage(err))
 		}

@@ -685,7 +685,7 @@ func TestDefinitionErrorsSpeakOfTheUsersSQL(t *testing.T) {
 	defer e.Close()
 	cases := []struct{ sql, want string }{
 		{"SELECT entty_id, count(*) AS n FROM events GROUP BY entty_id", `Referenced column "entty_id" not found`},
-		{"SELECT entity_id, frist(event_type) AS f FROM events GROUP BY entity_id", `Did you mean "first"?`},
+		{"SELECT entity_id, sum(lenght(event_type)) AS s FROM events GROUP BY entity_id", `Did you mean "length"?`},
 		{"SELECT entity_id, sum(payload->>'x') AS s FROM events GROUP BY entity_id", `'sum(VARCHAR)'`},
 	}
 	for _, c := range cases {
