@@ -21,7 +21,7 @@ Prints a signed token (JWT, HS256) for the server on DIR: send it as
 Authorization: Bearer <token>, or as the Postgres password. The signing
 secret is DIR/auth/token-hs256.key, made on first use; a server on DIR
 accepts tokens once it exists (one running without authentication turns
-it on within a second). Roles: admin (with --tenant '*'), tenant-admin, writer,
+it on at the next request). Roles: admin (with --tenant '*'), tenant-admin, writer,
 reader, analyst.
 `
 

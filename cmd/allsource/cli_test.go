@@ -137,3 +137,23 @@ func TestFlagsAnywhere(t *testing.T) {
 		t.Fatalf("import with trailing flags:\n%s", out)
 	}
 }
+
+// TestTablesForPeople: CLI tables right-align numbers and name count(*)
+// count, as psql does; an empty export list says so.
+func TestTablesForPeople(t *testing.T) {
+	p := startProc(t, t.TempDir(), nil)
+	mustAppendND(t, p.url, orderLines(0, 12)...)
+	out := cli(t, "query", "--server", p.url, "SELECT event_type, count(*) FROM events GROUP BY 1 ORDER BY 1")
+	want := "event_type    | count\n" +
+		"--------------+------\n" +
+		"order.paid    |     4\n" +
+		"order.placed  |     4\n" +
+		"order.shipped |     4\n" +
+		"(3 rows)\n"
+	if out != want {
+		t.Fatalf("query table:\n%s\nwant:\n%s", out, want)
+	}
+	if out := cli(t, "export", "list", "--server", p.url); out != "no export jobs\n" {
+		t.Fatalf("export list with none: %q", out)
+	}
+}
