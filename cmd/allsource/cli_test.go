@@ -52,6 +52,7 @@ func TestEveryHelp(t *testing.T) {
 		{"export", []string{"export run", "export list", "clickhouse://", "file://"}, nil},
 		{"export run", []string{"--target", "--where", "--columns"}, nil},
 		{"export list", []string{"--server"}, []string{"--target", "--where"}},
+		{"bench", []string{"make bench-build"}, nil}, // this test binary has no benchmarks
 	}
 	for _, c := range cases {
 		t.Run(c.cmd, func(t *testing.T) {
