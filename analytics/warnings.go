@@ -9,7 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/allsource/allsource"
 	"github.com/allsource/allsource/internal/suggest"
 	"github.com/allsource/allsource/warehouse"
 )
@@ -164,7 +163,9 @@ var namesCache struct {
 }
 
 func knownNames(ctx context.Context, wh *warehouse.Warehouse) (*tenantNames, error) {
-	tenant, _ := allsource.TenantScope(ctx)
+	// Keyed by what the view shows (tenant and read restriction), so no
+	// one is told of types or fields they cannot see.
+	tenant := warehouse.ScopeKey(ctx)
 	namesCache.Lock()
 	if n := namesCache.byTenant[tenant]; n != nil && time.Since(n.at) < 10*time.Second {
 		namesCache.Unlock()

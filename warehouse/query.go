@@ -56,6 +56,11 @@ func scopeOf(ctx context.Context) viewScope {
 // scopeKey names the view scope of ctx.
 func scopeKey(ctx context.Context) string { return scopeOf(ctx).key }
 
+// ScopeKey names what ctx's statements see (its tenant, or all, and the
+// read restriction): equal keys, equal events views. For caches of what
+// a view holds.
+func ScopeKey(ctx context.Context) string { return scopeKey(ctx) }
+
 // allScopes cannot be a tenant name (they are [A-Za-z0-9_-]).
 const allScopes = "*all*"
 

@@ -439,3 +439,25 @@ func TestOneTenantCannotStarveAnother(t *testing.T) {
 		t.Fatalf("the abandoned scans still held the engine: %v", time.Since(start))
 	}
 }
+
+// TestAnalyticsWarningsStayInTheTenant: the names a warning suggests come
+// from the asking tenant's events only, so a warning cannot tell one
+// tenant another's event types or payload fields.
+func TestAnalyticsWarningsStayInTheTenant(t *testing.T) {
+	as := startAuthServer(t, false)
+	if st, body := as.do(t, as.keys["acme"], "POST", "/v1/events", `{"entity_id":"r1","event_type":"secret.launch","payload":{"codename":"x"}}`); st != 200 {
+		t.Fatalf("acme append: %d %s", st, body)
+	}
+	if st, body := as.do(t, as.keys["beta"], "POST", "/v1/events", `{"entity_id":"u1","event_type":"signup","payload":{"plan":"free"}}`); st != 200 {
+		t.Fatalf("beta append: %d %s", st, body)
+	}
+	// acme asks first, so its names are cached, then beta.
+	st, body := as.do(t, as.keys["acme"], "POST", "/v1/analytics/funnel", `{"steps": ["secret.lunch"]}`)
+	if st != 200 || !strings.Contains(body, `did you mean \"secret.launch\"`) {
+		t.Fatalf("acme: %d %s", st, body)
+	}
+	st, body = as.do(t, as.keys["beta"], "POST", "/v1/analytics/funnel", `{"steps": ["secret.lunch", "signup"], "breakdown": "payload.codenam"}`)
+	if st != 200 || strings.Contains(body, "secret.launch") || strings.Contains(body, "codename") || !strings.Contains(body, `no event has type \"secret.lunch\"`) {
+		t.Fatalf("beta learned of acme's names: %d %s", st, body)
+	}
+}
