@@ -40,22 +40,25 @@ func postgresNames(tree string, names []string) ([]string, bool) {
 			}
 		}
 	}
+	// A name two columns would share, or one another column has from the
+	// engine, is not given: those columns keep the engine's names.
+	uses, kept := map[string]int{}, map[string]bool{}
+	for i := range out {
+		uses[out[i]]++
+		if out[i] == names[i] {
+			kept[names[i]] = true
+		}
+	}
 	changed := false
 	for i := range out {
 		if out[i] == names[i] {
 			continue
 		}
-		clash := false
-		for j := range out {
-			if j != i && (out[j] == out[i] || names[j] == out[i]) {
-				clash = true
-			}
-		}
-		if clash {
+		if uses[out[i]] > 1 || kept[out[i]] {
 			out[i] = names[i]
-		} else {
-			changed = true
+			continue
 		}
+		changed = true
 	}
 	return out, changed
 }
