@@ -161,6 +161,9 @@ func (w *Warehouse) flushGen(ctx context.Context, g *gen) (err error) {
 	w.fault("flush:after-rename")
 
 	watermark := g.seqHi
+	w.mu.Lock()
+	prevWatermark := w.cur.watermark
+	w.mu.Unlock()
 	if err := w.recordFlush(ctx, entries, watermark); err != nil {
 		// A failed commit may still have happened: only files the manifest
 		// does not name are taken back out (so a retry can install them).
@@ -168,6 +171,17 @@ func (w *Warehouse) flushGen(ctx context.Context, g *gen) (err error) {
 		return err
 	}
 	w.fault("flush:after-manifest")
+	w.fault("index:before-write")
+	var all []*allsource.Event
+	for _, k := range keys {
+		all = append(all, parts[k]...)
+	}
+	if err := w.index.add(all, prevWatermark, watermark); err != nil {
+		// Readers fall back to the files until the next start-up catches
+		// the index up.
+		w.log.Error("entity index: flush not indexed", "gen", g.id, "err", err)
+	}
+	w.fault("index:after-write")
 
 	w.publish(func(v *version) {
 		v.files = append(append([]fileEntry(nil), v.files...), entries...)

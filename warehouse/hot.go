@@ -50,6 +50,45 @@ type gen struct {
 	mirrorMu sync.Mutex
 	mirrors  map[*engine]*mirror // made when a query of that instance needs it; guarded by mirrorMu
 	dropped  bool                // guarded by mirrorMu
+
+	ents genEntities // its rows by entity, for entity reads; built by them
+}
+
+// genEntities finds a generation's rows by entity id. Entity reads extend
+// it to the rows appended since the last one (each row is looked at once,
+// and ingest pays nothing); it holds one entry per entity of the
+// generation, so its memory is bounded by the flush thresholds.
+type genEntities struct {
+	mu         sync.Mutex
+	chunk, off int // the next row to take in: chunks[chunk][off]
+	rows       map[string][]rowRef
+}
+
+type rowRef struct{ chunk, off int32 }
+
+// entityRows returns the generation's events of entity (any tenant), in
+// append order.
+func (g *gen) entityRows(entity string) []*allsource.Event {
+	chunks := g.snapshot()
+	x := &g.ents
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.rows == nil {
+		x.rows = map[string][]rowRef{}
+	}
+	for ; x.chunk < len(chunks); x.chunk, x.off = x.chunk+1, 0 {
+		c := chunks[x.chunk] // complete: chunks are immutable
+		for ; x.off < len(c); x.off++ {
+			id := c[x.off].EntityID
+			x.rows[id] = append(x.rows[id], rowRef{int32(x.chunk), int32(x.off)})
+		}
+	}
+	refs := x.rows[entity]
+	out := make([]*allsource.Event, len(refs))
+	for i, r := range refs {
+		out[i] = &chunks[r.chunk][r.off]
+	}
+	return out
 }
 
 type mirror struct {

@@ -331,14 +331,14 @@ func (w *Warehouse) viewSQL(v *version, sc viewScope) string {
 	}
 	scope := sc.tenant
 	var parts []string
-	var paths []string
+	var files []fileEntry
 	for _, f := range v.files {
 		if scope == allScopes || f.Tenant == scope || (scope == allsource.AllTenants && !allsource.Reserved(f.Tenant)) {
-			paths = append(paths, sqlString(filepath.Join(w.whDir, filepath.FromSlash(f.Path))))
+			files = append(files, f)
 		}
 	}
-	if len(paths) > 0 {
-		parts = append(parts, fmt.Sprintf("SELECT %s FROM read_parquet([%s])", columns, strings.Join(paths, ", ")))
+	if len(files) > 0 {
+		parts = append(parts, w.parquetSQL(files))
 	}
 	filter := ""
 	switch scope {
@@ -353,9 +353,7 @@ func (w *Warehouse) viewSQL(v *version, sc viewScope) string {
 			payload::JSON AS payload, metadata::JSON AS metadata FROM `+g.table+filter)
 	}
 	if len(parts) == 0 { // nothing at all: the columns, no rows
-		parts = append(parts, `SELECT NULL::BIGINT AS seq, NULL::VARCHAR AS id, NULL::VARCHAR AS tenant_id, NULL::VARCHAR AS entity_id,
-			NULL::VARCHAR AS event_type, NULL::BIGINT AS version, NULL::TIMESTAMPTZ AS "timestamp", NULL::TIMESTAMPTZ AS ingested_at,
-			NULL::JSON AS payload, NULL::JSON AS metadata WHERE false`)
+		parts = append(parts, noEvents)
 	}
 	if v.viewSQL == nil {
 		v.viewSQL = map[string]string{}
@@ -363,6 +361,23 @@ func (w *Warehouse) viewSQL(v *version, sc viewScope) string {
 	q := restrictedView(strings.Join(parts, " UNION ALL "), sc.restrict)
 	v.viewSQL[sc.key] = q
 	return q
+}
+
+// noEvents is the events columns without a row.
+const noEvents = `SELECT NULL::BIGINT AS seq, NULL::VARCHAR AS id, NULL::VARCHAR AS tenant_id, NULL::VARCHAR AS entity_id,
+			NULL::VARCHAR AS event_type, NULL::BIGINT AS version, NULL::TIMESTAMPTZ AS "timestamp", NULL::TIMESTAMPTZ AS ingested_at,
+			NULL::JSON AS payload, NULL::JSON AS metadata WHERE false`
+
+// parquetSQL selects the events of files (none: no rows).
+func (w *Warehouse) parquetSQL(files []fileEntry) string {
+	if len(files) == 0 {
+		return noEvents
+	}
+	paths := make([]string, len(files))
+	for i, f := range files {
+		paths[i] = sqlString(filepath.Join(w.whDir, filepath.FromSlash(f.Path)))
+	}
+	return fmt.Sprintf("SELECT %s FROM read_parquet([%s])", columns, strings.Join(paths, ", "))
 }
 
 // restrictedView applies a read restriction to the events SELECT q: only

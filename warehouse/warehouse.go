@@ -103,6 +103,8 @@ var FaultPoints = []string{
 	"flush:after-manifest", // manifest committed, version not published, WAL not truncated
 	"compact:after-rename",
 	"compact:after-manifest",
+	"index:before-write", // flush recorded and the entity index not yet told
+	"index:after-write",  // the entity index has the flush, version not published
 }
 
 // Validate checks the options and fills in defaults.
@@ -182,6 +184,7 @@ type Warehouse struct {
 	whDir   string
 	tmpDir  string
 	projDir string
+	index   *entityIndex // flushed events by (tenant, entity, version)
 
 	pubMu     sync.Mutex
 	published map[string]map[string]string // tenant -> name -> table in _proj
@@ -285,6 +288,9 @@ func Open(ctx context.Context, opts Options) (*Warehouse, error) {
 	}
 	g := w.newGen()
 	w.cur = &version{id: 1, files: files, gens: []*gen{g}, watermark: watermark}
+	if err := w.openIndex(ctx, watermark); err != nil {
+		return nil, err
+	}
 	w.lastSeq.Store(watermark)
 	w.tenantSeq, w.startSeq = map[string]uint64{}, watermark
 	w.done.Add(3)
@@ -550,6 +556,9 @@ func (w *Warehouse) closeDBs() error {
 	}
 	if w.catalog != nil {
 		errs = append(errs, w.catalog.Close())
+	}
+	if w.index != nil {
+		errs = append(errs, w.index.close())
 	}
 	return errors.Join(errs...)
 }

@@ -18,7 +18,7 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-func openTest(t *testing.T, dir string, mod func(*Options)) *Warehouse {
+func openTest(t testing.TB, dir string, mod func(*Options)) *Warehouse {
 	t.Helper()
 	opts := Options{DataDir: dir, FlushAge: time.Hour, CompactInterval: time.Hour, CompactMinFiles: 5}
 	if mod != nil {

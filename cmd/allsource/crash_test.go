@@ -209,6 +209,40 @@ func queryCSV(t *testing.T, url, sql string) [][]string {
 // checkExactlyOnce verifies that every acknowledged event is stored exactly
 // once, that every batch is stored whole or not at all, and that seqs are
 // unique. It returns how many events are stored.
+// checkEntityStreams reads every entity's stream (the entity index and the
+// hot tier) and wants exactly the events a query over events gives, in
+// version order.
+func checkEntityStreams(t *testing.T, url string) {
+	t.Helper()
+	rows := queryCSV(t, url, "SELECT entity_id, string_agg(id, ' ' ORDER BY version) FROM events GROUP BY 1")
+	for _, r := range rows {
+		resp, err := http.Get(url + "/v1/entities/" + r[0] + "/events?limit=100000")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var res struct {
+			Events []struct {
+				ID string `json:"id"`
+			} `json:"events"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&res)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, e := range res.Events {
+			ids = append(ids, e.ID)
+		}
+		if got := strings.Join(ids, " "); got != r[1] {
+			t.Fatalf("stream of %s:\n%s\nwant (query):\n%s", r[0], got, r[1])
+		}
+	}
+	if len(rows) == 0 {
+		t.Fatal("no entity to read")
+	}
+}
+
 func checkExactlyOnce(t *testing.T, url string, batches []*sentBatch) int {
 	t.Helper()
 	rows := queryCSV(t, url, "SELECT id, count(*) FROM events GROUP BY id")
@@ -327,7 +361,8 @@ func TestCrashAtEachFlushAndCompactionStep(t *testing.T) {
 	if testing.Short() {
 		t.Skip("process-level crash test")
 	}
-	for _, point := range []string{"flush:after-write", "flush:after-rename", "flush:after-manifest", "compact:after-rename", "compact:after-manifest"} {
+	for _, point := range []string{"flush:after-write", "flush:after-rename", "flush:after-manifest", "compact:after-rename", "compact:after-manifest",
+		"index:before-write", "index:after-write"} {
 		t.Run(point, func(t *testing.T) {
 			dir := t.TempDir()
 			flags := []string{"--flush-rows", "400", "--flush-age", "200ms", "--compact-min-files", "2", "--compact-interval", "100ms"}
@@ -348,10 +383,12 @@ func TestCrashAtEachFlushAndCompactionStep(t *testing.T) {
 			p2 := startProc(t, dir, nil, flags...)
 			checkExactlyOnce(t, p2.url, batches)
 			checkNoOrphans(t, p2.url, dir)
+			checkEntityStreams(t, p2.url)
 			// And after the recovered server flushes and compacts again.
 			time.Sleep(600 * time.Millisecond)
 			checkExactlyOnce(t, p2.url, batches)
 			checkNoOrphans(t, p2.url, dir)
+			checkEntityStreams(t, p2.url)
 		})
 	}
 }

@@ -1,0 +1,292 @@
+package warehouse
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync/atomic"
+	"time"
+
+	"github.com/cockroachdb/pebble"
+	"github.com/cockroachdb/pebble/objstorage/objstorageprovider"
+	"github.com/cockroachdb/pebble/sstable"
+	"github.com/cockroachdb/pebble/vfs"
+
+	"github.com/allsource/allsource"
+)
+
+// The entity index keeps every flushed event a second time, row-oriented
+// and ordered by (tenant, entity, version), in an LSM (pebble) under
+// DATA_DIR/index/entities, so that an entity's stream is one ordered
+// range read instead of a query planned over every Parquet file that may
+// hold the entity (about 0.05 ms per file: 10 ms over 184 daily files).
+//
+// It is derived data. Each flush adds its generation's events together
+// with the flushed seq they reach (one table file ingested), after the manifest
+// has recorded the flush; a crash in between, a lost or a damaged index
+// is made good at open from the Parquet files (the events past the seq
+// the index reached). Readers use it only when it has every flushed event
+// of the version they read, and read the hot tier's generations of that
+// version for the rest, so read-your-writes holds.
+//
+// Keys: 'e' tenant 0x00 entity 0x00 version (8 bytes, big-endian); tenant
+// names and entity ids hold no 0x00 (ingest refuses control characters).
+// Values: seq, timestamp and ingested_at (µs) as varints, then id,
+// event_type, payload and metadata, each with a varint length. The key
+// "m/indexed" holds the flushed seq up to which every event is in.
+type entityIndex struct {
+	db      *pebble.DB
+	opts    *pebble.Options
+	dir     string
+	indexed atomic.Uint64
+	ingests atomic.Uint64 // names the files add ingests
+}
+
+var indexedKey = []byte("m/indexed")
+
+func openEntityIndex(dataDir string) (*entityIndex, error) {
+	dir := filepath.Join(dataDir, "index", "entities")
+	// Events come in by ingesting table files (see add), so the LSM's own
+	// write-ahead log would hold nothing.
+	opts := (&pebble.Options{Logger: quietPebble{}, DisableWAL: true}).EnsureDefaults()
+	db, err := pebble.Open(dir, opts)
+	if err != nil {
+		return nil, fmt.Errorf("warehouse: open entity index %s: %w", dir, err)
+	}
+	x := &entityIndex{db: db, opts: opts, dir: dir}
+	v, closer, err := db.Get(indexedKey)
+	switch {
+	case errors.Is(err, pebble.ErrNotFound):
+	case err != nil:
+		db.Close()
+		return nil, fmt.Errorf("warehouse: entity index: %w", err)
+	default:
+		if len(v) == 8 {
+			x.indexed.Store(binary.BigEndian.Uint64(v))
+		}
+		closer.Close()
+	}
+	return x, nil
+}
+
+func (x *entityIndex) close() error { return x.db.Close() }
+
+func entityPrefix(tenant, entity string) []byte {
+	k := make([]byte, 0, 3+len(tenant)+len(entity)+8)
+	k = append(k, 'e')
+	k = append(k, tenant...)
+	k = append(k, 0)
+	k = append(k, entity...)
+	return append(k, 0)
+}
+
+func entityKey(tenant, entity string, version uint64) []byte {
+	return binary.BigEndian.AppendUint64(entityPrefix(tenant, entity), version)
+}
+
+func appendIndexValue(b []byte, e *allsource.Event) []byte {
+	b = binary.AppendUvarint(b, e.Seq)
+	b = binary.AppendVarint(b, e.Timestamp.UnixMicro())
+	b = binary.AppendVarint(b, e.IngestedAt.UnixMicro())
+	for _, s := range [][]byte{[]byte(e.ID), []byte(e.EventType), e.Payload, e.Metadata} {
+		b = binary.AppendUvarint(b, uint64(len(s)))
+		b = append(b, s...)
+	}
+	return b
+}
+
+func decodeIndexValue(tenant, entity string, version uint64, v []byte) (EntityEvent, error) {
+	e := EntityEvent{Tenant: tenant, EntityID: entity, Version: version}
+	bad := fmt.Errorf("warehouse: entity index: damaged value of %s/%s v%d", tenant, entity, version)
+	var n int
+	if e.Seq, n = binary.Uvarint(v); n <= 0 {
+		return e, bad
+	}
+	v = v[n:]
+	var us [2]int64
+	for i := range us {
+		if us[i], n = binary.Varint(v); n <= 0 {
+			return e, bad
+		}
+		v = v[n:]
+	}
+	e.Timestamp, e.IngestedAt = time.UnixMicro(us[0]).UTC(), time.UnixMicro(us[1]).UTC()
+	var parts [4][]byte
+	for i := range parts {
+		l, n := binary.Uvarint(v)
+		if n <= 0 || uint64(len(v)-n) < l {
+			return e, bad
+		}
+		parts[i] = bytes.Clone(v[n : n+int(l)])
+		v = v[n+int(l):]
+	}
+	e.ID, e.EventType, e.Payload, e.Metadata = string(parts[0]), string(parts[1]), parts[2], parts[3]
+	return e, nil
+}
+
+// add puts the events flushed after seq from into the index with the
+// flushed seq they complete: sorted by key into one table file, which the
+// LSM takes in atomically and durably (an ingestion, not a million
+// writes through the memtable). An index that does not reach from (a
+// batch was lost) stays where it is: readers fall back to the files, and
+// the next start-up catches it up.
+func (x *entityIndex) add(evs []*allsource.Event, from, indexed uint64) error {
+	if got := x.indexed.Load(); got != from {
+		return fmt.Errorf("warehouse: entity index reaches seq %d, not %d", got, from)
+	}
+	type item struct {
+		key []byte
+		e   *allsource.Event
+	}
+	items := make([]item, len(evs))
+	for i, e := range evs {
+		items[i] = item{entityKey(e.Tenant, e.EntityID, e.Version), e}
+	}
+	slices.SortFunc(items, func(a, b item) int { return bytes.Compare(a.key, b.key) })
+	path := filepath.Join(filepath.Dir(x.dir), fmt.Sprintf("ingest-%d-%d.sst", indexed, x.ingests.Add(1)))
+	defer os.Remove(path)
+	f, err := vfs.Default.Create(path)
+	if err != nil {
+		return fmt.Errorf("warehouse: entity index: %w", err)
+	}
+	w := sstable.NewWriter(objstorageprovider.NewFileWritable(f), x.opts.MakeWriterOptions(0, x.db.FormatMajorVersion().MaxTableFormat()))
+	var val []byte
+	for i, it := range items {
+		if i > 0 && bytes.Equal(it.key, items[i-1].key) {
+			continue // the same event twice (cannot happen; the table needs unique keys)
+		}
+		val = appendIndexValue(val[:0], it.e)
+		if err := w.Set(it.key, val); err != nil {
+			w.Close()
+			return fmt.Errorf("warehouse: entity index: %w", err)
+		}
+	}
+	if err := w.Set(indexedKey, binary.BigEndian.AppendUint64(nil, indexed)); err != nil {
+		w.Close()
+		return fmt.Errorf("warehouse: entity index: %w", err)
+	}
+	if err := w.Close(); err != nil {
+		return fmt.Errorf("warehouse: entity index: %w", err)
+	}
+	if err := x.db.Ingest([]string{path}); err != nil {
+		return fmt.Errorf("warehouse: entity index: %w", err)
+	}
+	x.indexed.Store(indexed)
+	return nil
+}
+
+// events reads an entity's indexed events from fromVersion on, those with
+// seq at most maxSeq, at most limit, in version order.
+func (x *entityIndex) events(tenant, entity string, fromVersion, maxSeq uint64, limit int) ([]EntityEvent, error) {
+	prefix := entityPrefix(tenant, entity)
+	upper := append(bytes.Clone(prefix[:len(prefix)-1]), 1)
+	it, err := x.db.NewIter(&pebble.IterOptions{LowerBound: entityKey(tenant, entity, fromVersion), UpperBound: upper})
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	var out []EntityEvent
+	for ok := it.First(); ok && len(out) < limit; ok = it.Next() {
+		k := it.Key()
+		if len(k) != len(prefix)+8 {
+			continue
+		}
+		e, err := decodeIndexValue(tenant, entity, binary.BigEndian.Uint64(k[len(prefix):]), it.Value())
+		if err != nil {
+			return nil, err
+		}
+		if e.Seq > maxSeq {
+			break // flushed after the version being read: its generation has it
+		}
+		out = append(out, e)
+	}
+	return out, it.Error()
+}
+
+// catchUp indexes the flushed events past what the index holds (after a
+// crash between a flush and its index batch, or a lost index), reading
+// them from the Parquet files in seq order, in batches.
+func (w *Warehouse) catchUpIndex(ctx context.Context, watermark uint64) error {
+	x := w.index
+	if x.indexed.Load() > watermark {
+		// The index is ahead of the manifest (a flush whose manifest commit
+		// was lost cannot be: the index is written after it); start over.
+		return fmt.Errorf("warehouse: entity index reaches seq %d past the flushed %d", x.indexed.Load(), watermark)
+	}
+	for x.indexed.Load() < watermark {
+		from := x.indexed.Load()
+		rows, err := w.main.db.QueryContext(ctx, `SELECT seq, id, tenant_id, entity_id, event_type, version, "timestamp", ingested_at,
+			CAST(payload AS VARCHAR), CAST(metadata AS VARCHAR) FROM (`+w.filesSQL()+`) WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT 100000`, from, watermark)
+		if err != nil {
+			return fmt.Errorf("warehouse: rebuild entity index: %w", err)
+		}
+		var evs []*allsource.Event
+		for rows.Next() {
+			var e allsource.Event
+			var p, m string
+			if err := rows.Scan(&e.Seq, &e.ID, &e.Tenant, &e.EntityID, &e.EventType, &e.Version, &e.Timestamp, &e.IngestedAt, &p, &m); err != nil {
+				rows.Close()
+				return err
+			}
+			e.Payload, e.Metadata = []byte(p), []byte(m)
+			evs = append(evs, &e)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		upTo := watermark
+		if len(evs) == 100000 {
+			upTo = evs[len(evs)-1].Seq
+		}
+		if err := x.add(evs, from, upTo); err != nil {
+			return err
+		}
+		w.log.Info("entity index caught up", "events", len(evs), "indexed_seq", upTo)
+	}
+	return nil
+}
+
+// openIndex opens the entity index and brings it up to the flushed seq.
+// An index that cannot be opened or caught up is rebuilt from the Parquet
+// files.
+func (w *Warehouse) openIndex(ctx context.Context, watermark uint64) error {
+	var err error
+	for attempt := 0; attempt < 2; attempt++ {
+		if w.index, err = openEntityIndex(w.opts.DataDir); err == nil {
+			if err = w.catchUpIndex(ctx, watermark); err == nil {
+				return nil
+			}
+			w.index.close()
+			w.index = nil
+		}
+		w.log.Warn("entity index unusable: rebuilding it from the Parquet files", "err", err)
+		if rerr := os.RemoveAll(filepath.Join(w.opts.DataDir, "index", "entities")); rerr != nil {
+			return rerr
+		}
+	}
+	return err
+}
+
+// filesSQL selects every event of the current Parquet files.
+func (w *Warehouse) filesSQL() string {
+	w.mu.Lock()
+	files := slices.Clone(w.cur.files)
+	w.mu.Unlock()
+	return w.parquetSQL(files)
+}
+
+// quietPebble drops the LSM's informational logging; errors surface as
+// the errors of the calls.
+type quietPebble struct{}
+
+func (quietPebble) Infof(string, ...any)  {}
+func (quietPebble) Errorf(string, ...any) {}
+func (quietPebble) Fatalf(format string, args ...any) {
+	panic(fmt.Sprintf("warehouse: entity index: "+format, args...))
+}

@@ -1,0 +1,178 @@
+package warehouse
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/allsource/allsource"
+)
+
+// checkIndexMatchesQuery reads every entity's stream both ways, the entity
+// index with the hot tier and a query over the events view, and wants the
+// same events.
+func checkIndexMatchesQuery(t *testing.T, w *Warehouse, what string) {
+	t.Helper()
+	ctx := context.Background()
+	for _, tenant := range []string{"default", "acme"} {
+		for e := -1; e < 7; e++ {
+			entity := fmt.Sprintf("user-%d", e)
+			for _, from := range []uint64{0, 1, 100, 320, 520, 700} {
+				for _, limit := range []int{1, 3, 1000} {
+					got, ok, err := w.indexedEntityEvents(ctx, tenant, entity, from, limit)
+					if err != nil || !ok {
+						t.Fatalf("%s: indexed read of %s/%s: ok %v, %v", what, tenant, entity, ok, err)
+					}
+					want, err := w.entityEventsSQL(ctx, tenant, entity, from, limit)
+					if err != nil {
+						t.Fatal(err)
+					}
+					g, _ := json.Marshal(got)
+					wn, _ := json.Marshal(want)
+					if string(g) != string(wn) {
+						t.Fatalf("%s: %s/%s from %d limit %d:\nindex %s\nquery %s", what, tenant, entity, from, limit, g, wn)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestEntityIndexMatchesQuery: an entity's stream read from the index and
+// the hot tier is the stream a query gives, with events flushed, hot,
+// compacted, and after the index is lost and rebuilt from the files.
+func TestEntityIndexMatchesQuery(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	w := openTest(t, dir, nil)
+	acme := func(evs []allsource.Event) []allsource.Event {
+		for i := range evs {
+			if evs[i].Seq%5 == 0 {
+				evs[i].Tenant = "acme"
+			}
+		}
+		return evs
+	}
+	if err := w.Append(acme(mkEvents(1, 300, 5))); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.FlushAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Append(acme(mkEvents(301, 200, 5))); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.FlushAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Append(acme(mkEvents(501, 60, 5))); err != nil { // stays hot
+		t.Fatal(err)
+	}
+	if got := w.index.indexed.Load(); got != 500 {
+		t.Fatalf("index reaches %d, want 500", got)
+	}
+	checkIndexMatchesQuery(t, w, "flushed and hot")
+	// More hot events after a read: the generation's entity rows extend.
+	if err := w.Append(acme(mkEvents(561, 40, 5))); err != nil {
+		t.Fatal(err)
+	}
+	checkIndexMatchesQuery(t, w, "hot events appended after a read")
+	if _, err := w.compact(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	checkIndexMatchesQuery(t, w, "after compaction")
+
+	// A read restriction, or a scope of another tenant, is the query's.
+	if _, ok, _ := w.indexedEntityEvents(allsource.WithReadRestriction(ctx, allsource.ReadRestriction{HiddenTypes: []string{"a.*"}}), "default", "user-1", 0, 10); ok {
+		t.Fatal("the index answered under a read restriction")
+	}
+	if _, ok, _ := w.indexedEntityEvents(allsource.WithTenantScope(ctx, "acme"), "default", "user-1", 0, 10); ok {
+		t.Fatal("the index answered for another tenant than the scope's")
+	}
+	evs, err := w.EntityEvents(allsource.WithTenantScope(ctx, "acme"), "default", "user-1", 0, 10)
+	if err != nil || len(evs) != 0 {
+		t.Fatalf("acme's scope read default's stream: %v %v", evs, err)
+	}
+	// An index behind the files is not used.
+	w.index.indexed.Store(10)
+	if _, ok, _ := w.indexedEntityEvents(ctx, "default", "user-1", 0, 10); ok {
+		t.Fatal("an index behind the flushed seq answered")
+	}
+	w.index.indexed.Store(500)
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// Lost: rebuilt from the Parquet files at open.
+	if err := os.RemoveAll(filepath.Join(dir, "index")); err != nil {
+		t.Fatal(err)
+	}
+	w = openTest(t, dir, nil)
+	defer w.Close()
+	if got := w.index.indexed.Load(); got != 500 {
+		t.Fatalf("rebuilt index reaches %d, want 500", got)
+	}
+	checkIndexMatchesQuery(t, w, "rebuilt")
+}
+
+// BenchmarkEntityEvents reads 10-event streams of 20,000 entities out of
+// 200,000 events in 60 daily files, from the entity index; then, with as
+// many events again in the hot tier, 20-event streams from the index and
+// the hot tier and, in the same run, with the query it replaces.
+func BenchmarkEntityEvents(b *testing.B) {
+	w := openTest(b, b.TempDir(), nil)
+	defer w.Close()
+	ctx := context.Background()
+	const n, entities = 200_000, 20_000
+	evs := mkEvents(1, n, 60)
+	for i := range evs {
+		evs[i].EntityID = fmt.Sprintf("user-%d", i%entities)
+	}
+	if err := w.Append(evs); err != nil {
+		b.Fatal(err)
+	}
+	if err := w.FlushAll(ctx); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("index", func(b *testing.B) {
+		i := 0
+		for b.Loop() {
+			out, ok, err := w.indexedEntityEvents(ctx, "default", fmt.Sprintf("user-%d", i%entities), 0, 1000)
+			if err != nil || !ok || len(out) != n/entities {
+				b.Fatalf("%d events, %v %v", len(out), ok, err)
+			}
+			i += 7919
+		}
+	})
+	// 200,000 more events left in the hot tier: a read scans them too.
+	hot := mkEvents(n+1, n, 60)
+	for i := range hot {
+		hot[i].EntityID = fmt.Sprintf("user-%d", i%entities)
+	}
+	b.Run("index+hot", func(b *testing.B) {
+		if err := w.Append(hot); err != nil {
+			b.Fatal(err)
+		}
+		i := 0
+		for b.Loop() {
+			out, ok, err := w.indexedEntityEvents(ctx, "default", fmt.Sprintf("user-%d", i%entities), 0, 1000)
+			if err != nil || !ok || len(out) != 2*n/entities {
+				b.Fatalf("%d events, %v %v", len(out), ok, err)
+			}
+			i += 7919
+		}
+	})
+	b.Run("query", func(b *testing.B) {
+		i := 0
+		for b.Loop() {
+			out, err := w.entityEventsSQL(ctx, "default", fmt.Sprintf("user-%d", i%entities), 0, 1000)
+			if err != nil || len(out) != 2*n/entities {
+				b.Fatalf("%d events, %v", len(out), err)
+			}
+			i += 7919
+		}
+	})
+}
