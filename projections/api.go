@@ -181,27 +181,29 @@ func (e *Engine) EntityState(ctx context.Context, tenant, name, entity string, a
 			states[entity] = state
 		}
 	}
-	rows, err := e.wh.QueryInternal(sctx, `SELECT seq, id, tenant_id, entity_id, event_type, version, "timestamp", ingested_at, payload::VARCHAR, metadata::VARCHAR
-		FROM events WHERE entity_id = ? AND seq > ? AND "timestamp" <= ? ORDER BY seq`, entity, after, at.UTC())
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
+	// The entity's stream (the entity index, see warehouse.EntityEvents),
+	// a page at a time, folding the events after the snapshot up to at.
 	fold := rt.newFold(states)
-	for rows.Next() {
-		var ev Event
-		var payload, meta sql.NullString
-		if err := rows.Scan(&ev.Seq, &ev.ID, &ev.Tenant, &ev.EntityID, &ev.EventType, &ev.Version, &ev.Timestamp, &ev.IngestedAt, &payload, &meta); err != nil {
+	for from := uint64(0); ; {
+		page, err := e.wh.EntityEvents(sctx, tenant, entity, from, 10_000)
+		if err != nil {
 			return nil, err
 		}
-		ev.Payload, ev.Metadata = json.RawMessage(payload.String), json.RawMessage(meta.String)
-		if err := fold.step(&ev); err != nil {
-			return nil, allsource.Errorf(allsource.CodeInvalid, "event seq %d: %v", ev.Seq, err)
+		for _, we := range page {
+			if we.Seq <= after || we.Timestamp.After(at) {
+				continue
+			}
+			ev := Event{Seq: we.Seq, ID: we.ID, Tenant: we.Tenant, EntityID: we.EntityID, EventType: we.EventType, Version: we.Version,
+				Timestamp: we.Timestamp, IngestedAt: we.IngestedAt, Payload: we.Payload, Metadata: we.Metadata}
+			if err := fold.step(&ev); err != nil {
+				return nil, allsource.Errorf(allsource.CodeInvalid, "event seq %d: %v", ev.Seq, err)
+			}
+			res.Events++
 		}
-		res.Events++
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
+		if len(page) < 10_000 {
+			break
+		}
+		from = page[len(page)-1].Version + 1
 	}
 	if err := fold.finish(); err != nil {
 		return nil, err
