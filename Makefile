@@ -47,7 +47,8 @@ test-short: vet
 # the pgwire front end against PostgreSQL (point queries, full reads), and
 # the analytics endpoints against DuckDB SQL and ClickHouse over 10M events,
 # ingest with authentication against ingest without, projection lag under a
-# paced ingest (against SQL over events) and WebSocket fan-out.
+# paced ingest (against SQL over events), WebSocket fan-out, and entity
+# streams from the entity index against the query they replace.
 # The benchmarks and their peers' launchers are not in the production
 # binary: bench-build makes one with them (same path, bin/allsource).
 bench-build:
@@ -62,6 +63,7 @@ bench: bench-build
 	./$(BIN) bench projections
 	./$(BIN) bench fanout --subscribers 1000 --rate 10000 --batched
 	$(GO) test -tags "$(TAGS)" -run '^$$' -bench 'Apply|FanOut' ./projections/
+	$(GO) test -tags "$(TAGS)" -run '^$$' -bench EntityEvents ./warehouse/
 
 # The hostile-tenant soak: one tenant attacks every surface for
 # SOAK (default 5m) while another's queries are timed before and during.
