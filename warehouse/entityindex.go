@@ -139,6 +139,16 @@ func (x *entityIndex) add(evs []*allsource.Event, from, indexed uint64) error {
 	if got := x.indexed.Load(); got != from {
 		return fmt.Errorf("warehouse: entity index reaches seq %d, not %d", got, from)
 	}
+	if err := x.ingest(evs, &indexed); err != nil {
+		return err
+	}
+	x.indexed.Store(indexed)
+	return nil
+}
+
+// ingest writes evs, sorted by key, into one table file with, when indexed
+// is not nil, the watermark key, and has the LSM take it in.
+func (x *entityIndex) ingest(evs []*allsource.Event, indexed *uint64) error {
 	type item struct {
 		key []byte
 		e   *allsource.Event
@@ -148,7 +158,7 @@ func (x *entityIndex) add(evs []*allsource.Event, from, indexed uint64) error {
 		items[i] = item{entityKey(e.Tenant, e.EntityID, e.Version), e}
 	}
 	slices.SortFunc(items, func(a, b item) int { return bytes.Compare(a.key, b.key) })
-	path := filepath.Join(filepath.Dir(x.dir), fmt.Sprintf("ingest-%d-%d.sst", indexed, x.ingests.Add(1)))
+	path := filepath.Join(filepath.Dir(x.dir), fmt.Sprintf("ingest-%d.sst", x.ingests.Add(1)))
 	defer os.Remove(path)
 	f, err := vfs.Default.Create(path)
 	if err != nil {
@@ -156,6 +166,7 @@ func (x *entityIndex) add(evs []*allsource.Event, from, indexed uint64) error {
 	}
 	w := sstable.NewWriter(objstorageprovider.NewFileWritable(f), x.opts.MakeWriterOptions(0, x.db.FormatMajorVersion().MaxTableFormat()))
 	var val []byte
+	n := 0
 	for i, it := range items {
 		if i > 0 && bytes.Equal(it.key, items[i-1].key) {
 			continue // the same event twice (cannot happen; the table needs unique keys)
@@ -165,18 +176,24 @@ func (x *entityIndex) add(evs []*allsource.Event, from, indexed uint64) error {
 			w.Close()
 			return fmt.Errorf("warehouse: entity index: %w", err)
 		}
+		n++
 	}
-	if err := w.Set(indexedKey, binary.BigEndian.AppendUint64(nil, indexed)); err != nil {
-		w.Close()
-		return fmt.Errorf("warehouse: entity index: %w", err)
+	if indexed != nil {
+		if err := w.Set(indexedKey, binary.BigEndian.AppendUint64(nil, *indexed)); err != nil {
+			w.Close()
+			return fmt.Errorf("warehouse: entity index: %w", err)
+		}
+		n++
 	}
 	if err := w.Close(); err != nil {
 		return fmt.Errorf("warehouse: entity index: %w", err)
 	}
+	if n == 0 {
+		return nil
+	}
 	if err := x.db.Ingest([]string{path}); err != nil {
 		return fmt.Errorf("warehouse: entity index: %w", err)
 	}
-	x.indexed.Store(indexed)
 	return nil
 }
 
@@ -208,47 +225,61 @@ func (x *entityIndex) events(tenant, entity string, fromVersion, maxSeq uint64, 
 	return out, it.Error()
 }
 
-// catchUp indexes the flushed events past what the index holds (after a
-// crash between a flush and its index batch, or a lost index), reading
-// them from the Parquet files in seq order, in batches.
+// catchUpIndex indexes the flushed events past what the index holds
+// (after a crash between a flush and its index step, or a lost index): one
+// scan of the Parquet files holding them, in batches of 100,000; only the
+// last batch moves the index's watermark, so a crash part way starts the
+// catch-up over (writing an event again is harmless).
 func (w *Warehouse) catchUpIndex(ctx context.Context, watermark uint64) error {
 	x := w.index
-	if x.indexed.Load() > watermark {
-		// The index is ahead of the manifest (a flush whose manifest commit
-		// was lost cannot be: the index is written after it); start over.
-		return fmt.Errorf("warehouse: entity index reaches seq %d past the flushed %d", x.indexed.Load(), watermark)
+	from := x.indexed.Load()
+	if from > watermark {
+		// The index is written after the manifest: it cannot be ahead.
+		return fmt.Errorf("warehouse: entity index reaches seq %d past the flushed %d", from, watermark)
 	}
-	for x.indexed.Load() < watermark {
-		from := x.indexed.Load()
-		rows, err := w.main.db.QueryContext(ctx, `SELECT seq, id, tenant_id, entity_id, event_type, version, "timestamp", ingested_at,
-			CAST(payload AS VARCHAR), CAST(metadata AS VARCHAR) FROM (`+w.filesSQL()+`) WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT 100000`, from, watermark)
-		if err != nil {
-			return fmt.Errorf("warehouse: rebuild entity index: %w", err)
+	if from == watermark {
+		return nil
+	}
+	w.mu.Lock()
+	var files []fileEntry
+	for _, f := range w.cur.files {
+		if f.SeqHi > from {
+			files = append(files, f)
 		}
-		var evs []*allsource.Event
-		for rows.Next() {
-			var e allsource.Event
-			var p, m string
-			if err := rows.Scan(&e.Seq, &e.ID, &e.Tenant, &e.EntityID, &e.EventType, &e.Version, &e.Timestamp, &e.IngestedAt, &p, &m); err != nil {
-				rows.Close()
+	}
+	w.mu.Unlock()
+	rows, err := w.main.db.QueryContext(ctx, `SELECT seq, id, tenant_id, entity_id, event_type, version, "timestamp", ingested_at,
+		CAST(payload AS VARCHAR), CAST(metadata AS VARCHAR) FROM (`+w.parquetSQL(files)+`) WHERE seq > ? AND seq <= ?`, from, watermark)
+	if err != nil {
+		return fmt.Errorf("warehouse: rebuild entity index: %w", err)
+	}
+	defer rows.Close()
+	var batch []*allsource.Event
+	total := 0
+	for rows.Next() {
+		var e allsource.Event
+		var p, m string
+		if err := rows.Scan(&e.Seq, &e.ID, &e.Tenant, &e.EntityID, &e.EventType, &e.Version, &e.Timestamp, &e.IngestedAt, &p, &m); err != nil {
+			return err
+		}
+		e.Payload, e.Metadata = []byte(p), []byte(m)
+		batch = append(batch, &e)
+		if len(batch) == 100_000 {
+			if err := x.ingest(batch, nil); err != nil {
 				return err
 			}
-			e.Payload, e.Metadata = []byte(p), []byte(m)
-			evs = append(evs, &e)
+			total += len(batch)
+			batch = nil
 		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		upTo := watermark
-		if len(evs) == 100000 {
-			upTo = evs[len(evs)-1].Seq
-		}
-		if err := x.add(evs, from, upTo); err != nil {
-			return err
-		}
-		w.log.Info("entity index caught up", "events", len(evs), "indexed_seq", upTo)
 	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	total += len(batch)
+	if err := x.add(batch, from, watermark); err != nil {
+		return err
+	}
+	w.log.Info("entity index caught up", "events", total, "indexed_seq", watermark)
 	return nil
 }
 
@@ -271,14 +302,6 @@ func (w *Warehouse) openIndex(ctx context.Context, watermark uint64) error {
 		}
 	}
 	return err
-}
-
-// filesSQL selects every event of the current Parquet files.
-func (w *Warehouse) filesSQL() string {
-	w.mu.Lock()
-	files := slices.Clone(w.cur.files)
-	w.mu.Unlock()
-	return w.parquetSQL(files)
 }
 
 // quietPebble drops the LSM's informational logging; errors surface as
