@@ -110,6 +110,13 @@ func (w *Warehouse) newEngine(ctx context.Context, tenant string, setup []string
 			return nil, fmt.Errorf("warehouse: engine %.80q: %w", q, err)
 		}
 	}
+	if w.index != nil {
+		if err := w.registerEntityScan(ctx, e, tenant); err != nil {
+			e.db.Close()
+			connector.Close()
+			return nil, err
+		}
+	}
 	return e, nil
 }
 

@@ -195,10 +195,21 @@ func (w *Warehouse) queryOnce(ctx context.Context, check bool, q string, args ..
 	}
 	var jsonCols []bool
 	if check {
+		// The server's own statements read the view; a user's that pins
+		// entity_id reads the entity scan, with the shape (names, JSON
+		// columns) of the statement as written.
+		scanned := w.entityScanRewrite(ctx, qc.conn, q)
 		// Best effort: a statement whose shape cannot be known without its
 		// arguments, or that cannot be wrapped, runs as written.
 		if shape := w.shapes.get(ctx, qc.conn, q); shape != nil && shape.wrapped != "" {
-			q, jsonCols = shape.wrapped, shape.json
+			jsonCols = shape.json
+			if scanned != q {
+				q = wrap(scanned, shape.names, shape.json)
+			} else {
+				q = shape.wrapped
+			}
+		} else {
+			q = scanned
 		}
 	}
 	rows, err := qc.conn.QueryContext(ctx, q, args...)
@@ -213,8 +224,9 @@ func (w *Warehouse) queryOnce(ctx context.Context, check bool, q string, args ..
 
 // resultShape is what preparing a statement tells about its result columns.
 type resultShape struct {
-	json    []bool // columns of type JSON
-	wrapped string // the statement selecting JSON columns as text, or ""
+	names   []string // the columns' names as answered
+	json    []bool   // columns of type JSON
+	wrapped string   // the statement selecting JSON columns as text, or ""
 }
 
 // wrap selects q's columns by position under the given names, casting
@@ -265,6 +277,7 @@ func (c *shapeCache) get(ctx context.Context, conn *sql.Conn, q string) *resultS
 	if conn.QueryRowContext(ctx, "SELECT CAST(json_serialize_sql("+sqlString(q)+") AS VARCHAR)").Scan(&tree) == nil {
 		names, renamed = postgresNames(tree, names)
 	}
+	r.names = names
 	if renamed || slices.Contains(jsonCols, true) {
 		// Use the wrapped form only if it prepares: odd endings (a ';'
 		// followed by a comment) run as written instead.

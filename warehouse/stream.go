@@ -156,6 +156,7 @@ func (w *Warehouse) stream(ctx context.Context, q string, args []driver.NamedVal
 			if rq, err = w.resolvePublished(ctx, qc.conn, q); err != nil {
 				return err
 			}
+			rq = w.entityScanRewrite(ctx, qc.conn, rq)
 		}
 		if testHookResolved != nil {
 			testHookResolved()

@@ -291,6 +291,9 @@ func Open(ctx context.Context, opts Options) (*Warehouse, error) {
 	if err := w.openIndex(ctx, watermark); err != nil {
 		return nil, err
 	}
+	if err := w.registerEntityScan(ctx, w.main, allScopes); err != nil {
+		return nil, err
+	}
 	w.lastSeq.Store(watermark)
 	w.tenantSeq, w.startSeq = map[string]uint64{}, watermark
 	w.done.Add(3)

@@ -1,0 +1,420 @@
+package warehouse
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/duckdb/duckdb-go/v2"
+
+	"github.com/allsource/allsource"
+)
+
+// Statements that pin entity_id read the entity index, not every file.
+//
+// A SELECT whose FROM is the events view alone and whose WHERE holds, at
+// its top level, entity_id = a constant or a parameter, is run with the
+// view replaced by entityScanMacro(that value): a table function over the
+// one entity's stream (the entity index and the hot tier, as
+// EntityEvents reads it). The rest of the statement (other conditions,
+// ORDER BY, LIMIT, aggregates) runs on those rows as it would on the view,
+// so the answer is the same (TestEntityScanMatchesView runs statements
+// both ways). A tenant's own instance's function reads that tenant's
+// streams only; the main instance's, every tenant's (or every tenant's
+// but the server's own, for AllTenants statements). Statements under a
+// read restriction read the view.
+const (
+	entityScanFunc  = "_allsource_entity_scan"
+	entityScanMacro = "_allsource_entity_events"
+)
+
+// entityScanSetup is what a tenant's instance runs to have the macro: the
+// view's columns and types over the function's.
+var entityScanSetup = `CREATE MACRO ` + entityScanMacro + `(e) AS TABLE SELECT seq, id, tenant_id, entity_id, event_type, version,
+	"timestamp", ingested_at, payload::JSON AS payload, metadata::JSON AS metadata FROM ` + entityScanFunc + `(e)`
+
+// registerEntityScan gives tenant's instance the entity scan function.
+func (w *Warehouse) registerEntityScan(ctx context.Context, e *engine, tenant string) error {
+	conn, err := e.db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	str, _ := duckdb.NewTypeInfo(duckdb.TYPE_VARCHAR)
+	err = duckdb.RegisterTableUDF(conn, entityScanFunc, duckdb.RowTableFunction{
+		Config: duckdb.TableFunctionConfig{Arguments: []duckdb.TypeInfo{str}},
+		BindArgumentsContext: func(ctx context.Context, _ map[string]any, args ...any) (duckdb.RowTableSource, error) {
+			entity, ok := args[0].(string)
+			if !ok {
+				return nil, errors.New("entity_id must be text")
+			}
+			s := &entityScan{w: w, tenant: tenant, entity: entity}
+			if tenant == allScopes {
+				// The main instance serves the statements of every tenant
+				// (allScopes) and of every tenant but the server's own
+				// (AllTenants): its statements are bound in one scope.
+				s.scope = scopeOf(ctx).tenant
+			}
+			return s, nil
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("warehouse: register the entity scan: %w", err)
+	}
+	_, err = conn.ExecContext(ctx, entityScanSetup)
+	return err
+}
+
+// entityScan is one execution's rows: read when the execution starts, so
+// a statement prepared once sees the stream as it is each time it runs.
+type entityScan struct {
+	w              *Warehouse
+	tenant, entity string // tenant allScopes: scope says whose
+	scope          string
+	rows           []EntityEvent
+	next           int
+	err            error
+}
+
+func (s *entityScan) ColumnInfos() []duckdb.ColumnInfo {
+	t := func(ty duckdb.Type) duckdb.TypeInfo { ti, _ := duckdb.NewTypeInfo(ty); return ti }
+	return []duckdb.ColumnInfo{
+		{Name: "seq", T: t(duckdb.TYPE_BIGINT)}, {Name: "id", T: t(duckdb.TYPE_VARCHAR)},
+		{Name: "tenant_id", T: t(duckdb.TYPE_VARCHAR)}, {Name: "entity_id", T: t(duckdb.TYPE_VARCHAR)},
+		{Name: "event_type", T: t(duckdb.TYPE_VARCHAR)}, {Name: "version", T: t(duckdb.TYPE_BIGINT)},
+		{Name: "timestamp", T: t(duckdb.TYPE_TIMESTAMP_TZ)}, {Name: "ingested_at", T: t(duckdb.TYPE_TIMESTAMP_TZ)},
+		{Name: "payload", T: t(duckdb.TYPE_VARCHAR)}, {Name: "metadata", T: t(duckdb.TYPE_VARCHAR)},
+	}
+}
+
+func (s *entityScan) Cardinality() *duckdb.CardinalityInfo { return nil }
+
+// entityScans counts executions of the entity scan, and entityScanOff
+// turns the rewrite off (for tests, which compare both ways).
+var (
+	entityScans   atomic.Int64
+	entityScanOff atomic.Bool
+)
+
+func (s *entityScan) Init() {
+	entityScans.Add(1)
+	s.rows, s.next, s.err = nil, 0, nil
+	tenants := []string{s.tenant}
+	if s.tenant == allScopes {
+		tenants = s.w.tenantsHolding(s.scope == allsource.AllTenants)
+	}
+	for _, t := range tenants {
+		rows, ok, err := s.w.indexedEntityEvents(allsource.WithTenantScope(context.Background(), t), t, s.entity, 0, math.MaxInt)
+		switch {
+		case err != nil:
+			s.err = err
+		case !ok:
+			s.err = errors.New("the entity index is behind the files (a failed flush step); it is rebuilt at the next start-up")
+		}
+		if s.err != nil {
+			return
+		}
+		s.rows = append(s.rows, rows...)
+	}
+}
+
+// tenantsHolding lists the tenants with events in the files or the hot
+// tier (without the server's own, reserved ones when exceptReserved).
+func (w *Warehouse) tenantsHolding(exceptReserved bool) []string {
+	seen := map[string]bool{}
+	w.mu.Lock()
+	for _, f := range w.cur.files {
+		seen[f.Tenant] = true
+	}
+	w.mu.Unlock()
+	w.tenantMu.Lock()
+	for t := range w.tenantSeq {
+		seen[t] = true
+	}
+	w.tenantMu.Unlock()
+	var out []string
+	for t := range seen {
+		if !exceptReserved || !allsource.Reserved(t) {
+			out = append(out, t)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func (s *entityScan) FillRow(r duckdb.Row) (bool, error) {
+	if s.err != nil {
+		return false, s.err
+	}
+	if s.next >= len(s.rows) {
+		return false, nil
+	}
+	e := &s.rows[s.next]
+	s.next++
+	for i, v := range []any{int64(e.Seq), e.ID, e.Tenant, e.EntityID, e.EventType, int64(e.Version), e.Timestamp, e.IngestedAt, string(e.Payload), string(e.Metadata)} {
+		if err := r.SetRowValue(i, v); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+// entityRewrites caches the rewritten text of statements ("" when a
+// statement does not pin entity_id); the text does not depend on who runs
+// it.
+var entityRewrites struct {
+	sync.Mutex
+	m map[string]string
+}
+
+// entityScanRewrite returns q with the events view replaced by the entity
+// scan when q pins entity_id and ctx's statements may use it, else q.
+func (w *Warehouse) entityScanRewrite(ctx context.Context, conn *sql.Conn, q string) string {
+	sc := scopeOf(ctx)
+	r := sc.restrict
+	if w.index == nil || entityScanOff.Load() ||
+		len(r.OnlyTypes) > 0 || len(r.HiddenTypes) > 0 || len(r.HiddenFields) > 0 {
+		return q
+	}
+	lower := strings.ToLower(q)
+	if !strings.Contains(lower, "entity_id") || !strings.Contains(lower, "events") {
+		return q
+	}
+	w.mu.Lock()
+	behind := w.index.indexed.Load() < w.cur.watermark
+	w.mu.Unlock()
+	if behind {
+		return q
+	}
+	entityRewrites.Lock()
+	out, ok := entityRewrites.m[q]
+	entityRewrites.Unlock()
+	if !ok {
+		out = pinnedEntityRewrite(ctx, conn, q)
+		entityRewrites.Lock()
+		if entityRewrites.m == nil || len(entityRewrites.m) >= checkCacheSize {
+			entityRewrites.m = map[string]string{}
+		}
+		entityRewrites.m[q] = out
+		entityRewrites.Unlock()
+	}
+	if out == "" {
+		return q
+	}
+	return out
+}
+
+// pinnedEntityRewrite does the rewrite on the engine's parse tree, or
+// returns "" when q is not one SELECT over the events view alone with an
+// entity_id = value condition at the top of its WHERE.
+func pinnedEntityRewrite(ctx context.Context, conn *sql.Conn, q string) string {
+	var tree string
+	if conn.QueryRowContext(ctx, "SELECT CAST(json_serialize_sql("+sqlString(q)+") AS VARCHAR)").Scan(&tree) != nil {
+		return ""
+	}
+	var doc map[string]any
+	dec := json.NewDecoder(strings.NewReader(tree))
+	dec.UseNumber() // locations are uint64s a float64 would round
+	if dec.Decode(&doc) != nil || doc["error"] != false {
+		return ""
+	}
+	stmts, _ := doc["statements"].([]any)
+	if len(stmts) != 1 {
+		return ""
+	}
+	node, _ := stmts[0].(map[string]any)["node"].(map[string]any)
+	if !rewriteSelect(node) {
+		return ""
+	}
+	b, err := json.Marshal(doc)
+	if err != nil {
+		return ""
+	}
+	var out string
+	if conn.QueryRowContext(ctx, "SELECT json_deserialize_sql("+sqlString(string(b))+"::JSON)").Scan(&out) != nil {
+		return ""
+	}
+	return out
+}
+
+// rewriteSelect replaces, in a SELECT or the subqueries it reads from, a
+// read of the events view whose rows the SELECT's WHERE pins to one
+// entity by the entity scan of that entity. The events view may be read
+// directly (FROM events) or through a subquery that only picks and casts
+// its columns (as the Postgres front end reads it), entity_id among them
+// as it is. Anything else is left alone (false).
+func rewriteSelect(node map[string]any) bool {
+	if node == nil || node["type"] != "SELECT_NODE" {
+		return false
+	}
+	if ctes, _ := node["cte_map"].(map[string]any); ctes != nil {
+		if m, _ := ctes["map"].([]any); len(m) > 0 {
+			return false // a CTE could be named events
+		}
+	}
+	from, _ := node["from_table"].(map[string]any)
+	if from == nil || from["sample"] != nil {
+		return false
+	}
+	alias, _ := from["alias"].(string)
+	if v := pinnedEntityValue(node["where_clause"], alias); v != nil {
+		if isEventsView(from) {
+			node["from_table"] = entityScanNode(from, v)
+			return true
+		}
+		if inner := subqueryNode(from); inner != nil && passesEventsThrough(inner) {
+			inner["from_table"] = entityScanNode(inner["from_table"].(map[string]any), v)
+			return true
+		}
+	}
+	if inner := subqueryNode(from); inner != nil {
+		return rewriteSelect(inner) // the same answer whatever reads it
+	}
+	return false
+}
+
+func isEventsView(from map[string]any) bool {
+	return from["type"] == "BASE_TABLE" && from["table_name"] == "events" && from["schema_name"] == "" && from["catalog_name"] == "" && from["sample"] == nil
+}
+
+func subqueryNode(from map[string]any) map[string]any {
+	if from["type"] != "SUBQUERY" {
+		return nil
+	}
+	sq, _ := from["subquery"].(map[string]any)
+	node, _ := sq["node"].(map[string]any)
+	return node
+}
+
+// passesEventsThrough reports whether node is SELECT <columns> FROM events
+// and nothing more: each item a column or a cast of one, entity_id passed
+// on unchanged.
+func passesEventsThrough(node map[string]any) bool {
+	if node["type"] != "SELECT_NODE" || node["where_clause"] != nil || node["having"] != nil || node["qualify"] != nil || node["sample"] != nil {
+		return false
+	}
+	if mods, _ := node["modifiers"].([]any); len(mods) > 0 {
+		return false
+	}
+	if groups, _ := node["group_expressions"].([]any); len(groups) > 0 {
+		return false
+	}
+	if ctes, _ := node["cte_map"].(map[string]any); ctes != nil {
+		if m, _ := ctes["map"].([]any); len(m) > 0 {
+			return false
+		}
+	}
+	from, _ := node["from_table"].(map[string]any)
+	if from == nil || !isEventsView(from) {
+		return false
+	}
+	items, _ := node["select_list"].([]any)
+	entity := false
+	for _, it := range items {
+		m, _ := it.(map[string]any)
+		if m == nil {
+			return false
+		}
+		col := m
+		if m["class"] == "CAST" {
+			col, _ = m["child"].(map[string]any)
+			if col == nil {
+				return false
+			}
+		}
+		if col["class"] != "COLUMN_REF" {
+			return false
+		}
+		names, _ := col["column_names"].([]any)
+		if m["class"] == "COLUMN_REF" && len(names) == 1 && names[0] == "entity_id" && (m["alias"] == "" || m["alias"] == "entity_id") {
+			entity = true
+		} else if m["alias"] == "entity_id" {
+			return false // another column named entity_id
+		}
+	}
+	return entity
+}
+
+// entityScanNode is the FROM item reading the entity scan of value, under
+// the alias the events view had (or events, so events.column still names
+// the rows).
+func entityScanNode(from map[string]any, value any) map[string]any {
+	alias, _ := from["alias"].(string)
+	if alias == "" {
+		alias = "events"
+	}
+	return map[string]any{
+		"type": "TABLE_FUNCTION", "alias": alias, "sample": nil, "query_location": from["query_location"],
+		"column_name_alias": []any{}, "with_ordinality": "WITHOUT_ORDINALITY",
+		"function": map[string]any{
+			"class": "FUNCTION", "type": "FUNCTION", "alias": "", "query_location": from["query_location"],
+			"function_name": entityScanMacro, "schema": "", "children": []any{value}, "filter": nil,
+			"order_bys": map[string]any{"type": "ORDER_MODIFIER", "orders": []any{}}, "distinct": false,
+			"is_operator": false, "export_state": false, "catalog": "",
+		},
+	}
+}
+
+// pinnedEntityValue finds entity_id = <constant text or parameter> among
+// the top-level conjuncts of where and returns the value's node.
+func pinnedEntityValue(where any, alias string) any {
+	w, _ := where.(map[string]any)
+	if w == nil {
+		return nil
+	}
+	if w["type"] == "CONJUNCTION_AND" {
+		children, _ := w["children"].([]any)
+		for _, c := range children {
+			if v := pinnedEntityValue(c, alias); v != nil {
+				return v
+			}
+		}
+		return nil
+	}
+	if w["type"] != "COMPARE_EQUAL" {
+		return nil
+	}
+	isEntity := func(n any) bool {
+		m, _ := n.(map[string]any)
+		if m == nil || m["class"] != "COLUMN_REF" {
+			return false
+		}
+		names, _ := m["column_names"].([]any)
+		switch len(names) {
+		case 1:
+			return names[0] == "entity_id"
+		case 2:
+			return names[1] == "entity_id" && (names[0] == alias || (alias == "" && names[0] == "events"))
+		}
+		return false
+	}
+	isValue := func(n any) bool {
+		m, _ := n.(map[string]any)
+		if m == nil {
+			return false
+		}
+		if m["class"] == "PARAMETER" {
+			return true
+		}
+		if m["class"] != "CONSTANT" {
+			return false
+		}
+		v, _ := m["value"].(map[string]any)
+		t, _ := v["type"].(map[string]any)
+		return t != nil && t["id"] == "VARCHAR" && v["is_null"] == false
+	}
+	switch {
+	case isEntity(w["left"]) && isValue(w["right"]):
+		return w["right"]
+	case isEntity(w["right"]) && isValue(w["left"]):
+		return w["left"]
+	}
+	return nil
+}

@@ -1,0 +1,124 @@
+package warehouse
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/allsource/allsource"
+)
+
+// rowsText runs q as a user's statement, with the entity scan or, with
+// viewOnly, over the events view, and returns its rows as text.
+func rowsText(t *testing.T, w *Warehouse, ctx context.Context, viewOnly bool, q string, args ...any) string {
+	t.Helper()
+	entityScanOff.Store(viewOnly)
+	defer entityScanOff.Store(false)
+	entityRewrites.Lock()
+	entityRewrites.m = nil // the rewrite is decided again
+	entityRewrites.Unlock()
+	rows, err := w.Query(ctx, q, args...)
+	if err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	defer rows.Close()
+	cols, _ := rows.Columns()
+	var b strings.Builder
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintln(&b, vals...)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return strings.Join(cols, ",") + "\n" + b.String()
+}
+
+// TestEntityScanMatchesView: statements that pin entity_id, read through
+// the entity scan, answer what they answer over the events view, with events flushed and
+// hot; statements that do not pin it are left alone.
+func TestEntityScanMatchesView(t *testing.T) {
+	w := openTest(t, t.TempDir(), nil)
+	defer w.Close()
+	ctx := context.Background()
+	evs := mkEvents(1, 400, 5)
+	for i := range evs {
+		if evs[i].Seq%3 == 0 {
+			evs[i].Tenant = "acme"
+		}
+		if evs[i].Seq%11 == 0 {
+			evs[i].Tenant = "_audit" // the server's own: not in AllTenants' answers
+		}
+	}
+	if err := w.Append(evs[:300]); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.FlushAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Append(evs[300:]); err != nil { // hot
+		t.Fatal(err)
+	}
+	acme := allsource.WithTenantScope(ctx, "acme")
+	cases := []struct {
+		sql     string
+		args    []any
+		scanned bool
+	}{
+		{"SELECT * FROM events WHERE entity_id = 'user-1' ORDER BY version", nil, true},
+		{"SELECT seq, version FROM events WHERE entity_id = 'user-1' AND version > 200 ORDER BY version DESC LIMIT 3", nil, true},
+		{"SELECT count(*), max(seq), min(\"timestamp\") FROM events WHERE entity_id = ?", []any{"user-2"}, true},
+		{"SELECT e.seq, e.payload->>'n' AS n FROM events e WHERE e.entity_id = 'user-2' AND e.event_type = 'a.b' ORDER BY 1", nil, true},
+		{"SELECT events.seq, events.payload FROM events WHERE 'user-3' = events.entity_id ORDER BY 1", nil, true},
+		{"SELECT * FROM events WHERE entity_id = 'nobody'", nil, true},
+		{"SELECT tenant_id, count(*) FROM events WHERE entity_id = 'user-4' GROUP BY 1", nil, true},
+		// As the Postgres front end reads the view, wrapped.
+		{`SELECT #1 AS "seq", CAST(#2 AS VARCHAR) AS "payload" FROM (SELECT seq, payload FROM (SELECT seq, id::uuid AS id, tenant_id, entity_id, event_type, version, "timestamp", ingested_at, payload, metadata FROM events) events WHERE entity_id = ? ORDER BY seq) AS _q`, []any{"user-6"}, true},
+		{"SELECT seq FROM (SELECT seq, entity_id FROM events WHERE seq > 5) e WHERE e.entity_id = 'user-1' ORDER BY 1", nil, false},
+		{"SELECT seq FROM (SELECT seq, upper(entity_id) AS entity_id FROM events) e WHERE e.entity_id = 'USER-1' ORDER BY 1", nil, false},
+		{"SELECT seq FROM events WHERE entity_id IN ('user-1', 'user-2') ORDER BY 1", nil, false},
+		{"SELECT seq FROM events WHERE entity_id = 'user-1' OR seq = 5 ORDER BY 1", nil, false},
+		{"SELECT count(*) FROM events", nil, false},
+	}
+	for _, c := range cases {
+		before := entityScans.Load()
+		got := rowsText(t, w, acme, false, c.sql, c.args...)
+		scanned := entityScans.Load() > before
+		want := rowsText(t, w, acme, true, c.sql, c.args...)
+		if got != want {
+			t.Errorf("%s:\nentity scan:\n%s\nview:\n%s", c.sql, got, want)
+		}
+		if scanned != c.scanned {
+			t.Errorf("%s: read through the entity scan: %v, want %v", c.sql, scanned, c.scanned)
+		}
+	}
+	// Every tenant's, or every tenant's but the server's own, in the main
+	// instance: the entity's events of each.
+	all := allsource.WithTenantScope(ctx, allsource.AllTenants)
+	for _, c := range []context.Context{ctx, all} {
+		for _, q := range []string{"SELECT tenant_id, seq FROM events WHERE entity_id = 'user-1' ORDER BY 2", "SELECT count(*) FROM events WHERE entity_id = 'user-5'"} {
+			before := entityScans.Load()
+			got := rowsText(t, w, c, false, q)
+			if entityScans.Load() == before {
+				t.Errorf("%s: not read through the entity scan", q)
+			}
+			if want := rowsText(t, w, c, true, q); got != want {
+				t.Errorf("%s:\nentity scan:\n%s\nview:\n%s", q, got, want)
+			}
+		}
+	}
+	// Under a read restriction, the view.
+	before := entityScans.Load()
+	rowsText(t, w, allsource.WithReadRestriction(acme, allsource.ReadRestriction{HiddenTypes: []string{"a.*"}}), false, "SELECT * FROM events WHERE entity_id = 'user-1'")
+	if entityScans.Load() != before {
+		t.Error("the entity scan read under a restriction")
+	}
+}
