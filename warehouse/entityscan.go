@@ -35,10 +35,13 @@ const (
 	entityScanMacro = "_allsource_entity_events"
 )
 
-// entityScanSetup is what a tenant's instance runs to have the macro: the
-// view's columns and types over the function's.
+// entityScanSetup is what an instance runs to have the macro: the view's
+// columns and types over the function's. A NULL value becomes '' (no
+// entity has that id, as entity_id = NULL holds for no row): the driver
+// cannot hand a table function a NULL argument.
 var entityScanSetup = `CREATE MACRO ` + entityScanMacro + `(e) AS TABLE SELECT seq, id, tenant_id, entity_id, event_type, version,
-	"timestamp", ingested_at, payload::JSON AS payload, metadata::JSON AS metadata FROM ` + entityScanFunc + `(e)`
+	"timestamp", ingested_at, payload::JSON AS payload, metadata::JSON AS metadata
+	FROM ` + entityScanFunc + `(coalesce(CAST(e AS VARCHAR), ''))`
 
 // registerEntityScan gives tenant's instance the entity scan function.
 func (w *Warehouse) registerEntityScan(ctx context.Context, e *engine, tenant string) error {
@@ -52,10 +55,7 @@ func (w *Warehouse) registerEntityScan(ctx context.Context, e *engine, tenant st
 		Config: duckdb.TableFunctionConfig{Arguments: []duckdb.TypeInfo{str}},
 		BindArgumentsContext: func(ctx context.Context, _ map[string]any, args ...any) (duckdb.RowTableSource, error) {
 			entity, ok := args[0].(string)
-			if !ok {
-				return nil, errors.New("entity_id must be text")
-			}
-			s := &entityScan{w: w, tenant: tenant, entity: entity}
+			s := &entityScan{w: w, tenant: tenant, entity: entity, none: !ok || entity == ""}
 			if tenant == allScopes {
 				// The main instance serves the statements of every tenant
 				// (allScopes) and of every tenant but the server's own
@@ -78,6 +78,7 @@ type entityScan struct {
 	w              *Warehouse
 	tenant, entity string // tenant allScopes: scope says whose
 	scope          string
+	none           bool // no entity has this id: no rows
 	rows           []EntityEvent
 	next           int
 	err            error
@@ -106,6 +107,9 @@ var (
 func (s *entityScan) Init() {
 	entityScans.Add(1)
 	s.rows, s.next, s.err = nil, 0, nil
+	if s.none {
+		return
+	}
 	tenants := []string{s.tenant}
 	if s.tenant == allScopes {
 		tenants = s.w.tenantsHolding(s.scope == allsource.AllTenants)

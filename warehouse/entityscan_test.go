@@ -79,6 +79,7 @@ func TestEntityScanMatchesView(t *testing.T) {
 		{"SELECT e.seq, e.payload->>'n' AS n FROM events e WHERE e.entity_id = 'user-2' AND e.event_type = 'a.b' ORDER BY 1", nil, true},
 		{"SELECT events.seq, events.payload FROM events WHERE 'user-3' = events.entity_id ORDER BY 1", nil, true},
 		{"SELECT * FROM events WHERE entity_id = 'nobody'", nil, true},
+		{"SELECT count(*) FROM events WHERE entity_id = ?", []any{nil}, false}, // = NULL: the engine knows no row passes, and does not scan
 		{"SELECT tenant_id, count(*) FROM events WHERE entity_id = 'user-4' GROUP BY 1", nil, true},
 		// As the Postgres front end reads the view, wrapped.
 		{`SELECT #1 AS "seq", CAST(#2 AS VARCHAR) AS "payload" FROM (SELECT seq, payload FROM (SELECT seq, id::uuid AS id, tenant_id, entity_id, event_type, version, "timestamp", ingested_at, payload, metadata FROM events) events WHERE entity_id = ? ORDER BY seq) AS _q`, []any{"user-6"}, true},
