@@ -36,7 +36,7 @@ const (
 )
 
 // entityScanSetup is what an instance runs to have the macro: the view's
-// columns and types over the function's. A NULL value becomes ” (no
+// columns and types over the function's. A NULL value becomes the empty string (no
 // entity has that id, as entity_id = NULL holds for no row): the driver
 // cannot hand a table function a NULL argument.
 var entityScanSetup = `CREATE MACRO ` + entityScanMacro + `(e) AS TABLE SELECT seq, id, tenant_id, entity_id, event_type, version,
