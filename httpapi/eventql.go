@@ -17,6 +17,7 @@ import (
 	"github.com/allsource/allsource/analytics"
 	"github.com/allsource/allsource/eventql"
 	"github.com/allsource/allsource/internal/httpx"
+	"github.com/allsource/allsource/internal/jsontext"
 	"github.com/allsource/allsource/internal/qcache"
 	"github.com/allsource/allsource/warehouse"
 )
@@ -232,7 +233,7 @@ var usesNow = regexp.MustCompile(`(?i)\bnow\s*\(`)
 
 // writeStreamError ends a stream that already began with an error line.
 func writeStreamError(bw *bufio.Writer, framed bool, err error) {
-	msg, _ := httpx.JSONText(allsource.ErrorMessage(err))
+	msg, _ := jsontext.Marshal(allsource.ErrorMessage(err))
 	if framed {
 		bw.WriteString(`{"type":"error","payload":{"error":` + string(msg) + "}}\n")
 		return

@@ -15,6 +15,7 @@ import (
 
 	"github.com/allsource/allsource"
 	"github.com/allsource/allsource/internal/httpx"
+	"github.com/allsource/allsource/internal/jsontext"
 	"github.com/allsource/allsource/warehouse"
 )
 
@@ -209,12 +210,12 @@ func streamMessage(c *gin.Context, wh *warehouse.Warehouse, err error) string {
 func finishWithError(bw *bufio.Writer, cw *csv.Writer, format string, n int, err error, msg string) error {
 	switch format {
 	case formatJSON:
-		b, _ := httpx.JSONText(allsource.ErrorDetail{Code: allsource.CodeInvalid, Message: msg})
+		b, _ := jsontext.Marshal(allsource.ErrorDetail{Code: allsource.CodeInvalid, Message: msg})
 		bw.WriteString(`],"row_count":` + strconv.Itoa(n) + `,"error":`)
 		bw.Write(b)
 		bw.WriteString("}\n")
 	case formatNDJSON:
-		b, _ := httpx.JSONText(allsource.NewErrorBody(&allsource.Error{Code: allsource.CodeInvalid, Message: msg, Index: -1}))
+		b, _ := jsontext.Marshal(allsource.NewErrorBody(&allsource.Error{Code: allsource.CodeInvalid, Message: msg, Index: -1}))
 		bw.Write(append(b, '\n'))
 	case formatCSV:
 		cw.Flush()

@@ -14,6 +14,7 @@ import (
 
 	"github.com/allsource/allsource"
 	"github.com/allsource/allsource/internal/httpx"
+	"github.com/allsource/allsource/internal/jsontext"
 	"github.com/allsource/allsource/projections"
 	"github.com/allsource/allsource/warehouse"
 )
@@ -173,11 +174,11 @@ func serveSSE(c *gin.Context, h *projections.Hub, wh *warehouse.Warehouse, o *Su
 	var ended *projections.Ended
 	switch {
 	case errors.As(err, &ended):
-		b, _ := httpx.JSONText(map[string]string{"reason": ended.Reason})
+		b, _ := jsontext.Marshal(map[string]string{"reason": ended.Reason})
 		fmt.Fprintf(w, "event: end\ndata: %s\n\n", b)
 		w.Flush()
 	case err != nil && werr == nil && ctx.Err() == nil:
-		b, _ := httpx.JSONText(map[string]string{"reason": err.Error()})
+		b, _ := jsontext.Marshal(map[string]string{"reason": err.Error()})
 		fmt.Fprintf(w, "event: end\ndata: %s\n\n", b)
 		w.Flush()
 	}
@@ -191,7 +192,7 @@ func eventJSON(h *projections.Hub, f *projections.Filter, e *projections.Event) 
 			return b, nil
 		}
 	}
-	return httpx.JSONText(e)
+	return jsontext.Marshal(e)
 }
 
 func splitParam(s string) []string {

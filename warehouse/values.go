@@ -1,7 +1,6 @@
 package warehouse
 
 import (
-	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -9,8 +8,8 @@ import (
 	"math/big"
 	"strconv"
 	"time"
-	"unicode/utf8"
 
+	"github.com/allsource/allsource/internal/jsontext"
 	duckdb "github.com/duckdb/duckdb-go/v2"
 )
 
@@ -19,63 +18,7 @@ import (
 // columns share.
 
 // appendJSONString appends s as a JSON string.
-func appendJSONString(buf []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	buf = append(buf, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
-			i++
-			continue
-		}
-		if c < utf8.RuneSelf {
-			buf = append(buf, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				buf = append(buf, '\\', c)
-			case '\n':
-				buf = append(buf, '\\', 'n')
-			case '\r':
-				buf = append(buf, '\\', 'r')
-			case '\t':
-				buf = append(buf, '\\', 't')
-			default:
-				buf = append(buf, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 || r == '\u2028' || r == '\u2029' {
-			buf = append(buf, s[start:i]...)
-			if r == utf8.RuneError {
-				buf = append(buf, `\ufffd`...)
-			} else {
-				buf = append(buf, '\\', 'u', '2', '0', '2', hex[r&0xf])
-			}
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	buf = append(buf, s[start:]...)
-	return append(buf, '"')
-}
-
-// marshalText is json.Marshal without turning <, > and & into \u003c
-// escapes: these answers are read by people.
-func marshalText(v any) ([]byte, error) {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
-}
+func appendJSONString(buf []byte, s string) []byte { return jsontext.AppendString(buf, s) }
 
 // AppendJSONValue appends v, a value scanned from a result (Rows), as
 // JSON: integers, floats, HUGEINTs and DECIMALs as numbers (a NaN or an
@@ -123,7 +66,7 @@ func AppendJSONValue(buf []byte, v any) []byte {
 	case duckdb.UUID:
 		return appendJSONString(buf, x.String())
 	default:
-		b, err := marshalText(x)
+		b, err := jsontext.Marshal(x)
 		if err != nil {
 			return appendJSONString(buf, fmt.Sprint(x))
 		}
@@ -156,7 +99,7 @@ func TextValue(v any) string {
 	case []byte:
 		return base64.StdEncoding.EncodeToString(x)
 	case map[string]any, []any:
-		b, _ := marshalText(x)
+		b, _ := jsontext.Marshal(x)
 		return string(b)
 	default:
 		b := AppendJSONValue(nil, v)

@@ -3,9 +3,7 @@
 package httpx
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"strconv"
 
@@ -37,16 +35,4 @@ func WriteError(c *gin.Context, err error) {
 	}
 	c.Abort()
 	c.PureJSON(allsource.HTTPStatus(code), allsource.NewErrorBody(err))
-}
-
-// JSONText is v as JSON for people to read: like json.Marshal, without
-// turning <, > and & into \u003c escapes.
-func JSONText(v any) ([]byte, error) {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }

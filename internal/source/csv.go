@@ -8,6 +8,8 @@ import (
 	"io"
 	"strconv"
 	"strings"
+
+	"github.com/allsource/allsource/internal/jsontext"
 )
 
 // The CSV reader is written here rather than taken from encoding/csv so that
@@ -66,7 +68,7 @@ func newCSVSource(br *bufio.Reader, name string, mp *mapper) (*csvSource, error)
 			}
 			seen[h] = true
 			col.key = []byte(h)
-			col.rawKey = appendString(nil, h)
+			col.rawKey = jsontext.AppendString(nil, h)
 			col.object = h == "payload" || h == "metadata"
 		}
 		s.cols = append(s.cols, col)
@@ -133,7 +135,7 @@ func (s *csvSource) next() (Record, error) {
 				json.Compact(&s.cb, cell)
 				s.vals = append(s.vals, s.cb.Bytes()...)
 			default:
-				s.vals = appendString(s.vals, c)
+				s.vals = jsontext.AppendString(s.vals, c)
 			}
 		}
 		s.offs = append(s.offs, start, len(s.vals))

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/allsource/allsource"
+	"github.com/allsource/allsource/internal/jsontext"
 )
 
 // mapper turns source records into input-format events.
@@ -334,9 +335,9 @@ func (mp *mapper) mapMembers(members []member, line int) ([]byte, error) {
 
 	out := mp.out[:0]
 	out = append(out, `{"entity_id":`...)
-	out = appendString(out, entity)
+	out = jsontext.AppendString(out, entity)
 	out = append(out, `,"event_type":`...)
-	out = appendString(out, typ)
+	out = jsontext.AppendString(out, typ)
 
 	if timeRaw != nil && !isNull(timeRaw) {
 		t, err := mp.parseTime(timeRaw)
@@ -378,7 +379,7 @@ func (mp *mapper) mapMembers(members []member, line int) ([]byte, error) {
 			if mb.rawKey != nil {
 				out = append(out, mb.rawKey...)
 			} else {
-				out = appendString(out, string(mb.key))
+				out = jsontext.AppendString(out, string(mb.key))
 			}
 			out = append(out, ':')
 			out = append(out, mb.raw...)
@@ -417,7 +418,7 @@ func (mp *mapper) mapMembers(members []member, line int) ([]byte, error) {
 	}
 	if tenant != "" {
 		out = append(out, `,"tenant":`...)
-		out = appendString(out, tenant)
+		out = jsontext.AppendString(out, tenant)
 	}
 	if evRaw != nil {
 		out = append(out, `,"expected_version":`...)

@@ -1,4 +1,4 @@
-package warehouse
+package jsontext
 
 import (
 	"encoding/json"
@@ -6,15 +6,15 @@ import (
 	"testing"
 )
 
-// FuzzAppendJSONString: the string writer gives JSON that reads back as
+// FuzzAppendString: the string writer gives JSON that reads back as
 // the same text (invalid UTF-8 as U+FFFD, as encoding/json does), with <,
 // > and & as they are.
-func FuzzAppendJSONString(f *testing.F) {
+func FuzzAppendString(f *testing.F) {
 	for _, s := range []string{"", "plain", "<b>&</b>", "q\"uo\\te", "ctl\x00\x01\x1f\n\r\t", "\u2028\u2029", "bad\xff\xfeutf8", "émoji 😀"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		b := appendJSONString(nil, s)
+		b := AppendString(nil, s)
 		var back string
 		if err := json.Unmarshal(b, &back); err != nil {
 			t.Fatalf("%q -> %s: %v", s, b, err)
