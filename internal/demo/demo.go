@@ -62,7 +62,6 @@ package demo
 import (
 	"bufio"
 	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -73,6 +72,8 @@ import (
 	"strconv"
 	"time"
 	"unicode"
+
+	"github.com/google/uuid"
 )
 
 // DefaultEnd is where the default period ends: the default Start is Days
@@ -499,20 +500,10 @@ func (g *generator) appendID(b []byte, n int32, seq uint32) []byte {
 	lo := mix(hi ^ 0x9e3779b97f4a7c15)
 	hi = hi&^0xf000 | 0x8000     // version 8
 	lo = lo&^(0xc<<60) | 0x8<<60 // RFC 9562 variant
-	var raw [16]byte
-	binary.BigEndian.PutUint64(raw[:8], hi)
-	binary.BigEndian.PutUint64(raw[8:], lo)
-	var out [36]byte
-	hex.Encode(out[0:8], raw[0:4])
-	out[8] = '-'
-	hex.Encode(out[9:13], raw[4:6])
-	out[13] = '-'
-	hex.Encode(out[14:18], raw[6:8])
-	out[18] = '-'
-	hex.Encode(out[19:23], raw[8:10])
-	out[23] = '-'
-	hex.Encode(out[24:], raw[10:])
-	return append(b, out[:]...)
+	var u uuid.UUID
+	binary.BigEndian.PutUint64(u[:8], hi)
+	binary.BigEndian.PutUint64(u[8:], lo)
+	return append(b, u.String()...)
 }
 
 // mix is the splitmix64 finaliser: a bijection that spreads every input
