@@ -166,30 +166,33 @@ func printTable(w io.Writer, names []string, rows [][]string, numeric []bool) {
 			width[i] = max(width[i], utf8.RuneCountInString(r[i]))
 		}
 	}
-	line := func(cells []string, header bool) {
-		var b strings.Builder
-		for i, c := range cells {
-			if i > 0 {
-				b.WriteString(" | ")
-			}
-			pad := strings.Repeat(" ", width[i]-utf8.RuneCountInString(c))
-			if i < len(numeric) && numeric[i] {
-				b.WriteString(pad + c)
-			} else {
-				b.WriteString(c + pad)
-			}
-		}
-		fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
-	}
-	line(names, true)
+	fmt.Fprintln(w, alignedLine(names, width, numeric, " | "))
 	sep := make([]string, len(names))
 	for i := range sep {
 		sep[i] = strings.Repeat("-", width[i])
 	}
 	fmt.Fprintln(w, strings.Join(sep, "-+-"))
 	for _, r := range rows {
-		line(r, false)
+		fmt.Fprintln(w, alignedLine(r, width, numeric, " | "))
 	}
+}
+
+// alignedLine pads cells to their column widths, the columns marked right
+// right-aligned, joined by sep, without trailing spaces.
+func alignedLine(cells []string, width []int, right []bool, sep string) string {
+	var b strings.Builder
+	for i, c := range cells {
+		if i > 0 {
+			b.WriteString(sep)
+		}
+		pad := strings.Repeat(" ", width[i]-utf8.RuneCountInString(c))
+		if i < len(right) && right[i] {
+			b.WriteString(pad + c)
+		} else {
+			b.WriteString(c + pad)
+		}
+	}
+	return strings.TrimRight(b.String(), " ")
 }
 
 // writeColumns writes rows (the first is the header) as columns two
@@ -205,18 +208,6 @@ func writeColumns(w io.Writer, rows [][]string, right []bool) {
 		}
 	}
 	for _, r := range rows {
-		var b strings.Builder
-		for i, c := range r {
-			if i > 0 {
-				b.WriteString("  ")
-			}
-			pad := strings.Repeat(" ", width[i]-utf8.RuneCountInString(c))
-			if i < len(right) && right[i] {
-				b.WriteString(pad + c)
-			} else {
-				b.WriteString(c + pad)
-			}
-		}
-		fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
+		fmt.Fprintln(w, alignedLine(r, width, right, "  "))
 	}
 }
