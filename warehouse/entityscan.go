@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -79,10 +78,19 @@ type entityScan struct {
 	tenant, entity string // tenant allScopes: scope says whose
 	scope          string
 	none           bool // no entity has this id: no rows
-	rows           []EntityEvent
-	next           int
-	err            error
+
+	// The stream is read a page at a time, so a statement over a long one
+	// holds at most a page, not the whole stream.
+	tenants []string // whose streams, in turn
+	from    uint64   // the next page's first version in tenants[0]
+	page    []EntityEvent
+	next    int
+	err     error
 }
+
+// entityScanPage is how many events the entity scan holds at once (tests
+// make it small to read streams over several pages).
+var entityScanPage = 10_000
 
 func (s *entityScan) ColumnInfos() []duckdb.ColumnInfo {
 	t := func(ty duckdb.Type) duckdb.TypeInfo { ti, _ := duckdb.NewTypeInfo(ty); return ti }
@@ -106,16 +114,22 @@ var (
 
 func (s *entityScan) Init() {
 	entityScans.Add(1)
-	s.rows, s.next, s.err = nil, 0, nil
-	if s.none {
-		return
+	s.page, s.next, s.err, s.from, s.tenants = nil, 0, nil, 0, nil
+	switch {
+	case s.none:
+	case s.tenant == allScopes:
+		s.tenants = s.w.tenantsHolding(s.scope == allsource.AllTenants)
+	default:
+		s.tenants = []string{s.tenant}
 	}
-	tenants := []string{s.tenant}
-	if s.tenant == allScopes {
-		tenants = s.w.tenantsHolding(s.scope == allsource.AllTenants)
-	}
-	for _, t := range tenants {
-		rows, ok, err := s.w.indexedEntityEvents(allsource.WithTenantScope(context.Background(), t), t, s.entity, 0, math.MaxInt)
+}
+
+// fill reads the next page, moving on to the next tenant's stream when
+// one ends; false when every stream is read.
+func (s *entityScan) fill() bool {
+	for len(s.tenants) > 0 {
+		t := s.tenants[0]
+		page, ok, err := s.w.indexedEntityEvents(allsource.WithTenantScope(context.Background(), t), t, s.entity, s.from, entityScanPage)
 		switch {
 		case err != nil:
 			s.err = err
@@ -123,10 +137,19 @@ func (s *entityScan) Init() {
 			s.err = errors.New("the entity index is behind the files (a failed flush step); it is rebuilt at the next start-up")
 		}
 		if s.err != nil {
-			return
+			return false
 		}
-		s.rows = append(s.rows, rows...)
+		if len(page) < entityScanPage {
+			s.tenants, s.from = s.tenants[1:], 0
+		} else {
+			s.from = page[len(page)-1].Version + 1
+		}
+		if len(page) > 0 {
+			s.page, s.next = page, 0
+			return true
+		}
 	}
+	return false
 }
 
 // tenantsHolding lists the tenants with events in the files or the hot
@@ -154,13 +177,10 @@ func (w *Warehouse) tenantsHolding(exceptReserved bool) []string {
 }
 
 func (s *entityScan) FillRow(r duckdb.Row) (bool, error) {
-	if s.err != nil {
+	if s.next >= len(s.page) && !s.fill() {
 		return false, s.err
 	}
-	if s.next >= len(s.rows) {
-		return false, nil
-	}
-	e := &s.rows[s.next]
+	e := &s.page[s.next]
 	s.next++
 	for i, v := range []any{int64(e.Seq), e.ID, e.Tenant, e.EntityID, e.EventType, int64(e.Version), e.Timestamp, e.IngestedAt, string(e.Payload), string(e.Metadata)} {
 		if err := r.SetRowValue(i, v); err != nil {

@@ -42,6 +42,12 @@ func rowsText(t *testing.T, w *Warehouse, ctx context.Context, viewOnly bool, q 
 	return strings.Join(cols, ",") + "\n" + b.String()
 }
 
+type scanCase struct {
+	sql     string
+	args    []any
+	scanned bool
+}
+
 // TestEntityScanMatchesView: statements that pin entity_id, read through
 // the entity scan, answer what they answer over the events view, with events flushed and
 // hot; statements that do not pin it are left alone.
@@ -68,11 +74,7 @@ func TestEntityScanMatchesView(t *testing.T) {
 		t.Fatal(err)
 	}
 	acme := allsource.WithTenantScope(ctx, "acme")
-	cases := []struct {
-		sql     string
-		args    []any
-		scanned bool
-	}{
+	cases := []scanCase{
 		{"SELECT * FROM events WHERE entity_id = 'user-1' ORDER BY version", nil, true},
 		{"SELECT seq, version FROM events WHERE entity_id = 'user-1' AND version > 200 ORDER BY version DESC LIMIT 3", nil, true},
 		{"SELECT count(*), max(seq), min(\"timestamp\") FROM events WHERE entity_id = ?", []any{"user-2"}, true},
@@ -89,21 +91,26 @@ func TestEntityScanMatchesView(t *testing.T) {
 		{"SELECT seq FROM events WHERE entity_id = 'user-1' OR seq = 5 ORDER BY 1", nil, false},
 		{"SELECT count(*) FROM events", nil, false},
 	}
-	for _, c := range cases {
-		before := entityScans.Load()
-		got := rowsText(t, w, acme, false, c.sql, c.args...)
-		scanned := entityScans.Load() > before
-		want := rowsText(t, w, acme, true, c.sql, c.args...)
-		if got != want {
-			t.Errorf("%s:\nentity scan:\n%s\nview:\n%s", c.sql, got, want)
-		}
-		if scanned != c.scanned {
-			t.Errorf("%s: read through the entity scan: %v, want %v", c.sql, scanned, c.scanned)
+	defer func(n int) { entityScanPage = n }(entityScanPage)
+	for _, page := range []int{10_000, 7} { // one page, and streams over several
+		entityScanPage = page
+		for _, c := range cases {
+			before := entityScans.Load()
+			got := rowsText(t, w, acme, false, c.sql, c.args...)
+			scanned := entityScans.Load() > before
+			want := rowsText(t, w, acme, true, c.sql, c.args...)
+			if got != want {
+				t.Errorf("page %d: %s:\nentity scan:\n%s\nview:\n%s", page, c.sql, got, want)
+			}
+			if scanned != c.scanned {
+				t.Errorf("%s: read through the entity scan: %v, want %v", c.sql, scanned, c.scanned)
+			}
 		}
 	}
 	// Every tenant's, or every tenant's but the server's own, in the main
 	// instance: the entity's events of each.
 	all := allsource.WithTenantScope(ctx, allsource.AllTenants)
+	entityScanPage = 7
 	for _, c := range []context.Context{ctx, all} {
 		for _, q := range []string{"SELECT tenant_id, seq FROM events WHERE entity_id = 'user-1' ORDER BY 2", "SELECT count(*) FROM events WHERE entity_id = 'user-5'"} {
 			before := entityScans.Load()
