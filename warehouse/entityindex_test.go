@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/allsource/allsource"
@@ -175,4 +176,46 @@ func BenchmarkEntityEvents(b *testing.B) {
 			i += 7919
 		}
 	})
+}
+
+// TestEntityRowsConcurrent: entity reads racing each other and appends
+// to the same generation (a reader that took its chunks before another
+// reader extended the entity map once indexed past them).
+func TestEntityRowsConcurrent(t *testing.T) {
+	w := openTest(t, t.TempDir(), nil)
+	defer w.Close()
+	ctx := context.Background()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; i < 200; i++ {
+			if err := w.Append(mkEvents(uint64(1+i*10), 10, 3)); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	var readers sync.WaitGroup
+	for r := 0; r < 4; r++ {
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				if _, _, err := w.indexedEntityEvents(ctx, "default", "user-3", 0, 1000); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	readers.Wait()
+	got, ok, err := w.indexedEntityEvents(ctx, "default", "user-3", 0, 10000)
+	if err != nil || !ok || len(got) != 2000/7+1 {
+		t.Fatalf("%d events, %v %v", len(got), ok, err)
+	}
 }

@@ -176,7 +176,14 @@ func (w *Warehouse) tenantsHolding(exceptReserved bool) []string {
 	return out
 }
 
-func (s *entityScan) FillRow(r duckdb.Row) (bool, error) {
+func (s *entityScan) FillRow(r duckdb.Row) (ok bool, err error) {
+	// Called from inside the engine: a panic here would end the process,
+	// so it ends the statement instead.
+	defer func() {
+		if p := recover(); p != nil {
+			ok, err = false, fmt.Errorf("warehouse: entity scan: %v", p)
+		}
+	}()
 	if s.next >= len(s.page) && !s.fill() {
 		return false, s.err
 	}

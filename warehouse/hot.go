@@ -69,10 +69,12 @@ type rowRef struct{ chunk, off int32 }
 // entityRows returns the generation's events of entity (any tenant), in
 // append order.
 func (g *gen) entityRows(entity string) []*allsource.Event {
-	chunks := g.snapshot()
 	x := &g.ents
 	x.mu.Lock()
 	defer x.mu.Unlock()
+	// Under x.mu: another reader may have taken in rows of a newer
+	// snapshot, whose chunks an older one would not hold.
+	chunks := g.snapshot()
 	if x.rows == nil {
 		x.rows = map[string][]rowRef{}
 	}
