@@ -49,11 +49,14 @@ type entityIndex struct {
 
 var indexedKey = []byte("m/indexed")
 
-func openEntityIndex(dataDir string) (*entityIndex, error) {
+func openEntityIndex(dataDir string, cacheBytes int64) (*entityIndex, error) {
 	dir := filepath.Join(dataDir, "index", "entities")
 	// Events come in by ingesting table files (see add), so the LSM's own
-	// write-ahead log would hold nothing.
-	opts := (&pebble.Options{Logger: quietPebble{}, DisableWAL: true}).EnsureDefaults()
+	// write-ahead log would hold nothing. Reads of recent or popular
+	// streams find their blocks decompressed in the cache.
+	cache := pebble.NewCache(cacheBytes)
+	defer cache.Unref()
+	opts := (&pebble.Options{Logger: quietPebble{}, DisableWAL: true, Cache: cache}).EnsureDefaults()
 	db, err := pebble.Open(dir, opts)
 	if err != nil {
 		return nil, fmt.Errorf("warehouse: open entity index %s: %w", dir, err)
@@ -102,16 +105,18 @@ func appendIndexValue(b []byte, e *allsource.Event) []byte {
 
 func decodeIndexValue(tenant, entity string, version uint64, v []byte) (EntityEvent, error) {
 	e := EntityEvent{Tenant: tenant, EntityID: entity, Version: version}
-	bad := fmt.Errorf("warehouse: entity index: damaged value of %s/%s v%d", tenant, entity, version)
+	bad := func() error {
+		return fmt.Errorf("warehouse: entity index: damaged value of %s/%s v%d", tenant, entity, version)
+	}
 	var n int
 	if e.Seq, n = binary.Uvarint(v); n <= 0 {
-		return e, bad
+		return e, bad()
 	}
 	v = v[n:]
 	var us [2]int64
 	for i := range us {
 		if us[i], n = binary.Varint(v); n <= 0 {
-			return e, bad
+			return e, bad()
 		}
 		v = v[n:]
 	}
@@ -120,12 +125,13 @@ func decodeIndexValue(tenant, entity string, version uint64, v []byte) (EntityEv
 	for i := range parts {
 		l, n := binary.Uvarint(v)
 		if n <= 0 || uint64(len(v)-n) < l {
-			return e, bad
+			return e, bad()
 		}
-		parts[i] = bytes.Clone(v[n : n+int(l)])
+		parts[i] = v[n : n+int(l)]
 		v = v[n+int(l):]
 	}
-	e.ID, e.EventType, e.Payload, e.Metadata = string(parts[0]), string(parts[1]), parts[2], parts[3]
+	// The value is the iterator's until it moves: copied out.
+	e.ID, e.EventType, e.Payload, e.Metadata = string(parts[0]), string(parts[1]), bytes.Clone(parts[2]), bytes.Clone(parts[3])
 	return e, nil
 }
 
@@ -289,7 +295,7 @@ func (w *Warehouse) catchUpIndex(ctx context.Context, watermark uint64) error {
 func (w *Warehouse) openIndex(ctx context.Context, watermark uint64) error {
 	var err error
 	for attempt := 0; attempt < 2; attempt++ {
-		if w.index, err = openEntityIndex(w.opts.DataDir); err == nil {
+		if w.index, err = openEntityIndex(w.opts.DataDir, w.opts.IndexCacheBytes); err == nil {
 			if err = w.catchUpIndex(ctx, watermark); err == nil {
 				return nil
 			}

@@ -105,15 +105,12 @@ func (s *entityScan) ColumnInfos() []duckdb.ColumnInfo {
 
 func (s *entityScan) Cardinality() *duckdb.CardinalityInfo { return nil }
 
-// entityScans counts executions of the entity scan, and entityScanOff
-// turns the rewrite off (for tests, which compare both ways).
-var (
-	entityScans   atomic.Int64
-	entityScanOff atomic.Bool
-)
+// entityScanOff turns the rewrite and point reads off (for tests, which
+// compare both ways).
+var entityScanOff atomic.Bool
 
 func (s *entityScan) Init() {
-	entityScans.Add(1)
+	s.w.entityScans.Add(1)
 	s.page, s.next, s.err, s.from, s.tenants = nil, 0, nil, 0, nil
 	switch {
 	case s.none:
@@ -134,7 +131,7 @@ func (s *entityScan) fill() bool {
 		case err != nil:
 			s.err = err
 		case !ok:
-			s.err = errors.New("the entity index is behind the files (a failed flush step); it is rebuilt at the next start-up")
+			s.err = errIndexBehind
 		}
 		if s.err != nil {
 			return false
@@ -151,6 +148,10 @@ func (s *entityScan) fill() bool {
 	}
 	return false
 }
+
+// errIndexBehind ends a statement reading the entity index when the index
+// no longer covers the files of the version it reads.
+var errIndexBehind = errors.New("the entity index is behind the files (a failed flush step); it is rebuilt at the next start-up")
 
 // tenantsHolding lists the tenants with events in the files or the hot
 // tier (without the server's own, reserved ones when exceptReserved).
@@ -202,7 +203,15 @@ func (s *entityScan) FillRow(r duckdb.Row) (ok bool, err error) {
 // it.
 var entityRewrites struct {
 	sync.Mutex
-	m map[string]string
+	m map[string]entityRewrite
+}
+
+// entityRewrite is what a statement's text becomes: its rewrite ("" when
+// it does not pin entity_id) and its point read plan (nil when it is not
+// one).
+type entityRewrite struct {
+	sql  string
+	plan *pointPlan
 }
 
 // entityScanRewrite returns q with the events view replaced by the entity
@@ -225,54 +234,55 @@ func (w *Warehouse) entityScanRewrite(ctx context.Context, conn *sql.Conn, q str
 		return q
 	}
 	entityRewrites.Lock()
-	out, ok := entityRewrites.m[q]
+	rw, ok := entityRewrites.m[q]
 	entityRewrites.Unlock()
 	if !ok {
-		out = pinnedEntityRewrite(ctx, conn, q)
+		rw = pinnedEntityRewrite(ctx, conn, q)
 		entityRewrites.Lock()
 		if entityRewrites.m == nil || len(entityRewrites.m) >= checkCacheSize {
-			entityRewrites.m = map[string]string{}
+			entityRewrites.m = map[string]entityRewrite{}
 		}
-		entityRewrites.m[q] = out
+		entityRewrites.m[q] = rw
 		entityRewrites.Unlock()
 	}
-	if out == "" {
+	if rw.sql == "" {
 		return q
 	}
-	return out
+	return rw.sql
 }
 
-// pinnedEntityRewrite does the rewrite on the engine's parse tree, or
-// returns "" when q is not one SELECT over the events view alone with an
-// entity_id = value condition at the top of its WHERE.
-func pinnedEntityRewrite(ctx context.Context, conn *sql.Conn, q string) string {
+// pinnedEntityRewrite does the rewrite on the engine's parse tree, and
+// recognises a point read (see pointPlanOf). The rewrite is "" when q is
+// not one SELECT over the events view alone with an entity_id = value
+// condition at the top of its WHERE.
+func pinnedEntityRewrite(ctx context.Context, conn *sql.Conn, q string) (rw entityRewrite) {
 	var tree string
 	if conn.QueryRowContext(ctx, "SELECT CAST(json_serialize_sql("+sqlString(q)+") AS VARCHAR)").Scan(&tree) != nil {
-		return ""
+		return rw
 	}
 	var doc map[string]any
 	dec := json.NewDecoder(strings.NewReader(tree))
 	dec.UseNumber() // locations are uint64s a float64 would round
 	if dec.Decode(&doc) != nil || doc["error"] != false {
-		return ""
+		return rw
 	}
 	stmts, _ := doc["statements"].([]any)
 	if len(stmts) != 1 {
-		return ""
+		return rw
 	}
 	node, _ := stmts[0].(map[string]any)["node"].(map[string]any)
+	rw.plan = pointPlanOf(node) // before the rewrite changes the tree
 	if !rewriteSelect(node) {
-		return ""
+		return rw
 	}
 	b, err := json.Marshal(doc)
 	if err != nil {
-		return ""
+		return rw
 	}
-	var out string
-	if conn.QueryRowContext(ctx, "SELECT json_deserialize_sql("+sqlString(string(b))+"::JSON)").Scan(&out) != nil {
-		return ""
+	if conn.QueryRowContext(ctx, "SELECT json_deserialize_sql("+sqlString(string(b))+"::JSON)").Scan(&rw.sql) != nil {
+		rw.sql = ""
 	}
-	return out
+	return rw
 }
 
 // rewriteSelect replaces, in a SELECT or the subqueries it reads from, a

@@ -95,9 +95,9 @@ func TestEntityScanMatchesView(t *testing.T) {
 	for _, page := range []int{10_000, 7} { // one page, and streams over several
 		entityScanPage = page
 		for _, c := range cases {
-			before := entityScans.Load()
+			before := w.entityScans.Load()
 			got := rowsText(t, w, acme, false, c.sql, c.args...)
-			scanned := entityScans.Load() > before
+			scanned := w.entityScans.Load() > before
 			want := rowsText(t, w, acme, true, c.sql, c.args...)
 			if got != want {
 				t.Errorf("page %d: %s:\nentity scan:\n%s\nview:\n%s", page, c.sql, got, want)
@@ -113,9 +113,9 @@ func TestEntityScanMatchesView(t *testing.T) {
 	entityScanPage = 7
 	for _, c := range []context.Context{ctx, all} {
 		for _, q := range []string{"SELECT tenant_id, seq FROM events WHERE entity_id = 'user-1' ORDER BY 2", "SELECT count(*) FROM events WHERE entity_id = 'user-5'"} {
-			before := entityScans.Load()
+			before := w.entityScans.Load()
 			got := rowsText(t, w, c, false, q)
-			if entityScans.Load() == before {
+			if w.entityScans.Load() == before {
 				t.Errorf("%s: not read through the entity scan", q)
 			}
 			if want := rowsText(t, w, c, true, q); got != want {
@@ -124,9 +124,9 @@ func TestEntityScanMatchesView(t *testing.T) {
 		}
 	}
 	// Under a read restriction, the view.
-	before := entityScans.Load()
+	before := w.entityScans.Load()
 	rowsText(t, w, allsource.WithReadRestriction(acme, allsource.ReadRestriction{HiddenTypes: []string{"a.*"}}), false, "SELECT * FROM events WHERE entity_id = 'user-1'")
-	if entityScans.Load() != before {
+	if w.entityScans.Load() != before {
 		t.Error("the entity scan read under a restriction")
 	}
 }

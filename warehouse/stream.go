@@ -107,13 +107,19 @@ func describeStmt(st *duckdb.Stmt) (*Described, error) {
 }
 
 // Stream checks q as user SQL (see Query) and runs it over the events
-// view and hands its column names and rows to fn through next, which fills dest (one value
+// view (or, for a point read, the entity index: see pointPlanOf) and
+// hands its column names and rows to fn through next, which fills dest (one value
 // per column, valid until the next call) and returns io.EOF after the last
 // row. Values are the engine driver's: JSON columns arrive decoded, so
 // callers wanting JSON text select them cast to VARCHAR. The connection and
 // the pinned version are held until fn returns.
 func (w *Warehouse) Stream(ctx context.Context, q string, args []driver.NamedValue,
 	fn func(cols []Column, next func(dest []driver.Value) error) error) error {
+	if p := w.pointPlanFor(ctx, q); p != nil {
+		if handled, err := w.streamPoint(ctx, p, args, fn); handled {
+			return err
+		}
+	}
 	gen := w.pubGen.Load()
 	started := false
 	wrapped := func(cols []Column, next func(dest []driver.Value) error) error {

@@ -63,6 +63,8 @@ type Options struct {
 	FlushBytes int64         // ... or at this many payload bytes; default 256 MiB
 	FlushAge   time.Duration // ... or when its oldest row is this old; default 30s
 	MaxFrozen  int           // sealed generations waiting for flush before Freeze blocks; default 4
+	// IndexCacheBytes is the entity index's block cache; default 64 MiB.
+	IndexCacheBytes int64
 
 	CompactMinFiles int           // compact a partition once it has this many files; default 8
 	CompactInterval time.Duration // how often to look for work; default 30s
@@ -120,6 +122,9 @@ func (o *Options) Validate() error {
 	}
 	if o.FlushAge <= 0 {
 		o.FlushAge = 30 * time.Second
+	}
+	if o.IndexCacheBytes <= 0 {
+		o.IndexCacheBytes = 64 << 20
 	}
 	if o.MaxFrozen <= 0 {
 		o.MaxFrozen = 4
@@ -179,6 +184,10 @@ type pending struct {
 // ShouldFreeze must be called from one goroutine (the ingest applier); Query
 // and the rest are safe for concurrent use.
 type Warehouse struct {
+	// Statements answered from the entity index: by a point read
+	// (pointread.go), through the entity scan (entityscan.go).
+	pointReads, entityScans atomic.Int64
+
 	opts    Options
 	log     *slog.Logger
 	whDir   string
@@ -415,13 +424,18 @@ type Stats struct {
 	FileBytes   int64
 	FileRows    int64
 	FlushedSeq  uint64
+	// Statements answered from the entity index since the start: point
+	// reads (without the engine) and entity scans (the engine reading one
+	// entity's stream instead of the files).
+	PointReads, EntityScans int64
 }
 
 // Stats returns the current sizes.
 func (w *Warehouse) Stats() Stats {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	s := Stats{Generations: len(w.cur.gens), Files: len(w.cur.files), FlushedSeq: w.cur.watermark}
+	s := Stats{Generations: len(w.cur.gens), Files: len(w.cur.files), FlushedSeq: w.cur.watermark,
+		PointReads: w.pointReads.Load(), EntityScans: w.entityScans.Load()}
 	for _, g := range w.cur.gens {
 		s.HotRows += g.rowCount()
 		s.HotBytes += g.byteCount()

@@ -50,7 +50,9 @@ type Config struct {
 
 	FlushRows  int
 	FlushBytes int64
-	FlushAge   time.Duration
+	// IndexCacheBytes bounds the entity index's block cache.
+	IndexCacheBytes int64
+	FlushAge        time.Duration
 	// ProjectionCheckpoint is how often each projection saves its state.
 	ProjectionCheckpoint time.Duration
 	// ExportFileRoot is the directory file export targets must be inside
@@ -91,6 +93,7 @@ func (c *Config) registerStorageFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.FlushRows, "flush-rows", 1_000_000, "flush the hot tier to Parquet at this many events")
 	fs.Int64Var(&c.FlushBytes, "flush-bytes", 256<<20, "... or at this many bytes")
 	fs.DurationVar(&c.FlushAge, "flush-age", 30*time.Second, "... or when its oldest event is this old")
+	fs.Int64Var(&c.IndexCacheBytes, "index-cache-bytes", 64<<20, "memory for the entity index's blocks (entity streams, point reads)")
 	fs.StringVar(&c.ExportFileRoot, "export-file-root", "", "file export targets must be inside this directory (default DATA_DIR/exports)")
 	fs.StringVar(&c.ExportAllowHosts, "export-allow-hosts", "", "what network export targets may reach, comma-separated: hosts (host, host:port, *.domain), IP addresses and CIDR networks, * (any host, public addresses); empty: any host at a public address")
 	fs.StringVar(&c.OTLPEndpoint, "otlp-endpoint", "", "send OpenTelemetry spans over OTLP/HTTP to this URL (e.g. http://localhost:4318); off by default (the OTEL_EXPORTER_OTLP_* variables work too)")
@@ -182,6 +185,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ProjectionCheckpoint <= 0 {
 		return fmt.Errorf("--projection-checkpoint %v: want a positive duration", c.ProjectionCheckpoint)
+	}
+	if c.IndexCacheBytes < 0 {
+		return errors.New("--index-cache-bytes must not be negative")
 	}
 	if c.FlushRows <= 0 || c.FlushBytes <= 0 || c.FlushAge <= 0 {
 		return errors.New("--flush-rows, --flush-bytes and --flush-age must be positive")

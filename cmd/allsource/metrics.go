@@ -99,6 +99,12 @@ func (m *metrics) registerStore(s *store) {
 	gauge("allsource_flushed_seq", "Highest seq stored in Parquet.", func() float64 { return float64(s.wh.Stats().FlushedSeq) })
 	gauge("allsource_wal_bytes", "Size of the WAL segments on disk.", func() float64 { return float64(s.wal.Size()) })
 	gauge("allsource_wal_segments", "WAL segments on disk.", func() float64 { return float64(len(s.wal.Segments())) })
+	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "allsource_point_reads_total",
+		Help: "Statements answered from the entity index without the query engine."},
+		func() float64 { return float64(s.wh.Stats().PointReads) }))
+	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "allsource_entity_scans_total",
+		Help: "Statements whose pinned entity the query engine read from the entity index instead of the files."},
+		func() float64 { return float64(s.wh.Stats().EntityScans) }))
 	gauge("allsource_engine_instances", "Tenants' query engine instances open (each sandboxed to its tenant's data).",
 		func() float64 { return float64(s.wh.EngineInstances()) })
 }

@@ -85,6 +85,7 @@ func openLockedStore(ctx context.Context, cfg *Config, log *slog.Logger, m *metr
 		DataDir:         cfg.DataDir,
 		FlushRows:       cfg.FlushRows,
 		FlushBytes:      cfg.FlushBytes,
+		IndexCacheBytes: cfg.IndexCacheBytes,
 		FlushAge:        cfg.FlushAge,
 		CompactMinFiles: cfg.CompactMinFiles,
 		CompactInterval: cfg.CompactInterval,
