@@ -51,6 +51,27 @@ func TestPointReadsOverPgwire(t *testing.T) {
 	}
 	for _, mode := range allExecModes {
 		c := ts.connectMode(t, mode)
+		// Several entities: IN reads them by point reads, = ANY($1) (an
+		// array the engine receives as list text) by the entity scan.
+		for _, q := range []struct {
+			sql  string
+			args []any
+		}{
+			{"SELECT seq, entity_id, payload FROM events WHERE entity_id IN ($1, $2) ORDER BY seq", []any{"e1", "e4"}},
+			{"SELECT seq, entity_id, payload FROM events WHERE entity_id = ANY($1) ORDER BY seq", []any{[]string{"e2", "e5", "nobody"}}},
+			{"SELECT seq, entity_id FROM events WHERE entity_id = ANY('{e1,e6}') ORDER BY seq", nil},
+		} {
+			want := rowsOf(c, strings.Replace(q.sql, "ORDER BY", "AND seq + 0 > 0 ORDER BY", 1), q.args...)
+			rowsOf(c, q.sql, q.args...)
+			before := ts.wh.Stats()
+			if got := rowsOf(c, q.sql, q.args...); got != want {
+				t.Errorf("mode %v, %s:\nindexed:\n%s\nengine:\n%s", mode, q.sql, got, want)
+			}
+			after := ts.wh.Stats()
+			if after.PointReads == before.PointReads && after.EntityScans == before.EntityScans {
+				t.Errorf("mode %v, %s: not read from the entity index", mode, q.sql)
+			}
+		}
 		for _, q := range queries {
 			for _, e := range []string{"e3", "e6", "nobody"} {
 				want := rowsOf(c, q.engine, e)

@@ -19,10 +19,11 @@ import (
 // Statements that pin entity_id read the entity index, not every file.
 //
 // A SELECT whose FROM is the events view alone and whose WHERE holds, at
-// its top level, entity_id = a constant or a parameter, is run with the
-// view replaced by entityScanMacro(that value): a table function over the
-// one entity's stream (the entity index and the hot tier, as
-// EntityEvents reads it). The rest of the statement (other conditions,
+// its top level, entity_id = a constant or a parameter (or entity_id IN a
+// list of them, = ANY(a list), list_contains(a list, entity_id)), is run
+// with the view replaced by entityScanMacro(the list of values): a table
+// function over those entities' streams (the entity index and the hot
+// tier, as EntityEvents reads them). The rest of the statement (other conditions,
 // ORDER BY, LIMIT, aggregates) runs on those rows as it would on the view,
 // so the answer is the same (TestEntityScanMatchesView runs statements
 // both ways). A tenant's own instance's function reads that tenant's
@@ -35,12 +36,13 @@ const (
 )
 
 // entityScanSetup is what an instance runs to have the macro: the view's
-// columns and types over the function's. A NULL value becomes the empty string (no
-// entity has that id, as entity_id = NULL holds for no row): the driver
-// cannot hand a table function a NULL argument.
+// columns and types over the function's. The driver hands a table
+// function neither lists nor NULLs, so the list of entity ids arrives as
+// JSON text; a NULL list is the empty one, and NULL ids are no entity's
+// (entity_id = NULL holds for no row).
 var entityScanSetup = `CREATE MACRO ` + entityScanMacro + `(e) AS TABLE SELECT seq, id, tenant_id, entity_id, event_type, version,
 	"timestamp", ingested_at, payload::JSON AS payload, metadata::JSON AS metadata
-	FROM ` + entityScanFunc + `(coalesce(CAST(e AS VARCHAR), ''))`
+	FROM ` + entityScanFunc + `(coalesce(CAST(to_json(CAST(e AS VARCHAR[])) AS VARCHAR), '[]'))`
 
 // registerEntityScan gives tenant's instance the entity scan function.
 func (w *Warehouse) registerEntityScan(ctx context.Context, e *engine, tenant string) error {
@@ -53,8 +55,19 @@ func (w *Warehouse) registerEntityScan(ctx context.Context, e *engine, tenant st
 	err = duckdb.RegisterTableUDF(conn, entityScanFunc, duckdb.RowTableFunction{
 		Config: duckdb.TableFunctionConfig{Arguments: []duckdb.TypeInfo{str}},
 		BindArgumentsContext: func(ctx context.Context, _ map[string]any, args ...any) (duckdb.RowTableSource, error) {
-			entity, ok := args[0].(string)
-			s := &entityScan{w: w, tenant: tenant, entity: entity, none: !ok || entity == ""}
+			list, _ := args[0].(string)
+			var ids []*string
+			if err := json.Unmarshal([]byte(list), &ids); err != nil {
+				return nil, fmt.Errorf("warehouse: entity scan: %w", err)
+			}
+			s := &entityScan{w: w, tenant: tenant}
+			seen := map[string]bool{}
+			for _, id := range ids {
+				if id != nil && *id != "" && !seen[*id] {
+					seen[*id] = true
+					s.entities = append(s.entities, *id)
+				}
+			}
 			if tenant == allScopes {
 				// The main instance serves the statements of every tenant
 				// (allScopes) and of every tenant but the server's own
@@ -74,19 +87,22 @@ func (w *Warehouse) registerEntityScan(ctx context.Context, e *engine, tenant st
 // entityScan is one execution's rows: read when the execution starts, so
 // a statement prepared once sees the stream as it is each time it runs.
 type entityScan struct {
-	w              *Warehouse
-	tenant, entity string // tenant allScopes: scope says whose
-	scope          string
-	none           bool // no entity has this id: no rows
+	w        *Warehouse
+	tenant   string // allScopes: scope says whose
+	scope    string
+	entities []string // distinct, in the order given
 
-	// The stream is read a page at a time, so a statement over a long one
+	// A stream is read a page at a time, so a statement over a long one
 	// holds at most a page, not the whole stream.
-	tenants []string // whose streams, in turn
-	from    uint64   // the next page's first version in tenants[0]
+	streams []entityStream // in turn
+	from    uint64         // the next page's first version in streams[0]
 	page    []EntityEvent
 	next    int
 	err     error
 }
+
+// entityStream names one tenant's stream of one entity.
+type entityStream struct{ tenant, entity string }
 
 // entityScanPage is how many events the entity scan holds at once (tests
 // make it small to read streams over several pages).
@@ -111,22 +127,30 @@ var entityScanOff atomic.Bool
 
 func (s *entityScan) Init() {
 	s.w.entityScans.Add(1)
-	s.page, s.next, s.err, s.from, s.tenants = nil, 0, nil, 0, nil
-	switch {
-	case s.none:
-	case s.tenant == allScopes:
-		s.tenants = s.w.tenantsHolding(s.scope == allsource.AllTenants)
-	default:
-		s.tenants = []string{s.tenant}
+	s.page, s.next, s.err, s.from, s.streams = nil, 0, nil, 0, nil
+	tenants := []string{s.tenant}
+	if s.tenant == allScopes {
+		tenants = s.w.tenantsHolding(s.scope == allsource.AllTenants)
 	}
+	s.streams = streamsOf(tenants, s.entities)
 }
 
-// fill reads the next page, moving on to the next tenant's stream when
-// one ends; false when every stream is read.
+// streamsOf is every tenant's stream of every entity, tenant by tenant.
+func streamsOf(tenants, entities []string) []entityStream {
+	out := make([]entityStream, 0, len(tenants)*len(entities))
+	for _, t := range tenants {
+		for _, e := range entities {
+			out = append(out, entityStream{t, e})
+		}
+	}
+	return out
+}
+
+// fill reads the next page, moving on to the next stream when one ends; false when every stream is read.
 func (s *entityScan) fill() bool {
-	for len(s.tenants) > 0 {
-		t := s.tenants[0]
-		page, ok, err := s.w.indexedEntityEvents(allsource.WithTenantScope(context.Background(), t), t, s.entity, s.from, entityScanPage)
+	for len(s.streams) > 0 {
+		st := s.streams[0]
+		page, ok, err := s.w.indexedEntityEvents(allsource.WithTenantScope(context.Background(), st.tenant), st.tenant, st.entity, s.from, entityScanPage)
 		switch {
 		case err != nil:
 			s.err = err
@@ -137,7 +161,7 @@ func (s *entityScan) fill() bool {
 			return false
 		}
 		if len(page) < entityScanPage {
-			s.tenants, s.from = s.tenants[1:], 0
+			s.streams, s.from = s.streams[1:], 0
 		} else {
 			s.from = page[len(page)-1].Version + 1
 		}
@@ -305,7 +329,7 @@ func rewriteSelect(node map[string]any) bool {
 		return false
 	}
 	alias, _ := from["alias"].(string)
-	if v := pinnedEntityValue(node["where_clause"], alias); v != nil {
+	if v := pinnedEntities(node["where_clause"], alias); v != nil {
 		if isEventsView(from) {
 			node["from_table"] = entityScanNode(from, v)
 			return true
@@ -394,32 +418,28 @@ func entityScanNode(from map[string]any, value any) map[string]any {
 	return map[string]any{
 		"type": "TABLE_FUNCTION", "alias": alias, "sample": nil, "query_location": from["query_location"],
 		"column_name_alias": []any{}, "with_ordinality": "WITHOUT_ORDINALITY",
-		"function": map[string]any{
-			"class": "FUNCTION", "type": "FUNCTION", "alias": "", "query_location": from["query_location"],
-			"function_name": entityScanMacro, "schema": "", "children": []any{value}, "filter": nil,
-			"order_bys": map[string]any{"type": "ORDER_MODIFIER", "orders": []any{}}, "distinct": false,
-			"is_operator": false, "export_state": false, "catalog": "",
-		},
+		"function":          functionNode(entityScanMacro, []any{value}, from["query_location"]),
 	}
 }
 
-// pinnedEntityValue finds entity_id = <constant text or parameter> among
-// the top-level conjuncts of where and returns the value's node.
-func pinnedEntityValue(where any, alias string) any {
+// functionNode is a call of a function in the parse tree's form.
+func functionNode(name string, args []any, location any) map[string]any {
+	return map[string]any{
+		"class": "FUNCTION", "type": "FUNCTION", "alias": "", "query_location": location,
+		"function_name": name, "schema": "", "children": args, "filter": nil,
+		"order_bys": map[string]any{"type": "ORDER_MODIFIER", "orders": []any{}}, "distinct": false,
+		"is_operator": false, "export_state": false, "catalog": "",
+	}
+}
+
+// pinnedEntities finds, among the top-level conjuncts of where, one that
+// pins entity_id to a list of values, and returns that list's node:
+// entity_id = v, entity_id IN (v, ...), entity_id = ANY(list),
+// list_contains(list, entity_id), where each v is a text constant or a
+// parameter and a list is a parameter or a constant.
+func pinnedEntities(where any, alias string) any {
 	w, _ := where.(map[string]any)
 	if w == nil {
-		return nil
-	}
-	if w["type"] == "CONJUNCTION_AND" {
-		children, _ := w["children"].([]any)
-		for _, c := range children {
-			if v := pinnedEntityValue(c, alias); v != nil {
-				return v
-			}
-		}
-		return nil
-	}
-	if w["type"] != "COMPARE_EQUAL" {
 		return nil
 	}
 	isEntity := func(n any) bool {
@@ -451,11 +471,83 @@ func pinnedEntityValue(where any, alias string) any {
 		t, _ := v["type"].(map[string]any)
 		return t != nil && t["id"] == "VARCHAR" && v["is_null"] == false
 	}
-	switch {
-	case isEntity(w["left"]) && isValue(w["right"]):
-		return w["right"]
-	case isEntity(w["right"]) && isValue(w["left"]):
-		return w["left"]
+	isList := func(n any) bool {
+		m, _ := n.(map[string]any)
+		if m == nil {
+			return false
+		}
+		switch m["class"] {
+		case "PARAMETER":
+			return true
+		case "FUNCTION": // ['a', 'b']
+			args, _ := m["children"].([]any)
+			for _, a := range args {
+				if !isValue(a) {
+					return false
+				}
+			}
+			return m["function_name"] == "list_value" && (m["schema"] == "" || m["schema"] == "main") && len(args) > 0
+		}
+		v, _ := m["value"].(map[string]any)
+		t, _ := v["type"].(map[string]any)
+		return m["class"] == "CONSTANT" && t != nil && (t["id"] == "LIST" || t["id"] == "VARCHAR")
+	}
+	list := func(vals ...any) any { return functionNode("list_value", vals, w["query_location"]) }
+	switch w["type"] {
+	case "CONJUNCTION_AND":
+		children, _ := w["children"].([]any)
+		for _, c := range children {
+			if v := pinnedEntities(c, alias); v != nil {
+				return v
+			}
+		}
+	case "COMPARE_EQUAL":
+		switch {
+		case isEntity(w["left"]) && isValue(w["right"]):
+			return list(w["right"])
+		case isEntity(w["right"]) && isValue(w["left"]):
+			return list(w["left"])
+		}
+	case "COMPARE_IN":
+		children, _ := w["children"].([]any)
+		if len(children) < 2 || !isEntity(children[0]) {
+			return nil
+		}
+		for _, c := range children[1:] {
+			if !isValue(c) {
+				return nil
+			}
+		}
+		return list(children[1:]...)
+	case "SUBQUERY":
+		// entity_id = ANY(list): a subquery SELECT unnest(list).
+		sq, _ := w["subquery"].(map[string]any)
+		node, _ := sq["node"].(map[string]any)
+		if w["subquery_type"] != "ANY" || w["comparison_type"] != "COMPARE_EQUAL" || !isEntity(w["child"]) || node == nil ||
+			node["type"] != "SELECT_NODE" || node["where_clause"] != nil {
+			return nil
+		}
+		if from, _ := node["from_table"].(map[string]any); from == nil || from["type"] != "EMPTY" {
+			return nil
+		}
+		if mods, _ := node["modifiers"].([]any); len(mods) > 0 {
+			return nil
+		}
+		items, _ := node["select_list"].([]any)
+		if len(items) != 1 {
+			return nil
+		}
+		f, _ := items[0].(map[string]any)
+		args, _ := f["children"].([]any)
+		if f["class"] != "FUNCTION" || f["function_name"] != "unnest" || len(args) != 1 || !isList(args[0]) {
+			return nil
+		}
+		return args[0]
+	case "FUNCTION":
+		args, _ := w["children"].([]any)
+		if w["function_name"] == "list_contains" && w["schema"] == "" && len(args) == 2 && isList(args[0]) && isEntity(args[1]) {
+			return args[0]
+		}
 	}
 	return nil
 }

@@ -84,7 +84,8 @@ type pointCond struct {
 
 type pointPlan struct {
 	cols          []pointCol
-	entity        *pointValue
+	entities      []pointValue // entity_id = v, IN (v, ...)
+	entityList    *pointValue  // = ANY($n), list_contains($n, entity_id)
 	conds         []pointCond
 	ordered, desc bool // ORDER BY seq or version
 	orderBy       int  // fSeq or fVersion
@@ -102,7 +103,7 @@ type pointLayer struct {
 // engine's json_serialize_sql form); nil when it is not one.
 func pointPlanOf(node map[string]any) *pointPlan {
 	l := pointSelect(node)
-	if l == nil || l.entity == nil {
+	if l == nil || (l.entities == nil && l.entityList == nil) {
 		return nil
 	}
 	for _, c := range l.cols {
@@ -156,7 +157,7 @@ func pointSelect(node map[string]any) *pointLayer {
 	default:
 		return nil
 	}
-	out := &pointLayer{pointPlan: pointPlan{entity: src.entity, conds: src.conds, ordered: src.ordered, desc: src.desc,
+	out := &pointLayer{pointPlan: pointPlan{entities: src.entities, entityList: src.entityList, conds: src.conds, ordered: src.ordered, desc: src.desc,
 		orderBy: src.orderBy, limit: src.limit, offset: src.offset}}
 	out.windowed = src.windowed
 	// The source's columns by name: a name given twice cannot be referenced.
@@ -273,9 +274,39 @@ func pointSelect(node map[string]any) *pointLayer {
 			conds = []any{w}
 		}
 	}
+	pinned := func() bool { return out.entities != nil || out.entityList != nil }
 	for _, c := range conds {
 		m, _ := c.(map[string]any)
-		if m == nil || m["class"] != "COMPARISON" {
+		if m != nil && m["class"] != "COMPARISON" {
+			// entity_id IN (...), = ANY(list), list_contains(list, entity_id)
+			list, _ := pinnedEntities(m, alias).(map[string]any)
+			col, ok := byName(map[string]any{"class": "COLUMN_REF", "column_names": []any{"entity_id"}})
+			if list == nil || !ok || col.field != fEntity || col.conv != convNone || pinned() {
+				return nil
+			}
+			switch list["class"] {
+			case "PARAMETER":
+				v, ok := pointValueOf(list)
+				if !ok || v.cast != "" {
+					return nil
+				}
+				out.entityList = &v
+			case "FUNCTION":
+				args, _ := list["children"].([]any)
+				out.entities = []pointValue{}
+				for _, a := range args {
+					v, ok := pointValueOf(a)
+					if !ok || v.isNum || (v.cast != "" && v.cast != "VARCHAR") {
+						return nil
+					}
+					out.entities = append(out.entities, v)
+				}
+			default:
+				return nil
+			}
+			continue
+		}
+		if m == nil {
 			return nil
 		}
 		op, ok := compareOps[m["type"].(string)]
@@ -308,11 +339,10 @@ func pointSelect(node map[string]any) *pointLayer {
 			return nil
 		}
 		if col.field == fEntity && op == "=" {
-			if out.entity != nil {
+			if pinned() {
 				return nil
 			}
-			v := val
-			out.entity = &v
+			out.entities = []pointValue{val}
 			continue
 		}
 		out.conds = append(append([]pointCond(nil), out.conds...), pointCond{field: col.field, op: op, val: val})
@@ -473,6 +503,56 @@ func (v pointValue) resolve(args []driver.NamedValue, wantNum bool) (s string, n
 	return "", 0, false, false
 }
 
+// resolveEntities binds the plan's entity ids: distinct, in the order
+// given, without NULLs (which no entity_id equals); ok is false for an
+// argument of a type the plan does not take.
+func (p *pointPlan) resolveEntities(args []driver.NamedValue) (ids []string, ok bool) {
+	seen := map[string]bool{}
+	add := func(s string) {
+		if !seen[s] {
+			seen[s] = true
+			ids = append(ids, s)
+		}
+	}
+	for _, v := range p.entities {
+		s, _, null, ok := v.resolve(args, false)
+		if !ok {
+			return nil, false
+		}
+		if !null {
+			add(s)
+		}
+	}
+	if p.entityList != nil {
+		var arg driver.Value
+		for _, a := range args {
+			if a.Ordinal == p.entityList.param && a.Name == "" {
+				arg = a.Value
+			}
+		}
+		switch x := arg.(type) {
+		case nil:
+		case []string:
+			for _, s := range x {
+				add(s)
+			}
+		case []any:
+			for _, e := range x {
+				switch y := e.(type) {
+				case nil:
+				case string:
+					add(y)
+				default:
+					return nil, false
+				}
+			}
+		default:
+			return nil, false
+		}
+	}
+	return ids, true
+}
+
 // pointPlanFor is the point read plan of q for ctx's statements, or nil.
 func (w *Warehouse) pointPlanFor(ctx context.Context, q string) *pointPlan {
 	if w.index == nil || entityScanOff.Load() || mentionsPublished(q) {
@@ -495,12 +575,13 @@ func (w *Warehouse) pointPlanFor(ctx context.Context, q string) *pointPlan {
 // or a descending read of a stream too long to hold.
 func (w *Warehouse) streamPoint(ctx context.Context, p *pointPlan, args []driver.NamedValue,
 	fn func(cols []Column, next func(dest []driver.Value) error) error) (handled bool, err error) {
-	start := time.Now()
+	began := time.Now()
 	tenant := scopeOf(ctx).tenant
-	entity, _, none, ok := p.entity.resolve(args, false)
+	entities, ok := p.resolveEntities(args)
 	if !ok {
 		return false, nil
 	}
+	none := len(entities) == 0
 	type bound struct {
 		field int
 		op    string
@@ -508,7 +589,7 @@ func (w *Warehouse) streamPoint(ctx context.Context, p *pointPlan, args []driver
 		n     int64
 	}
 	conds := make([]bound, 0, len(p.conds))
-	from := uint64(0)
+	start := uint64(0) // the first version a stream's read needs
 	for _, c := range p.conds {
 		num := c.field == fSeq || c.field == fVersion
 		s, n, null, ok := c.val.resolve(args, num)
@@ -521,10 +602,10 @@ func (w *Warehouse) streamPoint(ctx context.Context, p *pointPlan, args []driver
 		}
 		if c.field == fVersion { // where the stream's read starts
 			switch {
-			case (c.op == ">=" || c.op == "=") && n > 0 && uint64(n) > from:
-				from = uint64(n)
-			case c.op == ">" && n >= 0 && uint64(n)+1 > from:
-				from = uint64(n) + 1
+			case (c.op == ">=" || c.op == "=") && n > 0 && uint64(n) > start:
+				start = uint64(n)
+			case c.op == ">" && n >= 0 && uint64(n)+1 > start:
+				start = uint64(n) + 1
 			}
 		}
 		conds = append(conds, bound{c.field, c.op, s, n})
@@ -573,8 +654,8 @@ func (w *Warehouse) streamPoint(ctx context.Context, p *pointPlan, args []driver
 		return true
 	}
 
-	// One tenant's stream is read a page at a time. Several tenants'
-	// (statements over every tenant) are read whole, when they fit in a
+	// One stream is read a page at a time. Several (several entities, or
+	// statements over every tenant) are read whole, when they fit in a
 	// page, and put in order; a descending order needs the whole stream
 	// too.
 	tenants := []string{tenant}
@@ -584,19 +665,20 @@ func (w *Warehouse) streamPoint(ctx context.Context, p *pointPlan, args []driver
 	case allsource.AllTenants:
 		tenants = w.tenantsHolding(true)
 	}
+	streams := streamsOf(tenants, entities)
 	var page []EntityEvent
-	next := 0
+	next, from := 0, start
 	done, behind := none, false
 	read := func() (bool, error) {
-		for !done && len(tenants) > 0 {
-			evs, ok, err := w.indexedEntityEvents(ctx, tenants[0], entity, from, entityScanPage)
+		for !done && len(streams) > 0 {
+			evs, ok, err := w.indexedEntityEvents(ctx, streams[0].tenant, streams[0].entity, from, entityScanPage)
 			if err != nil || !ok {
 				behind = !ok
 				return false, err
 			}
 			if len(evs) < entityScanPage {
-				tenants, from = tenants[1:], 0
-				done = len(tenants) == 0
+				streams, from = streams[1:], start
+				done = len(streams) == 0
 			} else {
 				from = evs[len(evs)-1].Version + 1
 			}
@@ -613,7 +695,7 @@ func (w *Warehouse) streamPoint(ctx context.Context, p *pointPlan, args []driver
 		done = true
 		return false, nil
 	}
-	if len(tenants) > 1 {
+	if len(streams) > 1 {
 		var all []EntityEvent
 		for !done {
 			_, err := read()
@@ -689,7 +771,7 @@ func (w *Warehouse) streamPoint(ctx context.Context, p *pointPlan, args []driver
 	}
 	err = fn(cols, nextRow)
 	if w.opts.Observe != nil {
-		w.opts.Observe.Queried(time.Since(start))
+		w.opts.Observe.Queried(time.Since(began))
 	}
 	return true, err
 }
