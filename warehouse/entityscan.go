@@ -275,6 +275,13 @@ func (w *Warehouse) entityScanRewrite(ctx context.Context, conn *sql.Conn, q str
 	return rw.sql
 }
 
+// cachedEntityRewrite is the rewrite of q decided before, or "".
+func cachedEntityRewrite(q string) string {
+	entityRewrites.Lock()
+	defer entityRewrites.Unlock()
+	return entityRewrites.m[q].sql
+}
+
 // pinnedEntityRewrite does the rewrite on the engine's parse tree, and
 // recognises a point read (see pointPlanOf). The rewrite is "" when q is
 // not one SELECT over the events view alone with an entity_id = value
@@ -418,7 +425,7 @@ func entityScanNode(from map[string]any, value any) map[string]any {
 	return map[string]any{
 		"type": "TABLE_FUNCTION", "alias": alias, "sample": nil, "query_location": from["query_location"],
 		"column_name_alias": []any{}, "with_ordinality": "WITHOUT_ORDINALITY",
-		"function":          functionNode(entityScanMacro, []any{value}, from["query_location"]),
+		"function": functionNode(entityScanMacro, []any{value}, from["query_location"]),
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/allsource/allsource"
 )
@@ -137,5 +138,34 @@ func TestEntityScanMatchesView(t *testing.T) {
 	rowsText(t, w, allsource.WithReadRestriction(acme, allsource.ReadRestriction{HiddenTypes: []string{"a.*"}}), false, "SELECT * FROM events WHERE entity_id = 'user-1'")
 	if w.entityScans.Load() != before {
 		t.Error("the entity scan read under a restriction")
+	}
+}
+
+// TestEntityScanArgumentTypesChange: a statement kept prepared on a
+// connection runs again with arguments of other Go types (a time given as
+// text, then as a time, as drivers differ), and still reads the entity
+// scan.
+func TestEntityScanArgumentTypesChange(t *testing.T) {
+	w := openTest(t, t.TempDir(), func(o *Options) { o.QueryConns = 1 })
+	defer w.Close()
+	if err := w.Append(mkEvents(1, 100, 5)); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	q := `SELECT count(*) FROM events WHERE entity_id = $1 AND "timestamp" >= $2`
+	when := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
+	var want string
+	for i, arg := range []any{when, "2026-03-02 00:00:00Z", when, "2026-03-02T00:00:00Z", when} {
+		before := w.entityScans.Load()
+		got := streamText(t, w, ctx, q, "user-1", arg)
+		if i == 0 {
+			want = got
+		}
+		if got != want || strings.HasPrefix(got, "error") {
+			t.Errorf("run %d (%T): %s, want %s", i, arg, got, want)
+		}
+		if w.entityScans.Load() == before {
+			t.Errorf("run %d: not read through the entity scan", i)
+		}
 	}
 }

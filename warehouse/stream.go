@@ -187,11 +187,24 @@ func (w *Warehouse) stream(ctx context.Context, q string, args []driver.NamedVal
 				}
 			}
 			rows, err := st.QueryContext(ctx, args)
-			if err != nil {
-				if cached {
-					delete(qc.stmts, q)
-					st.Close()
+			if err != nil && cached && ctx.Err() == nil {
+				// A statement the engine binds again at each execution
+				// (parameters inside the entity scan's arguments) keeps
+				// the parameter types of its last arguments: arguments of
+				// other Go types (a time as text, then as a time) need it
+				// prepared afresh.
+				delete(qc.stmts, q)
+				st.Close()
+				if rw := cachedEntityRewrite(q); rq == q && rw != "" && !mentionsPublished(q) {
+					rq = rw
 				}
+				if st, err = prepare(ctx, dc, rq); err != nil {
+					return err
+				}
+				defer st.Close()
+				rows, err = st.QueryContext(ctx, args)
+			}
+			if err != nil {
 				return err
 			}
 			defer rows.Close()
