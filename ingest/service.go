@@ -43,6 +43,9 @@ import (
 type Options struct {
 	Limits      Limits
 	DedupWindow int // ids remembered for duplicate detection; default 1,000,000
+	// VersionCache is how many entities' versions the pipeline keeps in
+	// memory (the entity index has the others); default 1,000,000.
+	VersionCache int
 	// MaxGroupEvents caps the events the writer gathers into one group
 	// commit; default 200,000.
 	MaxGroupEvents int
@@ -62,6 +65,9 @@ type Observer interface {
 
 func (o *Options) validate() {
 	o.Limits.setDefaults()
+	if o.VersionCache <= 0 {
+		o.VersionCache = 1_000_000
+	}
 	if o.DedupWindow <= 0 {
 		o.DedupWindow = 1_000_000
 	}
@@ -117,7 +123,7 @@ type Service struct {
 
 	// Writer goroutine state.
 	nextSeq  uint64
-	versions versionMap
+	versions *versionMap
 	dedup    *dedupWindow
 	ids      *idGen
 	recBuf   []byte
@@ -145,47 +151,6 @@ type Service struct {
 
 type entityKey struct{ tenant, entity string }
 
-// versionMap holds each entity's current version, per tenant. Writer
-// goroutine only.
-// The values are pointers so that advancing a version costs one lookup.
-type versionMap map[string]map[string]*uint64
-
-// tenant returns the entity map of a tenant, creating it.
-func (m versionMap) tenant(t string) map[string]*uint64 {
-	em := m[t]
-	if em == nil {
-		em = map[string]*uint64{}
-		m[t] = em
-	}
-	return em
-}
-
-// get returns an entity's current version (0 for a new entity).
-func (m versionMap) get(tenant, entity string) uint64 {
-	if p := m[tenant][entity]; p != nil {
-		return *p
-	}
-	return 0
-}
-
-// raise sets an entity's version to v if that is higher.
-func (m versionMap) raise(tenant, entity string, v uint64) {
-	em := m.tenant(tenant)
-	if p := em[entity]; p != nil {
-		*p = max(*p, v)
-		return
-	}
-	em[entity] = &v
-}
-
-func (m versionMap) entities() int {
-	n := 0
-	for _, em := range m {
-		n += len(em)
-	}
-	return n
-}
-
 // Open rebuilds the ordering state from the warehouse, replays the WAL
 // records not yet in Parquet into the hot tier, and starts the pipeline. The
 // WAL must be freshly opened (nothing written yet).
@@ -199,7 +164,7 @@ func Open(ctx context.Context, wl *wal.Log, wh *warehouse.Warehouse, opts Option
 		reqs:      make(chan *request, 1024),
 		written:   make(chan *group, 4),
 		synced:    make(chan *group, 4),
-		versions:  versionMap{},
+		versions:  newVersionMap(opts.VersionCache, wh),
 		dedup:     newDedupWindow(opts.DedupWindow),
 		ids:       newIDGen(),
 		segMax:    map[uint64]uint64{},
@@ -228,35 +193,16 @@ func (s *Service) recover(ctx context.Context) error {
 	if watermark >= s.nextSeq {
 		s.nextSeq = watermark + 1
 	}
-	err := s.eachRow(ctx, func(rows *warehouse.Rows) error {
-		var tenant, entity string
-		var v uint64
-		if err := rows.Scan(&tenant, &entity, &v); err != nil {
-			return err
-		}
-		s.versions.raise(tenant, entity, v)
-		return nil
-	}, `SELECT tenant_id, entity_id, max(version) FROM events GROUP BY ALL`)
-	if err != nil {
-		return fmt.Errorf("ingest: load entity versions: %w", err)
-	}
-	versionsTook := time.Since(start)
-	var maxSeq uint64
-	err = s.eachRow(ctx, func(rows *warehouse.Rows) error { return rows.Scan(&maxSeq) },
-		`SELECT coalesce(max(seq), 0) FROM events`)
-	if err != nil {
-		return fmt.Errorf("ingest: load the last seq: %w", err)
-	}
-	if maxSeq >= s.nextSeq {
-		s.nextSeq = maxSeq + 1
-	}
+	// Entity versions come from the entity index as entities are met; the
+	// stored events end at the flushed seq (the WAL holds the rest).
+	maxSeq := watermark
 	// The newest events by seq: a range filter, which Parquet statistics
 	// prune to the newest files, rather than a sort of the whole history.
 	from := uint64(0)
 	if maxSeq > uint64(s.opts.DedupWindow) {
 		from = maxSeq - uint64(s.opts.DedupWindow)
 	}
-	err = s.eachRow(ctx, func(rows *warehouse.Rows) error {
+	err := s.eachRow(ctx, func(rows *warehouse.Rows) error {
 		var id, tenant string
 		var seq uint64
 		if err := rows.Scan(&id, &tenant, &seq); err != nil {
@@ -271,7 +217,7 @@ func (s *Service) recover(ctx context.Context) error {
 		return fmt.Errorf("ingest: load recent ids: %w", err)
 	}
 
-	idsTook := time.Since(start) - versionsTook
+	idsTook := time.Since(start)
 	// Replay: records are whole batches in seq order; those at or below the
 	// watermark are already in Parquet.
 	var pending []allsource.Event
@@ -306,7 +252,7 @@ func (s *Service) recover(ctx context.Context) error {
 				return fmt.Errorf("segment %d: seq %d is not above %d: WAL and warehouse disagree", seg, e.Seq, s.nextSeq-1)
 			}
 			s.nextSeq = e.Seq + 1
-			s.versions.raise(e.Tenant, e.EntityID, e.Version)
+			s.versions.raise(e.Tenant, e.EntityID, e.Version, e.Seq)
 			if u, err := uuid.Parse(e.ID); err == nil {
 				s.dedup.add(u, e.Tenant, e.Seq)
 			}
@@ -323,8 +269,8 @@ func (s *Service) recover(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("ingest: replay WAL: %w", err)
 	}
-	s.log.Info("recovered", "next_seq", s.nextSeq, "entities", s.versions.entities(), "replayed", replayed,
-		"versions_took", versionsTook, "ids_took", idsTook, "took", time.Since(start))
+	s.log.Info("recovered", "next_seq", s.nextSeq, "hot_entities", s.versions.entities(), "replayed", replayed,
+		"ids_took", idsTook, "took", time.Since(start))
 	return nil
 }
 
@@ -472,7 +418,9 @@ func (s *Service) writeGroup(g *group) {
 	s.recBuf = s.recBuf[:0]
 	var offs []int
 	for _, r := range g.reqs {
-		if err := s.assign(r, now); err != nil {
+		err := s.assign(r, now)
+		s.versions.evict()
+		if err != nil {
 			r.err = err
 			continue
 		}
@@ -553,7 +501,10 @@ func (s *Service) assign(r *request, now time.Time) error {
 			k := entityKey{tenant, in.EntityID}
 			cur, ok := local[k]
 			if !ok {
-				cur = s.versions.get(tenant, in.EntityID)
+				var err error
+				if cur, err = s.versions.get(tenant, in.EntityID); err != nil {
+					return err
+				}
 			}
 			if in.ExpectedVersion >= 0 && uint64(in.ExpectedVersion) != cur {
 				where := fmt.Sprintf("event %d", i)
@@ -573,14 +524,35 @@ func (s *Service) assign(r *request, now time.Time) error {
 			local[k] = cur + 1
 		}
 	}
+	// The entities' entries, their versions read from the entity index
+	// where the map does not hold them, before anything changes: a failed
+	// read rejects the batch whole.
+	entries := make([]*verEntry, len(r.inputs))
+	var curTenant string
+	var em map[string]*verEntry
+	for i := range r.inputs {
+		if dup != nil && dup[i] {
+			continue
+		}
+		tenant := r.inputs[i].Tenant
+		if tenant == "" {
+			tenant = r.tenant
+		}
+		if em == nil || tenant != curTenant {
+			curTenant, em = tenant, s.versions.tenant(tenant)
+		}
+		p, err := s.versions.entry(em, tenant, r.inputs[i].EntityID)
+		if err != nil {
+			return &allsource.Error{Code: allsource.CodeUnavailable, Message: "reading entity versions: " + err.Error(), Index: -1, Err: err}
+		}
+		entries[i] = p
+	}
 	// Second pass: assign.
 	r.events = make([]allsource.Event, 0, len(r.inputs))
 	var seqOf []uint64
 	if len(inBatch) > 0 {
 		seqOf = make([]uint64, len(r.inputs))
 	}
-	var curTenant string
-	var em map[string]*uint64
 	for i := range r.inputs {
 		if dup != nil && dup[i] {
 			continue
@@ -590,18 +562,12 @@ func (s *Service) assign(r *request, now time.Time) error {
 		if tenant == "" {
 			tenant = r.tenant
 		}
-		if em == nil || tenant != curTenant {
-			curTenant, em = tenant, s.versions.tenant(tenant)
-		}
-		p := em[in.EntityID]
-		if p == nil {
-			p = new(uint64)
-			em[in.EntityID] = p
-		}
-		*p++
-		ver := *p
+		p := entries[i]
 		seq := s.nextSeq
 		s.nextSeq++
+		p.v++
+		p.seq = seq
+		ver := p.v
 		ts := in.Timestamp
 		if ts.IsZero() {
 			ts = now

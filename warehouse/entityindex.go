@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble"
+	"github.com/cockroachdb/pebble/bloom"
 	"github.com/cockroachdb/pebble/objstorage/objstorageprovider"
 	"github.com/cockroachdb/pebble/sstable"
 	"github.com/cockroachdb/pebble/vfs"
@@ -56,7 +57,16 @@ func openEntityIndex(dataDir string, cacheBytes int64) (*entityIndex, error) {
 	// streams find their blocks decompressed in the cache.
 	cache := pebble.NewCache(cacheBytes)
 	defer cache.Unref()
-	opts := (&pebble.Options{Logger: quietPebble{}, DisableWAL: true, Cache: cache}).EnsureDefaults()
+	// vfs.Default as it is: the disk-health wrapper pebble would add keeps a
+	// goroutine when an open fails.
+	opts := &pebble.Options{Logger: quietPebble{}, DisableWAL: true, Cache: cache, Comparer: indexComparer, FS: vfs.Default}
+	// Bloom filters over (tenant, entity) prefixes: a lookup of an entity
+	// the index does not hold (a new one, at ingest) reads no data block.
+	opts.Levels = make([]pebble.LevelOptions, 7)
+	for i := range opts.Levels {
+		opts.Levels[i] = pebble.LevelOptions{FilterPolicy: bloom.FilterPolicy(10), FilterType: pebble.TableFilter}
+	}
+	opts = opts.EnsureDefaults()
 	db, err := pebble.Open(dir, opts)
 	if err != nil {
 		return nil, fmt.Errorf("warehouse: open entity index %s: %w", dir, err)
@@ -78,6 +88,23 @@ func openEntityIndex(dataDir string, cacheBytes int64) (*entityIndex, error) {
 }
 
 func (x *entityIndex) close() error { return x.db.Close() }
+
+// indexComparer orders keys bytewise, as the default does, and splits an
+// event key into its (tenant, entity) prefix and its version, so the
+// filters and prefix seeks work per entity. Its name is new with the
+// split: an index written without it cannot be opened with it, and is
+// rebuilt.
+var indexComparer = func() *pebble.Comparer {
+	c := *pebble.DefaultComparer
+	c.Name = "allsource.entities.v2"
+	c.Split = func(k []byte) int {
+		if len(k) > 10 && k[0] == 'e' {
+			return len(k) - 8
+		}
+		return len(k)
+	}
+	return &c
+}()
 
 func entityPrefix(tenant, entity string) []byte {
 	k := make([]byte, 0, 3+len(tenant)+len(entity)+8)
@@ -207,14 +234,13 @@ func (x *entityIndex) ingest(evs []*allsource.Event, indexed *uint64) error {
 // seq at most maxSeq, at most limit, in version order.
 func (x *entityIndex) events(tenant, entity string, fromVersion, maxSeq uint64, limit int) ([]EntityEvent, error) {
 	prefix := entityPrefix(tenant, entity)
-	upper := append(bytes.Clone(prefix[:len(prefix)-1]), 1)
-	it, err := x.db.NewIter(&pebble.IterOptions{LowerBound: entityKey(tenant, entity, fromVersion), UpperBound: upper})
+	it, err := x.db.NewIter(nil)
 	if err != nil {
 		return nil, err
 	}
 	defer it.Close()
 	var out []EntityEvent
-	for ok := it.First(); ok && len(out) < limit; ok = it.Next() {
+	for ok := it.SeekPrefixGE(entityKey(tenant, entity, fromVersion)); ok && len(out) < limit; ok = it.Next() {
 		k := it.Key()
 		if len(k) != len(prefix)+8 {
 			continue
@@ -230,6 +256,44 @@ func (x *entityIndex) events(tenant, entity string, fromVersion, maxSeq uint64, 
 	}
 	return out, it.Error()
 }
+
+// lastVersion is the highest version of (tenant, entity) in the index and
+// that event's seq; 0, 0 when the index holds none of its events.
+func (x *entityIndex) lastVersion(tenant, entity string) (version, seq uint64, err error) {
+	prefix := entityPrefix(tenant, entity)
+	upper := append(bytes.Clone(prefix[:len(prefix)-1]), 1)
+	it, err := x.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: upper})
+	if err != nil {
+		return 0, 0, err
+	}
+	defer it.Close()
+	// The filters answer for most entities the index does not hold.
+	if !it.SeekPrefixGE(entityKey(tenant, entity, 0)) || !it.Last() {
+		return 0, 0, it.Error()
+	}
+	k := it.Key()
+	if len(k) != len(prefix)+8 {
+		return 0, 0, fmt.Errorf("warehouse: entity index: damaged key of %s/%s", tenant, entity)
+	}
+	seq, n := binary.Uvarint(it.Value())
+	if n <= 0 {
+		return 0, 0, fmt.Errorf("warehouse: entity index: damaged value of %s/%s", tenant, entity)
+	}
+	return binary.BigEndian.Uint64(k[len(prefix):]), seq, nil
+}
+
+// EntityVersion is the highest version of (tenant, entity) among its
+// indexed events (see IndexedSeq), 0 when there are none: with the events
+// past IndexedSeq, which the caller has seen, the entity's current
+// version.
+func (w *Warehouse) EntityVersion(tenant, entity string) (uint64, error) {
+	v, _, err := w.index.lastVersion(tenant, entity)
+	return v, err
+}
+
+// IndexedSeq is the seq up to which every flushed event is in the entity
+// index.
+func (w *Warehouse) IndexedSeq() uint64 { return w.index.indexed.Load() }
 
 // catchUpIndex indexes the flushed events past what the index holds
 // (after a crash between a flush and its index step, or a lost index): one

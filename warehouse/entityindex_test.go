@@ -2,12 +2,15 @@ package warehouse
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
 	"testing"
+
+	"github.com/cockroachdb/pebble"
 
 	"github.com/allsource/allsource"
 )
@@ -117,6 +120,59 @@ func TestEntityIndexMatchesQuery(t *testing.T) {
 		t.Fatalf("rebuilt index reaches %d, want 500", got)
 	}
 	checkIndexMatchesQuery(t, w, "rebuilt")
+	checkVersions(t, w, "rebuilt")
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// Written in an earlier layout (keys compared without the entity
+	// split): not opened as it is, rebuilt.
+	if err := os.RemoveAll(filepath.Join(dir, "index")); err != nil {
+		t.Fatal(err)
+	}
+	old, err := pebble.Open(filepath.Join(dir, "index", "entities"), &pebble.Options{Logger: quietPebble{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := old.Set(indexedKey, binary.BigEndian.AppendUint64(nil, 500), pebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+	old.Close()
+	w = openTest(t, dir, nil)
+	defer w.Close()
+	checkIndexMatchesQuery(t, w, "rebuilt from an earlier layout")
+	checkVersions(t, w, "rebuilt from an earlier layout")
+}
+
+// checkVersions: EntityVersion is each entity's highest version, and 0
+// for an entity without events.
+func checkVersions(t *testing.T, w *Warehouse, when string) {
+	t.Helper()
+	rows, err := w.QueryInternal(context.Background(), "SELECT tenant_id, entity_id, max(version) FROM events GROUP BY ALL")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		var tenant, entity string
+		var want uint64
+		if err := rows.Scan(&tenant, &entity, &want); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := w.EntityVersion(tenant, entity); err != nil || got != want {
+			t.Errorf("%s: version of %s/%s = %d, %v; want %d", when, tenant, entity, got, err, want)
+		}
+		n++
+	}
+	if n == 0 {
+		t.Fatalf("%s: no entities", when)
+	}
+	for _, e := range [][2]string{{"default", "nobody"}, {"nobody", "user-1"}, {"default", "user-"}} {
+		if got, err := w.EntityVersion(e[0], e[1]); err != nil || got != 0 {
+			t.Errorf("%s: version of %s/%s = %d, %v; want 0", when, e[0], e[1], got, err)
+		}
+	}
 }
 
 // BenchmarkEntityEvents reads 10-event streams of 20,000 entities out of

@@ -120,9 +120,9 @@ func openLockedStore(ctx context.Context, cfg *Config, log *slog.Logger, m *metr
 	hub := projections.NewHub(0)
 	iopts := ingest.Options{
 		Limits:      ingest.Limits{MaxPayloadBytes: cfg.MaxPayloadBytes, MaxBatchEvents: cfg.MaxBatchEvents},
-		DedupWindow: cfg.DedupWindow,
-		Logger:      log,
-		OnApplied:   hub.Publish,
+		DedupWindow: cfg.DedupWindow, VersionCache: cfg.VersionCache,
+		Logger:    log,
+		OnApplied: hub.Publish,
 	}
 	if m != nil {
 		iopts.Observe = m
