@@ -1,19 +1,34 @@
 package ingest
 
-import "github.com/google/uuid"
+import (
+	"time"
 
-// dedupWindow remembers the ids of the most recent events (tenant-scoped)
-// and the seq they were stored at. The window is the last N events, whether
-// or not they carried a client id: a generated id only advances the event
-// count (it cannot be re-sent, so it is not remembered). On start the
-// window is refilled from the newest N stored events, so it means the same
-// after a restart. Writer goroutine only.
+	"github.com/google/uuid"
+)
+
+// dedupWindow answers whether an event id (tenant-scoped) was stored
+// recently enough to make a new event with it a duplicate, and at which
+// seq. Recently enough: within the last size events (by seq), or, with an
+// age, ingested within that age. Every stored event's id is in the entity
+// index once its event is indexed; the window holds in memory only the ids
+// of events not yet indexed, so nothing is loaded at start-up (the WAL
+// replay brings the hot tier's) and memory is bounded by the hot tier.
+// Writer goroutine only.
 type dedupWindow struct {
 	ids   map[dedupKey]dedupSeen
-	queue []dedupEntry // remembered ids, oldest first, from head
+	queue []dedupEntry // in seq order, from head
 	head  int
-	seen  uint64 // events counted so far
 	size  uint64
+	age   time.Duration
+	src   idSource
+}
+
+// idSource answers for ids the window does not hold.
+type idSource interface {
+	// StoredID reports the latest indexed event with id in tenant.
+	StoredID(tenant string, id uuid.UUID) (seq uint64, ingestedAt time.Time, ok bool, err error)
+	// IndexedSeq is the seq up to which every stored event is indexed.
+	IndexedSeq() uint64
 }
 
 // dedupKey scopes an id to its tenant: the same id in two tenants is two
@@ -25,54 +40,56 @@ type dedupKey struct {
 
 type dedupEntry struct {
 	key dedupKey
-	ord uint64 // the event's position in the count
+	seq uint64
 }
 
-// dedupSeen is what the window knows of an id: the seq of its first
-// occurrence, which duplicates point at, and the position of its latest one,
-// which decides when it leaves the window.
+// dedupSeen is an id's first event in the window: duplicates point at it.
 type dedupSeen struct {
-	seq  uint64
-	last uint64
+	seq uint64
+	at  time.Time
 }
 
-func newDedupWindow(n int) *dedupWindow {
-	return &dedupWindow{ids: make(map[dedupKey]dedupSeen), size: uint64(n)}
+func newDedupWindow(size int, age time.Duration, src idSource) *dedupWindow {
+	return &dedupWindow{ids: make(map[dedupKey]dedupSeen), size: uint64(size), age: age, src: src}
 }
 
-func (d *dedupWindow) lookup(id uuid.UUID, tenant string) (uint64, bool) {
-	e, ok := d.ids[dedupKey{id, tenant}]
-	return e.seq, ok
+// within reports whether an event stored at seq and at is inside the window
+// when the latest seq is last.
+func (d *dedupWindow) within(seq uint64, at time.Time, last uint64, now time.Time) bool {
+	return seq+d.size > last || (d.age > 0 && now.Sub(at) < d.age)
 }
 
-// skip counts an event whose id was generated.
-func (d *dedupWindow) skip() {
-	d.seen++
-	d.evict()
-}
-
-// add counts an event and remembers its id at seq. An id seen again keeps
-// its first seq (duplicates point at the original) and stays until its
-// latest occurrence leaves the window.
-func (d *dedupWindow) add(id uuid.UUID, tenant string, seq uint64) {
-	d.seen++
-	k := dedupKey{id, tenant}
-	e, ok := d.ids[k]
-	if !ok {
-		e.seq = seq
+// lookup finds id's stored event inside the window (last is the latest
+// seq given out).
+func (d *dedupWindow) lookup(id uuid.UUID, tenant string, last uint64, now time.Time) (uint64, bool, error) {
+	if e, ok := d.ids[dedupKey{id, tenant}]; ok {
+		return e.seq, d.within(e.seq, e.at, last, now), nil
 	}
-	e.last = d.seen
-	d.ids[k] = e
-	d.queue = append(d.queue, dedupEntry{key: k, ord: d.seen})
-	d.evict()
+	seq, at, ok, err := d.src.StoredID(tenant, id)
+	if err != nil || !ok {
+		return 0, false, err
+	}
+	return seq, d.within(seq, at, last, now), nil
 }
 
-// evict forgets ids that fell out of the last size events.
+// add remembers an id stored at seq. An id already held keeps its first
+// seq (duplicates point at the original) unless that one is indexed: then
+// the index answers for it, and the map for the new one until it is too.
+func (d *dedupWindow) add(id uuid.UUID, tenant string, seq uint64, at time.Time) {
+	k := dedupKey{id, tenant}
+	if e, ok := d.ids[k]; !ok || e.seq <= d.src.IndexedSeq() {
+		d.ids[k] = dedupSeen{seq: seq, at: at}
+	}
+	d.queue = append(d.queue, dedupEntry{key: k, seq: seq})
+}
+
+// evict forgets the ids of events the entity index now holds.
 func (d *dedupWindow) evict() {
-	for d.head < len(d.queue) && d.queue[d.head].ord+d.size <= d.seen {
+	indexed := d.src.IndexedSeq()
+	for d.head < len(d.queue) && d.queue[d.head].seq <= indexed {
 		q := d.queue[d.head]
-		if e, ok := d.ids[q.key]; ok && e.last == q.ord {
-			delete(d.ids, q.key) // its latest occurrence left the window
+		if e, ok := d.ids[q.key]; ok && e.seq <= indexed {
+			delete(d.ids, q.key)
 		}
 		d.queue[d.head] = dedupEntry{}
 		d.head++

@@ -41,8 +41,12 @@ import (
 
 // Options configures a Service.
 type Options struct {
-	Limits      Limits
-	DedupWindow int // ids remembered for duplicate detection; default 1,000,000
+	Limits Limits
+	// DedupWindow and DedupAge are duplicate detection's window: an event
+	// whose id was stored within the last DedupWindow events (default
+	// 1,000,000), or, with a DedupAge, ingested within it, is a duplicate.
+	DedupWindow int
+	DedupAge    time.Duration
 	// VersionCache is how many entities' versions the pipeline keeps in
 	// memory (the entity index has the others); default 1,000,000.
 	VersionCache int
@@ -165,7 +169,7 @@ func Open(ctx context.Context, wl *wal.Log, wh *warehouse.Warehouse, opts Option
 		written:   make(chan *group, 4),
 		synced:    make(chan *group, 4),
 		versions:  newVersionMap(opts.VersionCache, wh),
-		dedup:     newDedupWindow(opts.DedupWindow),
+		dedup:     newDedupWindow(opts.DedupWindow, opts.DedupAge, wh),
 		ids:       newIDGen(),
 		segMax:    map[uint64]uint64{},
 		stopping:  make(chan struct{}),
@@ -193,31 +197,8 @@ func (s *Service) recover(ctx context.Context) error {
 	if watermark >= s.nextSeq {
 		s.nextSeq = watermark + 1
 	}
-	// Entity versions come from the entity index as entities are met; the
-	// stored events end at the flushed seq (the WAL holds the rest).
-	maxSeq := watermark
-	// The newest events by seq: a range filter, which Parquet statistics
-	// prune to the newest files, rather than a sort of the whole history.
-	from := uint64(0)
-	if maxSeq > uint64(s.opts.DedupWindow) {
-		from = maxSeq - uint64(s.opts.DedupWindow)
-	}
-	err := s.eachRow(ctx, func(rows *warehouse.Rows) error {
-		var id, tenant string
-		var seq uint64
-		if err := rows.Scan(&id, &tenant, &seq); err != nil {
-			return err
-		}
-		if u, err := uuid.Parse(id); err == nil {
-			s.dedup.add(u, tenant, seq)
-		}
-		return nil
-	}, `SELECT id, tenant_id, seq FROM events WHERE seq > ? ORDER BY seq`, from)
-	if err != nil {
-		return fmt.Errorf("ingest: load recent ids: %w", err)
-	}
-
-	idsTook := time.Since(start)
+	// Entity versions and stored ids come from the entity index as they
+	// are asked for; the WAL holds the events past the flushed seq.
 	// Replay: records are whole batches in seq order; those at or below the
 	// watermark are already in Parquet.
 	var pending []allsource.Event
@@ -236,7 +217,7 @@ func (s *Service) recover(ctx context.Context) error {
 		}
 		return nil
 	}
-	err = s.wal.Replay(func(seg uint64, rec []byte) error {
+	err := s.wal.Replay(func(seg uint64, rec []byte) error {
 		evs, err := decodeBatchRecord(rec)
 		if err != nil {
 			return fmt.Errorf("segment %d: %w", seg, err)
@@ -254,7 +235,7 @@ func (s *Service) recover(ctx context.Context) error {
 			s.nextSeq = e.Seq + 1
 			s.versions.raise(e.Tenant, e.EntityID, e.Version, e.Seq)
 			if u, err := uuid.Parse(e.ID); err == nil {
-				s.dedup.add(u, e.Tenant, e.Seq)
+				s.dedup.add(u, e.Tenant, e.Seq, e.IngestedAt)
 			}
 			pending = append(pending, e)
 		}
@@ -270,7 +251,7 @@ func (s *Service) recover(ctx context.Context) error {
 		return fmt.Errorf("ingest: replay WAL: %w", err)
 	}
 	s.log.Info("recovered", "next_seq", s.nextSeq, "hot_entities", s.versions.entities(), "replayed", replayed,
-		"ids_took", idsTook, "took", time.Since(start))
+		"took", time.Since(start))
 	return nil
 }
 
@@ -420,6 +401,7 @@ func (s *Service) writeGroup(g *group) {
 	for _, r := range g.reqs {
 		err := s.assign(r, now)
 		s.versions.evict()
+		s.dedup.evict()
 		if err != nil {
 			r.err = err
 			continue
@@ -482,7 +464,11 @@ func (s *Service) assign(r *request, now time.Time) error {
 			}
 			if in.ID != "" {
 				u := uuid.MustParse(in.ID)
-				if seq, ok := s.dedup.lookup(u, tenant); ok {
+				seq, ok, err := s.dedup.lookup(u, tenant, s.nextSeq-1, now)
+				if err != nil {
+					return &allsource.Error{Code: allsource.CodeUnavailable, Message: "reading stored event ids: " + err.Error(), Index: -1, Err: err}
+				}
+				if ok {
 					dup[i] = true
 					r.res.Duplicates = append(r.res.Duplicates, Duplicate{Index: i, ID: in.ID, Seq: seq})
 					continue
@@ -577,9 +563,8 @@ func (s *Service) assign(r *request, now time.Time) error {
 		id := in.ID
 		if id == "" {
 			id = s.ids.next(now)
-			s.dedup.skip() // the window counts events, not only client ids
 		} else {
-			s.dedup.add(uuid.MustParse(id), tenant, seq)
+			s.dedup.add(uuid.MustParse(id), tenant, seq, now)
 		}
 		if seqOf != nil {
 			seqOf[i] = seq

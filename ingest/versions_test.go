@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/allsource/allsource"
 )
@@ -90,6 +91,61 @@ func TestVersionsBeyondTheCache(t *testing.T) {
 		}
 		if n != want[id] || distinct != n || lo != 1 || hi != n {
 			t.Errorf("%s: %d events, %d versions, %d..%d; want %d", id, n, distinct, lo, hi, want[id])
+		}
+	}
+}
+
+// TestDedupWindowFromTheIndex: ids are found whether their events are hot
+// (in memory) or flushed (in the entity index), by count and by age,
+// per tenant; duplicates point at the stored event; the memory holds only
+// ids not yet indexed.
+func TestDedupWindowFromTheIndex(t *testing.T) {
+	ctx := context.Background()
+	id := func(i int) string { return fmt.Sprintf("0190a6d2-0000-7000-8000-%012d", i) }
+	for _, tc := range []struct {
+		name   string
+		opts   Options
+		within bool // is x, 6 events back, a duplicate
+	}{
+		{"count, inside", Options{DedupWindow: 10}, true},
+		{"count, outside", Options{DedupWindow: 3}, false},
+		{"count outside, age inside", Options{DedupWindow: 3, DedupAge: time.Hour}, true},
+	} {
+		for _, flushed := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s, flushed %v", tc.name, flushed), func(t *testing.T) {
+				s := openTestStoreWith(t, t.TempDir(), tc.opts)
+				defer s.close(t, false)
+				first, err := s.svc.Append(ctx, "", []Input{withID(inputs(1, "a")[0], id(1), "")})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := s.svc.Append(ctx, "", inputs(5, "b")); err != nil {
+					t.Fatal(err)
+				}
+				if flushed {
+					if err := s.wh.FlushAll(ctx); err != nil {
+						t.Fatal(err)
+					}
+					s.svc.Append(ctx, "", inputs(1, "c")) // the writer notices the index moved
+					if n := len(s.svc.dedup.ids); n != 0 {
+						t.Errorf("%d ids held after the flush", n)
+					}
+				}
+				res, err := s.svc.Append(ctx, "", []Input{withID(inputs(1, "a")[0], id(1), ""), withID(inputs(1, "a")[0], id(1), "other")})
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := 2
+				if tc.within {
+					want = 1
+					if len(res.Duplicates) != 1 || res.Duplicates[0].Seq != first.FirstSeq || res.Duplicates[0].Index != 0 {
+						t.Fatalf("duplicates %+v, want index 0 at seq %d", res.Duplicates, first.FirstSeq)
+					}
+				}
+				if res.Count != want {
+					t.Fatalf("stored %d of the retry (and the other tenant's), want %d", res.Count, want)
+				}
+			})
 		}
 	}
 }

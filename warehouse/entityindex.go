@@ -2,6 +2,7 @@ package warehouse
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -17,6 +18,7 @@ import (
 	"github.com/cockroachdb/pebble/objstorage/objstorageprovider"
 	"github.com/cockroachdb/pebble/sstable"
 	"github.com/cockroachdb/pebble/vfs"
+	"github.com/google/uuid"
 
 	"github.com/allsource/allsource"
 )
@@ -37,6 +39,9 @@ import (
 //
 // Keys: 'e' tenant 0x00 entity 0x00 version (8 bytes, big-endian); tenant
 // names and entity ids hold no 0x00 (ingest refuses control characters).
+// Each event's id is kept too, for duplicate detection without reading the
+// files at start-up: 'd' tenant 0x00 id (16 bytes) → seq and ingested_at
+// (µs) as varints.
 // Values: seq, timestamp and ingested_at (µs) as varints, then id,
 // event_type, payload and metadata, each with a varint length. The key
 // "m/indexed" holds the flushed seq up to which every event is in.
@@ -91,12 +96,12 @@ func (x *entityIndex) close() error { return x.db.Close() }
 
 // indexComparer orders keys bytewise, as the default does, and splits an
 // event key into its (tenant, entity) prefix and its version, so the
-// filters and prefix seeks work per entity. Its name is new with the
-// split: an index written without it cannot be opened with it, and is
-// rebuilt.
+// filters and prefix seeks work per entity. Its name versions the key
+// layout: an index written in another layout (without the split, without
+// the id keys) cannot be opened with it, and is rebuilt.
 var indexComparer = func() *pebble.Comparer {
 	c := *pebble.DefaultComparer
-	c.Name = "allsource.entities.v2"
+	c.Name = "allsource.entities.v3"
 	c.Split = func(k []byte) int {
 		if len(k) > 10 && k[0] == 'e' {
 			return len(k) - 8
@@ -185,12 +190,23 @@ func (x *entityIndex) ingest(evs []*allsource.Event, indexed *uint64) error {
 	type item struct {
 		key []byte
 		e   *allsource.Event
+		id  bool // the id key, else the event's
 	}
-	items := make([]item, len(evs))
-	for i, e := range evs {
-		items[i] = item{entityKey(e.Tenant, e.EntityID, e.Version), e}
+	items := make([]item, 0, 2*len(evs))
+	for _, e := range evs {
+		items = append(items, item{key: entityKey(e.Tenant, e.EntityID, e.Version), e: e})
+		if u, err := uuid.Parse(e.ID); err == nil {
+			items = append(items, item{key: idKey(e.Tenant, u), e: e, id: true})
+		}
 	}
-	slices.SortFunc(items, func(a, b item) int { return bytes.Compare(a.key, b.key) })
+	// By key; an id stored twice (again after it left the dedup window)
+	// keeps its latest event.
+	slices.SortFunc(items, func(a, b item) int {
+		if c := bytes.Compare(a.key, b.key); c != 0 {
+			return c
+		}
+		return cmp.Compare(b.e.Seq, a.e.Seq)
+	})
 	path := filepath.Join(filepath.Dir(x.dir), fmt.Sprintf("ingest-%d.sst", x.ingests.Add(1)))
 	defer os.Remove(path)
 	f, err := vfs.Default.Create(path)
@@ -202,9 +218,14 @@ func (x *entityIndex) ingest(evs []*allsource.Event, indexed *uint64) error {
 	n := 0
 	for i, it := range items {
 		if i > 0 && bytes.Equal(it.key, items[i-1].key) {
-			continue // the same event twice (cannot happen; the table needs unique keys)
+			continue // the table needs unique keys
 		}
-		val = appendIndexValue(val[:0], it.e)
+		if it.id {
+			val = binary.AppendUvarint(val[:0], it.e.Seq)
+			val = binary.AppendVarint(val, it.e.IngestedAt.UnixMicro())
+		} else {
+			val = appendIndexValue(val[:0], it.e)
+		}
 		if err := w.Set(it.key, val); err != nil {
 			w.Close()
 			return fmt.Errorf("warehouse: entity index: %w", err)
@@ -255,6 +276,35 @@ func (x *entityIndex) events(tenant, entity string, fromVersion, maxSeq uint64, 
 		out = append(out, e)
 	}
 	return out, it.Error()
+}
+
+// idKey is the key of an event id: 'd' tenant 0x00 id (16 bytes).
+func idKey(tenant string, id uuid.UUID) []byte {
+	k := make([]byte, 0, 2+len(tenant)+16)
+	k = append(k, 'd')
+	k = append(k, tenant...)
+	k = append(k, 0)
+	return append(k, id[:]...)
+}
+
+// StoredID reports whether an event with id is in the entity index for
+// tenant (every event flushed up to IndexedSeq is), with the seq and
+// ingestion time of the latest such event.
+func (w *Warehouse) StoredID(tenant string, id uuid.UUID) (seq uint64, ingestedAt time.Time, ok bool, err error) {
+	v, closer, err := w.index.db.Get(idKey(tenant, id))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return 0, time.Time{}, false, nil
+	}
+	if err != nil {
+		return 0, time.Time{}, false, err
+	}
+	defer closer.Close()
+	seq, n := binary.Uvarint(v)
+	at, m := binary.Varint(v[max(n, 0):])
+	if n <= 0 || m <= 0 {
+		return 0, time.Time{}, false, fmt.Errorf("warehouse: entity index: damaged id entry of %s/%s", tenant, id)
+	}
+	return seq, time.UnixMicro(at).UTC(), true, nil
 }
 
 // lastVersion is the highest version of (tenant, entity) in the index and

@@ -204,6 +204,26 @@ func BenchmarkEntityEvents(b *testing.B) {
 			i += 7919
 		}
 	})
+	// The current version, as ingest reads it for an entity it does not
+	// hold: one that has events, and one that has none.
+	b.Run("version", func(b *testing.B) {
+		i := 0
+		for b.Loop() {
+			if v, err := w.EntityVersion("default", fmt.Sprintf("user-%d", i%entities)); err != nil || v == 0 {
+				b.Fatalf("version %d, %v", v, err)
+			}
+			i += 7919
+		}
+	})
+	b.Run("version-new", func(b *testing.B) {
+		i := 0
+		for b.Loop() {
+			if v, err := w.EntityVersion("default", fmt.Sprintf("new-%d", i)); err != nil || v != 0 {
+				b.Fatalf("version %d, %v", v, err)
+			}
+			i++
+		}
+	})
 	// 200,000 more events left in the hot tier: a read scans them too.
 	hot := mkEvents(n+1, n, 60)
 	for i := range hot {

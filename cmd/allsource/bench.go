@@ -20,13 +20,13 @@ import (
 )
 
 func (m *Main) runBench(ctx context.Context, args []string) error {
-	kind, err := m.pickCommand("bench", benchHelp, args, "ingest", "pgwire", "analytics", "auth", "projections", "fanout", "export")
+	kind, err := m.pickCommand("bench", benchHelp, args, "ingest", "pgwire", "analytics", "auth", "projections", "fanout", "export", "entity")
 	if err != nil {
 		return err
 	}
 	run := map[string]func(context.Context, []string) error{
 		"ingest": m.runBenchIngest, "pgwire": m.runBenchPGWire, "analytics": m.runBenchAnalytics, "auth": m.runBenchAuth,
-		"projections": m.runBenchProjections, "fanout": m.runBenchFanout, "export": m.runBenchExport,
+		"projections": m.runBenchProjections, "fanout": m.runBenchFanout, "export": m.runBenchExport, "entity": m.runBenchEntity,
 	}[kind]
 	return run(ctx, args[1:])
 }
@@ -42,6 +42,7 @@ ratio. The kinds:
   projections  projection lag under ingest, against SQL over events
   fanout       live-subscription delivery latency over WebSocket
   export       export throughput against psql \copy and clickhouse-client
+  entity       entity streams and point queries against PostgreSQL; start-up as history grows
 
 'allsource bench <kind> --help' lists the flags of one.
 `

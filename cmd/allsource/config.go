@@ -74,6 +74,7 @@ type Config struct {
 	MaxPayloadBytes int
 	DedupWindow     int
 	VersionCache    int
+	DedupAge        time.Duration
 	QueryTimeout    time.Duration
 	QueryCacheBytes int64
 	ReadTimeout     time.Duration
@@ -105,6 +106,7 @@ func (c *Config) registerStorageFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.MaxBatchEvents, "max-batch-events", 100_000, "most events in one batch")
 	fs.IntVar(&c.MaxPayloadBytes, "max-payload-bytes", 1<<20, "most bytes of payload+metadata in one event")
 	fs.IntVar(&c.DedupWindow, "dedup-window", 1_000_000, "duplicate detection covers ids stored within this many of the latest events")
+	fs.DurationVar(&c.DedupAge, "dedup-age", 0, "... or ingested within this long (e.g. 24h; 0: the count alone)")
 	fs.IntVar(&c.VersionCache, "version-cache", 1_000_000, "entities whose current version ingest keeps in memory (the entity index has the rest)")
 	fs.StringVar(&c.MemoryLimit, "memory-limit", "", "query engine memory limit, e.g. 8GB (default: 80% of RAM)")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn, error")
@@ -199,6 +201,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxBatchEvents <= 0 || c.MaxPayloadBytes <= 0 || c.DedupWindow <= 0 || c.VersionCache <= 0 {
 		return errors.New("--max-batch-events, --max-payload-bytes, --dedup-window and --version-cache must be positive")
+	}
+	if c.DedupAge < 0 {
+		return errors.New("--dedup-age must not be negative")
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return fmt.Errorf("--log-format must be text or json, got %q", c.LogFormat)

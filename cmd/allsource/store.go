@@ -120,7 +120,7 @@ func openLockedStore(ctx context.Context, cfg *Config, log *slog.Logger, m *metr
 	hub := projections.NewHub(0)
 	iopts := ingest.Options{
 		Limits:      ingest.Limits{MaxPayloadBytes: cfg.MaxPayloadBytes, MaxBatchEvents: cfg.MaxBatchEvents},
-		DedupWindow: cfg.DedupWindow, VersionCache: cfg.VersionCache,
+		DedupWindow: cfg.DedupWindow, DedupAge: cfg.DedupAge, VersionCache: cfg.VersionCache,
 		Logger:    log,
 		OnApplied: hub.Publish,
 	}

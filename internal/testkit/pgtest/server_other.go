@@ -36,3 +36,6 @@ func (s *Server) LogTail(n int) string { return "" }
 
 // Stop stops the server.
 func (s *Server) Stop() error { return nil }
+
+// Binary fails on this OS.
+func Binary(name string) (string, error) { return "", errUnsupported }

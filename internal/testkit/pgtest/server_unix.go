@@ -63,6 +63,20 @@ func Available() (bool, string) {
 	return true, ""
 }
 
+// Binary is the path of one of the PostgreSQL programs installed next to
+// the server (pgbench, psql).
+func Binary(name string) (string, error) {
+	dir, err := binDir("")
+	if err != nil {
+		return "", err
+	}
+	p := filepath.Join(dir, name)
+	if _, err := os.Stat(p); err != nil {
+		return "", fmt.Errorf("PostgreSQL program %s not found: %w", name, err)
+	}
+	return p, nil
+}
+
 // binDir finds the directory holding initdb and postgres.
 func binDir(override string) (string, error) {
 	if override == "" {
