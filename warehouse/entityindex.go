@@ -41,7 +41,9 @@ import (
 // names and entity ids hold no 0x00 (ingest refuses control characters).
 // Each event's id is kept too, for duplicate detection without reading the
 // files at start-up: 'd' tenant 0x00 id (16 bytes) → seq and ingested_at
-// (µs) as varints.
+// (µs) as varints; and each entity's latest version, for ingest's version
+// checks: 'v' tenant 0x00 entity → version and its event's seq as varints
+// (a small key space that stays in the block cache).
 // Values: seq, timestamp and ingested_at (µs) as varints, then id,
 // event_type, payload and metadata, each with a varint length. The key
 // "m/indexed" holds the flushed seq up to which every event is in.
@@ -101,7 +103,7 @@ func (x *entityIndex) close() error { return x.db.Close() }
 // the id keys) cannot be opened with it, and is rebuilt.
 var indexComparer = func() *pebble.Comparer {
 	c := *pebble.DefaultComparer
-	c.Name = "allsource.entities.v3"
+	c.Name = "allsource.entities.v4"
 	c.Split = func(k []byte) int {
 		if len(k) > 10 && k[0] == 'e' {
 			return len(k) - 8
@@ -173,40 +175,110 @@ func decodeIndexValue(tenant, entity string, version uint64, v []byte) (EntityEv
 // writes through the memtable). An index that does not reach from (a
 // batch was lost) stays where it is: readers fall back to the files, and
 // the next start-up catches it up.
-func (x *entityIndex) add(evs []*allsource.Event, from, indexed uint64) error {
+// The entities' latest versions are taken from evs (a flush's events are
+// all of the generation's), or are versions when given.
+func (x *entityIndex) add(evs []*allsource.Event, versions []entityVersion, from, indexed uint64) error {
 	if got := x.indexed.Load(); got != from {
 		return fmt.Errorf("warehouse: entity index reaches seq %d, not %d", got, from)
 	}
-	if err := x.ingest(evs, &indexed); err != nil {
+	if err := x.ingest(evs, versions, &indexed); err != nil {
 		return err
 	}
 	x.indexed.Store(indexed)
 	return nil
 }
 
-// ingest writes evs, sorted by key, into one table file with, when indexed
-// is not nil, the watermark key, and has the LSM take it in.
-func (x *entityIndex) ingest(evs []*allsource.Event, indexed *uint64) error {
-	type item struct {
-		key []byte
-		e   *allsource.Event
-		id  bool // the id key, else the event's
+// entityVersion is an entity's latest version, and that event's seq.
+type entityVersion struct {
+	tenant, entity string
+	version, seq   uint64
+}
+
+// versionKey is the key of an entity's latest version: 'v' tenant 0x00
+// entity.
+func versionKey(tenant, entity string) []byte {
+	k := make([]byte, 0, 2+len(tenant)+len(entity))
+	k = append(k, 'v')
+	k = append(k, tenant...)
+	k = append(k, 0)
+	return append(k, entity...)
+}
+
+// ingest writes evs and the entities' latest versions, sorted by key,
+// into one table file with, when indexed is not nil, the watermark key,
+// and has the LSM take it in. A later table's keys replace an earlier
+// one's: versions must only move forward from table to table. With
+// versions nil, each entity's latest version in evs is written; an empty
+// versions writes none.
+//
+// The keys are not built to be sorted: (tenant, entity, version) and
+// (tenant, id) tuples sort as their keys do (0x00, the separator, is the
+// smallest byte and in neither name), and the kinds' first bytes order
+// them: 'd' ids, 'e' events, 'm' the watermark, 'v' versions.
+func (x *entityIndex) ingest(evs []*allsource.Event, versions []entityVersion, indexed *uint64) error {
+	// The sort keys are copied into one array (the events themselves are
+	// spread over the heap: comparing through them is mostly cache misses).
+	type entItem struct {
+		tenant, entity string
+		version        uint64
+		e              *allsource.Event
 	}
-	items := make([]item, 0, 2*len(evs))
-	for _, e := range evs {
-		items = append(items, item{key: entityKey(e.Tenant, e.EntityID, e.Version), e: e})
-		if u, err := uuid.Parse(e.ID); err == nil {
-			items = append(items, item{key: idKey(e.Tenant, u), e: e, id: true})
-		}
+	ents := make([]entItem, len(evs))
+	for i, e := range evs {
+		ents[i] = entItem{e.Tenant, e.EntityID, e.Version, e}
 	}
-	// By key; an id stored twice (again after it left the dedup window)
-	// keeps its latest event.
-	slices.SortFunc(items, func(a, b item) int {
-		if c := bytes.Compare(a.key, b.key); c != 0 {
+	slices.SortFunc(ents, func(a, b entItem) int {
+		if c := cmp.Compare(a.tenant, b.tenant); c != 0 {
 			return c
 		}
-		return cmp.Compare(b.e.Seq, a.e.Seq)
+		if c := cmp.Compare(a.entity, b.entity); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.version, b.version)
 	})
+	byEntity := make([]*allsource.Event, len(ents))
+	for i := range ents {
+		byEntity[i] = ents[i].e
+	}
+	ents = nil
+	type idItem struct {
+		tenant string
+		id     uuid.UUID
+		seq    uint64
+		e      *allsource.Event
+	}
+	ids := make([]idItem, 0, len(evs))
+	for _, e := range evs {
+		if u, err := uuid.Parse(e.ID); err == nil {
+			ids = append(ids, idItem{e.Tenant, u, e.Seq, e})
+		}
+	}
+	// An id stored twice (again after it left the dedup window) keeps its
+	// latest event.
+	slices.SortFunc(ids, func(a, b idItem) int {
+		if c := cmp.Compare(a.tenant, b.tenant); c != 0 {
+			return c
+		}
+		if c := bytes.Compare(a.id[:], b.id[:]); c != 0 {
+			return c
+		}
+		return cmp.Compare(b.seq, a.seq)
+	})
+	if versions == nil { // from evs: the last event of each entity's run
+		for i, e := range byEntity {
+			if i+1 == len(byEntity) || byEntity[i+1].Tenant != e.Tenant || byEntity[i+1].EntityID != e.EntityID {
+				versions = append(versions, entityVersion{e.Tenant, e.EntityID, e.Version, e.Seq})
+			}
+		}
+	} else {
+		slices.SortFunc(versions, func(a, b entityVersion) int {
+			if c := cmp.Compare(a.tenant, b.tenant); c != 0 {
+				return c
+			}
+			return cmp.Compare(a.entity, b.entity)
+		})
+	}
+
 	path := filepath.Join(filepath.Dir(x.dir), fmt.Sprintf("ingest-%d.sst", x.ingests.Add(1)))
 	defer os.Remove(path)
 	f, err := vfs.Default.Create(path)
@@ -214,30 +286,51 @@ func (x *entityIndex) ingest(evs []*allsource.Event, indexed *uint64) error {
 		return fmt.Errorf("warehouse: entity index: %w", err)
 	}
 	w := sstable.NewWriter(objstorageprovider.NewFileWritable(f), x.opts.MakeWriterOptions(0, x.db.FormatMajorVersion().MaxTableFormat()))
-	var val []byte
+	var key, val []byte
 	n := 0
-	for i, it := range items {
-		if i > 0 && bytes.Equal(it.key, items[i-1].key) {
-			continue // the table needs unique keys
-		}
-		if it.id {
-			val = binary.AppendUvarint(val[:0], it.e.Seq)
-			val = binary.AppendVarint(val, it.e.IngestedAt.UnixMicro())
-		} else {
-			val = appendIndexValue(val[:0], it.e)
-		}
-		if err := w.Set(it.key, val); err != nil {
-			w.Close()
+	set := func() error {
+		n++
+		if err := w.Set(key, val); err != nil {
 			return fmt.Errorf("warehouse: entity index: %w", err)
 		}
-		n++
+		return nil
 	}
-	if indexed != nil {
-		if err := w.Set(indexedKey, binary.BigEndian.AppendUint64(nil, *indexed)); err != nil {
-			w.Close()
-			return fmt.Errorf("warehouse: entity index: %w", err)
+	err = func() error {
+		for i, it := range ids {
+			if i > 0 && ids[i-1].id == it.id && ids[i-1].tenant == it.tenant {
+				continue // the table needs unique keys
+			}
+			key = append(append(append(append(key[:0], 'd'), it.e.Tenant...), 0), it.id[:]...)
+			val = binary.AppendVarint(binary.AppendUvarint(val[:0], it.e.Seq), it.e.IngestedAt.UnixMicro())
+			if err := set(); err != nil {
+				return err
+			}
 		}
-		n++
+		for _, e := range byEntity {
+			key = binary.BigEndian.AppendUint64(append(append(append(append(append(key[:0], 'e'), e.Tenant...), 0), e.EntityID...), 0), e.Version)
+			val = appendIndexValue(val[:0], e)
+			if err := set(); err != nil {
+				return err
+			}
+		}
+		if indexed != nil {
+			key, val = append(key[:0], indexedKey...), binary.BigEndian.AppendUint64(val[:0], *indexed)
+			if err := set(); err != nil {
+				return err
+			}
+		}
+		for _, v := range versions {
+			key = append(append(append(append(key[:0], 'v'), v.tenant...), 0), v.entity...)
+			val = binary.AppendUvarint(binary.AppendUvarint(val[:0], v.version), v.seq)
+			if err := set(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}()
+	if err != nil {
+		w.Close()
+		return err
 	}
 	if err := w.Close(); err != nil {
 		return fmt.Errorf("warehouse: entity index: %w", err)
@@ -307,29 +400,23 @@ func (w *Warehouse) StoredID(tenant string, id uuid.UUID) (seq uint64, ingestedA
 	return seq, time.UnixMicro(at).UTC(), true, nil
 }
 
-// lastVersion is the highest version of (tenant, entity) in the index and
+// lastVersion is the latest version of (tenant, entity) in the index and
 // that event's seq; 0, 0 when the index holds none of its events.
 func (x *entityIndex) lastVersion(tenant, entity string) (version, seq uint64, err error) {
-	prefix := entityPrefix(tenant, entity)
-	upper := append(bytes.Clone(prefix[:len(prefix)-1]), 1)
-	it, err := x.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: upper})
+	v, closer, err := x.db.Get(versionKey(tenant, entity))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return 0, 0, nil
+	}
 	if err != nil {
 		return 0, 0, err
 	}
-	defer it.Close()
-	// The filters answer for most entities the index does not hold.
-	if !it.SeekPrefixGE(entityKey(tenant, entity, 0)) || !it.Last() {
-		return 0, 0, it.Error()
+	defer closer.Close()
+	version, n := binary.Uvarint(v)
+	seq, m := binary.Uvarint(v[max(n, 0):])
+	if n <= 0 || m <= 0 {
+		return 0, 0, fmt.Errorf("warehouse: entity index: damaged version of %s/%s", tenant, entity)
 	}
-	k := it.Key()
-	if len(k) != len(prefix)+8 {
-		return 0, 0, fmt.Errorf("warehouse: entity index: damaged key of %s/%s", tenant, entity)
-	}
-	seq, n := binary.Uvarint(it.Value())
-	if n <= 0 {
-		return 0, 0, fmt.Errorf("warehouse: entity index: damaged value of %s/%s", tenant, entity)
-	}
-	return binary.BigEndian.Uint64(k[len(prefix):]), seq, nil
+	return version, seq, nil
 }
 
 // EntityVersion is the highest version of (tenant, entity) among its
@@ -385,7 +472,7 @@ func (w *Warehouse) catchUpIndex(ctx context.Context, watermark uint64) error {
 		e.Payload, e.Metadata = []byte(p), []byte(m)
 		batch = append(batch, &e)
 		if len(batch) == 100_000 {
-			if err := x.ingest(batch, nil); err != nil {
+			if err := x.ingest(batch, []entityVersion{}, nil); err != nil { // versions: with the last batch
 				return err
 			}
 			total += len(batch)
@@ -396,7 +483,26 @@ func (w *Warehouse) catchUpIndex(ctx context.Context, watermark uint64) error {
 		return err
 	}
 	total += len(batch)
-	if err := x.add(batch, from, watermark); err != nil {
+	// The batches come in no particular order: the entities' latest
+	// versions over the whole range, with the last batch.
+	vrows, err := w.main.db.QueryContext(ctx, `SELECT tenant_id, entity_id, max(version), arg_max(seq, version) FROM (`+w.parquetSQL(files)+`)
+		WHERE seq > ? AND seq <= ? GROUP BY ALL`, from, watermark)
+	if err != nil {
+		return fmt.Errorf("warehouse: rebuild entity index: %w", err)
+	}
+	defer vrows.Close()
+	versions := []entityVersion{}
+	for vrows.Next() {
+		var v entityVersion
+		if err := vrows.Scan(&v.tenant, &v.entity, &v.version, &v.seq); err != nil {
+			return err
+		}
+		versions = append(versions, v)
+	}
+	if err := vrows.Err(); err != nil {
+		return err
+	}
+	if err := x.add(batch, versions, from, watermark); err != nil {
 		return err
 	}
 	w.log.Info("entity index caught up", "events", total, "indexed_seq", watermark)

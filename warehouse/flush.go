@@ -176,7 +176,7 @@ func (w *Warehouse) flushGen(ctx context.Context, g *gen) (err error) {
 	for _, k := range keys {
 		all = append(all, parts[k]...)
 	}
-	if err := w.index.add(all, prevWatermark, watermark); err != nil {
+	if err := w.index.add(all, nil, prevWatermark, watermark); err != nil {
 		// Readers fall back to the files until the next start-up catches
 		// the index up.
 		w.log.Error("entity index: flush not indexed", "gen", g.id, "err", err)
