@@ -49,6 +49,25 @@ func appendBytes[T ~string | ~[]byte](dst []byte, b T) []byte {
 	return append(dst, b...)
 }
 
+// recordSeqs reads a record's first seq and event count without decoding
+// its events. A batch's events have consecutive seqs (the writer gives
+// them out one after the other), so the last is first+count-1.
+func recordSeqs(rec []byte) (first, count uint64, err error) {
+	d := recDecoder{b: rec}
+	if len(rec) == 0 || rec[0] != recordVersion {
+		return 0, 0, fmt.Errorf("%w: unknown format version", errBadRecord)
+	}
+	d.pos = 1
+	count = d.uvarint()
+	if count > 0 {
+		first = d.uvarint()
+	}
+	if d.err != nil {
+		return 0, 0, fmt.Errorf("%w: bad header", errBadRecord)
+	}
+	return first, count, nil
+}
+
 // decodeBatchRecord parses a record written by appendBatchRecord. Strings
 // and byte slices are copied out of rec.
 func decodeBatchRecord(rec []byte) ([]allsource.Event, error) {

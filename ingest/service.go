@@ -218,6 +218,12 @@ func (s *Service) recover(ctx context.Context) error {
 		return nil
 	}
 	err := s.wal.Replay(func(seg uint64, rec []byte) error {
+		// A record wholly in Parquet is skipped undecoded (the active
+		// segment holds up to --wal-segment-bytes of flushed batches).
+		if first, n, err := recordSeqs(rec); err == nil && n > 0 && first+n-1 <= watermark {
+			s.segMax[seg] = max(s.segMax[seg], first+n-1)
+			return nil
+		}
 		evs, err := decodeBatchRecord(rec)
 		if err != nil {
 			return fmt.Errorf("segment %d: %w", seg, err)

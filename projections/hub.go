@@ -640,6 +640,17 @@ func catchUp(ctx context.Context, wh *warehouse.Warehouse, f *Filter, start Star
 	if after >= upTo {
 		return nil
 	}
+	if len(f.Entities) > 0 && len(f.Entities) <= maxIndexedEntities && f.Tenant != allsource.AllTenants {
+		return catchUpEntities(ctx, wh, f, start, upTo, send)
+	}
+	return catchUpQuery(ctx, wh, f, start, upTo, send)
+}
+
+// catchUpQuery sends f's stored events after start up to seq upTo from a
+// query over the events, a page at a time.
+func catchUpQuery(ctx context.Context, wh *warehouse.Warehouse, f *Filter, start Start, upTo uint64, send func([]Event) error) error {
+	const page = 5000
+	after := start.AfterSeq
 	var conds []string
 	var args []any
 	if len(f.Types) > 0 {
@@ -703,6 +714,83 @@ func catchUp(ctx context.Context, wh *warehouse.Warehouse, f *Filter, start Star
 		if n < page {
 			return nil
 		}
+	}
+	return nil
+}
+
+// maxIndexedEntities is the most entities a subscription names for its
+// catch-up to read their streams rather than query the events.
+const maxIndexedEntities = 100
+
+// catchUpEntities sends f's stored events after start up to upTo from the
+// streams of its entities (the entity index and the hot tier, as
+// Warehouse.EntityEvents reads them, a page of each at a time), merged in
+// seq order.
+func catchUpEntities(ctx context.Context, wh *warehouse.Warehouse, f *Filter, start Start, upTo uint64, send func([]Event) error) error {
+	const page = 5000
+	qctx := allsource.WithReadRestriction(allsource.WithTenantScope(ctx, f.Tenant), f.Restrict)
+	type cursor struct {
+		entity string
+		buf    []warehouse.EntityEvent
+		next   uint64 // the version the next page starts at
+		done   bool   // no page after buf
+	}
+	fill := func(c *cursor) error {
+		for len(c.buf) == 0 && !c.done {
+			evs, err := wh.EntityEvents(qctx, f.Tenant, c.entity, c.next, page)
+			if err != nil {
+				return err
+			}
+			c.done = len(evs) < page
+			if len(evs) > 0 {
+				c.next = evs[len(evs)-1].Version + 1
+			}
+			for _, e := range evs {
+				if e.Seq > start.AfterSeq && e.Seq <= upTo {
+					c.buf = append(c.buf, e)
+				}
+			}
+		}
+		return nil
+	}
+	seen := map[string]bool{}
+	var cursors []*cursor
+	for _, e := range f.Entities {
+		if !seen[e] {
+			seen[e] = true
+			cursors = append(cursors, &cursor{entity: e})
+		}
+	}
+	var batch []Event
+	for {
+		var low *cursor
+		for _, c := range cursors {
+			if err := fill(c); err != nil {
+				return err
+			}
+			if len(c.buf) > 0 && (low == nil || c.buf[0].Seq < low.buf[0].Seq) {
+				low = c
+			}
+		}
+		if low == nil {
+			break
+		}
+		ee := low.buf[0]
+		low.buf = low.buf[1:]
+		e := allsource.Event{Seq: ee.Seq, ID: ee.ID, Tenant: ee.Tenant, EntityID: ee.EntityID, EventType: ee.EventType, Version: ee.Version,
+			Timestamp: ee.Timestamp, IngestedAt: ee.IngestedAt, Payload: ee.Payload, Metadata: ee.Metadata}
+		if (start.Since.IsZero() || !e.Timestamp.Before(start.Since)) && f.Match(&e) {
+			batch = append(batch, eventOf(&e))
+		}
+		if len(batch) == page {
+			if err := send(batch); err != nil {
+				return err
+			}
+			batch = nil
+		}
+	}
+	if len(batch) > 0 {
+		return send(batch)
 	}
 	return nil
 }

@@ -346,3 +346,55 @@ func TestTenantLimit(t *testing.T) {
 		t.Fatalf("after the first ended: %v", err)
 	}
 }
+
+// TestCatchUpByEntityMatchesQuery: a subscription naming entities catches
+// up from their streams (flushed and hot, several pages) with the events,
+// in the order, the query over the events sends.
+func TestCatchUpByEntityMatchesQuery(t *testing.T) {
+	s := newStore(t)
+	s.add(t, "acme", 700)
+	s.add(t, "beta", 100)
+	if err := s.wh.FlushAll(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	s.add(t, "acme", 300) // hot
+	since := time.Date(2026, 3, 1, 0, 5, 0, 0, time.UTC)
+	where, err := ParsePredicate("payload.n>=100")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, tc := range []struct {
+		f     Filter
+		start Start
+	}{
+		{Filter{Tenant: "acme", Entities: []string{"u1"}}, Start{}},
+		{Filter{Tenant: "acme", Entities: []string{"u2", "u0", "u2", "nobody"}}, Start{AfterSeq: 250}},
+		{Filter{Tenant: "acme", Entities: []string{"u0", "u1"}, Types: []string{"order.*"}}, Start{Since: since}},
+		{Filter{Tenant: "acme", Entities: []string{"u1"}, Where: []Predicate{where}}, Start{AfterSeq: 40}},
+		{Filter{Tenant: "acme", Entities: []string{"u1", "u2"}, Restrict: allsource.ReadRestriction{HiddenFields: []string{"payload.email"}, HiddenTypes: []string{"user.*"}}}, Start{}},
+		{Filter{Tenant: "beta", Entities: []string{"u1"}}, Start{}},
+	} {
+		run := func(catchUp func(context.Context, *warehouse.Warehouse, *Filter, Start, uint64, func([]Event) error) error) string {
+			f := tc.f
+			if err := f.prepare(); err != nil {
+				t.Fatal(err)
+			}
+			var b strings.Builder
+			err := catchUp(ctx, s.wh, &f, tc.start, 1050, func(evs []Event) error {
+				for _, e := range evs {
+					fmt.Fprintf(&b, "%d %s %s %s %s\n", e.Seq, e.Tenant, e.EntityID, e.EventType, e.Payload)
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return b.String()
+		}
+		byEntity, byQuery := run(catchUpEntities), run(catchUpQuery)
+		if byEntity != byQuery || byQuery == "" {
+			t.Errorf("%+v %+v:\nby entity:\n%s\nby query:\n%s", tc.f, tc.start, byEntity, byQuery)
+		}
+	}
+}

@@ -69,9 +69,12 @@ func openEntityIndex(dataDir string, cacheBytes int64) (*entityIndex, error) {
 	opts := &pebble.Options{Logger: quietPebble{}, DisableWAL: true, Cache: cache, Comparer: indexComparer, FS: vfs.Default}
 	// Bloom filters over (tenant, entity) prefixes: a lookup of an entity
 	// the index does not hold (a new one, at ingest) reads no data block.
+	// Tables of 32 MiB rather than 2: opening the index reads every
+	// table's metadata, so fewer tables keep start-up flat as history
+	// grows (451 tables at 10 M events took 6 ms to open).
 	opts.Levels = make([]pebble.LevelOptions, 7)
 	for i := range opts.Levels {
-		opts.Levels[i] = pebble.LevelOptions{FilterPolicy: bloom.FilterPolicy(10), FilterType: pebble.TableFilter}
+		opts.Levels[i] = pebble.LevelOptions{FilterPolicy: bloom.FilterPolicy(10), FilterType: pebble.TableFilter, TargetFileSize: 32 << 20}
 	}
 	opts = opts.EnsureDefaults()
 	db, err := pebble.Open(dir, opts)
