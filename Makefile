@@ -47,8 +47,10 @@ test-short: vet
 # the pgwire front end against PostgreSQL (point queries, full reads), and
 # the analytics endpoints against DuckDB SQL and ClickHouse over 10M events,
 # ingest with authentication against ingest without, projection lag under a
-# paced ingest (against SQL over events), WebSocket fan-out, and entity
-# streams from the entity index against the query they replace.
+# paced ingest (against SQL over events), WebSocket fan-out, entity
+# streams from the entity index against the query they replace, and entity
+# reads (pgbench's prepared point query, streams over HTTP and the Go API)
+# against PostgreSQL with start-up and memory at 10 M and 50 M events.
 # The benchmarks and their peers' launchers are not in the production
 # binary: bench-build makes one with them (same path, bin/allsource).
 bench-build:
@@ -64,6 +66,7 @@ bench: bench-build
 	./$(BIN) bench fanout --subscribers 1000 --rate 10000 --batched
 	$(GO) test -tags "$(TAGS)" -run '^$$' -bench 'Apply|FanOut' ./projections/
 	$(GO) test -tags "$(TAGS)" -run '^$$' -bench EntityEvents ./warehouse/
+	./$(BIN) bench entity --events $${ENTITY_EVENTS:-10000000} --more $${ENTITY_MORE:-40000000}
 
 # The hostile-tenant soak: one tenant attacks every surface for
 # SOAK (default 5m) while another's queries are timed before and during.
