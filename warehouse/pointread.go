@@ -453,7 +453,7 @@ func pointValueOf(n any) (pointValue, bool) {
 	return pointValue{}, false
 }
 
-// resolved is a value with the statement's arguments bound: a string or
+// resolve binds v to the statement's arguments: a string or
 // an integer; null when the argument is NULL (no row compares equal to it);
 // ok false when the argument is of a type the plan does not handle.
 func (v pointValue) resolve(args []driver.NamedValue, wantNum bool) (s string, n int64, null, ok bool) {
@@ -632,22 +632,22 @@ func (w *Warehouse) streamPoint(ctx context.Context, p *pointPlan, args []driver
 
 	keep := func(e *EntityEvent) bool {
 		for _, c := range conds {
-			var cmp int
+			var order int
 			switch c.field {
 			case fSeq, fVersion:
 				x := int64(e.Seq)
 				if c.field == fVersion {
 					x = int64(e.Version)
 				}
-				cmp = compareInt(x, c.n)
+				order = cmp.Compare(x, c.n)
 			case fType:
-				cmp = strings.Compare(e.EventType, c.s)
+				order = strings.Compare(e.EventType, c.s)
 			case fEntity:
-				cmp = strings.Compare(e.EntityID, c.s)
+				order = strings.Compare(e.EntityID, c.s)
 			case fID:
-				cmp = strings.Compare(e.ID, c.s)
+				order = strings.Compare(e.ID, c.s)
 			}
-			if !holds(c.op, cmp) {
+			if !holds(c.op, order) {
 				return false
 			}
 		}
@@ -774,16 +774,6 @@ func (w *Warehouse) streamPoint(ctx context.Context, p *pointPlan, args []driver
 		w.opts.Observe.Queried(time.Since(began))
 	}
 	return true, err
-}
-
-func compareInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 func holds(op string, cmp int) bool {
