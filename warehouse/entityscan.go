@@ -214,8 +214,36 @@ func (s *entityScan) FillRow(r duckdb.Row) (ok bool, err error) {
 	}
 	e := &s.page[s.next]
 	s.next++
-	for i, v := range []any{int64(e.Seq), e.ID, e.Tenant, e.EntityID, e.EventType, int64(e.Version), e.Timestamp, e.IngestedAt, string(e.Payload), string(e.Metadata)} {
-		if err := r.SetRowValue(i, v); err != nil {
+	// Only the columns the statement reads (count(*) reads none): the
+	// driver builds an error value for every other column it is handed.
+	for i := 0; i < numFields; i++ {
+		if !r.IsProjected(i) {
+			continue
+		}
+		var err error
+		switch i {
+		case fSeq:
+			err = duckdb.SetRowValue(r, i, int64(e.Seq))
+		case fID:
+			err = duckdb.SetRowValue(r, i, e.ID)
+		case fTenant:
+			err = duckdb.SetRowValue(r, i, e.Tenant)
+		case fEntity:
+			err = duckdb.SetRowValue(r, i, e.EntityID)
+		case fType:
+			err = duckdb.SetRowValue(r, i, e.EventType)
+		case fVersion:
+			err = duckdb.SetRowValue(r, i, int64(e.Version))
+		case fTimestamp:
+			err = duckdb.SetRowValue(r, i, e.Timestamp)
+		case fIngested:
+			err = duckdb.SetRowValue(r, i, e.IngestedAt)
+		case fPayload:
+			err = duckdb.SetRowValue(r, i, string(e.Payload))
+		case fMetadata:
+			err = duckdb.SetRowValue(r, i, string(e.Metadata))
+		}
+		if err != nil {
 			return false, err
 		}
 	}
