@@ -60,7 +60,7 @@ func (w *Warehouse) registerEntityScan(ctx context.Context, e *engine, tenant st
 			if err := json.Unmarshal([]byte(list), &ids); err != nil {
 				return nil, fmt.Errorf("warehouse: entity scan: %w", err)
 			}
-			s := &entityScan{w: w, tenant: tenant}
+			s := &entityScan{ctx: ctx, w: w, tenant: tenant}
 			seen := map[string]bool{}
 			for _, id := range ids {
 				if id != nil && *id != "" && !seen[*id] {
@@ -87,6 +87,7 @@ func (w *Warehouse) registerEntityScan(ctx context.Context, e *engine, tenant st
 // entityScan is one execution's rows: read when the execution starts, so
 // a statement prepared once sees the stream as it is each time it runs.
 type entityScan struct {
+	ctx      context.Context // the statement's: a cancelled one stops the read
 	w        *Warehouse
 	tenant   string // allScopes: scope says whose
 	scope    string
@@ -149,6 +150,9 @@ func streamsOf(tenants, entities []string) []entityStream {
 // fill reads the next page, moving on to the next stream when one ends; false when every stream is read.
 func (s *entityScan) fill() bool {
 	for len(s.streams) > 0 {
+		if s.err = s.ctx.Err(); s.err != nil {
+			return false
+		}
 		st := s.streams[0]
 		page, ok, err := s.w.indexedEntityEvents(allsource.WithTenantScope(context.Background(), st.tenant), st.tenant, st.entity, s.from, entityScanPage)
 		switch {
@@ -217,34 +221,10 @@ func (s *entityScan) FillRow(r duckdb.Row) (ok bool, err error) {
 	// Only the columns the statement reads (count(*) reads none): the
 	// driver builds an error value for every other column it is handed.
 	for i := 0; i < numFields; i++ {
-		if !r.IsProjected(i) {
-			continue
-		}
-		var err error
-		switch i {
-		case fSeq:
-			err = duckdb.SetRowValue(r, i, int64(e.Seq))
-		case fID:
-			err = duckdb.SetRowValue(r, i, e.ID)
-		case fTenant:
-			err = duckdb.SetRowValue(r, i, e.Tenant)
-		case fEntity:
-			err = duckdb.SetRowValue(r, i, e.EntityID)
-		case fType:
-			err = duckdb.SetRowValue(r, i, e.EventType)
-		case fVersion:
-			err = duckdb.SetRowValue(r, i, int64(e.Version))
-		case fTimestamp:
-			err = duckdb.SetRowValue(r, i, e.Timestamp)
-		case fIngested:
-			err = duckdb.SetRowValue(r, i, e.IngestedAt)
-		case fPayload:
-			err = duckdb.SetRowValue(r, i, string(e.Payload))
-		case fMetadata:
-			err = duckdb.SetRowValue(r, i, string(e.Metadata))
-		}
-		if err != nil {
-			return false, err
+		if r.IsProjected(i) {
+			if err := r.SetRowValue(i, fieldValue(e, pointCol{field: i, conv: convText})); err != nil {
+				return false, err
+			}
 		}
 	}
 	return true, nil

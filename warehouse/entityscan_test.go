@@ -43,6 +43,31 @@ func rowsText(t *testing.T, w *Warehouse, ctx context.Context, viewOnly bool, q 
 	return strings.Join(cols, ",") + "\n" + b.String()
 }
 
+// appendEntityFixture stores 400 events of several entities, a third
+// acme's (and, with audit, some the server's own), 300 flushed and 100
+// hot.
+func appendEntityFixture(t *testing.T, w *Warehouse, audit bool) {
+	t.Helper()
+	evs := mkEvents(1, 400, 5)
+	for i := range evs {
+		if evs[i].Seq%3 == 0 {
+			evs[i].Tenant = "acme"
+		}
+		if audit && evs[i].Seq%11 == 0 {
+			evs[i].Tenant = "_audit" // the server's own: not in AllTenants' answers
+		}
+	}
+	if err := w.Append(evs[:300]); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.FlushAll(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Append(evs[300:]); err != nil { // hot
+		t.Fatal(err)
+	}
+}
+
 type scanCase struct {
 	sql     string
 	args    []any
@@ -56,24 +81,7 @@ func TestEntityScanMatchesView(t *testing.T) {
 	w := openTest(t, t.TempDir(), nil)
 	defer w.Close()
 	ctx := context.Background()
-	evs := mkEvents(1, 400, 5)
-	for i := range evs {
-		if evs[i].Seq%3 == 0 {
-			evs[i].Tenant = "acme"
-		}
-		if evs[i].Seq%11 == 0 {
-			evs[i].Tenant = "_audit" // the server's own: not in AllTenants' answers
-		}
-	}
-	if err := w.Append(evs[:300]); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.FlushAll(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Append(evs[300:]); err != nil { // hot
-		t.Fatal(err)
-	}
+	appendEntityFixture(t, w, true)
 	acme := allsource.WithTenantScope(ctx, "acme")
 	cases := []scanCase{
 		{"SELECT * FROM events WHERE entity_id = 'user-1' ORDER BY version", nil, true},
@@ -166,6 +174,23 @@ func TestEntityScanArgumentTypesChange(t *testing.T) {
 		}
 		if w.entityScans.Load() == before {
 			t.Errorf("run %d: not read through the entity scan", i)
+		}
+	}
+}
+
+// TestEntityScanKeptStatementCancelled: a statement kept prepared on a
+// connection runs again after the previous run's context ended; the scan
+// reads with the context of the run it serves.
+func TestEntityScanKeptStatementCancelled(t *testing.T) {
+	w := openTest(t, t.TempDir(), func(o *Options) { o.QueryConns = 1 })
+	defer w.Close()
+	appendEntityFixture(t, w, false)
+	for i := 0; i < 3; i++ {
+		ctx, cancel := context.WithCancel(context.Background())
+		got := streamText(t, w, ctx, "SELECT count(*) FROM events WHERE entity_id = 'user-1'")
+		cancel()
+		if strings.HasPrefix(got, "error") {
+			t.Fatalf("run %d: %s", i, got)
 		}
 	}
 }

@@ -671,6 +671,9 @@ func (w *Warehouse) streamPoint(ctx context.Context, p *pointPlan, args []driver
 	done, behind := none, false
 	read := func() (bool, error) {
 		for !done && len(streams) > 0 {
+			if err := ctx.Err(); err != nil { // a long list of entities: cancellable
+				return false, err
+			}
 			evs, ok, err := w.indexedEntityEvents(ctx, streams[0].tenant, streams[0].entity, from, entityScanPage)
 			if err != nil || !ok {
 				behind = !ok
@@ -794,7 +797,9 @@ func holds(op string, cmp int) bool {
 	return false
 }
 
-// fieldValue is a column's value as the engine's driver hands it over.
+// fieldValue is a column's value as the engine's driver hands it over
+// (JSON fields as their text), and as the entity scan hands it to the
+// engine.
 func fieldValue(e *EntityEvent, c pointCol) driver.Value {
 	switch c.field {
 	case fSeq:

@@ -61,21 +61,7 @@ func TestPointReads(t *testing.T) {
 	w := openTest(t, t.TempDir(), nil)
 	defer w.Close()
 	ctx := context.Background()
-	evs := mkEvents(1, 400, 5)
-	for i := range evs {
-		if evs[i].Seq%3 == 0 {
-			evs[i].Tenant = "acme"
-		}
-	}
-	if err := w.Append(evs[:300]); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.FlushAll(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Append(evs[300:]); err != nil { // hot
-		t.Fatal(err)
-	}
+	appendEntityFixture(t, w, false)
 	acme := allsource.WithTenantScope(ctx, "acme")
 	cases := []struct {
 		sql   string
