@@ -761,6 +761,11 @@ func (s *Service) Close(ctx context.Context, flush bool) error {
 		if err := s.wh.FlushAll(ctx); err != nil {
 			return fmt.Errorf("ingest: final flush: %w", err)
 		}
+		// Every event is in the warehouse: the next start has no log to
+		// read, however long this one ran.
+		if err := s.wal.Retire(); err != nil {
+			s.log.Error("retire WAL segments after the final flush", "err", err)
+		}
 	}
 	return nil
 }

@@ -268,3 +268,48 @@ func TestGoCallersMayOmitPayloadAndMetadata(t *testing.T) {
 	}
 	s.close(t, false)
 }
+
+// TestCleanCloseRetiresTheLog: after a clean close every event is in the
+// warehouse and the log is one empty segment, so the next start reads no
+// log; sequence numbers, versions and duplicate ids carry on from the
+// warehouse.
+func TestCleanCloseRetiresTheLog(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	const x = "0190a6d2-0000-7000-8000-00000000000c"
+	s := openTestStore(t, dir)
+	if _, err := s.svc.Append(ctx, "", []Input{withID(inputs(1, "a")[0], x, "")}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := s.svc.Append(ctx, "", inputs(4, "a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.close(t, true)
+	segs, _ := filepath.Glob(filepath.Join(dir, "wal", "*.wal"))
+	if len(segs) != 1 {
+		t.Fatalf("log segments after a clean close: %v", segs)
+	}
+	if fi, err := os.Stat(segs[0]); err != nil || fi.Size() != 8 {
+		t.Fatalf("the log after a clean close is not one empty segment: %v %v", fi.Size(), err)
+	}
+
+	s = openTestStore(t, dir)
+	defer s.close(t, false)
+	if n := count(t, s.wh); n != 5 {
+		t.Fatalf("%d events after restart, want 5", n)
+	}
+	dup, err := s.svc.Append(ctx, "", []Input{withID(inputs(1, "a")[0], x, "")})
+	if err != nil || dup.Count != 0 {
+		t.Fatalf("the retry of a stored id: %+v, %v", dup, err)
+	}
+	in := inputs(1, "a")
+	in[0].ExpectedVersion = 5
+	next, err := s.svc.Append(ctx, "", in)
+	if err != nil {
+		t.Fatalf("appending at version 5 after restart: %v", err)
+	}
+	if next.FirstSeq != res.LastSeq+1 {
+		t.Fatalf("first seq after restart %d, want %d", next.FirstSeq, res.LastSeq+1)
+	}
+}

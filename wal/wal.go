@@ -437,6 +437,24 @@ func (l *Log) RemoveBefore(seg uint64) error {
 	return nil
 }
 
+// Retire starts a new segment and deletes every older one, for a caller
+// that has stored everything written so far elsewhere (a clean shutdown
+// after the last flush): the next Open then reads nothing. It does nothing
+// when no record was written since the active segment began.
+func (l *Log) Retire() error {
+	l.mu.Lock()
+	empty := len(l.segs) == 0 && l.active.size <= headerSize
+	l.mu.Unlock()
+	if empty {
+		return nil
+	}
+	seg, err := l.Cut()
+	if err != nil {
+		return err
+	}
+	return l.RemoveBefore(seg)
+}
+
 // Segments returns the numbers of the segments on disk, ascending; the last
 // one is the active segment.
 func (l *Log) Segments() []uint64 {

@@ -304,6 +304,39 @@ func TestCutRemoveBefore(t *testing.T) {
 	}
 }
 
+// TestRetire: Retire leaves one empty segment, and does nothing more
+// when nothing was written since.
+func TestRetire(t *testing.T) {
+	dir := t.TempDir()
+	l := openT(t, dir, Options{SegmentSize: 64})
+	for _, r := range []string{"a", "bb", "ccc", "dddd", "eeeee"} {
+		if _, err := l.Append(bytes.Repeat([]byte(r), 10)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(l.Segments()); n < 2 {
+		t.Fatalf("%d segments; the test needs several", n)
+	}
+	if err := l.Retire(); err != nil {
+		t.Fatal(err)
+	}
+	segs := segmentsOnDisk(t, dir)
+	if len(segs) != 1 || l.Size() != headerSize {
+		t.Fatalf("after Retire: segments %v, %d bytes", segs, l.Size())
+	}
+	if err := l.Retire(); err != nil {
+		t.Fatal(err)
+	}
+	if again := segmentsOnDisk(t, dir); !slices.Equal(again, segs) {
+		t.Fatalf("a second Retire changed the segments from %v to %v", segs, again)
+	}
+	if _, err := l.Append([]byte("after")); err != nil {
+		t.Fatal(err)
+	}
+	closeT(t, l)
+	equalRecords(t, reopenRecords(t, dir), [][]byte{[]byte("after")})
+}
+
 func TestSyncModes(t *testing.T) {
 	for _, mode := range []SyncMode{SyncAlways, SyncInterval, SyncOff} {
 		t.Run(mode.String(), func(t *testing.T) {

@@ -292,10 +292,11 @@ func Open(ctx context.Context, opts Options) (*Warehouse, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := w.removeOrphans(files); err != nil {
+	if err := w.checkFiles(files); err != nil {
 		return nil, err
 	}
 	filesTook := time.Since(began) - catalogTook
+	engineBegan := time.Now()
 	if err := w.openEngine(ctx); err != nil {
 		return nil, err
 	}
@@ -316,7 +317,7 @@ func Open(ctx context.Context, opts Options) (*Warehouse, error) {
 	go w.evictLoop()
 	ok = true
 	w.log.Info("warehouse open", "files", len(files), "flushed_seq", watermark, "catalog_took", catalogTook,
-		"files_took", filesTook, "index_took", time.Since(indexBegan), "took", time.Since(began))
+		"files_took", filesTook, "engine_took", indexBegan.Sub(engineBegan), "index_took", time.Since(indexBegan), "took", time.Since(began))
 	return w, nil
 }
 
@@ -358,20 +359,16 @@ func (w *Warehouse) loadManifest(ctx context.Context) ([]fileEntry, uint64, erro
 	if err := rows.Err(); err != nil {
 		return nil, 0, err
 	}
-	for _, f := range files {
-		if _, err := os.Stat(filepath.Join(w.whDir, f.Path)); err != nil {
-			return nil, 0, fmt.Errorf("warehouse: manifest names %s but it cannot be read: %w", f.Path, err)
-		}
-	}
 	return files, watermark, nil
 }
 
-// removeOrphans deletes Parquet files the manifest does not name and empties
-// tmp/: they are what a crash left half-way through a flush or compaction.
-func (w *Warehouse) removeOrphans(files []fileEntry) error {
+// checkFiles lists the warehouse directory once: a file the manifest
+// names must be there, a file it does not name (left by a flush or a
+// compaction that did not commit) is removed, as is everything in tmp.
+func (w *Warehouse) checkFiles(files []fileEntry) error {
 	known := make(map[string]bool, len(files))
 	for _, f := range files {
-		known[filepath.FromSlash(f.Path)] = true
+		known[filepath.FromSlash(f.Path)] = false
 	}
 	err := filepath.WalkDir(w.whDir, func(path string, d os.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
@@ -381,14 +378,20 @@ func (w *Warehouse) removeOrphans(files []fileEntry) error {
 		if err != nil {
 			return err
 		}
-		if !known[rel] {
-			w.log.Warn("removing orphan file", "path", rel)
-			return os.Remove(path)
+		if _, ok := known[rel]; ok {
+			known[rel] = true
+			return nil
 		}
-		return nil
+		w.log.Warn("removing orphan file", "path", rel)
+		return os.Remove(path)
 	})
 	if err != nil {
 		return fmt.Errorf("warehouse: remove orphans: %w", err)
+	}
+	for _, f := range files {
+		if !known[filepath.FromSlash(f.Path)] {
+			return fmt.Errorf("warehouse: the manifest names %s but it is not in %s", f.Path, w.whDir)
+		}
 	}
 	entries, err := os.ReadDir(w.tmpDir)
 	if err != nil {

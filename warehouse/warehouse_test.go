@@ -184,6 +184,24 @@ func TestAppendFlushCompactReopen(t *testing.T) {
 	if n := queryInt(t, w, "SELECT count(*) FROM events"); n != 500 {
 		t.Fatalf("count after reopen = %d", n)
 	}
+	w.Close()
+
+	// A file the manifest names but that is gone stops the open, naming it.
+	var gone string
+	filepath.WalkDir(filepath.Join(dir, "warehouse"), func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && gone == "" {
+			gone = p
+		}
+		return nil
+	})
+	if err := os.Remove(gone); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Open(ctx, Options{DataDir: dir})
+	rel, _ := filepath.Rel(filepath.Join(dir, "warehouse"), gone)
+	if err == nil || !strings.Contains(err.Error(), filepath.ToSlash(rel)) {
+		t.Fatalf("open without %s: %v", rel, err)
+	}
 }
 
 func TestReadOnlyChecks(t *testing.T) {
