@@ -4,6 +4,8 @@ import (
 	"errors"
 	"net"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -16,18 +18,24 @@ const maxQueuedChunks = 256
 // released, while a slow client is still reading, as long as what waits
 // fits the queue; past that the statement waits for the client, at most
 // the write timeout per write.
+//
+// When nothing is queued, output goes straight to the socket in one
+// non-blocking write (a short answer then costs no hand-over to the
+// writing goroutine); what the socket does not take is queued.
 type queuedWriter struct {
 	nc      net.Conn
+	raw     syscall.RawConn // nil when writes must go through the queue
 	timeout time.Duration
 	ch      chan []byte
 	done    chan struct{}
+	queued  atomic.Int64 // chunks queued and not yet written
 
 	mu  sync.Mutex
 	err error
 }
 
 func newQueuedWriter(nc net.Conn, timeout time.Duration) *queuedWriter {
-	w := &queuedWriter{nc: nc, timeout: timeout, ch: make(chan []byte, maxQueuedChunks), done: make(chan struct{})}
+	w := &queuedWriter{nc: nc, raw: rawConn(nc), timeout: timeout, ch: make(chan []byte, maxQueuedChunks), done: make(chan struct{})}
 	go w.run()
 	return w
 }
@@ -37,15 +45,28 @@ func (w *queuedWriter) run() {
 	for b := range w.ch {
 		w.nc.SetWriteDeadline(time.Now().Add(w.timeout))
 		if _, err := w.nc.Write(b); err != nil {
-			w.mu.Lock()
-			w.err = err
-			w.mu.Unlock()
-			w.nc.Close() // the session notices on its next read
+			w.fail(err)
 			for range w.ch {
 			}
 			return
 		}
+		if len(w.ch) == 0 {
+			// A direct write is refused once a deadline passed.
+			w.nc.SetWriteDeadline(time.Time{})
+		}
+		w.queued.Add(-1)
 	}
+}
+
+// fail records the first write error and closes the connection: the
+// session notices on its next read.
+func (w *queuedWriter) fail(err error) {
+	w.mu.Lock()
+	if w.err == nil {
+		w.err = err
+	}
+	w.mu.Unlock()
+	w.nc.Close()
 }
 
 func (w *queuedWriter) failed() error {
@@ -54,16 +75,32 @@ func (w *queuedWriter) failed() error {
 	return w.err
 }
 
-// Write queues a copy of p.
+// Write writes p now if the socket takes it and nothing is queued before
+// it, and queues a copy of what remains.
 func (w *queuedWriter) Write(p []byte) (int, error) {
 	if err := w.failed(); err != nil {
 		return 0, err
 	}
+	total := len(p)
+	// Only this session's goroutine writes: with nothing queued the
+	// writing goroutine is idle, so a direct write keeps the order.
+	if w.raw != nil && w.queued.Load() == 0 {
+		n, err := writeNow(w.raw, p)
+		if err != nil {
+			w.fail(err)
+			return 0, err
+		}
+		if n == len(p) {
+			return total, nil
+		}
+		p = p[n:]
+	}
 	b := make([]byte, len(p))
 	copy(b, p)
+	w.queued.Add(1)
 	select {
 	case w.ch <- b:
-		return len(p), nil
+		return total, nil
 	default:
 	}
 	// The queue is full: the client reads slower than results come. Wait
@@ -73,7 +110,7 @@ func (w *queuedWriter) Write(p []byte) (int, error) {
 	defer t.Stop()
 	select {
 	case w.ch <- b:
-		return len(p), nil
+		return total, nil
 	case <-w.done:
 		if err := w.failed(); err != nil {
 			return 0, err
