@@ -116,6 +116,12 @@ type prepared struct {
 	// dynamic statements embed computed tables (analytics functions):
 	// each execution computes them again, so new data shows.
 	dynamic bool
+
+	// The last RowDescription sent for sh's columns, and its formats:
+	// drivers describe a portal at every execution.
+	desc      *pgproto3.RowDescription
+	descShape *shape
+	descFmts  []int16
 }
 
 // portal is a bound statement ready to execute.
@@ -530,7 +536,10 @@ func resultColumns(ps *prepared) []column {
 func (c *conn) describeResult(ps *prepared, formats []int16) {
 	switch {
 	case ps.sh != nil && ps.stmt.Kind != pgsql.KindCopyTo && ps.stmt.Kind != pgsql.KindDeclare:
-		c.be.Send(rowDescription(resultColumns(ps), formats))
+		if ps.desc == nil || ps.descShape != ps.sh || !slices.Equal(ps.descFmts, formats) {
+			ps.desc, ps.descShape, ps.descFmts = rowDescription(resultColumns(ps), formats), ps.sh, slices.Clone(formats)
+		}
+		c.be.Send(ps.desc)
 	case ps.stmt.Kind == pgsql.KindShow:
 		c.be.Send(rowDescription(showColumns(ps.stmt), formats))
 	default:

@@ -356,7 +356,7 @@ func (x *entityIndex) events(tenant, entity string, fromVersion, maxSeq uint64, 
 		return nil, err
 	}
 	defer it.Close()
-	var out []EntityEvent
+	out := make([]EntityEvent, 0, min(limit, 16)) // most streams are short
 	for ok := it.SeekPrefixGE(entityKey(tenant, entity, fromVersion)); ok && len(out) < limit; ok = it.Next() {
 		k := it.Key()
 		if len(k) != len(prefix)+8 {

@@ -182,27 +182,48 @@ func (s *entityScan) fill() bool {
 var errIndexBehind = errors.New("the entity index is behind the files (a failed flush step); it is rebuilt at the next start-up")
 
 // tenantsHolding lists the tenants with events in the files or the hot
-// tier (without the server's own, reserved ones when exceptReserved).
+// tier (without the server's own, reserved ones when exceptReserved). The
+// list is kept until the files or the set of tenants appending change;
+// callers must not modify it.
 func (w *Warehouse) tenantsHolding(exceptReserved bool) []string {
-	seen := map[string]bool{}
 	w.mu.Lock()
-	for _, f := range w.cur.files {
-		seen[f.Tenant] = true
-	}
+	cur := w.cur
 	w.mu.Unlock()
 	w.tenantMu.Lock()
-	for t := range w.tenantSeq {
-		seen[t] = true
-	}
-	w.tenantMu.Unlock()
-	var out []string
-	for t := range seen {
-		if !exceptReserved || !allsource.Reserved(t) {
-			out = append(out, t)
+	defer w.tenantMu.Unlock()
+	// tenantSeq only grows, so its size tells whether a tenant was added.
+	l := &w.tenants
+	if l.version != cur || l.appending != len(w.tenantSeq) {
+		seen := map[string]bool{}
+		for _, f := range cur.files {
+			seen[f.Tenant] = true
 		}
+		for t := range w.tenantSeq {
+			seen[t] = true
+		}
+		l.all, l.users = l.all[:0:0], nil
+		for t := range seen {
+			l.all = append(l.all, t)
+			if !allsource.Reserved(t) {
+				l.users = append(l.users, t)
+			}
+		}
+		slices.Sort(l.all)
+		slices.Sort(l.users)
+		l.version, l.appending = cur, len(w.tenantSeq)
 	}
-	slices.Sort(out)
-	return out
+	if exceptReserved {
+		return l.users
+	}
+	return l.all
+}
+
+// tenantList is the tenants holding events as of a version of the files
+// and a number of tenants appending since start.
+type tenantList struct {
+	version    *version
+	appending  int
+	all, users []string
 }
 
 func (s *entityScan) FillRow(r duckdb.Row) (ok bool, err error) {

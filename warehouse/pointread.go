@@ -685,7 +685,8 @@ func (w *Warehouse) streamPoint(ctx context.Context, p *pointPlan, args []driver
 			} else {
 				from = evs[len(evs)-1].Version + 1
 			}
-			page, next = page[:0], 0
+			// evs is this read's own: filtered in place.
+			page, next = evs[:0], 0
 			for i := range evs {
 				if keep(&evs[i]) {
 					page = append(page, evs[i])

@@ -137,3 +137,44 @@ func sortedLines(s string) string {
 	slices.Sort(lines)
 	return strings.Join(lines, "\n")
 }
+
+// TestPointReadsSeeNewTenants: a point read over every tenant finds a
+// tenant that began appending after the last one, hot and then flushed.
+func TestPointReadsSeeNewTenants(t *testing.T) {
+	w := openTest(t, t.TempDir(), nil)
+	defer w.Close()
+	ctx := context.Background()
+	evs := mkEvents(1, 3, 1)
+	for i := range evs {
+		evs[i].EntityID, evs[i].Version, evs[i].Tenant = "shared", uint64(i+1), "t1"
+	}
+	evs[2].Tenant, evs[2].Version = "t2", 1
+	q := "SELECT tenant_id, version FROM events WHERE entity_id = 'shared' ORDER BY seq"
+	if err := w.Append(evs[:2]); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.FlushAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	want := "tenant_id,version,\nstring:t1 int64:1 \nstring:t1 int64:2 \n"
+	if got := streamText(t, w, ctx, q); got != want {
+		t.Fatalf("before t2:\n%s", got)
+	}
+	if err := w.Append(evs[2:]); err != nil {
+		t.Fatal(err)
+	}
+	want += "string:t2 int64:1 \n"
+	before := w.pointReads.Load()
+	if got := streamText(t, w, ctx, q); got != want {
+		t.Fatalf("t2 hot:\n%s", got)
+	}
+	if err := w.FlushAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := streamText(t, w, ctx, q); got != want {
+		t.Fatalf("t2 flushed:\n%s", got)
+	}
+	if w.pointReads.Load() != before+2 {
+		t.Fatalf("%d point reads, want 2", w.pointReads.Load()-before)
+	}
+}

@@ -79,7 +79,15 @@ func inDefaultTenant(ctx context.Context, err error) (context.Context, bool) {
 // mentionsPublished is a cheap test for statements that may name a
 // published table; only those are parsed for rewriting.
 func mentionsPublished(q string) bool {
-	return len(q) >= len(PublishedSchema) && strings.Contains(strings.ToLower(q), PublishedSchema)
+	// An ASCII case-insensitive search, without copying q: no other
+	// letter lowercases to one of the name's.
+	const name = PublishedSchema
+	for i := 0; i+len(name) <= len(q); i++ {
+		if q[i]|0x20 == name[0] && strings.EqualFold(q[i:i+len(name)], name) {
+			return true
+		}
+	}
+	return false
 }
 
 // resolvePublished rewrites the references to projections.<name> in q to

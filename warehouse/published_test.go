@@ -181,3 +181,21 @@ func engineExec(t *testing.T, w *Warehouse, tenant string, stmts ...string) {
 		}
 	}
 }
+
+func TestMentionsPublished(t *testing.T) {
+	for q, want := range map[string]bool{
+		"SELECT * FROM projections.orders":             true,
+		"select * from PROJECTIONS.orders":             true,
+		"SELECT * FROM \"Projections\".x":              true,
+		"SELECT 1 -- projection":                       false,
+		"SELECT * FROM events":                         false,
+		"projections":                                  true,
+		"projection":                                   false,
+		"SELECT 'PROJECTİONS'":                         false,
+		"SELECT * FROM events WHERE x = 'projEctions'": true,
+	} {
+		if got := mentionsPublished(q); got != want {
+			t.Errorf("mentionsPublished(%q) = %v, want %v", q, got, want)
+		}
+	}
+}

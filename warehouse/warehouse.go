@@ -229,6 +229,7 @@ type Warehouse struct {
 
 	tenantMu  sync.Mutex
 	tenantSeq map[string]uint64 // per tenant, the seq of its latest append since start
+	tenants   tenantList        // tenantsHolding's last answer
 	startSeq  uint64            // the watermark at open
 	frozen    chan *gen         // to the flusher
 
