@@ -30,7 +30,7 @@ type EntityEvent struct {
 // entityIndex), else, and under a read restriction (which the events view
 // applies), with a query.
 func (w *Warehouse) EntityEvents(ctx context.Context, tenant, entity string, fromVersion uint64, limit int) ([]EntityEvent, error) {
-	if out, ok, err := w.indexedEntityEvents(ctx, tenant, entity, fromVersion, limit); ok || err != nil {
+	if out, ok, err := w.indexedEntityEvents(ctx, tenant, entity, fromVersion, limit, nil); ok || err != nil {
 		return out, err
 	}
 	return w.entityEventsSQL(ctx, tenant, entity, fromVersion, limit)
@@ -39,7 +39,7 @@ func (w *Warehouse) EntityEvents(ctx context.Context, tenant, entity string, fro
 // indexedEntityEvents answers from the entity index and the generations of
 // one pinned version; ok is false when it cannot (no index, an index
 // behind that version, a read restriction, a scope of another tenant).
-func (w *Warehouse) indexedEntityEvents(ctx context.Context, tenant, entity string, fromVersion uint64, limit int) ([]EntityEvent, bool, error) {
+func (w *Warehouse) indexedEntityEvents(ctx context.Context, tenant, entity string, fromVersion uint64, limit int, buf []EntityEvent) ([]EntityEvent, bool, error) {
 	sc := scopeOf(ctx)
 	r := sc.restrict
 	if w.index == nil || len(r.OnlyTypes) > 0 || len(r.HiddenTypes) > 0 || len(r.HiddenFields) > 0 ||
@@ -51,7 +51,7 @@ func (w *Warehouse) indexedEntityEvents(ctx context.Context, tenant, entity stri
 	if w.index.indexed.Load() < v.watermark {
 		return nil, false, nil
 	}
-	out, err := w.index.events(tenant, entity, fromVersion, v.watermark, limit)
+	out, err := w.index.events(tenant, entity, fromVersion, v.watermark, limit, buf)
 	if err != nil {
 		return nil, false, err
 	}

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/cockroachdb/pebble"
 	"github.com/cockroachdb/pebble/bloom"
@@ -140,7 +141,35 @@ func appendIndexValue(b []byte, e *allsource.Event) []byte {
 	return b
 }
 
-func decodeIndexValue(tenant, entity string, version uint64, v []byte) (EntityEvent, error) {
+// byteArena copies the variable-length fields of one read's events into a
+// few shared allocations instead of four per event. What it hands out is
+// never written again; a new chunk is taken when one is full, so earlier
+// slices and strings stay as they are.
+type byteArena struct{ buf []byte }
+
+func (a *byteArena) bytes(p []byte) []byte {
+	if len(p) == 0 {
+		return []byte{}
+	}
+	if len(a.buf)+len(p) > cap(a.buf) {
+		// Chunks double from 512 bytes: a short stream takes one or
+		// two, a long one few.
+		a.buf = make([]byte, 0, max(512, 2*cap(a.buf), 2*len(p)))
+	}
+	n := len(a.buf)
+	a.buf = append(a.buf, p...)
+	return a.buf[n:len(a.buf):len(a.buf)] // an append by the caller reallocates
+}
+
+func (a *byteArena) string(p []byte) string {
+	if len(p) == 0 {
+		return ""
+	}
+	b := a.bytes(p)
+	return unsafe.String(&b[0], len(b))
+}
+
+func decodeIndexValue(tenant, entity string, version uint64, v []byte, a *byteArena) (EntityEvent, error) {
 	e := EntityEvent{Tenant: tenant, EntityID: entity, Version: version}
 	bad := func() error {
 		return fmt.Errorf("warehouse: entity index: damaged value of %s/%s v%d", tenant, entity, version)
@@ -168,7 +197,7 @@ func decodeIndexValue(tenant, entity string, version uint64, v []byte) (EntityEv
 		v = v[n+int(l):]
 	}
 	// The value is the iterator's until it moves: copied out.
-	e.ID, e.EventType, e.Payload, e.Metadata = string(parts[0]), string(parts[1]), bytes.Clone(parts[2]), bytes.Clone(parts[3])
+	e.ID, e.EventType, e.Payload, e.Metadata = a.string(parts[0]), a.string(parts[1]), a.bytes(parts[2]), a.bytes(parts[3])
 	return e, nil
 }
 
@@ -348,21 +377,26 @@ func (x *entityIndex) ingest(evs []*allsource.Event, versions []entityVersion, i
 }
 
 // events reads an entity's indexed events from fromVersion on, those with
-// seq at most maxSeq, at most limit, in version order.
-func (x *entityIndex) events(tenant, entity string, fromVersion, maxSeq uint64, limit int) ([]EntityEvent, error) {
+// seq at most maxSeq, at most limit, in version order, into buf's array
+// when it has one.
+func (x *entityIndex) events(tenant, entity string, fromVersion, maxSeq uint64, limit int, buf []EntityEvent) ([]EntityEvent, error) {
 	prefix := entityPrefix(tenant, entity)
 	it, err := x.db.NewIter(nil)
 	if err != nil {
 		return nil, err
 	}
 	defer it.Close()
-	out := make([]EntityEvent, 0, min(limit, 16)) // most streams are short
+	out := buf[:0]
+	if cap(out) == 0 {
+		out = make([]EntityEvent, 0, min(limit, 16)) // most streams are short
+	}
+	var arena byteArena
 	for ok := it.SeekPrefixGE(entityKey(tenant, entity, fromVersion)); ok && len(out) < limit; ok = it.Next() {
 		k := it.Key()
 		if len(k) != len(prefix)+8 {
 			continue
 		}
-		e, err := decodeIndexValue(tenant, entity, binary.BigEndian.Uint64(k[len(prefix):]), it.Value())
+		e, err := decodeIndexValue(tenant, entity, binary.BigEndian.Uint64(k[len(prefix):]), it.Value(), &arena)
 		if err != nil {
 			return nil, err
 		}

@@ -1,6 +1,7 @@
 package warehouse
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -26,7 +27,7 @@ func checkIndexMatchesQuery(t *testing.T, w *Warehouse, what string) {
 			entity := fmt.Sprintf("user-%d", e)
 			for _, from := range []uint64{0, 1, 100, 320, 520, 700} {
 				for _, limit := range []int{1, 3, 1000} {
-					got, ok, err := w.indexedEntityEvents(ctx, tenant, entity, from, limit)
+					got, ok, err := w.indexedEntityEvents(ctx, tenant, entity, from, limit, []EntityEvent{{ID: "stale"}, {ID: "stale"}})
 					if err != nil || !ok {
 						t.Fatalf("%s: indexed read of %s/%s: ok %v, %v", what, tenant, entity, ok, err)
 					}
@@ -90,10 +91,10 @@ func TestEntityIndexMatchesQuery(t *testing.T) {
 	checkIndexMatchesQuery(t, w, "after compaction")
 
 	// A read restriction, or a scope of another tenant, is the query's.
-	if _, ok, _ := w.indexedEntityEvents(allsource.WithReadRestriction(ctx, allsource.ReadRestriction{HiddenTypes: []string{"a.*"}}), "default", "user-1", 0, 10); ok {
+	if _, ok, _ := w.indexedEntityEvents(allsource.WithReadRestriction(ctx, allsource.ReadRestriction{HiddenTypes: []string{"a.*"}}), "default", "user-1", 0, 10, nil); ok {
 		t.Fatal("the index answered under a read restriction")
 	}
-	if _, ok, _ := w.indexedEntityEvents(allsource.WithTenantScope(ctx, "acme"), "default", "user-1", 0, 10); ok {
+	if _, ok, _ := w.indexedEntityEvents(allsource.WithTenantScope(ctx, "acme"), "default", "user-1", 0, 10, nil); ok {
 		t.Fatal("the index answered for another tenant than the scope's")
 	}
 	evs, err := w.EntityEvents(allsource.WithTenantScope(ctx, "acme"), "default", "user-1", 0, 10)
@@ -102,7 +103,7 @@ func TestEntityIndexMatchesQuery(t *testing.T) {
 	}
 	// An index behind the files is not used.
 	w.index.indexed.Store(10)
-	if _, ok, _ := w.indexedEntityEvents(ctx, "default", "user-1", 0, 10); ok {
+	if _, ok, _ := w.indexedEntityEvents(ctx, "default", "user-1", 0, 10, nil); ok {
 		t.Fatal("an index behind the flushed seq answered")
 	}
 	w.index.indexed.Store(500)
@@ -197,7 +198,7 @@ func BenchmarkEntityEvents(b *testing.B) {
 	b.Run("index", func(b *testing.B) {
 		i := 0
 		for b.Loop() {
-			out, ok, err := w.indexedEntityEvents(ctx, "default", fmt.Sprintf("user-%d", i%entities), 0, 1000)
+			out, ok, err := w.indexedEntityEvents(ctx, "default", fmt.Sprintf("user-%d", i%entities), 0, 1000, nil)
 			if err != nil || !ok || len(out) != n/entities {
 				b.Fatalf("%d events, %v %v", len(out), ok, err)
 			}
@@ -235,7 +236,7 @@ func BenchmarkEntityEvents(b *testing.B) {
 		}
 		i := 0
 		for b.Loop() {
-			out, ok, err := w.indexedEntityEvents(ctx, "default", fmt.Sprintf("user-%d", i%entities), 0, 1000)
+			out, ok, err := w.indexedEntityEvents(ctx, "default", fmt.Sprintf("user-%d", i%entities), 0, 1000, nil)
 			if err != nil || !ok || len(out) != 2*n/entities {
 				b.Fatalf("%d events, %v %v", len(out), ok, err)
 			}
@@ -282,7 +283,7 @@ func TestEntityRowsConcurrent(t *testing.T) {
 					return
 				default:
 				}
-				if _, _, err := w.indexedEntityEvents(ctx, "default", "user-3", 0, 1000); err != nil {
+				if _, _, err := w.indexedEntityEvents(ctx, "default", "user-3", 0, 1000, nil); err != nil {
 					t.Error(err)
 					return
 				}
@@ -290,8 +291,36 @@ func TestEntityRowsConcurrent(t *testing.T) {
 		}()
 	}
 	readers.Wait()
-	got, ok, err := w.indexedEntityEvents(ctx, "default", "user-3", 0, 10000)
+	got, ok, err := w.indexedEntityEvents(ctx, "default", "user-3", 0, 10000, nil)
 	if err != nil || !ok || len(got) != 2000/7+1 {
 		t.Fatalf("%d events, %v %v", len(got), ok, err)
+	}
+}
+
+// TestByteArena: what the arena hands out keeps its bytes when more is
+// taken, across chunks, and a caller's append does not reach a neighbour.
+func TestByteArena(t *testing.T) {
+	var a byteArena
+	var got [][]byte
+	var want []string
+	for i := 0; i < 300; i++ {
+		p := bytes.Repeat([]byte{byte('a' + i%26)}, i*7%100)
+		if i == 150 {
+			p = bytes.Repeat([]byte("big"), 3000) // larger than a chunk
+		}
+		got = append(got, a.bytes(p))
+		want = append(want, string(p))
+		clear(p) // the source may change after
+	}
+	s := a.string([]byte("id-1"))
+	_ = append(got[0], 'x')
+	_ = append(got[10], "xyz"...)
+	for i, b := range got {
+		if string(b) != want[i] || b == nil {
+			t.Fatalf("slice %d: %q, want %q", i, b, want[i])
+		}
+	}
+	if s != "id-1" || a.string(nil) != "" {
+		t.Fatalf("strings: %q", s)
 	}
 }

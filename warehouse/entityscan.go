@@ -154,7 +154,7 @@ func (s *entityScan) fill() bool {
 			return false
 		}
 		st := s.streams[0]
-		page, ok, err := s.w.indexedEntityEvents(allsource.WithTenantScope(context.Background(), st.tenant), st.tenant, st.entity, s.from, entityScanPage)
+		page, ok, err := s.w.indexedEntityEvents(allsource.WithTenantScope(context.Background(), st.tenant), st.tenant, st.entity, s.from, entityScanPage, nil)
 		switch {
 		case err != nil:
 			s.err = err

@@ -10,7 +10,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/google/uuid"
 
@@ -666,7 +668,7 @@ func (w *Warehouse) streamPoint(ctx context.Context, p *pointPlan, args []driver
 		tenants = w.tenantsHolding(true)
 	}
 	streams := streamsOf(tenants, entities)
-	var page []EntityEvent
+	page, _ := pagePool.Get().([]EntityEvent)
 	next, from := 0, start
 	done, behind := none, false
 	read := func() (bool, error) {
@@ -674,7 +676,7 @@ func (w *Warehouse) streamPoint(ctx context.Context, p *pointPlan, args []driver
 			if err := ctx.Err(); err != nil { // a long list of entities: cancellable
 				return false, err
 			}
-			evs, ok, err := w.indexedEntityEvents(ctx, streams[0].tenant, streams[0].entity, from, entityScanPage)
+			evs, ok, err := w.indexedEntityEvents(ctx, streams[0].tenant, streams[0].entity, from, entityScanPage, page)
 			if err != nil || !ok {
 				behind = !ok
 				return false, err
@@ -743,6 +745,7 @@ func (w *Warehouse) streamPoint(ctx context.Context, p *pointPlan, args []driver
 		cols[i].Name = c.name
 	}
 	skipped, sent := int64(0), int64(0)
+	var bx boxes
 	nextRow := func(dest []driver.Value) error {
 		for {
 			if limit >= 0 && sent >= limit {
@@ -768,16 +771,68 @@ func (w *Warehouse) streamPoint(ctx context.Context, p *pointPlan, args []driver
 			}
 			sent++
 			for i, c := range p.cols {
-				dest[i] = fieldValue(e, c)
+				switch c.field {
+				case fTenant, fEntity, fType:
+					dest[i] = bx.str(c.field, fieldString(e, c.field))
+				case fPayload:
+					dest[i] = viewString(e.Payload)
+				case fMetadata:
+					dest[i] = viewString(e.Metadata)
+				default:
+					dest[i] = fieldValue(e, c)
+				}
 			}
 			return nil
 		}
 	}
 	err = fn(cols, nextRow)
+	// The rows went out as copies: the page's array serves the next read.
+	if cap(page) <= 1024 {
+		clear(page[:cap(page)])
+		pagePool.Put(page[:0])
+	}
 	if w.opts.Observe != nil {
 		w.opts.Observe.Queried(time.Since(began))
 	}
 	return true, err
+}
+
+// pagePool keeps the arrays point reads decode events into.
+var pagePool sync.Pool
+
+// boxes holds the driver values of the string fields that repeat from
+// row to row (tenant, entity, event type), each boxed once while it does
+// not change.
+type boxes struct {
+	s [numFields]string
+	v [numFields]driver.Value
+}
+
+func (b *boxes) str(field int, s string) driver.Value {
+	if b.v[field] == nil || b.s[field] != s {
+		b.s[field], b.v[field] = s, s
+	}
+	return b.v[field]
+}
+
+func fieldString(e *EntityEvent, field int) string {
+	switch field {
+	case fTenant:
+		return e.Tenant
+	case fEntity:
+		return e.EntityID
+	}
+	return e.EventType
+}
+
+// viewString is b as a string without a copy: the events a read hands out
+// are its own (decoded from the index) or the hot tier's, neither written
+// again.
+func viewString(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
 }
 
 func holds(op string, cmp int) bool {
