@@ -539,6 +539,7 @@ func (w *Warehouse) catchUpIndex(ctx context.Context, watermark uint64) error {
 	if err := vrows.Err(); err != nil {
 		return err
 	}
+	w.fault("index:catch-up")
 	if err := x.add(batch, versions, from, watermark); err != nil {
 		return err
 	}

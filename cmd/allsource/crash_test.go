@@ -351,6 +351,46 @@ func TestKill9DuringIngest(t *testing.T) {
 	checkNoOrphans(t, p3.url, dir)
 }
 
+// TestCrashDuringIndexCatchUp: a server killed after a flush but before
+// its index step, then killed again while the next start-up catches the
+// index up, comes back with every acknowledged event readable by entity
+// exactly once.
+func TestCrashDuringIndexCatchUp(t *testing.T) {
+	if testing.Short() {
+		t.Skip("process-level crash test")
+	}
+	dir := t.TempDir()
+	flags := []string{"--flush-rows", "400", "--flush-age", "200ms"}
+	p := startProc(t, dir, []string{faultEnv + "=index:before-write"}, flags...)
+	stop := make(chan struct{})
+	done := make(chan []*sentBatch)
+	go func() { done <- writeLoad(p.url, 2, 50, "2026-05-01", stop) }()
+	select {
+	case <-p.done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the server did not reach index:before-write")
+	}
+	close(stop)
+	batches := <-done
+
+	// The next start-up finds the index behind and dies catching it up.
+	addr, pgAddr := freeAddr(t), freeAddr(t)
+	cmd := exec.Command(os.Args[0], append([]string{"serve", "--data-dir", dir, "--http-addr", addr, "--pg-addr", pgAddr}, flags...)...)
+	cmd.Env = append(os.Environ(), "ALLSOURCE_TEST_AS_BINARY=1", faultEnv+"=index:catch-up")
+	out, _ := cmd.CombinedOutput()
+	if !strings.Contains(string(out), "fault injection: SIGKILL") {
+		t.Fatalf("the start-up did not die catching the index up:\n%s", tail(string(out), 30))
+	}
+
+	p3 := startProc(t, dir, nil, flags...)
+	if !strings.Contains(p3.logs.String(), "entity index caught up") {
+		t.Errorf("the index was not caught up:\n%s", tail(p3.logs.String(), 20))
+	}
+	checkExactlyOnce(t, p3.url, batches)
+	checkNoOrphans(t, p3.url, dir)
+	checkEntityStreams(t, p3.url)
+}
+
 func closedAfter(d time.Duration) <-chan struct{} {
 	c := make(chan struct{})
 	time.AfterFunc(d, func() { close(c) })
