@@ -58,7 +58,7 @@ type entityIndex struct {
 
 var indexedKey = []byte("m/indexed")
 
-func openEntityIndex(dataDir string, cacheBytes int64) (*entityIndex, error) {
+func openEntityIndex(dataDir string, cacheBytes int64, compression string) (*entityIndex, error) {
 	dir := filepath.Join(dataDir, "index", "entities")
 	// Events come in by ingesting table files (see add), so the LSM's own
 	// write-ahead log would hold nothing. Reads of recent or popular
@@ -73,9 +73,17 @@ func openEntityIndex(dataDir string, cacheBytes int64) (*entityIndex, error) {
 	// Tables of 32 MiB rather than 2: opening the index reads every
 	// table's metadata, so fewer tables keep start-up flat as history
 	// grows (451 tables at 10 M events took 6 ms to open).
+	// Snappy blocks by default. Uncompressed ones spare a read that misses
+	// the cache its decompression and a flush its compression, but at 50 M
+	// events made the data dir 1.7x larger and opening the index slower
+	// (more tables). Tables keep the compression they were written with.
+	comp := pebble.SnappyCompression
+	if compression == "none" {
+		comp = pebble.NoCompression
+	}
 	opts.Levels = make([]pebble.LevelOptions, 7)
 	for i := range opts.Levels {
-		opts.Levels[i] = pebble.LevelOptions{FilterPolicy: bloom.FilterPolicy(10), FilterType: pebble.TableFilter, TargetFileSize: 32 << 20}
+		opts.Levels[i] = pebble.LevelOptions{FilterPolicy: bloom.FilterPolicy(10), FilterType: pebble.TableFilter, TargetFileSize: 32 << 20, Compression: comp}
 	}
 	opts = opts.EnsureDefaults()
 	db, err := pebble.Open(dir, opts)
@@ -553,7 +561,7 @@ func (w *Warehouse) catchUpIndex(ctx context.Context, watermark uint64) error {
 func (w *Warehouse) openIndex(ctx context.Context, watermark uint64) error {
 	var err error
 	for attempt := 0; attempt < 2; attempt++ {
-		if w.index, err = openEntityIndex(w.opts.DataDir, w.opts.IndexCacheBytes); err == nil {
+		if w.index, err = openEntityIndex(w.opts.DataDir, w.opts.IndexCacheBytes, w.opts.IndexCompression); err == nil {
 			if err = w.catchUpIndex(ctx, watermark); err == nil {
 				return nil
 			}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -322,5 +323,41 @@ func TestByteArena(t *testing.T) {
 	}
 	if s != "id-1" || a.string(nil) != "" {
 		t.Fatalf("strings: %q", s)
+	}
+}
+
+// TestIndexCompressionChange: an index written with snappy blocks and
+// extended without compression (or the other way round) reads both.
+func TestIndexCompressionChange(t *testing.T) {
+	ctx := context.Background()
+	for _, order := range [][2]string{{"snappy", "none"}, {"none", "snappy"}} {
+		dir := t.TempDir()
+		w := openTest(t, dir, func(o *Options) { o.IndexCompression = order[0] })
+		evs := mkEvents(1, 200, 3)
+		if err := w.Append(evs[:100]); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.FlushAll(ctx); err != nil {
+			t.Fatal(err)
+		}
+		w.Close()
+		w = openTest(t, dir, func(o *Options) { o.IndexCompression = order[1] })
+		if err := w.Append(evs[100:]); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.FlushAll(ctx); err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range []string{"user-1", "user-2"} {
+			got, ok, err := w.indexedEntityEvents(ctx, "default", e, 0, 1000, nil)
+			want, werr := w.entityEventsSQL(ctx, "default", e, 0, 1000)
+			if err != nil || werr != nil || !ok || len(got) == 0 || len(got) != len(want) {
+				t.Fatalf("%v: %s: %d indexed events (ok %v, %v), %d by query (%v)", order, e, len(got), ok, err, len(want), werr)
+			}
+		}
+		w.Close()
+	}
+	if _, err := Open(ctx, Options{DataDir: t.TempDir(), IndexCompression: "lz4"}); err == nil || !strings.Contains(err.Error(), "lz4") {
+		t.Fatalf("unknown compression: %v", err)
 	}
 }

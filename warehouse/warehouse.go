@@ -65,6 +65,10 @@ type Options struct {
 	MaxFrozen  int           // sealed generations waiting for flush before Freeze blocks; default 4
 	// IndexCacheBytes is the entity index's block cache; default 64 MiB.
 	IndexCacheBytes int64
+	// IndexCompression is how the entity index stores blocks written from
+	// now on: "snappy" (the default) or "none" (no decompression on a
+	// cache miss and a cheaper flush, for about 1.7x the data dir).
+	IndexCompression string
 
 	CompactMinFiles int           // compact a partition once it has this many files; default 8
 	CompactInterval time.Duration // how often to look for work; default 30s
@@ -125,6 +129,13 @@ func (o *Options) Validate() error {
 	}
 	if o.IndexCacheBytes <= 0 {
 		o.IndexCacheBytes = 64 << 20
+	}
+	switch o.IndexCompression {
+	case "":
+		o.IndexCompression = "snappy"
+	case "none", "snappy":
+	default:
+		return fmt.Errorf("warehouse: index compression %q: want none or snappy", o.IndexCompression)
 	}
 	if o.MaxFrozen <= 0 {
 		o.MaxFrozen = 4

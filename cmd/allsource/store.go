@@ -82,15 +82,16 @@ func openLockedStore(ctx context.Context, cfg *Config, log *slog.Logger, m *metr
 	}
 	var svc atomic.Pointer[ingest.Service]
 	hopts := warehouse.Options{
-		DataDir:         cfg.DataDir,
-		FlushRows:       cfg.FlushRows,
-		FlushBytes:      cfg.FlushBytes,
-		IndexCacheBytes: cfg.IndexCacheBytes,
-		FlushAge:        cfg.FlushAge,
-		CompactMinFiles: cfg.CompactMinFiles,
-		CompactInterval: cfg.CompactInterval,
-		MemLimit:        cfg.MemoryLimit,
-		Logger:          log,
+		DataDir:          cfg.DataDir,
+		FlushRows:        cfg.FlushRows,
+		FlushBytes:       cfg.FlushBytes,
+		IndexCacheBytes:  cfg.IndexCacheBytes,
+		IndexCompression: cfg.IndexCompression,
+		FlushAge:         cfg.FlushAge,
+		CompactMinFiles:  cfg.CompactMinFiles,
+		CompactInterval:  cfg.CompactInterval,
+		MemLimit:         cfg.MemoryLimit,
+		Logger:           log,
 		OnFlushed: func(watermark uint64) {
 			if s := svc.Load(); s != nil {
 				s.Checkpoint(watermark)
