@@ -774,10 +774,6 @@ func (w *Warehouse) streamPoint(ctx context.Context, p *pointPlan, args []driver
 				switch c.field {
 				case fTenant, fEntity, fType:
 					dest[i] = bx.str(c.field, fieldString(e, c.field))
-				case fPayload:
-					dest[i] = viewString(e.Payload)
-				case fMetadata:
-					dest[i] = viewString(e.Metadata)
 				default:
 					dest[i] = fieldValue(e, c)
 				}
@@ -825,9 +821,9 @@ func fieldString(e *EntityEvent, field int) string {
 	return e.EventType
 }
 
-// viewString is b as a string without a copy: the events a read hands out
-// are its own (decoded from the index) or the hot tier's, neither written
-// again.
+// viewString is b as a string without a copy: the events point reads and
+// the entity scan hand out are their own (decoded from the index) or the
+// hot tier's, neither written again.
 func viewString(b []byte) string {
 	if len(b) == 0 {
 		return ""
@@ -880,9 +876,9 @@ func fieldValue(e *EntityEvent, c pointCol) driver.Value {
 	case fIngested:
 		return e.IngestedAt
 	case fPayload:
-		return string(e.Payload)
+		return viewString(e.Payload)
 	case fMetadata:
-		return string(e.Metadata)
+		return viewString(e.Metadata)
 	}
 	return nil
 }

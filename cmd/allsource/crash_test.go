@@ -361,17 +361,7 @@ func TestCrashDuringIndexCatchUp(t *testing.T) {
 	}
 	dir := t.TempDir()
 	flags := []string{"--flush-rows", "400", "--flush-age", "200ms"}
-	p := startProc(t, dir, []string{faultEnv + "=index:before-write"}, flags...)
-	stop := make(chan struct{})
-	done := make(chan []*sentBatch)
-	go func() { done <- writeLoad(p.url, 2, 50, "2026-05-01", stop) }()
-	select {
-	case <-p.done:
-	case <-time.After(30 * time.Second):
-		t.Fatal("the server did not reach index:before-write")
-	}
-	close(stop)
-	batches := <-done
+	batches := loadUntilFault(t, dir, "index:before-write", flags...)
 
 	// The next start-up finds the index behind and dies catching it up.
 	addr, pgAddr := freeAddr(t), freeAddr(t)
@@ -391,6 +381,27 @@ func TestCrashDuringIndexCatchUp(t *testing.T) {
 	checkEntityStreams(t, p3.url)
 }
 
+// loadUntilFault runs a server armed to kill itself at point under a write
+// load until it does, and returns the batches sent.
+func loadUntilFault(t *testing.T, dir, point string, flags ...string) []*sentBatch {
+	t.Helper()
+	p := startProc(t, dir, []string{faultEnv + "=" + point}, flags...)
+	stop := make(chan struct{})
+	done := make(chan []*sentBatch)
+	go func() { done <- writeLoad(p.url, 2, 50, "2026-05-01", stop) }()
+	select {
+	case <-p.done:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the server did not reach %s", point)
+	}
+	close(stop)
+	batches := <-done
+	if !strings.Contains(p.logs.String(), "fault injection: SIGKILL") {
+		t.Fatalf("server died without reaching %s: %v", point, p.err)
+	}
+	return batches
+}
+
 func closedAfter(d time.Duration) <-chan struct{} {
 	c := make(chan struct{})
 	time.AfterFunc(d, func() { close(c) })
@@ -406,20 +417,7 @@ func TestCrashAtEachFlushAndCompactionStep(t *testing.T) {
 		t.Run(point, func(t *testing.T) {
 			dir := t.TempDir()
 			flags := []string{"--flush-rows", "400", "--flush-age", "200ms", "--compact-min-files", "2", "--compact-interval", "100ms"}
-			p := startProc(t, dir, []string{faultEnv + "=" + point}, flags...)
-			stop := make(chan struct{})
-			done := make(chan []*sentBatch)
-			go func() { done <- writeLoad(p.url, 2, 50, "2026-05-01", stop) }()
-			select {
-			case <-p.done:
-			case <-time.After(30 * time.Second):
-				t.Fatalf("the server did not reach %s", point)
-			}
-			close(stop)
-			batches := <-done
-			if !strings.Contains(p.logs.String(), "fault injection: SIGKILL") {
-				t.Fatalf("server died without reaching the fault point: %v", p.err)
-			}
+			batches := loadUntilFault(t, dir, point, flags...)
 			p2 := startProc(t, dir, nil, flags...)
 			checkExactlyOnce(t, p2.url, batches)
 			checkNoOrphans(t, p2.url, dir)
