@@ -329,8 +329,14 @@ func (ev SessionEvent) AppendPayload(dst []byte) []byte {
 // AppendJSON appends the event in the POST /v1/events format, without a
 // trailing newline.
 func (ev SessionEvent) AppendJSON(dst []byte) []byte {
-	dst = append(dst, `{"entity_id":"user-`...)
-	dst = strconv.AppendInt(dst, int64(ev.Entity), 10)
+	return ev.appendJSON(dst, "user-", int64(ev.Entity))
+}
+
+// appendJSON appends the event with the entity id prefix followed by id.
+func (ev SessionEvent) appendJSON(dst []byte, prefix string, id int64) []byte {
+	dst = append(dst, `{"entity_id":"`...)
+	dst = append(dst, prefix...)
+	dst = strconv.AppendInt(dst, id, 10)
 	dst = append(dst, `","event_type":"`...)
 	dst = append(dst, EventTypes[ev.Type]...)
 	dst = append(dst, `","timestamp":"`...)
