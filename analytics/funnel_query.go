@@ -139,7 +139,22 @@ func RunFunnel(ctx context.Context, wh *warehouse.Warehouse, spec FunnelSpec) (F
 
 // funnelQuestion is spec as a grouped question (opts validated).
 func funnelQuestion(spec FunnelSpec, opts FunnelOptions) question[Hit, *Funnel, FunnelResult] {
+	var tb typeBits
+	if keyedByEntity(spec.By) && spec.Breakdown == "" && unconditional(spec.Steps) && unconditional(spec.Exclude) {
+		tb = func(t string) (bits uint64, flag bool) {
+			for i, st := range spec.Steps {
+				if st.EventType == t {
+					bits |= 1 << i
+				}
+			}
+			for _, st := range spec.Exclude {
+				flag = flag || st.EventType == t
+			}
+			return bits, flag
+		}
+	}
 	return question[Hit, *Funnel, FunnelResult]{
+		typeBits: tb, from: spec.From, to: spec.To,
 		sql: func(shape feedShape) (string, error) { return funnelSQL(spec, shape) },
 		// A step's type whose condition failed comes with no step bit.
 		keep:  func(bits uint64, excl bool) bool { return bits != 0 || excl },
@@ -179,4 +194,17 @@ func toUint64(v driver.Value) uint64 {
 		return uint64(x)
 	}
 	return 0
+}
+
+// keyedByEntity reports whether a question's unit is the entity.
+func keyedByEntity(by string) bool { return by == "" || by == "entity_id" || by == "subject" }
+
+// unconditional reports whether steps are chosen by event type alone.
+func unconditional(steps []StepSpec) bool {
+	for _, st := range steps {
+		if strings.TrimSpace(st.Where) != "" {
+			return false
+		}
+	}
+	return true
 }

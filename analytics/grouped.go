@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql/driver"
 	"errors"
+	"time"
 
 	"github.com/allsource/allsource/warehouse"
 )
@@ -28,6 +29,11 @@ type question[E any, A evaluator[E, R], R any] struct {
 	// from index 2 on), false dropping it.
 	fromFeed func(fd *feed, r feedRow) E
 	fromRow  func(r []driver.Value) (E, bool)
+	// typeBits is set when the question's events are chosen by type alone
+	// and keyed by entity, without breakdown: the column path can answer
+	// it, over [from, to).
+	typeBits typeBits
+	from, to *time.Time
 }
 
 // runQuestion answers q: by the in-memory feed, or by the engine's sorted
@@ -35,6 +41,15 @@ type question[E any, A evaluator[E, R], R any] struct {
 // first hash (by key text).
 func runQuestion[E any, A evaluator[E, R], R any](ctx context.Context, wh *warehouse.Warehouse, q question[E, A, R]) (R, error) {
 	var zero R
+	if q.typeBits != nil {
+		res, ok, err := columnsQuestion(ctx, wh, q)
+		switch {
+		case errors.Is(err, errHashCollision):
+			return streamQuestion(ctx, wh, q, shapeText)
+		case ok || err != nil:
+			return res, err
+		}
+	}
 	sql, err := q.sql(shapeFeed)
 	if err != nil {
 		return zero, err

@@ -118,7 +118,20 @@ func RunRetention(ctx context.Context, wh *warehouse.Warehouse, spec RetentionSp
 
 // retentionQuestion is spec as a grouped question (o validated).
 func retentionQuestion(spec RetentionSpec, o RetentionOptions) question[RetentionEvent, *Retention, RetentionResult] {
+	var tb typeBits
+	if keyedByEntity(spec.By) && spec.Breakdown == "" && unconditional([]StepSpec{spec.StartEvent, spec.ReturnEvent}) {
+		tb = func(t string) (bits uint64, _ bool) {
+			if t == spec.StartEvent.EventType {
+				bits |= 1
+			}
+			if t == spec.ReturnEvent.EventType {
+				bits |= 2
+			}
+			return bits, false
+		}
+	}
 	return question[RetentionEvent, *Retention, RetentionResult]{
+		typeBits: tb, from: spec.From, to: spec.To,
 		sql:   func(shape feedShape) (string, error) { return retentionSQL(spec, shape) },
 		new:   func() *Retention { r, _ := NewRetention(o); return r },
 		merge: func(into, from *Retention) error { into.Merge(from); return nil },

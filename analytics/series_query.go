@@ -206,37 +206,14 @@ func RunSeries(ctx context.Context, wh *warehouse.Warehouse, spec SeriesSpec) (S
 	if err != nil {
 		return SeriesResult{}, err
 	}
-	type key struct {
-		null bool
-		s    string
+	type key = seriesKey
+	groups, ok, err := seriesFromColumns(ctx, wh, spec, p)
+	if err != nil {
+		return SeriesResult{}, err
 	}
-	groups := map[key][]SeriesPoint{}
-	err = wh.Stream(ctx, p.sql, nil, func(_ []warehouse.Column, next func([]driver.Value) error) error {
-		dest := make([]driver.Value, 3)
-		for {
-			if err := next(dest); err != nil {
-				if errors.Is(err, io.EOF) {
-					return nil
-				}
-				return err
-			}
-			t, _ := dest[0].(time.Time)
-			k := key{null: true}
-			if s, ok := dest[1].(string); ok {
-				k = key{s: s}
-			}
-			var v *float64
-			if f, ok := dest[2].(float64); ok && !math.IsNaN(f) && !math.IsInf(f, 0) {
-				v = &f
-			}
-			// The engine's bucket start, snapped onto this package's
-			// calendar (they agree; snapping makes the grid exact).
-			if _, seen := groups[k]; !seen && len(groups) >= maxSeriesGroups {
-				return allsource.Errorf(allsource.CodeInvalid, "more than %d groups; narrow group_by or the range", maxSeriesGroups)
-			}
-			groups[k] = append(groups[k], SeriesPoint{Time: SeriesBucketOf(t, p.iv, p.loc), Value: v})
-		}
-	})
+	if !ok {
+		groups, err = seriesFromEngine(ctx, wh, p)
+	}
 	if err != nil {
 		return SeriesResult{}, err
 	}
@@ -353,4 +330,43 @@ func RunAnomalies(ctx context.Context, wh *warehouse.Warehouse, spec AnomalySpec
 		}
 	}
 	return out, nil
+}
+
+// seriesKey is a series' group value (null: none).
+type seriesKey struct {
+	null bool
+	s    string
+}
+
+// seriesFromEngine is each group's non-empty buckets, asked of the engine.
+func seriesFromEngine(ctx context.Context, wh *warehouse.Warehouse, p *seriesPlan) (map[seriesKey][]SeriesPoint, error) {
+	type key = seriesKey
+	groups := map[key][]SeriesPoint{}
+	err := wh.Stream(ctx, p.sql, nil, func(_ []warehouse.Column, next func([]driver.Value) error) error {
+		dest := make([]driver.Value, 3)
+		for {
+			if err := next(dest); err != nil {
+				if errors.Is(err, io.EOF) {
+					return nil
+				}
+				return err
+			}
+			t, _ := dest[0].(time.Time)
+			k := key{null: true}
+			if s, ok := dest[1].(string); ok {
+				k = key{s: s}
+			}
+			var v *float64
+			if f, ok := dest[2].(float64); ok && !math.IsNaN(f) && !math.IsInf(f, 0) {
+				v = &f
+			}
+			// The engine's bucket start, snapped onto this package's
+			// calendar (they agree; snapping makes the grid exact).
+			if _, seen := groups[k]; !seen && len(groups) >= maxSeriesGroups {
+				return allsource.Errorf(allsource.CodeInvalid, "more than %d groups; narrow group_by or the range", maxSeriesGroups)
+			}
+			groups[k] = append(groups[k], SeriesPoint{Time: SeriesBucketOf(t, p.iv, p.loc), Value: v})
+		}
+	})
+	return groups, err
 }

@@ -121,6 +121,10 @@ func (w *Warehouse) compactPartition(ctx context.Context, in []fileEntry) error 
 		return err
 	}
 	w.fault("compact:after-manifest")
+	if err := w.compactedColumns(ctx, in, out); err != nil {
+		w.log.Warn("event columns not written", "path", out.Path, "err", err)
+		w.kickColumns()
+	}
 
 	removed := make(map[string]bool, len(in))
 	for _, f := range in {
@@ -139,6 +143,7 @@ func (w *Warehouse) compactPartition(ctx context.Context, in []fileEntry) error 
 			if err := os.Remove(filepath.Join(w.whDir, filepath.FromSlash(f.Path))); err != nil {
 				w.log.Warn("remove compacted file", "path", f.Path, "err", err)
 			}
+			w.dropColumns(f.Path)
 		}
 	})
 	d := time.Since(start)

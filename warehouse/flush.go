@@ -182,6 +182,17 @@ func (w *Warehouse) flushGen(ctx context.Context, g *gen) (err error) {
 		w.log.Error("entity index: flush not indexed", "gen", g.id, "err", err)
 	}
 	w.fault("index:after-write")
+	for i, k := range keys {
+		rows, types, err := eventColumns(parts[k])
+		if err == nil {
+			err = w.writeColumns(entries[i].Path, rows, types)
+		}
+		if err != nil {
+			// Questions read the Parquet files until the builder has made them.
+			w.log.Warn("event columns not written", "path", entries[i].Path, "err", err)
+			w.kickColumns()
+		}
+	}
 
 	w.publish(func(v *version) {
 		v.files = append(append([]fileEntry(nil), v.files...), entries...)

@@ -205,6 +205,7 @@ type Warehouse struct {
 	tmpDir  string
 	projDir string
 	index   *entityIndex // flushed events by (tenant, entity, version)
+	cols    *colStore    // the Parquet files' event columns (columns.go)
 
 	pubMu     sync.Mutex
 	published map[string]map[string]string // tenant -> name -> table in _proj
@@ -323,6 +324,9 @@ func Open(ctx context.Context, opts Options) (*Warehouse, error) {
 	}
 	w.lastSeq.Store(watermark)
 	w.tenantSeq, w.startSeq = map[string]uint64{}, watermark
+	if err := w.openColumns(files); err != nil {
+		return nil, err
+	}
 	w.done.Add(3)
 	go w.flushLoop()
 	go w.compactLoop()
@@ -598,6 +602,7 @@ func (w *Warehouse) closeDBs() error {
 	if w.index != nil {
 		errs = append(errs, w.index.close())
 	}
+	w.closeColumns()
 	return errors.Join(errs...)
 }
 

@@ -1,0 +1,424 @@
+package analytics
+
+import (
+	"cmp"
+	"context"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/allsource/allsource/warehouse"
+)
+
+// The column path. A question whose events are chosen by event type alone
+// (steps and exclusions without conditions, the entity as the unit, no
+// breakdown) is answered from the warehouse's event columns (see
+// warehouse.ScanColumns) instead of a Parquet scan by the engine: each
+// worker takes whole partitions of the entity hash, gathers their events
+// of the question's types, groups them by entity with a hash table and a
+// counting pass (no sort: the files' segments come in time order, so a
+// key's events are already ordered but where two files of one day
+// overlap, which a check finds and an insertion sort mends), and runs its
+// own evaluator; the evaluators are merged at the end. The rows it gives
+// the evaluators are the feed's, so answers are the same by construction
+// and the tests compare the two paths on every question shape.
+
+// typeBits is a question's event types: a type's step bits and exclusion
+// flag; a type with neither is not read.
+type typeBits func(eventType string) (bits uint64, flag bool)
+
+// columnsQuestion answers q from the event columns; ok is false when they
+// cannot (a read restriction, columns being built), and the caller takes
+// the engine's path.
+func columnsQuestion[E any, A evaluator[E, R], R any](ctx context.Context, wh *warehouse.Warehouse, q question[E, A, R]) (res R, ok bool, err error) {
+	scan, ok, err := wh.ScanColumns(ctx)
+	if !ok || err != nil {
+		return res, false, err
+	}
+	defer scan.Close()
+	lo, hi := int64(-1<<63), int64(1<<63-1)
+	if q.from != nil {
+		lo = q.from.UnixMicro()
+	}
+	if q.to != nil {
+		hi = q.to.UnixMicro() - 1
+	}
+	evals := make([]A, feedWorkers())
+	for i := range evals {
+		evals[i] = q.new()
+	}
+	var next atomic.Int32
+	var collided atomic.Bool
+	var wg sync.WaitGroup
+	empty := &feed{}
+	for w := range evals {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var sc groupScratch
+			var segs []warehouse.ColumnSegment
+			var buf []E
+			tables := map[*string][]typeEntry{}
+			for {
+				p := int(next.Add(1)) - 1
+				if p >= warehouse.ColumnParts || collided.Load() || ctx.Err() != nil {
+					return
+				}
+				segs = scan.Segments(p, segs[:0])
+				rows := sc.rows[:0]
+				for _, s := range segs {
+					rows = gatherSegment(rows, s, tableFor(tables, s.Types, q.typeBits), lo, hi)
+				}
+				sc.rows = rows
+				ok := sc.group(rows, func(run []feedRow) {
+					b := buf[:0]
+					for _, r := range run {
+						b = append(b, q.fromFeed(empty, r))
+					}
+					evals[w].Add("", b)
+					buf = b
+				})
+				if !ok {
+					collided.Store(true)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if collided.Load() {
+		return res, false, errHashCollision
+	}
+	if err := ctx.Err(); err != nil {
+		return res, false, err
+	}
+	for _, e := range evals[1:] {
+		if err := q.merge(evals[0], e); err != nil {
+			return res, false, err
+		}
+	}
+	return evals[0].Result(), true, nil
+}
+
+type typeEntry struct {
+	bits uint64
+	flag bool
+}
+
+// tableFor is the question's bits for each of a type list's entries,
+// computed once per list (files share none, a scan's hot segments share
+// one).
+func tableFor(tables map[*string][]typeEntry, types []string, tb typeBits) []typeEntry {
+	if len(types) == 0 {
+		return nil
+	}
+	k := unsafe.SliceData(types)
+	t, ok := tables[k]
+	if !ok {
+		t = make([]typeEntry, len(types))
+		for i, name := range types {
+			t[i].bits, t[i].flag = tb(name)
+		}
+		tables[k] = t
+	}
+	return t
+}
+
+// gatherSegment appends the segment's events of the question's types
+// within [lo, hi] µs.
+func gatherSegment(dst []feedRow, s warehouse.ColumnSegment, table []typeEntry, lo, hi int64) []feedRow {
+	for i, t := range s.Type {
+		e := table[t]
+		if e.bits == 0 && !e.flag {
+			continue
+		}
+		us := s.Micros[i]
+		if us < lo || us > hi {
+			continue
+		}
+		dst = append(dst, feedRow{g1: s.G1[i], g2: uint64(s.G2[i]), us: us, seq: int64(s.Seq[i]), bits: e.bits, flag: e.flag, bd: -1})
+	}
+	return dst
+}
+
+// groupScratch is a worker's memory for grouping partitions.
+type groupScratch struct {
+	rows   []feedRow
+	out    []feedRow
+	slots  []int32  // open addressing: key index + 1, 0 empty
+	keys   []uint64 // per key: g1
+	g2s    []uint64 // per key: g2
+	ends   []int32  // per key: count, then where its run ends
+	member []int32  // per row: its key
+}
+
+// group calls visit with each key's rows in (time, seq) order, keys in
+// order of first appearance. It returns false when two keys share g1 but
+// not g2 (a hash collision: the caller asks again by key text).
+func (sc *groupScratch) group(rows []feedRow, visit func([]feedRow)) bool {
+	if len(rows) == 0 {
+		return true
+	}
+	size := 1024
+	for size < len(rows)/2 {
+		size <<= 1
+	}
+	sc.reset(size)
+	member := sc.member[:0]
+	for i := range rows {
+		k, ok := sc.find(rows[i].g1, rows[i].g2)
+		if !ok {
+			return false
+		}
+		member = append(member, k)
+	}
+	sc.member = member
+	// Counts to run ends, then a stable scatter from the back.
+	ends := sc.ends
+	sum := int32(0)
+	for k := range ends {
+		sum += ends[k]
+		ends[k] = sum
+	}
+	out := slices.Grow(sc.out[:0], len(rows))[:len(rows)]
+	for i := len(rows) - 1; i >= 0; i-- {
+		k := member[i]
+		ends[k]--
+		out[ends[k]] = rows[i]
+	}
+	sc.out = out
+	// ends[k] is now where key k's run starts.
+	for k := range ends {
+		end := int32(len(out))
+		if k+1 < len(ends) {
+			end = ends[k+1]
+		}
+		run := out[ends[k]:end]
+		if !runOrdered(run) {
+			sortRun(run)
+		}
+		visit(run)
+	}
+	return true
+}
+
+func (sc *groupScratch) reset(size int) {
+	if cap(sc.slots) < size {
+		sc.slots = make([]int32, size)
+	} else {
+		sc.slots = sc.slots[:size]
+		clear(sc.slots)
+	}
+	sc.keys, sc.g2s, sc.ends = sc.keys[:0], sc.g2s[:0], sc.ends[:0]
+}
+
+// find returns the index of the key with hash g1, adding it if new; false
+// when it is there with another g2.
+func (sc *groupScratch) find(g1, g2 uint64) (int32, bool) {
+	mask := uint64(len(sc.slots) - 1)
+	for i := g1 & mask; ; i = (i + 1) & mask {
+		s := sc.slots[i]
+		if s == 0 {
+			k := int32(len(sc.keys))
+			sc.keys = append(sc.keys, g1)
+			sc.g2s = append(sc.g2s, g2)
+			sc.ends = append(sc.ends, 1)
+			sc.slots[i] = k + 1
+			if len(sc.keys)*2 > len(sc.slots) {
+				sc.grow()
+			}
+			return k, true
+		}
+		if k := s - 1; sc.keys[k] == g1 {
+			sc.ends[k]++
+			return k, sc.g2s[k] == g2
+		}
+	}
+}
+
+// grow doubles the table.
+func (sc *groupScratch) grow() {
+	sc.slots = make([]int32, 2*len(sc.slots))
+	mask := uint64(len(sc.slots) - 1)
+	for k, g1 := range sc.keys {
+		i := g1 & mask
+		for sc.slots[i] != 0 {
+			i = (i + 1) & mask
+		}
+		sc.slots[i] = int32(k) + 1
+	}
+}
+
+func runOrdered(run []feedRow) bool {
+	for i := 1; i < len(run); i++ {
+		a, b := &run[i-1], &run[i]
+		if a.us > b.us || (a.us == b.us && a.seq > b.seq) {
+			return false
+		}
+	}
+	return true
+}
+
+func sortRun(run []feedRow) {
+	if len(run) <= 32 {
+		insertionSortRows(run)
+		return
+	}
+	slices.SortFunc(run, func(a, b feedRow) int {
+		if c := cmp.Compare(a.us, b.us); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.seq, b.seq)
+	})
+}
+
+// seriesFromColumns counts events per bucket (and event type, when the
+// series are grouped by it) from the event columns, for a count of events
+// chosen by type alone; ok is false when the question needs the engine.
+func seriesFromColumns(ctx context.Context, wh *warehouse.Warehouse, spec SeriesSpec, p *seriesPlan) (map[seriesKey][]SeriesPoint, bool, error) {
+	byType := false
+	switch spec.GroupBy {
+	case "":
+	case "event_type", "type":
+		byType = true
+	default:
+		return nil, false, nil
+	}
+	// In UTC, where the engine's buckets and this package's grid are the
+	// same by construction; a zone with clock changes has buckets the
+	// engine and the grid may cut differently around the change.
+	if (spec.Metric != "" && spec.Metric != "count") || strings.TrimSpace(spec.Where) != "" || p.loc.String() != "UTC" {
+		return nil, false, nil
+	}
+	grid := SeriesBuckets(*spec.From, *spec.To, p.iv, p.loc)
+	if len(grid) == 0 {
+		return nil, false, nil
+	}
+	starts := make([]int64, len(grid)+1)
+	for i, b := range grid {
+		starts[i] = b.UnixMicro()
+	}
+	lo, hi := spec.From.UnixMicro(), spec.To.UnixMicro()
+	starts[len(grid)] = hi
+	scan, ok, err := wh.ScanColumns(ctx)
+	if !ok || err != nil {
+		return nil, false, err
+	}
+	defer scan.Close()
+
+	// Each worker counts into its own arrays, one per group, indexed by
+	// bucket; a type list's entries map to groups once.
+	type counts struct {
+		names  []string         // group names
+		ids    map[string]int32 // name -> group
+		counts [][]int64
+		over   bool // too many groups or points: the engine's error
+	}
+	workers := make([]counts, feedWorkers())
+	var next atomic.Int32
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := &workers[w]
+			c.ids = map[string]int32{}
+			tables := map[*string][]int32{}
+			var segs []warehouse.ColumnSegment
+			group := func(name string) int32 {
+				if !byType {
+					name = ""
+				}
+				id, ok := c.ids[name]
+				if !ok {
+					id = int32(len(c.names))
+					if (len(c.names)+1)*len(grid) > maxSeriesPoints || len(c.names) >= maxSeriesGroups {
+						c.over = true
+						return -1
+					}
+					c.ids[name] = id
+					c.names = append(c.names, name)
+					c.counts = append(c.counts, make([]int64, len(grid)))
+				}
+				return id
+			}
+			for {
+				p := int(next.Add(1)) - 1
+				if p >= warehouse.ColumnParts || c.over || ctx.Err() != nil {
+					return
+				}
+				segs = scan.Segments(p, segs[:0])
+				for _, s := range segs {
+					k := unsafe.SliceData(s.Types)
+					table, ok := tables[k]
+					if !ok {
+						table = make([]int32, len(s.Types))
+						for i, t := range s.Types {
+							table[i] = -1
+							if spec.EventType == "" || t == spec.EventType {
+								table[i] = group(t)
+							}
+						}
+						tables[k] = table
+					}
+					b := 0
+					for i, t := range s.Type {
+						g := table[t]
+						us := s.Micros[i]
+						if g < 0 || us < lo || us >= hi {
+							continue
+						}
+						if us < starts[b] || us >= starts[b+1] {
+							b = sort.Search(len(grid), func(j int) bool { return starts[j+1] > us })
+						}
+						c.counts[g][b]++
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, false, err
+	}
+	total := map[string][]int64{}
+	for _, c := range workers {
+		if c.over {
+			return nil, false, nil
+		}
+		for i, name := range c.names {
+			t := total[name]
+			if t == nil {
+				t = make([]int64, len(grid))
+				total[name] = t
+			}
+			for b, n := range c.counts[i] {
+				t[b] += n
+			}
+		}
+	}
+	if len(total) > maxSeriesGroups || len(total)*len(grid) > maxSeriesPoints {
+		return nil, false, nil // the engine's path says why
+	}
+	groups := map[seriesKey][]SeriesPoint{}
+	for name, t := range total {
+		k := seriesKey{s: name}
+		if !byType {
+			k = seriesKey{null: true}
+		}
+		var pts []SeriesPoint
+		for b, n := range t {
+			if n > 0 {
+				v := float64(n)
+				pts = append(pts, SeriesPoint{Time: grid[b], Value: &v})
+			}
+		}
+		if pts != nil {
+			groups[k] = pts
+		}
+	}
+	return groups, true, nil
+}

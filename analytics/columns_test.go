@@ -1,0 +1,264 @@
+package analytics
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/allsource/allsource"
+	"github.com/allsource/allsource/warehouse"
+)
+
+// columnsWarehouse stores events of two tenants over ten days around
+// Europe's change to summer time: whole-minute times (ties within an
+// entity are common), three flushes whose files overlap in time within a
+// day, and a hot tier.
+func columnsWarehouse(t *testing.T) *warehouse.Warehouse {
+	t.Helper()
+	ctx := context.Background()
+	wh, err := warehouse.Open(ctx, warehouse.Options{DataDir: t.TempDir(), FlushAge: time.Hour, CompactInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { wh.Close() })
+	rng := rand.New(rand.NewPCG(7, 8))
+	base := time.Date(2026, 3, 24, 0, 0, 0, 0, time.UTC)
+	seq := uint64(0)
+	for round := range 4 {
+		var batch []allsource.Event
+		for range 2500 {
+			seq++
+			at := base.Add(time.Duration(rng.IntN(10*24*60)) * time.Minute)
+			batch = append(batch, allsource.Event{Seq: seq, ID: fmt.Sprintf("00000000-0000-7000-8000-%012d", seq),
+				Tenant: []string{"acme", "globex"}[rng.IntN(2)], EntityID: fmt.Sprintf("user-%d", rng.IntN(250)),
+				EventType: []string{"a", "b", "c", "x"}[rng.IntN(4)], Version: seq, Timestamp: at, IngestedAt: at,
+				Payload: []byte(`{}`), Metadata: []byte(`{}`)})
+		}
+		if err := wh.Append(batch); err != nil {
+			t.Fatal(err)
+		}
+		if round < 3 {
+			if err := wh.FlushAll(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// The columns of the flushed files are written by the flushes.
+	if s, ok, err := wh.ScanColumns(ctx); !ok || err != nil {
+		t.Fatalf("no event columns after the flushes: %v", err)
+	} else {
+		s.Close()
+	}
+	return wh
+}
+
+func jsonOf(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// TestColumnPathMatchesEngine: every question the column path takes gets
+// the engine path's answer (the feed over a Parquet and hot-tier scan),
+// for every tenant scope, funnel mode, retention shape and series
+// interval, with and without time ranges; a read restriction or a
+// question with conditions goes to the engine.
+func TestColumnPathMatchesEngine(t *testing.T) {
+	manyWorkers(t)
+	wh := columnsWarehouse(t)
+	from := time.Date(2026, 3, 26, 6, 30, 0, 0, time.UTC)
+	to := time.Date(2026, 4, 1, 18, 0, 0, 0, time.UTC)
+	scopes := map[string]context.Context{
+		"all":  context.Background(),
+		"acme": allsource.WithTenantScope(context.Background(), "acme"),
+	}
+	for scopeName, ctx := range scopes {
+		for _, mode := range []string{"default", "strict_order", "strict_increase", "strict_deduplication", "any_order"} {
+			for _, variant := range []string{"plain", "exclude", "range", "repeat"} {
+				spec := FunnelSpec{Steps: []StepSpec{{EventType: "a"}, {EventType: "b"}, {EventType: "c"}}, Window: "6h", Mode: mode}
+				switch variant {
+				case "exclude":
+					spec.Exclude = []StepSpec{{EventType: "x"}}
+				case "range":
+					spec.From, spec.To = &from, &to
+				case "repeat":
+					spec.Steps = append(spec.Steps, StepSpec{EventType: "a"})
+				}
+				mo, _ := ParseFunnelMode(mode)
+				q := funnelQuestion(spec, FunnelOptions{Steps: len(spec.Steps), Window: 6 * time.Hour, Mode: mo})
+				if q.typeBits == nil {
+					t.Fatalf("%s/%s: not a column question", mode, variant)
+				}
+				got, ok, err := columnsQuestion(ctx, wh, q)
+				if err != nil || !ok {
+					t.Fatalf("%s %s/%s: column path ok %v, %v", scopeName, mode, variant, ok, err)
+				}
+				q.typeBits = nil
+				want, err := runQuestion(ctx, wh, q)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if d := diffFunnelResults(got, want); d != "" || want.Steps[0].Entities == 0 {
+					t.Fatalf("%s %s/%s: the column path differs from the engine's:\n%s", scopeName, mode, variant, d)
+				}
+			}
+		}
+		for _, start := range []string{"first", "any"} {
+			for _, mode := range []string{"classic", "unbounded"} {
+				for _, period := range []string{"day", "week"} {
+					spec := RetentionSpec{StartEvent: StepSpec{EventType: "a"}, ReturnEvent: StepSpec{EventType: "b"},
+						Period: period, Periods: 6, Mode: mode, Start: start, TimeZone: "Europe/Berlin"}
+					if period == "day" {
+						spec.From, spec.To = &from, &to
+					}
+					o, err := spec.options()
+					if err != nil {
+						t.Fatal(err)
+					}
+					q := retentionQuestion(spec, o)
+					got, ok, err := columnsQuestion(ctx, wh, q)
+					if err != nil || !ok {
+						t.Fatalf("retention: column path ok %v, %v", ok, err)
+					}
+					q.typeBits = nil
+					want, err := runQuestion(ctx, wh, q)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if g, w := renderRetention(t, got), renderRetention(t, want); !slices.Equal(g, w) || len(w) == 0 {
+						t.Fatalf("%s retention %s/%s/%s:\n%v\nwant\n%v", scopeName, start, mode, period, g, w)
+					}
+				}
+			}
+		}
+		wide := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+		wideTo := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
+		for _, iv := range []string{"1h", "90m", "1d", "1w", "1mo"} {
+			for _, tz := range []string{"", "Europe/Berlin", "Asia/Kolkata"} {
+				for _, variant := range []string{"grouped", "total", "one type", "range"} {
+					spec := SeriesSpec{Interval: iv, TimeZone: tz, From: &wide, To: &wideTo}
+					switch variant {
+					case "grouped":
+						spec.GroupBy = "event_type"
+					case "one type":
+						spec.EventType = "c"
+					case "range":
+						spec.GroupBy, spec.From, spec.To = "type", &from, &to
+					}
+					p, err := spec.plan()
+					if err != nil {
+						t.Fatal(err)
+					}
+					got, ok, err := seriesFromColumns(ctx, wh, spec, p)
+					if err != nil || ok != (tz == "") {
+						t.Fatalf("series %s %q: column path ok %v, %v", iv, tz, ok, err)
+					}
+					if !ok {
+						continue // another zone: the engine's
+					}
+					want, err := seriesFromEngine(ctx, wh, p)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if g, w := jsonOf(t, seriesSorted(got)), jsonOf(t, seriesSorted(want)); g != w || len(want) == 0 {
+						t.Fatalf("%s series %s %q %s:\n%s\nwant\n%s", scopeName, iv, tz, variant, g, w)
+					}
+				}
+			}
+		}
+	}
+
+	// What the column path leaves to the engine.
+	ctx := scopes["acme"]
+	restricted := allsource.WithReadRestriction(ctx, allsource.ReadRestriction{HiddenTypes: []string{"b"}})
+	q := funnelQuestion(FunnelSpec{Steps: []StepSpec{{EventType: "a"}, {EventType: "b"}}}, FunnelOptions{Steps: 2, Window: time.Hour})
+	if _, ok, _ := columnsQuestion(restricted, wh, q); ok {
+		t.Fatal("the column path answered under a read restriction")
+	}
+	res, err := RunFunnel(restricted, wh, FunnelSpec{Steps: []StepSpec{{EventType: "a"}, {EventType: "b"}}})
+	if err != nil || res.Steps[1].Entities != 0 || res.Steps[0].Entities == 0 {
+		t.Fatalf("a hidden type counted in a funnel: %+v, %v", res.Steps, err)
+	}
+	for _, spec := range []FunnelSpec{
+		{Steps: []StepSpec{{EventType: "a", Where: "payload.n > 1"}, {EventType: "b"}}},
+		{Steps: []StepSpec{{EventType: "a"}, {EventType: "b"}}, By: "payload.user"},
+		{Steps: []StepSpec{{EventType: "a"}, {EventType: "b"}}, Breakdown: "payload.plan"},
+		{Steps: []StepSpec{{EventType: "a"}, {EventType: "b"}}, Exclude: []StepSpec{{EventType: "x", Where: "payload.n = 1"}}},
+	} {
+		if funnelQuestion(spec, FunnelOptions{Steps: 2, Window: time.Hour}).typeBits != nil {
+			t.Fatalf("%+v taken by the column path", spec)
+		}
+	}
+}
+
+// seriesSorted is a series map in a stable order, for comparison.
+func seriesSorted(m map[seriesKey][]SeriesPoint) []any {
+	keys := make([]seriesKey, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b seriesKey) int {
+		if a.s < b.s {
+			return -1
+		}
+		if a.s > b.s {
+			return 1
+		}
+		return 0
+	})
+	var out []any
+	for _, k := range keys {
+		pts := slices.Clone(m[k])
+		slices.SortFunc(pts, func(a, b SeriesPoint) int { return a.Time.Compare(b.Time) })
+		out = append(out, k.s, k.null, pts)
+	}
+	return out
+}
+
+// TestGroupScratch: rows come out grouped by key, each key's rows in
+// (time, seq) order whatever the input order, and a second hash that
+// disagrees is a collision.
+func TestGroupScratch(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	var rows []feedRow
+	for i := range 20000 {
+		k := uint64(rng.IntN(3000))
+		if i%7 == 0 {
+			k = 42 // one key with many rows: sorted, not insertion-sorted
+		}
+		rows = append(rows, feedRow{g1: k * 0x9e3779b97f4a7c15, g2: k, us: int64(rng.IntN(50)), seq: int64(i)})
+	}
+	var sc groupScratch
+	seen := map[uint64]bool{}
+	total := 0
+	ok := sc.group(slices.Clone(rows), func(run []feedRow) {
+		if seen[run[0].g1] {
+			t.Fatalf("key %d visited twice", run[0].g1)
+		}
+		seen[run[0].g1] = true
+		for i, r := range run {
+			if r.g1 != run[0].g1 {
+				t.Fatal("two keys in one run")
+			}
+			if i > 0 && (run[i-1].us > r.us || (run[i-1].us == r.us && run[i-1].seq > r.seq)) {
+				t.Fatalf("run of key %d out of order at %d", r.g1, i)
+			}
+		}
+		total += len(run)
+	})
+	if !ok || total != len(rows) {
+		t.Fatalf("ok %v, %d rows visited of %d", ok, total, len(rows))
+	}
+	big := uint64(42)
+	rows = append(rows, feedRow{g1: big * 0x9e3779b97f4a7c15, g2: 43})
+	if sc.group(rows, func([]feedRow) {}) {
+		t.Fatal("a second hash that disagrees was not a collision")
+	}
+}

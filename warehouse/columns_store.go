@@ -1,0 +1,379 @@
+package warehouse
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/allsource/allsource"
+)
+
+// The event columns files live under DATA_DIR/index/columns, one per
+// Parquet file of the manifest, at the Parquet file's relative path with
+// ".cols" for ".parquet". They are derived data, like the entity index:
+// written at flush (from the events in memory) and at compaction (from the
+// inputs' columns), never fsynced (a torn file fails its checksum), and
+// rebuilt from the Parquet file by a background job when missing or
+// damaged. A question uses them only when every file it would read has
+// them; otherwise it reads the Parquet files as before.
+type colStore struct {
+	dir  string
+	mu   sync.Mutex
+	open map[string]*colFile // by Parquet path; mapped on first use
+	kick chan struct{}       // wakes the builder
+}
+
+func (w *Warehouse) colPath(rel string) string {
+	return filepath.Join(w.cols.dir, filepath.FromSlash(strings.TrimSuffix(rel, ".parquet")+".cols"))
+}
+
+// openColumns removes columns files no manifest file has (and unfinished
+// ones), in one walk of the directory, and starts the builder.
+func (w *Warehouse) openColumns(files []fileEntry) error {
+	w.cols = &colStore{dir: filepath.Join(w.opts.DataDir, "index", "columns"), open: map[string]*colFile{}, kick: make(chan struct{}, 1)}
+	if err := os.MkdirAll(w.cols.dir, 0o755); err != nil {
+		return fmt.Errorf("warehouse: %w", err)
+	}
+	known := make(map[string]bool, len(files))
+	for _, f := range files {
+		known[w.colPath(f.Path)] = true
+	}
+	have := 0
+	err := filepath.WalkDir(w.cols.dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		if known[path] {
+			have++
+			return nil
+		}
+		return os.Remove(path)
+	})
+	if err != nil {
+		return fmt.Errorf("warehouse: event columns: %w", err)
+	}
+	w.done.Add(1)
+	go w.columnsBuilder()
+	if have < len(files) {
+		w.kickColumns()
+	}
+	return nil
+}
+
+func (w *Warehouse) kickColumns() {
+	select {
+	case w.cols.kick <- struct{}{}:
+	default:
+	}
+}
+
+// columnsBuilder makes the columns files the current version's Parquet
+// files lack, when kicked (at open, after a damaged or unwritten file).
+func (w *Warehouse) columnsBuilder() {
+	defer w.done.Done()
+	for {
+		select {
+		case <-w.stop:
+			return
+		case <-w.cols.kick:
+		}
+		built, err := w.buildMissingColumns()
+		if err != nil {
+			w.log.Warn("event columns: building from Parquet", "err", err)
+		}
+		if built > 0 {
+			w.log.Info("event columns built from Parquet", "files", built)
+		}
+	}
+}
+
+func (w *Warehouse) buildMissingColumns() (int, error) {
+	w.mu.Lock()
+	files := w.cur.files
+	w.mu.Unlock()
+	built := 0
+	for _, f := range files {
+		select {
+		case <-w.stop:
+			return built, nil
+		default:
+		}
+		if _, err := os.Stat(w.colPath(f.Path)); err == nil {
+			continue
+		}
+		// Under the maintenance lock, so that a compaction does not remove
+		// the file (and its columns) while they are being written.
+		w.maint.Lock()
+		var err error
+		if w.allCurrent([]fileEntry{f}) {
+			err = w.columnsFromParquet(context.Background(), f.Path)
+			built++
+		}
+		w.maint.Unlock()
+		if err != nil {
+			return built, fmt.Errorf("%s: %w", f.Path, err)
+		}
+	}
+	return built, nil
+}
+
+// eventColumns is the columns of a flushed file's events.
+func eventColumns(evs []*allsource.Event) ([]colRow, []string, error) {
+	rows := make([]colRow, len(evs))
+	var types colTypes
+	for i, e := range evs {
+		t, err := types.id(e.EventType)
+		if err != nil {
+			return nil, nil, err
+		}
+		g1, g2 := EntityHashes(e.EntityID)
+		rows[i] = colRow{g1: g1, g2: g2, us: e.Timestamp.UnixMicro(), seq: e.Seq, typ: t}
+	}
+	return rows, types.names, nil
+}
+
+// writeColumns writes the columns file of Parquet file rel.
+func (w *Warehouse) writeColumns(rel string, rows []colRow, types []string) error {
+	b, err := encodeColumns(rows, types)
+	if err != nil {
+		return err
+	}
+	path := w.colPath(rel)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	w.fault("columns:after-write")
+	return nil
+}
+
+// columnsFromParquet builds the columns file of Parquet file rel by
+// reading it.
+func (w *Warehouse) columnsFromParquet(ctx context.Context, rel string) error {
+	q := fmt.Sprintf(`SELECT entity_id, epoch_us("timestamp"), seq, event_type FROM read_parquet(%s)`,
+		sqlString(filepath.Join(w.whDir, filepath.FromSlash(rel))))
+	rs, err := w.main.db.QueryContext(ctx, q)
+	if err != nil {
+		return err
+	}
+	defer rs.Close()
+	var rows []colRow
+	var types colTypes
+	var entity, typ string
+	var us, seq int64
+	for rs.Next() {
+		if err := rs.Scan(&entity, &us, &seq, &typ); err != nil {
+			return err
+		}
+		t, err := types.id(typ)
+		if err != nil {
+			return err
+		}
+		g1, g2 := EntityHashes(entity)
+		rows = append(rows, colRow{g1: g1, g2: g2, us: us, seq: uint64(seq), typ: t})
+	}
+	if err := rs.Err(); err != nil {
+		return err
+	}
+	return w.writeColumns(rel, rows, types.names)
+}
+
+// compactedColumns writes the columns of a compaction's output from its
+// inputs' columns, or from the output file when an input has none.
+func (w *Warehouse) compactedColumns(ctx context.Context, in []fileEntry, out fileEntry) error {
+	var rows []colRow
+	var types colTypes
+	for _, f := range in {
+		cf, err := w.loadColumns(f.Path)
+		if err == nil {
+			rows, err = cf.appendRows(rows, &types)
+		}
+		if err != nil {
+			return w.columnsFromParquet(ctx, out.Path)
+		}
+	}
+	return w.writeColumns(out.Path, rows, types.names)
+}
+
+// loadColumns maps and checks the columns file of Parquet file rel, once.
+// A damaged file is removed and the builder kicked.
+func (w *Warehouse) loadColumns(rel string) (*colFile, error) {
+	c := w.cols
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if f, ok := c.open[rel]; ok {
+		return f, nil
+	}
+	path := w.colPath(rel)
+	data, unmap, err := mapFile(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			w.kickColumns()
+		}
+		return nil, err
+	}
+	f, err := decodeColumns(data)
+	if err != nil {
+		unmap()
+		w.log.Warn("event columns damaged: rebuilding them", "path", path, "err", err)
+		os.Remove(path)
+		w.kickColumns()
+		return nil, err
+	}
+	f.unmap = unmap
+	c.open[rel] = f
+	return f, nil
+}
+
+// dropColumns unmaps and removes the columns of Parquet file rel (no
+// pinned version names it any more).
+func (w *Warehouse) dropColumns(rel string) {
+	c := w.cols
+	c.mu.Lock()
+	if f, ok := c.open[rel]; ok {
+		delete(c.open, rel)
+		f.unmap()
+	}
+	c.mu.Unlock()
+	if err := os.Remove(w.colPath(rel)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		w.log.Warn("remove event columns", "path", rel, "err", err)
+	}
+}
+
+// closeColumns unmaps every columns file (at Close, after background work
+// stopped).
+func (w *Warehouse) closeColumns() {
+	if w.cols == nil {
+		return
+	}
+	c := w.cols
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for rel, f := range c.open {
+		f.unmap()
+		delete(c.open, rel)
+	}
+}
+
+// ColumnSegment is a run of events of one partition, in (time, seq)
+// order for a file's segment (a hot generation's are in seq order). Type
+// indexes Types.
+type ColumnSegment struct {
+	Types  []string
+	G1     []uint64
+	G2     []uint32
+	Micros []int64
+	Seq    []uint64
+	Type   []uint16
+}
+
+// ColumnScan is the event columns of what ctx's scope sees in one version:
+// its Parquet files' and its unflushed events'. Segments is safe for
+// concurrent use; Close releases the version.
+type ColumnScan struct {
+	w     *Warehouse
+	v     *version
+	files []*colFile
+	hot   [ColumnParts]ColumnSegment
+}
+
+// ScanColumns returns the event columns ctx's scope sees, or false when
+// they cannot answer for it: a read restriction applies (the events view
+// hides types and fields), or a file lacks its columns (being built).
+func (w *Warehouse) ScanColumns(ctx context.Context) (*ColumnScan, bool, error) {
+	sc := scopeOf(ctx)
+	if r := sc.restrict; len(r.OnlyTypes) > 0 || len(r.HiddenTypes) > 0 || len(r.HiddenFields) > 0 {
+		return nil, false, nil
+	}
+	sees := func(tenant string) bool {
+		switch sc.tenant {
+		case allScopes:
+			return true
+		case allsource.AllTenants:
+			return !allsource.Reserved(tenant)
+		}
+		return tenant == sc.tenant
+	}
+	v := w.pin()
+	s := &ColumnScan{w: w, v: v}
+	for _, f := range v.files {
+		if !sees(f.Tenant) {
+			continue
+		}
+		cf, err := w.loadColumns(f.Path)
+		if err != nil {
+			w.unpin(v)
+			return nil, false, nil
+		}
+		s.files = append(s.files, cf)
+	}
+	var types colTypes
+	var rows [ColumnParts][]colRow
+	for _, g := range v.gens {
+		for _, c := range g.snapshot() {
+			for i := range c {
+				e := &c[i]
+				if !sees(e.Tenant) {
+					continue
+				}
+				t, err := types.id(e.EventType)
+				if err != nil {
+					w.unpin(v)
+					return nil, false, nil
+				}
+				g1, g2 := EntityHashes(e.EntityID)
+				p := colPart(g1)
+				rows[p] = append(rows[p], colRow{g1: g1, g2: g2, us: e.Timestamp.UnixMicro(), seq: e.Seq, typ: t})
+			}
+		}
+	}
+	for p, rs := range rows {
+		if len(rs) == 0 {
+			continue
+		}
+		seg := ColumnSegment{Types: types.names, G1: make([]uint64, len(rs)), G2: make([]uint32, len(rs)),
+			Micros: make([]int64, len(rs)), Seq: make([]uint64, len(rs)), Type: make([]uint16, len(rs))}
+		for i, r := range rs {
+			seg.G1[i], seg.G2[i], seg.Micros[i], seg.Seq[i], seg.Type[i] = r.g1, r.g2, r.us, r.seq, r.typ
+		}
+		s.hot[p] = seg
+	}
+	return s, true, nil
+}
+
+// Segments appends partition p's segments to dst: the files' in the
+// version's order (tenant, date, seq), then the unflushed events'.
+func (s *ColumnScan) Segments(p int, dst []ColumnSegment) []ColumnSegment {
+	for _, f := range s.files {
+		lo, hi := f.starts[p], f.starts[p+1]
+		if lo == hi {
+			continue
+		}
+		dst = append(dst, ColumnSegment{Types: f.types, G1: f.g1[lo:hi], G2: f.g2[lo:hi], Micros: f.us[lo:hi], Seq: f.seq[lo:hi], Type: f.typ[lo:hi]})
+	}
+	if len(s.hot[p].G1) > 0 {
+		dst = append(dst, s.hot[p])
+	}
+	return dst
+}
+
+// Close releases the scan's version; its segments must not be used after.
+func (s *ColumnScan) Close() {
+	if s.v != nil {
+		s.w.unpin(s.v)
+		s.v = nil
+	}
+}

@@ -1,0 +1,319 @@
+package warehouse
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"hash/crc32"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/allsource/allsource"
+)
+
+func randomColRows(rng *rand.Rand, n int, types int) []colRow {
+	rows := make([]colRow, n)
+	for i := range rows {
+		g1, g2 := EntityHashes(fmt.Sprintf("e-%d", rng.IntN(n/3+1)))
+		rows[i] = colRow{g1: g1, g2: g2, us: int64(rng.IntN(1000)) * 60e6, seq: uint64(i + 1), typ: uint16(rng.IntN(types))}
+	}
+	return rows
+}
+
+func sortedColRows(rows []colRow) []colRow {
+	rows = slices.Clone(rows)
+	slices.SortFunc(rows, func(a, b colRow) int {
+		if c := cmp.Compare(colPart(a.g1), colPart(b.g1)); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.us, b.us); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.seq, b.seq)
+	})
+	return rows
+}
+
+// TestColumnsRoundTrip: what is encoded decodes to the same rows in
+// (partition, time, seq) order, each partition where its start says.
+func TestColumnsRoundTrip(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, n := range []int{1, 2, 7, 1000, 5000} {
+		types := []string{"a", "b.c", "", "é"}
+		rows := randomColRows(rng, n, len(types))
+		want := sortedColRows(rows)
+		b, err := encodeColumns(rows, types)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := decodeColumns(b)
+		if err != nil {
+			t.Fatalf("%d rows: %v", n, err)
+		}
+		if !slices.Equal(f.types, types) || len(f.g1) != n {
+			t.Fatalf("%d rows: types %q, %d rows", n, f.types, len(f.g1))
+		}
+		for i, r := range want {
+			got := colRow{g1: f.g1[i], g2: f.g2[i], us: f.us[i], seq: f.seq[i], typ: f.typ[i]}
+			if got != r {
+				t.Fatalf("%d rows: row %d = %+v, want %+v", n, i, got, r)
+			}
+		}
+		for p := range ColumnParts {
+			for i := f.starts[p]; i < f.starts[p+1]; i++ {
+				if colPart(f.g1[i]) != p {
+					t.Fatalf("row %d in partition %d", i, p)
+				}
+			}
+		}
+	}
+}
+
+// reseal recomputes a columns file's checksum after an edit.
+func reseal(b []byte) []byte {
+	binary.LittleEndian.PutUint32(b[len(b)-4:], crc32.Checksum(b[:len(b)-4], colCRC))
+	return b
+}
+
+// TestColumnsDecodeRejects: a damaged file is refused with what is wrong,
+// including damage that keeps the checksum right.
+func TestColumnsDecodeRejects(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	good, err := encodeColumns(randomColRows(rng, 300, 2), []string{"a", "b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 300
+	off := align(colHeader+2+1+2+1, 8) // the columns after the type list
+	cases := []struct {
+		name, want string
+		edit       func(b []byte) []byte
+	}{
+		{"empty", "not an event columns file", func(b []byte) []byte { return nil }},
+		{"magic", "not an event columns file", func(b []byte) []byte { b[0] = 'X'; return b }},
+		{"truncated", "", func(b []byte) []byte { return b[:len(b)-8] }},
+		{"flipped bit", "checksum mismatch", func(b []byte) []byte { b[len(b)/2] ^= 1; return b }},
+		{"type index", "names type 7 of 2", func(b []byte) []byte {
+			binary.LittleEndian.PutUint16(b[off+28*n:], 7)
+			return reseal(b)
+		}},
+		{"partition start", "partition 3 starts", func(b []byte) []byte {
+			binary.LittleEndian.PutUint32(b[16+3*4:], 100000)
+			return reseal(b)
+		}},
+		{"row count", "do not fit", func(b []byte) []byte {
+			binary.LittleEndian.PutUint32(b[8:], 301)
+			binary.LittleEndian.PutUint32(b[16+ColumnParts*4:], 301)
+			return reseal(b)
+		}},
+		{"row in the wrong partition", "is not in partition", func(b []byte) []byte {
+			binary.LittleEndian.PutUint64(b[off:], binary.LittleEndian.Uint64(b[off:])^(1<<63))
+			return reseal(b)
+		}},
+	}
+	for _, c := range cases {
+		_, err := decodeColumns(c.edit(bytes.Clone(good)))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: err = %v, want %q", c.name, err, c.want)
+		}
+	}
+}
+
+// FuzzDecodeColumns: any bytes decode without panicking, and what decodes
+// keeps the file's promises (every row in its partition, every type
+// index within the type list).
+func FuzzDecodeColumns(f *testing.F) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, n := range []int{1, 5, 64} {
+		b, _ := encodeColumns(randomColRows(rng, n, 3), []string{"x", "y", "z"})
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		cf, err := decodeColumns(b)
+		if err != nil {
+			return
+		}
+		for p := range ColumnParts {
+			for i := cf.starts[p]; i < cf.starts[p+1]; i++ {
+				if colPart(cf.g1[i]) != p || int(cf.typ[i]) >= len(cf.types) {
+					t.Fatalf("row %d breaks the file's promises", i)
+				}
+			}
+		}
+	})
+}
+
+// scanRows is every row a scan gives, with its type's name, sorted.
+func scanRows(t *testing.T, s *ColumnScan) []string {
+	t.Helper()
+	var out []string
+	for p := range ColumnParts {
+		for _, seg := range s.Segments(p, nil) {
+			for i := range seg.G1 {
+				if colPart(seg.G1[i]) != p {
+					t.Fatalf("partition %d holds a row of %d", p, colPart(seg.G1[i]))
+				}
+				out = append(out, fmt.Sprintf("%d/%d/%d/%d/%s", seg.G1[i], seg.G2[i], seg.Micros[i], seg.Seq[i], seg.Types[seg.Type[i]]))
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func wantRows(evs []allsource.Event, tenant string) []string {
+	var out []string
+	for _, e := range evs {
+		if tenant != "" && e.Tenant != tenant {
+			continue
+		}
+		g1, g2 := EntityHashes(e.EntityID)
+		out = append(out, fmt.Sprintf("%d/%d/%d/%d/%s", g1, g2, e.Timestamp.UnixMicro(), e.Seq, e.EventType))
+	}
+	slices.Sort(out)
+	return out
+}
+
+// mustScan is the rows of a scan, which it closes.
+func mustScan(t *testing.T, w *Warehouse, ctx context.Context) []string {
+	t.Helper()
+	s, ok, err := w.ScanColumns(ctx)
+	if err != nil || !ok {
+		t.Fatalf("ScanColumns: ok %v, err %v", ok, err)
+	}
+	defer s.Close()
+	return scanRows(t, s)
+}
+
+// waitScan waits for the builder to make the missing columns and returns
+// the scan's rows.
+func waitScan(t *testing.T, w *Warehouse, ctx context.Context) []string {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if s, ok, err := w.ScanColumns(ctx); err != nil {
+			t.Fatal(err)
+		} else if ok {
+			defer s.Close()
+			return scanRows(t, s)
+		}
+	}
+	t.Fatal("the event columns were not rebuilt")
+	return nil
+}
+
+// TestColumnsFollowTheFiles: flushes write a columns file per Parquet
+// file, compaction replaces its inputs' with the output's, a scan sees
+// exactly the scope's flushed and unflushed events, and a missing,
+// damaged or orphaned columns file is rebuilt or removed.
+func TestColumnsFollowTheFiles(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	twoFiles := func(o *Options) { o.CompactMinFiles = 2 }
+	w := openTest(t, dir, twoFiles)
+	base := time.Date(2026, 3, 28, 22, 0, 0, 0, time.UTC)
+	var all []allsource.Event
+	seq := uint64(0)
+	batch := func(n int) []allsource.Event {
+		var evs []allsource.Event
+		for range n {
+			seq++
+			tenant := []string{"acme", "globex"}[seq%2]
+			at := base.Add(time.Duration(seq*37%(3*24*60)) * time.Minute)
+			evs = append(evs, allsource.Event{Seq: seq, ID: fmt.Sprintf("00000000-0000-7000-8000-%012d", seq), Tenant: tenant,
+				EntityID: fmt.Sprintf("u%d", seq%23), EventType: []string{"signup", "view", "buy"}[seq%3], Version: seq,
+				Timestamp: at, IngestedAt: at, Payload: []byte(`{}`), Metadata: []byte(`{}`)})
+		}
+		all = append(all, evs...)
+		return evs
+	}
+	for range 3 { // three flushes: several files for each tenant and day
+		if err := w.Append(batch(200)); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.FlushAll(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Append(batch(50)); err != nil { // stays in the hot tier
+		t.Fatal(err)
+	}
+	files := w.pin()
+	w.unpin(files)
+	if len(files.files) < 6 {
+		t.Fatalf("%d files; the test wants several per partition", len(files.files))
+	}
+	for _, f := range files.files {
+		if _, err := os.Stat(w.colPath(f.Path)); err != nil {
+			t.Fatalf("no event columns for %s: %v", f.Path, err)
+		}
+	}
+	if got, want := mustScan(t, w, ctx), wantRows(all, ""); !slices.Equal(got, want) {
+		t.Fatalf("scan of every tenant: %d rows, want %d", len(got), len(want))
+	}
+	acme := allsource.WithTenantScope(ctx, "acme")
+	if got, want := mustScan(t, w, acme), wantRows(all, "acme"); !slices.Equal(got, want) {
+		t.Fatalf("scan of acme: %d rows, want %d", len(got), len(want))
+	}
+	if _, ok, _ := w.ScanColumns(allsource.WithReadRestriction(acme, allsource.ReadRestriction{HiddenTypes: []string{"buy"}})); ok {
+		t.Fatal("a restricted scope was given the columns")
+	}
+
+	if n, err := w.Compact(ctx); err != nil || n == 0 {
+		t.Fatalf("compacted %d partitions: %v", n, err)
+	}
+	after := w.pin()
+	w.unpin(after)
+	entries, _ := filepath.Glob(filepath.Join(w.cols.dir, "*", "*", "*.cols"))
+	if len(entries) != len(after.files) {
+		t.Fatalf("%d columns files for %d Parquet files after compaction", len(entries), len(after.files))
+	}
+	if got, want := mustScan(t, w, acme), wantRows(all, "acme"); !slices.Equal(got, want) {
+		t.Fatalf("scan of acme after compaction: %d rows, want %d", len(got), len(want))
+	}
+
+	// A missing file: the columns are not used until rebuilt.
+	victim := after.files[0].Path
+	w.dropColumns(victim)
+	if _, ok, _ := w.ScanColumns(ctx); ok {
+		t.Fatal("a scan was given columns with a file missing")
+	}
+	if got, want := waitScan(t, w, ctx), wantRows(all, ""); !slices.Equal(got, want) {
+		t.Fatal("rebuilt columns differ")
+	}
+
+	// A damaged file, found when first mapped after a restart; an orphan.
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(w.colPath(victim))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[40] ^= 0xff
+	if err := os.WriteFile(w.colPath(victim), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	orphan := filepath.Join(filepath.Dir(w.colPath(victim)), "00000000000000000001-00000000000000000002.cols")
+	if err := os.WriteFile(orphan, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	w = openTest(t, dir, twoFiles)
+	defer w.Close()
+	if _, err := os.Stat(orphan); !os.IsNotExist(err) {
+		t.Fatalf("orphan columns file still there: %v", err)
+	}
+	if _, ok, _ := w.ScanColumns(ctx); ok {
+		t.Fatal("a scan was given a damaged columns file")
+	}
+	want := wantRows(all[:600], "") // the hot tier is the WAL's to replay, above this package
+	if got := waitScan(t, w, ctx); !slices.Equal(got, want) {
+		t.Fatalf("after the rebuild: %d rows, want %d", len(got), len(want))
+	}
+}
