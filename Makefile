@@ -46,6 +46,8 @@ test-short: vet
 # Appender and PostgreSQL COPY, the query comparison over 10M events, and
 # the pgwire front end against PostgreSQL (point queries, full reads), and
 # the analytics endpoints against DuckDB SQL and ClickHouse over 10M events,
+# the same questions on the shared peergen data set against ClickHouse in
+# its best set-up (PEERGEN: the generator's source directory),
 # ingest with authentication against ingest without, projection lag under a
 # paced ingest (against SQL over events), WebSocket fan-out, entity
 # streams from the entity index against the query they replace, and entity
@@ -53,6 +55,8 @@ test-short: vet
 # against PostgreSQL with start-up and memory at 10 M and 50 M events.
 # The benchmarks and their peers' launchers are not in the production
 # binary: bench-build makes one with them (same path, bin/allsource).
+PEERGEN ?= ../shared/tools/peergen
+
 bench-build:
 	$(GO) build -tags "$(TAGS) bench" -o $(BIN) ./cmd/allsource
 
@@ -61,6 +65,11 @@ bench: bench-build
 	./$(BIN) bench ingest --query-events $${QUERY_EVENTS:-10000000}
 	./$(BIN) bench pgwire --events $${PGWIRE_EVENTS:-1000000}
 	./$(BIN) bench analytics --events $${ANALYTICS_EVENTS:-10000000}
+	@if [ -d $(PEERGEN) ]; then \
+		./$(BIN) bench peergen --generator $(PEERGEN) --events $${PEERGEN_EVENTS:-10000000}; \
+	else \
+		echo "bench: *** SKIPPED the ClickHouse comparison on the peergen data: no generator at $(PEERGEN) (set PEERGEN=DIR) ***" >&2; \
+	fi
 	./$(BIN) bench auth
 	./$(BIN) bench projections
 	./$(BIN) bench fanout --subscribers 1000 --rate 10000 --batched

@@ -109,15 +109,7 @@ func encodeColumns(rows []colRow, types []string) ([]byte, error) {
 	if len(rows) > math.MaxUint32 || len(types) > maxColTypes {
 		return nil, errors.New("warehouse: event columns: too many rows or types for one file")
 	}
-	slices.SortFunc(rows, func(a, b colRow) int {
-		if c := cmp.Compare(colPart(a.g1), colPart(b.g1)); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(a.us, b.us); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.seq, b.seq)
-	})
+	rows = sortColRows(rows)
 	n := len(rows)
 	size := colHeader
 	for _, t := range types {
@@ -292,4 +284,38 @@ func (f *colFile) appendRows(dst []colRow, into *colTypes) ([]colRow, error) {
 		dst = append(dst, colRow{g1: f.g1[i], us: f.us[i], seq: f.seq[i], g2: f.g2[i], typ: remap[f.typ[i]]})
 	}
 	return dst, nil
+}
+
+// sortColRows orders rows by (partition, time, seq): a stable counting
+// pass by partition, then each partition sorted by (time, seq) unless it
+// already is (a flush's events mostly come in time order).
+func sortColRows(rows []colRow) []colRow {
+	var starts [ColumnParts + 1]int
+	for i := range rows {
+		starts[colPart(rows[i].g1)+1]++
+	}
+	for p := 1; p <= ColumnParts; p++ {
+		starts[p] += starts[p-1]
+	}
+	out := make([]colRow, len(rows))
+	next := starts
+	for _, r := range rows {
+		p := colPart(r.g1)
+		out[next[p]] = r
+		next[p]++
+	}
+	for p := range ColumnParts {
+		part := out[starts[p]:starts[p+1]]
+		if !slices.IsSortedFunc(part, cmpColRow) {
+			slices.SortFunc(part, cmpColRow)
+		}
+	}
+	return out
+}
+
+func cmpColRow(a, b colRow) int {
+	if c := cmp.Compare(a.us, b.us); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.seq, b.seq)
 }

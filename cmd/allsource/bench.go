@@ -20,13 +20,13 @@ import (
 )
 
 func (m *Main) runBench(ctx context.Context, args []string) error {
-	kind, err := m.pickCommand("bench", benchHelp, args, "ingest", "pgwire", "analytics", "auth", "projections", "fanout", "export", "entity")
+	kind, err := m.pickCommand("bench", benchHelp, args, "ingest", "pgwire", "analytics", "auth", "projections", "fanout", "export", "entity", "peergen")
 	if err != nil {
 		return err
 	}
 	run := map[string]func(context.Context, []string) error{
 		"ingest": m.runBenchIngest, "pgwire": m.runBenchPGWire, "analytics": m.runBenchAnalytics, "auth": m.runBenchAuth,
-		"projections": m.runBenchProjections, "fanout": m.runBenchFanout, "export": m.runBenchExport, "entity": m.runBenchEntity,
+		"projections": m.runBenchProjections, "fanout": m.runBenchFanout, "export": m.runBenchExport, "entity": m.runBenchEntity, "peergen": m.runBenchPeergen,
 	}[kind]
 	return run(ctx, args[1:])
 }
@@ -43,6 +43,7 @@ ratio. The kinds:
   fanout       live-subscription delivery latency over WebSocket
   export       export throughput against psql \copy and clickhouse-client
   entity       entity streams and point queries against PostgreSQL; start-up as history grows
+  peergen      funnels, retention, hourly counts on the shared peergen data against ClickHouse (best set-up)
 
 'allsource bench <kind> --help' lists the flags of one.
 `

@@ -17,7 +17,7 @@ func (m *Main) runBench(ctx context.Context, args []string) error {
 		fmt.Fprint(m.Stdout, `Usage: allsource bench <kind> [flags]
 
 Measures AllSource against its peers in the same run (ingest, pgwire,
-analytics, auth, projections, fanout, export, entity) and prints the ratios. The
+analytics, auth, projections, fanout, export, entity, peergen) and prints the ratios. The
 benchmarks start peer servers (PostgreSQL, ClickHouse), so they are built
 only into the binary make bench-build makes (bin/allsource, with them); make
 bench runs them all.
