@@ -41,7 +41,7 @@ type PeergenOptions struct {
 // PeergenResult is one question's timings and answers.
 type PeergenResult struct {
 	Name                    string
-	AllSource, CH           time.Duration // medians
+	AllSource, CH           time.Duration    // medians
 	AllSourceRange, CHRange [2]time.Duration // fastest and slowest timed runs
 	AllSourceN, CHN         int              // answer lines
 	Agree                   bool
@@ -51,12 +51,12 @@ type PeergenResult struct {
 // peergenQuestion is one question in both dialects and how each answer
 // becomes comparable lines.
 type peergenQuestion struct {
-	name     string
-	path     string
-	body     any
-	asLines  func([]byte) ([]string, error)
-	chSQL    string
-	chLines  func([]byte) ([]string, error)
+	name    string
+	path    string
+	body    any
+	asLines func([]byte) ([]string, error)
+	chSQL   string
+	chLines func([]byte) ([]string, error)
 }
 
 var peergenFunnel20 = []string{"page.viewed", "product.viewed", "cart.added", "checkout.started", "order.placed",
