@@ -143,6 +143,11 @@ func (w *Warehouse) writeColumns(rel string, rows []colRow, types []string) erro
 	if err != nil {
 		return err
 	}
+	return w.writeColumnsFile(rel, b)
+}
+
+// writeColumnsFile writes encoded columns as Parquet file rel's.
+func (w *Warehouse) writeColumnsFile(rel string, b []byte) error {
 	path := w.colPath(rel)
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err

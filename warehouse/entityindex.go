@@ -1,7 +1,6 @@
 package warehouse
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"encoding/binary"
@@ -218,14 +217,38 @@ func decodeIndexValue(tenant, entity string, version uint64, v []byte, a *byteAr
 // The entities' latest versions are taken from evs (a flush's events are
 // all of the generation's), or are versions when given.
 func (x *entityIndex) add(evs []*allsource.Event, versions []entityVersion, from, indexed uint64) error {
+	t, err := x.build(evs, versions, &indexed)
+	if err != nil {
+		return err
+	}
+	return x.addTable(t, from, indexed)
+}
+
+// addTable has the LSM take in a table build made for the events after
+// seq from up to indexed, and removes its file.
+func (x *entityIndex) addTable(t indexTable, from, indexed uint64) error {
+	defer t.discard()
 	if got := x.indexed.Load(); got != from {
 		return fmt.Errorf("warehouse: entity index reaches seq %d, not %d", got, from)
 	}
-	if err := x.ingest(evs, versions, &indexed); err != nil {
-		return err
+	if t.path != "" {
+		if err := x.db.Ingest([]string{t.path}); err != nil {
+			return fmt.Errorf("warehouse: entity index: %w", err)
+		}
 	}
 	x.indexed.Store(indexed)
 	return nil
+}
+
+// indexTable is a table file build wrote, not yet taken in; path is empty
+// when it holds no key.
+type indexTable struct{ path string }
+
+// discard removes the file (after Ingest, which links it, or unused).
+func (t indexTable) discard() {
+	if t.path != "" {
+		os.Remove(t.path)
+	}
 }
 
 // entityVersion is an entity's latest version, and that event's seq.
@@ -256,20 +279,42 @@ func versionKey(tenant, entity string) []byte {
 // smallest byte and in neither name), and the kinds' first bytes order
 // them: 'd' ids, 'e' events, 'm' the watermark, 'v' versions.
 func (x *entityIndex) ingest(evs []*allsource.Event, versions []entityVersion, indexed *uint64) error {
+	t, err := x.build(evs, versions, indexed)
+	if err != nil {
+		return err
+	}
+	defer t.discard()
+	if t.path == "" {
+		return nil
+	}
+	if err := x.db.Ingest([]string{t.path}); err != nil {
+		return fmt.Errorf("warehouse: entity index: %w", err)
+	}
+	return nil
+}
+
+// build writes the table file ingest takes in (see ingest); it only reads
+// the LSM's options, so it may run while other tables are taken in.
+func (x *entityIndex) build(evs []*allsource.Event, versions []entityVersion, indexed *uint64) (indexTable, error) {
 	// The sort keys are copied into one array (the events themselves are
 	// spread over the heap: comparing through them is mostly cache misses).
+	// The entity's first bytes as an integer decide most comparisons.
 	type entItem struct {
-		tenant, entity string
+		pfx            uint64
 		version        uint64
+		tenant, entity string
 		e              *allsource.Event
 	}
 	ents := make([]entItem, len(evs))
 	for i, e := range evs {
-		ents[i] = entItem{e.Tenant, e.EntityID, e.Version, e}
+		ents[i] = entItem{prefix8(e.EntityID), e.Version, e.Tenant, e.EntityID, e}
 	}
 	slices.SortFunc(ents, func(a, b entItem) int {
 		if c := cmp.Compare(a.tenant, b.tenant); c != 0 {
 			return c
+		}
+		if a.pfx != b.pfx {
+			return cmp.Compare(a.pfx, b.pfx)
 		}
 		if c := cmp.Compare(a.entity, b.entity); c != 0 {
 			return c
@@ -282,15 +327,16 @@ func (x *entityIndex) ingest(evs []*allsource.Event, versions []entityVersion, i
 	}
 	ents = nil
 	type idItem struct {
+		hi, lo uint64 // the id's bytes, big-endian
+		seq    uint64
 		tenant string
 		id     uuid.UUID
-		seq    uint64
 		e      *allsource.Event
 	}
 	ids := make([]idItem, 0, len(evs))
 	for _, e := range evs {
 		if u, err := uuid.Parse(e.ID); err == nil {
-			ids = append(ids, idItem{e.Tenant, u, e.Seq, e})
+			ids = append(ids, idItem{binary.BigEndian.Uint64(u[:8]), binary.BigEndian.Uint64(u[8:]), e.Seq, e.Tenant, u, e})
 		}
 	}
 	// An id stored twice (again after it left the dedup window) keeps its
@@ -299,8 +345,11 @@ func (x *entityIndex) ingest(evs []*allsource.Event, versions []entityVersion, i
 		if c := cmp.Compare(a.tenant, b.tenant); c != 0 {
 			return c
 		}
-		if c := bytes.Compare(a.id[:], b.id[:]); c != 0 {
-			return c
+		if a.hi != b.hi {
+			return cmp.Compare(a.hi, b.hi)
+		}
+		if a.lo != b.lo {
+			return cmp.Compare(a.lo, b.lo)
 		}
 		return cmp.Compare(b.seq, a.seq)
 	})
@@ -320,11 +369,11 @@ func (x *entityIndex) ingest(evs []*allsource.Event, versions []entityVersion, i
 	}
 
 	path := filepath.Join(filepath.Dir(x.dir), fmt.Sprintf("ingest-%d.sst", x.ingests.Add(1)))
-	defer os.Remove(path)
 	f, err := vfs.Default.Create(path)
 	if err != nil {
-		return fmt.Errorf("warehouse: entity index: %w", err)
+		return indexTable{}, fmt.Errorf("warehouse: entity index: %w", err)
 	}
+	t := indexTable{path: path}
 	w := sstable.NewWriter(objstorageprovider.NewFileWritable(f), x.opts.MakeWriterOptions(0, x.db.FormatMajorVersion().MaxTableFormat()))
 	var key, val []byte
 	n := 0
@@ -370,18 +419,18 @@ func (x *entityIndex) ingest(evs []*allsource.Event, versions []entityVersion, i
 	}()
 	if err != nil {
 		w.Close()
-		return err
+		t.discard()
+		return indexTable{}, err
 	}
 	if err := w.Close(); err != nil {
-		return fmt.Errorf("warehouse: entity index: %w", err)
+		t.discard()
+		return indexTable{}, fmt.Errorf("warehouse: entity index: %w", err)
 	}
 	if n == 0 {
-		return nil
+		t.discard()
+		return indexTable{}, nil
 	}
-	if err := x.db.Ingest([]string{path}); err != nil {
-		return fmt.Errorf("warehouse: entity index: %w", err)
-	}
-	return nil
+	return t, nil
 }
 
 // events reads an entity's indexed events from fromVersion on, those with
@@ -584,4 +633,13 @@ func (quietPebble) Infof(string, ...any)  {}
 func (quietPebble) Errorf(string, ...any) {}
 func (quietPebble) Fatalf(format string, args ...any) {
 	panic(fmt.Sprintf("warehouse: entity index: "+format, args...))
+}
+
+// prefix8 is s's first eight bytes as a big-endian integer, zero-padded:
+// it orders as s does, up to ties between strings sharing those bytes (the
+// names it is used on hold no 0x00).
+func prefix8(s string) uint64 {
+	var b [8]byte
+	copy(b[:], s)
+	return binary.BigEndian.Uint64(b[:])
 }

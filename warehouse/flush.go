@@ -9,12 +9,16 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/parquet-go/parquet-go"
@@ -123,44 +127,90 @@ func (w *Warehouse) flushGen(ctx context.Context, g *gen) (err error) {
 		return keys[i].day < keys[j].day
 	})
 
-	var tmps []string
-	var entries []fileEntry
+	// The index's table is built (from the events in key order, before
+	// the partitions are sorted in place) while the Parquet files are
+	// written and the event columns encoded, partitions in parallel;
+	// none of it is visible until the manifest records the files.
+	all := make([]*allsource.Event, 0, g.rowCount())
+	for _, k := range keys {
+		all = append(all, parts[k]...)
+	}
+	watermark := g.seqHi
+	idxDone := make(chan struct{})
+	var idx indexTable
+	var idxErr error
+	go func() {
+		defer close(idxDone)
+		idx, idxErr = w.index.build(all, nil, &watermark)
+	}()
+	tmps := make([]string, len(keys))
+	for i := range keys {
+		tmps[i] = filepath.Join(w.tmpDir, fmt.Sprintf("flush-%d-%d.parquet", g.id, i))
+	}
 	defer func() {
 		for _, t := range tmps {
 			os.Remove(t)
 		}
 	}()
+	entries := make([]fileEntry, len(keys))
+	cols := make([][]byte, len(keys))
+	errs := make([]error, len(keys))
+	var next atomic.Int32
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(keys)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(keys) {
+					return
+				}
+				k := keys[i]
+				evs := parts[k]
+				sortEvents(evs)
+				size, err := writeParquet(tmps[i], evs, k.day)
+				if err != nil {
+					errs[i] = err
+					continue
+				}
+				e := fileEntry{Tenant: k.tenant, Date: k.day, SeqLo: evs[0].Seq, SeqHi: evs[0].Seq, Rows: int64(len(evs)), Bytes: size}
+				for _, ev := range evs {
+					e.SeqLo = min(e.SeqLo, ev.Seq)
+					e.SeqHi = max(e.SeqHi, ev.Seq)
+				}
+				e.Path = fileName(e.Tenant, e.Date, e.SeqLo, e.SeqHi)
+				entries[i] = e
+				// Derived data: a failure here only leaves the builder work.
+				if rows, types, err := eventColumns(evs); err == nil {
+					cols[i], _ = encodeColumns(rows, types)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	<-idxDone
+	if err := errors.Join(errs...); err != nil {
+		idx.discard()
+		return err
+	}
 	var total, rowsWritten int64
-	for i, k := range keys {
-		evs := parts[k]
-		sortEvents(evs)
-		tmp := filepath.Join(w.tmpDir, fmt.Sprintf("flush-%d-%d.parquet", g.id, i))
-		tmps = append(tmps, tmp)
-		size, err := writeParquet(tmp, evs, k.day)
-		if err != nil {
-			return err
-		}
-		e := fileEntry{Tenant: k.tenant, Date: k.day, SeqLo: evs[0].Seq, SeqHi: evs[0].Seq, Rows: int64(len(evs)), Bytes: size}
-		for _, ev := range evs {
-			e.SeqLo = min(e.SeqLo, ev.Seq)
-			e.SeqHi = max(e.SeqHi, ev.Seq)
-		}
-		e.Path = fileName(e.Tenant, e.Date, e.SeqLo, e.SeqHi)
-		entries = append(entries, e)
-		total += size
+	for _, e := range entries {
+		total += e.Bytes
 		rowsWritten += e.Rows
 	}
 	if rowsWritten != g.rowCount() {
 		return fmt.Errorf("flush of generation %d wrote %d rows, it has %d", g.id, rowsWritten, g.rowCount())
 	}
 	w.fault("flush:after-write")
+	wrote := time.Now()
 	if err := w.install(tmps, entries); err != nil {
 		return err
 	}
 	tmps = nil
 	w.fault("flush:after-rename")
+	installed := time.Now()
 
-	watermark := g.seqHi
 	w.mu.Lock()
 	prevWatermark := w.cur.watermark
 	w.mu.Unlock()
@@ -171,25 +221,27 @@ func (w *Warehouse) flushGen(ctx context.Context, g *gen) (err error) {
 		return err
 	}
 	w.fault("flush:after-manifest")
+	recorded := time.Now()
 	w.fault("index:before-write")
-	var all []*allsource.Event
-	for _, k := range keys {
-		all = append(all, parts[k]...)
+	if idxErr == nil {
+		idxErr = w.index.addTable(idx, prevWatermark, watermark)
 	}
-	if err := w.index.add(all, nil, prevWatermark, watermark); err != nil {
+	if idxErr != nil {
+		idx.discard()
 		// Readers fall back to the files until the next start-up catches
 		// the index up.
-		w.log.Error("entity index: flush not indexed", "gen", g.id, "err", err)
+		w.log.Error("entity index: flush not indexed", "gen", g.id, "err", idxErr)
 	}
 	w.fault("index:after-write")
-	for i, k := range keys {
-		rows, types, err := eventColumns(parts[k])
-		if err == nil {
-			err = w.writeColumns(entries[i].Path, rows, types)
+	indexed := time.Now()
+	for i, e := range entries {
+		err := errors.New("not encoded")
+		if cols[i] != nil {
+			err = w.writeColumnsFile(e.Path, cols[i])
 		}
 		if err != nil {
 			// Questions read the Parquet files until the builder has made them.
-			w.log.Warn("event columns not written", "path", entries[i].Path, "err", err)
+			w.log.Warn("event columns not written", "path", e.Path, "err", err)
 			w.kickColumns()
 		}
 	}
@@ -206,7 +258,9 @@ func (w *Warehouse) flushGen(ctx context.Context, g *gen) (err error) {
 		v.watermark = watermark
 	}, func() { w.dropGen(g) })
 	d := time.Since(start)
-	w.log.Info("flushed", "gen", g.id, "rows", g.rowCount(), "files", len(entries), "bytes", total, "watermark", watermark, "took", d)
+	w.log.Info("flushed", "gen", g.id, "rows", g.rowCount(), "files", len(entries), "bytes", total, "watermark", watermark, "took", d,
+		"write_took", wrote.Sub(start), "install_took", installed.Sub(wrote), "manifest_took", recorded.Sub(installed),
+		"index_took", indexed.Sub(recorded), "columns_took", time.Since(indexed))
 	if w.opts.Observe != nil {
 		w.opts.Observe.Flushed(int(g.rowCount()), total, d)
 	}
@@ -218,16 +272,35 @@ func (w *Warehouse) flushGen(ctx context.Context, g *gen) (err error) {
 }
 
 // sortEvents orders a partition's events by (entity_id, timestamp, seq).
+// The keys are copied next to each other first (the events are spread
+// over the heap), the entity's first bytes as an integer.
 func sortEvents(evs []*allsource.Event) {
-	slices.SortFunc(evs, func(a, b *allsource.Event) int {
-		if c := strings.Compare(a.EntityID, b.EntityID); c != 0 {
+	type item struct {
+		pfx    uint64
+		ts     time.Time
+		seq    uint64
+		entity string
+		e      *allsource.Event
+	}
+	items := make([]item, len(evs))
+	for i, e := range evs {
+		items[i] = item{prefix8(e.EntityID), e.Timestamp, e.Seq, e.EntityID, e}
+	}
+	slices.SortFunc(items, func(a, b item) int {
+		if a.pfx != b.pfx {
+			return cmp.Compare(a.pfx, b.pfx)
+		}
+		if c := strings.Compare(a.entity, b.entity); c != 0 {
 			return c
 		}
-		if c := a.Timestamp.Compare(b.Timestamp); c != 0 {
+		if c := a.ts.Compare(b.ts); c != 0 {
 			return c
 		}
-		return cmp.Compare(a.Seq, b.Seq)
+		return cmp.Compare(a.seq, b.seq)
 	})
+	for i := range items {
+		evs[i] = items[i].e
+	}
 }
 
 // writeParquet writes evs to path (zstd) and fsyncs it; it returns the size.

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -318,6 +319,64 @@ func checkNoOrphans(t *testing.T, url, dir string) {
 	t.Errorf("manifest names %d files, %d on disk", named, onDisk)
 }
 
+// checkColumns waits until every Parquet file has its event columns and
+// no columns file is left without its Parquet file, then checks that an
+// hourly count (answered from the columns when they are complete) adds up
+// to the events stored.
+func checkColumns(t *testing.T, url, dir string) {
+	t.Helper()
+	list := func() (parquet, cols []string) {
+		filepath.WalkDir(filepath.Join(dir, "warehouse"), func(p string, d os.DirEntry, err error) error {
+			if err == nil && !d.IsDir() {
+				rel, _ := filepath.Rel(filepath.Join(dir, "warehouse"), p)
+				parquet = append(parquet, strings.TrimSuffix(rel, ".parquet"))
+			}
+			return nil
+		})
+		filepath.WalkDir(filepath.Join(dir, "index", "columns"), func(p string, d os.DirEntry, err error) error {
+			if err == nil && !d.IsDir() {
+				rel, _ := filepath.Rel(filepath.Join(dir, "index", "columns"), p)
+				cols = append(cols, strings.TrimSuffix(rel, ".cols"))
+			}
+			return nil
+		})
+		slices.Sort(parquet)
+		slices.Sort(cols)
+		return parquet, cols
+	}
+	var parquet, cols []string
+	for attempt := 0; attempt < 100; attempt++ {
+		if parquet, cols = list(); slices.Equal(parquet, cols) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if !slices.Equal(parquet, cols) {
+		t.Fatalf("Parquet files %v, event columns %v", parquet, cols)
+	}
+	var series struct {
+		Series []struct {
+			Points []struct {
+				Value float64 `json:"value"`
+			} `json:"points"`
+		} `json:"series"`
+	}
+	if st := postAnalytics(t, url, "/v1/analytics/timeseries",
+		`{"metric":"count","interval":"1h","from":"2026-04-01T00:00:00Z","to":"2026-06-01T00:00:00Z","fill":"none"}`, &series); st != http.StatusOK {
+		t.Fatalf("time series: HTTP %d", st)
+	}
+	var total int64
+	for _, s := range series.Series {
+		for _, p := range s.Points {
+			total += int64(p.Value)
+		}
+	}
+	count := queryCSV(t, url, "SELECT count(*) FROM events")
+	if want := count[0][0]; strconv.FormatInt(total, 10) != want {
+		t.Fatalf("the hourly counts add up to %d events, the events table has %s", total, want)
+	}
+}
+
 func TestKill9DuringIngest(t *testing.T) {
 	if testing.Short() {
 		t.Skip("process-level crash test")
@@ -413,7 +472,7 @@ func TestCrashAtEachFlushAndCompactionStep(t *testing.T) {
 		t.Skip("process-level crash test")
 	}
 	for _, point := range []string{"flush:after-write", "flush:after-rename", "flush:after-manifest", "compact:after-rename", "compact:after-manifest",
-		"index:before-write", "index:after-write"} {
+		"index:before-write", "index:after-write", "columns:after-write"} {
 		t.Run(point, func(t *testing.T) {
 			dir := t.TempDir()
 			flags := []string{"--flush-rows", "400", "--flush-age", "200ms", "--compact-min-files", "2", "--compact-interval", "100ms"}
@@ -422,11 +481,13 @@ func TestCrashAtEachFlushAndCompactionStep(t *testing.T) {
 			checkExactlyOnce(t, p2.url, batches)
 			checkNoOrphans(t, p2.url, dir)
 			checkEntityStreams(t, p2.url)
+			checkColumns(t, p2.url, dir)
 			// And after the recovered server flushes and compacts again.
 			time.Sleep(600 * time.Millisecond)
 			checkExactlyOnce(t, p2.url, batches)
 			checkNoOrphans(t, p2.url, dir)
 			checkEntityStreams(t, p2.url)
+			checkColumns(t, p2.url, dir)
 		})
 	}
 }
