@@ -141,11 +141,10 @@ func appendIndexValue(b []byte, e *allsource.Event) []byte {
 	b = binary.AppendUvarint(b, e.Seq)
 	b = binary.AppendVarint(b, e.Timestamp.UnixMicro())
 	b = binary.AppendVarint(b, e.IngestedAt.UnixMicro())
-	for _, s := range [][]byte{[]byte(e.ID), []byte(e.EventType), e.Payload, e.Metadata} {
-		b = binary.AppendUvarint(b, uint64(len(s)))
-		b = append(b, s...)
-	}
-	return b
+	b = append(binary.AppendUvarint(b, uint64(len(e.ID))), e.ID...)
+	b = append(binary.AppendUvarint(b, uint64(len(e.EventType))), e.EventType...)
+	b = append(binary.AppendUvarint(b, uint64(len(e.Payload))), e.Payload...)
+	return append(binary.AppendUvarint(b, uint64(len(e.Metadata))), e.Metadata...)
 }
 
 // byteArena copies the variable-length fields of one read's events into a
