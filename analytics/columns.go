@@ -26,6 +26,11 @@ import (
 // the evaluators are the feed's, so answers are the same by construction
 // and the tests compare the two paths on every question shape.
 
+// maxPartRows bounds the events one worker holds for one partition (about
+// 48 bytes each: 4 M rows are some 190 MiB); a question with more takes
+// the engine's sorted stream.
+var maxPartRows = 4 << 20
+
 // typeBits is a question's event types: a type's step bits and exclusion
 // flag; a type with neither is not read.
 type typeBits func(eventType string) (bits uint64, flag bool)
@@ -51,7 +56,7 @@ func columnsQuestion[E any, A evaluator[E, R], R any](ctx context.Context, wh *w
 		evals[i] = q.new()
 	}
 	var next atomic.Int32
-	var collided atomic.Bool
+	var collided, tooLarge atomic.Bool
 	var wg sync.WaitGroup
 	empty := &feed{}
 	for w := range evals {
@@ -64,13 +69,18 @@ func columnsQuestion[E any, A evaluator[E, R], R any](ctx context.Context, wh *w
 			tables := map[*string][]typeEntry{}
 			for {
 				p := int(next.Add(1)) - 1
-				if p >= warehouse.ColumnParts || collided.Load() || ctx.Err() != nil {
+				if p >= warehouse.ColumnParts || collided.Load() || tooLarge.Load() || ctx.Err() != nil {
 					return
 				}
 				segs = scan.Segments(p, segs[:0])
 				rows := sc.rows[:0]
 				for _, s := range segs {
 					rows = gatherSegment(rows, s, tableFor(tables, s.Types, q.typeBits), lo, hi)
+					if len(rows) > maxPartRows {
+						// The engine's sorted stream can spill to disk.
+						tooLarge.Store(true)
+						return
+					}
 				}
 				sc.rows = rows
 				ok := sc.group(rows, func(run []feedRow) {
@@ -91,6 +101,9 @@ func columnsQuestion[E any, A evaluator[E, R], R any](ctx context.Context, wh *w
 	wg.Wait()
 	if collided.Load() {
 		return res, false, errHashCollision
+	}
+	if tooLarge.Load() {
+		return res, false, errFeedTooLarge
 	}
 	if err := ctx.Err(); err != nil {
 		return res, false, err

@@ -175,6 +175,29 @@ func TestColumnPathMatchesEngine(t *testing.T) {
 		}
 	}
 
+	// A partition too large for memory: the engine's sorted stream, same
+	// answer.
+	func() {
+		spec := FunnelSpec{Steps: []StepSpec{{EventType: "a"}, {EventType: "b"}}, Window: "6h"}
+		want, err := RunFunnel(context.Background(), wh, spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func(old int) { maxPartRows = old }(maxPartRows)
+		maxPartRows = 10
+		q := funnelQuestion(spec, FunnelOptions{Steps: 2, Window: 6 * time.Hour})
+		if _, _, err := columnsQuestion(context.Background(), wh, q); err != errFeedTooLarge {
+			t.Fatalf("a partition over the bound: err %v", err)
+		}
+		got, err := RunFunnel(context.Background(), wh, spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := diffFunnelResults(got, want); d != "" {
+			t.Fatalf("the sorted stream differs from the column path:\n%s", d)
+		}
+	}()
+
 	// What the column path leaves to the engine.
 	ctx := scopes["acme"]
 	restricted := allsource.WithReadRestriction(ctx, allsource.ReadRestriction{HiddenTypes: []string{"b"}})

@@ -46,6 +46,8 @@ func runQuestion[E any, A evaluator[E, R], R any](ctx context.Context, wh *wareh
 		switch {
 		case errors.Is(err, errHashCollision):
 			return streamQuestion(ctx, wh, q, shapeText)
+		case errors.Is(err, errFeedTooLarge):
+			return streamQuestion(ctx, wh, q, shapeHashed)
 		case ok || err != nil:
 			return res, err
 		}
