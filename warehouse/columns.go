@@ -2,6 +2,7 @@ package warehouse
 
 import (
 	"bytes"
+	"container/list"
 	"cmp"
 	"encoding/binary"
 	"errors"
@@ -162,6 +163,9 @@ func align(n, to int) int { return (n + to - 1) / to * to }
 type colFile struct {
 	data   []byte
 	unmap  func() error
+	rel    string        // its Parquet file
+	refs   int           // scans using it (colStore.mu)
+	elem   *list.Element // in colStore.idle when refs is 0
 	types  []string
 	starts [ColumnParts + 1]uint32
 	g1     []uint64

@@ -1,6 +1,7 @@
 package warehouse
 
 import (
+	"container/list"
 	"context"
 	"errors"
 	"fmt"
@@ -25,8 +26,17 @@ type colStore struct {
 	dir  string
 	mu   sync.Mutex
 	open map[string]*colFile // by Parquet path; mapped on first use
-	kick chan struct{}       // wakes the builder
+	// idle holds the mapped files no scan uses, least recently used
+	// first; beyond maxMapped mapped files the oldest idle ones are
+	// unmapped (a process has a bounded number of mappings, and years of
+	// daily files for many tenants would exceed it).
+	idle      list.List
+	maxMapped int
+	kick      chan struct{} // wakes the builder
 }
+
+// maxMappedColumns is how many columns files stay mapped.
+const maxMappedColumns = 4096
 
 func (w *Warehouse) colPath(rel string) string {
 	return filepath.Join(w.cols.dir, filepath.FromSlash(strings.TrimSuffix(rel, ".parquet")+".cols"))
@@ -35,7 +45,8 @@ func (w *Warehouse) colPath(rel string) string {
 // openColumns removes columns files no manifest file has (and unfinished
 // ones), in one walk of the directory, and starts the builder.
 func (w *Warehouse) openColumns(files []fileEntry) error {
-	w.cols = &colStore{dir: filepath.Join(w.opts.DataDir, "index", "columns"), open: map[string]*colFile{}, kick: make(chan struct{}, 1)}
+	w.cols = &colStore{dir: filepath.Join(w.opts.DataDir, "index", "columns"), open: map[string]*colFile{},
+		maxMapped: maxMappedColumns, kick: make(chan struct{}, 1)}
 	if err := os.MkdirAll(w.cols.dir, 0o755); err != nil {
 		return fmt.Errorf("warehouse: %w", err)
 	}
@@ -205,6 +216,7 @@ func (w *Warehouse) compactedColumns(ctx context.Context, in []fileEntry, out fi
 		cf, err := w.loadColumns(f.Path)
 		if err == nil {
 			rows, err = cf.appendRows(rows, &types)
+			w.releaseColumns(cf)
 		}
 		if err != nil {
 			return w.columnsFromParquet(ctx, out.Path)
@@ -213,13 +225,19 @@ func (w *Warehouse) compactedColumns(ctx context.Context, in []fileEntry, out fi
 	return w.writeColumns(out.Path, rows, types.names)
 }
 
-// loadColumns maps and checks the columns file of Parquet file rel, once.
-// A damaged file is removed and the builder kicked.
+// loadColumns maps and checks the columns file of Parquet file rel (once
+// while it stays mapped) and holds it mapped until releaseColumns. A
+// damaged file is removed and the builder kicked.
 func (w *Warehouse) loadColumns(rel string) (*colFile, error) {
 	c := w.cols
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if f, ok := c.open[rel]; ok {
+		if f.refs == 0 {
+			c.idle.Remove(f.elem)
+			f.elem = nil
+		}
+		f.refs++
 		return f, nil
 	}
 	path := w.colPath(rel)
@@ -238,9 +256,32 @@ func (w *Warehouse) loadColumns(rel string) (*colFile, error) {
 		w.kickColumns()
 		return nil, err
 	}
-	f.unmap = unmap
+	f.unmap, f.rel, f.refs = unmap, rel, 1
 	c.open[rel] = f
+	c.evictLocked()
 	return f, nil
+}
+
+// releaseColumns ends a use of a file loadColumns returned.
+func (w *Warehouse) releaseColumns(f *colFile) {
+	c := w.cols
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	f.refs--
+	if f.refs == 0 {
+		f.elem = c.idle.PushBack(f)
+		c.evictLocked()
+	}
+}
+
+// evictLocked unmaps the least recently used idle files beyond maxMapped.
+func (c *colStore) evictLocked() {
+	for len(c.open) > c.maxMapped && c.idle.Len() > 0 {
+		f := c.idle.Remove(c.idle.Front()).(*colFile)
+		f.elem = nil
+		delete(c.open, f.rel)
+		f.unmap()
+	}
 }
 
 // dropColumns unmaps and removes the columns of Parquet file rel (no
@@ -249,6 +290,10 @@ func (w *Warehouse) dropColumns(rel string) {
 	c := w.cols
 	c.mu.Lock()
 	if f, ok := c.open[rel]; ok {
+		// No scan uses it: none pins a version that names the file.
+		if f.elem != nil {
+			c.idle.Remove(f.elem)
+		}
 		delete(c.open, rel)
 		f.unmap()
 	}
@@ -271,6 +316,7 @@ func (w *Warehouse) closeColumns() {
 		f.unmap()
 		delete(c.open, rel)
 	}
+	c.idle.Init()
 }
 
 // ColumnSegment is a run of events of one partition, in (time, seq)
@@ -320,7 +366,7 @@ func (w *Warehouse) ScanColumns(ctx context.Context) (*ColumnScan, bool, error) 
 		}
 		cf, err := w.loadColumns(f.Path)
 		if err != nil {
-			w.unpin(v)
+			s.Close()
 			return nil, false, nil
 		}
 		s.files = append(s.files, cf)
@@ -336,7 +382,7 @@ func (w *Warehouse) ScanColumns(ctx context.Context) (*ColumnScan, bool, error) 
 				}
 				t, err := types.id(e.EventType)
 				if err != nil {
-					w.unpin(v)
+					s.Close()
 					return nil, false, nil
 				}
 				g1, g2 := EntityHashes(e.EntityID)
@@ -378,6 +424,10 @@ func (s *ColumnScan) Segments(p int, dst []ColumnSegment) []ColumnSegment {
 // Close releases the scan's version; its segments must not be used after.
 func (s *ColumnScan) Close() {
 	if s.v != nil {
+		for _, f := range s.files {
+			s.w.releaseColumns(f)
+		}
+		s.files = nil
 		s.w.unpin(s.v)
 		s.v = nil
 	}

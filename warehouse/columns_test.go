@@ -317,3 +317,48 @@ func TestColumnsFollowTheFiles(t *testing.T) {
 		t.Fatalf("after the rebuild: %d rows, want %d", len(got), len(want))
 	}
 }
+
+// TestColumnsMappingsBounded: files no scan uses are unmapped beyond the
+// bound, those in use stay mapped, and answers do not change.
+func TestColumnsMappingsBounded(t *testing.T) {
+	ctx := context.Background()
+	w := openTest(t, t.TempDir(), nil)
+	defer w.Close()
+	var all []allsource.Event
+	for round := range 3 {
+		evs := mkEvents(uint64(round*300+1), 300, 5)
+		all = append(all, evs...)
+		if err := w.Append(evs); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.FlushAll(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.cols.mu.Lock()
+	w.cols.maxMapped = 2
+	w.cols.mu.Unlock()
+	mapped := func() int {
+		w.cols.mu.Lock()
+		defer w.cols.mu.Unlock()
+		return len(w.cols.open)
+	}
+	want := wantRows(all, "")
+	for range 3 {
+		s, ok, err := w.ScanColumns(ctx)
+		if !ok || err != nil {
+			t.Fatalf("scan: %v %v", ok, err)
+		}
+		s2 := mustScan(t, w, ctx) // a second scan while the first holds every file
+		if n := mapped(); n < 15 {
+			t.Fatalf("%d files mapped while a scan of 15 uses them", n)
+		}
+		if got := scanRows(t, s); !slices.Equal(got, want) || !slices.Equal(s2, want) {
+			t.Fatal("scans with evictions differ")
+		}
+		s.Close()
+		if n := mapped(); n > 2 {
+			t.Fatalf("%d files stay mapped, the bound is 2", n)
+		}
+	}
+}
