@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"github.com/allsource/allsource/warehouse"
@@ -300,10 +301,9 @@ func seriesFromColumns(ctx context.Context, wh *warehouse.Warehouse, spec Series
 	default:
 		return nil, false, nil
 	}
-	// In UTC, where the engine's buckets and this package's grid are the
-	// same by construction; a zone with clock changes has buckets the
-	// engine and the grid may cut differently around the change.
-	if (spec.Metric != "" && spec.Metric != "count") || strings.TrimSpace(spec.Where) != "" || p.loc.String() != "UTC" {
+	// Where the engine's buckets and this package's grid are the same
+	// (see zoneSafe).
+	if (spec.Metric != "" && spec.Metric != "count") || strings.TrimSpace(spec.Where) != "" || !zoneSafe(p.iv, p.loc, *spec.From, *spec.To) {
 		return nil, false, nil
 	}
 	grid := SeriesBuckets(*spec.From, *spec.To, p.iv, p.loc)
@@ -434,4 +434,33 @@ func seriesFromColumns(ctx context.Context, wh *warehouse.Warehouse, spec Series
 		}
 	}
 	return groups, true, nil
+}
+
+// zoneSafe reports whether buckets of iv in loc over [from, to] are cut
+// the same by the engine and by this package's grid: always in UTC; for
+// fixed intervals dividing an hour, when every change of the zone's
+// offset in the range is a whole number of buckets; calendar intervals
+// are left to the engine.
+func zoneSafe(iv SeriesInterval, loc *time.Location, from, to time.Time) bool {
+	if loc.String() == "UTC" {
+		return true
+	}
+	d := iv.fixedSeconds()
+	if d <= 0 || 3600%d != 0 {
+		return false
+	}
+	t := from.Add(-24 * time.Hour)
+	for t.Before(to.Add(24 * time.Hour)) {
+		_, end := t.In(loc).ZoneBounds()
+		if end.IsZero() {
+			return true // no further change
+		}
+		_, before := end.Add(-time.Second).In(loc).Zone()
+		_, after := end.In(loc).Zone()
+		if int64(after-before)%d != 0 {
+			return false
+		}
+		t = end
+	}
+	return true
 }

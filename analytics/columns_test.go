@@ -13,8 +13,9 @@ import (
 	"github.com/allsource/allsource/warehouse"
 )
 
-// columnsWarehouse stores events of two tenants over ten days around
-// Europe's change to summer time: whole-minute times (ties within an
+// columnsWarehouse stores events of two tenants over five weeks around
+// clock changes (St John's on March 8, Europe on March 29, Lord Howe's
+// half hour on April 5, 2026): whole-minute times (ties within an
 // entity are common), three flushes whose files overlap in time within a
 // day, and a hot tier.
 func columnsWarehouse(t *testing.T) *warehouse.Warehouse {
@@ -26,13 +27,13 @@ func columnsWarehouse(t *testing.T) *warehouse.Warehouse {
 	}
 	t.Cleanup(func() { wh.Close() })
 	rng := rand.New(rand.NewPCG(7, 8))
-	base := time.Date(2026, 3, 24, 0, 0, 0, 0, time.UTC)
+	base := time.Date(2026, 3, 5, 0, 0, 0, 0, time.UTC)
 	seq := uint64(0)
 	for round := range 4 {
 		var batch []allsource.Event
 		for range 2500 {
 			seq++
-			at := base.Add(time.Duration(rng.IntN(10*24*60)) * time.Minute)
+			at := base.Add(time.Duration(rng.IntN(35*24*60)) * time.Minute)
 			batch = append(batch, allsource.Event{Seq: seq, ID: fmt.Sprintf("00000000-0000-7000-8000-%012d", seq),
 				Tenant: []string{"acme", "globex"}[rng.IntN(2)], EntityID: fmt.Sprintf("user-%d", rng.IntN(250)),
 				EventType: []string{"a", "b", "c", "x"}[rng.IntN(4)], Version: seq, Timestamp: at, IngestedAt: at,
@@ -138,10 +139,11 @@ func TestColumnPathMatchesEngine(t *testing.T) {
 				}
 			}
 		}
+		zoned := 0 // series in a zone with clock changes the column path took
 		wide := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 		wideTo := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
-		for _, iv := range []string{"1h", "90m", "1d", "1w", "1mo"} {
-			for _, tz := range []string{"", "Europe/Berlin", "Asia/Kolkata"} {
+		for _, iv := range []string{"1h", "15m", "90m", "1d", "1w", "1mo", "1q"} {
+			for _, tz := range []string{"", "Europe/Berlin", "Asia/Kolkata", "Australia/Lord_Howe", "America/St_Johns"} {
 				for _, variant := range []string{"grouped", "total", "one type", "range"} {
 					spec := SeriesSpec{Interval: iv, TimeZone: tz, From: &wide, To: &wideTo}
 					switch variant {
@@ -157,11 +159,14 @@ func TestColumnPathMatchesEngine(t *testing.T) {
 						t.Fatal(err)
 					}
 					got, ok, err := seriesFromColumns(ctx, wh, spec, p)
-					if err != nil || ok != (tz == "") {
+					if err != nil || ok != zoneSafe(p.iv, p.loc, *spec.From, *spec.To) {
 						t.Fatalf("series %s %q: column path ok %v, %v", iv, tz, ok, err)
 					}
 					if !ok {
-						continue // another zone: the engine's
+						continue // the engine's
+					}
+					if tz != "" {
+						zoned++
 					}
 					want, err := seriesFromEngine(ctx, wh, p)
 					if err != nil {
@@ -172,6 +177,9 @@ func TestColumnPathMatchesEngine(t *testing.T) {
 					}
 				}
 			}
+		}
+		if zoned == 0 {
+			t.Fatal("no zoned series took the column path")
 		}
 	}
 
@@ -283,5 +291,32 @@ func TestGroupScratch(t *testing.T) {
 	rows = append(rows, feedRow{g1: big * 0x9e3779b97f4a7c15, g2: 43})
 	if sc.group(rows, func([]feedRow) {}) {
 		t.Fatal("a second hash that disagrees was not a collision")
+	}
+}
+
+// TestZoneSafe: which series the column path may bucket itself.
+func TestZoneSafe(t *testing.T) {
+	from := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	to := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		iv, zone string
+		want     bool
+	}{
+		{"1h", "UTC", true}, {"1d", "UTC", true}, {"1mo", "UTC", true}, {"90m", "UTC", true},
+		{"1h", "Europe/Berlin", true}, {"15m", "Europe/Berlin", true}, {"90m", "Europe/Berlin", false},
+		{"1d", "Europe/Berlin", false}, {"1h", "Australia/Lord_Howe", false}, {"30m", "Australia/Lord_Howe", true},
+		{"1h", "Asia/Kolkata", true}, {"2h", "Asia/Kolkata", false},
+	} {
+		iv, err := ParseSeriesInterval(c.iv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		loc, err := time.LoadLocation(c.zone)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := zoneSafe(iv, loc, from, to); got != c.want {
+			t.Errorf("%s in %s: %v, want %v", c.iv, c.zone, got, c.want)
+		}
 	}
 }
