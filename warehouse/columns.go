@@ -2,8 +2,8 @@ package warehouse
 
 import (
 	"bytes"
-	"container/list"
 	"cmp"
+	"container/list"
 	"encoding/binary"
 	"errors"
 	"fmt"
