@@ -45,13 +45,7 @@ func columnsQuestion[E any, A evaluator[E, R], R any](ctx context.Context, wh *w
 		return res, false, err
 	}
 	defer scan.Close()
-	lo, hi := int64(-1<<63), int64(1<<63-1)
-	if q.from != nil {
-		lo = q.from.UnixMicro()
-	}
-	if q.to != nil {
-		hi = q.to.UnixMicro() - 1
-	}
+	lo, hi := microsRange(q.from, q.to)
 	evals := make([]A, feedWorkers())
 	for i := range evals {
 		evals[i] = q.new()
@@ -115,6 +109,25 @@ func columnsQuestion[E any, A evaluator[E, R], R any](ctx context.Context, wh *w
 		}
 	}
 	return evals[0].Result(), true, nil
+}
+
+// microsRange is [from, to) as the first and last whole microsecond in
+// it (the stored times' precision); nil ends are open.
+func microsRange(from, to *time.Time) (lo, hi int64) {
+	lo, hi = -1<<63, 1<<63-1
+	if from != nil {
+		lo = from.UnixMicro()
+		if from.Nanosecond()%1000 != 0 {
+			lo++
+		}
+	}
+	if to != nil {
+		hi = to.UnixMicro()
+		if to.Nanosecond()%1000 == 0 {
+			hi--
+		}
+	}
+	return lo, hi
 }
 
 type typeEntry struct {
@@ -314,8 +327,8 @@ func seriesFromColumns(ctx context.Context, wh *warehouse.Warehouse, spec Series
 	for i, b := range grid {
 		starts[i] = b.UnixMicro()
 	}
-	lo, hi := spec.From.UnixMicro(), spec.To.UnixMicro()
-	starts[len(grid)] = hi
+	lo, hi := microsRange(spec.From, spec.To)
+	starts[len(grid)] = hi + 1
 	scan, ok, err := wh.ScanColumns(ctx)
 	if !ok || err != nil {
 		return nil, false, err
@@ -381,7 +394,7 @@ func seriesFromColumns(ctx context.Context, wh *warehouse.Warehouse, spec Series
 					for i, t := range s.Type {
 						g := table[t]
 						us := s.Micros[i]
-						if g < 0 || us < lo || us >= hi {
+						if g < 0 || us < lo || us > hi {
 							continue
 						}
 						if us < starts[b] || us >= starts[b+1] {

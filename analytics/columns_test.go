@@ -320,3 +320,23 @@ func TestZoneSafe(t *testing.T) {
 		}
 	}
 }
+
+// TestMicrosRange: [from, to) in whole microseconds, as the engine
+// compares stored times with the bounds.
+func TestMicrosRange(t *testing.T) {
+	at := func(ns int) *time.Time { x := time.Date(2026, 1, 1, 0, 0, 0, ns, time.UTC); return &x }
+	base := at(0).UnixMicro()
+	for _, c := range []struct {
+		from, to *time.Time
+		lo, hi   int64
+	}{
+		{at(0), at(5000), base, base + 4},
+		{at(1), at(5001), base + 1, base + 5},
+		{at(999), at(999), base + 1, base},
+		{nil, nil, -1 << 63, 1<<63 - 1},
+	} {
+		if lo, hi := microsRange(c.from, c.to); lo != c.lo || hi != c.hi {
+			t.Errorf("%v..%v: [%d, %d], want [%d, %d]", c.from, c.to, lo-base, hi-base, c.lo-base, c.hi-base)
+		}
+	}
+}

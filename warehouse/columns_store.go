@@ -108,10 +108,11 @@ func (w *Warehouse) buildMissingColumns() (int, error) {
 	files := w.cur.files
 	w.mu.Unlock()
 	built := 0
+	var errs []error
 	for _, f := range files {
 		select {
 		case <-w.stop:
-			return built, nil
+			return built, errors.Join(errs...)
 		default:
 		}
 		if _, err := os.Stat(w.colPath(f.Path)); err == nil {
@@ -122,15 +123,16 @@ func (w *Warehouse) buildMissingColumns() (int, error) {
 		w.maint.Lock()
 		var err error
 		if w.allCurrent([]fileEntry{f}) {
-			err = w.columnsFromParquet(context.Background(), f.Path)
-			built++
+			if err = w.columnsFromParquet(context.Background(), f.Path); err == nil {
+				built++
+			}
 		}
 		w.maint.Unlock()
-		if err != nil {
-			return built, fmt.Errorf("%s: %w", f.Path, err)
+		if err != nil { // the others are still built
+			errs = append(errs, fmt.Errorf("%s: %w", f.Path, err))
 		}
 	}
-	return built, nil
+	return built, errors.Join(errs...)
 }
 
 // eventColumns is the columns of a flushed file's events.
