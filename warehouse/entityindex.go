@@ -226,16 +226,26 @@ func (x *entityIndex) add(evs []*allsource.Event, versions []entityVersion, from
 // addTable has the LSM take in a table build made for the events after
 // seq from up to indexed, and removes its file.
 func (x *entityIndex) addTable(t indexTable, from, indexed uint64) error {
-	defer t.discard()
 	if got := x.indexed.Load(); got != from {
+		t.discard()
 		return fmt.Errorf("warehouse: entity index reaches seq %d, not %d", got, from)
 	}
-	if t.path != "" {
-		if err := x.db.Ingest([]string{t.path}); err != nil {
-			return fmt.Errorf("warehouse: entity index: %w", err)
-		}
+	if err := x.take(t); err != nil {
+		return err
 	}
 	x.indexed.Store(indexed)
+	return nil
+}
+
+// take has the LSM take in a table build wrote, and removes its file.
+func (x *entityIndex) take(t indexTable) error {
+	defer t.discard()
+	if t.path == "" {
+		return nil
+	}
+	if err := x.db.Ingest([]string{t.path}); err != nil {
+		return fmt.Errorf("warehouse: entity index: %w", err)
+	}
 	return nil
 }
 
@@ -282,14 +292,7 @@ func (x *entityIndex) ingest(evs []*allsource.Event, versions []entityVersion, i
 	if err != nil {
 		return err
 	}
-	defer t.discard()
-	if t.path == "" {
-		return nil
-	}
-	if err := x.db.Ingest([]string{t.path}); err != nil {
-		return fmt.Errorf("warehouse: entity index: %w", err)
-	}
-	return nil
+	return x.take(t)
 }
 
 // build writes the table file ingest takes in (see ingest); it only reads

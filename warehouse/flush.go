@@ -227,7 +227,6 @@ func (w *Warehouse) flushGen(ctx context.Context, g *gen) (err error) {
 		idxErr = w.index.addTable(idx, prevWatermark, watermark)
 	}
 	if idxErr != nil {
-		idx.discard()
 		// Readers fall back to the files until the next start-up catches
 		// the index up.
 		w.log.Error("entity index: flush not indexed", "gen", g.id, "err", idxErr)
