@@ -361,3 +361,46 @@ func TestIndexCompressionChange(t *testing.T) {
 		t.Fatalf("unknown compression: %v", err)
 	}
 }
+
+// TestIndexPrewarm: prewarm opens every table and loads its filter block,
+// and stops at once when told to.
+func TestIndexPrewarm(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	w := openTest(t, dir, nil)
+	for round := range 4 {
+		if err := w.Append(mkEvents(uint64(round*100+1), 100, 3)); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.FlushAll(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.Close()
+	x, err := openEntityIndex(dir, 8<<20, "snappy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.close()
+	levels, err := x.db.SSTables()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tables := 0
+	for _, l := range levels {
+		tables += len(l)
+	}
+	before := x.db.Metrics() // opening read the watermark key
+	stop := make(chan struct{})
+	close(stop)
+	x.prewarm(stop)
+	if m := x.db.Metrics(); m.Filter != before.Filter || m.TableCache.Count != before.TableCache.Count {
+		t.Fatalf("a stopped prewarm read tables: %+v, %d open", m.Filter, m.TableCache.Count)
+	}
+	x.prewarm(nil)
+	m := x.db.Metrics()
+	consulted := m.Filter.Hits + m.Filter.Misses - before.Filter.Hits - before.Filter.Misses
+	if tables < 2 || m.TableCache.Count != int64(tables) || consulted < int64(tables) {
+		t.Fatalf("%d tables: %d open after prewarm, filters consulted %d times", tables, m.TableCache.Count, consulted)
+	}
+}

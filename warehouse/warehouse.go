@@ -327,7 +327,11 @@ func Open(ctx context.Context, opts Options) (*Warehouse, error) {
 	if err := w.openColumns(files); err != nil {
 		return nil, err
 	}
-	w.done.Add(3)
+	w.done.Add(4)
+	go func() {
+		defer w.done.Done()
+		w.index.prewarm(w.stop)
+	}()
 	go w.flushLoop()
 	go w.compactLoop()
 	go w.evictLoop()
