@@ -340,7 +340,7 @@ type ColumnScan struct {
 	w     *Warehouse
 	v     *version
 	files []*colFile
-	hot   [ColumnParts]ColumnSegment
+	hot   [ColumnParts][]ColumnSegment // per generation
 }
 
 // ScanColumns returns the event columns ctx's scope sees, or false when
@@ -373,38 +373,106 @@ func (w *Warehouse) ScanColumns(ctx context.Context) (*ColumnScan, bool, error) 
 		}
 		s.files = append(s.files, cf)
 	}
-	var types colTypes
-	var rows [ColumnParts][]colRow
 	for _, g := range v.gens {
-		for _, c := range g.snapshot() {
-			for i := range c {
-				e := &c[i]
-				if !sees(e.Tenant) {
-					continue
-				}
-				t, err := types.id(e.EventType)
-				if err != nil {
-					s.Close()
-					return nil, false, nil
-				}
-				g1, g2 := EntityHashes(e.EntityID)
-				p := colPart(g1)
-				rows[p] = append(rows[p], colRow{g1: g1, g2: g2, us: e.Timestamp.UnixMicro(), seq: e.Seq, typ: t})
+		segs, ok := g.cols.segments(g.snapshot(), sees)
+		if !ok {
+			s.Close()
+			return nil, false, nil
+		}
+		for p, seg := range segs {
+			if len(seg.G1) > 0 {
+				s.hot[p] = append(s.hot[p], seg)
 			}
 		}
 	}
-	for p, rs := range rows {
-		if len(rs) == 0 {
+	return s, true, nil
+}
+
+// genColumns is a generation's rows as event columns, per partition, with
+// each row's tenant. Scans extend it to the rows appended since the last
+// one (each row is hashed once, and ingest pays nothing) and take views
+// of its arrays: later rows are appended past what a view covers.
+type genColumns struct {
+	mu         sync.Mutex
+	chunk, off int // the next row to take in: chunks[chunk][off]
+	types      colTypes
+	tenants    []string // by index; a generation holds few
+	tenantIDs  map[string]uint32
+	parts      [ColumnParts]genPart
+	failed     bool // more event types than a type index holds
+}
+
+type genPart struct {
+	seg    ColumnSegment
+	tenant []uint32
+}
+
+// segments extends the columns to chunks and returns each partition's
+// rows of the tenants sees accepts (views when it accepts them all);
+// false when they cannot be made.
+func (x *genColumns) segments(chunks [][]allsource.Event, sees func(string) bool) ([ColumnParts]ColumnSegment, bool) {
+	var out [ColumnParts]ColumnSegment
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	for ; !x.failed && x.chunk < len(chunks); x.chunk, x.off = x.chunk+1, 0 {
+		c := chunks[x.chunk] // complete: chunks are immutable
+		for ; x.off < len(c); x.off++ {
+			e := &c[x.off]
+			t, err := x.types.id(e.EventType)
+			if err != nil {
+				x.failed = true
+				break
+			}
+			tid, ok := x.tenantIDs[e.Tenant]
+			if !ok {
+				if x.tenantIDs == nil {
+					x.tenantIDs = map[string]uint32{}
+				}
+				tid = uint32(len(x.tenants))
+				x.tenantIDs[e.Tenant] = tid
+				x.tenants = append(x.tenants, e.Tenant)
+			}
+			g1, g2 := EntityHashes(e.EntityID)
+			p := &x.parts[colPart(g1)]
+			p.seg.G1 = append(p.seg.G1, g1)
+			p.seg.G2 = append(p.seg.G2, g2)
+			p.seg.Micros = append(p.seg.Micros, e.Timestamp.UnixMicro())
+			p.seg.Seq = append(p.seg.Seq, e.Seq)
+			p.seg.Type = append(p.seg.Type, t)
+			p.tenant = append(p.tenant, tid)
+		}
+	}
+	if x.failed {
+		return out, false
+	}
+	types := x.types.names[:len(x.types.names):len(x.types.names)]
+	accepted := make([]bool, len(x.tenants))
+	all := true
+	for i, t := range x.tenants {
+		accepted[i] = sees(t)
+		all = all && accepted[i]
+	}
+	for p := range x.parts {
+		src := &x.parts[p]
+		n := len(src.seg.G1)
+		if all {
+			out[p] = ColumnSegment{Types: types, G1: src.seg.G1[:n:n], G2: src.seg.G2[:n:n], Micros: src.seg.Micros[:n:n],
+				Seq: src.seg.Seq[:n:n], Type: src.seg.Type[:n:n]}
 			continue
 		}
-		seg := ColumnSegment{Types: types.names, G1: make([]uint64, len(rs)), G2: make([]uint32, len(rs)),
-			Micros: make([]int64, len(rs)), Seq: make([]uint64, len(rs)), Type: make([]uint16, len(rs))}
-		for i, r := range rs {
-			seg.G1[i], seg.G2[i], seg.Micros[i], seg.Seq[i], seg.Type[i] = r.g1, r.g2, r.us, r.seq, r.typ
+		seg := ColumnSegment{Types: types}
+		for i := range n {
+			if accepted[src.tenant[i]] {
+				seg.G1 = append(seg.G1, src.seg.G1[i])
+				seg.G2 = append(seg.G2, src.seg.G2[i])
+				seg.Micros = append(seg.Micros, src.seg.Micros[i])
+				seg.Seq = append(seg.Seq, src.seg.Seq[i])
+				seg.Type = append(seg.Type, src.seg.Type[i])
+			}
 		}
-		s.hot[p] = seg
+		out[p] = seg
 	}
-	return s, true, nil
+	return out, true
 }
 
 // Segments appends partition p's segments to dst: the files' in the
@@ -417,10 +485,7 @@ func (s *ColumnScan) Segments(p int, dst []ColumnSegment) []ColumnSegment {
 		}
 		dst = append(dst, ColumnSegment{Types: f.types, G1: f.g1[lo:hi], G2: f.g2[lo:hi], Micros: f.us[lo:hi], Seq: f.seq[lo:hi], Type: f.typ[lo:hi]})
 	}
-	if len(s.hot[p].G1) > 0 {
-		dst = append(dst, s.hot[p])
-	}
-	return dst
+	return append(dst, s.hot[p]...)
 }
 
 // Close releases the scan's version; its segments must not be used after.

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -360,5 +361,104 @@ func TestColumnsMappingsBounded(t *testing.T) {
 		if n := mapped(); n > 2 {
 			t.Fatalf("%d files stay mapped, the bound is 2", n)
 		}
+	}
+}
+
+// TestColumnsHotConcurrent: scans taking views of the hot tier's columns
+// while events are appended see a growing, consistent prefix, and the
+// last one sees every event, for one tenant and for all.
+func TestColumnsHotConcurrent(t *testing.T) {
+	w := openTest(t, t.TempDir(), nil)
+	defer w.Close()
+	ctx := context.Background()
+	var all []allsource.Event
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 200 {
+			evs := mkEvents(uint64(1+i*10), 10, 3)
+			if i%3 == 0 {
+				for j := range evs {
+					evs[j].Tenant = "other"
+				}
+			}
+			all = append(all, evs...)
+			if err := w.Append(evs); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	var readers sync.WaitGroup
+	for r := range 4 {
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			scope := ctx
+			if r%2 == 1 {
+				scope = allsource.WithTenantScope(ctx, "default")
+			}
+			last := 0
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				s, ok, err := w.ScanColumns(scope)
+				if err != nil || !ok {
+					t.Errorf("scan: %v %v", ok, err)
+					return
+				}
+				n := 0
+				for p := range ColumnParts {
+					for _, seg := range s.Segments(p, nil) {
+						n += len(seg.G1)
+						for i := range seg.G1 {
+							if seg.Types[seg.Type[i]] == "" || colPart(seg.G1[i]) != p {
+								t.Errorf("a torn row in partition %d", p)
+							}
+						}
+					}
+				}
+				s.Close()
+				if n < last {
+					t.Errorf("a scan saw %d rows after one saw %d", n, last)
+				}
+				last = n
+			}
+		}()
+	}
+	readers.Wait()
+	<-done
+	if got, want := mustScan(t, w, ctx), wantRows(all, ""); !slices.Equal(got, want) {
+		t.Fatalf("all tenants: %d rows, want %d", len(got), len(want))
+	}
+	if got, want := mustScan(t, w, allsource.WithTenantScope(ctx, "default")), wantRows(all, "default"); !slices.Equal(got, want) {
+		t.Fatalf("one tenant: %d rows, want %d", len(got), len(want))
+	}
+}
+
+// BenchmarkScanColumnsHot: a scan over 1 M unflushed events, whose
+// columns the generation keeps after the first scan made them.
+func BenchmarkScanColumnsHot(b *testing.B) {
+	w := openTest(b, b.TempDir(), nil)
+	defer w.Close()
+	for i := range 100 {
+		if err := w.Append(mkEvents(uint64(1+i*10_000), 10_000, 30)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	ctx := context.Background()
+	t0 := time.Now()
+	s, _, _ := w.ScanColumns(ctx)
+	s.Close()
+	b.Logf("first scan of 1 M hot events: %v", time.Since(t0))
+	for b.Loop() {
+		s, ok, err := w.ScanColumns(ctx)
+		if !ok || err != nil {
+			b.Fatal(ok, err)
+		}
+		s.Close()
 	}
 }

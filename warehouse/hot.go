@@ -52,6 +52,7 @@ type gen struct {
 	dropped  bool                // guarded by mirrorMu
 
 	ents genEntities // its rows by entity, for entity reads; built by them
+	cols genColumns  // its rows as event columns, for the column path; built by scans
 }
 
 // genEntities finds a generation's rows by entity id. Entity reads extend
