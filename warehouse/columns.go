@@ -55,11 +55,11 @@ type colRow struct {
 	typ uint16
 }
 
-// EntityHashes are the two hashes of an entity id the event columns keep:
+// entityHashes are the two hashes of an entity id the event columns keep:
 // g1, FNV-1a (64-bit) with its bits mixed so that the top ones (the
 // partition) depend on every byte, and g2, a 32-bit FNV-1a of the id
 // followed by a separator, so that a collision of g1 is not one of g2.
-func EntityHashes(entity string) (g1 uint64, g2 uint32) {
+func entityHashes(entity string) (g1 uint64, g2 uint32) {
 	h := uint64(14695981039346656037)
 	h2 := uint32(2166136261)
 	for i := 0; i < len(entity); i++ {

@@ -144,7 +144,7 @@ func eventColumns(evs []*allsource.Event) ([]colRow, []string, error) {
 		if err != nil {
 			return nil, nil, err
 		}
-		g1, g2 := EntityHashes(e.EntityID)
+		g1, g2 := entityHashes(e.EntityID)
 		rows[i] = colRow{g1: g1, g2: g2, us: e.Timestamp.UnixMicro(), seq: e.Seq, typ: t}
 	}
 	return rows, types.names, nil
@@ -200,7 +200,7 @@ func (w *Warehouse) columnsFromParquet(ctx context.Context, rel string) error {
 		if err != nil {
 			return err
 		}
-		g1, g2 := EntityHashes(entity)
+		g1, g2 := entityHashes(entity)
 		rows = append(rows, colRow{g1: g1, g2: g2, us: us, seq: uint64(seq), typ: t})
 	}
 	if err := rs.Err(); err != nil {
@@ -432,7 +432,7 @@ func (x *genColumns) segments(chunks [][]allsource.Event, sees func(string) bool
 				x.tenantIDs[e.Tenant] = tid
 				x.tenants = append(x.tenants, e.Tenant)
 			}
-			g1, g2 := EntityHashes(e.EntityID)
+			g1, g2 := entityHashes(e.EntityID)
 			p := &x.parts[colPart(g1)]
 			p.seg.G1 = append(p.seg.G1, g1)
 			p.seg.G2 = append(p.seg.G2, g2)

@@ -22,7 +22,7 @@ import (
 func randomColRows(rng *rand.Rand, n int, types int) []colRow {
 	rows := make([]colRow, n)
 	for i := range rows {
-		g1, g2 := EntityHashes(fmt.Sprintf("e-%d", rng.IntN(n/3+1)))
+		g1, g2 := entityHashes(fmt.Sprintf("e-%d", rng.IntN(n/3+1)))
 		rows[i] = colRow{g1: g1, g2: g2, us: int64(rng.IntN(1000)) * 60e6, seq: uint64(i + 1), typ: uint16(rng.IntN(types))}
 	}
 	return rows
@@ -175,7 +175,7 @@ func wantRows(evs []allsource.Event, tenant string) []string {
 		if tenant != "" && e.Tenant != tenant {
 			continue
 		}
-		g1, g2 := EntityHashes(e.EntityID)
+		g1, g2 := entityHashes(e.EntityID)
 		out = append(out, fmt.Sprintf("%d/%d/%d/%d/%s", g1, g2, e.Timestamp.UnixMicro(), e.Seq, e.EventType))
 	}
 	slices.Sort(out)
