@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -339,4 +341,143 @@ func TestMicrosRange(t *testing.T) {
 			t.Errorf("%v..%v: [%d, %d], want [%d, %d]", c.from, c.to, lo-base, hi-base, c.lo-base, c.hi-base)
 		}
 	}
+}
+
+// TestFunnelScenariosColumnPath: the funnel scenario files (those without
+// a breakdown, which the column path does not answer) give their expected
+// results through the column path, from events stored in a warehouse:
+// one tenant per case, every other case flushed to Parquet and the rest in
+// the hot tier, each hit an event whose type names its steps, in file
+// order (so ties keep it through seq).
+func TestFunnelScenariosColumnPath(t *testing.T) {
+	manyWorkers(t)
+	files, err := filepath.Glob("testdata/funnel/*.txt")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no scenario files: %v", err)
+	}
+	ctx := context.Background()
+	wh, err := warehouse.Open(ctx, warehouse.Options{DataDir: t.TempDir(), FlushAge: time.Hour, CompactInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wh.Close()
+	type stored struct {
+		c      *funnelCase
+		tenant string
+	}
+	var cases []stored
+	seq := uint64(0)
+	for _, file := range files {
+		for _, c := range parseFunnelCases(t, file) {
+			if c.opt.Breakdown || c.want.Breakdown != nil {
+				continue
+			}
+			tenant := fmt.Sprintf("case%d", len(cases))
+			var batch []allsource.Event
+			for _, k := range c.keys {
+				for _, h := range c.hits[k] {
+					seq++
+					at := time.UnixMicro(h.Micros).UTC()
+					batch = append(batch, allsource.Event{Seq: seq, ID: fmt.Sprintf("00000000-0000-7000-8000-%012d", seq), Tenant: tenant,
+						EntityID: k, EventType: fmt.Sprintf("m%d_%v", h.Steps, h.Exclude), Version: seq, Timestamp: at, IngestedAt: at,
+						Payload: []byte(`{}`), Metadata: []byte(`{}`)})
+				}
+			}
+			if len(batch) > 0 {
+				if err := wh.Append(batch); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if len(cases)%2 == 0 {
+				if err := wh.FlushAll(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			cases = append(cases, stored{c, tenant})
+		}
+	}
+	for _, sc := range cases {
+		c := sc.c
+		q := funnelQuestion(FunnelSpec{}, c.opt)
+		q.typeBits = func(typ string) (uint64, bool) {
+			var bits uint64
+			var excl bool
+			fmt.Sscanf(strings.Replace(typ, "_", " ", 1), "m%d %t", &bits, &excl)
+			return bits, excl
+		}
+		got, ok, err := columnsQuestion(allsource.WithTenantScope(ctx, sc.tenant), wh, q)
+		if err != nil || !ok {
+			t.Fatalf("%s:%d: column path ok %v, %v", c.file, c.line, ok, err)
+		}
+		if d := diffFunnelResults(got, c.want); d != "" {
+			t.Errorf("%s:%d %s: the column path differs from the expected result:\n%s", c.file, c.line, c.name, d)
+		}
+	}
+	t.Logf("%d scenarios through the column path", len(cases))
+}
+
+// TestRetentionScenariosColumnPath: the retention scenario files (without
+// a breakdown) give their expected results through the column path, the
+// events stored as in TestFunnelScenariosColumnPath.
+func TestRetentionScenariosColumnPath(t *testing.T) {
+	manyWorkers(t)
+	files, err := filepath.Glob("testdata/retention/*.txt")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no scenario files: %v", err)
+	}
+	ctx := context.Background()
+	wh, err := warehouse.Open(ctx, warehouse.Options{DataDir: t.TempDir(), FlushAge: time.Hour, CompactInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wh.Close()
+	n, seq := 0, uint64(0)
+	for _, file := range files {
+		for _, c := range parseRetentionScenarios(t, file) {
+			if c.opts.Breakdown {
+				continue
+			}
+			tenant := fmt.Sprintf("case%d", n)
+			var batch []allsource.Event
+			for _, ent := range c.entities {
+				for _, e := range ent.evs {
+					seq++
+					at := time.UnixMicro(e.Micros).UTC()
+					batch = append(batch, allsource.Event{Seq: seq, ID: fmt.Sprintf("00000000-0000-7000-8000-%012d", seq), Tenant: tenant,
+						EntityID: ent.id, EventType: fmt.Sprintf("s%v_r%v", e.Start, e.Return), Version: seq, Timestamp: at, IngestedAt: at,
+						Payload: []byte(`{}`), Metadata: []byte(`{}`)})
+				}
+			}
+			if len(batch) > 0 {
+				if err := wh.Append(batch); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if n%2 == 0 {
+				if err := wh.FlushAll(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			n++
+			q := retentionQuestion(RetentionSpec{}, c.opts)
+			q.typeBits = func(typ string) (uint64, bool) {
+				var bits uint64
+				if strings.HasPrefix(typ, "strue") {
+					bits |= 1
+				}
+				if strings.HasSuffix(typ, "rtrue") {
+					bits |= 2
+				}
+				return bits, false
+			}
+			got, ok, err := columnsQuestion(allsource.WithTenantScope(ctx, tenant), wh, q)
+			if err != nil || !ok {
+				t.Fatalf("%s:%d: column path ok %v, %v", c.file, c.line, ok, err)
+			}
+			if g := renderRetention(t, got); !slices.Equal(g, c.want) {
+				t.Errorf("%s:%d %s: the column path gives\n\t%s\nwant\n\t%s", c.file, c.line, c.name, strings.Join(g, "\n\t"), strings.Join(c.want, "\n\t"))
+			}
+		}
+	}
+	t.Logf("%d scenarios through the column path", n)
 }
