@@ -33,6 +33,10 @@ type colStore struct {
 	idle      list.List
 	maxMapped int
 	kick      chan struct{} // wakes the builder
+	// unbuildable names the files the builder failed on (e.g. more event
+	// types in one file than a type index holds); it does not read them
+	// again on every kick, and their tenants' questions take the engine.
+	unbuildable map[string]bool
 }
 
 // maxMappedColumns is how many columns files stay mapped.
@@ -46,7 +50,7 @@ func (w *Warehouse) colPath(rel string) string {
 // ones), in one walk of the directory, and starts the builder.
 func (w *Warehouse) openColumns(files []fileEntry) error {
 	w.cols = &colStore{dir: filepath.Join(w.opts.DataDir, "index", "columns"), open: map[string]*colFile{},
-		maxMapped: maxMappedColumns, kick: make(chan struct{}, 1)}
+		maxMapped: maxMappedColumns, kick: make(chan struct{}, 1), unbuildable: map[string]bool{}}
 	if err := os.MkdirAll(w.cols.dir, 0o755); err != nil {
 		return fmt.Errorf("warehouse: %w", err)
 	}
@@ -118,6 +122,12 @@ func (w *Warehouse) buildMissingColumns() (int, error) {
 		if _, err := os.Stat(w.colPath(f.Path)); err == nil {
 			continue
 		}
+		w.cols.mu.Lock()
+		skip := w.cols.unbuildable[f.Path]
+		w.cols.mu.Unlock()
+		if skip {
+			continue
+		}
 		// Under the maintenance lock, so that a compaction does not remove
 		// the file (and its columns) while they are being written.
 		w.maint.Lock()
@@ -130,6 +140,9 @@ func (w *Warehouse) buildMissingColumns() (int, error) {
 		w.maint.Unlock()
 		if err != nil { // the others are still built
 			errs = append(errs, fmt.Errorf("%s: %w", f.Path, err))
+			w.cols.mu.Lock()
+			w.cols.unbuildable[f.Path] = true
+			w.cols.mu.Unlock()
 		}
 	}
 	return built, errors.Join(errs...)
@@ -291,6 +304,7 @@ func (c *colStore) evictLocked() {
 func (w *Warehouse) dropColumns(rel string) {
 	c := w.cols
 	c.mu.Lock()
+	delete(c.unbuildable, rel)
 	if f, ok := c.open[rel]; ok {
 		// No scan uses it: none pins a version that names the file.
 		if f.elem != nil {

@@ -462,3 +462,47 @@ func BenchmarkScanColumnsHot(b *testing.B) {
 		s.Close()
 	}
 }
+
+// TestColumnsTooManyTypes: a file with more event types than a type index
+// holds gets no columns; the builder tries it once, its tenant's scans
+// decline (the engine answers), and other tenants keep their columns.
+func TestColumnsTooManyTypes(t *testing.T) {
+	ctx := context.Background()
+	w := openTest(t, t.TempDir(), nil)
+	defer w.Close()
+	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	var evs []allsource.Event
+	for i := range maxColTypes + 1 {
+		seq := uint64(i + 1)
+		evs = append(evs, allsource.Event{Seq: seq, ID: fmt.Sprintf("00000000-0000-7000-8000-%012d", seq), Tenant: "wide",
+			EntityID: "e", EventType: fmt.Sprintf("t%d", i), Version: seq, Timestamp: at, IngestedAt: at,
+			Payload: []byte(`{}`), Metadata: []byte(`{}`)})
+	}
+	others := mkEvents(uint64(len(evs)+1), 10, 1)
+	if err := w.Append(append(evs, others...)); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.FlushAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var bad string
+	for deadline := time.Now().Add(20 * time.Second); bad == "" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		w.cols.mu.Lock()
+		for p := range w.cols.unbuildable {
+			bad = p
+		}
+		w.cols.mu.Unlock()
+	}
+	if !strings.Contains(bad, "tenant=wide") {
+		t.Fatalf("the builder did not give up on the wide file: %q", bad)
+	}
+	if _, err := os.Stat(w.colPath(bad)); !os.IsNotExist(err) {
+		t.Fatalf("columns for the wide file: %v", err)
+	}
+	if _, ok, _ := w.ScanColumns(allsource.WithTenantScope(ctx, "wide")); ok {
+		t.Fatal("a scan of the wide tenant was given columns")
+	}
+	if got, want := mustScan(t, w, allsource.WithTenantScope(ctx, "default")), wantRows(others, "default"); !slices.Equal(got, want) {
+		t.Fatalf("the other tenant: %d rows, want %d", len(got), len(want))
+	}
+}
