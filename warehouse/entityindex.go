@@ -329,21 +329,21 @@ func (x *entityIndex) build(evs []*allsource.Event, versions []entityVersion, in
 	// spread over the heap: comparing through them is mostly cache misses).
 	// The entity's first bytes as an integer decide most comparisons.
 	type entItem struct {
-		pfx            uint64
+		pfx            [2]uint64
 		version        uint64
 		tenant, entity string
 		e              *allsource.Event
 	}
 	ents := make([]entItem, len(evs))
 	for i, e := range evs {
-		ents[i] = entItem{prefix8(e.EntityID), e.Version, e.Tenant, e.EntityID, e}
+		ents[i] = entItem{prefix16(e.EntityID), e.Version, e.Tenant, e.EntityID, e}
 	}
 	slices.SortFunc(ents, func(a, b entItem) int {
 		if c := cmp.Compare(a.tenant, b.tenant); c != 0 {
 			return c
 		}
-		if a.pfx != b.pfx {
-			return cmp.Compare(a.pfx, b.pfx)
+		if c := comparePrefix(a.pfx, b.pfx); c != 0 {
+			return c
 		}
 		if c := cmp.Compare(a.entity, b.entity); c != 0 {
 			return c
@@ -664,11 +664,19 @@ func (quietPebble) Fatalf(format string, args ...any) {
 	panic(fmt.Sprintf("warehouse: entity index: "+format, args...))
 }
 
-// prefix8 is s's first eight bytes as a big-endian integer, zero-padded:
-// it orders as s does, up to ties between strings sharing those bytes (the
-// names it is used on hold no 0x00).
-func prefix8(s string) uint64 {
-	var b [8]byte
+// prefix16 is s's first sixteen bytes as two big-endian integers,
+// zero-padded: it orders as s does, up to ties between strings sharing
+// those bytes (the names it is used on hold no 0x00). Sixteen, not eight:
+// ids like "user-1234567" share their first eight bytes.
+func prefix16(s string) [2]uint64 {
+	var b [16]byte
 	copy(b[:], s)
-	return binary.BigEndian.Uint64(b[:])
+	return [2]uint64{binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])}
+}
+
+func comparePrefix(a, b [2]uint64) int {
+	if a[0] != b[0] {
+		return cmp.Compare(a[0], b[0])
+	}
+	return cmp.Compare(a[1], b[1])
 }

@@ -272,10 +272,10 @@ func (w *Warehouse) flushGen(ctx context.Context, g *gen) (err error) {
 
 // sortEvents orders a partition's events by (entity_id, timestamp, seq).
 // The keys are copied next to each other first (the events are spread
-// over the heap), the entity's first bytes as an integer.
+// over the heap), the entity's first bytes as integers.
 func sortEvents(evs []*allsource.Event) {
 	type item struct {
-		pfx    uint64
+		pfx    [2]uint64
 		ts     time.Time
 		seq    uint64
 		entity string
@@ -283,11 +283,11 @@ func sortEvents(evs []*allsource.Event) {
 	}
 	items := make([]item, len(evs))
 	for i, e := range evs {
-		items[i] = item{prefix8(e.EntityID), e.Timestamp, e.Seq, e.EntityID, e}
+		items[i] = item{prefix16(e.EntityID), e.Timestamp, e.Seq, e.EntityID, e}
 	}
 	slices.SortFunc(items, func(a, b item) int {
-		if a.pfx != b.pfx {
-			return cmp.Compare(a.pfx, b.pfx)
+		if c := comparePrefix(a.pfx, b.pfx); c != 0 {
+			return c
 		}
 		if c := strings.Compare(a.entity, b.entity); c != 0 {
 			return c

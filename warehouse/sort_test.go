@@ -13,11 +13,12 @@ import (
 )
 
 // TestSortEventsOrder: the integer prefix never changes the order of
-// (entity_id, timestamp, seq), whatever the ids share: none, eight bytes
-// or more, a whole id as another's prefix, multi-byte characters.
+// (entity_id, timestamp, seq), whatever the ids share: none, sixteen
+// bytes or more, a whole id as another's prefix, multi-byte characters.
 func TestSortEventsOrder(t *testing.T) {
 	rng := rand.New(rand.NewPCG(11, 12))
-	ids := []string{"", "a", "ab", "abcdefgh", "abcdefghi", "abcdefgh1", "abcdefgi", "ä", "äb", "user-1", "user-10", "user-2", "Z", "12345678", "123456789"}
+	ids := []string{"", "a", "ab", "abcdefgh", "abcdefghi", "abcdefgh1", "abcdefgi", "ä", "äb", "user-1", "user-10", "user-2", "Z", "12345678", "123456789",
+		"abcdefghijklmnop", "abcdefghijklmnop1", "abcdefghijklmnoq"}
 	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	var evs []*allsource.Event
 	for i := range 3000 {
@@ -44,10 +45,11 @@ func TestSortEventsOrder(t *testing.T) {
 			t.Fatalf("position %d: %q/%d, want %q/%d", i, evs[i].EntityID, evs[i].Seq, want[i].EntityID, want[i].Seq)
 		}
 	}
+	ids = append(ids, "abcdefghijklmnop", "abcdefghijklmnopq", "abcdefghijklmnoq", "user-1234567", "user-1234568")
 	for _, a := range ids {
 		for _, b := range ids {
-			if pa, pb := prefix8(a), prefix8(b); pa != pb && cmp.Compare(pa, pb) != strings.Compare(a, b) {
-				t.Fatalf("prefix8 orders %q and %q unlike the strings", a, b)
+			if c := comparePrefix(prefix16(a), prefix16(b)); c != 0 && c != strings.Compare(a, b) {
+				t.Fatalf("prefix16 orders %q and %q unlike the strings", a, b)
 			}
 		}
 	}
