@@ -121,9 +121,9 @@ func (w *Warehouse) compactPartition(ctx context.Context, in []fileEntry) error 
 		return err
 	}
 	w.fault("compact:after-manifest")
-	if err := w.compactedColumns(ctx, in, out); err != nil {
-		w.log.Warn("event columns not written", "path", out.Path, "err", err)
-		w.kickColumns()
+	colErr := w.compactedColumns(ctx, in, out)
+	if colErr != nil {
+		w.log.Warn("event columns not written", "path", out.Path, "err", colErr)
 	}
 
 	removed := make(map[string]bool, len(in))
@@ -146,6 +146,9 @@ func (w *Warehouse) compactPartition(ctx context.Context, in []fileEntry) error 
 			w.dropColumns(f.Path)
 		}
 	})
+	if colErr != nil {
+		w.kickColumns() // now that the file is in the version
+	}
 	d := time.Since(start)
 	w.log.Info("compacted", "tenant", out.Tenant, "date", out.Date, "files", len(in), "rows", out.Rows, "took", d)
 	if w.opts.Observe != nil {

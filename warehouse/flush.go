@@ -233,15 +233,17 @@ func (w *Warehouse) flushGen(ctx context.Context, g *gen) (err error) {
 	}
 	w.fault("index:after-write")
 	indexed := time.Now()
+	missing := false
 	for i, e := range entries {
 		err := errors.New("not encoded")
 		if cols[i] != nil {
 			err = w.writeColumnsFile(e.Path, cols[i])
 		}
 		if err != nil {
-			// Questions read the Parquet files until the builder has made them.
+			// Questions read the Parquet files until the builder, woken
+			// once the files are in the version, has made them.
 			w.log.Warn("event columns not written", "path", e.Path, "err", err)
-			w.kickColumns()
+			missing = true
 		}
 	}
 
@@ -256,6 +258,9 @@ func (w *Warehouse) flushGen(ctx context.Context, g *gen) (err error) {
 		v.gens = gens
 		v.watermark = watermark
 	}, func() { w.dropGen(g) })
+	if missing {
+		w.kickColumns()
+	}
 	d := time.Since(start)
 	w.log.Info("flushed", "gen", g.id, "rows", g.rowCount(), "files", len(entries), "bytes", total, "watermark", watermark, "took", d,
 		"write_took", wrote.Sub(start), "install_took", installed.Sub(wrote), "manifest_took", recorded.Sub(installed),
