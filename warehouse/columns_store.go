@@ -353,6 +353,7 @@ type ColumnSegment struct {
 type ColumnScan struct {
 	w     *Warehouse
 	v     *version
+	leave func() // the query slots it holds
 	files []*colFile
 	hot   [ColumnParts][]ColumnSegment // per generation
 }
@@ -374,8 +375,14 @@ func (w *Warehouse) ScanColumns(ctx context.Context) (*ColumnScan, bool, error) 
 		}
 		return tenant == sc.tenant
 	}
+	// A question answered from the columns takes the query slots any
+	// query of its scope takes: one tenant cannot crowd out the others.
+	leave, err := w.acquireSlots(ctx)
+	if err != nil {
+		return nil, false, err
+	}
 	v := w.pin()
-	s := &ColumnScan{w: w, v: v}
+	s := &ColumnScan{w: w, v: v, leave: leave}
 	for _, f := range v.files {
 		if !sees(f.Tenant) {
 			continue
@@ -511,5 +518,6 @@ func (s *ColumnScan) Close() {
 		s.files = nil
 		s.w.unpin(s.v)
 		s.v = nil
+		s.leave()
 	}
 }

@@ -288,19 +288,12 @@ type held struct {
 // of its instance (opened, not yet bound to a view).
 func (w *Warehouse) acquire(ctx context.Context) (*held, error) {
 	tenant := scopeOf(ctx).tenant
-	leave, err := w.fair.acquire(ctx, tenant)
+	leave, err := w.acquireSlots(ctx)
 	if err != nil {
 		return nil, err
 	}
-	select {
-	case w.slots <- struct{}{}:
-	case <-ctx.Done():
-		leave()
-		return nil, ctx.Err()
-	}
 	e, err := w.leaseEngine(ctx, tenant)
 	if err != nil {
-		<-w.slots
 		leave()
 		return nil, err
 	}
@@ -316,12 +309,28 @@ func (w *Warehouse) acquire(ctx context.Context) (*held, error) {
 	return h, nil
 }
 
+// acquireSlots waits for one of the tenant's query slots and one of the
+// server's (QueryConns); every query takes them, whichever way it runs.
+// leave gives both back.
+func (w *Warehouse) acquireSlots(ctx context.Context) (leave func(), err error) {
+	leaveTenant, err := w.fair.acquire(ctx, scopeOf(ctx).tenant)
+	if err != nil {
+		return nil, err
+	}
+	select {
+	case w.slots <- struct{}{}:
+	case <-ctx.Done():
+		leaveTenant()
+		return nil, ctx.Err()
+	}
+	return func() { <-w.slots; leaveTenant() }, nil
+}
+
 // release gives everything back; broken closes the connection instead of
 // keeping it.
 func (h *held) release(broken bool) {
 	h.w.putConn(h.e, h.qc, broken)
 	h.w.unleaseEngine(h.e)
-	<-h.w.slots
 	h.leave()
 }
 

@@ -2,6 +2,7 @@ package warehouse
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -94,4 +95,33 @@ func TestTenantFairShare(t *testing.T) {
 	for i := 0; i < 4; i++ {
 		<-done
 	}
+}
+
+// TestColumnScansTakeSlots: a column scan holds one of its tenant's query
+// slots until it is closed, like any query, so one tenant's questions
+// cannot take every slot.
+func TestColumnScansTakeSlots(t *testing.T) {
+	w := openTest(t, t.TempDir(), func(o *Options) { o.QueryConns = 2 })
+	defer w.Close()
+	hog := allsource.WithTenantScope(context.Background(), "hog")
+	first, ok, err := w.ScanColumns(hog)
+	if err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	short, cancel := context.WithTimeout(hog, 200*time.Millisecond)
+	defer cancel()
+	if _, _, err := w.ScanColumns(short); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("a second scan of the tenant with its one slot held: %v", err)
+	}
+	other, ok, err := w.ScanColumns(allsource.WithTenantScope(context.Background(), "other"))
+	if err != nil || !ok {
+		t.Fatalf("another tenant's scan: %v %v", ok, err)
+	}
+	other.Close()
+	first.Close()
+	again, ok, err := w.ScanColumns(hog)
+	if err != nil || !ok {
+		t.Fatalf("after the first closed: %v %v", ok, err)
+	}
+	again.Close()
 }
