@@ -343,122 +343,118 @@ func TestMicrosRange(t *testing.T) {
 	}
 }
 
+// scenarioStore is a warehouse the scenario files' cases are stored in:
+// one tenant per case, every other case flushed to Parquet and the rest
+// left in the hot tier, events in file order (so ties keep it through
+// seq).
+type scenarioStore struct {
+	t    *testing.T
+	wh   *warehouse.Warehouse
+	seq  uint64
+	next int
+}
+
+type scenarioEvent struct {
+	entity, typ string
+	micros      int64
+}
+
+func newScenarioStore(t *testing.T) *scenarioStore {
+	wh, err := warehouse.Open(context.Background(), warehouse.Options{DataDir: t.TempDir(), FlushAge: time.Hour, CompactInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { wh.Close() })
+	return &scenarioStore{t: t, wh: wh}
+}
+
+// add stores one case's events and returns its tenant's scope.
+func (s *scenarioStore) add(evs []scenarioEvent) context.Context {
+	tenant := fmt.Sprintf("case%d", s.next)
+	var batch []allsource.Event
+	for _, e := range evs {
+		s.seq++
+		at := time.UnixMicro(e.micros).UTC()
+		batch = append(batch, allsource.Event{Seq: s.seq, ID: fmt.Sprintf("00000000-0000-7000-8000-%012d", s.seq), Tenant: tenant,
+			EntityID: e.entity, EventType: e.typ, Version: s.seq, Timestamp: at, IngestedAt: at, Payload: []byte(`{}`), Metadata: []byte(`{}`)})
+	}
+	if len(batch) > 0 {
+		if err := s.wh.Append(batch); err != nil {
+			s.t.Fatal(err)
+		}
+	}
+	if s.next%2 == 0 {
+		if err := s.wh.FlushAll(context.Background()); err != nil {
+			s.t.Fatal(err)
+		}
+	}
+	s.next++
+	return allsource.WithTenantScope(context.Background(), tenant)
+}
+
 // TestFunnelScenariosColumnPath: the funnel scenario files (those without
 // a breakdown, which the column path does not answer) give their expected
-// results through the column path, from events stored in a warehouse:
-// one tenant per case, every other case flushed to Parquet and the rest in
-// the hot tier, each hit an event whose type names its steps, in file
-// order (so ties keep it through seq).
+// results through the column path, each hit stored as an event whose type
+// names its steps (see scenarioStore).
 func TestFunnelScenariosColumnPath(t *testing.T) {
 	manyWorkers(t)
 	files, err := filepath.Glob("testdata/funnel/*.txt")
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no scenario files: %v", err)
 	}
-	ctx := context.Background()
-	wh, err := warehouse.Open(ctx, warehouse.Options{DataDir: t.TempDir(), FlushAge: time.Hour, CompactInterval: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer wh.Close()
-	type stored struct {
-		c      *funnelCase
-		tenant string
-	}
-	var cases []stored
-	seq := uint64(0)
+	st := newScenarioStore(t)
 	for _, file := range files {
 		for _, c := range parseFunnelCases(t, file) {
 			if c.opt.Breakdown || c.want.Breakdown != nil {
 				continue
 			}
-			tenant := fmt.Sprintf("case%d", len(cases))
-			var batch []allsource.Event
+			var evs []scenarioEvent
 			for _, k := range c.keys {
 				for _, h := range c.hits[k] {
-					seq++
-					at := time.UnixMicro(h.Micros).UTC()
-					batch = append(batch, allsource.Event{Seq: seq, ID: fmt.Sprintf("00000000-0000-7000-8000-%012d", seq), Tenant: tenant,
-						EntityID: k, EventType: fmt.Sprintf("m%d_%v", h.Steps, h.Exclude), Version: seq, Timestamp: at, IngestedAt: at,
-						Payload: []byte(`{}`), Metadata: []byte(`{}`)})
+					evs = append(evs, scenarioEvent{k, fmt.Sprintf("m%d_%v", h.Steps, h.Exclude), h.Micros})
 				}
 			}
-			if len(batch) > 0 {
-				if err := wh.Append(batch); err != nil {
-					t.Fatal(err)
-				}
+			scope := st.add(evs)
+			q := funnelQuestion(FunnelSpec{}, c.opt)
+			q.typeBits = func(typ string) (uint64, bool) {
+				var bits uint64
+				var excl bool
+				fmt.Sscanf(strings.Replace(typ, "_", " ", 1), "m%d %t", &bits, &excl)
+				return bits, excl
 			}
-			if len(cases)%2 == 0 {
-				if err := wh.FlushAll(ctx); err != nil {
-					t.Fatal(err)
-				}
+			got, ok, err := columnsQuestion(scope, st.wh, q)
+			if err != nil || !ok {
+				t.Fatalf("%s:%d: column path ok %v, %v", c.file, c.line, ok, err)
 			}
-			cases = append(cases, stored{c, tenant})
+			if d := diffFunnelResults(got, c.want); d != "" {
+				t.Errorf("%s:%d %s: the column path differs from the expected result:\n%s", c.file, c.line, c.name, d)
+			}
 		}
 	}
-	for _, sc := range cases {
-		c := sc.c
-		q := funnelQuestion(FunnelSpec{}, c.opt)
-		q.typeBits = func(typ string) (uint64, bool) {
-			var bits uint64
-			var excl bool
-			fmt.Sscanf(strings.Replace(typ, "_", " ", 1), "m%d %t", &bits, &excl)
-			return bits, excl
-		}
-		got, ok, err := columnsQuestion(allsource.WithTenantScope(ctx, sc.tenant), wh, q)
-		if err != nil || !ok {
-			t.Fatalf("%s:%d: column path ok %v, %v", c.file, c.line, ok, err)
-		}
-		if d := diffFunnelResults(got, c.want); d != "" {
-			t.Errorf("%s:%d %s: the column path differs from the expected result:\n%s", c.file, c.line, c.name, d)
-		}
-	}
-	t.Logf("%d scenarios through the column path", len(cases))
+	t.Logf("%d scenarios through the column path", st.next)
 }
 
 // TestRetentionScenariosColumnPath: the retention scenario files (without
-// a breakdown) give their expected results through the column path, the
-// events stored as in TestFunnelScenariosColumnPath.
+// a breakdown) give their expected results through the column path.
 func TestRetentionScenariosColumnPath(t *testing.T) {
 	manyWorkers(t)
 	files, err := filepath.Glob("testdata/retention/*.txt")
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no scenario files: %v", err)
 	}
-	ctx := context.Background()
-	wh, err := warehouse.Open(ctx, warehouse.Options{DataDir: t.TempDir(), FlushAge: time.Hour, CompactInterval: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer wh.Close()
-	n, seq := 0, uint64(0)
+	st := newScenarioStore(t)
 	for _, file := range files {
 		for _, c := range parseRetentionScenarios(t, file) {
 			if c.opts.Breakdown {
 				continue
 			}
-			tenant := fmt.Sprintf("case%d", n)
-			var batch []allsource.Event
+			var evs []scenarioEvent
 			for _, ent := range c.entities {
 				for _, e := range ent.evs {
-					seq++
-					at := time.UnixMicro(e.Micros).UTC()
-					batch = append(batch, allsource.Event{Seq: seq, ID: fmt.Sprintf("00000000-0000-7000-8000-%012d", seq), Tenant: tenant,
-						EntityID: ent.id, EventType: fmt.Sprintf("s%v_r%v", e.Start, e.Return), Version: seq, Timestamp: at, IngestedAt: at,
-						Payload: []byte(`{}`), Metadata: []byte(`{}`)})
+					evs = append(evs, scenarioEvent{ent.id, fmt.Sprintf("s%v_r%v", e.Start, e.Return), e.Micros})
 				}
 			}
-			if len(batch) > 0 {
-				if err := wh.Append(batch); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if n%2 == 0 {
-				if err := wh.FlushAll(ctx); err != nil {
-					t.Fatal(err)
-				}
-			}
-			n++
+			scope := st.add(evs)
 			q := retentionQuestion(RetentionSpec{}, c.opts)
 			q.typeBits = func(typ string) (uint64, bool) {
 				var bits uint64
@@ -470,7 +466,7 @@ func TestRetentionScenariosColumnPath(t *testing.T) {
 				}
 				return bits, false
 			}
-			got, ok, err := columnsQuestion(allsource.WithTenantScope(ctx, tenant), wh, q)
+			got, ok, err := columnsQuestion(scope, st.wh, q)
 			if err != nil || !ok {
 				t.Fatalf("%s:%d: column path ok %v, %v", c.file, c.line, ok, err)
 			}
@@ -479,5 +475,5 @@ func TestRetentionScenariosColumnPath(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("%d scenarios through the column path", n)
+	t.Logf("%d scenarios through the column path", st.next)
 }

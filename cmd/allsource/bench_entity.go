@@ -36,25 +36,32 @@ func (m *Main) runBenchEntity(ctx context.Context, args []string) error {
 	srv := &benchServer{dir: dir, stderr: m.Stderr}
 	opts := bench.EntityOptions{
 		Events: *events, Entities: *entities, More: *more, Seconds: *seconds, Scratch: *scratch, Progress: m.Stderr,
-		Server: bench.EntityServer{
-			DataDir: dir,
-			Import: func(ctx context.Context, file string) error {
-				cmd := exec.CommandContext(ctx, exe, "import", "--data-dir", dir, "--entity-field", "entity_id",
-					"--type-field", "event_type", "--time-field", "timestamp", file)
-				if out, err := cmd.CombinedOutput(); err != nil {
-					return fmt.Errorf("%v: %s", err, out)
-				}
-				return nil
-			},
-			Start: func(ctx context.Context) (bench.EntityEndpoints, error) {
-				if err := srv.start(ctx); err != nil {
-					return bench.EntityEndpoints{}, err
-				}
-				return bench.EntityEndpoints{URL: srv.url, PGAddr: srv.pgAddr, Pid: srv.cmd.Process.Pid}, nil
-			},
-			Stop: srv.stop,
-		},
+		Server: importingServer(exe, srv, "timestamp"),
 	}
 	fmt.Fprintf(m.Stderr, "bench: data dir %s\n", dir)
 	return bench.RunEntity(ctx, opts, m.Stdout)
+}
+
+// importingServer is a server the benchmarks start and stop, whose data
+// dir `allsource import` loads while it is stopped (entity_id and
+// event_type fields, times in timeField).
+func importingServer(exe string, srv *benchServer, timeField string) bench.EntityServer {
+	return bench.EntityServer{
+		DataDir: srv.dir,
+		Import: func(ctx context.Context, file string) error {
+			cmd := exec.CommandContext(ctx, exe, "import", "--data-dir", srv.dir, "--entity-field", "entity_id",
+				"--type-field", "event_type", "--time-field", timeField, file)
+			if out, err := cmd.CombinedOutput(); err != nil {
+				return fmt.Errorf("%v: %s", err, out)
+			}
+			return nil
+		},
+		Start: func(ctx context.Context) (bench.EntityEndpoints, error) {
+			if err := srv.start(ctx); err != nil {
+				return bench.EntityEndpoints{}, err
+			}
+			return bench.EntityEndpoints{URL: srv.url, PGAddr: srv.pgAddr, Pid: srv.cmd.Process.Pid}, nil
+		},
+		Stop: srv.stop,
+	}
 }

@@ -62,24 +62,7 @@ func (m *Main) runBenchPeergen(ctx context.Context, args []string) error {
 	dir := filepath.Join(work, "server")
 	srv := &benchServer{dir: dir, stderr: m.Stderr}
 	opts := bench.PeergenOptions{CSV: *csv, Runs: *runs, Scratch: work, Progress: m.Stderr,
-		Server: bench.EntityServer{
-			DataDir: dir,
-			Import: func(ctx context.Context, file string) error {
-				cmd := exec.CommandContext(ctx, exe, "import", "--data-dir", dir, "--entity-field", "entity_id",
-					"--type-field", "event_type", "--time-field", "ts", file)
-				if out, err := cmd.CombinedOutput(); err != nil {
-					return fmt.Errorf("%v: %s", err, out)
-				}
-				return nil
-			},
-			Start: func(ctx context.Context) (bench.EntityEndpoints, error) {
-				if err := srv.start(ctx); err != nil {
-					return bench.EntityEndpoints{}, err
-				}
-				return bench.EntityEndpoints{URL: srv.url, PGAddr: srv.pgAddr, Pid: srv.cmd.Process.Pid}, nil
-			},
-			Stop: srv.stop,
-		},
+		Server: importingServer(exe, srv, "ts"),
 	}
 	switch {
 	case *noCH:
