@@ -364,6 +364,7 @@ type ColumnScan struct {
 func (w *Warehouse) ScanColumns(ctx context.Context) (*ColumnScan, bool, error) {
 	sc := scopeOf(ctx)
 	if r := sc.restrict; len(r.OnlyTypes) > 0 || len(r.HiddenTypes) > 0 || len(r.HiddenFields) > 0 {
+		w.columnDeclines.Add(1)
 		return nil, false, nil
 	}
 	sees := func(tenant string) bool {
@@ -390,6 +391,7 @@ func (w *Warehouse) ScanColumns(ctx context.Context) (*ColumnScan, bool, error) 
 		cf, err := w.loadColumns(f.Path)
 		if err != nil {
 			s.Close()
+			w.columnDeclines.Add(1)
 			return nil, false, nil
 		}
 		s.files = append(s.files, cf)
@@ -398,6 +400,7 @@ func (w *Warehouse) ScanColumns(ctx context.Context) (*ColumnScan, bool, error) 
 		segs, ok := g.cols.segments(g.snapshot(), sees)
 		if !ok {
 			s.Close()
+			w.columnDeclines.Add(1)
 			return nil, false, nil
 		}
 		for p, seg := range segs {
@@ -406,6 +409,7 @@ func (w *Warehouse) ScanColumns(ctx context.Context) (*ColumnScan, bool, error) 
 			}
 		}
 	}
+	w.columnScans.Add(1)
 	return s, true, nil
 }
 

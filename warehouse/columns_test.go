@@ -262,8 +262,12 @@ func TestColumnsFollowTheFiles(t *testing.T) {
 	if got, want := mustScan(t, w, acme), wantRows(all, "acme"); !slices.Equal(got, want) {
 		t.Fatalf("scan of acme: %d rows, want %d", len(got), len(want))
 	}
+	before := w.Stats()
 	if _, ok, _ := w.ScanColumns(allsource.WithReadRestriction(acme, allsource.ReadRestriction{HiddenTypes: []string{"buy"}})); ok {
 		t.Fatal("a restricted scope was given the columns")
+	}
+	if st := w.Stats(); st.ColumnScans != 2 || st.ColumnDeclines != before.ColumnDeclines+1 {
+		t.Fatalf("scans counted %d (declined %d), want 2 (declined %d)", st.ColumnScans, st.ColumnDeclines, before.ColumnDeclines+1)
 	}
 
 	if n, err := w.Compact(ctx); err != nil || n == 0 {

@@ -198,6 +198,9 @@ type Warehouse struct {
 	// Statements answered from the entity index: by a point read
 	// (pointread.go), through the entity scan (entityscan.go).
 	pointReads, entityScans atomic.Int64
+	// Questions answered from the event columns, and those the columns
+	// declined (a read restriction, columns being built).
+	columnScans, columnDeclines atomic.Int64
 
 	opts    Options
 	log     *slog.Logger
@@ -457,6 +460,9 @@ type Stats struct {
 	// reads (without the engine) and entity scans (the engine reading one
 	// entity's stream instead of the files).
 	PointReads, EntityScans int64
+	// Scans of the event columns (questions answered without the engine)
+	// and scans they declined, since the start.
+	ColumnScans, ColumnDeclines int64
 }
 
 // Stats returns the current sizes.
@@ -464,7 +470,8 @@ func (w *Warehouse) Stats() Stats {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	s := Stats{Generations: len(w.cur.gens), Files: len(w.cur.files), FlushedSeq: w.cur.watermark,
-		PointReads: w.pointReads.Load(), EntityScans: w.entityScans.Load()}
+		PointReads: w.pointReads.Load(), EntityScans: w.entityScans.Load(),
+		ColumnScans: w.columnScans.Load(), ColumnDeclines: w.columnDeclines.Load()}
 	for _, g := range w.cur.gens {
 		s.HotRows += g.rowCount()
 		s.HotBytes += g.byteCount()

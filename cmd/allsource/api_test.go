@@ -1874,6 +1874,13 @@ func TestMetricsAndHealth(t *testing.T) {
 	if n := mustCount(t, base); n != stored {
 		t.Errorf("count(*) %d, want %d", n, stored)
 	}
+	// A funnel by event types is answered from the event columns.
+	if st := postAnalytics(t, base, "/v1/analytics/funnel", `{"steps":["a","b"],"window":"1h"}`, nil); st != http.StatusOK {
+		t.Errorf("funnel: HTTP %d", st)
+	}
+	if v, ok := apiMetric(metrics(), "allsource_column_scans_total"); !ok || v != 1 {
+		t.Errorf("allsource_column_scans_total after one funnel: %v %v, want 1", v, ok)
+	}
 
 	st, _, b, err := apiRequest(http.MethodGet, base+"/readyz", nil, nil)
 	if err != nil || st != http.StatusOK {

@@ -105,6 +105,12 @@ func (m *metrics) registerStore(s *store) {
 	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "allsource_entity_scans_total",
 		Help: "Statements whose pinned entity the query engine read from the entity index instead of the files."},
 		func() float64 { return float64(s.wh.Stats().EntityScans) }))
+	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "allsource_column_scans_total",
+		Help: "Funnels, retention and count series answered from the event columns instead of the query engine."},
+		func() float64 { return float64(s.wh.Stats().ColumnScans) }))
+	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "allsource_column_scans_declined_total",
+		Help: "Questions the event columns could have answered but declined (a read restriction, columns being built), so the engine did."},
+		func() float64 { return float64(s.wh.Stats().ColumnDeclines) }))
 	gauge("allsource_engine_instances", "Tenants' query engine instances open (each sandboxed to its tenant's data).",
 		func() float64 { return float64(s.wh.EngineInstances()) })
 }
