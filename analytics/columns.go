@@ -302,9 +302,11 @@ func sortRun(run []feedRow) {
 	})
 }
 
-// seriesFromColumns counts events per bucket (and event type, when the
-// series are grouped by it) from the event columns, for a count of events
-// chosen by type alone; ok is false when the question needs the engine.
+// seriesFromColumns counts events, or distinct entities, per bucket (and
+// event type, when the series are grouped by it) from the event columns,
+// for events chosen by type alone; ok is false when the question needs the
+// engine. An entity's events are all in one partition, so distinct counts
+// of the partitions add up.
 func seriesFromColumns(ctx context.Context, wh *warehouse.Warehouse, spec SeriesSpec, p *seriesPlan) (map[seriesKey][]SeriesPoint, bool, error) {
 	byType := false
 	switch spec.GroupBy {
@@ -316,7 +318,8 @@ func seriesFromColumns(ctx context.Context, wh *warehouse.Warehouse, spec Series
 	}
 	// Where the engine's buckets and this package's grid are the same
 	// (see zoneSafe).
-	if (spec.Metric != "" && spec.Metric != "count") || strings.TrimSpace(spec.Where) != "" || !zoneSafe(p.iv, p.loc, *spec.From, *spec.To) {
+	distinct := spec.Metric == "count_distinct" && keyedByEntity(spec.Field)
+	if (spec.Metric != "" && spec.Metric != "count" && !distinct) || strings.TrimSpace(spec.Where) != "" || !zoneSafe(p.iv, p.loc, *spec.From, *spec.To) {
 		return nil, false, nil
 	}
 	grid := SeriesBuckets(*spec.From, *spec.To, p.iv, p.loc)
@@ -342,6 +345,9 @@ func seriesFromColumns(ctx context.Context, wh *warehouse.Warehouse, spec Series
 		ids    map[string]int32 // name -> group
 		counts [][]int64
 		over   bool // too many groups or points: the engine's error
+		// collided: two entities share the first hash, not the second
+		// (the engine counts them apart).
+		collided bool
 	}
 	workers := make([]counts, feedWorkers())
 	var next atomic.Int32
@@ -354,6 +360,11 @@ func seriesFromColumns(ctx context.Context, wh *warehouse.Warehouse, spec Series
 			c.ids = map[string]int32{}
 			tables := map[*string][]int32{}
 			var segs []warehouse.ColumnSegment
+			type bucketEntity struct {
+				b, g int32
+				g1   uint64
+			}
+			seen := map[bucketEntity]uint32{} // per partition: its second hash
 			group := func(name string) int32 {
 				if !byType {
 					name = ""
@@ -373,9 +384,10 @@ func seriesFromColumns(ctx context.Context, wh *warehouse.Warehouse, spec Series
 			}
 			for {
 				p := int(next.Add(1)) - 1
-				if p >= warehouse.ColumnParts || c.over || ctx.Err() != nil {
+				if p >= warehouse.ColumnParts || c.over || c.collided || ctx.Err() != nil {
 					return
 				}
+				clear(seen)
 				segs = scan.Segments(p, segs[:0])
 				for _, s := range segs {
 					k := unsafe.SliceData(s.Types)
@@ -400,6 +412,16 @@ func seriesFromColumns(ctx context.Context, wh *warehouse.Warehouse, spec Series
 						if us < starts[b] || us >= starts[b+1] {
 							b = sort.Search(len(grid), func(j int) bool { return starts[j+1] > us })
 						}
+						if distinct {
+							k := bucketEntity{int32(b), g, s.G1[i]}
+							if g2, ok := seen[k]; ok {
+								if g2 != s.G2[i] {
+									c.collided = true
+								}
+								continue
+							}
+							seen[k] = s.G2[i]
+						}
 						c.counts[g][b]++
 					}
 				}
@@ -412,7 +434,7 @@ func seriesFromColumns(ctx context.Context, wh *warehouse.Warehouse, spec Series
 	}
 	total := map[string][]int64{}
 	for _, c := range workers {
-		if c.over {
+		if c.over || c.collided {
 			return nil, false, nil
 		}
 		for i, name := range c.names {

@@ -146,7 +146,7 @@ func TestColumnPathMatchesEngine(t *testing.T) {
 		wideTo := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
 		for _, iv := range []string{"1h", "15m", "90m", "1d", "1w", "1mo", "1q"} {
 			for _, tz := range []string{"", "Europe/Berlin", "Asia/Kolkata", "Australia/Lord_Howe", "America/St_Johns"} {
-				for _, variant := range []string{"grouped", "total", "one type", "range"} {
+				for _, variant := range []string{"grouped", "total", "one type", "range", "distinct", "distinct grouped"} {
 					spec := SeriesSpec{Interval: iv, TimeZone: tz, From: &wide, To: &wideTo}
 					switch variant {
 					case "grouped":
@@ -155,6 +155,10 @@ func TestColumnPathMatchesEngine(t *testing.T) {
 						spec.EventType = "c"
 					case "range":
 						spec.GroupBy, spec.From, spec.To = "type", &from, &to
+					case "distinct":
+						spec.Metric = "count_distinct"
+					case "distinct grouped":
+						spec.Metric, spec.Field, spec.GroupBy, spec.From, spec.To = "count_distinct", "entity_id", "event_type", &from, &to
 					}
 					p, err := spec.plan()
 					if err != nil {
