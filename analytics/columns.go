@@ -472,16 +472,19 @@ func seriesFromColumns(ctx context.Context, wh *warehouse.Warehouse, spec Series
 }
 
 // zoneSafe reports whether buckets of iv in loc over [from, to] are cut
-// the same by the engine and by this package's grid: always in UTC; for
-// fixed intervals dividing an hour, when every change of the zone's
-// offset in the range is a whole number of buckets; calendar intervals
-// are left to the engine.
+// the same by the engine and by this package's grid: always in UTC; in a
+// zone with clock changes in the range, for fixed intervals dividing an
+// hour when every change is a whole number of buckets, and for calendar
+// intervals (days and up) when no change comes within an hour of a local
+// midnight. Elsewhere the engine's time_bucket and the grid can cut a
+// changing hour (or a day that starts late) differently, and the engine
+// answers.
 func zoneSafe(iv SeriesInterval, loc *time.Location, from, to time.Time) bool {
 	if loc.String() == "UTC" {
 		return true
 	}
 	d := iv.fixedSeconds()
-	if d <= 0 || 3600%d != 0 {
+	if d > 0 && 3600%d != 0 {
 		return false
 	}
 	t := from.Add(-24 * time.Hour)
@@ -492,8 +495,16 @@ func zoneSafe(iv SeriesInterval, loc *time.Location, from, to time.Time) bool {
 		}
 		_, before := end.Add(-time.Second).In(loc).Zone()
 		_, after := end.In(loc).Zone()
-		if int64(after-before)%d != 0 {
-			return false
+		if d > 0 {
+			if int64(after-before)%d != 0 {
+				return false
+			}
+		} else {
+			for _, at := range []time.Time{end.Add(-time.Second).In(loc), end.In(loc)} {
+				if m := at.Hour()*60 + at.Minute(); m < 60 || m >= 23*60 {
+					return false
+				}
+			}
 		}
 		t = end
 	}
