@@ -229,27 +229,9 @@ func (m *Main) runBenchAnalytics(ctx context.Context, args []string) error {
 		}
 		fmt.Fprintf(m.Stderr, "bench: started allsource serve on %s (data dir %s, default settings)\n", srv.url, dir)
 	}
-	switch {
-	case *noCH:
-		opts.SkipClickHouseReason = "skipped by request (--no-clickhouse)"
-	case *chURL != "":
-		opts.ClickHouseURL = *chURL
-	default:
-		if ok, why := chtest.Available(); !ok {
-			opts.SkipClickHouseReason = "unavailable: " + why
-			fmt.Fprintf(m.Stderr, "bench: ClickHouse skipped: %s\n", why)
-			break
-		}
-		ch, err := chtest.Start(ctx, chtest.Options{BaseDir: base})
-		if err != nil {
-			opts.SkipClickHouseReason = "could not start: " + err.Error()
-			fmt.Fprintf(m.Stderr, "bench: ClickHouse skipped: %v\n", err)
-			break
-		}
-		defer ch.Stop()
-		opts.ClickHouseURL = ch.HTTPURL()
-		fmt.Fprintf(m.Stderr, "bench: started ClickHouse on %s (dir %s)\n", ch.HTTPURL(), ch.Dir())
-	}
+	var stopCH func()
+	opts.ClickHouseURL, opts.SkipClickHouseReason, stopCH = m.clickHousePeer(ctx, *noCH, *chURL, base)
+	defer stopCH()
 	return bench.RunAnalytics(ctx, opts, m.Stdout)
 }
 
@@ -328,4 +310,28 @@ func (b *benchServer) stop() {
 		<-done
 	}
 	b.cmd = nil
+}
+
+// clickHousePeer is the ClickHouse a benchmark compares with: none (why is
+// said), the one at url, or a throwaway one started from the Debian
+// package under base. stop ends what it started.
+func (m *Main) clickHousePeer(ctx context.Context, none bool, url, base string) (httpURL, why string, stop func()) {
+	stop = func() {}
+	switch {
+	case none:
+		return "", "skipped by request (--no-clickhouse)", stop
+	case url != "":
+		return url, "", stop
+	}
+	if ok, reason := chtest.Available(); !ok {
+		fmt.Fprintf(m.Stderr, "bench: ClickHouse skipped: %s\n", reason)
+		return "", "unavailable: " + reason, stop
+	}
+	ch, err := chtest.Start(ctx, chtest.Options{BaseDir: base})
+	if err != nil {
+		fmt.Fprintf(m.Stderr, "bench: ClickHouse skipped: %v\n", err)
+		return "", "could not start: " + err.Error(), stop
+	}
+	fmt.Fprintf(m.Stderr, "bench: started ClickHouse on %s (dir %s)\n", ch.HTTPURL(), ch.Dir())
+	return ch.HTTPURL(), "", func() { ch.Stop() }
 }

@@ -12,7 +12,6 @@ import (
 	"strconv"
 
 	"github.com/allsource/allsource/internal/testkit/bench"
-	"github.com/allsource/allsource/internal/testkit/chtest"
 )
 
 // runBenchPeergen compares the analytics with ClickHouse in its best
@@ -64,26 +63,8 @@ func (m *Main) runBenchPeergen(ctx context.Context, args []string) error {
 	opts := bench.PeergenOptions{CSV: *csv, Runs: *runs, Scratch: work, Progress: m.Stderr,
 		Server: importingServer(exe, srv, "ts"),
 	}
-	switch {
-	case *noCH:
-		opts.SkipReason = "skipped by request (--no-clickhouse)"
-	case *chURL != "":
-		opts.ClickHouseURL = *chURL
-	default:
-		if ok, why := chtest.Available(); !ok {
-			opts.SkipReason = "unavailable: " + why
-			fmt.Fprintf(m.Stderr, "bench: ClickHouse skipped: %s\n", why)
-			break
-		}
-		ch, err := chtest.Start(ctx, chtest.Options{BaseDir: work})
-		if err != nil {
-			opts.SkipReason = "could not start: " + err.Error()
-			fmt.Fprintf(m.Stderr, "bench: ClickHouse skipped: %v\n", err)
-			break
-		}
-		defer ch.Stop()
-		opts.ClickHouseURL = ch.HTTPURL()
-		fmt.Fprintf(m.Stderr, "bench: started ClickHouse on %s (dir %s)\n", ch.HTTPURL(), ch.Dir())
-	}
+	var stopCH func()
+	opts.ClickHouseURL, opts.SkipReason, stopCH = m.clickHousePeer(ctx, *noCH, *chURL, work)
+	defer stopCH()
 	return bench.RunPeergen(ctx, opts, m.Stdout)
 }
