@@ -414,15 +414,7 @@ func chRetentionLines(b []byte) ([]string, error) {
 
 // asSeriesLines: "hour type count" for every non-empty bucket, sorted.
 func asSeriesLines(b []byte) ([]string, error) {
-	var res struct {
-		Series []struct {
-			Group  *string `json:"group"`
-			Points []struct {
-				Time  time.Time `json:"time"`
-				Value *float64  `json:"value"`
-			} `json:"points"`
-		} `json:"series"`
-	}
+	var res seriesAnswer
 	if err := json.Unmarshal(b, &res); err != nil {
 		return nil, err
 	}
