@@ -65,11 +65,28 @@ func freeAddr(t *testing.T) string {
 // startProc starts a server on dir and waits until it is ready.
 func startProc(t *testing.T, dir string, env []string, flags ...string) *proc {
 	t.Helper()
+	// The free ports are picked, then let go: another process may take one
+	// in between (parallel test packages), which is no fault of the server.
+	for attempt := 1; ; attempt++ {
+		p, taken := tryStartProc(t, dir, env, flags...)
+		if !taken {
+			return p
+		}
+		if attempt == 3 {
+			t.Fatalf("server could not listen, three times:\n%s", p.logs.String())
+		}
+	}
+}
+
+// tryStartProc starts a server and waits until it is ready; taken reports
+// that it exited because a port it was given was in use.
+func tryStartProc(t *testing.T, dir string, env []string, flags ...string) (p *proc, taken bool) {
+	t.Helper()
 	addr, pgAddr := freeAddr(t), freeAddr(t)
 	args := append([]string{"serve", "--data-dir", dir, "--http-addr", addr, "--pg-addr", pgAddr, "--log-level", "debug"}, flags...)
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(append(os.Environ(), "ALLSOURCE_TEST_AS_BINARY=1"), env...)
-	p := &proc{t: t, cmd: cmd, url: "http://" + addr, pg: pgAddr, logs: &syncBuffer{}, done: make(chan struct{})}
+	p = &proc{t: t, cmd: cmd, url: "http://" + addr, pg: pgAddr, logs: &syncBuffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.logs, p.logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -85,6 +102,9 @@ func startProc(t *testing.T, dir string, env []string, flags ...string) *proc {
 	for time.Now().Before(deadline) {
 		select {
 		case <-p.done:
+			if strings.Contains(p.logs.String(), "address already in use") {
+				return p, true
+			}
 			t.Fatalf("server exited during start-up: %v\n%s", p.err, p.logs.String())
 		default:
 		}
@@ -94,13 +114,13 @@ func startProc(t *testing.T, dir string, env []string, flags ...string) *proc {
 			// Ready once both front ends accept: the Postgres listener
 			// may open just after HTTP answers.
 			if resp.StatusCode == 200 && dialable(p.pg) {
-				return p
+				return p, false
 			}
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Fatalf("server not ready after 60s:\n%s", p.logs.String())
-	return nil
+	return nil, false
 }
 
 func tail(s string, n int) string {
