@@ -56,9 +56,15 @@ type Options struct {
 	KeepSnapshots   int           // default 144
 	Buffer          int           // live events a runner may be behind before it reads from storage; default 1,000,000
 	MaxBatch        int           // events applied in one transaction at most; default 50,000
-	Retries         int           // per batch and per event; default 3
-	RetryWait       time.Duration // first back-off; default 20 ms, ×4 each retry
-	JS              JSLimits
+	// ApplyEvery spaces a running projection's applies at least this far
+	// apart: events arriving meanwhile are applied together, so ten
+	// projections under a fast stream pay their per-batch engine cost
+	// 1/ApplyEvery times a second, not once per ingest batch; default
+	// 20 ms (a negative value applies every batch as it comes).
+	ApplyEvery time.Duration
+	Retries    int           // per batch and per event; default 3
+	RetryWait  time.Duration // first back-off; default 20 ms, ×4 each retry
+	JS         JSLimits
 	// MaxPerTenant bounds a tenant's projections (each runs its own
 	// runner and state tables); default 100.
 	MaxPerTenant int
@@ -95,6 +101,9 @@ func (o *Options) defaults() {
 	}
 	if o.MaxBatch <= 0 {
 		o.MaxBatch = 50_000
+	}
+	if o.ApplyEvery == 0 {
+		o.ApplyEvery = 20 * time.Millisecond
 	}
 	if o.Retries < 0 {
 		o.Retries = 0

@@ -127,41 +127,71 @@ func plainSQL(def, order string) string {
 	return "SELECT * FROM (" + q + ") ORDER BY " + order
 }
 
-func TestSQLProjectionMatchesPlainSQL(t *testing.T) {
-	s := newStore(t)
-	for i := 0; i < 5; i++ {
-		s.orders(t, "acme", 200)
-	}
-	s.orders(t, "other", 100)
-	e := openEngine(t, s, Options{})
-	defer e.Close()
-	ctx := context.Background()
-	if _, err := e.Create(ctx, "acme", Spec{Name: "orders", SQL: ordersSQL}, false); err != nil {
-		t.Fatal(err)
-	}
-	// Live batches after the stored ones, some one event long.
-	var acmeHead uint64
-	for i := 0; i < 20; i++ {
-		acmeHead = s.orders(t, "acme", 1+i*7)
-	}
-	head := s.orders(t, "other", 10)
-	waitFor(t, e, "acme", "orders", head)
-	got := rowsOf(t, s, "acme", "SELECT * FROM projections.orders ORDER BY region, event_type")
-	want := rowsOf(t, s, "acme", plainSQL(ordersSQL, "region, event_type"))
-	sameRows(t, "projection vs SQL", got, want)
+// ordersMergesSQL has only the merges a prepared upsert may run (no
+// first or last), with FILTERs and NULL amounts on each.
+const ordersMergesSQL = `SELECT payload->>'region' AS region, event_type,
+	count(*) AS n, count(payload->>'amount') AS with_amount,
+	sum((payload->>'amount')::BIGINT) AS total, min((payload->>'amount')::BIGINT) AS smallest,
+	max((payload->>'amount')::BIGINT) AS largest, avg((payload->>'amount')::DOUBLE) AS mean,
+	sum((payload->>'amount')::BIGINT) FILTER (WHERE payload->>'note' = 'gift') AS gift_total,
+	min(payload->>'user') FILTER (WHERE payload->>'note' = 'rush') AS first_rusher,
+	max("timestamp") FILTER (WHERE (payload->>'amount')::BIGINT > 90) AS last_big,
+	avg((payload->>'amount')::DOUBLE) FILTER (WHERE payload->>'note' = '') AS plain_mean
+FROM events WHERE event_type LIKE 'order.%' GROUP BY payload->>'region', event_type`
 
-	st, err := e.Get("acme", "orders")
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Position is where every event of acme's is applied: acme's newest
-	// seq, or past it when the catch-up read up to the global head.
-	if st.Status != StatusRunning || st.Position < acmeHead || st.Position > head || st.LagEvents != 0 {
-		t.Fatalf("status %+v", st)
-	}
-	// Another tenant cannot name it.
-	if _, err := s.wh.QueryInternal(allsource.WithTenantScope(ctx, "other"), "SELECT * FROM projections.orders"); err == nil || !strings.Contains(err.Error(), "does not exist") {
-		t.Fatalf("other tenant read acme's projection: %v", err)
+// TestSQLProjectionMatchesPlainSQL folds stored events, then live batches
+// of 1 to 134 events, and compares the state with the definition run over
+// events: once with first and last (the upsert run as is) and once with
+// merges only (the upsert prepared once and run for every batch).
+func TestSQLProjectionMatchesPlainSQL(t *testing.T) {
+	for _, c := range []struct {
+		name, def string
+		prepared  bool
+	}{{"first-last", ordersSQL, false}, {"merges", ordersMergesSQL, true}} {
+		t.Run(c.name, func(t *testing.T) {
+			d, err := parseSQLDef(c.def)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := d.statements("t").prepare; got != c.prepared {
+				t.Fatalf("prepared upsert = %v, want %v", got, c.prepared)
+			}
+			s := newStore(t)
+			for i := 0; i < 5; i++ {
+				s.orders(t, "acme", 200)
+			}
+			s.orders(t, "other", 100)
+			e := openEngine(t, s, Options{})
+			defer e.Close()
+			ctx := context.Background()
+			if _, err := e.Create(ctx, "acme", Spec{Name: "orders", SQL: c.def}, false); err != nil {
+				t.Fatal(err)
+			}
+			// Live batches after the stored ones, some one event long.
+			var acmeHead uint64
+			for i := 0; i < 20; i++ {
+				acmeHead = s.orders(t, "acme", 1+i*7)
+			}
+			head := s.orders(t, "other", 10)
+			waitFor(t, e, "acme", "orders", head)
+			got := rowsOf(t, s, "acme", "SELECT * FROM projections.orders ORDER BY region, event_type")
+			want := rowsOf(t, s, "acme", plainSQL(c.def, "region, event_type"))
+			sameRows(t, "projection vs SQL", got, want)
+
+			st, err := e.Get("acme", "orders")
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Position is where every event of acme's is applied: acme's newest
+			// seq, or past it when the catch-up read up to the global head.
+			if st.Status != StatusRunning || st.Position < acmeHead || st.Position > head || st.LagEvents != 0 {
+				t.Fatalf("status %+v", st)
+			}
+			// Another tenant cannot name it.
+			if _, err := s.wh.QueryInternal(allsource.WithTenantScope(ctx, "other"), "SELECT * FROM projections.orders"); err == nil || !strings.Contains(err.Error(), "does not exist") {
+				t.Fatalf("other tenant read acme's projection: %v", err)
+			}
+		})
 	}
 }
 

@@ -489,6 +489,13 @@ type SubOptions struct {
 	// MaxBatch, when set, merges live batches already queued into one
 	// send of up to this many events.
 	MaxBatch int
+	// Linger, when set, spaces live sends at least this far apart: a
+	// batch that arrives sooner after the last send waits out the rest,
+	// merged with what comes meanwhile (up to MaxBatch). A reader whose
+	// every send has a fixed cost (a projection's engine statements)
+	// then pays it at most 1/Linger times a second under a fast stream,
+	// and not at all more late under a slow one.
+	Linger time.Duration
 	// JSON says the subscriber sends events as JSON: the hub then keeps
 	// one encoding of each live event for every such subscriber
 	// (EncodedJSON).
@@ -575,6 +582,7 @@ func (h *Hub) SubscribeBatches(ctx context.Context, wh *warehouse.Warehouse, f F
 	if o.CaughtUp != nil {
 		o.CaughtUp(max(upTo, start.AfterSeq))
 	}
+	var lastSend time.Time
 	var beat <-chan time.Time
 	if o.Idle != nil && o.Heartbeat > 0 {
 		t := time.NewTicker(o.Heartbeat)
@@ -609,6 +617,27 @@ func (h *Hub) SubscribeBatches(ctx context.Context, wh *warehouse.Warehouse, f F
 					break more
 				}
 			}
+			if wait := time.Until(lastSend.Add(o.Linger)); o.Linger > 0 && !closed && wait > 0 {
+				t := time.NewTimer(wait)
+			linger:
+				for o.MaxBatch <= 0 || len(batch) < o.MaxBatch {
+					select {
+					case <-ctx.Done():
+						t.Stop()
+						return ctx.Err()
+					case <-t.C:
+						break linger
+					case next, ok := <-s.ch:
+						if !ok {
+							closed = true
+							break linger
+						}
+						s.queued.Add(-int64(len(next)))
+						batch = append(batch[:len(batch):len(batch)], next...)
+					}
+				}
+				t.Stop()
+			}
 			i := 0
 			for i < len(batch) && batch[i].Seq <= sent {
 				i++ // already sent from storage
@@ -616,6 +645,7 @@ func (h *Hub) SubscribeBatches(ctx context.Context, wh *warehouse.Warehouse, f F
 			if i == len(batch) {
 				continue
 			}
+			lastSend = time.Now()
 			if err := send(batch[i:]); err != nil {
 				return err
 			}

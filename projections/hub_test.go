@@ -398,3 +398,90 @@ func TestCatchUpByEntityMatchesQuery(t *testing.T) {
 		}
 	}
 }
+
+// TestLinger: with Linger, live sends are at least that far apart and
+// carry what arrived meanwhile, every event once and in order; the first
+// send after a quiet spell does not wait.
+func TestLinger(t *testing.T) {
+	s := newStore(t)
+	const linger = 50 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	type send struct {
+		at time.Time
+		n  int
+	}
+	var (
+		mu    sync.Mutex
+		sends []send
+		seqs  []uint64
+	)
+	ready := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- s.hub.SubscribeBatches(ctx, s.wh, Filter{Tenant: "acme"}, Start{Now: true},
+			SubOptions{Linger: linger, MaxBatch: 100_000, Ready: func() { close(ready) }}, func(b []Event) error {
+				mu.Lock()
+				defer mu.Unlock()
+				sends = append(sends, send{time.Now(), len(b)})
+				for _, e := range b {
+					seqs = append(seqs, e.Seq)
+				}
+				return nil
+			})
+	}()
+	<-ready
+	// A quiet stream: one batch, sent at once.
+	t0 := time.Now()
+	s.add(t, "acme", 3)
+	waitSends := func(n int) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+			mu.Lock()
+			got := len(seqs)
+			mu.Unlock()
+			if got >= n {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d events received, want %d", got, n)
+			}
+		}
+	}
+	waitSends(3)
+	if d := time.Since(t0); d > linger {
+		t.Errorf("a batch after a quiet spell took %v (linger %v)", d, linger)
+	}
+	time.Sleep(2 * linger)
+	// A fast stream: 100 batches over about half a second.
+	for i := 0; i < 100; i++ {
+		s.add(t, "acme", 5)
+		time.Sleep(5 * time.Millisecond)
+	}
+	waitSends(503)
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for i, q := range seqs {
+		if i > 0 && q <= seqs[i-1] {
+			t.Fatalf("event %d: seq %d after %d", i, q, seqs[i-1])
+		}
+	}
+	if len(seqs) != 503 {
+		t.Fatalf("%d events, want 503", len(seqs))
+	}
+	fast := sends[1:]
+	for i := 1; i < len(fast); i++ {
+		// The timer may fire a little early by the clock read here.
+		if gap := fast[i].at.Sub(fast[i-1].at); gap < linger-5*time.Millisecond {
+			t.Errorf("send %d came %v after the one before (linger %v)", i, gap, linger)
+		}
+	}
+	// 100 ingest batches over ~0.5 s come as about a dozen sends.
+	if len(fast) > 30 {
+		t.Errorf("%d sends for 100 batches", len(fast))
+	}
+}

@@ -2,23 +2,30 @@ package projections
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
-	"sort"
+	"path/filepath"
+	"slices"
+	"sync"
 
 	"github.com/dop251/goja"
-	duckdb "github.com/duckdb/duckdb-go/v2"
 
 	"github.com/allsource/allsource/warehouse"
 )
 
-// jsFolder maintains a code projection: states per partition in memory
-// (as JSON) and in the table (key, state, last_seq, last_event_at).
+// jsFolder maintains a code projection: its states per partition (as JSON)
+// live in memory, and the published view reads them there through the
+// states function (source.go); checkpoints write them to a file.
 type jsFolder struct {
 	*engineIO
-	prog   *jsProgram
-	lim    JSLimits
-	rt     *jsRuntime
+	prog *jsProgram
+	lim  JSLimits
+	rt   *jsRuntime
+	// mu guards states and marks against reads through the view; the
+	// runner alone changes them, so its own reads take no lock.
+	mu     sync.RWMutex
 	states map[string]string
+	marks  map[string]stateMark
 	// live holds the runtime's values of states as of the last applied
 	// batch, so a batch does not parse the states it touches again. A
 	// failed batch may have changed them: it drops the cache.
@@ -37,15 +44,27 @@ func newJSFolder(ctx context.Context, wh *warehouse.Warehouse, tenant, table str
 		rt.close()
 		return nil, err
 	}
-	return &jsFolder{engineIO: io, prog: p, lim: lim, rt: rt, states: map[string]string{}}, nil
+	f := &jsFolder{engineIO: io, prog: p, lim: lim, rt: rt, states: map[string]string{}, marks: map[string]stateMark{}}
+	stateSources.Store(table, f)
+	return f, nil
 }
 
 func (f *jsFolder) setup(ctx context.Context) error {
 	return f.exec(ctx,
-		"CREATE OR REPLACE TABLE _proj."+f.name("")+" (key VARCHAR PRIMARY KEY, state JSON, last_seq BIGINT, last_event_at TIMESTAMPTZ)",
-		"CREATE OR REPLACE TABLE _proj."+f.name("out")+" (key VARCHAR, state VARCHAR, last_seq BIGINT, last_event_at TIMESTAMPTZ)",
-		"CREATE OR REPLACE VIEW _proj."+f.name("view")+" AS SELECT key, state, last_seq, last_event_at FROM _proj."+f.name(""),
+		"CREATE OR REPLACE VIEW _proj."+f.name("view")+" AS SELECT key, CAST(state AS JSON) AS state, last_seq, last_event_at FROM "+
+			statesFunc+"("+sqlString(f.table)+")",
 	)
+}
+
+// snapshot appends every partition's state to rows.
+func (f *jsFolder) snapshot(rows []stateRow) []stateRow {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	rows = slices.Grow(rows, len(f.states))
+	for k, js := range f.states {
+		rows = append(rows, stateRow{key: k, json: js, mark: f.marks[k]})
+	}
+	return rows
 }
 
 func (f *jsFolder) apply(ctx context.Context, batch []Event) error {
@@ -82,72 +101,67 @@ func (f *jsFolder) apply(ctx context.Context, batch []Event) error {
 		ok = true
 		return nil
 	}
-	if err := f.exec(ctx, "DELETE FROM _proj."+f.name("out")); err != nil {
-		return err
-	}
-	app, err := duckdb.NewAppender(f.dconn, "", "_proj", f.table+"_out")
-	if err != nil {
-		return err
-	}
-	keys := make([]string, 0, len(fold.changed))
-	for k := range fold.changed {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		c := fold.changed[k]
-		if err := app.AppendRow(k, c.json, int64(c.seq), c.at); err != nil {
-			app.Close()
-			return err
-		}
-	}
-	if err := app.Close(); err != nil {
-		return err
-	}
 	if err := f.fault("apply.filled"); err != nil {
 		return err
 	}
-	err = f.inTx(ctx, func() error {
-		return f.exec(ctx, "INSERT INTO _proj."+f.name("")+" AS s SELECT key, CAST(state AS JSON), last_seq, last_event_at FROM _proj."+f.name("out")+
-			" ON CONFLICT (key) DO UPDATE SET state = excluded.state, last_seq = excluded.last_seq, last_event_at = greatest(s.last_event_at, excluded.last_event_at)")
-	})
-	if err != nil {
-		return err
-	}
+	f.mu.Lock()
 	for k, c := range fold.changed {
 		f.states[k] = c.json
+		m := f.marks[k]
+		m.seq = c.seq
+		if c.at.After(m.at) {
+			m.at = c.at
+		}
+		f.marks[k] = m
 	}
+	f.mu.Unlock()
 	ok = true
 	return nil
 }
 
 func (f *jsFolder) save(ctx context.Context, dir, prefix string) ([]string, error) {
-	return f.saveTables(ctx, dir, prefix, []string{""})
+	file := prefix + "-state.parquet"
+	err := f.exec(ctx, fmt.Sprintf("COPY (SELECT * FROM _proj.%s ORDER BY key) TO %s (FORMAT parquet, COMPRESSION zstd)",
+		f.name("view"), sqlString(filepath.Join(dir, file))))
+	if err != nil {
+		return nil, err
+	}
+	return []string{file}, nil
 }
 
 func (f *jsFolder) load(ctx context.Context, dir string, files []string) error {
-	if err := f.loadTables(ctx, dir, []string{""}, files); err != nil {
-		return err
+	if len(files) != 1 {
+		return fmt.Errorf("checkpoint has %d files, the projection has 1 table", len(files))
 	}
-	rows, err := f.conn.QueryContext(ctx, "SELECT key, CAST(state AS VARCHAR) FROM _proj."+f.name(""))
+	rows, err := f.conn.QueryContext(ctx, "SELECT key, CAST(state AS VARCHAR), last_seq, last_event_at FROM read_parquet("+
+		sqlString(filepath.Join(dir, files[0]))+")")
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
-	f.states, f.live = map[string]string{}, nil
+	states, marks := map[string]string{}, map[string]stateMark{}
 	for rows.Next() {
 		var k, s string
-		if err := rows.Scan(&k, &s); err != nil {
+		var seq sql.NullInt64
+		var at sql.NullTime
+		if err := rows.Scan(&k, &s, &seq, &at); err != nil {
 			return err
 		}
-		f.states[k] = s
+		states[k], marks[k] = s, stateMark{seq: uint64(seq.Int64), at: at.Time}
 	}
-	return rows.Err()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	f.states, f.marks, f.live = states, marks, nil
+	f.mu.Unlock()
+	return nil
 }
 
 func (f *jsFolder) view() string { return f.table + "_view" }
 
 func (f *jsFolder) close() {
+	stateSources.CompareAndDelete(f.table, f)
 	f.rt.close()
 	f.engineIO.close()
 }
@@ -156,6 +170,7 @@ func (f *jsFolder) drop(ctx context.Context) error {
 	if err := f.exec(ctx, "DROP VIEW IF EXISTS _proj."+f.name("view")); err != nil {
 		return err
 	}
+	// Tables of the layout before the states function.
 	return f.dropTables(ctx, []string{"", "out"})
 }
 

@@ -134,7 +134,7 @@ func (r *runner) run(ctx context.Context) {
 		from := r.pos
 		r.mu.Unlock()
 		err := r.e.hub.SubscribeBatches(ctx, r.e.wh, Filter{Tenant: r.def.Tenant}, Start{AfterSeq: from},
-			SubOptions{Internal: true, Buffer: r.e.opts.Buffer, MaxBatch: r.e.opts.MaxBatch, CaughtUp: r.caughtUpTo,
+			SubOptions{Internal: true, Buffer: r.e.opts.Buffer, MaxBatch: r.e.opts.MaxBatch, Linger: max(r.e.opts.ApplyEvery, 0), CaughtUp: r.caughtUpTo,
 				// Idle, the state still gets saved once the interval passes.
 				Heartbeat: r.e.opts.CheckpointEvery, Idle: func() error { return r.maybeCheckpoint(ctx) }},
 			func(batch []Event) error { return r.applyBatch(ctx, batch) })

@@ -343,11 +343,19 @@ type sqlStatements struct {
 	distCols  []string // the state column each distinct statement counts into
 	view      string   // the published SELECT over the state table
 	stateCols []string // the state table's columns, for restore
+	// prepare says the upsert may run as a prepared statement. DuckDB
+	// (1.5) gets a prepared INSERT … ON CONFLICT DO UPDATE wrong from its
+	// second run on when a SET expression branches on the existing row
+	// (CASE, if(), a list index: it takes the new value as if the row's
+	// were NULL), so merges are written with coalesce, least and
+	// greatest, and the upsert is prepared only when no merge branches
+	// (first and last do: a NULL first value is not "none yet").
+	prepare bool
 }
 
 // statements builds d's SQL for state table t (in schema _proj).
 func (d *sqlDef) statements(t string) sqlStatements {
-	var st sqlStatements
+	st := sqlStatements{prepare: true}
 	key := "''"
 	if len(d.groups) > 0 {
 		key = "CAST(json_array(" + strings.Join(d.groups, ", ") + ") AS VARCHAR)"
@@ -390,20 +398,23 @@ func (d *sqlDef) statements(t string) sqlStatements {
 			st.distCols = append(st.distCols, n)
 		case "sum":
 			sel = append(sel, filtered("sum("+c.arg+")", c.filt)+" AS "+n)
-			set = append(set, fmt.Sprintf("%s = CASE WHEN s.%s IS NULL THEN excluded.%s WHEN excluded.%s IS NULL THEN s.%s ELSE s.%s + excluded.%s END", n, n, n, n, n, n, n))
+			// A sum is NULL until a value comes: the known one, or both added.
+			set = append(set, fmt.Sprintf("%s = coalesce(s.%s + excluded.%s, s.%s, excluded.%s)", n, n, n, n, n))
 			view = append(view, n)
 		case "min", "max":
+			// The engine's least and greatest skip NULLs.
 			pick := map[string]string{"min": "least", "max": "greatest"}[c.agg]
 			sel = append(sel, filtered(c.agg+"("+c.arg+")", c.filt)+" AS "+n)
-			set = append(set, fmt.Sprintf("%s = CASE WHEN s.%s IS NULL THEN excluded.%s WHEN excluded.%s IS NULL THEN s.%s ELSE %s(s.%s, excluded.%s) END", n, n, n, n, n, pick, n, n))
+			set = append(set, fmt.Sprintf("%s = %s(s.%s, excluded.%s)", n, pick, n, n))
 			view = append(view, n)
 		case "avg":
 			s, k := quoteIdent(fmt.Sprintf("_s%d", i)), quoteIdent(fmt.Sprintf("_n%d", i))
 			sel = append(sel, filtered("sum(CAST("+c.arg+" AS DOUBLE))", c.filt)+" AS "+s, filtered("count("+c.arg+")", c.filt)+" AS "+k)
-			set = append(set, fmt.Sprintf("%s = CASE WHEN s.%s IS NULL THEN excluded.%s WHEN excluded.%s IS NULL THEN s.%s ELSE s.%s + excluded.%s END", s, s, s, s, s, s, s),
+			set = append(set, fmt.Sprintf("%s = coalesce(s.%s + excluded.%s, s.%s, excluded.%s)", s, s, s, s, s),
 				fmt.Sprintf("%s = s.%s + excluded.%s", k, k, k))
 			view = append(view, fmt.Sprintf("%s / NULLIF(%s, 0) AS %s", s, k, n))
 		case "first", "last":
+			st.prepare = false
 			m := quoteIdent(fmt.Sprintf("_q%d", i))
 			if c.agg == "first" {
 				sel = append(sel, filtered("first("+c.arg+" ORDER BY seq)", c.filt)+" AS "+n, filtered("min(seq)", c.filt)+" AS "+m)

@@ -8,8 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	duckdb "github.com/duckdb/duckdb-go/v2"
-
 	"github.com/allsource/allsource/warehouse"
 )
 
@@ -35,8 +33,8 @@ type folder interface {
 }
 
 // engineIO is what folders share: a connection of the tenant's engine
-// instance (with a private events view over the batch table) and an
-// appender filling that table. The instance stays open while it lives.
+// instance, with a private events view over the batch being applied (the
+// batch function, see source.go). The instance stays open while it lives.
 type engineIO struct {
 	wh    *warehouse.Warehouse
 	lease *warehouse.Engine
@@ -44,9 +42,8 @@ type engineIO struct {
 	dconn driver.Conn
 	table string // the state table's name in _proj; others derive from it
 	fault func(point string) error
-	// uses names the event columns the definition reads; the others are
-	// left NULL in the batch table (nil: all are filled).
-	uses map[string]bool
+	stmts map[string]*sql.Stmt // by text; see prepared
+	batch []Event              // what the events view shows while a batch is applied
 }
 
 func openEngineIO(ctx context.Context, wh *warehouse.Warehouse, tenant, table string) (*engineIO, error) {
@@ -66,12 +63,14 @@ func openEngineIO(ctx context.Context, wh *warehouse.Warehouse, tenant, table st
 		return nil, err
 	}
 	io := &engineIO{wh: wh, lease: lease, conn: conn, dconn: dconn, table: table, fault: func(string) error { return nil }}
-	in := io.name("in")
+	if err := registerSources(ctx, conn); err != nil {
+		io.close()
+		return nil, err
+	}
+	batchSources.Store(table, io)
 	if err := io.exec(ctx,
-		`CREATE OR REPLACE TABLE _proj.`+in+` (seq BIGINT, id VARCHAR, tenant_id VARCHAR, entity_id VARCHAR, event_type VARCHAR,
-			version BIGINT, "timestamp" TIMESTAMPTZ, ingested_at TIMESTAMPTZ, payload VARCHAR, metadata VARCHAR)`,
 		`CREATE OR REPLACE TEMP VIEW events AS SELECT seq, id, tenant_id, entity_id, event_type, version, "timestamp", ingested_at,
-			CAST(payload AS JSON) AS payload, CAST(metadata AS JSON) AS metadata FROM _proj.`+in,
+			CAST(payload AS JSON) AS payload, CAST(metadata AS JSON) AS metadata FROM `+batchFunc+`(`+sqlString(table)+`)`,
 	); err != nil {
 		io.close()
 		return nil, err
@@ -87,7 +86,11 @@ func (io *engineIO) name(part string) string {
 	return quoteIdent(io.table + "_" + part)
 }
 
+// exec runs statements that change the tables (set-up, restore, drop)
+// or run seldom (checkpoints): prepared statements are dropped first, so
+// none outlives a table it was planned for.
 func (io *engineIO) exec(ctx context.Context, stmts ...string) error {
+	io.forget()
 	for _, s := range stmts {
 		if _, err := io.conn.ExecContext(ctx, s); err != nil {
 			return err
@@ -96,52 +99,40 @@ func (io *engineIO) exec(ctx context.Context, stmts ...string) error {
 	return nil
 }
 
-// fill replaces the batch table's rows with batch.
-func (io *engineIO) fill(ctx context.Context, batch []Event) error {
-	if err := io.exec(ctx, "DELETE FROM _proj."+io.name("in")); err != nil {
-		return err
+// prepared is q prepared on the connection once. A batch runs the same
+// few statements every time; parsing and planning them anew took about
+// half of their time (500-event batches: an upsert 1.3 ms unprepared,
+// 0.6 ms prepared).
+func (io *engineIO) prepared(ctx context.Context, q string) (*sql.Stmt, error) {
+	if st := io.stmts[q]; st != nil {
+		return st, nil
 	}
-	app, err := duckdb.NewAppender(io.dconn, "", "_proj", io.table+"_in")
+	st, err := io.conn.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if io.stmts == nil {
+		io.stmts = map[string]*sql.Stmt{}
+	}
+	io.stmts[q] = st
+	return st, nil
+}
+
+// run executes q through its prepared statement.
+func (io *engineIO) run(ctx context.Context, q string) error {
+	st, err := io.prepared(ctx, q)
 	if err != nil {
 		return err
 	}
-	use := func(c string) bool { return io.uses == nil || io.uses[c] }
-	id, entity, typ, ver, ing, pay, meta := use("id"), use("entity_id"), use("event_type"), use("version"), use("ingested_at"), use("payload"), use("metadata")
-	row := make([]driver.Value, 10)
-	for i := range batch {
-		e := &batch[i]
-		row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8], row[9] = int64(e.Seq), nil, e.Tenant, nil, nil, nil, e.Timestamp, nil, nil, nil
-		if id {
-			row[1] = e.ID
-		}
-		if entity {
-			row[3] = e.EntityID
-		}
-		if typ {
-			row[4] = e.EventType
-		}
-		if ver {
-			row[5] = int64(e.Version)
-		}
-		if ing {
-			row[7] = e.IngestedAt
-		}
-		if pay {
-			row[8] = string(e.Payload)
-		}
-		if meta {
-			m := string(e.Metadata)
-			if m == "" {
-				m = "{}"
-			}
-			row[9] = m
-		}
-		if err := app.AppendRow(row...); err != nil {
-			app.Close()
-			return err
-		}
+	_, err = st.ExecContext(ctx)
+	return err
+}
+
+func (io *engineIO) forget() {
+	for _, st := range io.stmts {
+		st.Close()
 	}
-	return app.Close() // flushes
+	clear(io.stmts)
 }
 
 // saveTables writes each table to dir/prefix-<part>.parquet.
@@ -189,20 +180,21 @@ func (io *engineIO) dropTables(ctx context.Context, parts []string) error {
 
 // inTx runs fn in a transaction of conn.
 func (io *engineIO) inTx(ctx context.Context, fn func() error) error {
-	if err := io.exec(ctx, "BEGIN TRANSACTION"); err != nil {
+	if err := io.run(ctx, "BEGIN TRANSACTION"); err != nil {
 		return err
 	}
 	if err := fn(); err != nil {
-		if rerr := io.exec(context.WithoutCancel(ctx), "ROLLBACK"); rerr != nil {
+		if rerr := io.run(context.WithoutCancel(ctx), "ROLLBACK"); rerr != nil {
 			return fmt.Errorf("%w (and rollback: %v)", err, rerr)
 		}
 		return err
 	}
-	return io.exec(ctx, "COMMIT")
+	return io.run(ctx, "COMMIT")
 }
 
 func (io *engineIO) close() {
-	io.exec(context.Background(), "DROP TABLE IF EXISTS _proj."+io.name("in"))
+	io.forget()
+	batchSources.CompareAndDelete(io.table, io)
 	io.dconn.Close()
 	io.conn.Close()
 	io.lease.Release()
@@ -222,7 +214,6 @@ func newSQLFolder(ctx context.Context, wh *warehouse.Warehouse, tenant, table st
 	if err != nil {
 		return nil, err
 	}
-	io.uses = def.uses
 	f := &sqlFolder{engineIO: io, def: def, st: def.statements(table), parts: []string{""}}
 	for i, c := range def.cols {
 		if c.agg == "count_distinct" {
@@ -281,17 +272,16 @@ func (f *sqlFolder) setup(ctx context.Context) error {
 }
 
 func (f *sqlFolder) apply(ctx context.Context, batch []Event) error {
-	if err := f.fill(ctx, batch); err != nil {
-		return err
-	}
+	f.batch = batch
+	defer func() { f.batch = nil }()
 	if err := f.fault("apply.filled"); err != nil {
 		return err
 	}
 	if len(f.st.distinct) == 0 { // one statement: atomic by itself
-		return f.exec(ctx, f.st.upsert)
+		return f.upsert(ctx)
 	}
 	return f.inTx(ctx, func() error {
-		if err := f.exec(ctx, f.st.upsert); err != nil {
+		if err := f.upsert(ctx); err != nil {
 			return err
 		}
 		if err := f.fault("apply.upserted"); err != nil {
@@ -310,9 +300,23 @@ func (f *sqlFolder) apply(ctx context.Context, batch []Event) error {
 	})
 }
 
+// upsert merges the batch's partial aggregates into the state: prepared
+// once when its merges allow (see sqlStatements.prepare).
+func (f *sqlFolder) upsert(ctx context.Context) error {
+	if f.st.prepare {
+		return f.run(ctx, f.st.upsert)
+	}
+	_, err := f.conn.ExecContext(ctx, f.st.upsert)
+	return err
+}
+
 // newKeys runs a distinct-pair insert and counts the pairs it added per key.
 func (f *sqlFolder) newKeys(ctx context.Context, q string) (map[string]int64, error) {
-	rows, err := f.conn.QueryContext(ctx, q)
+	st, err := f.prepared(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := st.QueryContext(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -45,6 +45,7 @@ func (m *Main) runBenchProjections(ctx context.Context, args []string) error {
 	seconds := fs.Int("seconds", 20, "how long to ingest")
 	batch := fs.Int("batch", 500, "events per ingest batch")
 	count := fs.Int("projections", len(benchProjections), "how many of the projections to run (at most 10)")
+	every := fs.Duration("apply-every", 20*time.Millisecond, "the server's --projection-apply-every")
 	only := fs.String("only", "", "comma-separated names of the projections to run instead (by_type, …, carts, region_totals)")
 	bf := addBenchFlags(fs)
 	if err := m.parse(fs, args); err != nil {
@@ -53,7 +54,7 @@ func (m *Main) runBenchProjections(ctx context.Context, args []string) error {
 	if *rate < 1 || *seconds < 1 || *batch < 1 || *count < 1 || *count > len(benchProjections) {
 		return fmt.Errorf("--rate, --seconds and --batch must be positive; --projections 1..%d", len(benchProjections))
 	}
-	st, _, _, done, err := bf.open(ctx, "projections")
+	st, _, _, done, err := bf.open(ctx, "projections", "--projection-apply-every", every.String())
 	if err != nil {
 		return err
 	}
@@ -74,8 +75,8 @@ func (m *Main) runBenchProjections(ctx context.Context, args []string) error {
 			return fmt.Errorf("projection %s: %w", s.Name, err)
 		}
 	}
-	fmt.Fprintf(m.Stdout, "projection lag: %d events/s in batches of %d for %d s, %d projections, %d cores\n",
-		*rate, *batch, *seconds, len(specs), runtime.NumCPU())
+	fmt.Fprintf(m.Stdout, "projection lag: %d events/s in batches of %d for %d s, %d projections, applied at most every %s, %d cores\n",
+		*rate, *batch, *seconds, len(specs), *every, runtime.NumCPU())
 
 	var (
 		mu       sync.Mutex

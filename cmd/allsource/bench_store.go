@@ -26,8 +26,9 @@ func addBenchFlags(fs *flag.FlagSet) benchFlags {
 }
 
 // open starts the profile (when asked) and a store with the serve
-// defaults on a fresh data dir; done stops both and removes the dir.
-func (b benchFlags) open(ctx context.Context, name string) (st *store, cfg *Config, dir string, done func(), err error) {
+// defaults (and serveArgs) on a fresh data dir; done stops both and
+// removes the dir.
+func (b benchFlags) open(ctx context.Context, name string, serveArgs ...string) (st *store, cfg *Config, dir string, done func(), err error) {
 	var undo []func()
 	done = func() {
 		for i := len(undo) - 1; i >= 0; i-- {
@@ -58,7 +59,7 @@ func (b benchFlags) open(ctx context.Context, name string) (st *store, cfg *Conf
 	sfs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	cfg.registerServeFlags(sfs)
 	// The export benchmark's targets run on loopback.
-	if err := sfs.Parse([]string{"--data-dir", filepath.Join(dir, "data"), "--export-allow-hosts", "127.0.0.1"}); err != nil {
+	if err := sfs.Parse(append([]string{"--data-dir", filepath.Join(dir, "data"), "--export-allow-hosts", "127.0.0.1"}, serveArgs...)); err != nil {
 		return nil, nil, "", done, err
 	}
 	if st, err = openStore(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), newMetrics()); err != nil {

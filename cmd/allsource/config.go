@@ -57,6 +57,9 @@ type Config struct {
 	FlushAge         time.Duration
 	// ProjectionCheckpoint is how often each projection saves its state.
 	ProjectionCheckpoint time.Duration
+	// ProjectionApplyEvery spaces each projection's applies (0: every
+	// batch as it comes).
+	ProjectionApplyEvery time.Duration
 	// ExportFileRoot is the directory file export targets must be inside
 	// ("" for DATA_DIR/exports).
 	ExportFileRoot string
@@ -104,6 +107,7 @@ func (c *Config) registerStorageFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.OTLPEndpoint, "otlp-endpoint", "", "send OpenTelemetry spans over OTLP/HTTP to this URL (e.g. http://localhost:4318); off by default (the OTEL_EXPORTER_OTLP_* variables work too)")
 	fs.Float64Var(&c.TraceSample, "trace-sample", 1, "share of traces kept when tracing is on (0..1; a caller's sampled trace is always kept)")
 	fs.DurationVar(&c.ProjectionCheckpoint, "projection-checkpoint", 5*time.Second, "how often each projection saves its state and position (a restart replays the events since)")
+	fs.DurationVar(&c.ProjectionApplyEvery, "projection-apply-every", 20*time.Millisecond, "a projection applies at most this often, the events that came meanwhile together (0: each ingest batch on its own)")
 	fs.IntVar(&c.CompactMinFiles, "compact-min-files", 8, "merge a partition's Parquet files once it has this many")
 	fs.DurationVar(&c.CompactInterval, "compact-interval", 30*time.Second, "how often to look for compaction work")
 	fs.IntVar(&c.MaxBatchEvents, "max-batch-events", 100_000, "most events in one batch")
@@ -189,6 +193,9 @@ func (c *Config) Validate() error {
 	}
 	if c.TraceSample < 0 || c.TraceSample > 1 {
 		return fmt.Errorf("--trace-sample %v: want a share between 0 and 1", c.TraceSample)
+	}
+	if c.ProjectionApplyEvery < 0 || c.ProjectionApplyEvery > time.Minute {
+		return fmt.Errorf("--projection-apply-every %v: want 0 to 1m", c.ProjectionApplyEvery)
 	}
 	if c.ProjectionCheckpoint <= 0 {
 		return fmt.Errorf("--projection-checkpoint %v: want a positive duration", c.ProjectionCheckpoint)

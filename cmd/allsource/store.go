@@ -139,7 +139,11 @@ func openLockedStore(ctx context.Context, cfg *Config, log *slog.Logger, m *metr
 		s.Checkpoint(wm)
 	}
 	hub.Advance(wh.DataWatermark()) // recovered events are stored, not live
-	popts := projections.Options{Logger: log, CheckpointEvery: cfg.ProjectionCheckpoint}
+	every := cfg.ProjectionApplyEvery
+	if every == 0 {
+		every = -1 // the engine's "every batch"
+	}
+	popts := projections.Options{Logger: log, CheckpointEvery: cfg.ProjectionCheckpoint, ApplyEvery: every}
 	if m != nil {
 		popts.Observe = m.projections
 	}
