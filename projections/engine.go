@@ -60,7 +60,7 @@ type Options struct {
 	// apart: events arriving meanwhile are applied together, so ten
 	// projections under a fast stream pay their per-batch engine cost
 	// 1/ApplyEvery times a second, not once per ingest batch; default
-	// 20 ms (a negative value applies every batch as it comes).
+	// 40 ms (a negative value applies every batch as it comes).
 	ApplyEvery time.Duration
 	Retries    int           // per batch and per event; default 3
 	RetryWait  time.Duration // first back-off; default 20 ms, ×4 each retry
@@ -103,7 +103,7 @@ func (o *Options) defaults() {
 		o.MaxBatch = 50_000
 	}
 	if o.ApplyEvery == 0 {
-		o.ApplyEvery = 20 * time.Millisecond
+		o.ApplyEvery = 40 * time.Millisecond
 	}
 	if o.Retries < 0 {
 		o.Retries = 0
@@ -337,7 +337,7 @@ func (e *Engine) validate(ctx context.Context, d Definition) error {
 	if sf, ok := f.(*sqlFolder); ok {
 		// The statements it will run get the checks user queries get:
 		// no file access, no internal schemas, no denied functions.
-		for _, q := range append([]string{sf.st.delta}, distinctSelects(sf)...) {
+		for _, q := range sf.st.checks {
 			if err := e.wh.CheckQuery(ctx, q); err != nil {
 				return allsource.Errorf(allsource.CodeInvalid, "projection %s: %s", d.Name, allsource.ErrorMessage(err))
 			}
@@ -353,18 +353,6 @@ func (e *Engine) validate(ctx context.Context, d Definition) error {
 		return allsource.Errorf(allsource.CodeInvalid, "projection %s: %v", d.Name, cleanEngineError(err))
 	}
 	return nil
-}
-
-// distinctSelects are the SELECTs inside a SQL projection's count(DISTINCT)
-// inserts.
-func distinctSelects(f *sqlFolder) []string {
-	var out []string
-	for _, q := range f.st.distinct {
-		if i := strings.Index(q, " SELECT DISTINCT "); i >= 0 {
-			out = append(out, strings.TrimSuffix(q[i+1:], " ON CONFLICT DO NOTHING RETURNING _key"))
-		}
-	}
-	return out
 }
 
 // Create defines a projection. With replace, an existing one gets a new

@@ -136,7 +136,8 @@ const ordersMergesSQL = `SELECT payload->>'region' AS region, event_type,
 	sum((payload->>'amount')::BIGINT) FILTER (WHERE payload->>'note' = 'gift') AS gift_total,
 	min(payload->>'user') FILTER (WHERE payload->>'note' = 'rush') AS first_rusher,
 	max("timestamp") FILTER (WHERE (payload->>'amount')::BIGINT > 90) AS last_big,
-	avg((payload->>'amount')::DOUBLE) FILTER (WHERE payload->>'note' = '') AS plain_mean
+	avg((payload->>'amount')::DOUBLE) FILTER (WHERE payload->>'note' = '') AS plain_mean,
+	count(DISTINCT entity_id) AS orders, count(DISTINCT payload->>'user') FILTER (WHERE payload->>'note' = 'gift') AS gifters
 FROM events WHERE event_type LIKE 'order.%' GROUP BY payload->>'region', event_type`
 
 // TestSQLProjectionMatchesPlainSQL folds stored events, then live batches
@@ -228,6 +229,7 @@ func TestProjectionDefinitionErrors(t *testing.T) {
 		{Spec{Name: "x", SQL: "SELECT count(*) FROM users"}, "a projection reads events"},
 		{Spec{Name: "x", SQL: "SELECT count(*) FROM events ORDER BY 1"}, "ORDER BY is not allowed"},
 		{Spec{Name: "x", SQL: "SELECT sum(count(*)) FROM events"}, "nested"},
+		{Spec{Name: "x", SQL: "SELECT event_type, count(DISTINCT _v) FROM events GROUP BY 1"}, "events has no column _v"},
 		{Spec{Name: "x", SQL: "SELECT count(*) / 2 AS half FROM events"}, "inside an expression"},
 		{Spec{Name: "x", SQL: "SELECT sum(nope) AS s FROM events"}, "nope"},
 		{Spec{Name: "x", SQL: "SELECT entity_id, count(*) AS count, count(*) AS count FROM events GROUP BY entity_id"}, "used twice"},

@@ -2,6 +2,7 @@ package projections
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	pg_query "github.com/pganalyze/pg_query_go/v6"
@@ -91,6 +92,13 @@ func parseSQLDef(src string) (*sqlDef, error) {
 		return nil, allsource.Errorf(allsource.CodeInvalid, "projection SQL: %s is not allowed in a projection (it reads only the events of its batch)", what)
 	}
 	d := &sqlDef{alias: "events", uses: columnNames(res)}
+	for n := range d.uses {
+		// Not a column of events; the statements the projection runs
+		// use such names for their own tables.
+		if strings.HasPrefix(n, "_") {
+			return nil, allsource.Errorf(allsource.CodeInvalid, "projection SQL: events has no column %s", n)
+		}
+	}
 	if rv.Alias != nil {
 		d.alias = rv.Alias.Aliasname
 	}
@@ -339,8 +347,8 @@ func sqlString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") 
 type sqlStatements struct {
 	delta     string   // the SELECT of one batch's partial aggregates (over events)
 	upsert    string   // merges the delta into the state table
-	distinct  []string // per count(DISTINCT): inserts new (key, value) pairs, RETURNING _key
-	distCols  []string // the state column each distinct statement counts into
+	distinct  []string // per count(DISTINCT): inserts the batch's (key, value) pairs
+	checks    []string // the SELECTs over events these run, for the query checks
 	view      string   // the published SELECT over the state table
 	stateCols []string // the state table's columns, for restore
 	// prepare says the upsert may run as a prepared statement. DuckDB
@@ -368,6 +376,10 @@ func (d *sqlDef) statements(t string) sqlStatements {
 		}
 		return agg + " FILTER (WHERE " + f + ")"
 	}
+	var joins []string
+	// plain replaces items of sel in the delta the query checks see (no
+	// side tables: user statements may not name them).
+	plain := map[int]string{}
 	for i, c := range d.cols {
 		n := quoteIdent(c.name)
 		switch c.agg {
@@ -383,9 +395,19 @@ func (d *sqlDef) statements(t string) sqlStatements {
 			set = append(set, fmt.Sprintf("%s = s.%s + excluded.%s", n, n, n))
 			view = append(view, n)
 		case "count_distinct":
-			sel = append(sel, "CAST(0 AS BIGINT) AS "+n)
+			// The values seen per key are kept in a side table; a batch
+			// counts its values the side table does not hold yet (a join
+			// in the delta), then adds them (in the same transaction).
+			alias, side := quoteIdent(fmt.Sprintf("_d%d", i)), quoteIdent(fmt.Sprintf("%s_d%d", t, i))
+			joins = append(joins, fmt.Sprintf(" LEFT JOIN _proj.%s AS %s ON %s._key = %s AND %s._v = (%s)", side, alias, alias, key, alias, c.arg))
+			isNew := alias + "._key IS NULL"
+			if c.filt != "" {
+				isNew = "(" + c.filt + ") AND " + isNew
+			}
+			plain[len(sel)] = "CAST(0 AS BIGINT) AS " + n
+			sel = append(sel, "count(DISTINCT "+c.arg+") FILTER (WHERE "+isNew+") AS "+n)
+			set = append(set, fmt.Sprintf("%s = s.%s + excluded.%s", n, n, n))
 			view = append(view, n)
-			side := quoteIdent(fmt.Sprintf("%s_d%d", t, i))
 			cond := "(" + c.arg + ") IS NOT NULL"
 			if d.where != "" {
 				cond = "(" + d.where + ") AND " + cond
@@ -393,9 +415,9 @@ func (d *sqlDef) statements(t string) sqlStatements {
 			if c.filt != "" {
 				cond += " AND (" + c.filt + ")"
 			}
-			st.distinct = append(st.distinct, fmt.Sprintf("INSERT INTO _proj.%s SELECT DISTINCT %s, %s FROM events AS %s WHERE %s ON CONFLICT DO NOTHING RETURNING _key",
-				side, key, c.arg, quoteIdent(d.alias), cond))
-			st.distCols = append(st.distCols, n)
+			pairs := fmt.Sprintf("SELECT DISTINCT %s, %s FROM events AS %s WHERE %s", key, c.arg, quoteIdent(d.alias), cond)
+			st.distinct = append(st.distinct, "INSERT INTO _proj."+side+" "+pairs+" ON CONFLICT DO NOTHING")
+			st.checks = append(st.checks, pairs)
 		case "sum":
 			sel = append(sel, filtered("sum("+c.arg+")", c.filt)+" AS "+n)
 			// A sum is NULL until a value comes: the known one, or both added.
@@ -438,7 +460,12 @@ func (d *sqlDef) statements(t string) sqlStatements {
 	if len(d.groups) > 0 {
 		group = " GROUP BY " + strings.Join(d.groups, ", ")
 	}
-	st.delta = "SELECT " + strings.Join(sel, ", ") + " FROM events AS " + quoteIdent(d.alias) + where + group
+	st.delta = "SELECT " + strings.Join(sel, ", ") + " FROM events AS " + quoteIdent(d.alias) + strings.Join(joins, "") + where + group
+	checked := slices.Clone(sel)
+	for i, p := range plain {
+		checked[i] = p
+	}
+	st.checks = append([]string{"SELECT " + strings.Join(checked, ", ") + " FROM events AS " + quoteIdent(d.alias) + where + group}, st.checks...)
 	st.upsert = "INSERT INTO _proj." + quoteIdent(t) + " AS s " + st.delta + " ON CONFLICT (_key) DO UPDATE SET " + strings.Join(set, ", ")
 	st.view = "SELECT " + strings.Join(view, ", ") + " FROM _proj." + quoteIdent(t)
 	return st

@@ -248,15 +248,8 @@ func (f *sqlFolder) columnsOf(ctx context.Context, q string) ([]string, []string
 }
 
 func (f *sqlFolder) setup(ctx context.Context) error {
-	names, types, err := f.columnsOf(ctx, f.st.delta)
-	if err != nil {
-		return err
-	}
-	var defs []string
-	for i := range names {
-		defs = append(defs, quoteIdent(names[i])+" "+types[i])
-	}
-	stmts := []string{"CREATE OR REPLACE TABLE _proj." + f.name("") + " (" + strings.Join(defs, ", ") + ", PRIMARY KEY (_key))"}
+	// The side tables first: the delta reads them.
+	var stmts []string
 	for i, c := range f.def.cols {
 		if c.agg != "count_distinct" {
 			continue
@@ -265,10 +258,21 @@ func (f *sqlFolder) setup(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		stmts = append(stmts, fmt.Sprintf("CREATE OR REPLACE TABLE _proj.%s (_key VARCHAR, v %s, PRIMARY KEY (_key, v))", f.name(fmt.Sprintf("d%d", i)), vt[0]))
+		stmts = append(stmts, fmt.Sprintf("CREATE OR REPLACE TABLE _proj.%s (_key VARCHAR, _v %s, PRIMARY KEY (_key, _v))", f.name(fmt.Sprintf("d%d", i)), vt[0]))
 	}
-	stmts = append(stmts, "CREATE OR REPLACE VIEW _proj."+f.name("view")+" AS "+f.st.view)
-	return f.exec(ctx, stmts...)
+	if err := f.exec(ctx, stmts...); err != nil {
+		return err
+	}
+	names, types, err := f.columnsOf(ctx, f.st.delta)
+	if err != nil {
+		return err
+	}
+	var defs []string
+	for i := range names {
+		defs = append(defs, quoteIdent(names[i])+" "+types[i])
+	}
+	return f.exec(ctx, "CREATE OR REPLACE TABLE _proj."+f.name("")+" ("+strings.Join(defs, ", ")+", PRIMARY KEY (_key))",
+		"CREATE OR REPLACE VIEW _proj."+f.name("view")+" AS "+f.st.view)
 }
 
 func (f *sqlFolder) apply(ctx context.Context, batch []Event) error {
@@ -287,12 +291,8 @@ func (f *sqlFolder) apply(ctx context.Context, batch []Event) error {
 		if err := f.fault("apply.upserted"); err != nil {
 			return err
 		}
-		for i, q := range f.st.distinct {
-			added, err := f.newKeys(ctx, q)
-			if err != nil {
-				return err
-			}
-			if err := f.addCounts(ctx, f.st.distCols[i], added); err != nil {
+		for _, q := range f.st.distinct {
+			if err := f.run(ctx, q); err != nil {
 				return err
 			}
 		}
@@ -308,54 +308,6 @@ func (f *sqlFolder) upsert(ctx context.Context) error {
 	}
 	_, err := f.conn.ExecContext(ctx, f.st.upsert)
 	return err
-}
-
-// newKeys runs a distinct-pair insert and counts the pairs it added per key.
-func (f *sqlFolder) newKeys(ctx context.Context, q string) (map[string]int64, error) {
-	st, err := f.prepared(ctx, q)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := st.QueryContext(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	added := map[string]int64{}
-	for rows.Next() {
-		var k string
-		if err := rows.Scan(&k); err != nil {
-			return nil, err
-		}
-		added[k]++
-	}
-	return added, rows.Err()
-}
-
-func (f *sqlFolder) addCounts(ctx context.Context, col string, added map[string]int64) error {
-	const chunk = 500
-	var vals []string
-	var args []any
-	flush := func() error {
-		if len(vals) == 0 {
-			return nil
-		}
-		q := fmt.Sprintf("UPDATE _proj.%s AS s SET %s = s.%s + v.n FROM (VALUES %s) AS v(k, n) WHERE s._key = v.k",
-			f.name(""), col, col, strings.Join(vals, ", "))
-		_, err := f.conn.ExecContext(ctx, q, args...)
-		vals, args = vals[:0], args[:0]
-		return err
-	}
-	for k, n := range added {
-		vals = append(vals, "(CAST(? AS VARCHAR), CAST(? AS BIGINT))")
-		args = append(args, k, n)
-		if len(vals) == chunk {
-			if err := flush(); err != nil {
-				return err
-			}
-		}
-	}
-	return flush()
 }
 
 func (f *sqlFolder) save(ctx context.Context, dir, prefix string) ([]string, error) {

@@ -45,7 +45,7 @@ func (m *Main) runBenchProjections(ctx context.Context, args []string) error {
 	seconds := fs.Int("seconds", 20, "how long to ingest")
 	batch := fs.Int("batch", 500, "events per ingest batch")
 	count := fs.Int("projections", len(benchProjections), "how many of the projections to run (at most 10)")
-	every := fs.Duration("apply-every", 20*time.Millisecond, "the server's --projection-apply-every")
+	every := fs.Duration("apply-every", 40*time.Millisecond, "the server's --projection-apply-every")
 	only := fs.String("only", "", "comma-separated names of the projections to run instead (by_type, …, carts, region_totals)")
 	bf := addBenchFlags(fs)
 	if err := m.parse(fs, args); err != nil {

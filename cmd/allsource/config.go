@@ -107,7 +107,7 @@ func (c *Config) registerStorageFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.OTLPEndpoint, "otlp-endpoint", "", "send OpenTelemetry spans over OTLP/HTTP to this URL (e.g. http://localhost:4318); off by default (the OTEL_EXPORTER_OTLP_* variables work too)")
 	fs.Float64Var(&c.TraceSample, "trace-sample", 1, "share of traces kept when tracing is on (0..1; a caller's sampled trace is always kept)")
 	fs.DurationVar(&c.ProjectionCheckpoint, "projection-checkpoint", 5*time.Second, "how often each projection saves its state and position (a restart replays the events since)")
-	fs.DurationVar(&c.ProjectionApplyEvery, "projection-apply-every", 20*time.Millisecond, "a projection applies at most this often, the events that came meanwhile together (0: each ingest batch on its own)")
+	fs.DurationVar(&c.ProjectionApplyEvery, "projection-apply-every", 40*time.Millisecond, "a projection applies at most this often, the events that came meanwhile together (0: each ingest batch on its own)")
 	fs.IntVar(&c.CompactMinFiles, "compact-min-files", 8, "merge a partition's Parquet files once it has this many")
 	fs.DurationVar(&c.CompactInterval, "compact-interval", 30*time.Second, "how often to look for compaction work")
 	fs.IntVar(&c.MaxBatchEvents, "max-batch-events", 100_000, "most events in one batch")
