@@ -111,27 +111,30 @@ func (x *entityIndex) close() error { return x.db.Close() }
 // prefix seek to its first key), so the first reads after a start do not
 // pay for them: at 10 M events, 29 tables took under 2 ms and the p99 of
 // random entity streams read right after the start fell by a fifth. It
-// stops early when stop is closed.
-func (x *entityIndex) prewarm(stop <-chan struct{}) {
+// stops early when stop is closed, and returns how many tables it read.
+func (x *entityIndex) prewarm(stop <-chan struct{}) int {
 	levels, err := x.db.SSTables()
 	if err != nil {
-		return
+		return 0
 	}
+	n := 0
 	for _, tables := range levels {
 		for _, t := range tables {
 			select {
 			case <-stop:
-				return
+				return n
 			default:
 			}
 			it, err := x.db.NewIter(nil)
 			if err != nil {
-				return
+				return n
 			}
 			it.SeekPrefixGE(t.Smallest.UserKey)
 			it.Close()
+			n++
 		}
 	}
+	return n
 }
 
 // indexComparer orders keys bytewise, as the default does, and splits an

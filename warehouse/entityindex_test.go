@@ -390,17 +390,18 @@ func TestIndexPrewarm(t *testing.T) {
 	for _, l := range levels {
 		tables += len(l)
 	}
+	// (The LSM's own background work may open tables meanwhile: the
+	// counts below are the prewarm's and lower bounds.)
 	before := x.db.Metrics() // opening read the watermark key
 	stop := make(chan struct{})
 	close(stop)
-	x.prewarm(stop)
-	if m := x.db.Metrics(); m.Filter != before.Filter || m.TableCache.Count != before.TableCache.Count {
-		t.Fatalf("a stopped prewarm read tables: %+v, %d open", m.Filter, m.TableCache.Count)
+	if n := x.prewarm(stop); n != 0 {
+		t.Fatalf("a stopped prewarm read %d tables", n)
 	}
-	x.prewarm(nil)
+	n := x.prewarm(nil)
 	m := x.db.Metrics()
 	consulted := m.Filter.Hits + m.Filter.Misses - before.Filter.Hits - before.Filter.Misses
-	if tables < 2 || m.TableCache.Count != int64(tables) || consulted < int64(tables) {
-		t.Fatalf("%d tables: %d open after prewarm, filters consulted %d times", tables, m.TableCache.Count, consulted)
+	if tables < 2 || n != tables || m.TableCache.Count != int64(tables) || consulted < int64(tables) {
+		t.Fatalf("%d tables: prewarm read %d, %d open after it, filters consulted %d times", tables, n, m.TableCache.Count, consulted)
 	}
 }
