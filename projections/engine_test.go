@@ -730,3 +730,54 @@ func TestDefinitionErrorsSpeakOfTheUsersSQL(t *testing.T) {
 		}
 	}
 }
+
+// TestSourcesStayWithTheirTenant: the functions that hand batches and
+// code projections' states to the engine answer, in another tenant's
+// instance, as if the table did not exist, and user statements cannot
+// call them at all.
+func TestSourcesStayWithTheirTenant(t *testing.T) {
+	s := newStore(t)
+	s.orders(t, "acme", 50)
+	s.orders(t, "other", 10)
+	e := openEngine(t, s, Options{})
+	defer e.Close()
+	ctx := context.Background()
+	if _, err := e.Create(ctx, "acme", Spec{Name: "regions", JS: ordersJS}, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Create(ctx, "other", Spec{Name: "regions", JS: ordersJS}, false); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, e, "acme", "regions", s.orders(t, "acme", 5))
+	e.mu.Lock()
+	table := e.projs[projKey{"acme", "regions"}].active.table
+	e.mu.Unlock()
+	if got := rowsOf(t, s, "acme", "SELECT count(*) FROM "+statesFunc+"("+sqlString(table)+")"); len(got) != 1 || got[0] == "0" {
+		t.Fatalf("acme's own states: %v", got)
+	}
+	// The server's own statement in other's instance.
+	lease, err := s.wh.Engine(ctx, "other")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lease.Release()
+	conn, err := lease.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for _, f := range []string{statesFunc, batchFunc} {
+		var n int
+		err := conn.QueryRowContext(ctx, "SELECT count(*) FROM "+f+"("+sqlString(table)+")").Scan(&n)
+		if err == nil || !strings.Contains(err.Error(), "no ") {
+			t.Errorf("%s of acme's table in other's instance: %d rows, %v", f, n, err)
+		}
+	}
+	// A user's statement.
+	for _, tenant := range []string{"acme", "other"} {
+		_, err := s.wh.Query(allsource.WithTenantScope(ctx, tenant), "SELECT * FROM "+statesFunc+"("+sqlString(table)+")")
+		if err == nil || !strings.Contains(err.Error(), "not allowed") {
+			t.Errorf("%s's query of the states function: %v", tenant, err)
+		}
+	}
+}

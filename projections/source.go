@@ -34,9 +34,12 @@ var (
 	registerMu   sync.Mutex
 )
 
-// registerSources gives conn's engine instance the two functions, unless
-// it has them.
-func registerSources(ctx context.Context, conn *sql.Conn) error {
+// registerSources gives conn's engine instance, tenant's, the two
+// functions, unless it has them. They find data by table name in
+// registries every instance shares, so each answers only for its own
+// tenant's projections (users cannot call them: the query checks allow
+// no such table function; this bounds the server's own statements).
+func registerSources(ctx context.Context, conn *sql.Conn, tenant string) error {
 	registerMu.Lock()
 	defer registerMu.Unlock()
 	var n int
@@ -56,7 +59,7 @@ func registerSources(ctx context.Context, conn *sql.Conn) error {
 		BindArguments: func(_ map[string]any, args ...any) (duckdb.ParallelRowTableSource, error) {
 			name, _ := args[0].(string)
 			io, ok := batchSources.Load(name)
-			if !ok {
+			if !ok || io.(*engineIO).tenant != tenant {
 				return nil, fmt.Errorf("projections: no batch source %q", name)
 			}
 			return &batchScan{io: io.(*engineIO)}, nil
@@ -70,7 +73,7 @@ func registerSources(ctx context.Context, conn *sql.Conn) error {
 		BindArguments: func(_ map[string]any, args ...any) (duckdb.ParallelRowTableSource, error) {
 			name, _ := args[0].(string)
 			f, ok := stateSources.Load(name)
-			if !ok {
+			if !ok || f.(*jsFolder).tenant != tenant {
 				return nil, fmt.Errorf("projections: no state source %q", name)
 			}
 			return &stateScan{f: f.(*jsFolder)}, nil

@@ -36,14 +36,15 @@ type folder interface {
 // instance, with a private events view over the batch being applied (the
 // batch function, see source.go). The instance stays open while it lives.
 type engineIO struct {
-	wh    *warehouse.Warehouse
-	lease *warehouse.Engine
-	conn  *sql.Conn
-	dconn driver.Conn
-	table string // the state table's name in _proj; others derive from it
-	fault func(point string) error
-	stmts map[string]*sql.Stmt // by text; see prepared
-	batch []Event              // what the events view shows while a batch is applied
+	wh     *warehouse.Warehouse
+	lease  *warehouse.Engine
+	conn   *sql.Conn
+	dconn  driver.Conn
+	table  string // the state table's name in _proj; others derive from it
+	tenant string
+	fault  func(point string) error
+	stmts  map[string]*sql.Stmt // by text; see prepared
+	batch  []Event              // what the events view shows while a batch is applied
 }
 
 func openEngineIO(ctx context.Context, wh *warehouse.Warehouse, tenant, table string) (*engineIO, error) {
@@ -62,8 +63,8 @@ func openEngineIO(ctx context.Context, wh *warehouse.Warehouse, tenant, table st
 		lease.Release()
 		return nil, err
 	}
-	io := &engineIO{wh: wh, lease: lease, conn: conn, dconn: dconn, table: table, fault: func(string) error { return nil }}
-	if err := registerSources(ctx, conn); err != nil {
+	io := &engineIO{wh: wh, lease: lease, conn: conn, dconn: dconn, table: table, tenant: tenant, fault: func(string) error { return nil }}
+	if err := registerSources(ctx, conn, tenant); err != nil {
 		io.close()
 		return nil, err
 	}
