@@ -129,12 +129,30 @@ func (spec SeriesSpec) plan() (*seriesPlan, error) {
 		}
 		p.grouped = true
 	}
-	p.sql = fmt.Sprintf(`SELECT time_bucket(%s, e."timestamp", %s) AS b, %s AS g, %s AS v
+	p.sql = fmt.Sprintf(`SELECT %s AS b, %s AS g, %s AS v
 FROM events AS e
 WHERE %s
 GROUP BY 1, 2
-ORDER BY 1`, durationInterval(p.iv), sqlString(p.loc.String()), group, agg, strings.Join(where, " AND "))
+ORDER BY 1`, bucketSQL(p.iv, p.loc), group, agg, strings.Join(where, " AND "))
 	return p, nil
+}
+
+// bucketSQL is the engine's bucket start of e."timestamp" for iv in loc.
+// Days and longer are cut on the local calendar: the time taken to local
+// wall-clock time, bucketed there and taken back. The engine's own zoned
+// time_bucket does the same for them, but about 20 times slower (10 M
+// events into daily buckets: 39 s against 2 s), and it aligns weeks on
+// the elapsed days since its origin, so in a zone that skipped a day
+// (Pacific/Apia, 2011) its weeks start on Tuesdays. Shorter intervals
+// keep the zoned time_bucket, which is fast for them and cuts them on
+// the absolute time line (a 90-minute bucket does not restart at a
+// clock change).
+func bucketSQL(iv SeriesInterval, loc *time.Location) string {
+	z := sqlString(loc.String())
+	if iv.Unit >= SeriesDay {
+		return fmt.Sprintf(`timezone(%s, time_bucket(%s, timezone(%s, e."timestamp")))`, z, durationInterval(iv), z)
+	}
+	return fmt.Sprintf(`time_bucket(%s, e."timestamp", %s)`, durationInterval(iv), z)
 }
 
 // estimateBuckets is about how many buckets of iv fit between from and to,
