@@ -104,9 +104,9 @@ var batchColumns = []duckdb.ColumnInfo{
 }
 
 // batchScan is a statement's read of the batch being applied. The
-// statement is prepared once and may read the function more than once
-// (DuckDB plans some aggregates with two scans): each scan takes its own
-// cursor over the batch of that moment.
+// statement is prepared once and run for every batch, and a plan may read
+// the function more than once: each scan takes its own cursor over the
+// batch of that moment.
 type batchScan struct{ io *engineIO }
 
 type batchCursor struct {

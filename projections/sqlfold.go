@@ -3,7 +3,6 @@ package projections
 import (
 	"context"
 	"database/sql"
-	"database/sql/driver"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -39,7 +38,6 @@ type engineIO struct {
 	wh     *warehouse.Warehouse
 	lease  *warehouse.Engine
 	conn   *sql.Conn
-	dconn  driver.Conn
 	table  string // the state table's name in _proj; others derive from it
 	tenant string
 	fault  func(point string) error
@@ -57,13 +55,7 @@ func openEngineIO(ctx context.Context, wh *warehouse.Warehouse, tenant, table st
 		lease.Release()
 		return nil, err
 	}
-	dconn, err := lease.DriverConn(ctx)
-	if err != nil {
-		conn.Close()
-		lease.Release()
-		return nil, err
-	}
-	io := &engineIO{wh: wh, lease: lease, conn: conn, dconn: dconn, table: table, tenant: tenant, fault: func(string) error { return nil }}
+	io := &engineIO{wh: wh, lease: lease, conn: conn, table: table, tenant: tenant, fault: func(string) error { return nil }}
 	if err := registerSources(ctx, conn, tenant); err != nil {
 		io.close()
 		return nil, err
@@ -196,7 +188,6 @@ func (io *engineIO) inTx(ctx context.Context, fn func() error) error {
 func (io *engineIO) close() {
 	io.forget()
 	batchSources.CompareAndDelete(io.table, io)
-	io.dconn.Close()
 	io.conn.Close()
 	io.lease.Release()
 }

@@ -3,7 +3,6 @@ package warehouse
 import (
 	"context"
 	"database/sql"
-	"database/sql/driver"
 	"errors"
 	"fmt"
 	"os"
@@ -359,12 +358,6 @@ func (w *Warehouse) Engine(ctx context.Context, tenant string) (*Engine, error) 
 // Conn is a connection of the instance, without an events view. The
 // caller closes it before Release.
 func (l *Engine) Conn(ctx context.Context) (*sql.Conn, error) { return l.e.db.Conn(ctx) }
-
-// DriverConn is a driver connection of the instance, for appenders. The
-// caller closes it before Release.
-func (l *Engine) DriverConn(ctx context.Context) (driver.Conn, error) {
-	return l.e.connector.Connect(ctx)
-}
 
 // Release ends the lease (once; later calls do nothing).
 func (l *Engine) Release() {
