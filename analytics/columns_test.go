@@ -39,7 +39,7 @@ func columnsWarehouse(t *testing.T) *warehouse.Warehouse {
 			batch = append(batch, allsource.Event{Seq: seq, ID: fmt.Sprintf("00000000-0000-7000-8000-%012d", seq),
 				Tenant: []string{"acme", "globex"}[rng.IntN(2)], EntityID: fmt.Sprintf("user-%d", rng.IntN(250)),
 				EventType: []string{"a", "b", "c", "x"}[rng.IntN(4)], Version: seq, Timestamp: at, IngestedAt: at,
-				Payload: []byte(`{}`), Metadata: []byte(`{}`)})
+				Payload: fmt.Appendf(nil, `{"n": %d, "plan": "p%d"}`, rng.IntN(10), rng.IntN(3)), Metadata: []byte(`{}`)})
 		}
 		if err := wh.Append(batch); err != nil {
 			t.Fatal(err)
@@ -84,7 +84,7 @@ func TestColumnPathMatchesEngine(t *testing.T) {
 	}
 	for scopeName, ctx := range scopes {
 		for _, mode := range []string{"default", "strict_order", "strict_increase", "strict_deduplication", "any_order"} {
-			for _, variant := range []string{"plain", "exclude", "range", "repeat"} {
+			for _, variant := range []string{"plain", "exclude", "range", "repeat", "where", "where repeat", "exclude where"} {
 				spec := FunnelSpec{Steps: []StepSpec{{EventType: "a"}, {EventType: "b"}, {EventType: "c"}}, Window: "6h", Mode: mode}
 				switch variant {
 				case "exclude":
@@ -93,6 +93,15 @@ func TestColumnPathMatchesEngine(t *testing.T) {
 					spec.From, spec.To = &from, &to
 				case "repeat":
 					spec.Steps = append(spec.Steps, StepSpec{EventType: "a"})
+				case "where":
+					spec.Steps[1].Where = "payload.n > 3"
+					spec.From, spec.To = &from, &to
+				case "where repeat":
+					// The same type with and without a condition, and
+					// two conditions on one type.
+					spec.Steps = append(spec.Steps, StepSpec{EventType: "a", Where: `payload.plan == "p1"`}, StepSpec{EventType: "a", Where: "payload.n <= 4"})
+				case "exclude where":
+					spec.Exclude = []StepSpec{{EventType: "x", Where: "payload.n == 1"}, {EventType: "c", Where: `payload.plan == "p2"`}}
 				}
 				mo, _ := ParseFunnelMode(mode)
 				q := funnelQuestion(spec, FunnelOptions{Steps: len(spec.Steps), Window: 6 * time.Hour, Mode: mo})
@@ -231,11 +240,15 @@ func TestColumnPathMatchesEngine(t *testing.T) {
 	if err != nil || res.Steps[1].Entities != 0 || res.Steps[0].Entities == 0 {
 		t.Fatalf("a hidden type counted in a funnel: %+v, %v", res.Steps, err)
 	}
+	// A condition under a read restriction: the engine's (it applies the
+	// restriction to the condition's fields too).
+	cq := funnelQuestion(FunnelSpec{Steps: []StepSpec{{EventType: "a", Where: "payload.n > 1"}, {EventType: "c"}}}, FunnelOptions{Steps: 2, Window: time.Hour})
+	if _, ok, _ := columnsQuestion(allsource.WithReadRestriction(ctx, allsource.ReadRestriction{HiddenFields: []string{"payload.n"}}), wh, cq); ok {
+		t.Fatal("the column path answered a condition under a read restriction")
+	}
 	for _, spec := range []FunnelSpec{
-		{Steps: []StepSpec{{EventType: "a", Where: "payload.n > 1"}, {EventType: "b"}}},
 		{Steps: []StepSpec{{EventType: "a"}, {EventType: "b"}}, By: "payload.user"},
 		{Steps: []StepSpec{{EventType: "a"}, {EventType: "b"}}, Breakdown: "payload.plan"},
-		{Steps: []StepSpec{{EventType: "a"}, {EventType: "b"}}, Exclude: []StepSpec{{EventType: "x", Where: "payload.n = 1"}}},
 	} {
 		if funnelQuestion(spec, FunnelOptions{Steps: 2, Window: time.Hour}).typeBits != nil {
 			t.Fatalf("%+v taken by the column path", spec)
@@ -489,4 +502,48 @@ func TestRetentionScenariosColumnPath(t *testing.T) {
 		}
 	}
 	t.Logf("%d scenarios through the column path", st.next)
+}
+
+// TestConditionsAndScanSeeTheSameEvents: events appended after the
+// condition query are not in its sets; the scan leaves them out too, so
+// the answer is the one as of the query (a matching event of a
+// conditioned type would otherwise count as failing its condition).
+func TestConditionsAndScanSeeTheSameEvents(t *testing.T) {
+	wh := columnsWarehouse(t)
+	ctx := context.Background()
+	spec := FunnelSpec{Steps: []StepSpec{{EventType: "a"}, {EventType: "b", Where: "payload.n >= 0"}}, Window: "6h"}
+	q := funnelQuestion(spec, FunnelOptions{Steps: 2, Window: 6 * time.Hour})
+	before, ok, err := columnsQuestion(ctx, wh, q)
+	if err != nil || !ok {
+		t.Fatalf("column path ok %v, %v", ok, err)
+	}
+	defer func() { afterConditionSets = func() {} }()
+	afterConditionSets = func() {
+		// New entities do a then b, an hour apart.
+		var evs []allsource.Event
+		at := time.Date(2026, 4, 20, 0, 0, 0, 0, time.UTC)
+		for i := range 250 {
+			for j, typ := range []string{"a", "b"} {
+				seq := uint64(20_000 + 2*i + j)
+				evs = append(evs, allsource.Event{Seq: seq, ID: fmt.Sprintf("00000000-0000-7000-8000-%012d", seq), Tenant: "acme",
+					EntityID: fmt.Sprintf("late-%d", i), EventType: typ, Version: seq, Timestamp: at.Add(time.Duration(j) * time.Hour),
+					IngestedAt: at, Payload: []byte(`{"n": 5}`), Metadata: []byte(`{}`)})
+			}
+		}
+		if err := wh.Append(evs); err != nil {
+			t.Error(err)
+		}
+	}
+	got, ok, err := columnsQuestion(ctx, wh, q)
+	if err != nil || !ok {
+		t.Fatalf("column path ok %v, %v", ok, err)
+	}
+	if d := diffFunnelResults(got, before); d != "" {
+		t.Fatalf("events appended after the condition query changed the answer:\n%s", d)
+	}
+	afterConditionSets = func() {}
+	after, _, err := columnsQuestion(ctx, wh, q)
+	if err != nil || after.Steps[1].Entities != before.Steps[1].Entities+250 {
+		t.Fatalf("the appended events were not counted later: %d then %d, %v", before.Steps[1].Entities, after.Steps[1].Entities, err)
+	}
 }

@@ -140,21 +140,36 @@ func RunFunnel(ctx context.Context, wh *warehouse.Warehouse, spec FunnelSpec) (F
 // funnelQuestion is spec as a grouped question (opts validated).
 func funnelQuestion(spec FunnelSpec, opts FunnelOptions) question[Hit, *Funnel, FunnelResult] {
 	var tb typeBits
-	if keyedByEntity(spec.By) && spec.Breakdown == "" && unconditional(spec.Steps) && unconditional(spec.Exclude) {
+	var conds []condition
+	if keyedByEntity(spec.By) && spec.Breakdown == "" {
+		// Steps and exclusions without a condition by type; those with
+		// one by the events the condition picks (see condition).
 		tb = func(t string) (bits uint64, flag bool) {
 			for i, st := range spec.Steps {
-				if st.EventType == t {
+				if st.EventType == t && strings.TrimSpace(st.Where) == "" {
 					bits |= 1 << i
 				}
 			}
 			for _, st := range spec.Exclude {
-				flag = flag || st.EventType == t
+				flag = flag || (st.EventType == t && strings.TrimSpace(st.Where) == "")
 			}
 			return bits, flag
 		}
+		for i, st := range spec.Steps {
+			if strings.TrimSpace(st.Where) != "" {
+				c, _ := st.condition("") // checked by funnelSQL
+				conds = append(conds, condition{eventType: st.EventType, sql: c, bits: 1 << i})
+			}
+		}
+		for _, st := range spec.Exclude {
+			if strings.TrimSpace(st.Where) != "" {
+				c, _ := st.condition("")
+				conds = append(conds, condition{eventType: st.EventType, sql: c, flag: true})
+			}
+		}
 	}
 	return question[Hit, *Funnel, FunnelResult]{
-		typeBits: tb, from: spec.From, to: spec.To,
+		typeBits: tb, conds: conds, from: spec.From, to: spec.To,
 		sql: func(shape feedShape) (string, error) { return funnelSQL(spec, shape) },
 		// A step's type whose condition failed comes with no step bit.
 		keep:  func(bits uint64, excl bool) bool { return bits != 0 || excl },

@@ -29,10 +29,11 @@ type question[E any, A evaluator[E, R], R any] struct {
 	// from index 2 on), false dropping it.
 	fromFeed func(fd *feed, r feedRow) E
 	fromRow  func(r []driver.Value) (E, bool)
-	// typeBits is set when the question's events are chosen by type alone
-	// and keyed by entity, without breakdown: the column path can answer
-	// it, over [from, to).
+	// typeBits is set when the question is keyed by entity, without
+	// breakdown, and its events are chosen by type, or by type and a
+	// condition (conds): the column path can answer it, over [from, to).
 	typeBits typeBits
+	conds    []condition
 	from, to *time.Time
 }
 
