@@ -124,10 +124,17 @@ func TestColumnPathMatchesEngine(t *testing.T) {
 		}
 		for _, start := range []string{"first", "any"} {
 			for _, mode := range []string{"classic", "unbounded"} {
-				for _, period := range []string{"day", "week"} {
+				for _, period := range []string{"day", "week", "day where", "week same type where"} {
 					spec := RetentionSpec{StartEvent: StepSpec{EventType: "a"}, ReturnEvent: StepSpec{EventType: "b"},
 						Period: period, Periods: 6, Mode: mode, Start: start, TimeZone: "Europe/Berlin"}
-					if period == "day" {
+					switch period {
+					case "day where":
+						spec.Period, spec.ReturnEvent.Where = "day", "payload.n > 4"
+					case "week same type where":
+						// The return event is the start's type with a condition.
+						spec.Period, spec.ReturnEvent = "week", StepSpec{EventType: "a", Where: `payload.plan != "p0"`}
+					}
+					if spec.Period == "day" {
 						spec.From, spec.To = &from, &to
 					}
 					o, err := spec.options()
@@ -545,5 +552,24 @@ func TestConditionsAndScanSeeTheSameEvents(t *testing.T) {
 	after, _, err := columnsQuestion(ctx, wh, q)
 	if err != nil || after.Steps[1].Entities != before.Steps[1].Entities+250 {
 		t.Fatalf("the appended events were not counted later: %d then %d, %v", before.Steps[1].Entities, after.Steps[1].Entities, err)
+	}
+}
+
+// TestConditionErrors: a condition that does not compile is the
+// question's error, naming where it is, before either path runs.
+func TestConditionErrors(t *testing.T) {
+	wh := columnsWarehouse(t)
+	ctx := context.Background()
+	_, err := RunFunnel(ctx, wh, FunnelSpec{Steps: []StepSpec{{EventType: "a"}, {EventType: "b", Where: "payload.n >"}}})
+	if allsource.ErrorCode(err) != allsource.CodeInvalid || !strings.Contains(err.Error(), "steps[1]: where") {
+		t.Errorf("funnel: %v", err)
+	}
+	_, err = RunFunnel(ctx, wh, FunnelSpec{Steps: []StepSpec{{EventType: "a"}, {EventType: "b"}}, Exclude: []StepSpec{{EventType: "x", Where: "(("}}})
+	if allsource.ErrorCode(err) != allsource.CodeInvalid || !strings.Contains(err.Error(), "exclude[0]: where") {
+		t.Errorf("funnel exclusion: %v", err)
+	}
+	_, err = RunRetention(ctx, wh, RetentionSpec{StartEvent: StepSpec{EventType: "a"}, ReturnEvent: StepSpec{EventType: "b", Where: "payload.n >"}, Period: "day", Periods: 3})
+	if allsource.ErrorCode(err) != allsource.CodeInvalid || !strings.Contains(err.Error(), "return_event: where") {
+		t.Errorf("retention: %v", err)
 	}
 }

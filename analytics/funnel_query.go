@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql/driver"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -155,15 +156,19 @@ func funnelQuestion(spec FunnelSpec, opts FunnelOptions) question[Hit, *Funnel, 
 			}
 			return bits, flag
 		}
-		for i, st := range spec.Steps {
-			if strings.TrimSpace(st.Where) != "" {
-				c, _ := st.condition("") // checked by funnelSQL
-				conds = append(conds, condition{eventType: st.EventType, sql: c, bits: 1 << i})
+		all := append(slices.Clone(spec.Steps), spec.Exclude...)
+		for i, st := range all {
+			if strings.TrimSpace(st.Where) == "" {
+				continue
 			}
-		}
-		for _, st := range spec.Exclude {
-			if strings.TrimSpace(st.Where) != "" {
-				c, _ := st.condition("")
+			c, err := st.condition("")
+			if err != nil {
+				tb, conds = nil, nil // the engine's path says what is wrong
+				break
+			}
+			if i < len(spec.Steps) {
+				conds = append(conds, condition{eventType: st.EventType, sql: c, bits: 1 << i})
+			} else {
 				conds = append(conds, condition{eventType: st.EventType, sql: c, flag: true})
 			}
 		}

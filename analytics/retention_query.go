@@ -113,25 +113,40 @@ func RunRetention(ctx context.Context, wh *warehouse.Warehouse, spec RetentionSp
 	if err := o.Validate(); err != nil {
 		return RetentionResult{}, allsource.Errorf(allsource.CodeInvalid, "%v", err)
 	}
+	if _, err := retentionSQL(spec, shapeFeed); err != nil {
+		return RetentionResult{}, err // the spec's own errors first
+	}
 	return runQuestion(ctx, wh, retentionQuestion(spec, o))
 }
 
 // retentionQuestion is spec as a grouped question (o validated).
 func retentionQuestion(spec RetentionSpec, o RetentionOptions) question[RetentionEvent, *Retention, RetentionResult] {
 	var tb typeBits
-	if keyedByEntity(spec.By) && spec.Breakdown == "" && unconditional([]StepSpec{spec.StartEvent, spec.ReturnEvent}) {
+	var conds []condition
+	if keyedByEntity(spec.By) && spec.Breakdown == "" {
+		// As a funnel's steps: by type, or by the events a condition picks.
+		events := []StepSpec{spec.StartEvent, spec.ReturnEvent}
 		tb = func(t string) (bits uint64, _ bool) {
-			if t == spec.StartEvent.EventType {
-				bits |= 1
-			}
-			if t == spec.ReturnEvent.EventType {
-				bits |= 2
+			for i, ev := range events {
+				if ev.EventType == t && strings.TrimSpace(ev.Where) == "" {
+					bits |= 1 << i
+				}
 			}
 			return bits, false
 		}
+		for i, ev := range events {
+			if strings.TrimSpace(ev.Where) != "" {
+				c, err := ev.condition("")
+				if err != nil {
+					tb, conds = nil, nil // the engine's path says what is wrong
+					break
+				}
+				conds = append(conds, condition{eventType: ev.EventType, sql: c, bits: 1 << i})
+			}
+		}
 	}
 	return question[RetentionEvent, *Retention, RetentionResult]{
-		typeBits: tb, from: spec.From, to: spec.To,
+		typeBits: tb, conds: conds, from: spec.From, to: spec.To,
 		sql:   func(shape feedShape) (string, error) { return retentionSQL(spec, shape) },
 		new:   func() *Retention { r, _ := NewRetention(o); return r },
 		merge: func(into, from *Retention) error { into.Merge(from); return nil },
