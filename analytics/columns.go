@@ -33,8 +33,8 @@ import (
 //
 // Steps and exclusions with a condition on the payload (or any field)
 // are answered too: one engine query first finds the events each
-// condition picks, as bitmaps over seq (bit_or per 64 seqs: some 1.2 MB
-// per condition at 10 M events, however many events match), reading the
+// condition picks, as bitmaps over seq (bit_or per 64 seqs: at most
+// 1.2 MB per condition at 10 M events, see seqWords), reading the
 // payloads of the conditions' event types only; the scan then gives an
 // event a conditioned step's bit when its seq is in that step's bitmap.
 // The scan keeps to the events the query could see (seq up to the
@@ -226,17 +226,52 @@ type condition struct {
 	flag      bool
 }
 
-// seqSet is the seqs a condition picks, a bit per seq from 64*base on.
+// seqSet is the seqs a condition picks: a word of 64 bits per row of the
+// condition query's answer (seq/64 = its word's number), found through
+// the words index all sets of a question share.
 type seqSet struct {
-	base  uint64
+	idx   *seqWords
 	words []uint64
 	bits  uint64
 	flag  bool
 }
 
 func (c *seqSet) has(seq uint64) bool {
-	w := seq/64 - c.base
-	return w < uint64(len(c.words)) && c.words[w]&(1<<(seq%64)) != 0
+	r := c.idx.row(seq / 64)
+	return r >= 0 && c.words[r]&(1<<(seq%64)) != 0
+}
+
+// seqWords finds a word number's row: through a table over the range of
+// numbers when they lie close together, by binary search over them when
+// they are spread out (a tenant's events among many others'), so memory
+// follows the rows the query returned, not the range of seqs.
+type seqWords struct {
+	keys  []uint64 // word numbers, ascending
+	base  uint64
+	dense []int32 // row+1 per number from base; nil when spread out
+}
+
+func (x *seqWords) index() {
+	if n := len(x.keys); n > 0 && x.keys[n-1]-x.keys[0] < uint64(4*n+64) {
+		x.base = x.keys[0]
+		x.dense = make([]int32, x.keys[n-1]-x.base+1)
+		for r, k := range x.keys {
+			x.dense[k-x.base] = int32(r + 1)
+		}
+	}
+}
+
+func (x *seqWords) row(w uint64) int {
+	if x.dense != nil {
+		if w-x.base < uint64(len(x.dense)) {
+			return int(x.dense[w-x.base]) - 1
+		}
+		return -1
+	}
+	if r, ok := slices.BinarySearch(x.keys, w); ok {
+		return r
+	}
+	return -1
 }
 
 // conditionSets runs one engine query for the events each condition
@@ -259,9 +294,10 @@ func conditionSets(ctx context.Context, wh *warehouse.Warehouse, conds []conditi
 		return nil, err
 	}
 	defer rows.Close()
+	idx := &seqWords{}
 	sets := make([]seqSet, len(conds))
 	for i, c := range conds {
-		sets[i].bits, sets[i].flag = c.bits, c.flag
+		sets[i] = seqSet{idx: idx, bits: c.bits, flag: c.flag}
 	}
 	vals := make([]uint64, len(conds))
 	ptrs := make([]any, len(conds)+1)
@@ -270,24 +306,20 @@ func conditionSets(ctx context.Context, wh *warehouse.Warehouse, conds []conditi
 	for i := range vals {
 		ptrs[i+1] = &vals[i]
 	}
-	first := true
 	for rows.Next() {
 		if err := rows.Scan(ptrs...); err != nil {
 			return nil, err
 		}
+		idx.keys = append(idx.keys, uint64(w))
 		for i := range sets {
-			if first {
-				sets[i].base = uint64(w)
-			}
-			s := &sets[i]
-			for uint64(len(s.words)) < uint64(w)-s.base {
-				s.words = append(s.words, 0)
-			}
-			s.words = append(s.words, vals[i])
+			sets[i].words = append(sets[i].words, vals[i])
 		}
-		first = false
 	}
-	return sets, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	idx.index()
+	return sets, nil
 }
 
 // groupScratch is a worker's memory for grouping partitions.

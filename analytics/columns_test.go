@@ -573,3 +573,46 @@ func TestConditionErrors(t *testing.T) {
 		t.Errorf("retention: %v", err)
 	}
 }
+
+// TestSeqWords: a condition's seqs are found the same way whether their
+// words lie close together (a table) or far apart (binary search, so a
+// tenant whose events are spread over a long seq range costs memory by
+// its matches, not by the range).
+func TestSeqWords(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		seqs  []uint64
+		dense bool
+	}{
+		{"close", []uint64{64, 65, 130, 700, 705, 1000}, true},
+		{"spread", []uint64{3, 1 << 40, 1<<40 + 63, 1 << 50}, false},
+		{"none", nil, false},
+	} {
+		idx := &seqWords{}
+		set := seqSet{idx: idx}
+		for _, q := range c.seqs {
+			if n := len(idx.keys); n == 0 || idx.keys[n-1] != q/64 {
+				idx.keys = append(idx.keys, q/64)
+				set.words = append(set.words, 0)
+			}
+			set.words[len(set.words)-1] |= 1 << (q % 64)
+		}
+		idx.index()
+		if (idx.dense != nil) != c.dense {
+			t.Errorf("%s: dense %v, want %v", c.name, idx.dense != nil, c.dense)
+		}
+		for _, q := range c.seqs {
+			if !set.has(q) {
+				t.Errorf("%s: seq %d missing", c.name, q)
+			}
+		}
+		for _, q := range []uint64{0, 1, 66, 129, 131, 704, 999, 1001, 4, 1<<40 + 1, 1<<50 + 1, 1 << 60} {
+			if slices.Contains(c.seqs, q) {
+				continue
+			}
+			if set.has(q) {
+				t.Errorf("%s: seq %d found", c.name, q)
+			}
+		}
+	}
+}
