@@ -42,3 +42,31 @@ func TestConfigFromEnvironment(t *testing.T) {
 		t.Fatalf("bad value: %v", err)
 	}
 }
+
+// TestValidateNamesTheFlag: values a flag's type cannot refuse are refused
+// by Validate with the flag's name and what it takes.
+func TestValidateNamesTheFlag(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string // "" for valid
+	}{
+		{[]string{"--projection-apply-every", "0"}, ""},
+		{[]string{"--projection-apply-every", "250ms"}, ""},
+		{[]string{"--projection-apply-every", "-1s"}, "--projection-apply-every -1s: want 0 to 1m"},
+		{[]string{"--projection-apply-every", "2m"}, "--projection-apply-every 2m0s: want 0 to 1m"},
+		{[]string{"--trace-sample", "2"}, "--trace-sample 2"},
+		{[]string{"--projection-checkpoint", "0s"}, "--projection-checkpoint 0s"},
+	} {
+		var cfg Config
+		fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		cfg.registerServeFlags(fs)
+		if err := fs.Parse(append([]string{"--data-dir", t.TempDir()}, c.args...)); err != nil {
+			t.Fatal(err)
+		}
+		err := cfg.Validate()
+		if c.want == "" && err != nil || c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)) {
+			t.Errorf("%v: %v, want %q", c.args, err, c.want)
+		}
+	}
+}
