@@ -133,11 +133,7 @@ func RunAnalytics(ctx context.Context, opts AnalyticsOptions, w io.Writer) error
 	if opts.Questions == nil {
 		opts.Questions = AnalyticsQuestions()
 	}
-	progress := opts.Progress
-	if progress == nil {
-		progress = io.Discard
-	}
-	logf := func(format string, args ...any) { fmt.Fprintf(progress, "bench: "+format+"\n", args...) }
+	logf := progressLog(opts.Progress)
 
 	t0 := time.Now()
 	evs := GenSessions(SessionOptions{Events: opts.Events, Entities: opts.Entities, Seed: opts.Seed})
@@ -368,13 +364,7 @@ func (c *asClient) ask(ctx context.Context, q AnalyticsQuestion) (Answer, error)
 			a.set(fmt.Sprintf("step %02d", s.Step), float64(s.Entities))
 		}
 	case q.Retention != nil:
-		var res struct {
-			Cohorts []struct {
-				Cohort   string  `json:"cohort"`
-				Size     int64   `json:"size"`
-				Retained []int64 `json:"retained"`
-			} `json:"cohorts"`
-		}
+		var res retentionAnswer
 		if err := postJSON(ctx, c.client, endpointURL(c.base, path), "application/json", body, &res); err != nil {
 			return nil, err
 		}
@@ -664,6 +654,24 @@ func yesNo(ok bool) string {
 		return "yes"
 	}
 	return "NO"
+}
+
+// retentionAnswer is the retention endpoint's answer, as the benchmarks
+// read it.
+type retentionAnswer struct {
+	Cohorts []struct {
+		Cohort   string  `json:"cohort"`
+		Size     int64   `json:"size"`
+		Retained []int64 `json:"retained"`
+	} `json:"cohorts"`
+}
+
+// progressLog is a benchmark's progress line writer (w nil: none).
+func progressLog(w io.Writer) func(format string, args ...any) {
+	if w == nil {
+		w = io.Discard
+	}
+	return func(format string, args ...any) { fmt.Fprintf(w, "bench: "+format+"\n", args...) }
 }
 
 // seriesAnswer is the time series endpoint's answer, as the benchmarks

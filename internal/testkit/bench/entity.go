@@ -121,11 +121,7 @@ func RunEntity(ctx context.Context, opts EntityOptions, w io.Writer) error {
 	if opts.Starts <= 0 {
 		opts.Starts = 3
 	}
-	progress := opts.Progress
-	if progress == nil {
-		progress = io.Discard
-	}
-	logf := func(format string, args ...any) { fmt.Fprintf(progress, "bench: "+format+"\n", args...) }
+	logf := progressLog(opts.Progress)
 	if ok, why := pgtest.Available(); !ok {
 		return fmt.Errorf("bench: PostgreSQL unavailable: %s", why)
 	}

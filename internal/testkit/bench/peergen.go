@@ -116,11 +116,7 @@ func RunPeergen(ctx context.Context, opts PeergenOptions, w io.Writer) error {
 	if opts.Runs <= 0 {
 		opts.Runs = 3
 	}
-	progress := opts.Progress
-	if progress == nil {
-		progress = io.Discard
-	}
-	logf := func(format string, args ...any) { fmt.Fprintf(progress, "bench: "+format+"\n", args...) }
+	logf := progressLog(opts.Progress)
 	st, err := os.Stat(opts.CSV)
 	if err != nil {
 		return fmt.Errorf("bench: the peergen CSV: %w", err)
@@ -367,13 +363,7 @@ func chFunnelLines(b []byte, steps int) ([]string, error) {
 // asRetentionLines: "cohort c: size r0 r1 …", c the week index from
 // peergen's first Monday.
 func asRetentionLines(b []byte) ([]string, error) {
-	var res struct {
-		Cohorts []struct {
-			Cohort   string  `json:"cohort"`
-			Size     int64   `json:"size"`
-			Retained []int64 `json:"retained"`
-		} `json:"cohorts"`
-	}
+	var res retentionAnswer
 	if err := json.Unmarshal(b, &res); err != nil {
 		return nil, err
 	}
