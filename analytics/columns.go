@@ -60,6 +60,9 @@ func columnsQuestion[E any, A evaluator[E, R], R any](ctx context.Context, wh *w
 		if r := allsource.ReadRestrictionFrom(ctx); len(r.OnlyTypes) > 0 || len(r.HiddenTypes) > 0 || len(r.HiddenFields) > 0 {
 			return res, false, nil // the engine applies the restriction to the conditions too
 		}
+		if len(q.conds) > 64 {
+			return res, false, nil // a type entry holds 64 condition bits
+		}
 		upTo = wh.DataWatermark()
 		if sets, err = conditionSets(ctx, wh, q.conds, upTo, q.from, q.to); err != nil {
 			return res, false, err
@@ -277,9 +280,6 @@ func (x *seqWords) row(w uint64) int {
 // conditionSets runs one engine query for the events each condition
 // picks among those up to seq upTo in [from, to).
 func conditionSets(ctx context.Context, wh *warehouse.Warehouse, conds []condition, upTo uint64, from, to *time.Time) ([]seqSet, error) {
-	if len(conds) > 64 {
-		return nil, fmt.Errorf("analytics: %d conditions, at most 64", len(conds))
-	}
 	var cols, either []string
 	for _, c := range conds {
 		cols = append(cols, "bit_or(CASE WHEN "+c.sql+" THEN CAST(1 AS UBIGINT) << CAST(e.seq % 64 AS INTEGER) ELSE CAST(0 AS UBIGINT) END)")

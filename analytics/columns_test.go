@@ -616,3 +616,30 @@ func TestSeqWords(t *testing.T) {
 		}
 	}
 }
+
+// TestManyConditionsTakeTheEngine: past 64 conditions (a type entry's
+// bits) the column path declines and the engine answers.
+func TestManyConditionsTakeTheEngine(t *testing.T) {
+	wh := columnsWarehouse(t)
+	ctx := context.Background()
+	spec := FunnelSpec{Steps: []StepSpec{{EventType: "a"}, {EventType: "b", Where: "payload.n > 2"}}, Window: "6h"}
+	for i := range 65 {
+		spec.Exclude = append(spec.Exclude, StepSpec{EventType: "x", Where: fmt.Sprintf("payload.n == %d", 100+i)})
+	}
+	q := funnelQuestion(spec, FunnelOptions{Steps: 2, Window: 6 * time.Hour})
+	if _, ok, err := columnsQuestion(ctx, wh, q); ok || err != nil {
+		t.Fatalf("column path with %d conditions: ok %v, %v", len(q.conds), ok, err)
+	}
+	got, err := RunFunnel(ctx, wh, spec)
+	if err != nil || got.Steps[1].Entities == 0 {
+		t.Fatalf("engine: %+v, %v", got.Steps, err)
+	}
+	spec.Exclude = nil
+	want, err := RunFunnel(ctx, wh, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := diffFunnelResults(got, want); d != "" { // no event has n ≥ 100
+		t.Fatalf("exclusions that match nothing changed the answer:\n%s", d)
+	}
+}
